@@ -1,0 +1,63 @@
+# A thin wrapper: dependencies, build, run, test. The real build is CMake (CMakeLists.txt, CMakePresets.json).
+#   make        build (Release) into build/, the binary is build/agentlog
+#   make run    install what is missing, build, and serve this directory on stdio (`agentlog serve`)
+#   make test   install what is missing, build, and run every test (ctest, incl. the MCP SDK client test)
+#   make bench  build and run the benchmarks (see bench/README.md)
+
+BUILD_DIR ?= build
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+SDK_DIR := tests/sdk
+
+APT_PACKAGES := build-essential cmake pkg-config git nlohmann-json3-dev libclang-dev clang libspdlog-dev \
+  libcli11-dev doctest-dev libsqlite3-dev libvalijson-dev libre2-dev libssl-dev zlib1g-dev \
+  libcurl4-openssl-dev libcpp-httplib-dev libbenchmark-dev nodejs npm ripgrep hyperfine wrk
+# What each package provides, checked before asking apt (a header or a command).
+APT_MARKERS := /usr/include/nlohmann/json.hpp /usr/include/spdlog/spdlog.h /usr/include/CLI/CLI.hpp \
+  /usr/include/doctest/doctest.h /usr/include/sqlite3.h /usr/include/valijson/validator.hpp \
+  /usr/include/re2/re2.h /usr/include/openssl/sha.h /usr/include/zlib.h /usr/include/curl/curl.h \
+  /usr/include/httplib.h /usr/include/benchmark/benchmark.h
+
+.PHONY: all build deps configure run test bench clean sdk-deps
+
+all: build
+
+deps:
+	@missing=0; for f in $(APT_MARKERS); do [ -e $$f ] || missing=1; done; \
+	ls /usr/lib/llvm-*/include/clang-c/Index.h >/dev/null 2>&1 || missing=1; \
+	for c in cmake node npm clang; do command -v $$c >/dev/null || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing missing Debian packages..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	  else \
+	    echo "Missing packages. Run:"; echo "  sudo apt-get install -y $(APT_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: deps $(BUILD_DIR)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+sdk-deps:
+	@if [ ! -d $(SDK_DIR)/node_modules/@modelcontextprotocol/sdk ]; then \
+	  echo "Installing the pinned MCP SDK for tests..."; \
+	  cd $(SDK_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+run: build
+	$(BUILD_DIR)/agentlog serve
+
+test: build sdk-deps
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	bench/run.sh $(BUILD_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR)

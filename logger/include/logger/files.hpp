@@ -1,0 +1,18 @@
+// Small file helpers shared by every module that persists state.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace agentlog {
+
+// The whole file, or nullopt when it does not exist. Throws std::runtime_error naming the file on I/O errors.
+std::optional<std::string> read_file(const std::filesystem::path& path);
+
+// Writes through a temporary file in the same directory and rename(), so readers see the old or the new
+// bytes, never a mix. Keeps the mode of an existing file. Creates parent directories. Throws on failure.
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644);
+
+}  // namespace agentlog

@@ -1,0 +1,42 @@
+// The command line: CLI11 subcommands, one file per topic (tools/cli_<topic>.cpp), listed in main.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "logger/project.hpp"
+
+namespace agentlog {
+
+// Options every subcommand takes.
+struct CliCommon {
+  std::string root;   // --root DIR; empty = current directory or the nearest parent holding .ai-agents/
+  bool json = false;  // --json: machine-readable output
+  ProjectLayout layout() const;
+};
+
+// Adds --root and --json to a subcommand.
+void add_common_options(CLI::App* sub, CliCommon& common);
+
+// True when stdout is a terminal (colour, progress).
+bool stdout_is_tty();
+
+// Prints `value` as indented JSON (for --json).
+void print_json(const nlohmann::json& value);
+
+// Each adds its subcommands to the app. Exit codes: 0 ok, 1 failure/verify mismatch, 2 usage.
+void add_serve_command(CLI::App& app);
+void add_init_command(CLI::App& app);
+void add_config_commands(CLI::App& app);
+
+// Creates the .ai-agents/logging tree from the embedded templates; never overwrites. Returns what it did.
+struct InitReport {
+  std::vector<std::string> created;
+  std::vector<std::string> kept;
+};
+InitReport install_templates(const ProjectLayout& layout);
+// Writes or merges .mcp.json and .claude/settings.json for Claude Code.
+InitReport install_claude_files(const ProjectLayout& layout, const std::string& agentlog_path);
+
+}  // namespace agentlog

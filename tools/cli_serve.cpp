@@ -1,0 +1,91 @@
+// agentlog serve: the MCP server on stdio.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+
+#include "mcp/server.hpp"
+#include "tools/cli.hpp"
+#include "tools/tools.hpp"
+
+namespace agentlog {
+
+namespace {
+
+std::atomic<mcp::Transport*> g_transport{nullptr};
+
+void on_terminate(int) {
+  if (auto* t = g_transport.load()) t->stop();
+}
+
+const char* kInstructions =
+    "agentlog records what happens in this project and what you, the agent, do in it. "
+    "Use log_event to log every significant action and observation, and search_logs to find earlier events "
+    "(keyword, regex, level, category, source, time range, fields). To see how code behaves at run time, "
+    "instrument C/C++ files with instrument_file or instrument_all (levels 1-5; 2 records parameters and "
+    "return values), run the program, then use find_slow_traces, search_traces, get_trace and get_trace_stats. "
+    "get_tracing_config tells you the effective levels and what you are permitted to do; set_tracing_config "
+    "changes levels for a file or function. The .env files under .ai-agents/logging/config/ belong to the "
+    "human: never try to edit them. Every tool call you make is recorded in a tamper-evident audit log. When "
+    "a result says an approval is required, tell the human the approval id and retry after they approve.";
+
+int serve(const CliCommon& common, std::size_t page_size) {
+  ProjectLayout layout = common.layout();
+  if (::isatty(STDIN_FILENO))
+    std::cerr << "agentlog serve: an MCP server speaking JSON-RPC on stdin/stdout for project " << layout.root.string()
+              << "\nRegister it in Claude Code with:\n  claude mcp add --scope project openmemory-code-global -- "
+              << "agentlog serve --root " << layout.root.string() << "\n(or run `agentlog init --claude`). "
+              << "Press Ctrl-D to quit.\n";
+  install_templates(layout);  // first use on a bare directory: defaults, never overwriting
+
+  // Only JSON-RPC may reach stdout: the transport writes to a private duplicate, and fd 1 becomes stderr so
+  // that nothing else (a library's printf, a stray std::cout) can corrupt the stream.
+  int out_fd = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+
+  ToolsContext ctx{layout};
+  mcp::ToolRegistry registry;
+  register_tools(registry, ctx);
+  mcp::ResourceRegistry resources;
+
+  mcp::ServerInfo info;
+  info.name = "agentlog";
+  info.title = "agentlog: logging, tracing and accountability";
+  info.version = AGENTLOG_VERSION;
+  info.instructions = kInstructions;
+  mcp::ServerOptions options;
+  options.tools_page_size = page_size;
+  mcp::Server server(info, registry, &resources, options);
+
+  mcp::StdioTransport transport(STDIN_FILENO, out_fd);
+  g_transport.store(&transport);
+  struct sigaction sa {};
+  sa.sa_handler = on_terminate;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocked read returns
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server.serve(transport);
+  g_transport.store(nullptr);
+  ::close(out_fd);
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto* sub = app.add_subcommand("serve", "Run the MCP server on stdin/stdout (newline-delimited JSON-RPC 2.0)");
+  static CliCommon common;
+  static std::size_t page_size = 100;
+  add_common_options(sub, common);
+  sub->add_option("--page-size", page_size, "Tools per tools/list page")->check(CLI::Range(1, 1000));
+  sub->callback([] {
+    int rc = serve(common, page_size);
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace agentlog

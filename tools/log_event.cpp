@@ -1,0 +1,32 @@
+// log_event: write one structured event to .ai-agents/logging/logs/latest.log.
+#include "logger/event_writer.hpp"
+#include "tools/tools.hpp"
+
+namespace agentlog {
+
+mcp::Tool make_log_event(ToolsContext& ctx) {
+  mcp::Tool tool;
+  tool.name = "log_event";
+  tool.title = "Log an event";
+  tool.description =
+      "Write one structured event (level, category, source, message, fields) to the project's log "
+      "(.ai-agents/logging/logs/latest.log). Use it for every significant action you take and for what you "
+      "observe; search it later with search_logs.";
+  tool.input_schema = tool_schema("log_event.input");
+  tool.output_schema = tool_schema("log_event.output");
+  tool.annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false};
+  tool.handler = [&ctx](mcp::ToolCall& call) -> json {
+    const json& a = call.arguments;
+    LogEvent event;
+    event.level = arg_or<std::string>(a, "level", "info");
+    event.category = arg_or<std::string>(a, "category", "ai-agent");
+    event.source = arg_or<std::string>(a, "source", "");
+    event.message = a.at("message").get<std::string>();
+    event.fields = arg_or<json>(a, "fields", json::object());
+    json record = write_event(ctx.layout, event);
+    return {{"written", true}, {"file", ctx.layout.relative(ctx.layout.latest_log())}, {"record", record}};
+  };
+  return tool;
+}
+
+}  // namespace agentlog

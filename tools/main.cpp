@@ -1,0 +1,25 @@
+// agentlog: the MCP server and the human's command line.
+#include <iostream>
+
+#include "tools/cli.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentlog: logging, runtime tracing and accountability for AI coding agents"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", AGENTLOG_VERSION);
+  agentlog::add_serve_command(app);
+  agentlog::add_init_command(app);
+  agentlog::add_config_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {  // a command's own failure: exit code as chosen by it
+    if (std::string(e.what()).size() > 0 && std::string(e.what()) != "Runtime error") std::cerr << "agentlog: " << e.what() << "\n";
+    return e.get_exit_code();
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    std::cerr << "agentlog: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,23 @@
+#include "tools/tools.hpp"
+
+#include "tools/embedded.hpp"
+
+namespace agentlog {
+
+json tool_schema(const std::string& name) {
+  return json::parse(embedded_file(embedded_schemas(), name + ".json"));
+}
+
+std::string_view embedded_file(const std::vector<EmbeddedFile>& files, std::string_view path) {
+  for (const auto& f : files)
+    if (f.path == path) return f.data;
+  throw std::out_of_range("no embedded file " + std::string(path));
+}
+
+void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
+  registry.add(make_log_event(ctx));
+  registry.add(make_get_tracing_config(ctx));
+  registry.add(make_set_tracing_config(ctx));
+}
+
+}  // namespace agentlog

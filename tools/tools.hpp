@@ -1,0 +1,17 @@
+// The MCP tools of agentlog. One file per tool (tools/<verb_object>.cpp) defines its make_<verb_object>();
+// tools.cpp is the one explicit list that registers them.
+#pragma once
+
+#include "mcp/tool_registry.hpp"
+#include "tools/context.hpp"
+
+namespace agentlog {
+
+mcp::Tool make_log_event(ToolsContext& ctx);
+mcp::Tool make_get_tracing_config(ToolsContext& ctx);
+mcp::Tool make_set_tracing_config(ToolsContext& ctx);
+
+// Registers every tool, in the order tools/list shows them.
+void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);
+
+}  // namespace agentlog
