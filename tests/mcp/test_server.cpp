@@ -1,1 +1,314 @@
 #include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+#include "mcp/server.hpp"
+
+using namespace agentlog::mcp;
+
+namespace {
+
+// A transport fed by the test: lines go in with push(), replies are collected by send().
+class FakeTransport : public Transport {
+ public:
+  void push(const std::string& line) {
+    std::lock_guard l(m_);
+    in_.push_back(line);
+    cv_.notify_all();
+  }
+  void push(const json& j) { push(j.dump()); }
+  void close() {
+    std::lock_guard l(m_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+  void send(const json& message) override {
+    std::lock_guard l(m_);
+    out_.push_back(message);
+    cv_.notify_all();
+  }
+  void run(const Handler& h) override {
+    for (;;) {
+      std::string line;
+      {
+        std::unique_lock l(m_);
+        cv_.wait(l, [&] { return closed_ || !in_.empty(); });
+        if (in_.empty()) return;
+        line = in_.front();
+        in_.pop_front();
+      }
+      if (line == "<too-long>")
+        h.on_line_too_long(20u << 20);
+      else
+        h.on_line(line);
+    }
+  }
+  void stop() override { close(); }
+
+  // Waits for the reply to `id` (or any message matching pred).
+  json wait_for(std::function<bool(const json&)> pred, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::unique_lock l(m_);
+    json found;
+    cv_.wait_for(l, timeout, [&] {
+      for (auto it = out_.begin(); it != out_.end(); ++it)
+        if (pred(*it)) {
+          found = *it;
+          out_.erase(it);
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  json reply(const json& id, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    return wait_for([&](const json& m) { return m.contains("id") && m["id"] == id && !m.contains("method"); },
+                    timeout);
+  }
+  std::vector<json> drain() {
+    std::lock_guard l(m_);
+    std::vector<json> v(out_.begin(), out_.end());
+    out_.clear();
+    return v;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::string> in_;
+  std::deque<json> out_;
+  bool closed_ = false;
+};
+
+json req(json id, const std::string& method, json params = json::object()) {
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
+}
+
+struct Fixture {
+  ToolRegistry tools;
+  ResourceRegistry resources;
+  FakeTransport transport;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  std::atomic<bool> release{false};
+
+  Fixture() {
+    Tool echo;
+    echo.name = "echo";
+    echo.title = "Echo";
+    echo.description = "echoes";
+    echo.input_schema = {{"type", "object"}};
+    echo.output_schema = {{"type", "object"}};
+    echo.handler = [](ToolCall& c) -> json { return {{"args", c.arguments}, {"client", c.client.name}}; };
+    tools.add(echo);
+
+    Tool slow = echo;
+    slow.name = "slow";
+    slow.long_running = true;
+    slow.handler = [this](ToolCall& c) -> json {
+      for (int i = 0; i < 3; ++i) c.report_progress(i + 1, 3, "step");
+      c.log("warning", json{{"note", "halfway"}});
+      while (!release.load() && !c.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      return {{"cancelled", c.cancelled()}};
+    };
+    tools.add(slow);
+
+    Tool ask = echo;
+    ask.name = "ask";
+    ask.handler = [](ToolCall& c) -> json { return c.request_client("elicitation/create", {{"message", "ok?"}}); };
+    tools.add(ask);
+
+    Resource latest;
+    latest.uri = "log://latest";
+    latest.name = "latest";
+    latest.read = [](const std::string& uri) { return ResourceContents{uri, "text/plain", "hello"}; };
+    resources.add(latest);
+
+    ServerInfo info;
+    info.version = "1.2.3";
+    info.instructions = "use it";
+    server = std::make_unique<Server>(info, tools, &resources);
+    thread = std::thread([this] { server->serve(transport); });
+  }
+  ~Fixture() {
+    release = true;
+    transport.close();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("initialize negotiates the protocol version") {
+  Fixture f;
+  for (auto [asked, expected] : std::vector<std::pair<std::string, std::string>>{{"2025-11-25", "2025-11-25"},
+                                                                                {"2025-06-18", "2025-06-18"},
+                                                                                {"2025-03-26", "2025-03-26"},
+                                                                                {"2024-11-05", "2024-11-05"},
+                                                                                {"1999-01-01", "2025-11-25"}}) {
+    f.transport.push(req(asked, "initialize",
+                         {{"protocolVersion", asked}, {"capabilities", json::object()},
+                          {"clientInfo", {{"name", "tester"}, {"version", "9"}}}}));
+    json r = f.transport.reply(asked);
+    REQUIRE(r.contains("result"));
+    CHECK(r["result"]["protocolVersion"] == expected);
+    CHECK(r["result"]["serverInfo"]["version"] == "1.2.3");
+    CHECK(r["result"]["instructions"] == "use it");
+    CHECK(r["result"]["capabilities"].contains("tools"));
+    CHECK(r["result"]["capabilities"].contains("logging"));
+    CHECK(r["result"]["capabilities"].contains("resources"));
+  }
+  CHECK(f.server->client().name == "tester");
+}
+
+TEST_CASE("error codes") {
+  Fixture f;
+  f.transport.push(std::string("{not json"));
+  json parse = f.transport.wait_for([](const json& m) { return m.contains("error"); });
+  CHECK(parse["error"]["code"] == -32700);
+  CHECK(parse["id"].is_null());
+
+  f.transport.push(std::string("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]"));
+  CHECK(f.transport.wait_for([](const json& m) { return m.contains("error"); })["error"]["code"] == -32600);
+
+  f.transport.push(json{{"jsonrpc", "1.0"}, {"id", 2}, {"method", "ping"}});
+  json wrong_version = f.transport.reply(2);
+  CHECK(wrong_version["error"]["code"] == -32600);
+
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"id", 3}});
+  CHECK(f.transport.reply(3)["error"]["code"] == -32600);
+
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"id", 4}, {"method", 17}});
+  CHECK(f.transport.reply(4)["error"]["code"] == -32600);
+
+  f.transport.push(req(5, "no/such/method"));
+  json nm = f.transport.reply(5);
+  CHECK(nm["error"]["code"] == -32601);
+  CHECK(nm["error"]["message"].get<std::string>().find("no/such/method") != std::string::npos);
+
+  f.transport.push(req(6, "tools/call", {{"name", "missing"}}));
+  CHECK(f.transport.reply(6)["error"]["code"] == -32602);
+
+  f.transport.push(req(7, "tools/call", {{"arguments", json::object()}}));
+  CHECK(f.transport.reply(7)["error"]["code"] == -32602);
+
+  f.transport.push(req(8, "tools/list", {{"cursor", "not-a-tool"}}));
+  CHECK(f.transport.reply(8)["error"]["code"] == -32602);
+
+  f.transport.push(req(9, "logging/setLevel", {{"level", "loud"}}));
+  CHECK(f.transport.reply(9)["error"]["code"] == -32602);
+
+  f.transport.push(req(10, "resources/read", {{"uri", "log://nope"}}));
+  CHECK(f.transport.reply(10)["error"]["code"] == -32002);
+
+  f.transport.push(req(11, "ping", json::array()));
+  CHECK(f.transport.reply(11)["error"]["code"] == -32602);
+
+  f.transport.push(std::string("<too-long>"));
+  json too_long = f.transport.wait_for([](const json& m) { return m.contains("error"); });
+  CHECK(too_long["error"]["code"] == -32600);
+  CHECK(too_long["error"]["message"].get<std::string>().find("16 MiB") != std::string::npos);
+}
+
+TEST_CASE("notifications are never answered") {
+  Fixture f;
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"method", "notifications/whatever"}});
+  f.transport.push(req(1, "ping"));
+  json pong = f.transport.reply(1);
+  CHECK(pong["result"] == json::object());
+  CHECK(f.transport.drain().empty());
+}
+
+TEST_CASE("tools/call carries the client and returns a CallToolResult") {
+  Fixture f;
+  f.transport.push(req(1, "initialize", {{"protocolVersion", "2025-11-25"}, {"clientInfo", {{"name", "claude-code"}}}}));
+  f.transport.reply(1);
+  f.transport.push(req(2, "tools/call", {{"name", "echo"}, {"arguments", {{"x", 1}}}}));
+  json r = f.transport.reply(2);
+  CHECK(r["result"]["isError"] == false);
+  CHECK(r["result"]["structuredContent"]["client"] == "claude-code");
+  CHECK(r["result"]["structuredContent"]["args"]["x"] == 1);
+}
+
+TEST_CASE("progress, log notifications above the level, and ping while a long call runs") {
+  Fixture f;
+  f.transport.push(req(1, "logging/setLevel", {{"level", "warning"}}));
+  CHECK(f.transport.reply(1)["result"] == json::object());
+  f.transport.push(req(2, "tools/call", {{"name", "slow"}, {"arguments", json::object()}, {"_meta", {{"progressToken", "tok"}}}}));
+  for (int i = 1; i <= 3; ++i) {
+    json p = f.transport.wait_for([&](const json& m) {
+      return m.value("method", "") == "notifications/progress" && m["params"]["progress"] == i;
+    });
+    CHECK(p["params"]["progressToken"] == "tok");
+    CHECK(p["params"]["total"] == 3);
+  }
+  json log = f.transport.wait_for([](const json& m) { return m.value("method", "") == "notifications/message"; });
+  CHECK(log["params"]["level"] == "warning");
+  CHECK(log["params"]["data"]["note"] == "halfway");
+  f.transport.push(req(3, "ping"));
+  CHECK(f.transport.reply(3)["result"] == json::object());  // answered while "slow" still runs
+  f.release = true;
+  CHECK(f.transport.reply(2)["result"]["structuredContent"]["cancelled"] == false);
+}
+
+TEST_CASE("log notifications below the client's level are not sent") {
+  Fixture f;
+  f.transport.push(req(1, "logging/setLevel", {{"level", "error"}}));
+  f.transport.reply(1);
+  f.release = true;
+  f.transport.push(req(2, "tools/call", {{"name", "slow"}, {"arguments", json::object()}}));
+  f.transport.reply(2);
+  for (const auto& m : f.transport.drain()) CHECK(m.value("method", "") != "notifications/message");
+}
+
+TEST_CASE("a cancelled request gets no reply") {
+  Fixture f;
+  f.transport.push(req("c1", "tools/call", {{"name", "slow"}, {"arguments", json::object()}}));
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "c1"}}}});
+  f.transport.push(req(2, "ping"));
+  f.transport.reply(2);
+  f.release = true;  // the tool returns; its reply must still be suppressed
+  json none = f.transport.reply("c1", std::chrono::milliseconds(300));
+  CHECK(none.is_null());
+}
+
+TEST_CASE("server-to-client requests get the client's answer") {
+  Fixture f;
+  f.transport.push(req(1, "tools/call", {{"name", "ask"}, {"arguments", json::object()}}));
+  json ask = f.transport.wait_for([](const json& m) { return m.value("method", "") == "elicitation/create"; });
+  REQUIRE(ask.contains("id"));
+  f.transport.push(json{{"jsonrpc", "2.0"}, {"id", ask["id"]}, {"result", {{"action", "accept"}}}});
+  CHECK(f.transport.reply(1)["result"]["structuredContent"]["action"] == "accept");
+}
+
+TEST_CASE("resources list and read") {
+  Fixture f;
+  f.transport.push(req(1, "resources/list"));
+  json list = f.transport.reply(1);
+  CHECK(list["result"]["resources"][0]["uri"] == "log://latest");
+  f.transport.push(req(2, "resources/read", {{"uri", "log://latest"}}));
+  CHECK(f.transport.reply(2)["result"]["contents"][0]["text"] == "hello");
+}
+
+TEST_CASE("input end waits for calls in flight, then serve returns") {
+  ToolRegistry tools;
+  Tool t;
+  t.name = "wait";
+  t.input_schema = {{"type", "object"}};
+  t.output_schema = {{"type", "object"}};
+  t.handler = [](ToolCall&) -> json {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return {{"done", true}};
+  };
+  tools.add(t);
+  FakeTransport transport;
+  Server server(ServerInfo{}, tools);
+  transport.push(req(1, "tools/call", {{"name", "wait"}}));
+  transport.close();
+  server.serve(transport);  // returns only after the reply was sent
+  json r = transport.reply(1);
+  CHECK(r["result"]["structuredContent"]["done"] == true);
+}

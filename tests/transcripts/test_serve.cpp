@@ -1,1 +1,169 @@
+// Transcript tests: raw JSON-RPC piped through the real `agentlog serve`, and the CLI as a human runs it.
 #include <doctest/doctest.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::McpSession;
+using agentlog::test::read_text;
+using agentlog::test::run_agentlog;
+using agentlog::test::TempDir;
+using agentlog::test::write_text;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+TEST_CASE("a whole session: initialize, list, call, errors; stdout carries only JSON-RPC") {
+  TempDir dir;
+  std::string input;
+  auto add = [&](const std::string& line) { input += line + "\n"; };
+  add(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"transcript","version":"1"}}})");
+  add(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  add(R"({"jsonrpc":"2.0","id":2,"method":"ping"})");
+  add(R"({"jsonrpc":"2.0","id":3,"method":"tools/list"})");
+  add(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"log_event","arguments":{"message":"from transcript","level":"warn","fields":{"k":"v"}}}})");
+  add(R"(this is not json)");
+  add(R"([{"jsonrpc":"2.0","id":5,"method":"ping"}])");
+  add(R"({"jsonrpc":"2.0","id":6,"method":"bogus/method"})");
+  add(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"nope","arguments":{}}})");
+  add(R"({"jsonrpc":"2.0","id":8,"method":"tools/list","params":{"cursor":"garbage"}})");
+  add(R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"log_event","arguments":{"level":"loud","message":"x"}}})");
+  add(R"({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"log_event","arguments":"oops"}})");
+  auto r = run_agentlog({"serve", "--root", dir.path().string()}, input);
+  CHECK(r.exit_code == 0);  // clean exit on stdin EOF
+  std::map<std::string, json> by_id;
+  std::vector<json> no_id;
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto nl = r.out.find('\n', pos);
+    REQUIRE(nl != std::string::npos);
+    json msg = json::parse(r.out.substr(pos, nl - pos));  // every stdout line is JSON
+    CHECK(msg["jsonrpc"] == "2.0");
+    if (msg["id"].is_null())
+      no_id.push_back(msg);
+    else
+      by_id[msg["id"].dump()] = msg;
+    pos = nl + 1;
+  }
+  CHECK(by_id.size() == 9);
+  CHECK(by_id["1"]["result"]["protocolVersion"] == "2025-11-25");
+  CHECK(by_id["1"]["result"]["serverInfo"]["name"] == "agentlog");
+  CHECK(by_id["2"]["result"] == json::object());
+  CHECK(by_id["3"]["result"]["tools"].size() >= 3);
+  CHECK(by_id["4"]["result"]["isError"] == false);
+  REQUIRE(no_id.size() == 2);
+  CHECK(no_id[0]["error"]["code"] == -32700);
+  CHECK(no_id[1]["error"]["code"] == -32600);
+  CHECK(by_id["6"]["error"]["code"] == -32601);
+  CHECK(by_id["7"]["error"]["code"] == -32602);
+  CHECK(by_id["8"]["error"]["code"] == -32602);
+  CHECK(by_id["9"]["result"]["isError"] == true);
+  CHECK(by_id["9"]["result"]["content"][0]["text"].get<std::string>().find("'level'") != std::string::npos);
+  CHECK(by_id["10"]["error"]["code"] == -32602);
+
+  std::string log = read_text(dir / ".ai-agents/logging/logs/latest.log");
+  json line = json::parse(log.substr(0, log.find('\n')));
+  CHECK(line["msg"] == "from transcript");
+  CHECK(line["level"] == "warn");
+  CHECK(line["fields"]["k"] == "v");
+}
+
+TEST_CASE("tools/list pages follow nextCursor to the end") {
+  TempDir dir;
+  McpSession s(dir.path(), {"--page-size", "1"});
+  s.initialize();
+  std::vector<std::string> names;
+  json params = json::object();
+  for (int pages = 0; pages < 100; ++pages) {
+    json r = s.request("tools/list", params);
+    REQUIRE(r.contains("result"));
+    REQUIRE(r["result"]["tools"].size() == 1);
+    names.push_back(r["result"]["tools"][0]["name"]);
+    if (!r["result"].contains("nextCursor")) break;
+    params = {{"cursor", r["result"]["nextCursor"]}};
+  }
+  CHECK(std::find(names.begin(), names.end(), "log_event") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "set_tracing_config") != names.end());
+  std::set<std::string> unique(names.begin(), names.end());
+  CHECK(unique.size() == names.size());
+}
+
+TEST_CASE("a line over 16 MiB is refused with an error and the server keeps serving") {
+  TempDir dir;
+  McpSession s(dir.path());
+  s.initialize();
+  std::string huge = R"({"jsonrpc":"2.0","id":99,"method":"ping","params":{"pad":")" + std::string(17u << 20, 'a') + "\"}}";
+  s.send_line(huge);
+  auto err = s.read(std::chrono::seconds(30));
+  REQUIRE(err);
+  CHECK((*err)["error"]["code"] == -32600);
+  CHECK((*err)["error"]["message"].get<std::string>().find("16 MiB") != std::string::npos);
+  CHECK(s.request("ping")["result"] == json::object());
+}
+
+TEST_CASE("SIGTERM ends the server cleanly; so does stdin EOF") {
+  TempDir dir;
+  {
+    McpSession s(dir.path());
+    s.initialize();
+    s.kill(SIGTERM);
+    CHECK(s.wait() == 0);
+  }
+  {
+    McpSession s(dir.path());
+    s.initialize();
+    s.close_stdin();
+    CHECK(s.wait() == 0);
+  }
+}
+
+TEST_CASE("serve on a bare directory creates the tree with defaults") {
+  TempDir dir;
+  McpSession s(dir.path());
+  s.initialize();
+  CHECK(fs::is_regular_file(dir / ".ai-agents/logging/config/.env.tracing"));
+  json r = s.call_tool("get_tracing_config", json::object());
+  CHECK(r["structuredContent"]["effective"]["level"] == 2);
+}
+
+TEST_CASE("agentlog init: creates, then keeps; --json; --claude") {
+  TempDir dir;
+  auto first = run_agentlog({"init", "--root", dir.path().string()});
+  CHECK(first.exit_code == 0);
+  CHECK(first.out.find("created .ai-agents/logging/config/.env.tracing") != std::string::npos);
+  write_text(dir / ".ai-agents/logging/config/.env.logging", "LOG_LEVEL=warn\n");
+  auto second = run_agentlog({"init", "--root", dir.path().string(), "--json"});
+  CHECK(second.exit_code == 0);
+  json report = json::parse(second.out);
+  CHECK(report["created"].empty());
+  CHECK(read_text(dir / ".ai-agents/logging/config/.env.logging") == "LOG_LEVEL=warn\n");
+  auto claude = run_agentlog({"init", "--claude"}, "", dir.path());
+  CHECK(claude.exit_code == 0);
+  json mcp = json::parse(read_text(dir / ".mcp.json"));
+  CHECK(mcp["mcpServers"]["openmemory-code-global"]["args"] == json{"serve"});
+  CHECK(fs::is_regular_file(dir / ".claude/settings.json"));
+}
+
+TEST_CASE("agentlog config show reports values, sources and bad values (exit 1)") {
+  TempDir dir;
+  run_agentlog({"init", "--root", dir.path().string()});
+  auto ok = run_agentlog({"config", "show", "--root", dir.path().string(), "--json"});
+  CHECK(ok.exit_code == 0);
+  json cfg = json::parse(ok.out);
+  CHECK(cfg[".env.tracing"]["settings"]["TRACING_SAMPLE_RATE"]["value"] == "1.0");
+  CHECK(cfg[".env.tracing"]["settings"]["TRACING_SAMPLE_RATE"]["source"].get<std::string>().find(".env.tracing:") !=
+        std::string::npos);
+  write_text(dir / ".ai-agents/logging/config/.env.tracing", "TRACING_SAMPLE_RATE=2\n");
+  auto bad = run_agentlog({"config", "show", "--root", dir.path().string()});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("TRACING_SAMPLE_RATE: bad value '2'; accepted: a number from 0 to 1") != std::string::npos);
+}
+
+TEST_CASE("usage errors exit 2 with a message") {
+  auto r = run_agentlog({"frobnicate"});
+  CHECK(r.exit_code == 2);
+  CHECK_FALSE(r.err.empty());
+}
