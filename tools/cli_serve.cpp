@@ -46,7 +46,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
 
   ToolsContext ctx{layout};
   mcp::ToolRegistry registry;
-  register_tools(registry, ctx);
+  prepare_registry(registry, ctx);
   mcp::ResourceRegistry resources;
 
   mcp::ServerInfo info;

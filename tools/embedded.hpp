@@ -15,6 +15,7 @@ struct EmbeddedFile {
 
 const std::vector<EmbeddedFile>& embedded_schemas();    // schemas/*.json
 const std::vector<EmbeddedFile>& embedded_templates();  // .ai-agents/logging/** (the template tree)
+const std::vector<EmbeddedFile>& embedded_viewer();     // tools/viewer/* (the HTTP trace viewer)
 const std::vector<EmbeddedFile>& embedded_runtime();    // runtime/agentlog_trace.hpp(.h), from tracer/runtime
 
 // The bytes of one embedded file; throws std::out_of_range naming it when absent.

@@ -14,6 +14,10 @@ std::string_view embedded_file(const std::vector<EmbeddedFile>& files, std::stri
   throw std::out_of_range("no embedded file " + std::string(path));
 }
 
+void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx) {
+  register_tools(registry, ctx);
+}
+
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_log_event(ctx));
   registry.add(make_get_tracing_config(ctx));

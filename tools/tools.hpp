@@ -14,4 +14,7 @@ mcp::Tool make_set_tracing_config(ToolsContext& ctx);
 // Registers every tool, in the order tools/list shows them.
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);
 
+// What every transport (MCP stdio, HTTP) serves: every tool, with the policy guard around each call.
+void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx);
+
 }  // namespace agentlog

@@ -1,0 +1,1 @@
+// agentlog trace viewer
