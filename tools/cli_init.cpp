@@ -57,7 +57,8 @@ InitReport install_templates(const ProjectLayout& layout) {
         }
         continue;
       }
-      int mode = fs::path(std::string(file.path)).filename().string().rfind(".env", 0) == 0 ? 0644 : 0644;
+      // The .env files hold API tokens and keys: readable by their owner only.
+      int mode = fs::path(std::string(file.path)).filename().string().rfind(".env", 0) == 0 ? 0600 : 0644;
       write_file_atomic(target, file.data, mode);
       report.created.push_back(rel);
     }

@@ -81,9 +81,10 @@ ToolResult ToolResult::error(const std::string& id, const std::string& message, 
   ToolResult r;
   r.is_error = true;
   r.text = "[" + id + "] " + message;
-  // Error results carry no structuredContent: the output schema describes success only.
+  // Error results carry no structuredContent (the output schema describes success only); the details stay
+  // with the result for the guard's audit record.
   r.structured = nullptr;
-  (void)details;
+  r.details = std::move(details);
   return r;
 }
 

@@ -26,6 +26,9 @@ TEST_CASE("install_templates creates the tree of DESIGN.md and never overwrites"
     CHECK_MESSAGE(fs::is_directory(p), p.string());
   InitReport again = install_templates(l);
   CHECK(again.created.empty());
+  // .env.logging holds API tokens: owner-only.
+  CHECK((fs::status(l.env_logging()).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
 }
 
 TEST_CASE("the .env templates name every key agentlog understands, each with a valid default") {

@@ -80,6 +80,7 @@ struct ToolResult {
   json structured = json::object();  // structuredContent (validated against the output schema)
   bool is_error = false;
   std::string text;  // the text block; for success it is structured.dump()
+  json details;      // of an error: machine-readable context (not sent; recorded by the guard)
 
   json to_json() const;  // the MCP CallToolResult
   static ToolResult success(json structured);
