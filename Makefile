@@ -11,28 +11,27 @@ SDK_DIR := tests/sdk
 
 APT_PACKAGES := build-essential cmake pkg-config git nlohmann-json3-dev libclang-dev clang libspdlog-dev \
   libcli11-dev doctest-dev libsqlite3-dev libvalijson-dev libre2-dev libssl-dev zlib1g-dev \
-  libcurl4-openssl-dev libcpp-httplib-dev libbenchmark-dev nodejs npm ripgrep hyperfine wrk
-# What each package provides, checked before asking apt (a header or a command).
-APT_MARKERS := /usr/include/nlohmann/json.hpp /usr/include/spdlog/spdlog.h /usr/include/CLI/CLI.hpp \
-  /usr/include/doctest/doctest.h /usr/include/sqlite3.h /usr/include/valijson/validator.hpp \
-  /usr/include/re2/re2.h /usr/include/openssl/sha.h /usr/include/zlib.h /usr/include/curl/curl.h \
-  /usr/include/httplib.h /usr/include/benchmark/benchmark.h
+  libcurl4-openssl-dev libcpp-httplib-dev libbenchmark-dev ripgrep hyperfine wrk
 
 .PHONY: all build deps configure run test bench clean sdk-deps
 
 all: build
 
+# Only what is not installed is asked for. Node may come from Debian (nodejs + npm) or from
+# NodeSource (nodejs bundles npm and conflicts with Debian's npm), so it is checked by command.
 deps:
-	@missing=0; for f in $(APT_MARKERS); do [ -e $$f ] || missing=1; done; \
-	ls /usr/lib/llvm-*/include/clang-c/Index.h >/dev/null 2>&1 || missing=1; \
-	for c in cmake node npm clang; do command -v $$c >/dev/null || missing=1; done; \
-	if [ $$missing = 1 ]; then \
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing missing Debian packages..."; \
+	    echo "Installing missing Debian packages:$$missing"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES); \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	  else \
-	    echo "Missing packages. Run:"; echo "  sudo apt-get install -y $(APT_PACKAGES)"; exit 1; \
+	    echo "Missing packages. Run:"; echo "  sudo apt-get install -y$$missing"; exit 1; \
 	  fi; \
 	fi
 
