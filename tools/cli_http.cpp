@@ -40,7 +40,8 @@ void add_http_command(CLI::App& app) {
     }
     std::cerr << "agentlog http: listening on http://" << options.bind << ":" << port << "/ for "
               << ctx.layout.root.string() << std::endl;
-    if (common.json) print_json({{"bind", options.bind}, {"port", port}});
+    // One line, so a script (or a test) can read the port before the server goes quiet.
+    if (common.json) std::cout << json{{"bind", options.bind}, {"port", port}}.dump() << std::endl;
     std::cout.flush();
     g_api.store(&api);
     struct sigaction sa {};

@@ -112,9 +112,16 @@ ProcessResult run_agentlog(const std::vector<std::string>& args, const std::stri
   return run_process(argv, input, cwd);
 }
 
-McpSession::McpSession(const std::filesystem::path& root, const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {AGENTLOG_BINARY, "serve", "--root", root.string()};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+McpSession::McpSession(const std::filesystem::path& root, const std::vector<std::string>& extra_args)
+    : McpSession(Command{[&] {
+        std::vector<std::string> args = {"serve", "--root", root.string()};
+        args.insert(args.end(), extra_args.begin(), extra_args.end());
+        return args;
+      }()}) {}
+
+McpSession::McpSession(const Command& command) {
+  std::vector<std::string> argv = {AGENTLOG_BINARY};
+  argv.insert(argv.end(), command.args.begin(), command.args.end());
   ::signal(SIGPIPE, SIG_IGN);
   pid_ = spawn(argv, {}, {}, in_, out_, err_);
   ::fcntl(err_, F_SETFL, O_NONBLOCK);

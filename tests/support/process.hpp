@@ -32,6 +32,11 @@ ProcessResult run_agentlog(const std::vector<std::string>& args, const std::stri
 class McpSession {
  public:
   explicit McpSession(const std::filesystem::path& root, const std::vector<std::string>& extra_args = {});
+  // Any long-running `agentlog <args...>` (e.g. `http --port 0 --json`), read the same way.
+  struct Command {
+    std::vector<std::string> args;
+  };
+  explicit McpSession(const Command& command);
   ~McpSession();
   McpSession(const McpSession&) = delete;
   McpSession& operator=(const McpSession&) = delete;
