@@ -1,0 +1,1913 @@
+// agentlog tracing runtime: header-only, standard library only, C++11 to C++20, g++ and clang++.
+//
+// Instrumented code (written by `agentlog instrument`, every inserted line ends with `// agentlog`):
+//
+//   #include "../.ai-agents/logging/runtime/agentlog_trace.hpp" // agentlog
+//   std::string greet(int id, const std::string& name) {
+//     AGENTLOG_SPAN(2, id, name); // agentlog        ceiling level, then the parameters to capture
+//     ...
+//     return AGENTLOG_RETURN(name + "!"); // agentlog   records the value, passes it through unchanged
+//   }
+//
+// Levels: 1 entry/exit + timing (+ error flag on exceptions); 2 + parameters, return values, exception type
+// and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR /
+// AGENTLOG_CHECKPOINT events; 5 + AGENTLOG_LINE statement events. The level in the file is a ceiling: the
+// span records at min(ceiling, tracing.config.json for its function, else its file, else
+// TRACING_DEFAULT_LEVEL). Parent/child links within a thread are recorded at every level.
+//
+// Configuration: the project is found from $AGENTLOG_ROOT or by walking up from the working directory to a
+// folder holding .ai-agents/logging (none found: nothing is recorded). .ai-agents/logging/config/.env.tracing
+// is read at start (TRACING_ENABLED, TRACING_DEFAULT_LEVEL, TRACING_SAMPLE_RATE, TRACING_MAX_DEPTH,
+// TRACING_MAX_CAPTURE_SIZE, TRACING_REDACT, TRACING_BUFFER_MB); config/tracing.config.json is re-read within
+// a second of a change. Environment variables of the same names override the file (useful in tests).
+//
+// Recording: each thread appends fixed-layout records to its own lock-free ring; one background writer
+// formats them as JSON lines into .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few
+// milliseconds (SIGKILL loses at most that), and at exit(), at return from main, and in std::terminate. A
+// full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default 20) and then drops the span and
+// counts it (agentlog::stats()). A fork child starts its own file.
+//
+// Cost: a span whose tracing is off costs one relaxed atomic load and a branch. Captures are evaluated
+// only when the span is recorded at level >= 2.
+//
+// Compile with -DAGENTLOG_DISABLE to turn every macro into nothing (AGENTLOG_RETURN passes its value through).
+#ifndef AGENTLOG_TRACE_HPP
+#define AGENTLOG_TRACE_HPP
+
+#include <utility>
+
+#if defined(AGENTLOG_DISABLE)
+
+#define AGENTLOG_SPAN(...) static_cast<void>(0)
+#define AGENTLOG_RETURN(...) (__VA_ARGS__)
+#define AGENTLOG_RETURN_VALUE(x) static_cast<void>(0)
+#define AGENTLOG_VAR(x) static_cast<void>(0)
+#define AGENTLOG_CHECKPOINT(label) static_cast<void>(0)
+#define AGENTLOG_LINE(n) static_cast<void>(0)
+
+#else  // !AGENTLOG_DISABLE
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
+#if __cplusplus >= 201703L
+#include <optional>
+#include <string_view>
+#endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#if defined(__GNUC__)
+#define AGENTLOG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define AGENTLOG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define AGENTLOG_NOINLINE __attribute__((noinline))
+#else
+#define AGENTLOG_LIKELY(x) (x)
+#define AGENTLOG_UNLIKELY(x) (x)
+#define AGENTLOG_NOINLINE
+#endif
+
+namespace agentlog {
+
+// A position in a trace that can be carried to another thread (level 3).
+struct Context {
+  std::uint64_t trace_hi = 0, trace_lo = 0;  // W3C trace id, 0/0 = none
+  std::uint64_t span = 0;                    // the parent for spans started under this context
+  std::shared_ptr<const std::string> custom_id;  // a trace id set by the program (ScopedTrace)
+  bool sampled = true;
+  bool valid() const { return trace_hi != 0 || trace_lo != 0 || custom_id; }
+};
+
+struct Stats {
+  std::uint64_t recorded = 0;  // spans written to the file
+  std::uint64_t dropped = 0;   // spans lost to a full buffer
+  std::uint64_t waited = 0;    // times a thread waited for buffer space
+};
+
+namespace detail {
+
+// ---------------------------------------------------------------------------------------------- clock
+inline std::uint64_t ticks() {
+#if defined(__x86_64__) || defined(__i386__)
+  return __rdtsc();
+#else
+  return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+inline std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+inline std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// ------------------------------------------------------------------------------------------ globals
+// State: -1 not yet initialised, 0 off, 1 on. Header-only globals through a template's static members.
+template <class Unused = void>
+struct Globals {
+  static std::atomic<int> state;
+  static std::atomic<unsigned> generation;  // bumped when the config changes; sites re-resolve their level
+};
+template <class U>
+std::atomic<int> Globals<U>::state(-1);
+template <class U>
+std::atomic<unsigned> Globals<U>::generation(1);
+
+// One instrumented function (a static local at the call site, constant-initialised: no guard).
+struct SiteInfo;
+struct Site {
+  const char* pretty;  // __PRETTY_FUNCTION__
+  const char* file;    // __FILE__
+  int line;
+  const char* args;  // "#__VA_ARGS__" of AGENTLOG_SPAN: "2, id, name"
+  std::atomic<unsigned> generation;
+  std::atomic<int> level;  // effective level for this generation (0 = off)
+  std::atomic<SiteInfo*> info;
+  constexpr Site(const char* p, const char* f, int l, const char* a)
+      : pretty(p), file(f), line(l), args(a), generation(0), level(0), info(nullptr) {}
+};
+
+int resolve_level(Site& site);  // slow path: parse the site once, look the config up
+
+inline int site_level(Site& site) {
+  if (AGENTLOG_LIKELY(site.generation.load(std::memory_order_relaxed) ==
+                      Globals<>::generation.load(std::memory_order_relaxed)))
+    return site.level.load(std::memory_order_relaxed);
+  return resolve_level(site);
+}
+
+// ------------------------------------------------------------------------------------ json helpers
+inline void put_escaped(std::string& o, const char* s, std::size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      o += '\\';
+      o += static_cast<char>(c);
+    } else if (c < 0x20) {
+      switch (c) {
+        case '\n': o += "\\n"; break;
+        case '\r': o += "\\r"; break;
+        case '\t': o += "\\t"; break;
+        default:
+          o += "\\u00";
+          o += hex[c >> 4];
+          o += hex[c & 15];
+      }
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+}
+inline void put_string(std::string& o, const char* s, std::size_t n) {
+  o += '"';
+  put_escaped(o, s, n);
+  o += '"';
+}
+inline void put_string(std::string& o, const std::string& s) { put_string(o, s.data(), s.size()); }
+inline void put_uint(std::string& o, unsigned long long v) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  o.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+}
+inline void put_int(std::string& o, long long v) {
+  if (v < 0) {
+    o += '-';
+    put_uint(o, static_cast<unsigned long long>(-(v + 1)) + 1);
+  } else {
+    put_uint(o, static_cast<unsigned long long>(v));
+  }
+}
+inline void put_double(std::string& o, double v) {
+  if (v != v || v == 1.0 / 0.0 || v == -1.0 / 0.0) {
+    o += "null";
+    return;
+  }
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  // Prefer the shortest text that reads back the same value.
+  for (int prec = 6; prec < 17; ++prec) {
+    char shorter[32];
+    int m = std::snprintf(shorter, sizeof shorter, "%.*g", prec, v);
+    if (std::strtod(shorter, nullptr) == v) {
+      o.append(shorter, static_cast<std::size_t>(m));
+      return;
+    }
+  }
+  o.append(buf, static_cast<std::size_t>(n));
+}
+inline void put_hex(std::string& o, std::uint64_t v, int digits) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i) o += hex[(v >> (i * 4)) & 15];
+}
+
+// --------------------------------------------------------------------------------------- settings
+struct FnConfig {
+  int level = -1;  // -1 unset
+  int capture_params = -1, capture_return = -1;
+};
+
+struct Settings {
+  bool enabled = true;
+  int default_level = 1;
+  double sample_rate = 1.0;
+  int max_depth = 64;
+  std::size_t max_capture = 1024;
+  bool redact = true;
+  std::size_t buffer_bytes = std::size_t(8) << 20;
+  int full_wait_ms = 20;
+  std::string root;  // the project root ("" = not found)
+  std::map<std::string, FnConfig> files, functions;
+};
+
+inline std::string trim(const std::string& s) {
+  std::size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+inline bool read_whole(const std::string& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[65536];
+  ssize_t n;
+  out.clear();
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  return true;
+}
+
+// KEY=VALUE lines; comments, blank lines, `export`, quotes, inline `# comments`.
+inline std::map<std::string, std::string> parse_env(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    if (line.compare(0, 7, "export ") == 0) line = trim(line.substr(7));
+    std::size_t eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) {
+      std::size_t close = value.find(value[0], 1);
+      value = close == std::string::npos ? value.substr(1) : value.substr(1, close - 1);
+    } else {
+      std::size_t hash = value.find(" #");
+      if (hash == std::string::npos) hash = value.find("\t#");
+      if (hash != std::string::npos) value = trim(value.substr(0, hash));
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+inline bool parse_bool(const std::string& v, bool fallback) {
+  std::string s;
+  for (char c : v) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  return fallback;
+}
+
+// A small JSON reader for tracing.config.json: {"files": {path: {level, captureParams, captureReturn}},
+// "functions": {"file::fn": {...}}}. Anything else is skipped.
+class ConfigReader {
+ public:
+  explicit ConfigReader(const std::string& s) : s_(s) {}
+  bool read(Settings& out) {
+    ws();
+    if (!eat('{')) return false;
+    ws();
+    if (eat('}')) return true;
+    do {
+      std::string key;
+      ws();
+      if (!str(key)) return false;
+      ws();
+      if (!eat(':')) return false;
+      ws();
+      if (key == "files" || key == "functions") {
+        if (!table(key == "files" ? out.files : out.functions)) return false;
+      } else if (!skip()) {
+        return false;
+      }
+      ws();
+    } while (eat(','));
+    return eat('}');
+  }
+
+ private:
+  bool table(std::map<std::string, FnConfig>& t) {
+    if (!eat('{')) return false;
+    ws();
+    if (eat('}')) return true;
+    do {
+      std::string name;
+      ws();
+      if (!str(name)) return false;
+      ws();
+      if (!eat(':')) return false;
+      ws();
+      FnConfig fc;
+      if (!eat('{')) return false;
+      ws();
+      if (!eat('}')) {
+        do {
+          std::string k;
+          ws();
+          if (!str(k)) return false;
+          ws();
+          if (!eat(':')) return false;
+          ws();
+          if (k == "level") {
+            double v;
+            if (!num(v)) return false;
+            fc.level = static_cast<int>(v);
+          } else if (k == "captureParams" || k == "captureReturn") {
+            bool b;
+            if (!boolean(b)) return false;
+            (k == "captureParams" ? fc.capture_params : fc.capture_return) = b ? 1 : 0;
+          } else if (!skip()) {
+            return false;
+          }
+          ws();
+        } while (eat(','));
+        if (!eat('}')) return false;
+      }
+      t[name] = fc;
+      ws();
+    } while (eat(','));
+    return eat('}');
+  }
+  void ws() {
+    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
+  }
+  bool eat(char c) {
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool str(std::string& out) {
+    if (!eat('"')) return false;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      if (s_[i_] == '\\' && i_ + 1 < s_.size()) {
+        ++i_;
+        char c = s_[i_];
+        out += c == 'n' ? '\n' : c == 't' ? '\t' : c;
+      } else {
+        out += s_[i_];
+      }
+      ++i_;
+    }
+    return eat('"');
+  }
+  bool num(double& v) {
+    const char* b = s_.c_str() + i_;
+    char* e = nullptr;
+    v = std::strtod(b, &e);
+    if (e == b) return false;
+    i_ += static_cast<std::size_t>(e - b);
+    return true;
+  }
+  bool boolean(bool& b) {
+    if (s_.compare(i_, 4, "true") == 0) {
+      i_ += 4;
+      return b = true;
+    }
+    if (s_.compare(i_, 5, "false") == 0) {
+      i_ += 5;
+      b = false;
+      return true;
+    }
+    return false;
+  }
+  bool skip() {
+    ws();
+    if (i_ >= s_.size()) return false;
+    char c = s_[i_];
+    if (c == '"') {
+      std::string ignored;
+      return str(ignored);
+    }
+    if (c == '{' || c == '[') {
+      char close = c == '{' ? '}' : ']';
+      ++i_;
+      ws();
+      if (eat(close)) return true;
+      do {
+        ws();
+        if (c == '{') {
+          std::string k;
+          if (!str(k)) return false;
+          ws();
+          if (!eat(':')) return false;
+        }
+        if (!skip()) return false;
+        ws();
+      } while (eat(','));
+      return eat(close);
+    }
+    if (s_.compare(i_, 4, "null") == 0) {
+      i_ += 4;
+      return true;
+    }
+    bool b;
+    if (boolean(b)) return true;
+    double d;
+    return num(d);
+  }
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+// ------------------------------------------------------------------------------------ per-site info
+// Parsed once per instrumented function, in the slow path; never freed (one per function in the program).
+struct SiteInfo {
+  std::string function;       // "UserService::getUser"
+  std::string plain;          // "getUser"
+  std::string file;           // relative to the project root when under it
+  std::string json_prefix;    // ,"function":"...","file":"...","line":N
+  std::vector<std::string> names;  // captured parameter names
+  int ceiling = 1;
+  std::atomic<bool> capture_params{true}, capture_return{true};  // from the config, per generation
+};
+
+// "std::vector<int> ns::Widget::get(int) const [with T = int]" -> "ns::Widget::get"; lambdas readable.
+inline std::string clean_function_name(std::string s) {
+  s = trim(s);
+  if (!s.empty() && s[s.size() - 1] == ']') {  // template arguments: " [with T = int]" / " [T = int]"
+    int depth = 0;
+    for (std::size_t i = s.size(); i-- > 0;) {
+      if (s[i] == ']') ++depth;
+      if (s[i] == '[' && --depth == 0) {
+        s = trim(s.substr(0, i));
+        break;
+      }
+    }
+  }
+  std::size_t op = s.find("operator");
+  std::size_t scan_end = op == std::string::npos ? s.size() : op;
+  // Drop the parameter list (the last balanced "(...)" outside the operator name) and what follows it.
+  std::size_t close = s.rfind(')');
+  if (close != std::string::npos && close + 1 >= s.find_last_not_of(" constvolatile&noexcept") && s.back() != '>') {
+    int depth = 0;
+    for (std::size_t i = close + 1; i-- > 0;) {
+      if (s[i] == ')') ++depth;
+      if (s[i] == '(' && --depth == 0) {
+        if (op == std::string::npos || i > op + 8) s = s.substr(0, i);
+        break;
+      }
+    }
+  }
+  // Drop the return type: the last space at nesting depth 0 before the name (or before "operator").
+  scan_end = std::min(scan_end, s.size());
+  int depth = 0;
+  std::size_t cut = std::string::npos;
+  for (std::size_t i = 0; i < scan_end; ++i) {
+    char c = s[i];
+    if (c == '(' || c == '<' || c == '[') ++depth;
+    if (c == ')' || c == '>' || c == ']') --depth;
+    if (c == ' ' && depth == 0) cut = i;
+  }
+  if (cut != std::string::npos) s = s.substr(cut + 1);
+  // "main()::<lambda(int)>" -> "main::<lambda(int)>"; clang's "(anonymous class)::operator()" -> "<lambda>".
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s.compare(i, 4, "()::") == 0) {
+      out += "::";
+      i += 3;
+    } else if (s.compare(i, 30, "(anonymous class)::operator()") == 0) {
+      out += "<lambda>";
+      i += 29;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+inline std::string plain_name(const std::string& fn) {
+  int depth = 0;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < fn.size(); ++i) {
+    char c = fn[i];
+    if (c == '<' || c == '(') ++depth;
+    if (c == '>' || c == ')') --depth;
+    if (depth == 0 && c == ':' && fn[i + 1] == ':') start = i + 2;
+  }
+  return fn.substr(start);
+}
+
+// ------------------------------------------------------------------------------------- the records
+enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1 };
+
+struct CustomId {
+  std::shared_ptr<const std::string> id;
+};
+
+struct Record {
+  std::uint32_t size;  // whole record, multiple of 8
+  std::uint32_t kind;
+  Site* site;
+  std::uint64_t t0, t1;
+  std::uint64_t trace_hi, trace_lo, span, parent;
+  const std::string* custom;  // owned reference (see ThreadState::pin_custom), or null
+  std::uint32_t tid;
+  std::uint8_t level, error, has_return, pad_;
+  std::uint32_t params_len, events_len, return_len, error_len;
+  std::uint32_t dropped_events;
+  std::uint32_t pad2_;
+};
+
+// Single-producer (the traced thread), single-consumer (the writer) byte ring.
+struct Ring {
+  explicit Ring(std::size_t bytes) : capacity(bytes), data(new char[bytes]) {}
+  const std::size_t capacity;
+  std::unique_ptr<char[]> data;
+  std::atomic<std::uint64_t> head{0};  // written by the producer
+  std::atomic<std::uint64_t> tail{0};  // written by the consumer
+  std::atomic<bool> closed{false};     // the thread exited; free after the last drain
+  std::atomic<std::uint64_t> dropped{0}, waited{0};
+  std::uint32_t tid = 0;
+  // Custom trace ids referenced by records not yet written (freed by the writer).
+  std::mutex custom_mutex;
+  std::vector<std::shared_ptr<const std::string>> customs;
+};
+
+// --------------------------------------------------------------------------------- the runtime
+class Runtime {
+ public:
+  static Runtime& get() {
+    static Runtime* rt = new Runtime();  // never destroyed: threads may still trace during exit
+    return *rt;
+  }
+
+  // Reads the settings, opens nothing yet (the file is opened on the first drain), starts the writer.
+  void init() {
+    std::lock_guard<std::mutex> lock(init_mutex_);
+    if (Globals<>::state.load() != -1) return;
+    load_settings();
+    pid_ = static_cast<int>(::getpid());
+    start_wall_ns_ = wall_ns();
+    tick0_ = ticks();
+    steady0_ = steady_ns();
+    if (!settings_.enabled || settings_.root.empty()) {
+      Globals<>::state.store(0);
+      return;
+    }
+    static bool hooks_installed = false;
+    if (!hooks_installed) {
+      hooks_installed = true;
+      std::atexit(&Runtime::at_exit);
+      previous_terminate_ = std::set_terminate(&Runtime::on_terminate);
+      ::pthread_atfork(nullptr, nullptr, &Runtime::after_fork_child);
+    }
+    running_ = true;
+    writer_ = std::thread(&Runtime::writer_main, this);
+    Globals<>::state.store(1, std::memory_order_release);
+  }
+
+  Ring* new_ring(std::uint32_t tid) {
+    Ring* r = new Ring(settings_.buffer_bytes);
+    r->tid = tid;
+    std::lock_guard<std::mutex> lock(rings_mutex_);
+    rings_.push_back(r);
+    return r;
+  }
+
+  const Settings& settings() const { return settings_; }
+  std::mutex& config_mutex() { return config_mutex_; }
+
+  // Drains every ring now (used at exit, in terminate and by agentlog::flush()).
+  void flush() {
+    std::lock_guard<std::mutex> lock(drain_mutex_);
+    drain_all();
+  }
+
+  void stop() {
+    {
+      std::lock_guard<std::mutex> lock(wake_mutex_);
+      if (!running_) return;
+      running_ = false;
+    }
+    wake_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    flush();
+  }
+
+  Stats stats() {
+    Stats s;
+    s.recorded = recorded_.load();
+    s.dropped = dropped_closed_.load();
+    s.waited = waited_closed_.load();
+    std::lock_guard<std::mutex> lock(rings_mutex_);
+    for (Ring* r : rings_) {
+      s.dropped += r->dropped.load();
+      s.waited += r->waited.load();
+    }
+    return s;
+  }
+
+  std::string trace_file() const { return file_path_; }
+
+  // Fills the site's cached info and effective level for the current configuration generation.
+  int resolve(Site& site) {
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    SiteInfo* info = site.info.load(std::memory_order_acquire);
+    if (!info) {
+      info = make_info(site);
+      site.info.store(info, std::memory_order_release);
+    }
+    unsigned gen = Globals<>::generation.load();
+    int level = std::min(info->ceiling, settings_.default_level);
+    bool params = true, returns = true;
+    auto apply = [&](const FnConfig& fc) {
+      if (fc.level >= 0) level = std::min(info->ceiling, fc.level);
+      if (fc.capture_params >= 0) params = fc.capture_params != 0;
+      if (fc.capture_return >= 0) returns = fc.capture_return != 0;
+    };
+    auto f = settings_.files.find(info->file);
+    if (f != settings_.files.end()) apply(f->second);
+    auto fn = settings_.functions.find(info->file + "::" + info->function);
+    if (fn == settings_.functions.end()) fn = settings_.functions.find(info->file + "::" + info->plain);
+    if (fn == settings_.functions.end()) fn = settings_.functions.find(info->function);
+    if (fn != settings_.functions.end()) apply(fn->second);
+    if (!settings_.enabled) level = 0;
+    info->capture_params.store(params, std::memory_order_relaxed);
+    info->capture_return.store(returns, std::memory_order_relaxed);
+    site.level.store(level, std::memory_order_relaxed);
+    site.generation.store(gen, std::memory_order_relaxed);
+    return level;
+  }
+
+ private:
+  Runtime() = default;
+
+  void load_settings() {
+    Settings s;
+    const char* root = std::getenv("AGENTLOG_ROOT");
+    if (root && *root) {
+      s.root = root;
+    } else {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd)) {
+        std::string dir = cwd;
+        while (true) {
+          struct stat st;
+          if (::stat((dir + "/.ai-agents/logging").c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+            s.root = dir;
+            break;
+          }
+          std::size_t slash = dir.find_last_of('/');
+          if (slash == std::string::npos || dir == "/") break;
+          dir = slash == 0 ? "/" : dir.substr(0, slash);
+          if (dir == "/") {
+            if (::stat("/.ai-agents/logging", &st) == 0) s.root = "/";
+            break;
+          }
+        }
+      }
+    }
+    std::string text;
+    std::map<std::string, std::string> env;
+    if (!s.root.empty() && read_whole(s.root + "/.ai-agents/logging/config/.env.tracing", text)) env = parse_env(text);
+    static const char* const keys[] = {"TRACING_ENABLED",          "TRACING_DEFAULT_LEVEL", "TRACING_SAMPLE_RATE",
+                                       "TRACING_MAX_DEPTH",        "TRACING_MAX_CAPTURE_SIZE", "TRACING_REDACT",
+                                       "TRACING_BUFFER_MB",        "TRACING_FULL_WAIT_MS"};
+    for (const char* k : keys)
+      if (const char* v = std::getenv(k)) env[k] = v;
+    auto num = [&](const char* key, double fallback, double lo, double hi) {
+      auto it = env.find(key);
+      if (it == env.end()) return fallback;
+      char* end = nullptr;
+      double v = std::strtod(it->second.c_str(), &end);
+      if (end == it->second.c_str() || v < lo || v > hi) return fallback;
+      return v;
+    };
+    if (env.count("TRACING_ENABLED")) s.enabled = parse_bool(env["TRACING_ENABLED"], false);
+    s.default_level = static_cast<int>(num("TRACING_DEFAULT_LEVEL", 1, 0, 5));
+    s.sample_rate = num("TRACING_SAMPLE_RATE", 1.0, 0.0, 1.0);
+    s.max_depth = static_cast<int>(num("TRACING_MAX_DEPTH", 64, 1, 100000));
+    s.max_capture = static_cast<std::size_t>(num("TRACING_MAX_CAPTURE_SIZE", 1024, 16, 1 << 24));
+    if (env.count("TRACING_REDACT")) s.redact = parse_bool(env["TRACING_REDACT"], true);
+    s.buffer_bytes = static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
+    s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 20, 0, 10000));
+    settings_ = s;
+    config_path_ = s.root.empty() ? std::string() : s.root + "/.ai-agents/logging/config/tracing.config.json";
+    reload_config(true);
+  }
+
+  // Re-reads tracing.config.json when its mtime or size changed; bumps the generation.
+  void reload_config(bool force) {
+    if (config_path_.empty()) return;
+    struct stat st;
+    long long stamp = 0;
+    if (::stat(config_path_.c_str(), &st) == 0)
+      stamp = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec + st.st_size;
+    if (!force && stamp == config_stamp_) return;
+    config_stamp_ = stamp;
+    std::string text;
+    Settings parsed;
+    if (stamp != 0 && read_whole(config_path_, text)) {
+      ConfigReader reader(text);
+      if (!reader.read(parsed)) return;  // keep the last good configuration while the file is being edited
+    }
+    std::lock_guard<std::mutex> lock(config_mutex_);
+    settings_.files.swap(parsed.files);
+    settings_.functions.swap(parsed.functions);
+    Globals<>::generation.fetch_add(1);
+  }
+
+  SiteInfo* make_info(Site& site) {
+    SiteInfo* info = new SiteInfo();
+    info->function = clean_function_name(site.pretty);
+    info->plain = plain_name(info->function);
+    std::string file = site.file;
+    if (!file.empty() && file[0] != '/') {
+      char cwd[4096];
+      if (::getcwd(cwd, sizeof cwd)) file = std::string(cwd) + "/" + file;
+    }
+    // Normalise "/a/./b/../c" and make it relative to the project root.
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i <= file.size()) {
+      std::size_t j = file.find('/', i);
+      if (j == std::string::npos) j = file.size();
+      std::string part = file.substr(i, j - i);
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.push_back(part);
+      }
+      i = j + 1;
+    }
+    std::string abs;
+    for (const auto& p : parts) abs += "/" + p;
+    std::string root = settings_.root;
+    while (root.size() > 1 && root[root.size() - 1] == '/') root.erase(root.size() - 1);
+    if (!root.empty() && abs.compare(0, root.size() + 1, root + "/") == 0)
+      info->file = abs.substr(root.size() + 1);
+    else
+      info->file = site.file[0] == '/' ? abs : std::string(site.file);
+    // "2, id, name": the ceiling, then parameter names.
+    std::string args = site.args;
+    std::size_t comma = args.find(',');
+    info->ceiling = std::max(1, std::min(5, std::atoi(args.substr(0, comma).c_str())));
+    while (comma != std::string::npos) {
+      std::size_t next = args.find(',', comma + 1);
+      info->names.push_back(trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1)));
+      comma = next;
+    }
+    info->json_prefix = ",\"function\":";
+    put_string(info->json_prefix, info->function);
+    info->json_prefix += ",\"file\":";
+    put_string(info->json_prefix, info->file);
+    info->json_prefix += ",\"line\":";
+    put_int(info->json_prefix, site.line);
+    return info;
+  }
+
+  void open_file() {
+    if (fd_ >= 0 || settings_.root.empty()) return;
+    time_t secs = static_cast<time_t>(start_wall_ns_ / 1000000000LL);
+    struct tm tm;
+    ::gmtime_r(&secs, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y-%m-%d", &tm);
+    std::string dir = settings_.root + "/.ai-agents/logging/traces";
+    ::mkdir(dir.c_str(), 0755);
+    dir += "/";
+    dir += day;
+    ::mkdir(dir.c_str(), 0755);
+    file_path_ = dir + "/" + std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000) + ".jsonl";
+    fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+
+  void writer_main() {
+    detail_mark_writer_thread();
+    long long last_config_check = steady_ns();
+    std::unique_lock<std::mutex> lock(wake_mutex_);
+    while (running_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(5));
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> drain(drain_mutex_);
+        drain_all();
+      }
+      long long now = steady_ns();
+      if (now - last_config_check > 250000000LL) {
+        last_config_check = now;
+        reload_config(false);
+      }
+      lock.lock();
+    }
+  }
+
+  static void detail_mark_writer_thread();
+
+  double ns_per_tick() {
+#if defined(__x86_64__) || defined(__i386__)
+    std::uint64_t t = ticks();
+    std::int64_t n = steady_ns();
+    if (n - steady0_ > 1000000 && t > tick0_) cached_ns_per_tick_ = static_cast<double>(n - steady0_) / static_cast<double>(t - tick0_);
+    if (cached_ns_per_tick_ <= 0) {  // first drain within 1 ms of start: measure briefly
+      std::uint64_t a = ticks();
+      std::int64_t na = steady_ns();
+      while (steady_ns() - na < 2000000) {
+      }
+      cached_ns_per_tick_ = static_cast<double>(steady_ns() - na) / static_cast<double>(ticks() - a);
+    }
+    return cached_ns_per_tick_;
+#else
+    return 1.0;
+#endif
+  }
+
+  void drain_all() {
+    std::vector<Ring*> rings;
+    {
+      std::lock_guard<std::mutex> lock(rings_mutex_);
+      rings = rings_;
+    }
+    bool any = false;
+    for (Ring* r : rings)
+      if (r->head.load(std::memory_order_acquire) != r->tail.load(std::memory_order_relaxed)) any = true;
+    if (any) {
+      open_file();
+      double scale = ns_per_tick();
+      for (Ring* r : rings) drain(*r, scale);
+      if (!out_.empty()) write_out();
+    }
+    // Free the rings of exited threads once empty.
+    std::lock_guard<std::mutex> lock(rings_mutex_);
+    for (std::size_t i = 0; i < rings_.size();) {
+      Ring* r = rings_[i];
+      if (r->closed.load() && r->head.load() == r->tail.load()) {
+        dropped_closed_ += r->dropped.load();
+        waited_closed_ += r->waited.load();
+        rings_.erase(rings_.begin() + static_cast<long>(i));
+        delete r;
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  void write_out() {
+    std::size_t off = 0;
+    while (off < out_.size() && fd_ >= 0) {
+      ssize_t n = ::write(fd_, out_.data() + off, out_.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // disk full or gone: the spans are lost, the program goes on
+      off += static_cast<std::size_t>(n);
+    }
+    out_.clear();
+  }
+
+  void drain(Ring& r, double scale) {
+    std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
+    std::uint64_t head = r.head.load(std::memory_order_acquire);
+    std::size_t released_customs = 0;
+    while (tail != head) {
+      const char* p = r.data.get() + (tail % r.capacity);
+      Record rec;
+      std::memcpy(&rec, p, sizeof rec);
+      if (rec.kind == kSpan) {
+        format(rec, p + sizeof(Record), scale);
+        if (rec.custom) ++released_customs;
+        recorded_.fetch_add(1, std::memory_order_relaxed);
+      }
+      tail += rec.size;
+      if (out_.size() > (1u << 20)) write_out();
+    }
+    r.tail.store(tail, std::memory_order_release);
+    if (released_customs) {
+      std::lock_guard<std::mutex> lock(r.custom_mutex);
+      r.customs.erase(r.customs.begin(), r.customs.begin() + static_cast<long>(std::min(released_customs, r.customs.size())));
+    }
+  }
+
+  void format(const Record& rec, const char* payload, double scale) {
+    SiteInfo* info = rec.site->info.load(std::memory_order_acquire);
+    std::string& o = out_;
+    o += "{\"traceId\":\"";
+    if (rec.custom)
+      put_escaped(o, rec.custom->data(), rec.custom->size());
+    else {
+      put_hex(o, rec.trace_hi, 16);
+      put_hex(o, rec.trace_lo, 16);
+    }
+    o += "\",\"spanId\":\"";
+    put_hex(o, rec.span, 16);
+    o += "\",\"parentSpanId\":";
+    if (rec.parent) {
+      o += '"';
+      put_hex(o, rec.parent, 16);
+      o += '"';
+    } else {
+      o += "null";
+    }
+    o += info->json_prefix;
+    std::int64_t start_offset = static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0_)) * scale);
+    std::int64_t start = start_wall_ns_ + start_offset;
+    std::uint64_t dur = rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * scale) : 0;
+    time_t secs = static_cast<time_t>(start / 1000000000LL);
+    if (secs != cached_second_) {
+      struct tm tm;
+      ::gmtime_r(&secs, &tm);
+      std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
+      cached_second_ = secs;
+    }
+    o += ",\"startTime\":\"";
+    o += cached_stamp_;
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%06lldZ\"", static_cast<long long>((start % 1000000000LL) / 1000));
+    o += frac;
+    o += ",\"duration\":";
+    char ms[32];
+    int n = std::snprintf(ms, sizeof ms, "%.6f", static_cast<double>(dur) / 1e6);
+    while (n > 1 && ms[n - 1] == '0') --n;
+    if (ms[n - 1] == '.') --n;
+    o.append(ms, static_cast<std::size_t>(n));
+    o += ",\"durationNs\":";
+    put_uint(o, dur);
+    const char* p = payload;
+    if (rec.level >= 2) {
+      o += ",\"params\":";
+      if (rec.params_len) {
+        o += '{';
+        o.append(p, rec.params_len);
+        o += '}';
+      } else {
+        o += "{}";
+      }
+      o += ",\"returnValue\":";
+      if (rec.has_return)
+        o.append(p + rec.params_len + rec.events_len, rec.return_len);
+      else
+        o += "null";
+    }
+    o += ",\"error\":";
+    if (rec.error) {
+      if (rec.error_len)
+        o.append(p + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
+      else
+        o += "{\"type\":\"exception\"}";
+    } else {
+      o += "null";
+    }
+    o += ",\"thread\":";
+    put_uint(o, rec.tid);
+    o += ",\"pid\":";
+    put_int(o, pid_);
+    o += ",\"level\":";
+    put_uint(o, rec.level);
+    if (rec.events_len || rec.dropped_events) {
+      o += ",\"events\":[";
+      o.append(p + rec.params_len, rec.events_len);
+      o += ']';
+      if (rec.dropped_events) {
+        o += ",\"droppedEvents\":";
+        put_uint(o, rec.dropped_events);
+      }
+    }
+    o += "}\n";
+  }
+
+  static void at_exit() {
+    Runtime& rt = get();
+    rt.stop();
+  }
+
+  static void on_terminate() {
+    Runtime& rt = get();
+    rt.stop();
+    if (rt.previous_terminate_)
+      rt.previous_terminate_();
+    else
+      std::abort();
+  }
+
+  static void after_fork_child();
+
+  std::mutex init_mutex_, rings_mutex_, config_mutex_, drain_mutex_, wake_mutex_;
+  std::condition_variable wake_;
+  bool running_ = false;
+  std::thread writer_;
+  std::vector<Ring*> rings_;
+  Settings settings_;
+  std::string config_path_, file_path_;
+  long long config_stamp_ = 0;
+  int pid_ = 0, fd_ = -1;
+  std::int64_t start_wall_ns_ = 0, steady0_ = 0;
+  std::uint64_t tick0_ = 0;
+  double cached_ns_per_tick_ = 0;
+  std::string out_;
+  time_t cached_second_ = -1;
+  char cached_stamp_[32] = {};
+  std::atomic<std::uint64_t> recorded_{0}, dropped_closed_{0}, waited_closed_{0};
+  std::terminate_handler previous_terminate_ = nullptr;
+};
+
+// ----------------------------------------------------------------------------- per-thread state
+// Plain data so that thread_local access needs no initialisation guard.
+struct ThreadState {
+  Ring* ring;
+  std::uint64_t trace_hi, trace_lo;
+  std::uint64_t current;  // the innermost recorded span (parent of the next)
+  const std::string* custom;
+  std::shared_ptr<const std::string>* custom_owner;  // the ScopedTrace/ContextScope holding `custom`
+  std::uint64_t rng;
+  std::uint32_t tid;
+  int depth;
+  bool sampled;
+  bool pinned;  // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
+  bool writer;  // the writer thread never traces
+  std::string* scratch;  // capture text of open spans, stacked
+};
+
+template <class U = void>
+struct Tls {
+  static thread_local ThreadState state;
+};
+template <class U>
+thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, 0, true, false, false, nullptr};
+
+inline ThreadState& tls() { return Tls<>::state; }
+
+inline void Runtime::detail_mark_writer_thread() { tls().writer = true; }
+
+// Closes the thread's ring when the thread exits (constructed only on a thread's first recorded span).
+struct ThreadCloser {
+  ~ThreadCloser() {
+    ThreadState& t = tls();
+    if (t.ring) t.ring->closed.store(true);
+    t.ring = nullptr;
+    delete t.scratch;
+    t.scratch = nullptr;
+  }
+};
+
+inline std::uint64_t splitmix(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
+  if (t.writer) return false;
+  if (Globals<>::state.load(std::memory_order_acquire) == -1) Runtime::get().init();
+  if (Globals<>::state.load(std::memory_order_acquire) != 1) return false;
+  static thread_local ThreadCloser closer;
+  (void)closer;
+  t.tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+  t.rng = static_cast<std::uint64_t>(wall_ns()) ^ (static_cast<std::uint64_t>(t.tid) << 32) ^ ticks() ^
+          reinterpret_cast<std::uintptr_t>(&t);
+  if (!t.scratch) {
+    t.scratch = new std::string();
+    t.scratch->reserve(4096);
+  }
+  t.ring = Runtime::get().new_ring(t.tid);
+  return true;
+}
+
+inline int resolve_level(Site& site) {
+  if (Globals<>::state.load(std::memory_order_acquire) == -1) Runtime::get().init();
+  if (Globals<>::state.load(std::memory_order_relaxed) != 1) return 0;
+  return Runtime::get().resolve(site);
+}
+
+// Spans open across fork() end in the child and go to the child's file, under the same trace.
+inline void after_fork_reset() { tls().ring = nullptr; }
+
+inline void Runtime::after_fork_child() {
+  // The child has only this thread and a copy of the parent's memory: forget rings and the writer,
+  // start a new file on the next span.
+  Runtime& rt = get();
+  new (&rt.init_mutex_) std::mutex();
+  new (&rt.rings_mutex_) std::mutex();
+  new (&rt.config_mutex_) std::mutex();
+  new (&rt.drain_mutex_) std::mutex();
+  new (&rt.wake_mutex_) std::mutex();
+  new (&rt.wake_) std::condition_variable();
+  new (&rt.writer_) std::thread();  // the old handle names a thread that does not exist in the child
+  rt.rings_.clear();
+  rt.running_ = false;
+  if (rt.fd_ >= 0) ::close(rt.fd_);
+  rt.fd_ = -1;
+  rt.out_.clear();
+  after_fork_reset();
+  Globals<>::state.store(-1);
+  Globals<>::generation.fetch_add(1);
+}
+
+// ----------------------------------------------------------------------------------- capturing
+bool looks_secret_name(const std::string& name);
+bool looks_like_jwt(const char* s, std::size_t n);
+
+template <int N>
+struct Rank : Rank<N - 1> {};
+template <>
+struct Rank<0> {};
+
+template <class T>
+std::string type_name() {
+  std::string p = __PRETTY_FUNCTION__;  // "std::string agentlog::detail::type_name() [with T = Widget; ...]"
+  std::size_t b = p.find("T = ");
+  if (b == std::string::npos) return "?";
+  b += 4;
+  std::size_t e = p.find_first_of(";]", b);
+  return p.substr(b, e - b);
+}
+
+struct Out {
+  std::string& s;
+  std::size_t limit;
+  bool redact;
+};
+
+void capture_string(Out& o, const char* p, std::size_t n);
+
+template <class T>
+void capture(Out& o, const T& v);
+
+template <class T, class = void>
+struct has_ostream : std::false_type {};
+template <class T>
+struct has_ostream<T, decltype(void(std::declval<std::ostream&>() << std::declval<const T&>()))> : std::true_type {};
+
+namespace adl {
+using std::to_string;
+template <class T>
+auto call_to_string(const T& v) -> decltype(to_string(v)) {
+  return to_string(v);
+}
+}  // namespace adl
+
+template <class T, class = void>
+struct has_to_string : std::false_type {};
+template <class T>
+struct has_to_string<T, decltype(void(adl::call_to_string(std::declval<const T&>())))> : std::true_type {};
+
+template <class T, class = void>
+struct is_range : std::false_type {};
+template <class T>
+struct is_range<T, decltype(void(std::declval<const T&>().begin() != std::declval<const T&>().end()))>
+    : std::true_type {};
+
+template <class T, class = void>
+struct is_map : std::false_type {};
+template <class T>
+struct is_map<T, decltype(void(std::declval<typename T::key_type>()), void(std::declval<typename T::mapped_type>()))>
+    : std::true_type {};
+
+template <class T>
+struct is_pair : std::false_type {};
+template <class A, class B>
+struct is_pair<std::pair<A, B>> : std::true_type {};
+template <class T>
+struct is_tuple : std::false_type {};
+template <class... A>
+struct is_tuple<std::tuple<A...>> : std::true_type {};
+
+template <class T, class = void>
+struct is_smart_ptr : std::false_type {};
+template <class T>
+struct is_smart_ptr<T, decltype(void(std::declval<typename T::element_type>), void(std::declval<const T&>().get()))>
+    : std::true_type {};
+
+const std::size_t kMaxItems = 16;
+
+template <class T, typename std::enable_if<std::is_same<T, bool>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<20>) {
+  o.s += v ? "true" : "false";
+}
+template <class T, typename std::enable_if<std::is_same<T, char>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<20>) {
+  capture_string(o, &v, 1);
+}
+template <class T, typename std::enable_if<std::is_integral<T>::value && std::is_signed<T>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<19>) {
+  put_int(o.s, static_cast<long long>(v));
+}
+template <class T, typename std::enable_if<std::is_integral<T>::value && !std::is_signed<T>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<19>) {
+  put_uint(o.s, static_cast<unsigned long long>(v));
+}
+template <class T, typename std::enable_if<std::is_floating_point<T>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<19>) {
+  put_double(o.s, static_cast<double>(v));
+}
+template <class T, typename std::enable_if<std::is_enum<T>::value && !has_ostream<T>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<19>) {
+  put_int(o.s, static_cast<long long>(v));
+}
+inline void capture_impl(Out& o, const std::string& v, Rank<18>) { capture_string(o, v.data(), v.size()); }
+#if __cplusplus >= 201703L
+inline void capture_impl(Out& o, std::string_view v, Rank<18>) { capture_string(o, v.data(), v.size()); }
+template <class T>
+void capture_impl(Out& o, const std::optional<T>& v, Rank<18>) {
+  if (v)
+    capture(o, *v);
+  else
+    o.s += "null";
+}
+#endif
+inline void capture_impl(Out& o, const char* v, Rank<18>) {
+  if (v)
+    capture_string(o, v, std::strlen(v));
+  else
+    o.s += "null";
+}
+inline void capture_impl(Out& o, char* v, Rank<18>) { capture_impl(o, static_cast<const char*>(v), Rank<18>()); }
+inline void capture_impl(Out& o, std::nullptr_t, Rank<18>) { o.s += "null"; }
+template <std::size_t N>
+void capture_impl(Out& o, const char (&v)[N], Rank<18>) {
+  capture_string(o, v, strnlen(v, N));
+}
+template <class T>
+void capture_impl(Out& o, T* v, Rank<17>) {
+  if (!v) {
+    o.s += "null";
+    return;
+  }
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(v)));
+  capture_string(o, buf, static_cast<std::size_t>(n));
+}
+template <class T, typename std::enable_if<is_smart_ptr<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<16>) {
+  if (!v.get())
+    o.s += "null";
+  else
+    capture(o, *v);
+}
+template <class T, typename std::enable_if<is_pair<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<15>) {
+  o.s += '[';
+  capture(o, v.first);
+  o.s += ',';
+  capture(o, v.second);
+  o.s += ']';
+}
+template <std::size_t I, class Tuple>
+typename std::enable_if<I == std::tuple_size<Tuple>::value>::type tuple_items(Out&, const Tuple&) {}
+template <std::size_t I, class Tuple>
+typename std::enable_if<(I < std::tuple_size<Tuple>::value)>::type tuple_items(Out& o, const Tuple& t) {
+  if (I) o.s += ',';
+  capture(o, std::get<I>(t));
+  tuple_items<I + 1>(o, t);
+}
+template <class T, typename std::enable_if<is_tuple<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<15>) {
+  o.s += '[';
+  tuple_items<0>(o, v);
+  o.s += ']';
+}
+template <class T, typename std::enable_if<is_map<T>::value && is_range<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<14>) {
+  o.s += '{';
+  std::size_t n = 0;
+  for (const auto& kv : v) {
+    if (n == kMaxItems || o.s.size() > o.limit * 4) {
+      o.s += ",\"...\":";
+      put_uint(o.s, static_cast<unsigned long long>(v.size() - n));
+      break;
+    }
+    if (n++) o.s += ',';
+    std::string key;
+    Out ko{key, o.limit, o.redact};
+    capture(ko, kv.first);
+    if (key.empty() || key[0] != '"') {
+      std::string quoted;
+      put_string(quoted, key);
+      key.swap(quoted);
+    }
+    o.s += key;
+    o.s += ':';
+    capture(o, kv.second);
+  }
+  o.s += '}';
+}
+template <class T, typename std::enable_if<is_range<T>::value && !is_map<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<13>) {
+  o.s += '[';
+  std::size_t n = 0;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (n == kMaxItems || o.s.size() > o.limit * 4) {
+      std::size_t rest = 0;
+      for (; it != v.end(); ++it) ++rest;
+      o.s += ",\"... ";
+      put_uint(o.s, rest);
+      o.s += " more\"";
+      break;
+    }
+    if (n++) o.s += ',';
+    capture(o, *it);
+  }
+  o.s += ']';
+}
+template <class T, typename std::enable_if<has_ostream<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<12>) {
+  std::ostringstream ss;
+  ss << v;
+  std::string text = ss.str();
+  capture_string(o, text.data(), text.size());
+}
+template <class T, typename std::enable_if<has_to_string<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<11>) {
+  std::string text = adl::call_to_string(v);
+  capture_string(o, text.data(), text.size());
+}
+template <class T>
+void capture_impl(Out& o, const T&, Rank<0>) {
+  std::string name = "<" + type_name<T>() + ">";
+  capture_string(o, name.data(), name.size());
+}
+
+template <class T>
+void capture(Out& o, const T& v) {
+  capture_impl(o, v, Rank<20>());
+}
+
+inline void capture_string(Out& o, const char* p, std::size_t n) {
+  if (o.redact && looks_like_jwt(p, n)) {
+    o.s += "\"[REDACTED]\"";
+    return;
+  }
+  if (n > o.limit) {
+    std::size_t keep = o.limit;
+    while (keep > 0 && (static_cast<unsigned char>(p[keep]) & 0xC0) == 0x80) --keep;  // whole UTF-8 characters
+    o.s += '"';
+    put_escaped(o.s, p, keep);
+    o.s += "...(truncated, ";
+    put_uint(o.s, n);
+    o.s += " bytes)\"";
+    return;
+  }
+  put_string(o.s, p, n);
+}
+
+inline bool looks_secret_name(const std::string& name) {
+  std::string s;
+  for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const char* const words[] = {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"};
+  for (const char* w : words)
+    if (s.find(w) != std::string::npos) return true;
+  return false;
+}
+
+inline bool looks_like_jwt(const char* s, std::size_t n) {
+  if (n < 20 || s[0] != 'e' || s[1] != 'y' || s[2] != 'J') return false;
+  int dots = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    char c = s[i];
+    if (c == '.')
+      ++dots;
+    else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '='))
+      return false;
+  }
+  return dots == 2;
+}
+
+// A capture that is too long as a whole becomes a truncated string of its JSON text.
+template <class T>
+void capture_limited(std::string& s, const T& v, std::size_t limit, bool redact) {
+  std::size_t start = s.size();
+  Out o{s, limit, redact};
+  capture(o, v);
+  if (s.size() - start > limit + 32) {
+    std::string text = s.substr(start);
+    s.resize(start);
+    Out plain{s, limit, false};
+    capture_string(plain, text.data(), text.size());
+  }
+}
+
+// The last exception thrown on this thread (type and what()), noted by the __cxa_throw hook below so that
+// a span being unwound can say what left it. Plain data: thread_local without an initialisation guard.
+struct ThrownInfo {
+  char type[160];
+  char message[320];
+  bool has_message;
+};
+template <class U = void>
+struct ThrownTls {
+  static thread_local ThrownInfo info;
+};
+template <class U>
+thread_local ThrownInfo ThrownTls<U>::info = {{0}, {0}, false};
+inline ThrownInfo& last_thrown() { return ThrownTls<>::info; }
+
+inline void note_throw(void* object, std::type_info* type) {
+  ThrownInfo& t = last_thrown();
+  if (Globals<>::state.load(std::memory_order_relaxed) != 1 || !type) return;
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+  std::snprintf(t.type, sizeof t.type, "%s", status == 0 && demangled ? demangled : type->name());
+  std::free(demangled);
+  t.has_message = false;
+#if defined(__GLIBCXX__)
+  void* adjusted = object;
+  if (typeid(std::exception).__do_catch(type, &adjusted, 1)) {
+    std::snprintf(t.message, sizeof t.message, "%s", static_cast<std::exception*>(adjusted)->what());
+    t.has_message = true;
+  }
+#else
+  (void)object;
+#endif
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------- Span
+// The scope guard written by AGENTLOG_SPAN. Not copyable; lives on the traced thread's stack.
+class Span {
+ public:
+  explicit Span(detail::Site& site) {
+    if (AGENTLOG_LIKELY(detail::Globals<>::state.load(std::memory_order_relaxed) == 0)) return;
+    begin(site);
+  }
+  ~Span() {
+    if (AGENTLOG_UNLIKELY(level_ != 0)) end();
+  }
+  Span(const Span&) = delete;
+  Span& operator=(const Span&) = delete;
+
+  bool capturing() const { return level_ >= 2 && capture_params_; }
+
+  template <class... T>
+  void params(int /*ceiling*/, const T&... values) {
+    if (!capturing()) return;
+    detail::SiteInfo* info = site_->info.load(std::memory_order_acquire);
+    std::size_t i = 0;
+    int expand[] = {0, (param(info, i++, values), 0)...};
+    (void)expand;
+    (void)info;
+    params_len_ = static_cast<std::uint32_t>(scratch().size() - scratch_start_);
+  }
+
+  // The return value: recorded (level >= 2), then passed through without a copy.
+  template <class T>
+  T&& ret(T&& value) {
+    if (level_ >= 2 && capture_return_) record_return(value);
+    return std::forward<T>(value);
+  }
+  template <class T>
+  void ret_value(const T& value) {
+    if (level_ >= 2 && capture_return_) record_return(value);
+  }
+
+  template <class T>
+  void var(const char* name, const T& value) {
+    if (level_ < 4 || !event_begin()) return;
+    std::string& s = scratch();
+    s += "{\"kind\":\"var\",\"name\":";
+    detail::put_string(s, name, std::strlen(name));
+    s += ",\"value\":";
+    const detail::Settings& st = detail::Runtime::get().settings();
+    if (st.redact && detail::looks_secret_name(name))
+      s += "\"[REDACTED]\"";
+    else
+      detail::capture_limited(s, value, st.max_capture, st.redact);
+    event_end();
+  }
+  void checkpoint(const char* label, int line) {
+    if (level_ < 4 || !event_begin()) return;
+    std::string& s = scratch();
+    s += "{\"kind\":\"checkpoint\",\"name\":";
+    detail::put_string(s, label, std::strlen(label));
+    s += ",\"line\":";
+    detail::put_int(s, line);
+    event_end();
+  }
+  void line(int n) {
+    if (level_ < 5 || !event_begin()) return;
+    std::string& s = scratch();
+    s += "{\"kind\":\"line\",\"line\":";
+    detail::put_int(s, n);
+    event_end();
+  }
+
+  static const std::uint32_t kMaxEvents = 256;
+
+ private:
+  std::string& scratch() { return *detail::tls().scratch; }
+
+  AGENTLOG_NOINLINE void begin(detail::Site& site) {
+    if (detail::Globals<>::state.load(std::memory_order_acquire) == 0) return;
+    int level = detail::site_level(site);
+    if (level <= 0) return;
+    detail::ThreadState& t = detail::tls();
+    if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
+    const detail::Settings& st = detail::Runtime::get().settings();
+    if (t.current == 0 && t.depth == 0) {  // a root: a new trace unless the program pinned one
+      if (!t.pinned) {
+        t.trace_hi = detail::splitmix(t.rng);
+        t.trace_lo = detail::splitmix(t.rng);
+      }
+      if (!t.pinned || t.custom) t.sampled = sampled_by_id(t, st.sample_rate);
+    }
+    ++t.depth;
+    depth_counted_ = true;
+    if (!t.sampled || t.depth > st.max_depth) return;
+    detail::SiteInfo* info = site.info.load(std::memory_order_acquire);
+    site_ = &site;
+    level_ = static_cast<std::uint8_t>(level);
+    capture_params_ = info->capture_params.load(std::memory_order_relaxed);
+    capture_return_ = info->capture_return.load(std::memory_order_relaxed);
+    if (level >= 4) steady0_ = detail::steady_ns();
+    parent_ = t.current;
+    span_ = detail::splitmix(t.rng) | 1;
+    t.current = span_;
+#if __cplusplus >= 201703L
+    uncaught_ = std::uncaught_exceptions();
+#else
+    uncaught_ = std::uncaught_exception() ? 1 : 0;
+#endif
+    scratch_start_ = scratch().size();
+    t0_ = detail::ticks();
+  }
+
+  template <class T>
+  void param(detail::SiteInfo* info, std::size_t i, const T& v) {
+    std::string& s = scratch();
+    const std::string name = i < info->names.size() ? info->names[i] : "arg" + std::to_string(i);
+    if (s.size() > scratch_start_) s += ',';
+    detail::put_string(s, name);
+    s += ':';
+    const detail::Settings& st = detail::Runtime::get().settings();
+    if (st.redact && detail::looks_secret_name(name))
+      s += "\"[REDACTED]\"";
+    else
+      detail::capture_limited(s, v, st.max_capture, st.redact);
+  }
+
+  template <class T>
+  void record_return(const T& value) {
+    std::string& s = scratch();
+    return_start_ = s.size();
+    const detail::Settings& st = detail::Runtime::get().settings();
+    detail::capture_limited(s, value, st.max_capture, st.redact);
+    has_return_ = true;
+  }
+
+  bool event_begin() {
+    if (events_ >= kMaxEvents) {
+      ++dropped_events_;
+      return false;
+    }
+    if (has_return_) {  // the payload is params, events, return value: nothing after the return
+      ++dropped_events_;
+      return false;
+    }
+    if (events_++) scratch() += ',';
+    return true;
+  }
+  void event_end() {
+    std::string& s = scratch();
+    s += ",\"offsetNs\":";
+    detail::put_int(s, detail::steady_ns() - steady0_);
+    s += '}';
+  }
+
+  AGENTLOG_NOINLINE void end() {
+    std::uint64_t t1 = detail::ticks();
+    detail::ThreadState& t = detail::tls();
+    if (depth_counted_) --t.depth;
+    if (!site_) return;  // counted for depth only (not sampled / too deep)
+    t.current = parent_;
+    bool error;
+#if __cplusplus >= 201703L
+    error = std::uncaught_exceptions() > uncaught_;
+#else
+    error = std::uncaught_exception() && !uncaught_;
+#endif
+    std::string& s = scratch();
+    std::size_t params_len = params_len_;
+    std::size_t total = s.size() - scratch_start_;
+    std::size_t return_len = has_return_ ? s.size() - return_start_ : 0;
+    std::size_t events_len = total - params_len - return_len;
+    std::size_t error_start = s.size();
+    if (error && level_ >= 2) describe_unwinding(s);
+    std::size_t error_len = s.size() - error_start;
+    std::size_t payload = total + error_len;
+    std::size_t size = (sizeof(detail::Record) + payload + 7) & ~std::size_t(7);
+    detail::Ring& r = *t.ring;
+    if (size <= r.capacity / 4 && reserve(r, size)) {
+      std::uint64_t head = r.head.load(std::memory_order_relaxed);
+      char* p = r.data.get() + (head % r.capacity);
+      detail::Record rec;
+      rec.size = static_cast<std::uint32_t>(size);
+      rec.kind = detail::kSpan;
+      rec.site = site_;
+      rec.t0 = t0_;
+      rec.t1 = t1;
+      rec.trace_hi = t.trace_hi;
+      rec.trace_lo = t.trace_lo;
+      rec.span = span_;
+      rec.parent = parent_;
+      rec.custom = t.custom;
+      if (t.custom) {
+        std::lock_guard<std::mutex> lock(r.custom_mutex);
+        r.customs.push_back(*t.custom_owner);
+      }
+      rec.tid = t.tid;
+      rec.level = level_;
+      rec.error = error ? 1 : 0;
+      rec.has_return = has_return_ ? 1 : 0;
+      rec.pad_ = 0;
+      rec.params_len = static_cast<std::uint32_t>(params_len);
+      rec.events_len = static_cast<std::uint32_t>(events_len);
+      rec.return_len = static_cast<std::uint32_t>(return_len);
+      rec.error_len = static_cast<std::uint32_t>(error_len);
+      rec.dropped_events = dropped_events_;
+      rec.pad2_ = 0;
+      std::memcpy(p, &rec, sizeof rec);
+      if (payload) std::memcpy(p + sizeof rec, s.data() + scratch_start_, payload);
+      r.head.store(head + size, std::memory_order_release);
+    } else {
+      r.dropped.fetch_add(1, std::memory_order_relaxed);
+    }
+    s.resize(scratch_start_);
+    if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+  }
+
+  // Whole traces are sampled, decided from the trace id so that every process agrees.
+  static bool sampled_by_id(const detail::ThreadState& t, double rate) {
+    if (rate >= 1.0) return true;
+    std::uint64_t h = t.custom ? std::hash<std::string>()(*t.custom) : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
+    return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < rate;
+  }
+
+  // Space for `size` contiguous bytes (a pad record fills a wrap). Waits a bounded time for the writer.
+  static bool reserve(detail::Ring& r, std::size_t size) {
+    std::uint64_t head = r.head.load(std::memory_order_relaxed);
+    std::size_t offset = static_cast<std::size_t>(head % r.capacity);
+    std::size_t pad = r.capacity - offset < size ? r.capacity - offset : 0;
+    std::size_t need = pad + size;
+    if (r.capacity - (head - r.tail.load(std::memory_order_acquire)) < need) {
+      r.waited.fetch_add(1, std::memory_order_relaxed);
+      std::int64_t deadline = detail::steady_ns() +
+                              static_cast<std::int64_t>(detail::Runtime::get().settings().full_wait_ms) * 1000000;
+      while (r.capacity - (head - r.tail.load(std::memory_order_acquire)) < need) {
+        if (detail::steady_ns() > deadline) return false;
+        std::this_thread::yield();
+      }
+    }
+    if (pad) {
+      detail::Record rec;
+      std::memset(&rec, 0, sizeof rec);
+      rec.size = static_cast<std::uint32_t>(pad);
+      rec.kind = detail::kPad;
+      std::memcpy(r.data.get() + offset, &rec, std::min(pad, sizeof rec));
+      r.head.store(head + pad, std::memory_order_release);
+    }
+    return true;
+  }
+
+  // Type and what() of the exception leaving this span: rethrow it inside a catch-all where the
+  // runtime can look at it (only possible from std::current_exception when the program already caught
+  // it; while unwinding, the type comes from the thread's last throw hook).
+  void describe_unwinding(std::string& s) {
+    const detail::ThrownInfo& info = detail::last_thrown();
+    if (!info.type[0]) return;
+    s += "{\"type\":";
+    detail::put_string(s, info.type, std::strlen(info.type));
+    if (info.has_message) {
+      s += ",\"message\":";
+      detail::put_string(s, info.message, std::strlen(info.message));
+    }
+    s += '}';
+  }
+
+  detail::Site* site_ = nullptr;
+  std::uint64_t t0_ = 0, span_ = 0, parent_ = 0;
+  std::int64_t steady0_ = 0;
+  std::size_t scratch_start_ = 0, return_start_ = 0;
+  std::uint32_t params_len_ = 0, events_ = 0, dropped_events_ = 0;
+  int uncaught_ = 0;
+  std::uint8_t level_ = 0;
+  bool capture_params_ = true, capture_return_ = true, has_return_ = false, depth_counted_ = false;
+};
+
+
+// ---------------------------------------------------------------------------------- public API
+// Where the calling thread is in a trace, to carry to another thread (level 3).
+inline Context current_context() {
+  const detail::ThreadState& t = detail::tls();
+  Context c;
+  c.trace_hi = t.trace_hi;
+  c.trace_lo = t.trace_lo;
+  c.span = t.current;
+  if (t.custom_owner) c.custom_id = *t.custom_owner;
+  c.sampled = t.sampled;
+  return c;
+}
+
+// Adopts a context on this thread for the scope's lifetime: spans started here become its children.
+class ContextScope {
+ public:
+  explicit ContextScope(const Context& c) : context_(c) {
+    detail::ThreadState& t = detail::tls();
+    saved_hi_ = t.trace_hi;
+    saved_lo_ = t.trace_lo;
+    saved_current_ = t.current;
+    saved_custom_ = t.custom;
+    saved_owner_ = t.custom_owner;
+    saved_sampled_ = t.sampled;
+    saved_pinned_ = t.pinned;
+    if (!c.valid()) return;
+    t.trace_hi = c.trace_hi;
+    t.trace_lo = c.trace_lo;
+    t.current = c.span;
+    t.custom = context_.custom_id ? context_.custom_id.get() : nullptr;
+    t.custom_owner = context_.custom_id ? &context_.custom_id : nullptr;
+    t.sampled = c.sampled;
+    t.pinned = true;
+  }
+  ~ContextScope() {
+    detail::ThreadState& t = detail::tls();
+    t.trace_hi = saved_hi_;
+    t.trace_lo = saved_lo_;
+    t.current = saved_current_;
+    t.custom = saved_custom_;
+    t.custom_owner = saved_owner_;
+    t.sampled = saved_sampled_;
+    t.pinned = saved_pinned_;
+  }
+  ContextScope(const ContextScope&) = delete;
+  ContextScope& operator=(const ContextScope&) = delete;
+
+ private:
+  Context context_;
+  std::uint64_t saved_hi_, saved_lo_, saved_current_;
+  const std::string* saved_custom_;
+  std::shared_ptr<const std::string>* saved_owner_;
+  bool saved_sampled_, saved_pinned_;
+};
+
+namespace detail {
+inline bool parse_hex(const std::string& s, std::size_t from, std::size_t n, std::uint64_t& out) {
+  out = 0;
+  if (s.size() < from + n) return false;
+  for (std::size_t i = from; i < from + n; ++i) {
+    char c = s[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    out = (out << 4) | static_cast<std::uint64_t>(v);
+  }
+  return true;
+}
+template <class F>
+struct Wrapped {
+  Context context;
+  F fn;
+  template <class... A>
+  auto operator()(A&&... args) -> decltype(fn(std::forward<A>(args)...)) {
+    ContextScope scope(context);
+    return fn(std::forward<A>(args)...);
+  }
+};
+}  // namespace detail
+
+// W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-<flags>" -> a context (invalid when malformed).
+inline Context parse_traceparent(const std::string& header) {
+  Context c;
+  std::uint64_t version = 0, flags = 0;
+  if (header.size() < 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return c;
+  if (!detail::parse_hex(header, 0, 2, version) || version == 0xff) return c;
+  Context parsed;
+  if (!detail::parse_hex(header, 3, 16, parsed.trace_hi) || !detail::parse_hex(header, 19, 16, parsed.trace_lo) ||
+      !detail::parse_hex(header, 36, 16, parsed.span) || !detail::parse_hex(header, 53, 2, flags))
+    return c;
+  if ((parsed.trace_hi | parsed.trace_lo) == 0 || parsed.span == 0) return c;
+  parsed.sampled = (flags & 1) != 0;
+  return parsed;
+}
+
+inline std::string format_traceparent(const Context& c) {
+  std::string s = "00-";
+  detail::put_hex(s, c.trace_hi, 16);
+  detail::put_hex(s, c.trace_lo, 16);
+  s += '-';
+  detail::put_hex(s, c.span, 16);
+  s += c.sampled ? "-01" : "-00";
+  return s;
+}
+
+// Runs the scope under a trace id chosen by the program: a W3C id (32 hex) or traceparent header keeps its
+// form; any other text (a request id such as "req-abc-123") becomes the trace id verbatim.
+class ScopedTrace {
+ public:
+  explicit ScopedTrace(const std::string& id) : scope_(make(id)) {}
+
+ private:
+  static Context make(const std::string& id) {
+    Context c = parse_traceparent(id);
+    if (c.valid()) return c;
+    Context fresh;
+    if (id.size() == 32 && detail::parse_hex(id, 0, 16, fresh.trace_hi) && detail::parse_hex(id, 16, 16, fresh.trace_lo) &&
+        (fresh.trace_hi | fresh.trace_lo) != 0)
+      return fresh;
+    fresh = Context();
+    fresh.custom_id = std::make_shared<const std::string>(id);
+    return fresh;
+  }
+  ContextScope scope_;
+};
+
+// A callable that runs `fn` under the caller's context (for std::thread, std::async, thread pools).
+template <class F>
+detail::Wrapped<typename std::decay<F>::type> wrap(F&& fn) {
+  return detail::Wrapped<typename std::decay<F>::type>{current_context(), std::forward<F>(fn)};
+}
+
+// Counters of this process: spans recorded, dropped for a full buffer, waits for buffer space.
+inline Stats stats() {
+  if (detail::Globals<>::state.load() != 1) return Stats();
+  return detail::Runtime::get().stats();
+}
+// Writes every finished span now (normally done every few milliseconds and at exit).
+inline void flush() {
+  if (detail::Globals<>::state.load() == 1) detail::Runtime::get().flush();
+}
+// The span file of this process ("" before the first span is written).
+inline std::string trace_file() {
+  return detail::Globals<>::state.load() == 1 ? detail::Runtime::get().trace_file() : std::string();
+}
+
+}  // namespace agentlog
+
+// --------------------------------------------------------------------------------- throw hook
+// Notes the type and what() of every exception thrown while tracing is on, then calls the real
+// __cxa_throw. Weak, so one definition wins however many files include this header. Define
+// AGENTLOG_NO_THROW_HOOK to leave exceptions alone (spans left by one are still marked as errors).
+#if !defined(AGENTLOG_NO_THROW_HOOK) && defined(__GLIBCXX__)
+// (g++ declares the type argument `void*` internally, clang++ as cxxabi.h does: std::type_info*.)
+#if defined(__clang__)
+#define AGENTLOG_THROW_TYPE std::type_info*
+#else
+#define AGENTLOG_THROW_TYPE void*
+#endif
+extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, AGENTLOG_THROW_TYPE type,
+                                                                  void (*destroy)(void*)) {
+  agentlog::detail::note_throw(object, static_cast<std::type_info*>(type));
+  typedef void (*Real)(void*, AGENTLOG_THROW_TYPE, void (*)(void*));
+  static Real real = reinterpret_cast<Real>(dlsym(RTLD_NEXT, "__cxa_throw"));
+  real(object, type, destroy);
+  __builtin_unreachable();
+}
+#endif
+
+// ------------------------------------------------------------------------------------- macros
+#define AGENTLOG_SPAN(...)                                                                          \
+  static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, __LINE__, #__VA_ARGS__); \
+  ::agentlog::Span agentlog_span_(agentlog_site_);                                                  \
+  if (agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
+#define AGENTLOG_RETURN(...) agentlog_span_.ret(__VA_ARGS__)
+#define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
+#define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
+#define AGENTLOG_CHECKPOINT(label) agentlog_span_.checkpoint(label, __LINE__)
+#define AGENTLOG_LINE(n) agentlog_span_.line(n)
+
+#endif  // AGENTLOG_DISABLE
+#endif  // AGENTLOG_TRACE_HPP
