@@ -24,8 +24,8 @@
 // Recording: each thread appends fixed-layout records to its own lock-free ring; one background writer
 // formats them as JSON lines into .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few
 // milliseconds (SIGKILL loses at most that), and at exit(), at return from main, and in std::terminate. A
-// full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default 20) and then drops the span and
-// counts it (agentlog::stats()). A fork child starts its own file.
+// full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default 100) and then drops the span and
+// counts it (agentlog::stats()); past half full it wakes the writer at once. A fork child starts its own file.
 //
 // Cost: a span whose tracing is off costs one relaxed atomic load and a branch. Captures are evaluated
 // only when the span is recorded at level >= 2.
@@ -510,7 +510,11 @@ inline std::string clean_function_name(std::string s) {
   // "main()::<lambda(int)>" -> "main::<lambda(int)>"; clang's "(anonymous class)::operator()" -> "<lambda>".
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s.compare(i, 4, "()::") == 0) {
+    if (s.compare(i, 13, "{anonymous}::") == 0) {  // g++
+      i += 12;
+    } else if (s.compare(i, 23, "(anonymous namespace)::") == 0) {  // clang++
+      i += 22;
+    } else if (s.compare(i, 4, "()::") == 0) {
       out += "::";
       i += 3;
     } else if (s.compare(i, 30, "(anonymous class)::operator()") == 0) {
@@ -564,6 +568,7 @@ struct Ring {
   std::atomic<std::uint64_t> head{0};  // written by the producer
   std::atomic<std::uint64_t> tail{0};  // written by the consumer
   std::atomic<bool> closed{false};     // the thread exited; free after the last drain
+  std::atomic<bool> wake_sent{false};  // the producer asked the writer to drain early
   std::atomic<std::uint64_t> dropped{0}, waited{0};
   std::uint32_t tid = 0;
   // Custom trace ids referenced by records not yet written (freed by the writer).
@@ -647,6 +652,11 @@ class Runtime {
 
   std::string trace_file() const { return file_path_; }
 
+  void wake() {
+    wake_requested_.store(true, std::memory_order_relaxed);
+    wake_.notify_one();
+  }
+
   // Fills the site's cached info and effective level for the current configuration generation.
   int resolve(Site& site) {
     std::lock_guard<std::mutex> lock(config_mutex_);
@@ -728,7 +738,7 @@ class Runtime {
     s.max_capture = static_cast<std::size_t>(num("TRACING_MAX_CAPTURE_SIZE", 1024, 16, 1 << 24));
     if (env.count("TRACING_REDACT")) s.redact = parse_bool(env["TRACING_REDACT"], true);
     s.buffer_bytes = static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
-    s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 20, 0, 10000));
+    s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 100, 0, 10000));
     settings_ = s;
     config_path_ = s.root.empty() ? std::string() : s.root + "/.ai-agents/logging/config/tracing.config.json";
     reload_config(true);
@@ -825,7 +835,7 @@ class Runtime {
     long long last_config_check = steady_ns();
     std::unique_lock<std::mutex> lock(wake_mutex_);
     while (running_) {
-      wake_.wait_for(lock, std::chrono::milliseconds(5));
+      if (!wake_requested_.exchange(false)) wake_.wait_for(lock, std::chrono::milliseconds(5));
       lock.unlock();
       {
         std::lock_guard<std::mutex> drain(drain_mutex_);
@@ -908,8 +918,9 @@ class Runtime {
     while (tail != head) {
       const char* p = r.data.get() + (tail % r.capacity);
       Record rec;
-      std::memcpy(&rec, p, sizeof rec);
+      std::memcpy(&rec, p, 8);  // size and kind: a pad at the end of the buffer may be only 8 bytes
       if (rec.kind == kSpan) {
+        std::memcpy(&rec, p, sizeof rec);
         format(rec, p + sizeof(Record), scale);
         if (rec.custom) ++released_customs;
         recorded_.fetch_add(1, std::memory_order_relaxed);
@@ -918,6 +929,7 @@ class Runtime {
       if (out_.size() > (1u << 20)) write_out();
     }
     r.tail.store(tail, std::memory_order_release);
+    r.wake_sent.store(false, std::memory_order_relaxed);
     if (released_customs) {
       std::lock_guard<std::mutex> lock(r.custom_mutex);
       r.customs.erase(r.customs.begin(), r.customs.begin() + static_cast<long>(std::min(released_customs, r.customs.size())));
@@ -1043,6 +1055,7 @@ class Runtime {
   time_t cached_second_ = -1;
   char cached_stamp_[32] = {};
   std::atomic<std::uint64_t> recorded_{0}, dropped_closed_{0}, waited_closed_{0};
+  std::atomic<bool> wake_requested_{false};
   std::terminate_handler previous_terminate_ = nullptr;
 };
 
@@ -1467,7 +1480,7 @@ class Span {
     begin(site);
   }
   ~Span() {
-    if (AGENTLOG_UNLIKELY(level_ != 0)) end();
+    if (AGENTLOG_UNLIKELY(depth_counted_)) end();  // entered (recorded, or counted for depth only)
   }
   Span(const Span&) = delete;
   Span& operator=(const Span&) = delete;
@@ -1664,6 +1677,10 @@ class Span {
       std::memcpy(p, &rec, sizeof rec);
       if (payload) std::memcpy(p + sizeof rec, s.data() + scratch_start_, payload);
       r.head.store(head + size, std::memory_order_release);
+      // Past half full: wake the writer now rather than at its next tick (once per crossing).
+      if (head + size - r.tail.load(std::memory_order_relaxed) > r.capacity / 2 &&
+          !r.wake_sent.exchange(true, std::memory_order_relaxed))
+        detail::Runtime::get().wake();
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }

@@ -1,0 +1,252 @@
+// A traced program for the runtime tests: `program <scenario>` runs one scenario in the current directory
+// (a project with .ai-agents/logging). Built in several standards, with g++ and clang++, under TSan and ASan.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+#if __cplusplus >= 201703L
+#include <optional>
+#include <string_view>
+#endif
+
+#include "agentlog_trace.hpp"
+
+namespace {
+
+int fib(int n) {
+  AGENTLOG_SPAN(2, n);
+  if (n < 2) return AGENTLOG_RETURN(n);
+  return AGENTLOG_RETURN(fib(n - 1) + fib(n - 2));
+}
+
+std::string greet(int id, const std::string& name) {
+  AGENTLOG_SPAN(2, id, name);
+  return AGENTLOG_RETURN(name + "#" + std::to_string(id));
+}
+
+void level1() { AGENTLOG_SPAN(1); }
+void level2(int a) { AGENTLOG_SPAN(2, a); }
+void level3() { AGENTLOG_SPAN(3); }
+void level4() {
+  AGENTLOG_SPAN(4);
+  int x = 7;
+  AGENTLOG_VAR(x);
+  AGENTLOG_CHECKPOINT("after-x");
+}
+void level5() {
+  AGENTLOG_SPAN(5);
+  for (int i = 0; i < 300; ++i) AGENTLOG_LINE(100 + i);
+}
+
+enum class Color { kRed = 1, kBlue = 2 };
+struct Opaque {
+  int v;
+};
+struct Printable {
+  int v;
+};
+std::ostream& operator<<(std::ostream& os, const Printable& p) { return os << "Printable(" << p.v << ")"; }
+namespace lib {
+struct Named {
+  int v;
+};
+std::string to_string(const Named& n) { return "Named#" + std::to_string(n.v); }
+}  // namespace lib
+
+void captures(bool b, char c, unsigned u, long long neg, double d, Color color, const char* cstr, const char* null_cstr,
+              const int* null_ptr, const std::shared_ptr<int>& sp, const std::unique_ptr<std::string>& up,
+              const std::pair<int, std::string>& pair, const std::tuple<int, bool, std::string>& tuple,
+              const std::vector<int>& vec, const std::map<std::string, int>& map, const Opaque& opaque,
+              const Printable& printable, const lib::Named& named) {
+  AGENTLOG_SPAN(2, b, c, u, neg, d, color, cstr, null_cstr, null_ptr, sp, up, pair, tuple, vec, map, opaque, printable,
+                named);
+}
+
+#if __cplusplus >= 201703L
+void captures17(std::string_view sv, const std::optional<int>& some, const std::optional<int>& none) {
+  AGENTLOG_SPAN(2, sv, some, none);
+}
+#endif
+
+void secrets(const std::string& password, const std::string& api_key, const std::string& jwt, const std::string& plain) {
+  AGENTLOG_SPAN(2, password, api_key, jwt, plain);
+}
+
+void long_text(const std::string& text) { AGENTLOG_SPAN(2, text); }
+
+void throws_std(int depth) {
+  AGENTLOG_SPAN(2, depth);
+  if (depth == 0) throw std::invalid_argument("bad input 42");
+  throws_std(depth - 1);
+}
+void throws_int() {
+  AGENTLOG_SPAN(2);
+  throw 42;
+}
+void throws_level1() {
+  AGENTLOG_SPAN(1);
+  throw std::runtime_error("quiet");
+}
+
+// Counts copies and moves: AGENTLOG_RETURN must not add a copy.
+struct Counted {
+  static int copies, moves;
+  int v = 0;
+  Counted() = default;
+  explicit Counted(int x) : v(x) {}
+  Counted(const Counted& o) : v(o.v) { ++copies; }
+  Counted(Counted&& o) noexcept : v(o.v) { ++moves; }
+  Counted& operator=(const Counted&) = default;
+};
+int Counted::copies = 0;
+int Counted::moves = 0;
+std::ostream& operator<<(std::ostream& os, const Counted& c) { return os << "Counted(" << c.v << ")"; }
+
+Counted make_counted(int v) {
+  AGENTLOG_SPAN(2, v);
+  return AGENTLOG_RETURN(Counted(v));
+}
+std::unique_ptr<int> make_unique_int(int v) {
+  AGENTLOG_SPAN(2, v);
+  return AGENTLOG_RETURN(std::unique_ptr<int>(new int(v)));
+}
+int global_value = 5;
+int& ref_to_global() {
+  AGENTLOG_SPAN(2);
+  return AGENTLOG_RETURN(global_value);
+}
+const std::string& longest(const std::string& a, const std::string& b) {
+  AGENTLOG_SPAN(2, a, b);
+  return AGENTLOG_RETURN(a.size() >= b.size() ? a : b);
+}
+
+int recurse(int n) {
+  AGENTLOG_SPAN(1, n);
+  return n == 0 ? 0 : 1 + recurse(n - 1);
+}
+
+void worker(int id) {
+  AGENTLOG_SPAN(3, id);
+  for (int i = 0; i < 50; ++i) greet(id, "w");
+}
+
+void write_config(const std::string& text) {
+  std::ofstream(".ai-agents/logging/config/tracing.config.json.tmp") << text;
+  std::rename(".ai-agents/logging/config/tracing.config.json.tmp", ".ai-agents/logging/config/tracing.config.json");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string scenario = argc > 1 ? argv[1] : "";
+  if (scenario == "tree") {
+    fib(4);
+  } else if (scenario == "levels") {
+    level1();
+    level2(9);
+    level3();
+    level4();
+    level5();
+  } else if (scenario == "captures") {
+    std::shared_ptr<int> sp = std::make_shared<int>(11);
+    std::unique_ptr<std::string> up(new std::string("owned"));
+    std::map<std::string, int> map;
+    map["one"] = 1;
+    map["two"] = 2;
+    captures(true, 'x', 7u, -12, 2.5, Color::kBlue, "c \"quoted\"", nullptr, nullptr, sp, up,
+             std::make_pair(1, std::string("p")), std::make_tuple(3, false, std::string("t")),
+             std::vector<int>(40, 1), map, Opaque{1}, Printable{3}, lib::Named{4});
+#if __cplusplus >= 201703L
+    captures17("view", 5, std::nullopt);
+#endif
+  } else if (scenario == "secrets") {
+    secrets("hunter2", "k-123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "visible");
+  } else if (scenario == "truncate") {
+    long_text(std::string(5000, 'a'));
+  } else if (scenario == "exceptions") {
+    try {
+      throws_std(2);
+    } catch (const std::exception&) {
+    }
+    try {
+      throws_int();
+    } catch (int) {
+    }
+    try {
+      throws_level1();
+    } catch (...) {
+    }
+  } else if (scenario == "returns") {
+    Counted c = make_counted(3);
+    std::unique_ptr<int> p = make_unique_int(4);
+    int& r = ref_to_global();
+    std::string a = "longer", b = "b";
+    const std::string& l = longest(a, b);
+    std::printf("{\"copies\":%d,\"moves\":%d,\"value\":%d,\"unique\":%d,\"same_ref\":%s,\"same_str\":%s}\n",
+                Counted::copies, Counted::moves, c.v, *p, &r == &global_value ? "true" : "false",
+                &l == &a ? "true" : "false");
+  } else if (scenario == "threads") {
+    AGENTLOG_SPAN(3);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i) threads.emplace_back(agentlog::wrap([i] { worker(i); }));
+    for (auto& t : threads) t.join();
+  } else if (scenario == "sampling") {
+    for (int i = 0; i < 400; ++i) fib(2);
+  } else if (scenario == "depth") {
+    recurse(40);
+  } else if (scenario == "reconfigure") {
+    write_config(R"({"files": {}, "functions": {}})");
+    greet(1, "before");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+    write_config(R"({"files": {}, "functions": {"greet": {"level": 1}}})");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1300));
+    greet(2, "after");
+  } else if (scenario == "fork") {
+    greet(1, "parent-before");
+    agentlog::flush();
+    pid_t child = fork();
+    if (child == 0) {
+      greet(2, "child");
+      std::exit(0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    greet(3, "parent-after");
+  } else if (scenario == "exit") {
+    greet(1, "before-exit");
+    std::exit(3);
+  } else if (scenario == "terminate") {
+    greet(1, "before-terminate");
+    throw std::logic_error("out of main");
+  } else if (scenario == "scoped") {
+    {
+      agentlog::ScopedTrace trace("req-abc-123");
+      greet(1, "scoped");
+    }
+    {
+      agentlog::ScopedTrace trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+      greet(2, "w3c");
+      std::printf("%s\n", agentlog::format_traceparent(agentlog::current_context()).c_str());
+    }
+    std::printf("%s\n", agentlog::parse_traceparent("garbage").valid() ? "valid" : "invalid");
+  } else if (scenario == "many") {
+    for (int i = 0; i < 200000; ++i) fib(1);
+    agentlog::Stats s = agentlog::stats();
+    std::printf("{\"dropped\":%llu}\n", static_cast<unsigned long long>(s.dropped));
+  } else {
+    std::fprintf(stderr, "unknown scenario %s\n", scenario.c_str());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,398 @@
+// The tracing runtime, tested through real traced programs: each build of program.cpp (standards, compilers,
+// sanitizers) runs every scenario in a fresh project and the span files are checked record by record.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> programs() {
+  std::vector<std::string> out;
+  std::ifstream in(RUNTIME_PROGRAMS_FILE);
+  std::string item;
+  while (std::getline(in, item))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+struct Run {
+  agentlog::test::ProcessResult process;
+  std::vector<json> spans;
+  std::vector<fs::path> files;
+};
+
+Run run(const std::string& program, const std::string& scenario, std::map<std::string, std::string> env = {},
+        const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n") {
+  TempDir root("agentlog-runtime");
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
+  env["AGENTLOG_ROOT"] = root.path().string();
+  Run r;
+  r.process = agentlog::test::run_process({program, scenario}, "", root.path(), env);
+  if (fs::exists(root / ".ai-agents/logging/traces"))
+    for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
+      if (e.path().extension() != ".jsonl") continue;
+      r.files.push_back(e.path());
+      std::ifstream in(e.path());
+      std::string line;
+      while (std::getline(in, line)) {
+        INFO(line);
+        r.spans.push_back(json::parse(line));
+      }
+    }
+  return r;
+}
+
+std::vector<json> named(const Run& r, const std::string& function) {
+  std::vector<json> out;
+  for (const auto& s : r.spans)
+    if (s["function"] == function) out.push_back(s);
+  return out;
+}
+
+bool is_hex(const std::string& s, std::size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
+}
+
+// Runs `check` once per build of program.cpp.
+template <class F>
+void for_each_program(F check) {
+  auto list = programs();
+  REQUIRE(list.size() >= 6);
+  for (const auto& program : list) {
+    CAPTURE(program);
+    check(program, program.find("tsan") != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a recursive call tree with params and return values") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "tree");
+    REQUIRE(r.process.exit_code == 0);
+    REQUIRE(r.spans.size() == 9);  // fib(4) makes 9 calls
+    std::map<std::string, json> by_id;
+    std::set<std::string> traces;
+    for (const auto& s : r.spans) {
+      by_id[s["spanId"]] = s;
+      traces.insert(s["traceId"].get<std::string>());
+      CHECK(is_hex(s["spanId"], 16));
+      CHECK(is_hex(s["traceId"], 32));
+      CHECK(s["function"] == "fib");
+      CHECK(s["file"].get<std::string>().ends_with("tests/tracer/runtime/program.cpp"));  // outside the project root: absolute
+      CHECK(s["level"] == 2);
+      CHECK(s["durationNs"].get<long long>() >= 0);
+      CHECK(s["duration"].get<double>() == doctest::Approx(s["durationNs"].get<double>() / 1e6).epsilon(0.01));
+      CHECK(s["startTime"].get<std::string>().size() == std::string("2026-11-25T14:30:25.107123Z").size());
+      CHECK(s["pid"].is_number_integer());
+      CHECK(s["thread"].is_number_integer());
+    }
+    CHECK(traces.size() == 1);
+    int roots = 0;
+    for (const auto& s : r.spans) {
+      int n = s["params"]["n"];
+      static const int fibs[] = {0, 1, 1, 2, 3};
+      CHECK(s["returnValue"] == fibs[n]);
+      if (s["parentSpanId"].is_null()) {
+        ++roots;
+        CHECK(n == 4);
+      } else {
+        const json& parent = by_id.at(s["parentSpanId"]);
+        CHECK(parent["params"]["n"].get<int>() > n);
+        CHECK(parent["startTime"] <= s["startTime"]);
+        CHECK(parent["durationNs"].get<long long>() >= s["durationNs"].get<long long>());
+      }
+    }
+    CHECK(roots == 1);
+    CHECK(r.spans.back()["parentSpanId"].is_null());  // children are written before their parent
+  });
+}
+
+TEST_CASE("the ceiling written in the file caps the level; events at 4 and 5") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "levels");
+    REQUIRE(r.process.exit_code == 0);
+    REQUIRE(named(r, "level1").size() == 1);
+    for (const auto& s : r.spans) {
+      std::string fn = s["function"];
+      int ceiling = fn.back() - '0';
+      CHECK(s["level"] == ceiling);
+      CHECK(s.contains("params") == (ceiling >= 2));
+      if (ceiling == 2) CHECK(s["params"]["a"] == 9);
+      if (ceiling == 4) {
+        REQUIRE(s["events"].size() == 2);
+        CHECK(s["events"][0]["kind"] == "var");
+        CHECK(s["events"][0]["name"] == "x");
+        CHECK(s["events"][0]["value"] == 7);
+        CHECK(s["events"][1]["kind"] == "checkpoint");
+        CHECK(s["events"][1]["name"] == "after-x");
+      }
+      if (ceiling == 5) {
+        CHECK(s["events"].size() == 256);  // bounded per span
+        CHECK(s["droppedEvents"] == 44);
+        CHECK(s["events"][0]["line"] == 100);
+      }
+    }
+    auto low = run(program, "levels", {}, "TRACING_DEFAULT_LEVEL=2\n");
+    for (const auto& s : low.spans) CHECK(s["level"].get<int>() <= 2);
+    CHECK(low.spans.size() == 5);
+  });
+}
+
+TEST_CASE("captures of every kind") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "captures");
+    REQUIRE(r.process.exit_code == 0);
+    json p;
+    for (const auto& s : r.spans)
+      if (s["function"] == "captures")
+        p = s["params"];
+    REQUIRE(p.is_object());
+    CHECK(p["b"] == true);
+    CHECK(p["c"] == "x");
+    CHECK(p["u"] == 7);
+    CHECK(p["neg"] == -12);
+    CHECK(p["d"] == 2.5);
+    CHECK(p["color"] == 2);
+    CHECK(p["cstr"] == "c \"quoted\"");
+    CHECK(p["null_cstr"].is_null());
+    CHECK(p["null_ptr"].is_null());
+    CHECK(p["sp"] == 11);
+    CHECK(p["up"] == "owned");
+    CHECK(p["pair"] == json::array({1, "p"}));
+    CHECK(p["tuple"] == json::array({3, false, "t"}));
+    REQUIRE(p["vec"].is_array());
+    CHECK(p["vec"].size() == 17);  // first 16 items and a note of the rest
+    CHECK(p["vec"][16] == "... 24 more");
+    CHECK(p["map"] == json({{"one", 1}, {"two", 2}}));
+    CHECK(p["opaque"].get<std::string>().find("Opaque") != std::string::npos);
+    CHECK(p["printable"] == "Printable(3)");
+    CHECK(p["named"] == "Named#4");
+    json c17;
+    for (const auto& s : r.spans)
+      if (s["function"] == "captures17") c17 = s;
+    if (program.find("11") == std::string::npos && program.find("14") == std::string::npos) {
+      REQUIRE(c17.is_object());
+      CHECK(c17["params"]["sv"] == "view");
+      CHECK(c17["params"]["some"] == 5);
+      CHECK(c17["params"]["none"].is_null());
+    }
+  });
+}
+
+TEST_CASE("secrets are redacted unless TRACING_REDACT=false") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "secrets");
+    REQUIRE(r.spans.size() == 1);
+    const json& p = r.spans[0]["params"];
+    CHECK(p["password"] == "[REDACTED]");
+    CHECK(p["api_key"] == "[REDACTED]");
+    CHECK(p["jwt"] == "[REDACTED]");
+    CHECK(p["plain"] == "visible");
+    auto open = run(program, "secrets", {}, "TRACING_DEFAULT_LEVEL=5\nTRACING_REDACT=false\n");
+    REQUIRE(open.spans.size() == 1);
+    CHECK(open.spans[0]["params"]["password"] == "hunter2");
+  });
+}
+
+TEST_CASE("long captures are truncated at TRACING_MAX_CAPTURE_SIZE") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "truncate", {}, "TRACING_DEFAULT_LEVEL=2\nTRACING_MAX_CAPTURE_SIZE=64\n");
+    REQUIRE(r.spans.size() == 1);
+    std::string text = r.spans[0]["params"]["text"];
+    CHECK(text.rfind(std::string(64, 'a') + "...(truncated, 5000 bytes)", 0) == 0);
+  });
+}
+
+TEST_CASE("exceptions mark every span they leave") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "exceptions");
+    REQUIRE(r.process.exit_code == 0);
+    auto std_spans = named(r, "throws_std");
+    REQUIRE(std_spans.size() == 3);
+    for (const auto& s : std_spans) {
+      CHECK(s["error"]["type"] == "std::invalid_argument");
+      CHECK(s["error"]["message"] == "bad input 42");
+    }
+    for (const auto& s : r.spans) {
+      std::string fn = s["function"];
+      if (fn.find("throws_int") != std::string::npos) {
+        CHECK(s["error"]["type"] == "int");
+        CHECK_FALSE(s["error"].contains("message"));
+      }
+      if (fn.find("throws_level1") != std::string::npos) CHECK(s["error"] == json({{"type", "exception"}}));
+    }
+  });
+}
+
+TEST_CASE("AGENTLOG_RETURN adds no copy, keeps move-only values and references") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "returns");
+    REQUIRE(r.process.exit_code == 0);
+    json out = json::parse(r.process.out);
+    CHECK(out["copies"] == 0);
+    CHECK(out["moves"].get<int>() <= 1);
+    CHECK(out["value"] == 3);
+    CHECK(out["unique"] == 4);
+    CHECK(out["same_ref"] == true);
+    CHECK(out["same_str"] == true);
+    for (const auto& s : r.spans) {
+      std::string fn = s["function"];
+      if (fn.find("make_counted") != std::string::npos) CHECK(s["returnValue"] == "Counted(3)");
+      if (fn.find("make_unique_int") != std::string::npos) CHECK(s["returnValue"] == 4);
+      if (fn.find("ref_to_global") != std::string::npos) CHECK(s["returnValue"] == 5);
+      if (fn.find("longest") != std::string::npos) CHECK(s["returnValue"] == "longer");
+    }
+  });
+}
+
+TEST_CASE("eight threads carry the context across std::thread") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "threads");
+    REQUIRE(r.process.exit_code == 0);
+    REQUIRE(r.spans.size() == 1 + 8 + 8 * 50);
+    json root;
+    for (const auto& s : r.spans)
+      if (s["parentSpanId"].is_null()) root = s;
+    REQUIRE(root.is_object());
+    CHECK(root["function"] == "main");
+    std::map<std::string, json> by_id;
+    std::set<long long> threads;
+    for (const auto& s : r.spans) {
+      by_id[s["spanId"]] = s;
+      CHECK(s["traceId"] == root["traceId"]);
+      threads.insert(s["thread"].get<long long>());
+    }
+    CHECK(threads.size() == 9);
+    for (const auto& s : r.spans) {
+      std::string fn = s["function"];
+      if (fn.find("worker") != std::string::npos) CHECK(s["parentSpanId"] == root["spanId"]);
+      if (fn.find("greet") != std::string::npos) {
+        const json& parent = by_id.at(s["parentSpanId"]);
+        CHECK(parent["function"].get<std::string>().find("worker") != std::string::npos);
+        CHECK(parent["thread"] == s["thread"]);
+      }
+    }
+  });
+}
+
+TEST_CASE("sampling keeps or drops whole traces") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "sampling", {}, "TRACING_DEFAULT_LEVEL=2\nTRACING_SAMPLE_RATE=0.5\n");
+    std::map<std::string, int> per_trace;
+    for (const auto& s : r.spans) ++per_trace[s["traceId"]];
+    CHECK(per_trace.size() > 120);  // 400 traces at 0.5: far from 0 and from 400
+    CHECK(per_trace.size() < 280);
+    for (const auto& kv : per_trace) CHECK(kv.second == 3);  // fib(2): all three spans or none
+    auto none = run(program, "sampling", {}, "TRACING_SAMPLE_RATE=0\n");
+    CHECK(none.spans.empty());
+  });
+}
+
+TEST_CASE("TRACING_MAX_DEPTH caps the depth") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "depth", {}, "TRACING_MAX_DEPTH=10\n");
+    CHECK(r.spans.size() == 10);
+    for (const auto& s : r.spans) CHECK_FALSE(s.contains("params"));  // recurse() is written at level 1
+  });
+}
+
+TEST_CASE("tracing.config.json changes apply while the program runs") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "reconfigure");
+    REQUIRE(r.spans.size() == 2);
+    CHECK(r.spans[0]["level"] == 2);
+    CHECK(r.spans[0]["params"]["name"] == "before");
+    CHECK(r.spans[1]["level"] == 1);
+    CHECK_FALSE(r.spans[1].contains("params"));
+  });
+}
+
+TEST_CASE("TRACING_ENABLED=false records nothing") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "tree", {}, "TRACING_ENABLED=false\n");
+    CHECK(r.process.exit_code == 0);
+    CHECK(r.files.empty());
+  });
+}
+
+TEST_CASE("exit paths: exit(), an exception out of main") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto e = run(program, "exit");
+    CHECK(e.process.exit_code == 3);
+    REQUIRE(e.spans.size() == 1);
+    CHECK(e.spans[0]["params"]["name"] == "before-exit");
+    auto t = run(program, "terminate");
+    CHECK(t.process.exit_code != 0);
+    REQUIRE(t.spans.size() == 1);
+    CHECK(t.spans[0]["params"]["name"] == "before-terminate");
+  });
+}
+
+TEST_CASE("a fork child writes its own file") {
+  for_each_program([](const std::string& program, bool tsan) {
+    if (tsan) return;  // ThreadSanitizer does not support fork() from a threaded program
+    auto r = run(program, "fork");
+    REQUIRE(r.process.exit_code == 0);
+    CHECK(r.files.size() == 2);
+    std::set<long long> pids;
+    for (const auto& s : r.spans) pids.insert(s["pid"].get<long long>());
+    CHECK(pids.size() == 2);
+    CHECK(r.spans.size() == 3);
+  });
+}
+
+TEST_CASE("a program-chosen trace id and W3C traceparent") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "scoped");
+    REQUIRE(r.spans.size() == 2);
+    CHECK(r.spans[0]["traceId"] == "req-abc-123");
+    CHECK(r.spans[0]["parentSpanId"].is_null());
+    CHECK(r.spans[1]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+    CHECK(r.spans[1]["parentSpanId"] == "00f067aa0ba902b7");
+    CHECK(r.process.out == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\ninvalid\n");
+  });
+}
+
+TEST_CASE("many spans: none dropped, every one on disk") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    // Sanitizer builds write ~10x slower: give them the buffer a slow writer needs.
+    bool sanitized = tsan || program.find("asan") != std::string::npos;
+    auto r = run(program, "many", {}, sanitized ? "TRACING_DEFAULT_LEVEL=1\nTRACING_BUFFER_MB=128\n" : "TRACING_DEFAULT_LEVEL=1\n");
+    REQUIRE(r.process.exit_code == 0);
+    CHECK(json::parse(r.process.out)["dropped"] == 0);
+    CHECK(r.spans.size() == 200000);
+  });
+}
+
