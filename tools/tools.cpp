@@ -22,6 +22,10 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_log_event(ctx));
   registry.add(make_get_tracing_config(ctx));
   registry.add(make_set_tracing_config(ctx));
+  registry.add(make_search_traces(ctx));
+  registry.add(make_get_trace(ctx));
+  registry.add(make_find_slow_traces(ctx));
+  registry.add(make_get_trace_stats(ctx));
 }
 
 }  // namespace agentlog

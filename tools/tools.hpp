@@ -10,6 +10,10 @@ namespace agentlog {
 mcp::Tool make_log_event(ToolsContext& ctx);
 mcp::Tool make_get_tracing_config(ToolsContext& ctx);
 mcp::Tool make_set_tracing_config(ToolsContext& ctx);
+mcp::Tool make_search_traces(ToolsContext& ctx);
+mcp::Tool make_get_trace(ToolsContext& ctx);
+mcp::Tool make_find_slow_traces(ToolsContext& ctx);
+mcp::Tool make_get_trace_stats(ToolsContext& ctx);
 
 // Registers every tool, in the order tools/list shows them.
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);

@@ -1,1 +1,761 @@
-// Placeholder translation unit until the trace store lands.
+// The trace store: SQLite index over the span files. See store.hpp.
+#include "tracer/store/store.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <vector>
+
+namespace agentlog::store {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// -------------------------------------------------------------------------------- SQLite wrappers
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("trace index: ") + sqlite3_errmsg(db) + " in: " + sql);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw std::runtime_error(std::string("trace index: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    step();
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
+  double dbl(int c) const { return sqlite3_column_double(stmt_, c); }
+  bool null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  std::string text(int c) const {
+    const unsigned char* t = sqlite3_column_text(stmt_, c);
+    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
+             : std::string();
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+void exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    throw std::runtime_error("trace index: " + msg);
+  }
+}
+
+const char* kSchema = R"sql(
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS spans(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, function TEXT NOT NULL,
+  file TEXT NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
+  record TEXT NOT NULL, src TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_ns);
+CREATE INDEX IF NOT EXISTS spans_fn_duration ON spans(file, function, duration_ns);
+CREATE INDEX IF NOT EXISTS spans_file_duration ON spans(file, duration_ns);
+CREATE INDEX IF NOT EXISTS spans_src ON spans(src);
+CREATE TABLE IF NOT EXISTS traces(
+  trace_id TEXT PRIMARY KEY, root_function TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+  duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS traces_duration ON traces(duration_ns);
+CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns);
+CREATE TABLE IF NOT EXISTS functions(file TEXT NOT NULL, function TEXT NOT NULL, PRIMARY KEY(file, function)) WITHOUT ROWID;
+-- Contentless full text of each span (rowid = spans.id, never reused thanks to AUTOINCREMENT).
+CREATE VIRTUAL TABLE IF NOT EXISTS span_text USING fts5(text, content='');
+)sql";
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string fts_query(const std::string& text) {
+  // Every word must appear (quoted, so that FTS5 syntax in the text is taken literally).
+  std::string out, word;
+  auto flush = [&] {
+    if (word.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += '"';
+    for (char c : word) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    out += '"';
+    word.clear();
+  };
+  for (char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c)))
+      flush();
+    else
+      word += c;
+  }
+  flush();
+  return out;
+}
+
+std::string iso_from_ns(std::int64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>((ns % 1000000000) / 1000));
+  return std::string(buf) + frac;
+}
+
+json summary_of(Stmt& s) {
+  // columns: trace_id, root_function, start_ns, duration_ns, span_count, error
+  return {{"traceId", s.text(0)},
+          {"rootFunction", s.null(1) ? json(nullptr) : json(s.text(1))},
+          {"startTime", iso_from_ns(s.i64(2))},
+          {"duration", static_cast<double>(s.i64(3)) / 1e6},
+          {"spanCount", s.i64(4)},
+          {"error", s.i64(5) != 0}};
+}
+
+json span_view(const json& record) {
+  json out = {{"spanId", record.value("spanId", "")},
+              {"parentSpanId", record.contains("parentSpanId") ? record["parentSpanId"] : json(nullptr)},
+              {"function", record.value("function", "")},
+              {"file", record.value("file", "")},
+              {"line", record.value("line", 0)},
+              {"startTime", record.value("startTime", "")},
+              {"duration", record.value("duration", 0.0)},
+              {"params", record.contains("params") ? record["params"] : json(nullptr)},
+              {"returnValue", record.contains("returnValue") ? record["returnValue"] : json(nullptr)},
+              {"error", record.contains("error") ? record["error"] : json(nullptr)}};
+  for (const char* extra : {"thread", "pid", "level", "events", "droppedEvents"})
+    if (record.contains(extra)) out[extra] = record[extra];
+  return out;
+}
+
+}  // namespace
+
+json IngestReport::to_json() const {
+  return {{"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files}};
+}
+
+std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
+  int y, mo, d, h = 0, mi = 0, s = 0;
+  char frac[16] = {0};
+  int n = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6) {
+    std::size_t i = static_cast<std::size_t>(n);
+    std::int64_t sub = 0;
+    if (i < text.size() && text[i] == '.') {
+      std::size_t j = i + 1, digits = 0;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) && digits < 9) {
+        frac[digits++] = text[j++];
+      }
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+      std::string f(frac);
+      f.resize(9, '0');
+      sub = std::stoll(f);
+      i = j;
+    }
+    if (i < text.size() && text[i] != 'Z') return std::nullopt;
+    struct tm tm = {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = s;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000000000 + sub;
+  }
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && static_cast<std::size_t>(n) == text.size()) {
+    struct tm tm = {};
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    return static_cast<std::int64_t>(timegm(&tm)) * 1000000000;
+  }
+  return std::nullopt;
+}
+
+double parse_duration_ms(const json& value) {
+  if (value.is_number()) {
+    double v = value.get<double>();
+    if (v < 0 || !std::isfinite(v))
+      throw StoreError("traces.bad_duration", "A duration cannot be negative: " + value.dump());
+    return v;
+  }
+  if (!value.is_string())
+    throw StoreError("traces.bad_duration", "A duration is a number of ms or a string such as \"250ms\", \"1.5s\"");
+  std::string s = value.get<std::string>();
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  static const std::map<std::string, double> units = {{"", 1},      {"ms", 1},     {"s", 1000}, {"m", 60000},
+                                                      {"min", 60000}, {"us", 1e-3}, {"µs", 1e-3}, {"ns", 1e-6}};
+  auto it = units.find(unit);
+  if (end == s.c_str() || it == units.end() || v < 0 || !std::isfinite(v))
+    throw StoreError("traces.bad_duration", "Cannot read the duration \"" + s +
+                                                "\": use a number of ms or a number with ns, us, ms, s or m (\"250ms\", \"1.5s\")");
+  return v * it->second;
+}
+
+std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
+  if (auto iso = parse_iso_ns(text)) return *iso;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  std::string unit = end ? std::string(end) : "";
+  static const std::map<std::string, double> units = {{"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
+  auto it = units.find(unit);
+  if (end == text.c_str() || it == units.end() || v < 0)
+    throw StoreError("traces.bad_time", "Cannot read the time \"" + text +
+                                            "\": use ISO-8601 UTC (2026-11-25T14:30:00Z, 2026-11-25) or an age (30m, 1h, 2d)");
+  return now - static_cast<std::int64_t>(v * it->second);
+}
+
+// ------------------------------------------------------------------------------------------- Impl
+struct TraceStore::Impl {
+  fs::path dir;
+  fs::path db_path;
+  int retention_days;
+  sqlite3* db = nullptr;
+
+  Impl(fs::path d, int retention) : dir(std::move(d)), db_path(dir / "index.sqlite"), retention_days(retention) {
+    fs::create_directories(dir);
+    open();
+  }
+  ~Impl() { close(); }
+
+  void close() {
+    if (db) sqlite3_close(db);
+    db = nullptr;
+  }
+
+  // Opens the index; a corrupt one is removed and rebuilt (the span files are the source of truth).
+  void open() {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+        sqlite3_busy_timeout(db, 5000);
+        exec(db, kSchema);
+        return;
+      } catch (const std::exception&) {
+        close();
+        if (attempt == 1) throw;
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
+      }
+    }
+  }
+
+  IngestReport ingest() {
+    IngestReport report;
+    if (!fs::exists(dir)) return report;
+    if (retention_days > 0) report.removed_files = apply_retention();
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+      if (it->is_regular_file() && it->path().extension() == ".jsonl") files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    report.files = static_cast<std::int64_t>(files.size());
+
+    exec(db, "BEGIN IMMEDIATE");
+    try {
+      Stmt get_offset(db, "SELECT offset FROM files WHERE path = ?");
+      Stmt set_offset(db,
+                      "INSERT INTO files(path, offset, corrupt) VALUES(?1, ?2, ?3) ON CONFLICT(path) DO UPDATE SET "
+                      "offset = ?2, corrupt = corrupt + ?3");
+      Stmt insert_span(db,
+                       "INSERT INTO spans(trace_id, span_id, parent_id, function, file, start_ns, duration_ns, error, "
+                       "record, src) VALUES(?,?,?,?,?,?,?,?,?,?)");
+      Stmt insert_text(db, "INSERT INTO span_text(rowid, text) VALUES(?, ?)");
+      Stmt upsert_trace(db,
+                        "INSERT INTO traces(trace_id, root_function, start_ns, end_ns, duration_ns, span_count, error) "
+                        "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, 1, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
+                        "root_function = coalesce(excluded.root_function, root_function), "
+                        "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "
+                        "duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), "
+                        "span_count = span_count + 1, error = max(error, excluded.error)");
+      Stmt insert_function(db, "INSERT OR IGNORE INTO functions(file, function) VALUES(?, ?)");
+      for (const auto& path : files) {
+        const std::string key = fs::relative(path, dir).string();
+        std::int64_t offset = 0;
+        get_offset.bind(1, key);
+        if (get_offset.step()) offset = get_offset.i64(0);
+        get_offset.reset();
+        std::int64_t size = static_cast<std::int64_t>(fs::file_size(path, ec));
+        if (ec) continue;
+        if (size < offset) {  // replaced or truncated: forget what came from it
+          Stmt drop(db, "DELETE FROM spans WHERE src = ?");
+          drop.bind(1, key).run();
+          offset = 0;
+        }
+        if (size == offset) continue;
+        std::ifstream in(path, std::ios::binary);
+        in.seekg(offset);
+        std::string buffer(static_cast<std::size_t>(size - offset), '\0');
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        buffer.resize(static_cast<std::size_t>(in.gcount()));
+        std::size_t consumed = 0;
+        std::int64_t corrupt = 0;
+        while (true) {
+          std::size_t nl = buffer.find('\n', consumed);
+          if (nl == std::string::npos) break;  // a torn last line waits until it is complete
+          std::string_view line(buffer.data() + consumed, nl - consumed);
+          consumed = nl + 1;
+          if (line.empty()) continue;
+          if (!add_span(line, key, insert_span, insert_text, upsert_trace, insert_function))
+            ++corrupt;
+          else
+            ++report.spans;
+        }
+        report.corrupt_lines += corrupt;
+        set_offset.bind(1, key).bind(2, offset + static_cast<std::int64_t>(consumed)).bind(3, corrupt).run();
+      }
+      exec(db, "COMMIT");
+    } catch (...) {
+      exec(db, "ROLLBACK");
+      throw;
+    }
+    return report;
+  }
+
+  bool add_span(std::string_view line, const std::string& src, Stmt& insert_span, Stmt& insert_text,
+                Stmt& upsert_trace, Stmt& insert_function) {
+    json r = json::parse(line, nullptr, false);
+    if (r.is_discarded() || !r.is_object()) return false;
+    auto str = [&](const char* k) -> const std::string* {
+      auto it = r.find(k);
+      return it != r.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+    };
+    const std::string *trace = str("traceId"), *span = str("spanId"), *start = str("startTime");
+    if (!trace || !span || !start || trace->empty()) return false;
+    auto start_ns = parse_iso_ns(*start);
+    if (!start_ns) return false;
+    std::int64_t duration_ns = 0;
+    if (auto it = r.find("durationNs"); it != r.end() && it->is_number())
+      duration_ns = it->get<std::int64_t>();
+    else if (auto d = r.find("duration"); d != r.end() && d->is_number())
+      duration_ns = static_cast<std::int64_t>(d->get<double>() * 1e6);
+    const std::string* parent = str("parentSpanId");
+    std::string function = r.value("function", std::string("?"));
+    std::string file = r.value("file", std::string(""));
+    bool error = r.contains("error") && !r["error"].is_null();
+    insert_span.bind(1, *trace).bind(2, *span);
+    parent ? insert_span.bind(3, *parent) : insert_span.bind_null(3);
+    insert_span.bind(4, function).bind(5, file).bind(6, *start_ns).bind(7, duration_ns).bind(8, std::int64_t(error));
+    insert_span.bind(9, std::string(line)).bind(10, src).run();
+    std::int64_t rowid = sqlite3_last_insert_rowid(db);
+    std::string text = function + " " + file;
+    for (const char* k : {"params", "returnValue", "error"})
+      if (r.contains(k) && !r[k].is_null()) text += " " + r[k].dump();
+    insert_text.bind(1, rowid).bind(2, text).run();
+    upsert_trace.bind(1, *trace);
+    parent ? upsert_trace.bind_null(2) : upsert_trace.bind(2, function);
+    upsert_trace.bind(3, *start_ns).bind(4, *start_ns + duration_ns).bind(5, std::int64_t(error)).run();
+    insert_function.bind(1, file).bind(2, function).run();
+    return true;
+  }
+
+  // Removes span files (and their rows) in day folders older than the retention.
+  std::int64_t apply_retention() {
+    std::int64_t cutoff = now_ns() - static_cast<std::int64_t>(retention_days) * 86400LL * 1000000000LL;
+    std::int64_t removed = 0;
+    std::error_code ec;
+    for (const auto& day : fs::directory_iterator(dir, ec)) {
+      if (!day.is_directory()) continue;
+      auto start = parse_iso_ns(day.path().filename().string());
+      if (!start || *start + 86400LL * 1000000000LL > cutoff) continue;
+      std::string prefix = day.path().filename().string() + "/";
+      exec(db, "BEGIN IMMEDIATE");
+      Stmt del(db, "DELETE FROM spans WHERE src >= ?1 AND src < ?2");
+      del.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0").run();
+      Stmt del_files(db, "DELETE FROM files WHERE path >= ?1 AND path < ?2");
+      del_files.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0").run();
+      exec(db, "DELETE FROM traces WHERE trace_id NOT IN (SELECT trace_id FROM spans)");
+      exec(db, "COMMIT");
+      for (const auto& f : fs::directory_iterator(day.path(), ec))
+        if (f.path().extension() == ".jsonl") ++removed;
+      fs::remove_all(day.path(), ec);
+    }
+    return removed;
+  }
+
+  IngestReport reindex() {
+    close();
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
+    open();
+    return ingest();
+  }
+
+  // Names recorded for a file given exactly or as a path suffix ("users.cpp" -> "src/users.cpp").
+  std::vector<std::string> resolve_files(const std::string& file) {
+    std::vector<std::string> out;
+    Stmt s(db, "SELECT DISTINCT file FROM functions WHERE file = ?1 OR file LIKE '%/' || ?1");
+    s.bind(1, file);
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+  std::vector<std::pair<std::string, std::string>> resolve_functions(const std::string& file, const std::string& function) {
+    std::vector<std::pair<std::string, std::string>> out;
+    Stmt s(db,
+           "SELECT file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
+           "(function = ?2 OR function LIKE '%::' || ?2)");
+    s.bind(1, file).bind(2, function);
+    while (s.step()) out.emplace_back(s.text(0), s.text(1));
+    return out;
+  }
+
+  std::string known_files() {
+    Stmt s(db, "SELECT DISTINCT file FROM functions ORDER BY file LIMIT 10");
+    std::string out;
+    while (s.step()) out += (out.empty() ? "" : ", ") + s.text(0);
+    return out.empty() ? "none yet (run a traced program first)" : out;
+  }
+};
+
+namespace {
+// Runs a query; when SQLite finds the index corrupt, rebuilds it from the span files and runs it again.
+template <class F>
+auto recovering(TraceStore::Impl& impl, F fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const StoreError&) {
+    throw;
+  } catch (const std::exception&) {
+    int code = impl.db ? sqlite3_errcode(impl.db) & 0xff : SQLITE_CORRUPT;
+    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) throw;
+    impl.reindex();
+    return fn();
+  }
+}
+}  // namespace
+
+TraceStore::TraceStore(fs::path traces_dir, int retention_days)
+    : impl_(std::make_unique<Impl>(std::move(traces_dir), retention_days)) {}
+TraceStore::~TraceStore() = default;
+
+IngestReport TraceStore::ingest() {
+  return recovering(*impl_, [&] { return impl_->ingest(); });
+}
+IngestReport TraceStore::reindex() { return impl_->reindex(); }
+
+json TraceStore::search(const SearchQuery& q) {
+  ingest();
+  sqlite3* db = impl_->db;
+  std::int64_t offset = 0;
+  if (!q.cursor.empty()) {
+    if (q.cursor.rfind("o:", 0) != 0 || q.cursor.find_first_not_of("0123456789", 2) != std::string::npos ||
+        q.cursor.size() == 2)
+      throw StoreError("traces.bad_cursor", "The cursor \"" + q.cursor + "\" was not returned by search_traces; omit it to start over");
+    offset = std::stoll(q.cursor.substr(2));
+  }
+  // Span conditions over the alias `s`; `$` stands for the condition's one value (bound as ?N).
+  std::string cond;
+  std::vector<std::function<void(Stmt&, int)>> binds;
+  auto add = [&](std::string c, std::function<void(Stmt&, int)> bind = nullptr) {
+    if (bind) {
+      binds.push_back(std::move(bind));
+      const std::string param = "?" + std::to_string(binds.size());
+      for (std::size_t p; (p = c.find('$')) != std::string::npos;) c.replace(p, 1, param);
+    }
+    cond += (cond.empty() ? "" : " AND ") + c;
+  };
+  auto text = [](std::string v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
+  auto number = [](std::int64_t v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
+  if (!q.query.empty()) add("s.id IN (SELECT rowid FROM span_text WHERE span_text MATCH $)", text(fts_query(q.query)));
+  if (q.min_ms) add("s.duration_ns >= $", number(static_cast<std::int64_t>(*q.min_ms * 1e6)));
+  if (q.max_ms) add("s.duration_ns <= $", number(static_cast<std::int64_t>(*q.max_ms * 1e6)));
+  if (!q.file.empty()) add("(s.file = $ OR s.file LIKE '%/' || $)", text(q.file));
+  if (!q.function.empty()) add("(s.function = $ OR s.function LIKE '%::' || $)", text(q.function));
+  if (q.since_ns) add("s.start_ns >= $", number(*q.since_ns));
+  if (q.until_ns) add("s.start_ns <= $", number(*q.until_ns));
+  if (q.errors_only) add("s.error = 1");
+  const int next = static_cast<int>(binds.size()) + 1;
+  const int limit = std::clamp(q.limit, 1, 1000);
+  const int limit_param = next, offset_param = next + 1;
+  std::string sql;
+  if (cond.empty()) {
+    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t "
+          "ORDER BY start_ns DESC, trace_id LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
+  } else if (!q.query.empty()) {
+    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t WHERE trace_id IN "
+          "(SELECT s.trace_id FROM spans s WHERE " + cond + ") ORDER BY start_ns DESC, trace_id LIMIT ?" +
+          std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
+  } else {
+    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t WHERE EXISTS "
+          "(SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " + cond + ") ORDER BY start_ns DESC, trace_id "
+          "LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
+  }
+  auto bind_all = [&](Stmt& st) {
+    for (std::size_t i = 0; i < binds.size(); ++i) binds[i](st, static_cast<int>(i) + 1);
+  };
+  Stmt traces(db, sql);
+  bind_all(traces);
+  traces.bind(limit_param, std::int64_t(limit + 1)).bind(offset_param, offset);
+  json out = json::array();
+  std::string match_sql = "SELECT s.record FROM spans s WHERE s.trace_id = ?" + std::to_string(next + 2) +
+                          (cond.empty() ? "" : " AND " + cond) + " ORDER BY s.start_ns LIMIT 5";
+  Stmt matches(db, match_sql);
+  bool more = false;
+  while (traces.step()) {
+    if (static_cast<int>(out.size()) == limit) {
+      more = true;
+      break;
+    }
+    json t = summary_of(traces);
+    json m = json::array();
+    bind_all(matches);
+    matches.bind(next + 2, t["traceId"].get<std::string>());
+    while (matches.step()) m.push_back(span_view(json::parse(matches.text(0))));
+    matches.reset();
+    t["matches"] = std::move(m);
+    out.push_back(std::move(t));
+  }
+  return {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(offset + limit)) : json(nullptr)}};
+}
+
+json TraceStore::get_trace(const std::string& trace_id) {
+  ingest();
+  sqlite3* db = impl_->db;
+  Stmt head(db, "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces WHERE trace_id = ?");
+  head.bind(1, trace_id);
+  if (!head.step())
+    throw StoreError("traces.not_found", "No trace " + trace_id + "; find ids with search_traces or find_slow_traces");
+  json summary = summary_of(head);
+  Stmt s(db, "SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id");
+  s.bind(1, trace_id);
+  std::vector<json> spans;
+  while (s.step()) spans.push_back(span_view(json::parse(s.text(0))));
+  // Tree order (depth first, children by start time), iteratively: 50 deep and 100k wide both work.
+  std::map<std::string, std::size_t> index;
+  for (std::size_t i = 0; i < spans.size(); ++i) index[spans[i]["spanId"].get<std::string>()] = i;
+  std::vector<std::vector<std::size_t>> children(spans.size());
+  std::vector<std::size_t> roots;
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    const json& p = spans[i]["parentSpanId"];
+    auto it = p.is_string() ? index.find(p.get<std::string>()) : index.end();
+    if (it == index.end())
+      roots.push_back(i);  // a root, or a child whose parent is in another process/file not seen
+    else
+      children[it->second].push_back(i);
+  }
+  json ordered = json::array();
+  std::vector<std::size_t> stack(roots.rbegin(), roots.rend());
+  while (!stack.empty()) {
+    std::size_t i = stack.back();
+    stack.pop_back();
+    json ids = json::array();
+    for (std::size_t c : children[i]) ids.push_back(spans[c]["spanId"]);
+    spans[i]["children"] = std::move(ids);
+    ordered.push_back(std::move(spans[i]));
+    for (auto c = children[i].rbegin(); c != children[i].rend(); ++c) stack.push_back(*c);
+  }
+  return {{"traceId", trace_id},
+          {"rootFunction", summary["rootFunction"]},
+          {"startTime", summary["startTime"]},
+          {"duration", summary["duration"]},
+          {"spanCount", ordered.size()},
+          {"error", summary["error"]},
+          {"spans", std::move(ordered)}};
+}
+
+json TraceStore::find_slow(double threshold_ms, int limit) {
+  ingest();
+  Stmt s(impl_->db,
+         "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces "
+         "WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?");
+  s.bind(1, static_cast<std::int64_t>(threshold_ms * 1e6)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
+  json out = json::array();
+  while (s.step()) out.push_back(summary_of(s));
+  return {{"threshold", threshold_ms}, {"traces", out}};
+}
+
+json TraceStore::stats(const std::string& file, const std::string& function) {
+  ingest();
+  sqlite3* db = impl_->db;
+  if (file.empty() && function.empty())
+    throw StoreError("traces.bad_argument", "Name a file (and optionally a function) for get_trace_stats");
+  // Resolve the names as recorded (exact, or a path suffix / an unqualified function name).
+  std::vector<std::pair<std::string, std::string>> pairs;
+  if (function.empty()) {
+    for (auto& f : impl_->resolve_files(file)) pairs.emplace_back(f, "");
+    if (pairs.empty())
+      throw StoreError("traces.unknown_file", "No spans recorded for file " + file + "; files with spans: " + impl_->known_files());
+  } else {
+    pairs = impl_->resolve_functions(file, function);
+    if (pairs.empty())
+      throw StoreError("traces.unknown_function", "No spans recorded for function " + function +
+                                                      (file.empty() ? "" : " in " + file) +
+                                                      "; check the name with search_traces");
+  }
+  std::string cond;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    cond += i ? " OR " : "";
+    cond += pairs[i].second.empty() ? "(file = ?" + std::to_string(2 * i + 1) + ")"
+                                    : "(file = ?" + std::to_string(2 * i + 1) + " AND function = ?" + std::to_string(2 * i + 2) + ")";
+  }
+  auto bind = [&](Stmt& s) {
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      s.bind(static_cast<int>(2 * i + 1), pairs[i].first);
+      if (!pairs[i].second.empty()) s.bind(static_cast<int>(2 * i + 2), pairs[i].second);
+    }
+  };
+  const int next = static_cast<int>(2 * pairs.size() + 1);
+  Stmt agg(db, "SELECT COUNT(*), AVG(duration_ns), MAX(duration_ns), SUM(error) FROM spans WHERE " + cond);
+  bind(agg);
+  agg.step();
+  std::int64_t count = agg.i64(0);
+  double mean = agg.dbl(1);
+  std::int64_t max = agg.i64(2), errors = agg.i64(3);
+  // Exact percentiles (nearest rank: the value at rank ceil(p * n)) read from the duration index.
+  Stmt at(db, "SELECT duration_ns FROM spans WHERE " + cond + " ORDER BY duration_ns LIMIT 1 OFFSET ?" + std::to_string(next));
+  auto percentile = [&](double p) {
+    std::int64_t rank = static_cast<std::int64_t>(std::ceil(p * static_cast<double>(count)));
+    rank = std::clamp<std::int64_t>(rank, 1, count);
+    bind(at);
+    at.bind(next, rank - 1);
+    double v = at.step() ? static_cast<double>(at.i64(0)) / 1e6 : 0.0;
+    at.reset();
+    return v;
+  };
+  json slowest = json::array();
+  Stmt slow(db, "SELECT trace_id FROM spans WHERE " + cond + " ORDER BY duration_ns DESC LIMIT 50");
+  bind(slow);
+  std::set<std::string> seen;
+  while (slow.step() && slowest.size() < 5)
+    if (seen.insert(slow.text(0)).second) slowest.push_back(slow.text(0));
+  json functions = json::array();
+  for (const auto& [f, fn] : pairs) functions.push_back(fn.empty() ? json(f) : json(f + "::" + fn));
+  return {{"file", file},
+          {"function", function.empty() ? json(nullptr) : json(function)},
+          {"matched", functions},
+          {"count", count},
+          {"mean", mean / 1e6},
+          {"p50", percentile(0.50)},
+          {"p95", percentile(0.95)},
+          {"p99", percentile(0.99)},
+          {"max", static_cast<double>(max) / 1e6},
+          {"errorRate", count ? static_cast<double>(errors) / static_cast<double>(count) : 0.0},
+          {"slowestTraceIds", slowest}};
+}
+
+json TraceStore::summary() {
+  IngestReport r = ingest();
+  sqlite3* db = impl_->db;
+  Stmt s(db, "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
+             "(SELECT COALESCE(SUM(corrupt), 0) FROM files)");
+  s.step();
+  return {{"spans", s.i64(0)}, {"traces", s.i64(1)}, {"files", s.i64(2)}, {"corruptLines", s.i64(3)}, {"ingested", r.to_json()}};
+}
+
+json TraceStore::export_chrome(const std::string& trace_id) {
+  json trace = get_trace(trace_id);
+  json events = json::array();
+  for (const auto& s : trace["spans"]) {
+    auto start = parse_iso_ns(s["startTime"].get<std::string>()).value_or(0);
+    json args = {{"file", s["file"]}, {"line", s["line"]}, {"spanId", s["spanId"]}};
+    if (!s["params"].is_null()) args["params"] = s["params"];
+    if (!s["returnValue"].is_null()) args["returnValue"] = s["returnValue"];
+    if (!s["error"].is_null()) args["error"] = s["error"];
+    events.push_back({{"name", s["function"]},
+                      {"cat", "function"},
+                      {"ph", "X"},
+                      {"ts", static_cast<double>(start) / 1000.0},
+                      {"dur", s["duration"].get<double>() * 1000.0},
+                      {"pid", s.value("pid", 0)},
+                      {"tid", s.value("thread", 0)},
+                      {"args", args}});
+  }
+  return {{"traceEvents", events}, {"displayTimeUnit", "ms"}, {"otherData", {{"traceId", trace_id}}}};
+}
+
+namespace {
+bool is_hex_id(const std::string& s, std::size_t n) {
+  return s.size() == n && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+// OTLP needs 16-byte trace ids: a program-chosen id ("req-abc-123") is hashed to one (kept as an attribute).
+std::string otlp_trace_id(const std::string& id) {
+  if (is_hex_id(id, 32)) return id;
+  char buf[40];
+  std::size_t h1 = std::hash<std::string>()(id), h2 = std::hash<std::string>()(id + "#agentlog");
+  std::snprintf(buf, sizeof buf, "%016zx%016zx", h1, h2);
+  return buf;
+}
+json attr(const std::string& key, const json& value) {
+  json v;
+  if (value.is_string())
+    v = {{"stringValue", value}};
+  else if (value.is_number_integer())
+    v = {{"intValue", std::to_string(value.get<std::int64_t>())}};
+  else if (value.is_boolean())
+    v = {{"boolValue", value}};
+  else
+    v = {{"stringValue", value.dump()}};
+  return {{"key", key}, {"value", v}};
+}
+}  // namespace
+
+json TraceStore::export_otlp(const std::string& trace_id, const std::string& service_name) {
+  json trace = get_trace(trace_id);
+  json spans = json::array();
+  const std::string tid = otlp_trace_id(trace_id);
+  for (const auto& s : trace["spans"]) {
+    auto start = parse_iso_ns(s["startTime"].get<std::string>()).value_or(0);
+    auto end = start + static_cast<std::int64_t>(s["duration"].get<double>() * 1e6);
+    json attributes = json::array({attr("code.function", s["function"]), attr("code.filepath", s["file"]),
+                                   attr("code.lineno", s["line"])});
+    if (!s["params"].is_null()) attributes.push_back(attr("agentlog.params", s["params"]));
+    if (!s["returnValue"].is_null()) attributes.push_back(attr("agentlog.return_value", s["returnValue"]));
+    if (tid != trace_id) attributes.push_back(attr("agentlog.trace_id", trace_id));
+    json span = {{"traceId", tid},
+                 {"spanId", s["spanId"]},
+                 {"name", s["function"]},
+                 {"kind", 1},
+                 {"startTimeUnixNano", std::to_string(start)},
+                 {"endTimeUnixNano", std::to_string(end)},
+                 {"attributes", attributes},
+                 {"status", {{"code", s["error"].is_null() ? 1 : 2}}}};
+    if (s["parentSpanId"].is_string()) span["parentSpanId"] = s["parentSpanId"];
+    if (!s["error"].is_null()) span["status"]["message"] = s["error"].value("message", s["error"].value("type", "error"));
+    spans.push_back(std::move(span));
+  }
+  return {{"resourceSpans",
+           json::array({{{"resource", {{"attributes", json::array({attr("service.name", service_name)})}}},
+                         {"scopeSpans", json::array({{{"scope", {{"name", "agentlog"}}}, {"spans", spans}}})}}})}};
+}
+
+}  // namespace agentlog::store

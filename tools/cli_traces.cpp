@@ -1,0 +1,219 @@
+// agentlog traces search|show|slow|stats|reindex|export: the trace store from the command line.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "tools/cli.hpp"
+#include "tools/traces.hpp"
+
+namespace agentlog {
+
+store::SearchQuery search_query_from(const json& arguments);  // search_traces.cpp
+
+namespace {
+
+int terminal_width() {
+  struct winsize w {};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 20) return w.ws_col;
+  if (const char* c = std::getenv("COLUMNS")) return std::max(40, std::atoi(c));
+  return 120;
+}
+
+std::string fit(std::string s, std::size_t width) {
+  if (s.size() > width) s = s.substr(0, width > 1 ? width - 1 : 0) + "…";
+  return s;
+}
+
+std::string compact(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+struct Colour {
+  bool on;
+  std::string operator()(const char* code, const std::string& s) const {
+    return on ? std::string("\033[") + code + "m" + s + "\033[0m" : s;
+  }
+};
+
+void print_summaries(const json& traces, const Colour& c) {
+  if (traces.empty()) {
+    std::cout << "No traces. Run a program instrumented with `agentlog instrument`, then try again.\n";
+    return;
+  }
+  for (const auto& t : traces) {
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%10.3f ms", t["duration"].get<double>());
+    std::cout << c(t["error"].get<bool>() ? "31" : "33", dur) << "  " << t["traceId"].get<std::string>() << "  "
+              << c("1", t["rootFunction"].is_string() ? t["rootFunction"].get<std::string>() : "?") << "  "
+              << t["spanCount"] << " spans  " << t["startTime"].get<std::string>() << "\n";
+    for (const auto& m : t.value("matches", json::array()))
+      std::cout << "      " << m["function"].get<std::string>() << "  " << m["duration"].get<double>() << " ms\n";
+  }
+}
+
+// The call tree the way `uftrace graph` and `tree` read: duration, share of the parent, call, result.
+void print_tree(const json& trace, const Colour& c) {
+  const int width = terminal_width();
+  std::map<std::string, std::pair<int, double>> depth_and_parent_ms;  // spanId -> depth, parent duration
+  std::cout << c("1", "trace " + trace["traceId"].get<std::string>()) << "  " << trace["duration"].get<double>()
+            << " ms, " << trace["spanCount"] << " spans\n";
+  for (const auto& s : trace["spans"]) {
+    int depth = 0;
+    double parent_ms = 0;
+    if (s["parentSpanId"].is_string()) {
+      auto it = depth_and_parent_ms.find(s["parentSpanId"].get<std::string>());
+      if (it != depth_and_parent_ms.end()) {
+        depth = it->second.first + 1;
+        parent_ms = it->second.second;
+      }
+    }
+    double ms = s["duration"].get<double>();
+    depth_and_parent_ms[s["spanId"].get<std::string>()] = {depth, ms};
+    char head[48];
+    if (parent_ms > 0)
+      std::snprintf(head, sizeof head, "%10.3f ms %5.1f%%  ", ms, 100.0 * ms / parent_ms);
+    else
+      std::snprintf(head, sizeof head, "%10.3f ms %6s  ", ms, "");
+    std::string call = s["function"].get<std::string>();
+    std::string args;
+    if (s["params"].is_object())
+      for (const auto& [k, v] : s["params"].items()) args += (args.empty() ? "" : ", ") + k + "=" + compact(v);
+    call += "(" + args + ")";
+    if (!s["returnValue"].is_null()) call += " -> " + compact(s["returnValue"]);
+    std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
+    std::string indent(static_cast<std::size_t>(std::min(depth, 40)) * 2, ' ');
+    std::size_t room = static_cast<std::size_t>(std::max(20, width - 22 - static_cast<int>(indent.size())));
+    std::string line = fit(call + where, room);
+    bool slow = parent_ms > 0 && ms / parent_ms > 0.5;
+    std::cout << c(slow ? "33" : "2", head) << indent << c(s["error"].is_null() ? "0" : "31", line) << "\n";
+    if (!s["error"].is_null()) std::cout << std::string(22, ' ') << indent << c("31", "! " + compact(s["error"])) << "\n";
+  }
+}
+
+// Runs a command body; store errors become exit code 1 with the message on stderr.
+template <class F>
+void run(F body) {
+  try {
+    body();
+  } catch (const store::StoreError& e) {
+    std::cerr << "agentlog traces: " << e.what() << "\n";
+    throw CLI::RuntimeError(1);
+  }
+}
+
+}  // namespace
+
+void add_traces_commands(CLI::App& app) {
+  auto* traces = app.add_subcommand("traces", "Search and show recorded traces");
+  traces->require_subcommand(1);
+  static CliCommon common;
+  static Colour colour{false};
+
+  auto* search = traces->add_subcommand("search", "Traces whose spans match all the given filters, newest first");
+  static std::string query, min_d, max_d, file, function, since, until, cursor;
+  static bool errors_only = false;
+  static int limit = 20;
+  add_common_options(search, common);
+  search->add_option("query", query, "Words in function, file, parameters or return values");
+  search->add_option("--min-duration", min_d, "e.g. 10ms, 1.5s");
+  search->add_option("--max-duration", max_d);
+  search->add_option("--file", file);
+  search->add_option("--function", function);
+  search->add_option("--since", since, "ISO-8601 or an age (1h, 2d)");
+  search->add_option("--until", until);
+  search->add_flag("--errors-only", errors_only);
+  search->add_option("--limit", limit)->capture_default_str();
+  search->add_option("--cursor", cursor);
+  search->callback([] {
+    run([] {
+      json a = json::object();
+      for (auto [k, v] : {std::pair{"query", &query}, {"minDuration", &min_d}, {"maxDuration", &max_d}, {"file", &file},
+                          {"function", &function}, {"since", &since}, {"until", &until}, {"cursor", &cursor}})
+        if (!v->empty()) a[k] = *v;
+      a["errorsOnly"] = errors_only;
+      a["limit"] = limit;
+      json out = trace_store(ToolsContext{common.layout()}).search(search_query_from(a));
+      if (common.json) return print_json(out);
+      print_summaries(out["traces"], Colour{stdout_is_tty()});
+      if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
+    });
+  });
+
+  auto* show = traces->add_subcommand("show", "The call tree of one trace with durations, arguments and results");
+  static std::string trace_id;
+  add_common_options(show, common);
+  show->add_option("traceId", trace_id, "Trace id (from search or slow)")->required();
+  show->callback([] {
+    run([] {
+      json t = trace_store(ToolsContext{common.layout()}).get_trace(trace_id);
+      if (common.json) return print_json(t);
+      print_tree(t, Colour{stdout_is_tty()});
+    });
+  });
+
+  auto* slow = traces->add_subcommand("slow", "The slowest traces");
+  static std::string threshold = "0";
+  add_common_options(slow, common);
+  slow->add_option("--threshold", threshold, "Minimum duration (ms or 250ms, 1.5s)")->capture_default_str();
+  slow->add_option("--limit", limit)->capture_default_str();
+  slow->callback([] {
+    run([] {
+      json out = trace_store(ToolsContext{common.layout()}).find_slow(store::parse_duration_ms(json(threshold)), limit);
+      if (common.json) return print_json(out);
+      print_summaries(out["traces"], Colour{stdout_is_tty()});
+    });
+  });
+
+  auto* stats = traces->add_subcommand("stats", "count, mean, p50/p95/p99, max and error rate of a file or function");
+  add_common_options(stats, common);
+  stats->add_option("file", file, "Source file (or path suffix)")->required();
+  stats->add_option("function", function, "Function (optional)");
+  stats->callback([] {
+    run([] {
+      json s = trace_store(ToolsContext{common.layout()}).stats(file, function);
+      if (common.json) return print_json(s);
+      std::printf("%s%s\n  count %lld  errors %.1f%%\n  mean %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f ms\n",
+                  file.c_str(), function.empty() ? "" : ("::" + function).c_str(), s["count"].get<long long>(),
+                  100.0 * s["errorRate"].get<double>(), s["mean"].get<double>(), s["p50"].get<double>(),
+                  s["p95"].get<double>(), s["p99"].get<double>(), s["max"].get<double>());
+      for (const auto& id : s["slowestTraceIds"]) std::cout << "  slow: " << id.get<std::string>() << "\n";
+    });
+  });
+
+  auto* reindex = traces->add_subcommand("reindex", "Rebuild traces/index.sqlite from the span files");
+  add_common_options(reindex, common);
+  reindex->callback([] {
+    run([] {
+      json r = trace_store(ToolsContext{common.layout()}).reindex().to_json();
+      if (common.json) return print_json(r);
+      std::cout << "indexed " << r["spans"] << " spans from " << r["files"] << " files (" << r["corruptLines"]
+                << " corrupt lines skipped)\n";
+    });
+  });
+
+  auto* exp = traces->add_subcommand("export", "Write one trace as Chrome trace-event JSON (Perfetto) or OTLP/JSON");
+  static std::string format = "chrome", output;
+  add_common_options(exp, common);
+  exp->add_option("traceId", trace_id)->required();
+  exp->add_option("--format", format, "chrome | otlp")->check(CLI::IsMember({"chrome", "otlp"}))->capture_default_str();
+  exp->add_option("-o,--output", output, "File to write (default stdout)");
+  exp->callback([] {
+    run([] {
+      ProjectLayout layout = common.layout();
+      auto& st = trace_store(ToolsContext{layout});
+      json out = format == "chrome" ? st.export_chrome(trace_id) : st.export_otlp(trace_id, layout.root.filename().string());
+      if (output.empty()) {
+        std::cout << out.dump() << "\n";
+      } else {
+        std::ofstream(output) << out.dump() << "\n";
+        std::cerr << "wrote " << output << "\n";
+      }
+    });
+  });
+}
+
+}  // namespace agentlog
