@@ -48,6 +48,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
   mcp::ToolRegistry registry;
   prepare_registry(registry, ctx);
   mcp::ResourceRegistry resources;
+  register_resources(resources, ctx);
 
   mcp::ServerInfo info;
   info.name = "agentlog";

@@ -2,6 +2,7 @@
 // tools.cpp is the one explicit list that registers them.
 #pragma once
 
+#include "mcp/resource_registry.hpp"
 #include "mcp/tool_registry.hpp"
 #include "tools/context.hpp"
 
@@ -14,6 +15,9 @@ mcp::Tool make_search_traces(ToolsContext& ctx);
 mcp::Tool make_get_trace(ToolsContext& ctx);
 mcp::Tool make_find_slow_traces(ToolsContext& ctx);
 mcp::Tool make_get_trace_stats(ToolsContext& ctx);
+
+// log://latest and trace://{traceId}.
+void register_resources(mcp::ResourceRegistry& resources, ToolsContext& ctx);
 
 // Registers every tool, in the order tools/list shows them.
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);

@@ -1,0 +1,307 @@
+// The trace store: generated span files with known durations (exact percentiles, filters, pagination, torn and
+// corrupt lines, retention, reindex, a corrupt index, exports) and spans from a real traced program queried
+// through `agentlog serve` (tools and resources).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+#include "tracer/store/store.hpp"
+
+using agentlog::store::StoreError;
+using agentlog::store::TraceStore;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string hex(std::uint64_t v, int digits) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%0*llx", digits, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string iso(int second, int micros, const std::string& day = "2026-11-25") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%sT10:%02d:%02d.%06dZ", day.c_str(), second / 60, second % 60, micros);
+  return buf;
+}
+
+json span(const std::string& trace, std::uint64_t id, std::uint64_t parent, const std::string& fn,
+          const std::string& file, const std::string& start, double ms, json params = json::object(),
+          json ret = nullptr, json error = nullptr) {
+  return {{"traceId", trace}, {"spanId", hex(id, 16)}, {"parentSpanId", parent ? json(hex(parent, 16)) : json(nullptr)},
+          {"function", fn}, {"file", file}, {"line", 10}, {"startTime", start}, {"duration", ms},
+          {"durationNs", static_cast<std::int64_t>(ms * 1e6)}, {"params", params}, {"returnValue", ret},
+          {"error", error}, {"thread", 7}, {"pid", 42}, {"level", 2}};
+}
+
+void append(const fs::path& file, const std::string& text) {
+  fs::create_directories(file.parent_path());
+  std::ofstream(file, std::ios::app) << text;
+}
+
+// 100 traces: trace i has a root "handle" of (i+1) ms with one child "query" of (i+1)/2 ms; trace 7 failed.
+fs::path write_hundred(const TempDir& dir) {
+  fs::path f = dir / "2026-11-25/42-1.jsonl";
+  std::string text;
+  for (int i = 0; i < 100; ++i) {
+    std::string t = hex(static_cast<std::uint64_t>(i + 1), 32);
+    json err = i == 7 ? json({{"type", "std::runtime_error"}, {"message", "db down"}}) : json(nullptr);
+    text += span(t, 1000 + i, 2000 + i, "Db::query", "src/db.cpp", iso(i, 100), (i + 1) / 2.0,
+                 {{"sql", "SELECT " + std::to_string(i)}}, i, err).dump() + "\n";
+    text += span(t, 2000 + i, 0, "Api::handle", "src/api.cpp", iso(i, 0), i + 1.0, {{"userId", i}},
+                 {{"status", 200}}, err).dump() + "\n";
+  }
+  append(f, text);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("exact percentiles, mean, max, error rate and slowest traces") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path());
+  json s = store.stats("src/api.cpp", "");
+  CHECK(s["count"] == 100);
+  CHECK(s["p50"] == doctest::Approx(50.0));
+  CHECK(s["p95"] == doctest::Approx(95.0));
+  CHECK(s["p99"] == doctest::Approx(99.0));
+  CHECK(s["max"] == doctest::Approx(100.0));
+  CHECK(s["mean"] == doctest::Approx(50.5));
+  CHECK(s["errorRate"] == doctest::Approx(0.01));
+  CHECK(s["slowestTraceIds"][0] == hex(100, 32));
+  json f = store.stats("db.cpp", "query");  // a path suffix and an unqualified name
+  CHECK(f["count"] == 100);
+  CHECK(f["matched"] == json::array({"src/db.cpp::Db::query"}));
+  CHECK(f["p50"] == doctest::Approx(25.0));
+  CHECK_THROWS_WITH_AS(store.stats("nothere.cpp", ""), doctest::Contains("src/api.cpp"), StoreError);
+  CHECK_THROWS_AS(store.stats("src/api.cpp", "nope"), StoreError);
+}
+
+TEST_CASE("slow traces, whole traces in tree order, unknown ids") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path());
+  json slow = store.find_slow(95.5, 10);
+  REQUIRE(slow["traces"].size() == 5);
+  CHECK(slow["traces"][0]["duration"] == doctest::Approx(100.0));
+  CHECK(slow["traces"][4]["duration"] == doctest::Approx(96.0));
+  CHECK(slow["traces"][0]["rootFunction"] == "Api::handle");
+  CHECK(slow["traces"][0]["spanCount"] == 2);
+
+  json t = store.get_trace(hex(8, 32));
+  REQUIRE(t["spans"].size() == 2);
+  CHECK(t["spans"][0]["function"] == "Api::handle");  // the root first, though written after its child
+  CHECK(t["spans"][0]["children"] == json::array({hex(1007, 16)}));
+  CHECK(t["spans"][1]["parentSpanId"] == hex(2007, 16));
+  CHECK(t["spans"][1]["params"]["sql"] == "SELECT 7");
+  CHECK(t["error"] == true);
+  try {
+    store.get_trace("ffff");
+    FAIL("expected traces.not_found");
+  } catch (const StoreError& e) {
+    CHECK(e.id() == "traces.not_found");
+  }
+}
+
+TEST_CASE("search filters and pagination") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path());
+  agentlog::store::SearchQuery q;
+  q.query = "SELECT 42";
+  json r = store.search(q);
+  REQUIRE(r["traces"].size() == 1);
+  CHECK(r["traces"][0]["traceId"] == hex(43, 32));
+  CHECK(r["traces"][0]["matches"][0]["function"] == "Db::query");
+
+  q = {};
+  q.errors_only = true;
+  CHECK(store.search(q)["traces"].size() == 1);
+  q = {};
+  q.min_ms = 40;
+  q.function = "query";
+  q.limit = 100;
+  CHECK(store.search(q)["traces"].size() == 21);  // query spans of 40..50 ms
+  q.max_ms = 45;
+  CHECK(store.search(q)["traces"].size() == 11);
+  q = {};
+  q.file = "api.cpp";
+  q.since_ns = agentlog::store::parse_iso_ns(iso(90, 0)).value();
+  CHECK(store.search(q)["traces"].size() == 10);
+
+  // Pages of 30 cover all 100 traces once, newest first.
+  q = {};
+  q.limit = 30;
+  std::set<std::string> seen;
+  int pages = 0;
+  std::string last_start = "9999";
+  while (true) {
+    json page = store.search(q);
+    ++pages;
+    for (const auto& t : page["traces"]) {
+      CHECK(seen.insert(t["traceId"].get<std::string>()).second);
+      CHECK(t["startTime"].get<std::string>() <= last_start);
+      last_start = t["startTime"];
+    }
+    if (page["nextCursor"].is_null()) break;
+    q.cursor = page["nextCursor"];
+  }
+  CHECK(pages == 4);
+  CHECK(seen.size() == 100);
+  q.cursor = "bogus";
+  CHECK_THROWS_AS(store.search(q), StoreError);
+}
+
+TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, files are remembered") {
+  TempDir dir;
+  fs::path f = dir / "2026-11-25/1-1.jsonl";
+  std::string line = span(hex(1, 32), 1, 0, "f", "a.cpp", iso(0, 0), 1.0).dump();
+  append(f, line + "\n" + "{not json\n" + "{\"no\":\"span\"}\n" + line.substr(0, 40));
+  TraceStore store(dir.path());
+  auto r = store.ingest();
+  CHECK(r.spans == 1);
+  CHECK(r.corrupt_lines == 2);
+  CHECK(store.summary()["spans"] == 1);
+  append(f, line.substr(40) + "\n");  // the torn line completes (a duplicate span id, still a new record)
+  CHECK(store.ingest().spans == 1);
+  CHECK(store.ingest().spans == 0);  // nothing new
+  json sum = store.summary();
+  CHECK(sum["spans"] == 2);
+  CHECK(sum["corruptLines"] == 2);
+}
+
+TEST_CASE("durations and times as agents write them") {
+  using agentlog::store::parse_duration_ms;
+  CHECK(parse_duration_ms(json(250)) == 250);
+  CHECK(parse_duration_ms(json("250ms")) == 250);
+  CHECK(parse_duration_ms(json("1.5s")) == 1500);
+  CHECK(parse_duration_ms(json("2m")) == 120000);
+  CHECK(parse_duration_ms(json("500us")) == doctest::Approx(0.5));
+  CHECK_THROWS_WITH_AS(parse_duration_ms(json("fast")), doctest::Contains("250ms"), StoreError);
+  CHECK_THROWS_AS(parse_duration_ms(json(-1)), StoreError);
+  CHECK_THROWS_AS(parse_duration_ms(json("10 parsecs")), StoreError);
+  std::int64_t now = 1000LL * 86400 * 1000000000;
+  CHECK(agentlog::store::parse_time_ns("1h", now) == now - 3600LL * 1000000000);
+  CHECK(agentlog::store::parse_time_ns("2026-11-25", now) == agentlog::store::parse_iso_ns("2026-11-25T00:00:00Z"));
+  CHECK_THROWS_AS(agentlog::store::parse_time_ns("yesterday", now), StoreError);
+}
+
+TEST_CASE("an empty store answers with empty results") {
+  TempDir dir;
+  TraceStore store(dir.path());
+  CHECK(store.search({})["traces"].empty());
+  CHECK(store.find_slow(0, 10)["traces"].empty());
+  CHECK_THROWS_AS(store.stats("a.cpp", ""), StoreError);
+}
+
+TEST_CASE("retention removes old span files and their rows; reindex and a corrupt index rebuild") {
+  TempDir dir;
+  append(dir / "2020-01-01/1-1.jsonl", span(hex(999, 32), 1, 0, "old", "a.cpp", iso(0, 0, "2020-01-01"), 1).dump() + "\n");
+  write_hundred(dir);
+  {
+    TraceStore keep(dir.path());
+    CHECK(keep.summary()["traces"] == 101);
+  }
+  {
+    TraceStore store(dir.path(), 30);
+    auto r = store.ingest();
+    CHECK(r.removed_files == 1);
+    CHECK_FALSE(fs::exists(dir / "2020-01-01"));
+    CHECK(store.summary()["traces"] == 100);
+    CHECK(store.reindex().spans == 200);
+    CHECK(store.summary()["spans"] == 200);
+  }
+  // Garbage in place of the index: rebuilt from the span files, not fatal.
+  for (const char* suffix : {"-wal", "-shm"}) fs::remove(dir.path().string() + "/index.sqlite" + suffix);
+  {
+    std::ofstream(dir / "index.sqlite", std::ios::trunc) << std::string(8192, 'x');
+  }
+  TraceStore rebuilt(dir.path());
+  CHECK(rebuilt.find_slow(0, 1)["traces"][0]["duration"] == doctest::Approx(100.0));
+}
+
+TEST_CASE("exports: Chrome trace events and OTLP/JSON") {
+  TempDir dir;
+  write_hundred(dir);
+  append(dir / "2026-11-25/9-9.jsonl", span("req-abc-123", 5, 0, "handle", "a.cpp", iso(0, 0), 3.0).dump() + "\n");
+  TraceStore store(dir.path());
+  json chrome = store.export_chrome(hex(8, 32));
+  REQUIRE(chrome["traceEvents"].size() == 2);
+  const json& e = chrome["traceEvents"][0];
+  CHECK(e["ph"] == "X");
+  CHECK(e["name"] == "Api::handle");
+  CHECK(e["dur"] == doctest::Approx(8000.0));  // microseconds
+  CHECK(e["ts"].is_number());
+  CHECK(e["pid"] == 42);
+  CHECK(e["tid"] == 7);
+  CHECK(e["args"]["params"]["userId"] == 7);
+
+  json otlp = store.export_otlp(hex(8, 32), "proj");
+  const json& rs = otlp["resourceSpans"][0];
+  CHECK(rs["resource"]["attributes"][0]["key"] == "service.name");
+  const json& spans = rs["scopeSpans"][0]["spans"];
+  REQUIRE(spans.size() == 2);
+  CHECK(spans[0]["traceId"] == hex(8, 32));
+  CHECK(spans[0]["spanId"].get<std::string>().size() == 16);
+  CHECK_FALSE(spans[0].contains("parentSpanId"));
+  CHECK(spans[1]["parentSpanId"] == spans[0]["spanId"]);
+  CHECK(spans[0]["status"]["code"] == 2);
+  CHECK(std::stoll(spans[0]["endTimeUnixNano"].get<std::string>()) -
+            std::stoll(spans[0]["startTimeUnixNano"].get<std::string>()) == 8000000);
+  json custom = store.export_otlp("req-abc-123", "proj");
+  std::string id = custom["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"];
+  CHECK(id.size() == 32);
+  CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+}
+
+TEST_CASE("spans of a real traced program, through agentlog serve: tools and resources") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto env = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_DEFAULT_LEVEL=2\n");
+  auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+  REQUIRE(run.exit_code == 0);
+
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json slow = mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}});
+  REQUIRE_FALSE(slow["isError"].get<bool>());
+  REQUIRE(slow["structuredContent"]["traces"].size() == 1);
+  std::string id = slow["structuredContent"]["traces"][0]["traceId"];
+  json trace = mcp.call_tool("get_trace", {{"traceId", id}})["structuredContent"];
+  REQUIRE(trace["spans"].size() == 9);  // fib(4)
+  CHECK(trace["spans"][0]["params"]["n"] == 4);
+  CHECK(trace["spans"][0]["returnValue"] == 3);
+  CHECK(trace["spans"][0]["children"].size() == 2);
+  json stats = mcp.call_tool("get_trace_stats", {{"file", "program.cpp"}, {"function", "fib"}})["structuredContent"];
+  CHECK(stats["count"] == 9);
+  json found = mcp.call_tool("search_traces", {{"function", "fib"}, {"minDuration", 0}})["structuredContent"];
+  CHECK(found["traces"].size() == 1);
+
+  json missing = mcp.call_tool("get_trace", {{"traceId", "nope"}});
+  CHECK(missing["isError"] == true);
+  CHECK(missing["content"][0]["text"].get<std::string>().find("[traces.not_found]") == 0);
+  json bad = mcp.call_tool("find_slow_traces", {{"threshold", "soon"}});
+  CHECK(bad["isError"] == true);
+  CHECK(bad["content"][0]["text"].get<std::string>().find("traces.bad_duration") != std::string::npos);
+
+  json read = mcp.request("resources/read", {{"uri", "trace://" + id}});
+  REQUIRE(read.contains("result"));
+  CHECK(json::parse(read["result"]["contents"][0]["text"].get<std::string>())["traceId"] == id);
+  json unknown = mcp.request("resources/read", {{"uri", "trace://nope"}});
+  CHECK(unknown["error"]["code"] == -32002);
+  json templates = mcp.request("resources/templates/list");
+  CHECK(templates["result"]["resourceTemplates"][0]["uriTemplate"] == "trace://{traceId}");
+  json log = mcp.request("resources/read", {{"uri", "log://latest"}});
+  CHECK(log.contains("result"));
+}
