@@ -231,10 +231,18 @@ inline void put_double(std::string& o, double v) {
   }
   o.append(buf, static_cast<std::size_t>(n));
 }
+inline void put_fixed_digits(std::string& o, std::uint64_t v, int digits) {
+  char buf[24];
+  for (int i = digits - 1; i >= 0; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  o.append(buf, static_cast<std::size_t>(digits));
+}
 inline void put_hex(std::string& o, std::uint64_t v, int digits) {
   static const char hex[] = "0123456789abcdef";
   for (int i = digits - 1; i >= 0; --i) o += hex[(v >> (i * 4)) & 15];
 }
+
+inline bool looks_secret_name(const std::string& name);
+inline bool looks_like_jwt(const char* s, std::size_t n);
 
 // --------------------------------------------------------------------------------------- settings
 struct FnConfig {
@@ -465,6 +473,8 @@ struct SiteInfo {
   std::string file;           // relative to the project root when under it
   std::string json_prefix;    // ,"function":"...","file":"...","line":N
   std::vector<std::string> names;  // captured parameter names
+  std::vector<std::string> name_json;  // "\"name\":" for each, ready to append
+  std::vector<char> secret;            // the name looks like a secret (redacted unless TRACING_REDACT=false)
   int ceiling = 1;
   std::atomic<bool> capture_params{true}, capture_return{true};  // from the config, per generation
 };
@@ -562,11 +572,19 @@ struct Record {
 
 // Single-producer (the traced thread), single-consumer (the writer) byte ring.
 struct Ring {
-  explicit Ring(std::size_t bytes) : capacity(bytes), data(new char[bytes]) {}
+  explicit Ring(std::size_t bytes) : capacity(bytes), data(new char[bytes]) {
+    std::memset(data.get(), 0, bytes);  // fault the pages in now, not one by one on the traced thread
+  }
   const std::size_t capacity;
   std::unique_ptr<char[]> data;
+  // Producer and consumer positions on separate cache lines; the producer re-reads `tail` only when its
+  // cached copy says the ring is full, so the two threads do not bounce a line on every span.
+  // (Padding rather than alignas: C++11/14 `new` does not honour extended alignment.)
   std::atomic<std::uint64_t> head{0};  // written by the producer
-  std::atomic<std::uint64_t> tail{0};  // written by the consumer
+  std::uint64_t cached_tail = 0;       // producer's last view of tail
+  char pad_head_[64 - 2 * sizeof(std::uint64_t)];
+  std::atomic<std::uint64_t> tail{0};  // written by the consumer, 64 bytes after head
+  char pad_tail_[64 - sizeof(std::uint64_t)];
   std::atomic<bool> closed{false};     // the thread exited; free after the last drain
   std::atomic<bool> wake_sent{false};  // the producer asked the writer to drain early
   std::atomic<std::uint64_t> dropped{0}, waited{0};
@@ -805,6 +823,12 @@ class Runtime {
       info->names.push_back(trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1)));
       comma = next;
     }
+    for (const auto& n : info->names) {
+      std::string key;
+      put_string(key, n);
+      info->name_json.push_back(key + ":");
+      info->secret.push_back(looks_secret_name(n) ? 1 : 0);
+    }
     info->json_prefix = ",\"function\":";
     put_string(info->json_prefix, info->function);
     info->json_prefix += ",\"file\":";
@@ -969,15 +993,18 @@ class Runtime {
     }
     o += ",\"startTime\":\"";
     o += cached_stamp_;
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%06lldZ\"", static_cast<long long>((start % 1000000000LL) / 1000));
-    o += frac;
-    o += ",\"duration\":";
-    char ms[32];
-    int n = std::snprintf(ms, sizeof ms, "%.6f", static_cast<double>(dur) / 1e6);
-    while (n > 1 && ms[n - 1] == '0') --n;
-    if (ms[n - 1] == '.') --n;
-    o.append(ms, static_cast<std::size_t>(n));
+    o += '.';
+    put_fixed_digits(o, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
+    o += "Z\",\"duration\":";
+    // Milliseconds with up to 6 decimals (ns precision), trailing zeros dropped: 53.2, 0.00046.
+    put_uint(o, dur / 1000000);
+    std::uint64_t frac_ns = dur % 1000000;
+    if (frac_ns) {
+      int digits = 6;
+      while (frac_ns % 10 == 0) frac_ns /= 10, --digits;
+      o += '.';
+      put_fixed_digits(o, frac_ns, digits);
+    }
     o += ",\"durationNs\":";
     put_uint(o, dur);
     const char* p = payload;
@@ -1153,8 +1180,7 @@ inline void Runtime::after_fork_child() {
 }
 
 // ----------------------------------------------------------------------------------- capturing
-bool looks_secret_name(const std::string& name);
-bool looks_like_jwt(const char* s, std::size_t n);
+
 
 template <int N>
 struct Rank : Rank<N - 1> {};
@@ -1582,13 +1608,12 @@ class Span {
 
   template <class T>
   void param(detail::SiteInfo* info, std::size_t i, const T& v) {
+    if (i >= info->name_json.size()) return;  // more values than names cannot happen with AGENTLOG_SPAN
     std::string& s = scratch();
-    const std::string name = i < info->names.size() ? info->names[i] : "arg" + std::to_string(i);
     if (s.size() > scratch_start_) s += ',';
-    detail::put_string(s, name);
-    s += ':';
+    s += info->name_json[i];
     const detail::Settings& st = detail::Runtime::get().settings();
-    if (st.redact && detail::looks_secret_name(name))
+    if (st.redact && info->secret[i])
       s += "\"[REDACTED]\"";
     else
       detail::capture_limited(s, v, st.max_capture, st.redact);
@@ -1678,9 +1703,11 @@ class Span {
       if (payload) std::memcpy(p + sizeof rec, s.data() + scratch_start_, payload);
       r.head.store(head + size, std::memory_order_release);
       // Past half full: wake the writer now rather than at its next tick (once per crossing).
-      if (head + size - r.tail.load(std::memory_order_relaxed) > r.capacity / 2 &&
-          !r.wake_sent.exchange(true, std::memory_order_relaxed))
-        detail::Runtime::get().wake();
+      if (AGENTLOG_UNLIKELY(head + size - r.cached_tail > r.capacity / 2)) {
+        r.cached_tail = r.tail.load(std::memory_order_acquire);
+        if (head + size - r.cached_tail > r.capacity / 2 && !r.wake_sent.exchange(true, std::memory_order_relaxed))
+          detail::Runtime::get().wake();
+      }
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
@@ -1701,13 +1728,17 @@ class Span {
     std::size_t offset = static_cast<std::size_t>(head % r.capacity);
     std::size_t pad = r.capacity - offset < size ? r.capacity - offset : 0;
     std::size_t need = pad + size;
-    if (r.capacity - (head - r.tail.load(std::memory_order_acquire)) < need) {
-      r.waited.fetch_add(1, std::memory_order_relaxed);
-      std::int64_t deadline = detail::steady_ns() +
-                              static_cast<std::int64_t>(detail::Runtime::get().settings().full_wait_ms) * 1000000;
-      while (r.capacity - (head - r.tail.load(std::memory_order_acquire)) < need) {
-        if (detail::steady_ns() > deadline) return false;
-        std::this_thread::yield();
+    if (r.capacity - (head - r.cached_tail) < need) {
+      r.cached_tail = r.tail.load(std::memory_order_acquire);
+      if (r.capacity - (head - r.cached_tail) < need) {
+        r.waited.fetch_add(1, std::memory_order_relaxed);
+        detail::Runtime::get().wake();
+        std::int64_t deadline = detail::steady_ns() +
+                                static_cast<std::int64_t>(detail::Runtime::get().settings().full_wait_ms) * 1000000;
+        while (r.capacity - (head - (r.cached_tail = r.tail.load(std::memory_order_acquire))) < need) {
+          if (detail::steady_ns() > deadline) return false;
+          std::this_thread::yield();
+        }
       }
     }
     if (pad) {

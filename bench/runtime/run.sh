@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Tracing runtime cost, side by side in one run: untraced, runtime compiled in but disabled, level 1, level 2,
+# `uftrace record` on a -pg build, and -finstrument-functions with empty hooks.
+#   bench/runtime/run.sh [build dir] [runs]
+# Per variant and workload: median of <runs> of the time on the traced thread per call (the program times its
+# own loop) and of the whole-process wall time per call (start to exit, every span written to disk).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+runs=${2:-5}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+src="$here/workload.cpp"
+inc="$here/../../tracer/runtime"
+cxx=${CXX:-g++}
+flags="-std=c++17 -O2 -pthread -I$inc"
+$cxx $flags -DBENCH_NO_RUNTIME "$src" -o "$out/untraced"
+$cxx $flags "$src" -o "$out/traced"
+$cxx $flags -DBENCH_NO_RUNTIME -pg "$src" -o "$out/pg"
+$cxx $flags -DBENCH_NO_RUNTIME -finstrument-functions "$src" "$here/hooks.cpp" -o "$out/cyg"
+
+proj="$out/proj"
+mkdir -p "$proj/.ai-agents/logging/config"
+export AGENTLOG_ROOT="$proj"
+
+# run <label> <env> <command...>: prints "label workload thread_ns wall_ns dropped" medians.
+measure() {
+  local label=$1 envs=$2 workload=$3; shift 3
+  local threads=() walls=() dropped=0
+  for ((i = 0; i < runs; i++)); do
+    rm -rf "$proj/.ai-agents/logging/traces" "$out/uftrace.data"
+    local t0 t1 line
+    t0=$(date +%s%N)
+    line=$(cd "$out" && env $envs "$@" 2>/dev/null | grep '^{' | tail -1)
+    t1=$(date +%s%N)
+    local calls thread drop
+    calls=$(echo "$line" | sed 's/.*"calls":\([0-9]*\).*/\1/')
+    thread=$(echo "$line" | sed 's/.*"thread_ns_per_call":\([0-9.]*\).*/\1/')
+    drop=$(echo "$line" | sed 's/.*"dropped":\([0-9]*\).*/\1/')
+    threads+=("$thread")
+    walls+=("$(echo "scale=2; ($t1 - $t0) / $calls" | bc)")
+    dropped=$((dropped + drop))
+  done
+  local mt mw spans=""
+  mt=$(printf '%s\n' "${threads[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+  mw=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
+  if [ -d "$proj/.ai-agents/logging/traces" ]; then
+    spans=$(cat "$proj"/.ai-agents/logging/traces/*/*.jsonl 2>/dev/null | wc -l)
+  fi
+  printf '%-34s %-7s thread %8s ns/call   whole process %8s ns/call   dropped %s   spans on disk %s\n' \
+    "$label" "$workload" "$mt" "$mw" "$dropped" "${spans:--}"
+}
+
+for w in fib str; do
+  measure "untraced" "" $w "$out/untraced" $w
+  measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
+  measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=1024" $w "$out/traced" $w
+  measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=1024" $w "$out/traced" $w
+  if command -v uftrace >/dev/null; then
+    measure "uftrace record (-pg)" "" $w uftrace record -d "$out/uftrace.data" "$out/pg" $w
+    if [ $w = str ]; then
+      measure "uftrace record -A/-R (-pg)" "" $w uftrace record -d "$out/uftrace.data" -A 'f@arg1,arg2/s' -R 'f@retval/s' "$out/pg" $w
+    fi
+  fi
+  measure "-finstrument-functions, empty hooks" "" $w "$out/cyg" $w
+done
