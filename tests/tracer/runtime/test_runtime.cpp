@@ -396,3 +396,45 @@ TEST_CASE("many spans: none dropped, every one on disk") {
   });
 }
 
+
+TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
+  std::ifstream in(RUNTIME_C_PROGRAMS_FILE);
+  std::string program;
+  int built = 0;
+  while (std::getline(in, program)) {
+    if (program.empty()) continue;
+    ++built;
+    CAPTURE(program);
+    auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
+    REQUIRE(r.process.exit_code == 0);
+    CHECK(r.process.out == "15\n");
+    REQUIRE(r.spans.size() == 9);
+    std::map<std::string, json> by_id;
+    for (const auto& s : r.spans) by_id[s["spanId"]] = s;
+    int describes = 0;
+    for (const auto& s : r.spans) {
+      CHECK(is_hex(s["traceId"], 32));
+      std::string fn = s["function"];
+      if (fn == "square") {
+        const json& parent = by_id.at(s["parentSpanId"]);
+        CHECK(parent["function"] == "helper");  // the parent was opened in another .c file
+        CHECK(s["returnValue"] == s["params"]["v"].get<int>() * s["params"]["v"].get<int>());
+      }
+      if (fn == "describe") {
+        ++describes;
+        CHECK(s["params"]["password"] == "[REDACTED]");
+        CHECK((s["params"]["name"] == "box \"A\"" || s["params"]["name"].is_null()));
+        CHECK((s["returnValue"] == "heavy" || s["returnValue"] == "light"));
+      }
+      if (fn == "quiet") {
+        CHECK(s["level"] == 1);
+        CHECK_FALSE(s.contains("params"));
+      }
+    }
+    CHECK(describes == 2);
+    auto off = run(program, "", {}, "TRACING_ENABLED=false\n");
+    CHECK(off.process.out == "15\n");
+    CHECK(off.files.empty());
+  }
+  CHECK(built >= 1);
+}

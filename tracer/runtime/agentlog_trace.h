@@ -1,0 +1,346 @@
+/* agentlog tracing runtime for GNU C (gcc and clang), levels 1 and 2. Header-only: the shared state is in
+ * weak symbols, so every .c file can include this header and the program still has one tracer.
+ *
+ *   #include "../.ai-agents/logging/runtime/agentlog_trace.h" // agentlog
+ *   int add(int a, int b) {
+ *     AGENTLOG_SPAN(2, a, b); // agentlog
+ *     return AGENTLOG_RETURN(a + b); // agentlog
+ *   }
+ *
+ * The span ends when the scope ends (__attribute__((cleanup))). Parameters (level 2, up to 8 per function)
+ * are captured by type with _Generic: integers, _Bool, float/double, char pointers (null-safe) and other
+ * pointers (as addresses); a struct passed by value cannot be captured (list its fields or pass a pointer).
+ * Configuration is the C++ runtime's: AGENTLOG_ROOT or the nearest .ai-agents/logging,
+ * config/.env.tracing (TRACING_ENABLED, TRACING_DEFAULT_LEVEL, TRACING_MAX_CAPTURE_SIZE) and the same
+ * variables from the environment. Each finished span is one JSON line (the C++ runtime's format), written
+ * with one write(2) to traces/YYYY-MM-DD/<pid>-<startEpochMs>-c.jsonl, so nothing waits in memory.
+ * Compile with -DAGENTLOG_DISABLE to remove it all. */
+#ifndef AGENTLOG_TRACE_H
+#define AGENTLOG_TRACE_H
+
+#if defined(AGENTLOG_DISABLE)
+#define AGENTLOG_SPAN(...) ((void)0)
+#define AGENTLOG_RETURN(...) (__VA_ARGS__)
+#else
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AGENTLOG_C_WEAK __attribute__((weak))
+
+struct agentlog_c_span {
+  const char* function;
+  const char* file;
+  int line;
+  int level; /* 0: not recorded */
+  int64_t start_ns;
+  uint64_t span, parent;
+  int params_len;
+  int has_return;
+  char params[512];
+  char ret[256];
+};
+
+AGENTLOG_C_WEAK int agentlog_c_state = -1; /* -1 not initialised, 0 off, 1 on */
+AGENTLOG_C_WEAK int agentlog_c_fd = -1;
+AGENTLOG_C_WEAK int agentlog_c_default_level = 1;
+AGENTLOG_C_WEAK int agentlog_c_max_capture = 256;
+AGENTLOG_C_WEAK char agentlog_c_root[4096];
+AGENTLOG_C_WEAK pthread_mutex_t agentlog_c_mutex = PTHREAD_MUTEX_INITIALIZER;
+AGENTLOG_C_WEAK __thread uint64_t agentlog_c_current;
+AGENTLOG_C_WEAK __thread uint64_t agentlog_c_trace_hi;
+AGENTLOG_C_WEAK __thread uint64_t agentlog_c_trace_lo;
+AGENTLOG_C_WEAK __thread uint64_t agentlog_c_rng;
+
+static inline int64_t agentlog_c_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline uint64_t agentlog_c_next_id(void) {
+  if (!agentlog_c_rng) agentlog_c_rng = (uint64_t)agentlog_c_now_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32);
+  uint64_t z = (agentlog_c_rng += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) | 1;
+}
+
+/* KEY=VALUE from .env.tracing (comments, quotes, `export`), overridden by the environment. */
+static inline int agentlog_c_setting(const char* text, const char* key, char* out, size_t size) {
+  const char* env = getenv(key);
+  if (env) {
+    snprintf(out, size, "%s", env);
+    return 1;
+  }
+  size_t klen = strlen(key);
+  for (const char* line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    while (*line == ' ' || *line == '\t') ++line;
+    if (strncmp(line, "export ", 7) == 0) line += 7;
+    if (strncmp(line, key, klen) != 0 || line[klen] != '=') continue;
+    const char* v = line + klen + 1;
+    size_t n = 0;
+    char quote = (*v == '"' || *v == '\'') ? *v++ : 0;
+    while (v[n] && v[n] != '\n' && (quote ? v[n] != quote : (v[n] != '#' && v[n] != ' ' && v[n] != '\t'))) ++n;
+    if (n >= size) n = size - 1;
+    memcpy(out, v, n);
+    out[n] = 0;
+    return 1;
+  }
+  return 0;
+}
+
+static inline void agentlog_c_init(void) {
+  pthread_mutex_lock(&agentlog_c_mutex);
+  if (agentlog_c_state != -1) {
+    pthread_mutex_unlock(&agentlog_c_mutex);
+    return;
+  }
+  const char* root = getenv("AGENTLOG_ROOT");
+  char dir[4096] = {0};
+  struct stat st;
+  if (root && *root) {
+    snprintf(agentlog_c_root, sizeof agentlog_c_root, "%s", root);
+  } else if (getcwd(dir, sizeof dir)) {
+    for (;;) {
+      char probe[4200];
+      snprintf(probe, sizeof probe, "%s/.ai-agents/logging", dir);
+      if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(agentlog_c_root, sizeof agentlog_c_root, "%s", dir);
+        break;
+      }
+      char* slash = strrchr(dir, '/');
+      if (!slash || slash == dir) break;
+      *slash = 0;
+    }
+  }
+  int state = 0;
+  if (agentlog_c_root[0]) {
+    char path[4300], text[16384] = {0}, value[64];
+    snprintf(path, sizeof path, "%s/.ai-agents/logging/config/.env.tracing", agentlog_c_root);
+    FILE* f = fopen(path, "r");
+    if (f) {
+      size_t n = fread(text, 1, sizeof text - 1, f);
+      text[n] = 0;
+      fclose(f);
+    }
+    state = 1;
+    if (agentlog_c_setting(text, "TRACING_ENABLED", value, sizeof value) &&
+        (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 || strcmp(value, "no") == 0))
+      state = 0;
+    if (agentlog_c_setting(text, "TRACING_DEFAULT_LEVEL", value, sizeof value)) agentlog_c_default_level = atoi(value);
+    if (agentlog_c_setting(text, "TRACING_MAX_CAPTURE_SIZE", value, sizeof value)) agentlog_c_max_capture = atoi(value);
+    if (agentlog_c_max_capture < 16) agentlog_c_max_capture = 16;
+    if (agentlog_c_max_capture > 200) agentlog_c_max_capture = 200; /* bounded by the span's buffers */
+    if (state) {
+      int64_t now = agentlog_c_now_ns();
+      time_t secs = (time_t)(now / 1000000000);
+      struct tm tm;
+      gmtime_r(&secs, &tm);
+      char day[16];
+      strftime(day, sizeof day, "%Y-%m-%d", &tm);
+      snprintf(path, sizeof path, "%s/.ai-agents/logging/traces", agentlog_c_root);
+      mkdir(path, 0755);
+      snprintf(path, sizeof path, "%s/.ai-agents/logging/traces/%s", agentlog_c_root, day);
+      mkdir(path, 0755);
+      snprintf(path, sizeof path, "%s/.ai-agents/logging/traces/%s/%d-%lld-c.jsonl", agentlog_c_root, day, (int)getpid(),
+               (long long)(now / 1000000));
+      agentlog_c_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (agentlog_c_fd < 0) state = 0;
+    }
+  }
+  __atomic_store_n(&agentlog_c_state, state, __ATOMIC_RELEASE);
+  pthread_mutex_unlock(&agentlog_c_mutex);
+}
+
+static inline struct agentlog_c_span agentlog_c_begin(const char* function, const char* file, int line, int ceiling) {
+  struct agentlog_c_span s;
+  s.function = function;
+  s.file = file;
+  s.line = line;
+  s.level = 0;
+  s.params_len = 0;
+  s.has_return = 0;
+  s.params[0] = 0;
+  int state = __atomic_load_n(&agentlog_c_state, __ATOMIC_RELAXED);
+  if (state == 0) return s;
+  if (state == -1) {
+    agentlog_c_init();
+    if (__atomic_load_n(&agentlog_c_state, __ATOMIC_ACQUIRE) != 1) return s;
+  }
+  s.level = ceiling < agentlog_c_default_level ? ceiling : agentlog_c_default_level;
+  if (s.level <= 0) return s;
+  if (!agentlog_c_current) {
+    agentlog_c_trace_hi = agentlog_c_next_id();
+    agentlog_c_trace_lo = agentlog_c_next_id();
+  }
+  s.parent = agentlog_c_current;
+  s.span = agentlog_c_next_id();
+  agentlog_c_current = s.span;
+  s.start_ns = agentlog_c_now_ns();
+  return s;
+}
+
+/* JSON string of at most `limit` bytes of text into buf. Returns the length written. */
+static inline int agentlog_c_json_string(char* buf, int size, const char* text, int limit) {
+  int n = 0;
+  if (size < 3) return 0;
+  buf[n++] = '"';
+  for (int i = 0; text[i] && n < size - 8; ++i) {
+    if (i == limit) {
+      n += snprintf(buf + n, (size_t)(size - n), "...");
+      break;
+    }
+    unsigned char c = (unsigned char)text[i];
+    if (c == '"' || c == '\\') {
+      buf[n++] = '\\';
+      buf[n++] = (char)c;
+    } else if (c < 0x20) {
+      n += snprintf(buf + n, (size_t)(size - n), "\\u%04x", c);
+    } else {
+      buf[n++] = (char)c;
+    }
+  }
+  buf[n++] = '"';
+  buf[n] = 0;
+  return n;
+}
+
+/* Captures, one per type class: each writes the JSON value into buf. */
+static inline int agentlog_c_cap_i(char* b, int n, long long v) { return snprintf(b, (size_t)n, "%lld", v); }
+static inline int agentlog_c_cap_u(char* b, int n, unsigned long long v) { return snprintf(b, (size_t)n, "%llu", v); }
+static inline int agentlog_c_cap_d(char* b, int n, double v) {
+  return v != v ? snprintf(b, (size_t)n, "null") : snprintf(b, (size_t)n, "%.17g", v);
+}
+static inline int agentlog_c_cap_b(char* b, int n, _Bool v) { return snprintf(b, (size_t)n, v ? "true" : "false"); }
+static inline int agentlog_c_cap_s(char* b, int n, const char* v) {
+  return v ? agentlog_c_json_string(b, n, v, agentlog_c_max_capture) : snprintf(b, (size_t)n, "null");
+}
+static inline int agentlog_c_cap_p(char* b, int n, const void* v) {
+  return v ? snprintf(b, (size_t)n, "\"%p\"", v) : snprintf(b, (size_t)n, "null");
+}
+
+#define AGENTLOG_C_CAPTURE(buf, size, x)                                                                      \
+  _Generic((x),                                                                                               \
+      _Bool: agentlog_c_cap_b, char: agentlog_c_cap_i, signed char: agentlog_c_cap_i, short: agentlog_c_cap_i, \
+      int: agentlog_c_cap_i, long: agentlog_c_cap_i, long long: agentlog_c_cap_i,                             \
+      unsigned char: agentlog_c_cap_u, unsigned short: agentlog_c_cap_u, unsigned: agentlog_c_cap_u,          \
+      unsigned long: agentlog_c_cap_u, unsigned long long: agentlog_c_cap_u, float: agentlog_c_cap_d,         \
+      double: agentlog_c_cap_d, long double: agentlog_c_cap_d, char*: agentlog_c_cap_s,                       \
+      const char*: agentlog_c_cap_s, default: agentlog_c_cap_p)(buf, size, x)
+
+static inline void agentlog_c_param_name(struct agentlog_c_span* s, const char* name) {
+  int room = (int)sizeof s->params - s->params_len;
+  if (room <= 0) return;
+  s->params_len += snprintf(s->params + s->params_len, (size_t)room, "%s\"%s\":", s->params_len ? "," : "", name);
+  if (s->params_len > (int)sizeof s->params) s->params_len = (int)sizeof s->params;
+}
+
+static inline int agentlog_c_secret(const char* name) {
+  static const char* const words[] = {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey"};
+  for (size_t i = 0; i < sizeof words / sizeof *words; ++i)
+    if (strstr(name, words[i])) return 1;
+  return 0;
+}
+
+#define AGENTLOG_C_PARAM(x)                                                                                      \
+  do {                                                                                                           \
+    if (agentlog_span_.level >= 2 && agentlog_span_.params_len < (int)sizeof agentlog_span_.params - 64) {       \
+      agentlog_c_param_name(&agentlog_span_, #x);                                                                \
+      int agentlog_room_ = (int)sizeof agentlog_span_.params - agentlog_span_.params_len;                        \
+      if (agentlog_c_secret(#x))                                                                                 \
+        agentlog_span_.params_len += snprintf(agentlog_span_.params + agentlog_span_.params_len,                 \
+                                              (size_t)agentlog_room_, "\"[REDACTED]\"");                         \
+      else                                                                                                       \
+        agentlog_span_.params_len +=                                                                             \
+            AGENTLOG_C_CAPTURE(agentlog_span_.params + agentlog_span_.params_len, agentlog_room_, x);            \
+      if (agentlog_span_.params_len > (int)sizeof agentlog_span_.params - 1)                                     \
+        agentlog_span_.params_len = (int)sizeof agentlog_span_.params - 1;                                       \
+    }                                                                                                            \
+  } while (0)
+
+static inline void agentlog_c_end(struct agentlog_c_span* s) {
+  if (s->level <= 0) return;
+  int64_t end = agentlog_c_now_ns();
+  agentlog_c_current = s->parent;
+  int64_t dur = end - s->start_ns;
+  time_t secs = (time_t)(s->start_ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  const char* file = s->file;
+  size_t rootlen = strlen(agentlog_c_root);
+  if (rootlen && strncmp(file, agentlog_c_root, rootlen) == 0 && file[rootlen] == '/') file += rootlen + 1;
+  char parent[24] = "null";
+  if (s->parent) snprintf(parent, sizeof parent, "\"%016llx\"", (unsigned long long)s->parent);
+  char line[2048];
+  int n = snprintf(line, sizeof line,
+                   "{\"traceId\":\"%016llx%016llx\",\"spanId\":\"%016llx\",\"parentSpanId\":%s,\"function\":\"%s\","
+                   "\"file\":\"%s\",\"line\":%d,\"startTime\":\"%s.%06lldZ\",\"duration\":%.6f,\"durationNs\":%lld",
+                   (unsigned long long)agentlog_c_trace_hi, (unsigned long long)agentlog_c_trace_lo,
+                   (unsigned long long)s->span, parent, s->function, file, s->line, stamp,
+                   (long long)((s->start_ns % 1000000000) / 1000), (double)dur / 1e6, (long long)dur);
+  if (s->level >= 2 && n < (int)sizeof line)
+    n += snprintf(line + n, sizeof line - (size_t)n, ",\"params\":{%.*s},\"returnValue\":%s", s->params_len, s->params,
+                  s->has_return ? s->ret : "null");
+  if (n < (int)sizeof line)
+    n += snprintf(line + n, sizeof line - (size_t)n, ",\"error\":null,\"thread\":%ld,\"pid\":%d,\"level\":%d}\n",
+                  (long)syscall(SYS_gettid), (int)getpid(), s->level);
+  if (n >= (int)sizeof line) { /* cannot happen with the bounded buffers; keep the line valid JSON anyway */
+    n = snprintf(line, sizeof line, "{\"traceId\":\"%016llx%016llx\",\"spanId\":\"%016llx\",\"function\":\"%s\"}\n",
+                 (unsigned long long)agentlog_c_trace_hi, (unsigned long long)agentlog_c_trace_lo,
+                 (unsigned long long)s->span, s->function);
+  }
+  ssize_t written = write(agentlog_c_fd, line, (size_t)n);
+  (void)written;
+}
+
+/* The FOR_EACH of up to 8 parameters. The list always ends with a 0 terminator (so that it is never empty,
+   as C before C23 requires), which P1 drops. */
+#define AGENTLOG_C_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, N, ...) N
+#define AGENTLOG_C_COUNT(...) AGENTLOG_C_N(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define AGENTLOG_C_CAT_(a, b) a##b
+#define AGENTLOG_C_CAT(a, b) AGENTLOG_C_CAT_(a, b)
+#define AGENTLOG_C_P1(terminator)
+#define AGENTLOG_C_P2(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P1(__VA_ARGS__)
+#define AGENTLOG_C_P3(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P2(__VA_ARGS__)
+#define AGENTLOG_C_P4(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P3(__VA_ARGS__)
+#define AGENTLOG_C_P5(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P4(__VA_ARGS__)
+#define AGENTLOG_C_P6(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P5(__VA_ARGS__)
+#define AGENTLOG_C_P7(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P6(__VA_ARGS__)
+#define AGENTLOG_C_P8(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P7(__VA_ARGS__)
+#define AGENTLOG_C_P9(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P8(__VA_ARGS__)
+
+/* AGENTLOG_SPAN(level, params...): the level, then up to 8 parameter names. */
+#define AGENTLOG_SPAN(...)                                                                                     \
+  struct agentlog_c_span agentlog_span_ __attribute__((cleanup(agentlog_c_end), unused)) =                           \
+      agentlog_c_begin(__func__, __FILE__, __LINE__, AGENTLOG_C_FIRST(__VA_ARGS__, 0));                        \
+  AGENTLOG_C_APPLY(AGENTLOG_C_CAT(AGENTLOG_C_P, AGENTLOG_C_COUNT(AGENTLOG_C_REST(__VA_ARGS__, 0))),            \
+                   (AGENTLOG_C_REST(__VA_ARGS__, 0)))                                                          \
+  (void)0
+#define AGENTLOG_C_APPLY(macro, args) macro args
+#define AGENTLOG_C_FIRST(first, ...) first
+#define AGENTLOG_C_REST(first, ...) __VA_ARGS__
+
+/* return AGENTLOG_RETURN(expr): records the value (level 2) and yields it. */
+#define AGENTLOG_RETURN(...)                                                                                   \
+  __extension__({                                                                                              \
+    __typeof__(__VA_ARGS__) agentlog_rv_ = (__VA_ARGS__);                                                      \
+    if (agentlog_span_.level >= 2) {                                                                           \
+      AGENTLOG_C_CAPTURE(agentlog_span_.ret, (int)sizeof agentlog_span_.ret, agentlog_rv_);                    \
+      agentlog_span_.has_return = 1;                                                                           \
+    }                                                                                                          \
+    agentlog_rv_;                                                                                              \
+  })
+
+#endif /* AGENTLOG_DISABLE */
+#endif /* AGENTLOG_TRACE_H */
