@@ -573,7 +573,9 @@ struct Record {
 // Single-producer (the traced thread), single-consumer (the writer) byte ring.
 struct Ring {
   explicit Ring(std::size_t bytes) : capacity(bytes), data(new char[bytes]) {
-    std::memset(data.get(), 0, bytes);  // fault the pages in now, not one by one on the traced thread
+    // Fault the first pages in now rather than one by one on the traced thread (a huge buffer faults the
+    // rest in as it is first used: a program that writes little never pays for it).
+    std::memset(data.get(), 0, std::min(bytes, std::size_t(8) << 20));
   }
   const std::size_t capacity;
   std::unique_ptr<char[]> data;

@@ -83,20 +83,24 @@ void exec(sqlite3* db, const char* sql) {
 const char* kSchema = R"sql(
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=NORMAL;
+PRAGMA cache_size=-65536;
+PRAGMA temp_store=MEMORY;
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS spans(
   id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, function TEXT NOT NULL,
   file TEXT NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
   record TEXT NOT NULL, src TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_ns);
-CREATE INDEX IF NOT EXISTS spans_fn_duration ON spans(file, function, duration_ns);
-CREATE INDEX IF NOT EXISTS spans_file_duration ON spans(file, duration_ns);
+-- Covering for get_trace_stats: counts, mean, max, error rate and percentiles read from the index alone.
+CREATE INDEX IF NOT EXISTS spans_fn_duration ON spans(file, function, duration_ns, error);
+CREATE INDEX IF NOT EXISTS spans_file_duration ON spans(file, duration_ns, error);
 CREATE INDEX IF NOT EXISTS spans_src ON spans(src);
 CREATE TABLE IF NOT EXISTS traces(
   trace_id TEXT PRIMARY KEY, root_function TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
   duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_duration ON traces(duration_ns);
-CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns);
+CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns, trace_id);
+CREATE INDEX IF NOT EXISTS traces_error ON traces(error, start_ns, trace_id);
 CREATE TABLE IF NOT EXISTS functions(file TEXT NOT NULL, function TEXT NOT NULL, PRIMARY KEY(file, function)) WITHOUT ROWID;
 -- Contentless full text of each span (rowid = spans.id, never reused thanks to AUTOINCREMENT).
 CREATE VIRTUAL TABLE IF NOT EXISTS span_text USING fts5(text, content='');
@@ -501,25 +505,31 @@ json TraceStore::search(const SearchQuery& q) {
   if (q.max_ms) add("s.duration_ns <= $", number(static_cast<std::int64_t>(*q.max_ms * 1e6)));
   if (!q.file.empty()) add("(s.file = $ OR s.file LIKE '%/' || $)", text(q.file));
   if (!q.function.empty()) add("(s.function = $ OR s.function LIKE '%::' || $)", text(q.function));
-  if (q.since_ns) add("s.start_ns >= $", number(*q.since_ns));
-  if (q.until_ns) add("s.start_ns <= $", number(*q.until_ns));
   if (q.errors_only) add("s.error = 1");
+  // The time range and "errors only" hold for the trace as a whole (index-friendly); a failed trace's
+  // matching spans are its failed spans.
+  std::string trace_cond = "1";
+  if (q.since_ns) trace_cond += " AND t.start_ns >= " + std::to_string(*q.since_ns);
+  if (q.until_ns) trace_cond += " AND t.start_ns <= " + std::to_string(*q.until_ns);
+  if (q.errors_only) trace_cond += " AND t.error = 1";
   const int next = static_cast<int>(binds.size()) + 1;
   const int limit = std::clamp(q.limit, 1, 1000);
   const int limit_param = next, offset_param = next + 1;
   std::string sql;
-  if (cond.empty()) {
-    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t "
-          "ORDER BY start_ns DESC, trace_id LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
-  } else if (!q.query.empty()) {
-    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t WHERE trace_id IN "
-          "(SELECT s.trace_id FROM spans s WHERE " + cond + ") ORDER BY start_ns DESC, trace_id LIMIT ?" +
-          std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
-  } else {
-    sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t WHERE EXISTS "
-          "(SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " + cond + ") ORDER BY start_ns DESC, trace_id "
-          "LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" + std::to_string(offset_param);
-  }
+  // Full text is selective: collect its traces first. Other span filters usually match often: walk traces
+  // newest first and test each (stops after one page).
+  const std::string columns = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t ";
+  const std::string page = " ORDER BY start_ns DESC, trace_id DESC LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" +
+                           std::to_string(offset_param);
+  std::string span_cond = cond;
+  if (q.errors_only) span_cond = cond == "s.error = 1" ? "" : cond;  // already implied by t.error for the traces
+  if (span_cond.empty())
+    sql = columns + "WHERE " + trace_cond + page;
+  else if (!q.query.empty())
+    sql = columns + "WHERE " + trace_cond + " AND trace_id IN (SELECT s.trace_id FROM spans s WHERE " + cond + ")" + page;
+  else
+    sql = columns + "WHERE " + trace_cond + " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " +
+          cond + ")" + page;
   auto bind_all = [&](Stmt& st) {
     for (std::size_t i = 0; i < binds.size(); ++i) binds[i](st, static_cast<int>(i) + 1);
   };
