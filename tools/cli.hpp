@@ -31,6 +31,7 @@ void add_init_command(CLI::App& app);
 void add_config_commands(CLI::App& app);
 void add_http_command(CLI::App& app);
 void add_traces_commands(CLI::App& app);
+void add_audit_commands(CLI::App& app);
 
 // Creates the .ai-agents/logging tree from the embedded templates; never overwrites. Returns what it did.
 struct InitReport {

@@ -15,6 +15,7 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
   tool.input_schema = tool_schema("log_event.input");
   tool.output_schema = tool_schema("log_event.output");
   tool.annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false};
+  tool.permissions = {"logging.write"};
   tool.handler = [&ctx](mcp::ToolCall& call) -> json {
     const json& a = call.arguments;
     LogEvent event;

@@ -16,6 +16,7 @@ std::string_view embedded_file(const std::vector<EmbeddedFile>& files, std::stri
 
 void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   register_tools(registry, ctx);
+  registry.set_guard(make_policy_guard(ctx));
 }
 
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {

@@ -22,6 +22,9 @@ void register_resources(mcp::ResourceRegistry& resources, ToolsContext& ctx);
 // Registers every tool, in the order tools/list shows them.
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);
 
+// Permissions, path checks and the audit record around every call (tools/policy_guard.cpp).
+mcp::CallGuard make_policy_guard(ToolsContext& ctx);
+
 // What every transport (MCP stdio, HTTP) serves: every tool, with the policy guard around each call.
 void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx);
 

@@ -1,0 +1,58 @@
+// The audit log: audit/actions.jsonl, one JSON record per AI action, each carrying the SHA-256 of the previous
+// record (prevHash) and its own (hash, over the record without it); audit/head.json keeps the count and the
+// last hash so that removing records from the end is detected too. Appends from several processes (the
+// server, hooks, the HTTP API) form one chain: they hold an exclusive flock on the log while appending.
+//
+// Thread-safety: AuditLog methods may be called from any thread and process.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace agentlog::policy {
+
+using json = nlohmann::json;
+
+struct VerifyResult {
+  bool ok = true;
+  std::int64_t records = 0;
+  std::int64_t first_bad = 0;  // 1-based record number (line) of the first problem; 0 when ok
+  std::string problem;         // what is wrong there
+};
+
+struct AuditFilter {
+  std::string agent, tool;
+  std::optional<std::string> since;  // ISO-8601 prefix comparison ("2026-11-25", "2026-11-25T10:00")
+  bool denied_only = false;
+  std::size_t limit = 100;  // newest records
+};
+
+class AuditLog {
+ public:
+  explicit AuditLog(std::filesystem::path audit_dir);
+
+  // Appends `record` (seq, prevHash and hash are added) and returns it as written. Throws on I/O errors.
+  json append(json record);
+  VerifyResult verify() const;
+  // Newest first.
+  std::vector<json> list(const AuditFilter& filter) const;
+
+  std::filesystem::path log_path() const { return dir_ / "actions.jsonl"; }
+  std::filesystem::path head_path() const { return dir_ / "head.json"; }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+std::string sha256_hex(const std::string& data);
+// SHA-256 of a file's bytes; empty when it does not exist.
+std::string sha256_file(const std::filesystem::path& path);
+// A copy of `value` with secrets replaced: keys like password/token/secret/authorization/api_key, and
+// JWT-looking strings, become "[REDACTED]".
+json redact(const json& value);
+
+}  // namespace agentlog::policy

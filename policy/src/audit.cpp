@@ -1,0 +1,217 @@
+#include "policy/audit.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <stdexcept>
+
+namespace agentlog::policy {
+
+namespace fs = std::filesystem;
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+namespace {
+
+bool secret_key(std::string key) {
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* w : {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"})
+    if (key.find(w) != std::string::npos) return true;
+  return false;
+}
+
+bool jwt_like(const std::string& s) {
+  if (s.size() < 20 || s.rfind("eyJ", 0) != 0 || std::count(s.begin(), s.end(), '.') != 2) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '='; });
+}
+
+// The hash of a record covers everything but the hash itself (nlohmann orders keys, so the text is stable).
+std::string record_hash(json record) {
+  record.erase("hash");
+  return sha256_hex(record.dump());
+}
+
+struct Head {
+  std::int64_t count = 0;
+  std::string last_hash;
+};
+
+Head read_head(const fs::path& path) {
+  Head h;
+  std::ifstream in(path);
+  if (!in) return h;
+  json j = json::parse(in, nullptr, false);
+  if (j.is_object()) {
+    h.count = j.value("count", std::int64_t(0));
+    h.last_hash = j.value("lastHash", "");
+  }
+  return h;
+}
+
+// The last complete line of the log (the chain's tail), read from the end.
+std::optional<json> last_record(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return std::nullopt;
+  std::streamoff size = in.tellg();
+  std::streamoff from = std::max<std::streamoff>(0, size - (1 << 20));
+  in.seekg(from);
+  std::string tail(static_cast<std::size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+  if (tail.empty()) return std::nullopt;
+  auto nl = tail.find_last_of('\n');
+  json j = json::parse(nl == std::string::npos ? tail : tail.substr(nl + 1), nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+}  // namespace
+
+json redact(const json& value) {
+  if (value.is_object()) {
+    json out = json::object();
+    for (const auto& [k, v] : value.items()) out[k] = secret_key(k) && !v.is_null() ? json("[REDACTED]") : redact(v);
+    return out;
+  }
+  if (value.is_array()) {
+    json out = json::array();
+    for (const auto& v : value) out.push_back(redact(v));
+    return out;
+  }
+  if (value.is_string() && jwt_like(value.get<std::string>())) return "[REDACTED]";
+  return value;
+}
+
+AuditLog::AuditLog(fs::path audit_dir) : dir_(std::move(audit_dir)) {}
+
+json AuditLog::append(json record) {
+  fs::create_directories(dir_);
+  int fd = ::open(log_path().c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open the audit log " + log_path().string() + ": " + std::strerror(errno));
+  ::flock(fd, LOCK_EX);
+  try {
+    // The chain continues from the log's last record (the head file may lag after a crash).
+    Head head = read_head(head_path());
+    if (auto last = last_record(log_path())) {
+      head.count = last->value("seq", head.count);
+      head.last_hash = last->value("hash", head.last_hash);
+    }
+    record["seq"] = head.count + 1;
+    record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
+    record.erase("hash");
+    record["hash"] = record_hash(record);
+    std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::size_t done = 0;
+    while (done < line.size()) {
+      ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("cannot write the audit log: " + std::string(std::strerror(errno)));
+      done += static_cast<std::size_t>(n);
+    }
+    json h = {{"count", record["seq"]}, {"lastHash", record["hash"]}};
+    fs::path tmp = head_path().string() + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << h.dump() << "\n";
+    }
+    fs::rename(tmp, head_path());
+  } catch (...) {
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    throw;
+  }
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return record;
+}
+
+VerifyResult AuditLog::verify() const {
+  VerifyResult r;
+  std::ifstream in(log_path());
+  std::string line, prev;
+  std::int64_t n = 0;
+  auto fail = [&](std::int64_t at, std::string what) {
+    r.ok = false;
+    r.first_bad = at;
+    r.problem = std::move(what);
+    return r;
+  };
+  while (std::getline(in, line)) {
+    ++n;
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_discarded() || !rec.is_object()) return fail(n, "not a JSON record (edited or truncated)");
+    if (rec.value("seq", std::int64_t(-1)) != n)
+      return fail(n, "sequence number " + rec.value("seq", json(nullptr)).dump() + " where " + std::to_string(n) +
+                         " was expected (a record was removed or reordered)");
+    json expected_prev = prev.empty() ? json(nullptr) : json(prev);
+    if (rec.value("prevHash", json(nullptr)) != expected_prev)
+      return fail(n, "prevHash does not match the previous record (a record was removed, reordered or edited)");
+    std::string hash = rec.value("hash", "");
+    if (record_hash(rec) != hash) return fail(n, "the record's content does not match its hash (edited)");
+    prev = hash;
+  }
+  r.records = n;
+  Head head = read_head(head_path());
+  if (head.count != n || head.last_hash != prev) {
+    if (head.count > n) return fail(n + 1, "head.json records " + std::to_string(head.count) + " actions but the log has " +
+                                               std::to_string(n) + " (records were removed from the end)");
+    return fail(n, "head.json does not match the last record (the log or its head was edited)");
+  }
+  return r;
+}
+
+std::vector<json> AuditLog::list(const AuditFilter& f) const {
+  std::vector<json> out;
+  std::ifstream in(log_path());
+  std::string line;
+  while (std::getline(in, line)) {
+    json rec = json::parse(line, nullptr, false);
+    if (rec.is_discarded()) continue;
+    if (!f.agent.empty() && rec["agent"].value("name", "") != f.agent) continue;
+    if (!f.tool.empty() && rec.value("tool", "") != f.tool) continue;
+    if (f.denied_only && rec.value("decision", "") == "allowed") continue;
+    if (f.since && rec.value("time", "") < *f.since) continue;
+    out.push_back(std::move(rec));
+  }
+  std::reverse(out.begin(), out.end());
+  if (out.size() > f.limit) out.resize(f.limit);
+  return out;
+}
+
+}  // namespace agentlog::policy

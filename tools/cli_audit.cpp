@@ -1,0 +1,81 @@
+// agentlog audit list|verify: what the AI did, and whether the record of it is intact.
+#include <chrono>
+#include <iostream>
+
+#include "policy/audit.hpp"
+#include "tools/cli.hpp"
+#include "tools/context.hpp"
+#include "tracer/store/store.hpp"
+
+namespace agentlog {
+
+// "1h", "2d" or ISO-8601 -> an ISO-8601 UTC prefix that compares with the records' times.
+std::string audit_since(const std::string& text) {
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::int64_t ns = store::parse_time_ns(text, now);
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return buf;
+}
+
+json audit_list(const ProjectLayout& layout, const policy::AuditFilter& filter) {
+  json out = json::array();
+  for (auto& r : policy::AuditLog(layout.audit_dir()).list(filter)) out.push_back(std::move(r));
+  return out;
+}
+
+void add_audit_commands(CLI::App& app) {
+  auto* audit = app.add_subcommand("audit", "The tamper-evident record of every AI action");
+  audit->require_subcommand(1);
+  static CliCommon common;
+  static policy::AuditFilter filter;
+  static std::string since;
+
+  auto* list = audit->add_subcommand("list", "Recorded actions, newest first");
+  add_common_options(list, common);
+  list->add_option("--agent", filter.agent, "Only this agent (clientInfo name, or the HTTP token's name)");
+  list->add_option("--tool", filter.tool, "Only this tool");
+  list->add_option("--since", since, "ISO-8601 or an age (1h, 2d)");
+  list->add_flag("--denied", filter.denied_only, "Only denied (or parked) calls");
+  list->add_option("--limit", filter.limit, "At most this many")->capture_default_str();
+  list->callback([] {
+    try {
+      if (!since.empty()) filter.since = audit_since(since);
+    } catch (const store::StoreError& e) {
+      std::cerr << "agentlog audit: " << e.what() << "\n";
+      throw CLI::RuntimeError(2);
+    }
+    json records = audit_list(common.layout(), filter);
+    if (common.json) return print_json(records);
+    bool tty = stdout_is_tty();
+    for (const auto& r : records) {
+      bool allowed = r.value("decision", "") == "allowed";
+      std::string mark = allowed ? (r.value("outcome", "") == "ok" ? "ok    " : "error ") : "DENIED";
+      if (tty && !allowed) mark = "\033[31m" + mark + "\033[0m";
+      std::cout << r.value("time", "") << "  " << mark << "  " << r["agent"].value("name", "?") << "  "
+                << r.value("tool", "") << "  " << r["arguments"].dump() << "\n";
+      if (r.contains("error")) std::cout << "      " << r["error"].get<std::string>() << "\n";
+    }
+  });
+
+  auto* verify = audit->add_subcommand("verify", "Check the hash chain; exit 1 naming the first bad record");
+  add_common_options(verify, common);
+  verify->callback([] {
+    policy::AuditLog log(common.layout().audit_dir());
+    auto r = log.verify();
+    json out = {{"ok", r.ok}, {"records", r.records}, {"firstBad", r.first_bad}, {"problem", r.problem},
+                {"file", log.log_path().string()}};
+    if (common.json)
+      print_json(out);
+    else if (r.ok)
+      std::cout << "audit log intact: " << r.records << " records, chain and head match\n";
+    else
+      std::cout << "audit log TAMPERED at record " << r.first_bad << ": " << r.problem << "\n";
+    if (!r.ok) throw CLI::RuntimeError(1);
+  });
+}
+
+}  // namespace agentlog

@@ -1,0 +1,106 @@
+// The policy guard around every tools/call (DESIGN.md, Policy): permissions from the .env flags, every path
+// argument resolved and checked, then the tool, then one audit record with the decision, the outcome and the
+// files touched (SHA-256 before and after). The record is on disk before the result is returned.
+#include <chrono>
+#include <ctime>
+#include <iostream>
+
+#include "policy/audit.hpp"
+#include "policy/paths.hpp"
+#include "policy/permissions.hpp"
+#include "tools/tools.hpp"
+
+namespace agentlog {
+
+namespace {
+
+std::string iso_now() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[48];
+  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms % 1000));
+  return out;
+}
+
+// "[policy.denied.x] text" -> "policy.denied.x"
+std::string error_id(const std::string& text) {
+  if (text.size() > 2 && text[0] == '[') {
+    auto close = text.find(']');
+    if (close != std::string::npos) return text.substr(1, close - 1);
+  }
+  return "tool.failed";
+}
+
+}  // namespace
+
+mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
+  return [&ctx](mcp::ToolCall& call, const mcp::Tool& tool,
+                const std::function<mcp::ToolResult(mcp::ToolCall&)>& proceed) -> mcp::ToolResult {
+    const auto start = std::chrono::steady_clock::now();
+    // The human edits the .env files while the server runs: read them on every call (they are small).
+    EnvSettings tracing = EnvSettings::load(ctx.layout.env_tracing(), tracing_env_keys());
+    EnvSettings logging = EnvSettings::load(ctx.layout.env_logging(), logging_env_keys());
+    json logged_arguments = policy::redact(call.arguments);
+
+    std::optional<policy::Denial> denial = policy::check_permissions(tool.permissions, call.arguments, tracing, logging);
+    std::vector<std::string> checked_paths;
+    for (const auto& name : tool.path_arguments) {
+      if (denial) break;
+      auto it = call.arguments.find(name);
+      if (it == call.arguments.end() || !it->is_string()) continue;
+      auto decision = policy::check_path(ctx.layout, it->get<std::string>(), tracing.get_list("TRACING_EXCLUDE_FILES"));
+      if (decision.denial) {
+        denial = decision.denial;
+        break;
+      }
+      *it = decision.relative;  // the tool sees the resolved, project-relative path
+      checked_paths.push_back(decision.relative);
+    }
+
+    mcp::ToolResult result;
+    std::string decision = "allowed";
+    if (denial) {
+      decision = "denied";
+      result = mcp::ToolResult::error(denial->id, denial->message);
+    } else {
+      std::vector<std::string> before;
+      for (const auto& p : checked_paths) before.push_back(policy::sha256_file(ctx.layout.root / p));
+      result = proceed(call);
+      for (std::size_t i = 0; i < checked_paths.size(); ++i)
+        call.files_touched.push_back({checked_paths[i], before[i], policy::sha256_file(ctx.layout.root / checked_paths[i])});
+    }
+
+    json files = json::array();
+    for (const auto& f : call.files_touched)
+      files.push_back({{"path", f.path}, {"sha256Before", f.sha256_before}, {"sha256After", f.sha256_after}});
+    json record = {
+        {"time", iso_now()},
+        {"agent", {{"name", call.client.name}, {"version", call.client.version}}},
+        {"session", call.session},
+        {"tool", call.tool},
+        {"arguments", logged_arguments},
+        {"decision", decision},
+        {"outcome", result.is_error ? "error" : "ok"},
+        {"durationMs", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()},
+        {"files", files}};
+    if (result.is_error) {
+      record["errorId"] = error_id(result.text);
+      record["error"] = result.text;
+    }
+    try {
+      policy::AuditLog(ctx.layout.audit_dir()).append(std::move(record));
+    } catch (const std::exception& e) {
+      // The action happened; say loudly that its record did not (stderr, never stdout).
+      std::cerr << "agentlog: AUDIT RECORD NOT WRITTEN for " << call.tool << ": " << e.what() << std::endl;
+      if (denial) return result;
+    }
+    return result;
+  };
+}
+
+}  // namespace agentlog
