@@ -1,0 +1,298 @@
+// Accountability: a corpus of attempts to reach protected files through every tool that takes a path (all
+// denied, all audited; allowed paths still work), permissions from the .env flags, the audit chain against
+// tampering, and appends from several processes forming one chain.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "policy/audit.hpp"
+#include "policy/paths.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::McpSession;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<json> audit_records(const TempDir& root) {
+  std::vector<json> out;
+  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
+  std::string line;
+  while (std::getline(in, line)) out.push_back(json::parse(line));
+  return out;
+}
+
+// Every way we know to name a protected file; `R` is the absolute project root.
+std::vector<std::string> protected_attempts(const std::string& R) {
+  return {
+      ".ai-agents/logging/config/.env.tracing",
+      ".ai-agents/logging/config/.env.logging",
+      "./.ai-agents/logging/config/.env.tracing",
+      ".ai-agents//logging///config/.env.tracing",
+      ".ai-agents/logging/config/.env.tracing/",
+      ".ai-agents/logging/config/./.env.logging",
+      ".ai-agents/logging/logs/../config/.env.tracing",
+      "src/../.ai-agents/logging/config/.env.tracing",
+      "src/../../" + fs::path(R).filename().string() + "/.ai-agents/logging/config/.env.logging",
+      R + "/.ai-agents/logging/config/.env.tracing",
+      R + "//.ai-agents/logging/config//.env.logging",
+      R + "/./.ai-agents/./logging/config/.env.tracing",
+      ".ai-agents/logging/config/.env.local",          // any .env* in config/
+      ".ai-agents/logging/config/.env.tracing.bak",
+      ".ai-agents/logging/audit/actions.jsonl",
+      ".ai-agents/logging/audit/head.json",
+      ".ai-agents/logging/audit/",
+      ".ai-agents/logging/audit",
+      R + "/.ai-agents/logging/audit/actions.jsonl",
+      ".ai-agents/logging/approvals/pending.json",
+      "link-to-config/.env.tracing",                   // a symlinked folder
+      "link-to-env",                                   // a symlink to the file
+      "nested/link-to-audit/actions.jsonl",            // a symlink to the audit folder, one level down
+      "hard-link-env.txt",                             // a hard link to .env.logging
+      "hard-link-audit.txt",                           // a hard link to the audit log
+      "../outside.txt",
+      "../../etc/passwd",
+      "/etc/passwd",
+      "/tmp",
+      "link-outside/file.txt",                         // a symlink leading out of the project
+  };
+}
+
+void make_tricks(const TempDir& root) {
+  const fs::path base = root / ".ai-agents/logging";
+  fs::create_directories(root / "nested");
+  fs::create_directory_symlink(base / "config", root / "link-to-config");
+  fs::create_symlink(base / "config/.env.tracing", root / "link-to-env");
+  fs::create_directory_symlink(base / "audit", root / "nested/link-to-audit");
+  fs::create_hard_link(base / "config/.env.logging", root / "hard-link-env.txt");
+  fs::create_directory_symlink("/tmp", root / "link-outside");
+}
+
+json call(McpSession& mcp, const std::string& tool, const json& args) { return mcp.call_tool(tool, args); }
+
+}  // namespace
+
+TEST_CASE("60+ attempts on protected files through every path tool are denied and audited") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  // One audited action first, so that the audit log and its hard link exist.
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    call(mcp, "log_event", {{"level", "info"}, {"message", "start"}});
+  }
+  fs::create_hard_link(root / ".ai-agents/logging/audit/actions.jsonl", root / "hard-link-audit.txt");
+  make_tricks(root);
+  std::string env_before = agentlog::test::read_text(root / ".ai-agents/logging/config/.env.tracing");
+
+  const auto attempts = protected_attempts(root.path().string());
+  // Every tool that takes a path argument, with arguments that are otherwise valid.
+  const std::vector<std::pair<std::string, json>> tools = {
+      {"get_tracing_config", json::object()},
+      {"set_tracing_config", {{"level", 1}}},
+  };
+  McpSession mcp(root.path());
+  mcp.initialize();
+  std::size_t before = audit_records(root).size();
+  int denied = 0;
+  for (const auto& [tool, base_args] : tools) {
+    for (const auto& path : attempts) {
+      CAPTURE(tool);
+      CAPTURE(path);
+      json args = base_args;
+      args["file"] = path;
+      json r = call(mcp, tool, args);
+      REQUIRE(r["isError"] == true);
+      std::string text = r["content"][0]["text"];
+      CHECK(text.rfind("[policy.denied.", 0) == 0);
+      ++denied;
+    }
+  }
+  CHECK(denied >= 60);
+  auto records = audit_records(root);
+  REQUIRE(records.size() == before + static_cast<std::size_t>(denied));
+  for (std::size_t i = before; i < records.size(); ++i) {
+    CHECK(records[i]["decision"] == "denied");
+    CHECK(records[i]["agent"]["name"] == "agentlog-tests");  // the clientInfo of McpSession
+    CHECK(records[i]["errorId"].get<std::string>().rfind("policy.denied.", 0) == 0);
+  }
+  CHECK(agentlog::test::read_text(root / ".ai-agents/logging/config/.env.tracing") == env_before);
+
+  // Allowed paths still work and are audited as allowed, with the resolved path.
+  json ok = call(mcp, "set_tracing_config", {{"file", "./src//users.cpp"}, {"level", 3}});
+  CHECK(ok["isError"] == false);
+  json cfg = json::parse(agentlog::test::read_text(root / ".ai-agents/logging/config/tracing.config.json"));
+  CHECK(cfg["files"]["src/users.cpp"]["level"] == 3);
+  auto last = audit_records(root).back();
+  CHECK(last["decision"] == "allowed");
+  CHECK(last["arguments"]["file"] == "./src//users.cpp");  // as the agent wrote it
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
+}
+
+TEST_CASE("path decisions as functions") {
+  using agentlog::policy::glob_match;
+  using agentlog::policy::is_protected;
+  CHECK(is_protected(".ai-agents/logging/config/.env.tracing"));
+  CHECK(is_protected(".ai-agents/logging/audit"));
+  CHECK_FALSE(is_protected(".ai-agents/logging/config/tracing.config.json"));
+  CHECK_FALSE(is_protected("src/.env.tracing"));  // only the human-only config folder is protected
+  CHECK(glob_match("*.test.ts", "src/a.test.ts"));
+  CHECK(glob_match("vendor/**", "vendor/x/y.cpp"));
+  CHECK_FALSE(glob_match("*.spec.ts", "src/a.ts"));
+}
+
+TEST_CASE("permissions come from the .env flags, changes apply without a restart") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  McpSession mcp(root.path());
+  mcp.initialize();
+  CHECK(call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}})["isError"] == false);
+  CHECK(call(mcp, "log_event", {{"level", "info"}, {"message", "on"}})["isError"] == false);
+
+  auto env_t = root / ".ai-agents/logging/config/.env.tracing";
+  auto env_l = root / ".ai-agents/logging/config/.env.logging";
+  agentlog::test::write_text(env_t, agentlog::test::read_text(env_t) + "\nTRACING_ENABLED=false\n");
+  agentlog::test::write_text(env_l, agentlog::test::read_text(env_l) + "\nLOGGING_ENABLED=false\n");
+  json t = call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}});
+  CHECK(t["content"][0]["text"].get<std::string>().rfind("[policy.denied.disabled]", 0) == 0);
+  json l = call(mcp, "log_event", {{"level", "info"}, {"message", "off"}});
+  CHECK(l["content"][0]["text"].get<std::string>().rfind("[policy.denied.disabled]", 0) == 0);
+  CHECK(agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log").find("\"off\"") == std::string::npos);
+  // Reads stay available.
+  CHECK(call(mcp, "find_slow_traces", json::object())["isError"] == false);
+
+  // A permission flag that cannot be read means "deny".
+  agentlog::test::write_text(env_t, "TRACING_ENABLED=maybe\n");
+  CHECK(call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}})["isError"] == true);
+}
+
+TEST_CASE("audit verify finds edited, removed, reordered and truncated records") {
+  TempDir dir;
+  agentlog::policy::AuditLog log(dir.path());
+  for (int i = 0; i < 6; ++i) log.append({{"tool", "log_event"}, {"i", i}, {"decision", "allowed"}});
+  REQUIRE(log.verify().ok);
+  CHECK(log.verify().records == 6);
+  const std::string pristine = agentlog::test::read_text(log.log_path());
+  const std::string head = agentlog::test::read_text(log.head_path());
+  auto lines = [&] {
+    std::vector<std::string> v;
+    std::stringstream ss(pristine);
+    std::string l;
+    while (std::getline(ss, l)) v.push_back(l);
+    return v;
+  }();
+  auto write_lines = [&](const std::vector<std::string>& v) {
+    std::string text;
+    for (const auto& l : v) text += l + "\n";
+    agentlog::test::write_text(log.log_path(), text);
+    agentlog::test::write_text(log.head_path(), head);
+  };
+  SUBCASE("an edited field") {
+    auto v = lines;
+    v[2].replace(v[2].find("\"i\":2"), 5, "\"i\":9");
+    write_lines(v);
+    auto r = log.verify();
+    CHECK_FALSE(r.ok);
+    CHECK(r.first_bad == 3);
+  }
+  SUBCASE("a removed record") {
+    auto v = lines;
+    v.erase(v.begin() + 3);
+    write_lines(v);
+    CHECK(log.verify().first_bad == 4);
+  }
+  SUBCASE("reordered records") {
+    auto v = lines;
+    std::swap(v[1], v[2]);
+    write_lines(v);
+    CHECK(log.verify().first_bad == 2);
+  }
+  SUBCASE("the last record removed") {
+    auto v = lines;
+    v.pop_back();
+    write_lines(v);
+    auto r = log.verify();
+    CHECK_FALSE(r.ok);
+    CHECK(r.problem.find("removed from the end") != std::string::npos);
+  }
+  SUBCASE("a truncated line") {
+    write_lines(lines);
+    agentlog::test::write_text(log.log_path(), pristine.substr(0, pristine.size() - 20));
+    CHECK_FALSE(log.verify().ok);
+  }
+  SUBCASE("a forged record with a recomputed hash still breaks the chain") {
+    auto v = lines;
+    json forged = json::parse(v[4]);
+    forged["tool"] = "nothing_to_see";
+    forged.erase("hash");
+    forged["hash"] = agentlog::policy::sha256_hex(forged.dump());
+    v[4] = forged.dump();
+    write_lines(v);
+    CHECK(log.verify().first_bad == 6);  // the next record's prevHash no longer matches
+  }
+}
+
+TEST_CASE("agentlog audit verify exits 1 and names the first bad record") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    for (int i = 0; i < 3; ++i) mcp.call_tool("log_event", {{"level", "info"}, {"message", "m" + std::to_string(i)}});
+  }
+  auto ok = agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("3 records") != std::string::npos);
+  auto log = root / ".ai-agents/logging/audit/actions.jsonl";
+  std::string text = agentlog::test::read_text(log);
+  text.replace(text.find("\"m1\""), 4, "\"mX\"");
+  agentlog::test::write_text(log, text);
+  auto bad = agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.out.find("record 2") != std::string::npos);
+  auto listed = agentlog::test::run_agentlog({"audit", "list", "--json", "--tool", "log_event", "--root", root.path().string()});
+  CHECK(json::parse(listed.out).size() == 3);
+}
+
+TEST_CASE("appends from four processes form one chain") {
+  TempDir dir;
+  std::vector<pid_t> children;
+  for (int p = 0; p < 4; ++p) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      agentlog::policy::AuditLog log(dir.path());
+      for (int i = 0; i < 100; ++i) log.append({{"tool", "t"}, {"process", p}, {"i", i}});
+      _exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t c : children) {
+    int status = 0;
+    waitpid(c, &status, 0);
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  agentlog::policy::AuditLog log(dir.path());
+  auto r = log.verify();
+  CHECK(r.ok);
+  CHECK(r.records == 400);
+}
+
+TEST_CASE("secrets are redacted in recorded arguments") {
+  json args = {{"password", "hunter2"}, {"nested", {{"Authorization", "Bearer x"}, {"keep", 1}}},
+               {"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU"}, {"list", {"plain", "x"}}};
+  json r = agentlog::policy::redact(args);
+  CHECK(r["password"] == "[REDACTED]");
+  CHECK(r["nested"]["Authorization"] == "[REDACTED]");
+  CHECK(r["nested"]["keep"] == 1);
+  CHECK(r["jwt"] == "[REDACTED]");
+  CHECK(r["list"] == json::array({"plain", "x"}));
+}
