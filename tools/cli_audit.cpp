@@ -21,11 +21,6 @@ std::string audit_since(const std::string& text) {
   return buf;
 }
 
-json audit_list(const ProjectLayout& layout, const policy::AuditFilter& filter) {
-  json out = json::array();
-  for (auto& r : policy::AuditLog(layout.audit_dir()).list(filter)) out.push_back(std::move(r));
-  return out;
-}
 
 void add_audit_commands(CLI::App& app) {
   auto* audit = app.add_subcommand("audit", "The tamper-evident record of every AI action");
@@ -48,7 +43,8 @@ void add_audit_commands(CLI::App& app) {
       std::cerr << "agentlog audit: " << e.what() << "\n";
       throw CLI::RuntimeError(2);
     }
-    json records = audit_list(common.layout(), filter);
+    json records = json::array();
+    for (auto& r : policy::AuditLog(common.layout().audit_dir()).list(filter)) records.push_back(std::move(r));
     if (common.json) return print_json(records);
     bool tty = stdout_is_tty();
     for (const auto& r : records) {

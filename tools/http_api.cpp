@@ -12,6 +12,8 @@
 #include <regex>
 
 #include "logger/env_file.hpp"
+#include "policy/audit.hpp"
+#include "tools/cli.hpp"
 #include "tools/embedded.hpp"
 
 namespace agentlog {
@@ -274,6 +276,25 @@ struct HttpApi::Impl {
     return name;
   }
 
+  // GET /api/audit?agent=&tool=&since=&denied=true&limit=: newest records first, as `agentlog audit list`.
+  void send_audit(const httplib::Request& req, httplib::Response& res) {
+    policy::AuditFilter filter;
+    filter.agent = req.get_param_value("agent");
+    filter.tool = req.get_param_value("tool");
+    filter.denied_only = req.get_param_value("denied") == "true";
+    try {
+      if (req.has_param("since") && !req.get_param_value("since").empty())
+        filter.since = audit_since(req.get_param_value("since"));
+      if (req.has_param("limit")) filter.limit = static_cast<std::size_t>(std::stoul(req.get_param_value("limit")));
+    } catch (const std::exception& e) {
+      send_error(res, 400, "http.bad_argument", std::string("Bad since or limit: ") + e.what());
+      return;
+    }
+    json records = json::array();
+    for (auto& r : policy::AuditLog(ctx.layout.audit_dir()).list(filter)) records.push_back(std::move(r));
+    send_json(res, 200, {{"records", records}});
+  }
+
   void dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res) {
     auto snap = settings.get();
     std::string problem;
@@ -288,6 +309,14 @@ struct HttpApi::Impl {
       res.set_header("Retry-After", std::to_string(wait));
       send_error(res, 429, "http.rate_limited",
                  "Too many requests; retry after " + std::to_string(wait) + " s (AGENTLOG_API_RATE_LIMIT in .env.logging)");
+      return;
+    }
+    if (req.path == "/api/audit") {  // the audit log is not a tool: read it directly (read-only)
+      if (method != "GET") {
+        send_error(res, 405, "http.method_not_allowed", "Method " + method + " is not allowed on /api/audit");
+        return;
+      }
+      send_audit(req, res);
       return;
     }
     const Route* route = nullptr;

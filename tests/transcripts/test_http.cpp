@@ -237,3 +237,58 @@ TEST_CASE("binding to a non-loopback address without tokens is refused") {
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("AGENTLOG_API_TOKENS") != std::string::npos);
 }
+
+TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token's name") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1,bob:bob-secret-2\nAGENTLOG_API_WRITE_TOKENS=alice");
+  // Two spans of one trace, in the runtime's format.
+  json child = {{"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"}, {"spanId", "00f067aa0ba902b7"},
+                {"parentSpanId", "00f067aa0ba902b6"}, {"function", "Db::query"}, {"file", "src/db.cpp"}, {"line", 9},
+                {"startTime", "2026-11-25T10:00:00.000100Z"}, {"duration", 2.5}, {"durationNs", 2500000},
+                {"params", {{"sql", "SELECT 1"}}}, {"returnValue", 1}, {"error", nullptr}};
+  json parent = child;
+  parent["spanId"] = "00f067aa0ba902b6";
+  parent["parentSpanId"] = nullptr;
+  parent["function"] = "Api::handle";
+  parent["file"] = "src/api.cpp";
+  parent["startTime"] = "2026-11-25T10:00:00.000000Z";
+  parent["duration"] = 4.0;
+  parent["durationNs"] = 4000000;
+  std::filesystem::create_directories(root / ".ai-agents/logging/traces/2026-11-25");
+  agentlog::test::write_text(root / ".ai-agents/logging/traces/2026-11-25/1-1.jsonl", child.dump() + "\n" + parent.dump() + "\n");
+  HttpServer http(root);
+  const std::string bob = "bob-secret-2";
+
+  auto search = http.request("GET", "/api/tracing/search?query=SELECT&minDuration=1ms", "", bob);
+  REQUIRE(search.status == 200);
+  CHECK(search.json_body()["traces"][0]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  auto trace = http.request("GET", "/api/tracing/trace/4bf92f3577b34da6a3ce929d0e0e4736", "", bob);
+  CHECK(trace.status == 200);
+  CHECK(trace.json_body()["spans"][0]["children"] == json::array({"00f067aa0ba902b7"}));
+  CHECK(http.request("GET", "/api/tracing/trace/nope", "", bob).status == 404);
+  auto slow = http.request("GET", "/api/tracing/slow?threshold=3ms", "", bob);
+  CHECK(slow.json_body()["traces"].size() == 1);
+  auto file_stats = http.request("GET", "/api/tracing/stats/file/src/db.cpp", "", bob);
+  CHECK(file_stats.json_body()["count"] == 1);
+  auto fn_stats = http.request("GET", "/api/tracing/stats/function/src/api.cpp/handle", "", bob);
+  CHECK(fn_stats.json_body()["p99"] == 4.0);
+  auto bad_duration = http.request("GET", "/api/tracing/slow?threshold=soon", "", bob);
+  CHECK(bad_duration.status == 400);
+  CHECK(bad_duration.error_id() == "traces.bad_duration");
+
+  // A denied write by alice, then the audit log: newest first, the caller is the token's name.
+  auto denied = http.request("PUT", "/api/tracing/config/file", R"({"file":"../etc/passwd","level":1})", "alice-secret-1");
+  CHECK(denied.status == 403);
+  CHECK(denied.error_id() == "policy.denied.outside_root");
+  auto audit = http.request("GET", "/api/audit?limit=50", "", bob);
+  REQUIRE(audit.status == 200);
+  json records = audit.json_body()["records"];
+  REQUIRE(records.size() >= 7);
+  CHECK(records[0]["agent"]["name"] == "alice");
+  CHECK(records[0]["decision"] == "denied");
+  CHECK(records[1]["agent"]["name"] == "bob");
+  auto only_denied = http.request("GET", "/api/audit?denied=true", "", bob);
+  CHECK(only_denied.json_body()["records"].size() == 1);
+  CHECK(http.request("GET", "/api/audit").status == 401);
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
+}
