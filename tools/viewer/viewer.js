@@ -137,7 +137,9 @@ function waterfall(trace) {
   }
   shown.forEach(([s, depth], i) => {
     const y = i * rowH;
-    add('text', { x: 4 + Math.min(depth, 30) * 10, y: y + 14 }, short(s.function, 44));
+    const args = s.params && typeof s.params === 'object'
+      ? '(' + Object.entries(s.params).map(([k, v]) => k + '=' + short(v, 16)).join(', ') + ')' : '';
+    add('text', { x: 4 + Math.min(depth, 30) * 10, y: y + 14 }, short(s.function + args, 48 - Math.min(depth, 30)));
     const x = labelW + ((epochUs(s.startTime) - t0) / total) * barW;
     const w = Math.max(1, ((s.duration * 1000) / total) * barW);
     const rect = add('rect', { class: 'span' + (s.error ? ' error' : ''), x, y: y + 3, width: w, height: rowH - 6,
