@@ -1,7 +1,11 @@
 // The policy guard around every tools/call (DESIGN.md, Policy): permissions from the .env flags, every path
 // argument resolved and checked, then the tool, then one audit record with the decision, the outcome and the
 // files touched (SHA-256 before and after). The record is on disk before the result is returned.
+#include <sys/stat.h>
+
 #include <chrono>
+#include <memory>
+#include <mutex>
 #include <ctime>
 #include <iostream>
 
@@ -36,15 +40,44 @@ std::string error_id(const std::string& text) {
   return "tool.failed";
 }
 
+// The settings of one .env file, re-read when the human changes it (size or mtime), shared by all calls.
+class EnvCache {
+ public:
+  EnvCache(std::filesystem::path path, const std::vector<EnvKeySpec>& keys) : path_(std::move(path)), keys_(keys) {}
+  std::shared_ptr<const EnvSettings> get() {
+    struct stat st {};
+    long long stamp = ::stat(path_.c_str(), &st) == 0
+                          ? static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec + st.st_size * 7
+                          : -1;
+    std::lock_guard lock(mutex_);
+    if (!current_ || stamp != stamp_) {
+      current_ = std::make_shared<const EnvSettings>(EnvSettings::load(path_, keys_));
+      stamp_ = stamp;
+    }
+    return current_;
+  }
+
+ private:
+  std::filesystem::path path_;
+  const std::vector<EnvKeySpec>& keys_;
+  std::mutex mutex_;
+  std::shared_ptr<const EnvSettings> current_;
+  long long stamp_ = -2;
+};
+
 }  // namespace
 
 mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
-  return [&ctx](mcp::ToolCall& call, const mcp::Tool& tool,
-                const std::function<mcp::ToolResult(mcp::ToolCall&)>& proceed) -> mcp::ToolResult {
+  auto tracing_env = std::make_shared<EnvCache>(ctx.layout.env_tracing(), tracing_env_keys());
+  auto logging_env = std::make_shared<EnvCache>(ctx.layout.env_logging(), logging_env_keys());
+  return [&ctx, tracing_env, logging_env](mcp::ToolCall& call, const mcp::Tool& tool,
+                                          const std::function<mcp::ToolResult(mcp::ToolCall&)>& proceed) -> mcp::ToolResult {
     const auto start = std::chrono::steady_clock::now();
-    // The human edits the .env files while the server runs: read them on every call (they are small).
-    EnvSettings tracing = EnvSettings::load(ctx.layout.env_tracing(), tracing_env_keys());
-    EnvSettings logging = EnvSettings::load(ctx.layout.env_logging(), logging_env_keys());
+    // The human edits the .env files while the server runs: a change applies to the next call.
+    auto tracing_ptr = tracing_env->get();
+    auto logging_ptr = logging_env->get();
+    const EnvSettings& tracing = *tracing_ptr;
+    const EnvSettings& logging = *logging_ptr;
     json logged_arguments = policy::redact(call.arguments);
 
     std::optional<policy::Denial> denial = policy::check_permissions(tool.permissions, call.arguments, tracing, logging);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -70,18 +71,24 @@ std::string record_hash(json record) {
 struct Head {
   std::int64_t count = 0;
   std::string last_hash;
+  std::int64_t size = -1;  // the log's size when the head was written
 };
 
-Head read_head(const fs::path& path) {
+Head parse_head(const std::string& text) {
   Head h;
-  std::ifstream in(path);
-  if (!in) return h;
-  json j = json::parse(in, nullptr, false);
+  json j = json::parse(text, nullptr, false);
   if (j.is_object()) {
     h.count = j.value("count", std::int64_t(0));
     h.last_hash = j.value("lastHash", "");
+    h.size = j.value("size", std::int64_t(-1));
   }
   return h;
+}
+
+Head read_head(const fs::path& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_head(text);
 }
 
 // The last complete line of the log (the chain's tail), read from the end.
@@ -89,7 +96,7 @@ std::optional<json> last_record(const fs::path& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return std::nullopt;
   std::streamoff size = in.tellg();
-  std::streamoff from = std::max<std::streamoff>(0, size - (1 << 20));
+  std::streamoff from = std::max<std::streamoff>(0, size - (64 << 10));
   in.seekg(from);
   std::string tail(static_cast<std::size_t>(size - from), '\0');
   in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
@@ -126,11 +133,22 @@ json AuditLog::append(json record) {
   if (fd < 0) throw std::runtime_error("cannot open the audit log " + log_path().string() + ": " + std::strerror(errno));
   ::flock(fd, LOCK_EX);
   try {
-    // The chain continues from the log's last record (the head file may lag after a crash).
-    Head head = read_head(head_path());
-    if (auto last = last_record(log_path())) {
-      head.count = last->value("seq", head.count);
-      head.last_hash = last->value("hash", head.last_hash);
+    // The chain continues from the log's last record. The head says where it is when the log has not grown
+    // since the head was written (the common case); otherwise (a crash between the two writes) read the tail.
+    // The head is rewritten in place (one pwrite of a fixed-size line) under the same lock.
+    int head_fd = ::open(head_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (head_fd < 0) throw std::runtime_error("cannot open " + head_path().string() + ": " + std::strerror(errno));
+    char head_buf[512] = {0};
+    ssize_t got = ::pread(head_fd, head_buf, sizeof head_buf - 1, 0);
+    Head head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
+    struct stat st {};
+    ::fstat(fd, &st);
+    if (head.size != static_cast<std::int64_t>(st.st_size)) {
+      head = Head{};
+      if (auto last = last_record(log_path())) {
+        head.count = last->value("seq", std::int64_t(0));
+        head.last_hash = last->value("hash", "");
+      }
     }
     record["seq"] = head.count + 1;
     record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
@@ -144,13 +162,14 @@ json AuditLog::append(json record) {
       if (n <= 0) throw std::runtime_error("cannot write the audit log: " + std::string(std::strerror(errno)));
       done += static_cast<std::size_t>(n);
     }
-    json h = {{"count", record["seq"]}, {"lastHash", record["hash"]}};
-    fs::path tmp = head_path().string() + ".tmp." + std::to_string(::getpid());
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << h.dump() << "\n";
-    }
-    fs::rename(tmp, head_path());
+    ::fstat(fd, &st);
+    json h = {{"count", record["seq"]}, {"lastHash", record["hash"]}, {"size", static_cast<std::int64_t>(st.st_size)}};
+    std::string text = h.dump();
+    text.resize(255, ' ');  // fixed width: a shorter head never leaves old bytes behind
+    text += '\n';
+    bool head_ok = ::pwrite(head_fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+    ::close(head_fd);
+    if (!head_ok) throw std::runtime_error("cannot write " + head_path().string() + ": " + std::strerror(errno));
   } catch (...) {
     ::flock(fd, LOCK_UN);
     ::close(fd);
