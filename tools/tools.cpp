@@ -23,6 +23,9 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_log_event(ctx));
   registry.add(make_get_tracing_config(ctx));
   registry.add(make_set_tracing_config(ctx));
+  registry.add(make_instrument_file(ctx));
+  registry.add(make_instrument_all(ctx));
+  registry.add(make_uninstrument_file(ctx));
   registry.add(make_search_traces(ctx));
   registry.add(make_get_trace(ctx));
   registry.add(make_find_slow_traces(ctx));

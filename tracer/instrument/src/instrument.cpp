@@ -1,1 +1,588 @@
-// Placeholder translation unit until the instrumenter lands.
+// The libclang instrumenter: see instrument.hpp. Edits are computed from the AST first (insertions at byte
+// offsets of the original text), then applied in one pass, then the result is parsed again.
+#include "instrument/instrument.hpp"
+
+#include <clang-c/Index.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace agentlog::instrument {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string take(CXString s) {
+  const char* c = clang_getCString(s);
+  std::string out = c ? c : "";
+  clang_disposeString(s);
+  return out;
+}
+
+struct Insertion {
+  std::size_t offset;
+  std::string text;
+  int order;  // among insertions at one offset: lower first
+};
+
+// One parse of an in-memory text.
+class Parse {
+ public:
+  Parse(const fs::path& path, const std::string& text, const std::vector<std::string>& args) : path_(path.string()) {
+    index_ = clang_createIndex(0, 0);
+    std::vector<const char*> argv;
+    for (const auto& a : args) argv.push_back(a.c_str());
+    CXUnsavedFile unsaved{path_.c_str(), text.data(), static_cast<unsigned long>(text.size())};
+    clang_parseTranslationUnit2(index_, path_.c_str(), argv.data(), static_cast<int>(argv.size()), &unsaved, 1,
+                                CXTranslationUnit_KeepGoing, &tu_);
+  }
+  ~Parse() {
+    if (tu_) clang_disposeTranslationUnit(tu_);
+    clang_disposeIndex(index_);
+  }
+  Parse(const Parse&) = delete;
+  Parse& operator=(const Parse&) = delete;
+
+  bool ok() const { return tu_ != nullptr; }
+  CXTranslationUnit tu() const { return tu_; }
+
+  // Error messages (without locations, which move when text is inserted).
+  std::vector<std::string> errors() const {
+    std::vector<std::string> out;
+    if (!tu_) return {"the file could not be parsed"};
+    unsigned n = clang_getNumDiagnostics(tu_);
+    for (unsigned i = 0; i < n; ++i) {
+      CXDiagnostic d = clang_getDiagnostic(tu_, i);
+      if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
+        CXFile file;
+        unsigned line, col, off;
+        clang_getSpellingLocation(clang_getDiagnosticLocation(d), &file, &line, &col, &off);
+        out.push_back(take(clang_getDiagnosticSpelling(d)) + "\t" + std::to_string(line));
+      }
+      clang_disposeDiagnostic(d);
+    }
+    return out;
+  }
+
+ private:
+  std::string path_;
+  CXIndex index_ = nullptr;
+  CXTranslationUnit tu_ = nullptr;
+};
+
+unsigned offset_of(CXSourceLocation loc) {
+  CXFile f;
+  unsigned line, col, off;
+  clang_getSpellingLocation(loc, &f, &line, &col, &off);
+  return off;
+}
+unsigned line_of(CXSourceLocation loc) {
+  CXFile f;
+  unsigned line, col, off;
+  clang_getSpellingLocation(loc, &f, &line, &col, &off);
+  return line;
+}
+
+bool in_main_file(CXCursor c) {
+  CXSourceLocation loc = clang_getCursorLocation(c);
+  return clang_Location_isFromMainFile(loc) != 0;
+}
+
+bool is_function_kind(CXCursorKind k) {
+  return k == CXCursor_FunctionDecl || k == CXCursor_CXXMethod || k == CXCursor_Constructor ||
+         k == CXCursor_Destructor || k == CXCursor_ConversionFunction || k == CXCursor_FunctionTemplate;
+}
+
+std::string qualified_name(CXCursor c) {
+  std::string name = take(clang_getCursorSpelling(c));
+  for (CXCursor p = clang_getCursorSemanticParent(c); !clang_Cursor_isNull(p) && p.kind != CXCursor_TranslationUnit;
+       p = clang_getCursorSemanticParent(p)) {
+    std::string s = take(clang_getCursorSpelling(p));
+    if (s.empty()) break;
+    name = s + "::" + name;
+  }
+  return name;
+}
+
+CXCursor body_of(CXCursor fn) {
+  CXCursor body = clang_getNullCursor();
+  clang_visitChildren(
+      fn,
+      [](CXCursor c, CXCursor, CXClientData data) {
+        if (c.kind == CXCursor_CompoundStmt) {
+          *static_cast<CXCursor*>(data) = c;
+          return CXChildVisit_Break;
+        }
+        return CXChildVisit_Continue;
+      },
+      &body);
+  return body;
+}
+
+// Token spellings within [from, to) of the cursor's extent.
+std::vector<std::string> tokens_between(CXTranslationUnit tu, CXSourceRange range) {
+  CXToken* toks = nullptr;
+  unsigned n = 0;
+  clang_tokenize(tu, range, &toks, &n);
+  std::vector<std::string> out;
+  for (unsigned i = 0; i < n; ++i) out.push_back(take(clang_getTokenSpelling(tu, toks[i])));
+  clang_disposeTokens(tu, toks, n);
+  return out;
+}
+
+std::string indent_at(const std::string& text, std::size_t line_start) {
+  std::size_t e = line_start;
+  while (e < text.size() && (text[e] == ' ' || text[e] == '\t')) ++e;
+  return text.substr(line_start, e - line_start);
+}
+
+std::size_t line_start_of(const std::string& text, std::size_t offset) {
+  std::size_t p = text.rfind('\n', offset == 0 ? 0 : offset - 1);
+  return p == std::string::npos || offset == 0 ? (offset == 0 ? 0 : (p == std::string::npos ? 0 : p + 1)) : p + 1;
+}
+
+bool only_space_between(const std::string& text, std::size_t a, std::size_t b) {
+  for (std::size_t i = a; i < b && i < text.size(); ++i)
+    if (text[i] != ' ' && text[i] != '\t') return false;
+  return true;
+}
+
+struct Walk {
+  const std::string& text;
+  CXTranslationUnit tu;
+  const Options& options;
+  std::vector<Insertion> edits;
+  std::vector<FunctionEdit> functions;
+  bool wrap_returns = true;
+  bool capture_params = true;
+  bool returns_reference = false;  // of the function being instrumented
+  int order = 0;
+
+  bool wanted(CXCursor fn) const {
+    if (options.functions.empty()) return true;
+    std::string plain = take(clang_getCursorSpelling(fn)), qualified = qualified_name(fn);
+    for (const auto& f : options.functions)
+      if (f == plain || f == qualified || (qualified.size() > f.size() && qualified.ends_with("::" + f))) return true;
+    return false;
+  }
+
+  void add(std::size_t offset, std::string s) { edits.push_back({offset, std::move(s), order++}); }
+
+  // AGENTLOG_SPAN at the top of a body. The body's '{' must be in this file's own text (not a macro).
+  bool span_at(CXCursor body, int level, const std::vector<std::string>& params) {
+    std::size_t brace = offset_of(clang_getRangeStart(clang_getCursorExtent(body)));
+    if (brace >= text.size() || text[brace] != '{') return false;
+    std::string call = "AGENTLOG_SPAN(" + std::to_string(level);
+    for (const auto& p : params) call += ", " + p;
+    call += ");";
+    std::size_t after = brace + 1;
+    std::size_t eol = text.find('\n', after);
+    if (eol != std::string::npos && only_space_between(text, after, eol)) {
+      // "{" ends its line: a line of its own, indented like the body's first line.
+      std::size_t next = eol + 1;
+      std::string indent = indent_at(text, next);
+      if (next >= text.size() || text[next] == '}' || indent.size() == text.size() - next)
+        indent = indent_at(text, line_start_of(text, brace)) + "  ";
+      if (next < text.size() && text.compare(next + indent.size(), 1, "}") == 0)
+        indent = indent_at(text, line_start_of(text, brace)) + "  ";
+      add(next, indent + call + " // agentlog\n");
+    } else {
+      add(after, " " + call + " /* agentlog */");
+    }
+    return true;
+  }
+
+  std::vector<std::string> params_of(CXCursor fn) {
+    std::vector<std::string> out;
+    clang_visitChildren(
+        fn,
+        [](CXCursor c, CXCursor, CXClientData data) {
+          if (c.kind == CXCursor_ParmDecl) {
+            std::string n = take(clang_getCursorSpelling(c));
+            if (!n.empty()) static_cast<std::vector<std::string>*>(data)->push_back(n);
+          }
+          return CXChildVisit_Continue;
+        },
+        &out);
+    return out;
+  }
+
+  // Wraps `return expr;` statements of this body (not of nested lambdas or local classes).
+  bool wrap_returns_in(CXCursor body) {
+    struct Ctx {
+      Walk* self;
+      bool wrapped = false;
+    } ctx{this};
+    clang_visitChildren(
+        body,
+        [](CXCursor c, CXCursor parent, CXClientData data) {
+          auto* x = static_cast<Ctx*>(data);
+          if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
+            return CXChildVisit_Continue;
+          if (c.kind != CXCursor_ReturnStmt) return CXChildVisit_Recurse;
+          CXCursor expr = clang_getNullCursor();
+          clang_visitChildren(
+              c,
+              [](CXCursor e, CXCursor, CXClientData d) {
+                *static_cast<CXCursor*>(d) = e;
+                return CXChildVisit_Break;
+              },
+              &expr);
+          if (clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
+          if (clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
+          const std::string& text = x->self->text;
+          CXSourceRange r = clang_getCursorExtent(c), er = clang_getCursorExtent(expr);
+          std::size_t rs = offset_of(clang_getRangeStart(r)), re = offset_of(clang_getRangeEnd(r));
+          std::size_t es = offset_of(clang_getRangeStart(er)), ee = offset_of(clang_getRangeEnd(er));
+          if (rs >= text.size() || text.compare(rs, 6, "return") != 0 || es >= ee || ee > text.size()) return CXChildVisit_Continue;
+          std::size_t semi = text.find(';', ee);
+          std::size_t eol = text.find('\n', ee);
+          if (semi == std::string::npos || eol == std::string::npos || semi > eol || !only_space_between(text, semi + 1, eol))
+            return CXChildVisit_Continue;  // the statement must end its line: the marker goes there
+          if (text.find('\n', rs) < ee) return CXChildVisit_Continue;  // one line only
+          (void)re;
+          // `return local;` keeps NRVO and the implicit move: record the value on a line of its own before it.
+          std::string expr_text = text.substr(es, ee - es);
+          bool plain_name = !expr_text.empty() && (std::isalpha(static_cast<unsigned char>(expr_text[0])) || expr_text[0] == '_') &&
+                            std::all_of(expr_text.begin(), expr_text.end(), [](char ch) {
+                              return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+                            });
+          if (plain_name && !x->self->returns_reference) {
+            std::size_t ls = line_start_of(text, rs);
+            if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt)
+              x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
+            x->wrapped = true;
+            return CXChildVisit_Continue;
+          }
+          x->self->add(es, "AGENTLOG_RETURN(");
+          x->self->add(ee, ")");
+          x->self->add(semi + 1, " // agentlog");
+          x->wrapped = true;
+          return CXChildVisit_Continue;
+        },
+        &ctx);
+    return ctx.wrapped;
+  }
+
+  // Level 4/5: AGENTLOG_VAR after declarations and AGENTLOG_LINE before statements that have lines of their own.
+  void statements_in(CXCursor body, int level) {
+    struct Ctx {
+      Walk* self;
+      int level;
+    } ctx{this, level};
+    clang_visitChildren(
+        body,
+        [](CXCursor c, CXCursor parent, CXClientData data) {
+          auto* x = static_cast<Ctx*>(data);
+          if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
+            return CXChildVisit_Continue;
+          if (parent.kind != CXCursor_CompoundStmt || !clang_isStatement(c.kind)) return CXChildVisit_Recurse;
+          const std::string& text = x->self->text;
+          CXSourceRange r = clang_getCursorExtent(c);
+          std::size_t s = offset_of(clang_getRangeStart(r)), e = offset_of(clang_getRangeEnd(r));
+          if (s >= text.size() || e > text.size()) return CXChildVisit_Continue;
+          std::size_t ls = line_start_of(text, s);
+          if (!only_space_between(text, ls, s)) return CXChildVisit_Recurse;
+          std::string indent = indent_at(text, ls);
+          if (x->level >= 5)
+            x->self->add(ls, indent + "AGENTLOG_LINE(" + std::to_string(line_of(clang_getRangeStart(r))) + "); // agentlog\n");
+          if (c.kind == CXCursor_DeclStmt) {
+            std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
+            std::size_t eol = text.find('\n', e);
+            if (semi != std::string::npos && eol != std::string::npos && semi < eol && only_space_between(text, semi + 1, eol)) {
+              std::vector<std::string> vars;
+              clang_visitChildren(
+                  c,
+                  [](CXCursor v, CXCursor, CXClientData d) {
+                    if (v.kind == CXCursor_VarDecl) static_cast<std::vector<std::string>*>(d)->push_back(take(clang_getCursorSpelling(v)));
+                    return CXChildVisit_Continue;
+                  },
+                  &vars);
+              for (const auto& v : vars)
+                if (!v.empty()) x->self->add(eol + 1, indent + "AGENTLOG_VAR(" + v + "); // agentlog\n");
+            }
+          }
+          return CXChildVisit_Recurse;
+        },
+        &ctx);
+  }
+
+  void function(CXCursor fn, bool lambda) {
+    CXCursor body = lambda ? body_of(fn) : body_of(fn);
+    if (clang_Cursor_isNull(body)) return;  // = default, = delete, declarations
+    std::size_t body_start = offset_of(clang_getRangeStart(clang_getCursorExtent(body)));
+    // Never constexpr/consteval, coroutines or naked functions.
+    CXSourceRange head = clang_getRange(clang_getRangeStart(clang_getCursorExtent(fn)), clang_getRangeStart(clang_getCursorExtent(body)));
+    for (const auto& t : tokens_between(tu, head))
+      if (t == "constexpr" || t == "consteval" || t == "naked") return;
+    for (const auto& t : tokens_between(tu, clang_getCursorExtent(body)))
+      if (t == "co_await" || t == "co_yield" || t == "co_return") return;
+    if (body_start >= text.size() || text[body_start] != '{') return;  // from a macro expansion
+    int level = lambda ? std::max(options.level, 3) : options.level;
+    std::vector<std::string> params = level >= 2 && capture_params ? params_of(fn) : std::vector<std::string>{};
+    if (!span_at(body, lambda ? 3 : level, params)) return;
+    FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang_getCursorLocation(fn))), level, false};
+    bool structor = fn.kind == CXCursor_Constructor || fn.kind == CXCursor_Destructor;
+    returns_reference = false;  // a lambda's result type is deduced: treat it as by value
+    if (!lambda) {
+      CXType result = clang_getCursorResultType(fn);
+      returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
+    }
+    if (level >= 2 && wrap_returns && !structor) f.returns_wrapped = wrap_returns_in(body);
+    if (level >= 4) statements_in(body, level);
+    functions.push_back(f);
+  }
+
+  void run() {
+    clang_visitChildren(
+        clang_getTranslationUnitCursor(tu),
+        [](CXCursor c, CXCursor, CXClientData data) {
+          auto* self = static_cast<Walk*>(data);
+          if (!in_main_file(c)) return CXChildVisit_Continue;  // headers it includes
+          if (is_function_kind(c.kind)) {
+            if (clang_isCursorDefinition(c) && self->wanted(c)) self->function(c, false);
+            if (self->options.level < 3) return CXChildVisit_Continue;
+            return CXChildVisit_Recurse;  // lambdas inside
+          }
+          if (c.kind == CXCursor_LambdaExpr && self->options.level >= 3 && self->options.functions.empty()) {
+            self->function(c, true);
+            return CXChildVisit_Recurse;
+          }
+          return CXChildVisit_Recurse;
+        },
+        this);
+  }
+};
+
+std::string apply(const std::string& text, std::vector<Insertion> edits, const std::string& include_line) {
+  std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
+    return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
+  });
+  std::string out;
+  out.reserve(text.size() + edits.size() * 40 + include_line.size());
+  // The include goes first, or after a leading `#pragma once`.
+  std::size_t include_at = 0;
+  if (text.rfind("#pragma once", 0) == 0) include_at = text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1;
+  std::size_t pos = 0;
+  bool included = false;
+  for (const auto& e : edits) {
+    if (!included && include_at <= e.offset) {
+      out.append(text, pos, include_at - pos);
+      pos = include_at;
+      out += include_line;
+      included = true;
+    }
+    out.append(text, pos, e.offset - pos);
+    pos = e.offset;
+    out += e.text;
+  }
+  if (!included) {
+    out.append(text, pos, include_at - pos);
+    pos = include_at;
+    out += include_line;
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
+std::vector<std::string> new_errors(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+  std::map<std::string, int> seen;
+  for (const auto& b : before) ++seen[b.substr(0, b.find('\t'))];
+  std::vector<std::string> out;
+  for (const auto& a : after) {
+    std::string msg = a.substr(0, a.find('\t'));
+    if (seen[msg] > 0)
+      --seen[msg];
+    else
+      out.push_back("line " + a.substr(a.find('\t') + 1) + ": " + msg);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_instrumented(const std::string& text) {
+  return text.find("// agentlog\n") != std::string::npos || text.find("/* agentlog */") != std::string::npos ||
+         (text.size() >= 11 && text.compare(text.size() - 11, 11, "// agentlog") == 0);
+}
+
+std::string strip(const std::string& text) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t eol = text.find('\n', pos);
+    std::size_t end = eol == std::string::npos ? text.size() : eol;
+    std::string line = text.substr(pos, end - pos);
+    bool has_newline = eol != std::string::npos;
+    pos = has_newline ? eol + 1 : text.size();
+    // Inline statements: " AGENTLOG_SPAN(...); /* agentlog */"
+    for (std::size_t m; (m = line.find(" /* agentlog */")) != std::string::npos;) {
+      std::size_t start = line.rfind(" AGENTLOG_", m);
+      if (start == std::string::npos) break;
+      line.erase(start, m + 15 - start);
+    }
+    const std::string marker = " // agentlog";
+    if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
+      std::size_t wrap = line.find("AGENTLOG_RETURN(");
+      if (wrap == std::string::npos) continue;  // an inserted line: drop it with its newline
+      // A wrapped return: unwrap AGENTLOG_RETURN(expr) to expr and drop the marker.
+      line.erase(line.size() - marker.size());
+      int depth = 0;
+      std::size_t open = wrap + 15, close = std::string::npos;
+      for (std::size_t i = open; i < line.size(); ++i) {
+        if (line[i] == '(') ++depth;
+        if (line[i] == ')' && --depth == 0) {
+          close = i;
+          break;
+        }
+      }
+      if (close != std::string::npos) {
+        line.erase(close, 1);
+        line.erase(wrap, 16);
+      }
+    }
+    out += line;
+    if (has_newline) out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> compile_args_for(const fs::path& path, const fs::path& project_root, std::string& note) {
+  std::error_code ec;
+  fs::path abs = fs::weakly_canonical(path, ec);
+  for (fs::path dir = abs.parent_path();; dir = dir.parent_path()) {
+    std::vector<fs::path> candidates = {dir / "compile_commands.json"};
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.is_directory() && e.path().filename().string().rfind("build", 0) == 0)
+        candidates.push_back(e.path() / "compile_commands.json");
+    for (const auto& c : candidates) {
+      if (!fs::exists(c)) continue;
+      std::ifstream in(c);
+      auto db = nlohmann::json::parse(in, nullptr, false);
+      if (!db.is_array()) continue;
+      for (const auto& entry : db) {
+        fs::path file = entry.value("file", "");
+        if (file.is_relative()) file = fs::path(entry.value("directory", "")) / file;
+        if (fs::weakly_canonical(file, ec) != abs) continue;
+        std::vector<std::string> args;
+        if (entry.contains("arguments")) {
+          for (const auto& a : entry["arguments"]) args.push_back(a.get<std::string>());
+        } else {
+          std::istringstream ss(entry.value("command", ""));
+          for (std::string a; ss >> a;) args.push_back(a);
+        }
+        std::vector<std::string> out;
+        std::string dir_of_entry = entry.value("directory", "");
+        for (std::size_t i = 1; i < args.size(); ++i) {  // drop the compiler
+          const std::string& a = args[i];
+          if (a == "-o" || a == "-c") {
+            if (a == "-o") ++i;
+            continue;
+          }
+          if (fs::path(a) == file || a == entry.value("file", "")) continue;
+          if (a.rfind("-I", 0) == 0 && a.size() > 2 && a[2] != '/') {
+            out.push_back("-I" + (fs::path(dir_of_entry) / a.substr(2)).string());
+            continue;
+          }
+          out.push_back(a);
+        }
+        note = "flags from " + c.string();
+        return out;
+      }
+    }
+    if (dir == project_root || dir == dir.parent_path()) break;
+  }
+  bool c_file = abs.extension() == ".c";
+  note = std::string("no compile_commands.json entry for this file: parsed with guessed flags (") +
+         (c_file ? "-std=gnu11" : "-std=c++17") + ", -I for the file's folder and the project root)";
+  return {c_file ? "-xc" : "-xc++", c_file ? "-std=gnu11" : "-std=c++17", "-I" + abs.parent_path().string(),
+          "-I" + project_root.string(), "-I" + (project_root / "include").string()};
+}
+
+Result instrument(const fs::path& path, const std::string& text, const Options& options) {
+  Result result;
+  std::string note;
+  std::vector<std::string> args =
+      options.compile_args.empty() ? compile_args_for(path, path.parent_path(), note) : options.compile_args;
+  if (!note.empty()) result.notes.push_back(note);
+  const bool c_file = path.extension() == ".c";
+  Parse original(path, text, args);
+  if (!original.ok()) {
+    result.ok = false;
+    result.diagnostics.push_back("libclang could not parse " + path.string());
+    result.text = text;
+    return result;
+  }
+  const auto before = original.errors();
+  const std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
+  // Try the full edit, then without return wrapping, then without parameters: the first that parses as
+  // cleanly as the original wins.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Options effective = options;
+    if (c_file) effective.level = std::min(options.level, 2);
+    Walk walk{text, original.tu(), effective, {}, {}, attempt == 0 && !c_file, attempt < 2};
+    walk.run();
+    if (walk.functions.empty()) {
+      result.text = text;
+      return result;
+    }
+    std::string candidate = apply(text, walk.edits, include_line);
+    Parse check(path, candidate, args);
+    auto introduced = new_errors(before, check.errors());
+    if (introduced.empty()) {
+      result.text = std::move(candidate);
+      result.functions = std::move(walk.functions);
+      if (attempt > 0) result.notes.push_back(attempt == 1 ? "return values are not wrapped (wrapping did not compile)"
+                                                            : "parameters are not captured (capturing them did not compile)");
+      return result;
+    }
+    if (attempt == 2) {
+      result.ok = false;
+      result.diagnostics = introduced;
+      result.text = text;
+    }
+  }
+  return result;
+}
+
+std::string unified_diff(const std::string& path, const std::string& before, const std::string& after) {
+  auto split = [](const std::string& s) {
+    std::vector<std::string> v;
+    std::istringstream in(s);
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+  };
+  auto a = split(before), b = split(after);
+  // LCS table (files are source files: fine for thousands of lines).
+  std::size_t n = a.size(), m = b.size();
+  std::vector<std::vector<int>> lcs(n + 1, std::vector<int>(m + 1, 0));
+  for (std::size_t i = n; i-- > 0;)
+    for (std::size_t j = m; j-- > 0;) lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::string out = "--- a/" + path + "\n+++ b/" + path + "\n";
+  std::size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] == b[j]) {
+      ++i, ++j;
+      continue;
+    }
+    // One hunk: from here to the next common line.
+    std::size_t hi = i, hj = j;
+    std::string body;
+    while ((i < n || j < m) && !(i < n && j < m && a[i] == b[j])) {
+      if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j]))
+        body += "+" + b[j++] + "\n";
+      else
+        body += "-" + a[i++] + "\n";
+    }
+    out += "@@ -" + std::to_string(hi + 1) + "," + std::to_string(i - hi) + " +" + std::to_string(hj + 1) + "," +
+           std::to_string(j - hj) + " @@\n" + body;
+  }
+  return out;
+}
+
+}  // namespace agentlog::instrument

@@ -1,0 +1,86 @@
+// agentlog instrument FILE...|--all [--level N] [--functions a,b] [--dry-run];
+// agentlog uninstrument FILE...|--all [--restore]. The human's way to what the tools do (same code path,
+// no policy gate: the human is the policy).
+#include <iostream>
+
+#include "tools/cli.hpp"
+#include "tools/instrumentation.hpp"
+
+namespace agentlog {
+
+namespace {
+
+std::vector<std::string> resolve_files(const ProjectLayout& layout, const std::vector<std::string>& args) {
+  std::vector<std::string> out;
+  for (const auto& a : args) out.push_back(layout.relative(std::filesystem::absolute(a)));
+  return out;
+}
+
+}  // namespace
+
+void add_instrument_commands(CLI::App& app) {
+  static CliCommon common;
+  static std::vector<std::string> files, functions;
+  static int level = 2;
+  static bool all = false, dry_run = false, restore = false;
+
+  auto* ins = app.add_subcommand("instrument", "Insert tracing into C/C++ files (libclang)");
+  add_common_options(ins, common);
+  ins->add_option("files", files, "Source files");
+  ins->add_flag("--all", all, "Every source file of the project");
+  ins->add_option("--level", level, "1-5")->check(CLI::Range(1, 5))->capture_default_str();
+  ins->add_option("--functions", functions, "Only these functions")->delimiter(',');
+  ins->add_flag("--dry-run", dry_run, "Print the diff, write nothing");
+  ins->callback([] {
+    ToolsContext ctx{common.layout()};
+    std::vector<std::string> list = all ? project_sources(ctx, {}, {}) : resolve_files(ctx.layout, files);
+    if (list.empty()) throw CLI::ValidationError("instrument", "name files or pass --all");
+    bool failed = false;
+    json results = json::array();
+    for (const auto& f : list) {
+      try {
+        json r = instrument_one(ctx, {f, level, functions, dry_run}, nullptr);
+        if (dry_run && !common.json) std::cout << r["diff"].get<std::string>();
+        if (!common.json)
+          std::cerr << f << ": " << (r["changed"].get<bool>() ? (dry_run ? "would instrument " : "instrumented ") : "unchanged, ")
+                    << r["functions"].size() << " functions at level " << level << "\n";
+        results.push_back(r);
+      } catch (const mcp::ToolError& e) {
+        failed = true;
+        std::cerr << f << ": " << e.what() << "\n";
+        results.push_back({{"file", f}, {"error", e.what()}});
+      }
+    }
+    if (common.json) print_json(results);
+    if (failed) throw CLI::RuntimeError(1);
+  });
+
+  auto* un = app.add_subcommand("uninstrument", "Remove tracing from C/C++ files");
+  add_common_options(un, common);
+  un->add_option("files", files, "Source files");
+  un->add_flag("--all", all, "Every instrumented file of the project");
+  un->add_flag("--restore", restore, "Give back the original bytes even if the file was edited since");
+  un->add_flag("--dry-run", dry_run, "Print the diff, write nothing");
+  un->callback([] {
+    ToolsContext ctx{common.layout()};
+    std::vector<std::string> list = all ? project_sources(ctx, {}, {}) : resolve_files(ctx.layout, files);
+    if (list.empty()) throw CLI::ValidationError("uninstrument", "name files or pass --all");
+    bool failed = false;
+    json results = json::array();
+    for (const auto& f : list) {
+      try {
+        json r = uninstrument_one(ctx, f, restore, dry_run, nullptr);
+        if (all && r["outcome"] == "not_instrumented") continue;
+        if (!common.json) std::cerr << f << ": " << r["outcome"].get<std::string>() << "\n";
+        results.push_back(r);
+      } catch (const mcp::ToolError& e) {
+        failed = true;
+        std::cerr << f << ": " << e.what() << "\n";
+      }
+    }
+    if (common.json) print_json(results);
+    if (failed) throw CLI::RuntimeError(1);
+  });
+}
+
+}  // namespace agentlog

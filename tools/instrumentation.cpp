@@ -1,0 +1,183 @@
+#include "tools/instrumentation.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "instrument/instrument.hpp"
+#include "logger/files.hpp"
+#include "policy/audit.hpp"
+#include "policy/paths.hpp"
+#include "tools/cli.hpp"
+
+namespace agentlog {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Read-modify-write of integrations/registry.json under an exclusive lock; keeps every other key.
+template <class F>
+void update_registry(const ProjectLayout& layout, F change) {
+  fs::create_directories(layout.integrations_dir());
+  int fd = ::open((layout.registry().string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::flock(fd, LOCK_EX);
+  json registry = json::object();
+  if (auto text = read_file(layout.registry())) {
+    registry = json::parse(*text, nullptr, false);
+    if (!registry.is_object()) registry = json::object();
+  }
+  if (!registry.contains("instrumented") || !registry["instrumented"].is_object()) registry["instrumented"] = json::object();
+  change(registry["instrumented"]);
+  write_file_atomic(layout.registry(), registry.dump(2) + "\n");
+  if (fd >= 0) ::close(fd);
+}
+
+json registry_entry(const ProjectLayout& layout, const std::string& file) {
+  if (auto text = read_file(layout.registry())) {
+    json r = json::parse(*text, nullptr, false);
+    if (r.is_object() && r.contains("instrumented") && r["instrumented"].contains(file)) return r["instrumented"][file];
+  }
+  return nullptr;
+}
+
+fs::path backup_path(const ProjectLayout& layout, const std::string& file) { return layout.backups_dir() / (file + ".orig"); }
+
+std::string read_source(const ProjectLayout& layout, const std::string& file) {
+  if (!is_source_file(file))
+    throw mcp::ToolError("instrument.not_source", file + " is not a C or C++ source file (.c .cc .cpp .cxx .h .hh .hpp .hxx)");
+  auto text = read_file(layout.root / file);
+  if (!text) throw mcp::ToolError("instrument.file_not_found", "No file " + file + " in the project; pass a project-relative path");
+  return *text;
+}
+
+}  // namespace
+
+bool is_source_file(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (const char* e : {".c", ".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx"})
+    if (ext == e) return true;
+  return false;
+}
+
+json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::vector<mcp::FileTouch>* touched) {
+  const ProjectLayout& layout = ctx.layout;
+  const std::string text = read_source(layout, req.file);
+  const std::string original = instrument::strip(text);
+  install_templates(layout);  // the runtime headers the include points at
+  const fs::path abs = layout.root / req.file;
+  const bool c_file = abs.extension() == ".c";
+  instrument::Options options;
+  options.level = req.level;
+  options.functions = req.functions;
+  options.runtime_include =
+      (layout.runtime_dir() / (c_file ? "agentlog_trace.h" : "agentlog_trace.hpp")).lexically_relative(abs.parent_path()).generic_string();
+  std::string note;
+  options.compile_args = instrument::compile_args_for(abs, layout.root, note);
+  instrument::Result r = instrument::instrument(abs, original, options);
+  if (!r.ok)
+    throw mcp::ToolError("instrument.would_break",
+                         "Instrumenting " + req.file + " would introduce compile errors, so nothing was written: " +
+                             [&] {
+                               std::string s;
+                               for (const auto& d : r.diagnostics) s += (s.empty() ? "" : "; ") + d;
+                               return s;
+                             }() + ". Try a lower level or name the functions to instrument.");
+  json functions = json::array();
+  for (const auto& f : r.functions)
+    functions.push_back({{"name", f.name}, {"line", f.line}, {"level", f.level}, {"returnsWrapped", f.returns_wrapped}});
+  json notes = json::array();
+  notes.push_back(note);
+  for (const auto& n : r.notes)
+    if (n != note) notes.push_back(n);
+  const bool changed = r.text != text;
+  json out = {{"file", req.file}, {"level", req.level}, {"changed", changed}, {"functions", functions}, {"notes", notes}};
+  if (req.dry_run) {
+    out["dryRun"] = true;
+    out["diff"] = instrument::unified_diff(req.file, text, r.text);
+    return out;
+  }
+  if (!changed) return out;
+  // Keep the true original: the first backup stays while the file's stripped text still matches it.
+  const std::string original_hash = policy::sha256_hex(original);
+  json entry = registry_entry(layout, req.file);
+  fs::path backup = backup_path(layout, req.file);
+  if (entry.is_null() || entry.value("originalSha256", "") != original_hash || !fs::exists(backup))
+    write_file_atomic(backup, original);
+  const std::string before_hash = policy::sha256_hex(text);
+  write_file_atomic(abs, r.text);
+  const std::string after_hash = policy::sha256_hex(r.text);
+  update_registry(layout, [&](json& instrumented) {
+    instrumented[req.file] = {{"level", req.level}, {"originalSha256", original_hash}, {"instrumentedSha256", after_hash},
+                              {"backup", layout.relative(backup)}, {"functions", functions.size()}};
+  });
+  if (touched) touched->push_back({req.file, before_hash, after_hash});
+  out["backup"] = layout.relative(backup);
+  return out;
+}
+
+json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool restore, bool dry_run,
+                      std::vector<mcp::FileTouch>* touched) {
+  const ProjectLayout& layout = ctx.layout;
+  const std::string text = read_source(layout, file);
+  json entry = registry_entry(layout, file);
+  fs::path backup = backup_path(layout, file);
+  auto backup_text = read_file(backup);
+  if (!instrument::is_instrumented(text)) return {{"file", file}, {"outcome", "not_instrumented"}, {"changed", false}};
+  const bool unedited = !entry.is_null() && entry.value("instrumentedSha256", "") == policy::sha256_hex(text);
+  std::string result;
+  std::string outcome;
+  bool edits_kept = false;
+  if (backup_text && (unedited || restore)) {
+    result = *backup_text;  // byte for byte
+    outcome = "restored";
+  } else {
+    result = instrument::strip(text);  // exactly the inserted text goes; the human's or agent's edits stay
+    outcome = "stripped";
+    edits_kept = true;
+  }
+  json out = {{"file", file}, {"outcome", outcome}, {"changed", true}, {"editsKept", edits_kept}};
+  if (!unedited && restore && backup_text) out["editsDiscarded"] = true;
+  if (dry_run) {
+    out["dryRun"] = true;
+    out["diff"] = instrument::unified_diff(file, text, result);
+    return out;
+  }
+  write_file_atomic(layout.root / file, result);
+  update_registry(layout, [&](json& instrumented) { instrumented.erase(file); });
+  std::error_code ec;
+  fs::remove(backup, ec);
+  if (touched) touched->push_back({file, policy::sha256_hex(text), policy::sha256_hex(result)});
+  return out;
+}
+
+std::vector<std::string> project_sources(const ToolsContext& ctx, const std::vector<std::string>& include,
+                                         const std::vector<std::string>& exclude) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  const fs::path root = ctx.layout.root;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (it->is_directory()) {
+      if (name.rfind("build", 0) == 0 || name == "third_party" || name == "vendor" || name == "external" ||
+          name == "node_modules" || name == ".git" || name == ".ai-agents" || name == "cmake-build-debug" ||
+          name == "cmake-build-release")
+        it.disable_recursion_pending();
+      continue;
+    }
+    std::string rel = ctx.layout.relative(it->path());
+    if (!is_source_file(rel)) continue;
+    bool included = include.empty();
+    for (const auto& g : include) included |= policy::glob_match(g, rel);
+    bool excluded = false;
+    for (const auto& g : exclude) excluded |= policy::glob_match(g, rel);
+    if (included && !excluded) out.push_back(rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace agentlog
