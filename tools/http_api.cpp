@@ -207,7 +207,9 @@ struct HttpApi::Impl {
     server.set_read_timeout(options.read_timeout_seconds, 0);
     server.set_write_timeout(options.write_timeout_seconds, 0);
     server.set_keep_alive_max_count(1000);
-    server.set_tcp_nodelay(true);  // headers and body go out in separate writes: no 40 ms Nagle wait
+    server.set_tcp_nodelay(true);
+    // Enough workers for many keep-alive clients (each connection holds a worker while it is open).
+    server.new_task_queue = [] { return new httplib::ThreadPool(64); };  // headers and body go out in separate writes: no 40 ms Nagle wait
     server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 413)

@@ -254,6 +254,7 @@ struct TraceStore::Impl {
   fs::path db_path;
   int retention_days;
   sqlite3* db = nullptr;
+  std::map<std::string, std::int64_t> known_sizes;  // span file sizes at the last ingest
 
   Impl(fs::path d, int retention) : dir(std::move(d)), db_path(dir / "index.sqlite"), retention_days(retention) {
     fs::create_directories(dir);
@@ -294,6 +295,11 @@ struct TraceStore::Impl {
       if (it->is_regular_file() && it->path().extension() == ".jsonl") files.push_back(it->path());
     std::sort(files.begin(), files.end());
     report.files = static_cast<std::int64_t>(files.size());
+    // Nothing appended since this store's last ingest: no write transaction (queries from many threads
+    // would otherwise queue on SQLite's write lock).
+    std::map<std::string, std::int64_t> sizes;
+    for (const auto& f : files) sizes[f.string()] = static_cast<std::int64_t>(fs::file_size(f, ec));
+    if (sizes == known_sizes) return report;
 
     exec(db, "BEGIN IMMEDIATE");
     try {
@@ -353,6 +359,7 @@ struct TraceStore::Impl {
       exec(db, "ROLLBACK");
       throw;
     }
+    known_sizes = std::move(sizes);
     return report;
   }
 
@@ -418,6 +425,7 @@ struct TraceStore::Impl {
   }
 
   IngestReport reindex() {
+    known_sizes.clear();
     close();
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
