@@ -12,7 +12,12 @@ namespace {
 
 std::vector<std::string> resolve_files(const ProjectLayout& layout, const std::vector<std::string>& args) {
   std::vector<std::string> out;
-  for (const auto& a : args) out.push_back(layout.relative(std::filesystem::absolute(a)));
+  for (const auto& a : args) {
+    // Relative to the working directory when it exists there, else to the project root (--root).
+    std::filesystem::path p = a;
+    if (p.is_relative() && !std::filesystem::exists(p)) p = layout.root / p;
+    out.push_back(layout.relative(std::filesystem::absolute(p).lexically_normal()));
+  }
   return out;
 }
 

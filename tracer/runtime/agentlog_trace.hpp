@@ -492,6 +492,29 @@ inline std::string clean_function_name(std::string s) {
       }
     }
   }
+  // Enclosing functions of local lambdas/classes: "f(int) const::<lambda()>" -> "f::<lambda()>".
+  for (std::size_t p = s.find("::"); p != std::string::npos; p = s.find("::", p + 2)) {
+    std::size_t e = p;
+    for (const char* q : {" const", " volatile", " &&", " &", " noexcept"}) {
+      std::size_t n = std::strlen(q);
+      if (e >= n && s.compare(e - n, n, q) == 0) e -= n;
+    }
+    if (e == 0 || s[e - 1] != ')') continue;
+    int depth = 0;
+    std::size_t open = std::string::npos;
+    for (std::size_t i = e; i-- > 0;) {
+      if (s[i] == ')') ++depth;
+      if (s[i] == '(' && --depth == 0) {
+        open = i;
+        break;
+      }
+    }
+    if (open == std::string::npos || (open >= 8 && s.compare(open - 8, 8, "operator") == 0) ||
+        s.compare(open, 10, "(anonymous") == 0)
+      continue;
+    s.erase(open, p - open);
+    p = open;
+  }
   std::size_t op = s.find("operator");
   std::size_t scan_end = op == std::string::npos ? s.size() : op;
   // Drop the parameter list (the last balanced "(...)" outside the operator name) and what follows it.

@@ -529,6 +529,10 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     walk.run();
     if (walk.functions.empty()) {
       result.text = text;
+      if (!before.empty()) {  // nothing found because the file does not parse: say so
+        result.ok = false;
+        for (const auto& e : before) result.diagnostics.push_back("line " + e.substr(e.find('\t') + 1) + ": " + e.substr(0, e.find('\t')));
+      }
       return result;
     }
     std::string candidate = apply(text, walk.edits, include_line);

@@ -1,0 +1,270 @@
+// The instrumenter: a fixture CMake project instrumented at every level builds with -Werror, passes its own
+// test, records the expected spans and is restored byte for byte; constructs that must stay untouched; the
+// dry run, idempotence and re-levelling; the MCP tools with policy and progress.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "instrument/instrument.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::McpSession;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::vector<std::string> kFixtureFiles = {"CMakeLists.txt", "src/main.cpp", "src/inventory.cpp",
+                                                "src/inventory.hpp", "src/checksum.c"};
+
+void copy_fixture(const TempDir& root) {
+  for (const auto& f : kFixtureFiles) {
+    fs::create_directories((root / f).parent_path());
+    fs::copy_file(fs::path(FIXTURE_DIR) / f, root / f);
+  }
+}
+
+std::vector<json> spans_of(const TempDir& root) {
+  std::vector<json> out;
+  if (!fs::exists(root / ".ai-agents/logging/traces")) return out;
+  for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
+    if (e.path().extension() != ".jsonl") continue;
+    std::ifstream in(e.path());
+    for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+std::string instrument_text(const std::string& name, const std::string& text, int level) {
+  TempDir dir;
+  fs::path file = dir / name;
+  agentlog::test::write_text(file, text);
+  agentlog::instrument::Options o;
+  o.level = level;
+  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
+  o.compile_args = {"-xc++", "-std=c++20"};
+  auto r = agentlog::instrument::instrument(file, text, o);
+  REQUIRE_MESSAGE(r.ok, (r.diagnostics.empty() ? "" : r.diagnostics[0]));
+  return r.text;
+}
+
+}  // namespace
+
+TEST_CASE("the fixture project at levels 1-5: builds with -Werror, passes its test, traces, restores") {
+  TempDir root;
+  copy_fixture(root);
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto configure = agentlog::test::run_process({"cmake", "-S", root.path().string(), "-B", (root / "build").string(),
+                                                "-DCMAKE_BUILD_TYPE=Debug"});
+  REQUIRE_MESSAGE(configure.exit_code == 0, configure.err);
+  std::map<std::string, std::string> originals;
+  for (const auto& f : kFixtureFiles) originals[f] = agentlog::test::read_text(root / f);
+
+  for (int level = 1; level <= 5; ++level) {
+    CAPTURE(level);
+    fs::remove_all(root / ".ai-agents/logging/traces");
+    auto ins = agentlog::test::run_agentlog({"instrument", "--all", "--level", std::to_string(level), "--json", "--root",
+                                             root.path().string()});
+    REQUIRE_MESSAGE(ins.exit_code == 0, ins.err);
+    json results = json::parse(ins.out);
+    CHECK(results.size() == 4);  // main.cpp, inventory.cpp, inventory.hpp (no bodies: unchanged), checksum.c
+    auto build = agentlog::test::run_process({"cmake", "--build", (root / "build").string()});
+    REQUIRE_MESSAGE(build.exit_code == 0, (build.out + build.err));
+    auto run = agentlog::test::run_process({(root / "build/fixture").string()}, "", root.path(),
+                                           {{"AGENTLOG_ROOT", root.path().string()}, {"TRACING_DEFAULT_LEVEL", "5"}});
+    CHECK_MESSAGE(run.exit_code == 0, run.out);
+    auto spans = spans_of(root);
+    std::map<std::string, int> by_function;
+    for (const auto& s : spans) {
+      ++by_function[s["function"].get<std::string>()];
+      CHECK(s["level"].get<int>() <= std::max(level, 3));  // lambdas are written at 3
+    }
+    CHECK(by_function["main"] == 1);
+    CHECK(by_function["shop::Inventory::find"] == 2);
+    CHECK(by_function["shop::Inventory::Inventory"] >= 1);
+    CHECK(by_function["checksum"] == 3);
+    CHECK(by_function.count("square") == 0);  // constexpr: never instrumented
+    if (level >= 3) CHECK(by_function["shop::Inventory::parallel_total::<lambda()>"] == 4);  // one per thread
+    if (level >= 3) {
+      int comparator = 0;  // the sort's comparator lambda
+      for (const auto& [fn, n] : by_function)
+        if (fn.rfind("shop::Inventory::names::<lambda", 0) == 0) comparator += n;
+      CHECK(comparator >= 1);
+    }
+    // The failed lookup is an error span; from level 2 with its type and message.
+    bool found_error = false;
+    for (const auto& s : spans) {
+      if (s["function"] != "shop::Inventory::find" || s["error"].is_null()) continue;
+      found_error = true;
+      if (level >= 2) {
+        CHECK(s["error"]["type"] == "std::out_of_range");
+        CHECK(s["params"]["name"] == "kiwi");
+      }
+    }
+    CHECK(found_error);
+    // Every span's parent is in the same trace, and main is the root of its trace.
+    std::map<std::string, json> ids;
+    for (const auto& s : spans) ids[s["spanId"]] = s;
+    for (const auto& s : spans)
+      if (s["parentSpanId"].is_string() && ids.count(s["parentSpanId"])) CHECK(ids[s["parentSpanId"]]["traceId"] == s["traceId"]);
+  }
+  auto un = agentlog::test::run_agentlog({"uninstrument", "--all", "--root", root.path().string()});
+  REQUIRE_MESSAGE(un.exit_code == 0, un.err);
+  for (const auto& f : kFixtureFiles) CHECK_MESSAGE(agentlog::test::read_text(root / f) == originals[f], f);
+}
+
+TEST_CASE("what must stay untouched") {
+  const std::string src = R"(#define MAKE(name) int name() { return 1; }
+MAKE(from_macro)
+constexpr int cx(int v) { return v; }
+struct S {
+  S() = default;
+  S(const S&) = delete;
+  int get() const { return 2; }
+};
+#if 0
+int hidden() { return 3; }
+#endif
+int visible(int a) {
+  return a;
+}
+)";
+  std::string out = instrument_text("u.cpp", src, 2);
+  CHECK(out.find("AGENTLOG_SPAN(2); /* agentlog */ return 2;") != std::string::npos);
+  CHECK(out.find("  AGENTLOG_SPAN(2, a); // agentlog\n  AGENTLOG_RETURN_VALUE(a); // agentlog\n  return a;") != std::string::npos);
+  CHECK(out.find("int name() { return 1; }") != std::string::npos);   // the macro body
+  CHECK(out.find("constexpr int cx(int v) { return v; }") != std::string::npos);
+  CHECK(out.find("S() = default;") != std::string::npos);
+  CHECK(out.find("int hidden() { return 3; }") != std::string::npos);
+  CHECK(agentlog::instrument::strip(out) == src);
+}
+
+TEST_CASE("returns: wrapped so that semantics do not change") {
+  const std::string src = R"(#include <memory>
+#include <string>
+std::unique_ptr<int> make(int v) {
+  return std::unique_ptr<int>(new int(v));
+}
+std::string local() {
+  std::string s = "x";
+  return s;
+}
+const std::string& ref(const std::string& s) {
+  return s;
+}
+void nothing() {
+  return;
+}
+template <class T>
+auto pick(bool b, T x, T y) {
+  if constexpr (sizeof(T) > 1) {
+    return b ? x : y;
+  } else {
+    return x;
+  }
+}
+int use() { return pick(true, 1, 2) + *make(1) + static_cast<int>(local().size() + ref("a").size()); }
+)";
+  std::string out = instrument_text("r.cpp", src, 2);
+  CHECK(out.find("return AGENTLOG_RETURN(std::unique_ptr<int>(new int(v))); // agentlog") != std::string::npos);
+  CHECK(out.find("AGENTLOG_RETURN_VALUE(s); // agentlog\n  return s;") != std::string::npos);  // NRVO kept
+  CHECK(out.find("return AGENTLOG_RETURN(s); // agentlog") != std::string::npos);  // a reference passes through
+  CHECK(out.find("  return;\n") != std::string::npos);
+  CHECK(agentlog::instrument::strip(out) == src);
+}
+
+TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const std::string src = "int twice(int v) {\n  int r = v * 2;\n  return r;\n}\n";
+  agentlog::test::write_text(root / "t.cpp", src);
+  const std::string r = root.path().string();
+  auto dry = agentlog::test::run_agentlog({"instrument", "t.cpp", "--level", "2", "--dry-run", "--root", r});
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("+  AGENTLOG_SPAN(2, v); // agentlog") != std::string::npos);
+  CHECK(agentlog::test::read_text(root / "t.cpp") == src);
+
+  McpSession mcp(root.path());
+  mcp.initialize();
+  json first = mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 2}});
+  REQUIRE(first["isError"] == false);
+  CHECK(first["structuredContent"]["changed"] == true);
+  const std::string level2 = agentlog::test::read_text(root / "t.cpp");
+  json again = mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 2}});
+  CHECK(again["structuredContent"]["changed"] == false);
+  CHECK(agentlog::test::read_text(root / "t.cpp") == level2);
+  json relevel = mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 4}});
+  CHECK(relevel["structuredContent"]["changed"] == true);
+  std::string level4 = agentlog::test::read_text(root / "t.cpp");
+  CHECK(level4.find("AGENTLOG_SPAN(4, v)") != std::string::npos);
+  CHECK(level4.find("AGENTLOG_VAR(r); // agentlog") != std::string::npos);
+  CHECK(level4.find("AGENTLOG_SPAN(2") == std::string::npos);
+  json restored = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
+  CHECK(restored["structuredContent"]["outcome"] == "restored");
+  CHECK(agentlog::test::read_text(root / "t.cpp") == src);
+  json none = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
+  CHECK(none["structuredContent"]["outcome"] == "not_instrumented");
+
+  // Edited after instrumenting: exactly the inserted text goes, the edit stays.
+  mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 1}});
+  agentlog::test::write_text(root / "t.cpp", agentlog::test::read_text(root / "t.cpp") + "int added() { return 1; }\n");
+  json stripped = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
+  CHECK(stripped["structuredContent"]["outcome"] == "stripped");
+  CHECK(agentlog::test::read_text(root / "t.cpp") == src + "int added() { return 1; }\n");
+}
+
+TEST_CASE("the tools: named functions, bad input, policy, instrument_all with progress") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::write_text(root / "a.cpp", "int one() {\n  return 1;\n}\nint two() {\n  return 2;\n}\n");
+  agentlog::test::write_text(root / "b.cpp", "int three() {\n  return 3;\n}\n");
+  agentlog::test::write_text(root / "broken.cpp", "int broken( {\n");
+  agentlog::test::write_text(root / "vendor/lib.cpp", "int lib() {\n  return 0;\n}\n");
+  McpSession mcp(root.path());
+  mcp.initialize();
+  json named = mcp.call_tool("instrument_file", {{"file", "a.cpp"}, {"level", 1}, {"functions", {"two"}}});
+  REQUIRE(named["isError"] == false);
+  CHECK(named["structuredContent"]["functions"].size() == 1);
+  CHECK(named["structuredContent"]["functions"][0]["name"] == "two");
+  CHECK(mcp.call_tool("instrument_file", {{"file", "missing.cpp"}, {"level", 1}})["content"][0]["text"].get<std::string>().find(
+            "instrument.file_not_found") != std::string::npos);
+  CHECK(mcp.call_tool("instrument_file", {{"file", "notes.txt"}, {"level", 1}})["isError"] == true);
+  CHECK(mcp.call_tool("instrument_file", {{"file", "a.cpp"}, {"level", 9}})["isError"] == true);
+  CHECK(mcp.call_tool("instrument_file", {{"file", ".ai-agents/logging/config/.env.tracing"}, {"level", 1}})["content"][0]["text"]
+            .get<std::string>()
+            .rfind("[policy.denied.protected_file]", 0) == 0);
+
+  json req = {{"jsonrpc", "2.0"}, {"id", 99}, {"method", "tools/call"},
+              {"params", {{"name", "instrument_all"}, {"arguments", {{"level", 2}}}, {"_meta", {{"progressToken", "p1"}}}}}};
+  mcp.send(req);
+  json reply;
+  int progress = 0;
+  while (auto msg = mcp.read()) {
+    if (msg->value("method", "") == "notifications/progress") ++progress;
+    if (msg->contains("id") && (*msg)["id"] == 99) {
+      reply = *msg;
+      break;
+    }
+  }
+  REQUIRE(reply.contains("result"));
+  json all = reply["result"]["structuredContent"];
+  CHECK(progress == 3);  // a.cpp, b.cpp, broken.cpp; vendor/ is skipped
+  std::map<std::string, std::string> outcome;
+  for (const auto& f : all["files"]) outcome[f["file"]] = f["outcome"];
+  CHECK(outcome["b.cpp"] == "instrumented");
+  CHECK(outcome["broken.cpp"] == "failed");
+  CHECK(outcome.count("vendor/lib.cpp") == 0);
+  CHECK(agentlog::test::read_text(root / "broken.cpp") == "int broken( {\n");
+
+  auto env = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_ALLOW_AI_INSTRUMENTATION=false\n");
+  json denied = mcp.call_tool("instrument_file", {{"file", "b.cpp"}, {"level", 3}});
+  CHECK(denied["content"][0]["text"].get<std::string>().rfind("[policy.denied.permission]", 0) == 0);
+}
