@@ -556,10 +556,12 @@ json TraceStore::search(const SearchQuery& q) {
     }
     json t = summary_of(traces);
     json m = json::array();
-    bind_all(matches);
-    matches.bind(next + 2, t["traceId"].get<std::string>());
-    while (matches.step()) m.push_back(span_view(json::parse(matches.text(0))));
-    matches.reset();
+    if (!cond.empty()) {  // without span filters there is nothing to match: summaries only
+      bind_all(matches);
+      matches.bind(next + 2, t["traceId"].get<std::string>());
+      while (matches.step()) m.push_back(span_view(json::parse(matches.text(0))));
+      matches.reset();
+    }
     t["matches"] = std::move(m);
     out.push_back(std::move(t));
   }
