@@ -21,6 +21,7 @@ void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx) {
 
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_log_event(ctx));
+  registry.add(make_search_logs(ctx));
   registry.add(make_get_tracing_config(ctx));
   registry.add(make_set_tracing_config(ctx));
   registry.add(make_instrument_file(ctx));

@@ -9,6 +9,9 @@
 namespace agentlog {
 
 mcp::Tool make_log_event(ToolsContext& ctx);
+mcp::Tool make_search_logs(ToolsContext& ctx);
+// search_logs' arguments -> results (shared with `agentlog logs search`); throws mcp::ToolError.
+json run_log_search(const ToolsContext& ctx, const json& arguments);
 mcp::Tool make_get_tracing_config(ToolsContext& ctx);
 mcp::Tool make_set_tracing_config(ToolsContext& ctx);
 mcp::Tool make_search_traces(ToolsContext& ctx);

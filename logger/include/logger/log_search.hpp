@@ -1,0 +1,47 @@
+// Search over logs/latest.log and every archive (logs/archive/*/..., plain or .gz), newest first. Files are
+// streamed line by line (never read whole); a fixed string is looked for in the raw line before any JSON is
+// parsed; regular expressions use RE2 (linear time, bounded memory: a pattern from an agent cannot hang the
+// server). JSON lines and the human text form ("[14:30:25.100] INFO [api] message") are both read. A torn
+// last line (a writer killed mid-write) is skipped and counted.
+//
+// Thread-safety: free functions; each call opens its own files.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "logger/project.hpp"
+
+namespace agentlog {
+
+struct LogQuery {
+  std::string query;     // fixed string, anywhere in the line
+  std::string regex;     // RE2 syntax, over the message (and the raw line)
+  std::string level;     // minimum level
+  std::string category;  // exact
+  std::string source;    // glob
+  std::string since, until;  // ISO-8601 UTC (already resolved from "1h" etc.)
+  nlohmann::json fields = nlohmann::json::object();  // equalities
+  int limit = 50;
+  std::string cursor;
+};
+
+// A bad query value: `id` is stable ("logs.bad_regex", "logs.unknown_level", "logs.unknown_filter", ...).
+class LogQueryError : public std::runtime_error {
+ public:
+  LogQueryError(std::string id, const std::string& message) : std::runtime_error(message), id_(std::move(id)) {}
+  const std::string& id() const { return id_; }
+
+ private:
+  std::string id_;
+};
+
+// Merges the saved filter `name` of config/filters.json into `q` (explicit values win).
+void apply_saved_filter(const ProjectLayout& layout, const std::string& name, LogQuery& q);
+
+// {matches: [{ts, level, category, source, msg, fields, file, line}], nextCursor, scannedLines, tornLines}
+nlohmann::json search_logs(const ProjectLayout& layout, const LogQuery& q);
+
+}  // namespace agentlog

@@ -1,0 +1,157 @@
+// Log search over latest.log and archives (plain and gzip), newest first, with every filter, pagination,
+// torn lines and bad input; and search_logs through the real binary.
+#include <doctest/doctest.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "logger/log_search.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::LogQuery;
+using agentlog::LogQueryError;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string line(const std::string& ts, const std::string& level, const std::string& category, const std::string& source,
+                 const std::string& msg, json fields = json::object()) {
+  return json{{"ts", ts}, {"level", level}, {"category", category}, {"source", source}, {"msg", msg}, {"fields", fields},
+              {"pid", 1}, {"tid", 1}}.dump() + "\n";
+}
+
+// Archive 2026-11-24 (gzip) older than archive 2026-11-25-080000 (plain) older than latest.log.
+agentlog::ProjectLayout make_logs(const TempDir& root) {
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  fs::create_directories(layout.archive_dir() / "2026-11-24-000000");
+  fs::create_directories(layout.archive_dir() / "2026-11-25-080000");
+  std::string old;
+  for (int i = 0; i < 5; ++i) old += line("2026-11-24T10:00:0" + std::to_string(i) + ".000Z", "info", "db", "src/db.cpp", "old query " + std::to_string(i));
+  gzFile gz = gzopen((layout.archive_dir() / "2026-11-24-000000/latest.log.gz").c_str(), "wb");
+  gzwrite(gz, old.data(), static_cast<unsigned>(old.size()));
+  gzclose(gz);
+  agentlog::test::write_text(layout.archive_dir() / "2026-11-25-080000/latest.log",
+                             line("2026-11-25T08:00:00.000Z", "warn", "api", "src/api/users.cpp", "slow request (1500ms)", {{"reqId", "req-abc-123"}}) +
+                                 line("2026-11-25T08:00:01.000Z", "debug", "api", "src/api/users.cpp", "cache miss"));
+  agentlog::test::write_text(layout.latest_log(),
+                             line("2026-11-25T09:00:00.000Z", "error", "api", "src/api/orders.cpp", "failed to connect", {{"reqId", "req-x"}, {"attempt", 3}}) +
+                                 "[09:00:01.500] INFO [auth] user logged in\n" +
+                                 line("2026-11-25T09:00:02.000Z", "info", "ai-agent", "claude", "instrumented src/a.cpp") +
+                                 "{\"ts\":\"2026-11-25T09:00:03.000Z\",\"level\":\"err");  // torn: a writer was killed
+  agentlog::test::write_text(layout.filters(), R"({"ai-actions": {"category": "ai-agent"}})");
+  return layout;
+}
+
+std::vector<std::string> msgs(const json& r) {
+  std::vector<std::string> out;
+  for (const auto& m : r["matches"]) out.push_back(m["msg"]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("newest first across latest.log and archives, plain and gzip; torn lines counted") {
+  TempDir root;
+  auto layout = make_logs(root);
+  json all = agentlog::search_logs(layout, LogQuery{});
+  auto m = msgs(all);
+  REQUIRE(m.size() == 10);
+  CHECK(m[0] == "instrumented src/a.cpp");
+  CHECK(m[1] == "user logged in");  // the human text form is read too
+  CHECK(m[3] == "cache miss");
+  CHECK(m[9] == "old query 0");
+  CHECK(all["tornLines"] == 1);
+  CHECK(all["matches"][9]["file"] == ".ai-agents/logging/logs/archive/2026-11-24-000000/latest.log.gz");
+  CHECK(all["matches"][9]["line"] == 1);
+  CHECK(all["matches"][0]["line"] == 3);
+}
+
+TEST_CASE("every filter") {
+  TempDir root;
+  auto layout = make_logs(root);
+  LogQuery q;
+  q.query = "query 3";
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"old query 3"});
+  q = {};
+  q.regex = R"(\((\d{4,})ms\))";
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"slow request (1500ms)"});
+  q = {};
+  q.level = "warn";
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect", "slow request (1500ms)"});
+  q = {};
+  q.category = "api";
+  CHECK(agentlog::search_logs(layout, q)["matches"].size() == 3);
+  q = {};
+  q.source = "src/api/*";
+  CHECK(agentlog::search_logs(layout, q)["matches"].size() == 3);
+  q = {};
+  q.since = "2026-11-25T08:00:00.500Z";
+  q.until = "2026-11-25T09:00:00.000Z";
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect", "cache miss"});
+  q = {};
+  q.fields = {{"reqId", "req-abc-123"}};
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"slow request (1500ms)"});
+  q = {};
+  q.fields = {{"attempt", "3"}};  // a string from the command line matches the number
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect"});
+  q = {};
+  agentlog::apply_saved_filter(layout, "ai-actions", q);
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"instrumented src/a.cpp"});
+}
+
+TEST_CASE("pagination: pages cover every match once, in order") {
+  TempDir root;
+  auto layout = make_logs(root);
+  LogQuery q;
+  q.limit = 3;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 10; ++page) {
+    json r = agentlog::search_logs(layout, q);
+    for (const auto& m : msgs(r)) seen.push_back(m);
+    if (r["nextCursor"].is_null()) break;
+    q.cursor = r["nextCursor"];
+  }
+  CHECK(seen == msgs(agentlog::search_logs(layout, LogQuery{})));
+}
+
+TEST_CASE("bad input names the value and what is accepted") {
+  TempDir root;
+  auto layout = make_logs(root);
+  LogQuery q;
+  q.regex = "(unclosed";
+  CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("(unclosed"), LogQueryError);
+  q = {};
+  q.level = "loud";
+  CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("trace, debug, info"), LogQueryError);
+  q = {};
+  q.cursor = "page-2";
+  CHECK_THROWS_AS(agentlog::search_logs(layout, q), LogQueryError);
+  CHECK_THROWS_WITH_AS(agentlog::apply_saved_filter(layout, "nope", q), doctest::Contains("nope"), LogQueryError);
+}
+
+TEST_CASE("search_logs through the binary") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  for (int i = 0; i < 3; ++i)
+    mcp.call_tool("log_event", {{"level", i == 1 ? "error" : "info"}, {"category", "api"}, {"message", "request " + std::to_string(i)},
+                                {"fields", {{"reqId", "req-" + std::to_string(i)}}}});
+  json r = mcp.call_tool("search_logs", {{"level", "error"}});
+  REQUIRE(r["isError"] == false);
+  REQUIRE(r["structuredContent"]["matches"].size() == 1);
+  CHECK(r["structuredContent"]["matches"][0]["msg"] == "request 1");
+  json f = mcp.call_tool("search_logs", {{"fields", {{"reqId", "req-2"}}}, {"since", "1h"}});
+  CHECK(f["structuredContent"]["matches"].size() == 1);
+  json bad = mcp.call_tool("search_logs", {{"regex", "a{1,99999}"}});
+  CHECK(bad["isError"] == true);
+  CHECK(bad["content"][0]["text"].get<std::string>().rfind("[logs.bad_regex]", 0) == 0);
+  CHECK(mcp.call_tool("search_logs", {{"since", "yesterday"}})["content"][0]["text"].get<std::string>().rfind("[logs.bad_time]", 0) == 0);
+  CHECK(mcp.call_tool("search_logs", {{"filter", "nope"}})["content"][0]["text"].get<std::string>().rfind("[logs.unknown_filter]", 0) == 0);
+  CHECK(mcp.call_tool("search_logs", {{"level", "loud"}})["isError"] == true);  // the schema's enum
+}

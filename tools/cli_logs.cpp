@@ -1,0 +1,122 @@
+// agentlog logs search|tail: the logs from the command line.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <deque>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "tools/cli.hpp"
+#include "tools/tools.hpp"
+
+namespace agentlog {
+
+namespace {
+
+std::string human(const json& m, bool colour) {
+  std::string level = m.value("level", "");
+  std::string upper = level;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const char* code = level == "error" || level == "fatal" ? "31" : level == "warn" ? "33" : level == "debug" || level == "trace" ? "2" : "0";
+  std::string lvl = colour ? std::string("\033[") + code + "m" + upper + "\033[0m" : upper;
+  std::string out = m.value("ts", "") + " " + lvl + " [" + m.value("category", "") + "] " + m.value("msg", "");
+  if (m.contains("fields") && !m["fields"].empty()) out += " " + m["fields"].dump();
+  return out;
+}
+
+}  // namespace
+
+void add_logs_commands(CLI::App& app) {
+  auto* logs = app.add_subcommand("logs", "Search and follow the logs");
+  logs->require_subcommand(1);
+  static CliCommon common;
+
+  auto* search = logs->add_subcommand("search", "Search latest.log and the archives, newest first");
+  static std::string query, regex, level, category, source, since, until, filter, cursor;
+  static std::vector<std::string> fields;
+  static int limit = 50;
+  add_common_options(search, common);
+  search->add_option("query", query, "Fixed string");
+  search->add_option("--regex", regex, "RE2 regular expression");
+  search->add_option("--level", level, "Minimum level");
+  search->add_option("--category", category);
+  search->add_option("--source", source, "Glob over the source");
+  search->add_option("--since", since, "ISO-8601 or an age (1h, 2d)");
+  search->add_option("--until", until);
+  search->add_option("--field", fields, "key=value equality (repeatable)");
+  search->add_option("--filter", filter, "Saved filter of config/filters.json");
+  search->add_option("--limit", limit)->capture_default_str();
+  search->add_option("--cursor", cursor);
+  search->callback([] {
+    json a = json::object();
+    for (auto [k, v] : {std::pair{"query", &query}, {"regex", &regex}, {"level", &level}, {"category", &category},
+                        {"source", &source}, {"since", &since}, {"until", &until}, {"filter", &filter}, {"cursor", &cursor}})
+      if (!v->empty()) a[k] = *v;
+    for (const auto& f : fields) {
+      auto eq = f.find('=');
+      if (eq == std::string::npos) throw CLI::ValidationError("--field", "expected key=value, got " + f);
+      a["fields"][f.substr(0, eq)] = f.substr(eq + 1);
+    }
+    a["limit"] = limit;
+    json out;
+    try {
+      out = run_log_search(ToolsContext{common.layout()}, a);
+    } catch (const mcp::ToolError& e) {
+      std::cerr << "agentlog logs: [" << e.id() << "] " << e.what() << "\n";
+      throw CLI::RuntimeError(2);
+    }
+    if (common.json) return print_json(out);
+    bool colour = stdout_is_tty();
+    for (const auto& m : out["matches"]) std::cout << human(m, colour) << "\n";
+    if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
+  });
+
+  auto* tail = logs->add_subcommand("tail", "Print the end of latest.log; -f follows it across rotations");
+  static bool follow = false;
+  static int lines = 20;
+  add_common_options(tail, common);
+  tail->add_flag("-f,--follow", follow, "Keep printing new lines (Ctrl-C to stop)");
+  tail->add_option("-n,--lines", lines, "Lines to print first")->capture_default_str();
+  tail->callback([] {
+    const auto path = common.layout().latest_log();
+    bool colour = stdout_is_tty();
+    auto print = [&](const std::string& line) {
+      json rec = json::parse(line, nullptr, false);
+      std::cout << (rec.is_object() && !common.json ? human(rec, colour) : line) << "\n" << std::flush;
+    };
+    std::ifstream in(path);
+    std::deque<std::string> last;
+    for (std::string l; std::getline(in, l);) {
+      last.push_back(l);
+      if (static_cast<int>(last.size()) > lines) last.pop_front();
+    }
+    for (const auto& l : last) print(l);
+    if (!follow) return;
+    struct stat st {};
+    ino_t inode = ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+    in.clear();
+    std::string partial;
+    while (true) {
+      std::string l;
+      if (std::getline(in, l)) {
+        if (in.eof()) {  // no newline yet: wait for the rest of the line
+          partial += l;
+          in.clear();
+        } else {
+          print(partial + l);
+          partial.clear();
+        }
+        continue;
+      }
+      in.clear();
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (::stat(path.c_str(), &st) == 0 && st.st_ino != inode) {  // rotated: the new latest.log from its start
+        inode = st.st_ino;
+        in = std::ifstream(path);
+      }
+    }
+  });
+}
+
+}  // namespace agentlog
