@@ -34,6 +34,7 @@ void add_traces_commands(CLI::App& app);
 void add_audit_commands(CLI::App& app);
 void add_instrument_commands(CLI::App& app);
 void add_logs_commands(CLI::App& app);
+void add_hook_commands(CLI::App& app);
 // "1h", "2d" or ISO-8601 -> the ISO-8601 UTC time the audit records are compared with (throws store::StoreError).
 std::string audit_since(const std::string& text);
 

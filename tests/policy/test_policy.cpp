@@ -296,3 +296,69 @@ TEST_CASE("secrets are redacted in recorded arguments") {
   CHECK(r["jwt"] == "[REDACTED]");
   CHECK(r["list"] == json::array({"plain", "x"}));
 }
+
+TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked and audited, reads pass") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  make_tricks(root);
+  const std::string R = root.path().string();
+  auto pre = [&](const json& input) {
+    return agentlog::test::run_agentlog({"hook", "pre-tool-use"}, input.dump());
+  };
+  auto hook_input = [&](const std::string& tool, const json& tool_input) {
+    return json{{"session_id", "s-1"}, {"cwd", R}, {"hook_event_name", "PreToolUse"}, {"tool_name", tool}, {"tool_input", tool_input}};
+  };
+  std::size_t before = audit_records(root).size();
+  int blocked = 0;
+  // Every protected-path trick through each editing tool (paths outside the project are not the hook's
+  // business: Claude Code asks the user for those).
+  for (const std::string& tool : {"Write", "Edit", "MultiEdit"}) {
+    for (const auto& path : protected_attempts(R)) {
+      bool outside = path.find("etc/passwd") != std::string::npos || path == "/tmp" || path == "../outside.txt" ||
+                     path.rfind("link-outside", 0) == 0 || path == "hard-link-audit.txt";
+      if (outside) continue;
+      CAPTURE(tool);
+      CAPTURE(path);
+      auto r = pre(hook_input(tool, {{"file_path", path}, {"content", "TRACING_ALLOW_AI_INSTRUMENTATION=true"}}));
+      CHECK(r.exit_code == 2);
+      CHECK(r.err.find("blocked") != std::string::npos);
+      ++blocked;
+    }
+  }
+  CHECK(pre(hook_input("NotebookEdit", {{"notebook_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 2);
+  ++blocked;
+  for (const std::string& cmd : {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
+                                 "sed -i s/false/true/ .ai-agents/logging/config/.env.tracing",
+                                 "rm .ai-agents/logging/audit/actions.jsonl", "cp /tmp/x .ai-agents/logging/config/.env.logging",
+                                 "cat x | tee .ai-agents/logging/config/.env.logging", "python3 -c 'open(\".env.tracing\",\"w\")'",
+                                 "mv .ai-agents/logging/audit/head.json /tmp"}) {
+    CAPTURE(cmd);
+    CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 2);
+    ++blocked;
+  }
+  // Malformed input mentioning a protected file fails closed.
+  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use"}, "{\"tool_name\": \"Write\", \"file_path\": \".env.tracing\"").exit_code == 2);
+  ++blocked;
+  CHECK(blocked >= 60);
+  CHECK(audit_records(root).size() == before + static_cast<std::size_t>(blocked - 1));  // the malformed one has no record
+
+  // Reads and ordinary work pass.
+  for (const std::string& cmd : {"cat .ai-agents/logging/config/.env.tracing", "grep LEVEL .ai-agents/logging/config/.env.tracing | wc -l",
+                                 "make test", "tail -n 5 .ai-agents/logging/audit/actions.jsonl"}) {
+    CAPTURE(cmd);
+    CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 0);
+  }
+  CHECK(pre(hook_input("Write", {{"file_path", "src/main.cpp"}, {"content", "int main() {}"}})).exit_code == 0);
+  CHECK(pre(hook_input("Read", {{"file_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 0);
+  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use"}, "not json at all").exit_code == 0);
+
+  // post-tool-use records every tool use; the chain stays intact.
+  json post = {{"session_id", "s-1"}, {"cwd", R}, {"hook_event_name", "PostToolUse"}, {"tool_name", "Bash"},
+               {"tool_input", {{"command", "make test"}, {"api_key", "sk-123"}}}, {"tool_response", {{"stdout", "ok"}}}};
+  CHECK(agentlog::test::run_agentlog({"hook", "post-tool-use"}, post.dump()).exit_code == 0);
+  auto last = audit_records(root).back();
+  CHECK(last["tool"] == "claude:Bash");
+  CHECK(last["agent"]["name"] == "claude-code");
+  CHECK(last["arguments"]["api_key"] == "[REDACTED]");
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", R}).exit_code == 0);
+}

@@ -1,0 +1,146 @@
+// agentlog hook pre-tool-use | post-tool-use: Claude Code hooks (installed by `agentlog init --claude`).
+// pre-tool-use blocks (exit 2, the reason on stderr) edits of protected files and shell commands that name
+// one and are not plain reads; post-tool-use records every tool use of the agent in the audit log.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include "policy/audit.hpp"
+#include "policy/paths.hpp"
+#include "tools/cli.hpp"
+#include "tools/context.hpp"
+
+namespace agentlog {
+
+namespace {
+
+const char* const kProtectedMarks[] = {".env.tracing", ".env.logging", "config/.env", "logging/audit", "audit/actions.jsonl",
+                                       "audit/head.json", "logging/approvals"};
+
+bool names_protected(const std::string& text) {
+  for (const char* m : kProtectedMarks)
+    if (text.find(m) != std::string::npos) return true;
+  return false;
+}
+
+// A command that only reads: every segment (split at ; && || |) that names a protected file starts with a
+// reading command, and nothing is redirected into a file or edited in place.
+bool plain_read(const std::string& command) {
+  if (command.find('>') != std::string::npos || command.find(" -i") != std::string::npos ||
+      command.find("tee ") != std::string::npos || command.find('`') != std::string::npos || command.find("$(") != std::string::npos)
+    return false;
+  std::string normalized = command;
+  for (const char* sep : {"&&", "||", ";", "|", "\n"})
+    for (std::size_t p; (p = normalized.find(sep)) != std::string::npos;) normalized.replace(p, std::strlen(sep), "\x1f");
+  std::stringstream segments(normalized);
+  for (std::string seg; std::getline(segments, seg, '\x1f');) {
+    if (!names_protected(seg)) continue;
+    std::stringstream words(seg);
+    std::string first;
+    words >> first;
+    if (first == "sudo" || first == "env" || first == "command") return false;
+    static const char* const reads[] = {"cat", "head", "tail", "less", "grep", "wc"};
+    if (std::find(std::begin(reads), std::end(reads), first) == std::end(reads)) return false;
+  }
+  return true;
+}
+
+ProjectLayout layout_for(const CliCommon& common, const json& input) {
+  if (!common.root.empty() || !input.is_object() || !input.contains("cwd")) return common.layout();
+  return ProjectLayout::discover(input["cwd"].get<std::string>());
+}
+
+std::string now_iso() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  time_t secs = static_cast<time_t>(ms / 1000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[48];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  return std::string(buf) + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
+}
+
+void audit(const ProjectLayout& layout, const json& input, const std::string& decision, const std::string& error) {
+  json tool_input = input.value("tool_input", json::object());
+  std::string args = policy::redact(tool_input).dump();
+  json record = {{"time", now_iso()},
+                 {"agent", {{"name", "claude-code"}, {"version", "hook"}}},
+                 {"session", input.value("session_id", "")},
+                 {"tool", "claude:" + input.value("tool_name", "?")},
+                 {"arguments", args.size() > 4000 ? json(args.substr(0, 4000) + "...") : policy::redact(tool_input)},
+                 {"decision", decision},
+                 {"outcome", decision == "allowed" ? "ok" : "error"},
+                 {"durationMs", 0},
+                 {"files", json::array()}};
+  if (!error.empty()) record["error"] = error;
+  policy::AuditLog(layout.audit_dir()).append(std::move(record));
+}
+
+}  // namespace
+
+void add_hook_commands(CLI::App& app) {
+  auto* hook = app.add_subcommand("hook", "Claude Code hooks: guard protected files, record every agent tool use");
+  hook->require_subcommand(1);
+  static CliCommon common;
+
+  auto* pre = hook->add_subcommand("pre-tool-use", "Reads the PreToolUse JSON on stdin; exit 2 blocks the tool use");
+  add_common_options(pre, common);
+  pre->callback([] {
+    std::string raw((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    json input = json::parse(raw, nullptr, false);
+    if (input.is_discarded() || !input.is_object()) {
+      if (names_protected(raw)) {  // fail closed when a protected file may be involved
+        std::cerr << "agentlog: blocked: the hook input is not valid JSON and mentions a protected file\n";
+        throw CLI::RuntimeError(2);
+      }
+      return;
+    }
+    ProjectLayout layout = layout_for(common, input);
+    const std::string tool = input.value("tool_name", "");
+    const json tool_input = input.value("tool_input", json::object());
+    std::string reason;
+    if (tool == "Write" || tool == "Edit" || tool == "MultiEdit" || tool == "NotebookEdit") {
+      std::string path = tool_input.value("file_path", tool_input.value("notebook_path", ""));
+      if (path.empty() && names_protected(raw))
+        reason = "the " + tool + " input has no file_path but mentions a protected file";
+      else if (!path.empty()) {
+        auto d = policy::check_path(layout, path, {});
+        if (d.denial && d.denial->id == "policy.denied.protected_file") reason = d.denial->message;
+      }
+    } else if (tool == "Bash") {
+      std::string command = tool_input.value("command", "");
+      if (names_protected(command) && !plain_read(command))
+        reason = "the command names a protected file (.env files, the audit log, approvals) and is not a plain "
+                 "read (cat, head, tail, less, grep, wc); only the human may change these files";
+    }
+    if (reason.empty()) return;
+    try {
+      audit(layout, input, "denied", "[policy.denied.protected_file] " + reason);
+    } catch (const std::exception& e) {
+      std::cerr << "agentlog: audit record not written: " << e.what() << "\n";
+    }
+    std::cerr << "agentlog: blocked: " << reason << "\n";
+    throw CLI::RuntimeError(2);
+  });
+
+  auto* post = hook->add_subcommand("post-tool-use", "Reads the PostToolUse JSON on stdin; records it in the audit log");
+  add_common_options(post, common);
+  post->callback([] {
+    std::string raw((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    json input = json::parse(raw, nullptr, false);
+    if (input.is_discarded() || !input.is_object()) {
+      std::cerr << "agentlog: post-tool-use input is not JSON; nothing recorded\n";
+      return;
+    }
+    try {
+      audit(layout_for(common, input), input, "allowed", "");
+    } catch (const std::exception& e) {
+      std::cerr << "agentlog: audit record not written: " << e.what() << "\n";
+    }
+  });
+}
+
+}  // namespace agentlog
