@@ -136,15 +136,42 @@ try {
 
   await client.setLoggingLevel("warning");
 
-  // Every other tool the server offers must at least answer its schema-valid minimal call without a
-  // protocol error (tools from later modules are exercised in depth by their own tests).
-  for (const t of tools) {
-    if (["log_event", "get_tracing_config", "set_tracing_config"].includes(t.name)) continue;
-    const required = t.inputSchema.required ?? [];
-    if (required.length > 0) continue;
-    const r = await client.callTool({ name: t.name, arguments: {} });
-    assert.equal(typeof r.isError, "boolean", `${t.name} answered`);
-  }
+  // The other tools, each with a realistic call (the SDK checks each structuredContent against its schema).
+  const called = new Set(["log_event", "get_tracing_config", "set_tracing_config"]);
+  const call = async (name, args) => {
+    called.add(name);
+    return client.callTool({ name, arguments: args });
+  };
+  const found = await call("search_logs", { query: "sdk test event" });
+  assert.equal(found.isError, false, JSON.stringify(found));
+  assert.equal(found.structuredContent.matches[0].msg, "sdk test event");
+
+  fs.mkdirSync(path.join(scratch, "src"), { recursive: true });
+  const source = "int add(int a, int b) {\n  return a + b;\n}\n";
+  fs.writeFileSync(path.join(scratch, "src/calc.cpp"), source);
+  const ins = await call("instrument_file", { file: "src/calc.cpp", level: 2 });
+  assert.equal(ins.isError, false, JSON.stringify(ins));
+  assert.equal(ins.structuredContent.changed, true);
+  assert.match(fs.readFileSync(path.join(scratch, "src/calc.cpp"), "utf8"), /AGENTLOG_SPAN\(2, a, b\); \/\/ agentlog/);
+  const all = await call("instrument_all", { level: 1, dryRun: true });
+  assert.equal(all.isError, false, JSON.stringify(all));
+  assert.equal(all.structuredContent.files[0].file, "src/calc.cpp");
+  const un = await call("uninstrument_file", { file: "src/calc.cpp" });
+  assert.equal(un.structuredContent.outcome, "restored");
+  assert.equal(fs.readFileSync(path.join(scratch, "src/calc.cpp"), "utf8"), source);
+
+  const traces = await call("search_traces", { query: "add" });
+  assert.equal(traces.isError, false);
+  assert.deepEqual(traces.structuredContent.traces, []);
+  const slow = await call("find_slow_traces", { threshold: "10ms" });
+  assert.deepEqual(slow.structuredContent.traces, []);
+  const missing = await call("get_trace", { traceId: "4bf92f3577b34da6a3ce929d0e0e4736" });
+  assert.equal(missing.isError, true);
+  assert.match(missing.content[0].text, /traces\.not_found/);
+  const stats = await call("get_trace_stats", { file: "src/calc.cpp" });
+  assert.equal(stats.isError, true);
+  assert.match(stats.content[0].text, /traces\.unknown_file/);
+  for (const t of tools) assert.ok(called.has(t.name), `${t.name} was called`);
   assert.ok(validated >= 10, `validated ${validated} server messages`);
   console.log(`ok: ${tools.length} tools over ${pages} pages, ${validated} server messages valid against the MCP schema`);
 } catch (e) {
