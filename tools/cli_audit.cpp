@@ -2,6 +2,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "logger/event_writer.hpp"
 #include "policy/audit.hpp"
 #include "tools/cli.hpp"
 #include "tools/context.hpp"
@@ -9,16 +10,9 @@
 
 namespace agentlog {
 
-// "1h", "2d" or ISO-8601 -> an ISO-8601 UTC prefix that compares with the records' times.
-std::string audit_since(const std::string& text) {
+std::string resolve_time_iso(const std::string& text) {
   auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::int64_t ns = store::parse_time_ns(text, now);
-  time_t secs = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return buf;
+  return iso8601_ms(store::parse_time_ns(text, now) / 1000000);
 }
 
 
@@ -38,7 +32,7 @@ void add_audit_commands(CLI::App& app) {
   list->add_option("--limit", filter.limit, "At most this many")->capture_default_str();
   list->callback([] {
     try {
-      if (!since.empty()) filter.since = audit_since(since);
+      if (!since.empty()) filter.since = resolve_time_iso(since);
     } catch (const store::StoreError& e) {
       std::cerr << "agentlog audit: " << e.what() << "\n";
       throw CLI::RuntimeError(2);

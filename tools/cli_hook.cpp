@@ -8,6 +8,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "logger/event_writer.hpp"
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
 #include "tools/cli.hpp"
@@ -53,20 +54,11 @@ ProjectLayout layout_for(const CliCommon& common, const json& input) {
   return ProjectLayout::discover(input["cwd"].get<std::string>());
 }
 
-std::string now_iso() {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[48];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return std::string(buf) + "." + std::to_string(1000 + ms % 1000).substr(1) + "Z";
-}
 
 void audit(const ProjectLayout& layout, const json& input, const std::string& decision, const std::string& error) {
   json tool_input = input.value("tool_input", json::object());
   std::string args = policy::redact(tool_input).dump();
-  json record = {{"time", now_iso()},
+  json record = {{"time", iso8601_now_ms()},
                  {"agent", {{"name", "claude-code"}, {"version", "hook"}}},
                  {"session", input.value("session_id", "")},
                  {"tool", "claude:" + input.value("tool_name", "?")},

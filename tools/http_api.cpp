@@ -287,7 +287,7 @@ struct HttpApi::Impl {
     filter.denied_only = req.get_param_value("denied") == "true";
     try {
       if (req.has_param("since") && !req.get_param_value("since").empty())
-        filter.since = audit_since(req.get_param_value("since"));
+        filter.since = resolve_time_iso(req.get_param_value("since"));
       if (req.has_param("limit")) filter.limit = static_cast<std::size_t>(std::stoul(req.get_param_value("limit")));
     } catch (const std::exception& e) {
       send_error(res, 400, "http.bad_argument", std::string("Bad since or limit: ") + e.what());

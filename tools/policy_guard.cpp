@@ -9,6 +9,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "logger/event_writer.hpp"
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
 #include "policy/permissions.hpp"
@@ -18,18 +19,6 @@ namespace agentlog {
 
 namespace {
 
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ms / 1000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>(ms % 1000));
-  return out;
-}
 
 // "[policy.denied.x] text" -> "policy.denied.x"
 std::string error_id(const std::string& text) {
@@ -112,7 +101,7 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
     for (const auto& f : call.files_touched)
       files.push_back({{"path", f.path}, {"sha256Before", f.sha256_before}, {"sha256After", f.sha256_after}});
     json record = {
-        {"time", iso_now()},
+        {"time", iso8601_now_ms()},
         {"agent", {{"name", call.client.name}, {"version", call.client.version}}},
         {"session", call.session},
         {"tool", call.tool},

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "logger/log_search.hpp"
+#include "tools/cli.hpp"
 #include "tools/tools.hpp"
 #include "tracer/store/store.hpp"
 
@@ -10,23 +11,12 @@ namespace agentlog {
 
 namespace {
 
-// "1h", "2d" or ISO-8601 -> ISO-8601 UTC with milliseconds (the log's ts form).
 std::string resolve_time(const std::string& text) {
-  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  std::int64_t ns = 0;
   try {
-    ns = store::parse_time_ns(text, now);
+    return resolve_time_iso(text);
   } catch (const store::StoreError& e) {
     throw mcp::ToolError("logs.bad_time", e.what());
   }
-  time_t secs = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03lldZ", buf, static_cast<long long>((ns / 1000000) % 1000));
-  return out;
 }
 
 }  // namespace

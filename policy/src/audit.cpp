@@ -15,10 +15,8 @@ namespace agentlog::policy {
 
 namespace fs = std::filesystem;
 
-std::string sha256_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+namespace {
+std::string hex_of(const unsigned char* digest, unsigned int len) {
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) {
@@ -26,6 +24,14 @@ std::string sha256_hex(const std::string& data) {
     out += hex[digest[i] & 15];
   }
   return out;
+}
+}  // namespace
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return hex_of(digest, len);
 }
 
 std::string sha256_file(const fs::path& path) {
@@ -39,13 +45,7 @@ std::string sha256_file(const fs::path& path) {
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, digest, &len);
   EVP_MD_CTX_free(ctx);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
+  return hex_of(digest, len);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // source, msg, fields, pid, tid). Thread-safe and multi-process safe (one O_APPEND write under flock).
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -23,7 +24,8 @@ const std::vector<std::string>& log_level_names();
 // Writes the event and returns the record as written. Throws std::runtime_error naming the file on failure.
 nlohmann::json write_event(const ProjectLayout& layout, const LogEvent& event);
 
-// "2026-11-25T14:30:25.100Z" for now.
+// "2026-11-25T14:30:25.100Z" for now, or for a time in milliseconds since the epoch.
 std::string iso8601_now_ms();
+std::string iso8601_ms(std::int64_t epoch_ms);
 
 }  // namespace agentlog
