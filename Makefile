@@ -50,7 +50,7 @@ sdk-deps:
 	fi
 
 run: build
-	$(BUILD_DIR)/agentlog serve
+	@$(BUILD_DIR)/agentlog serve
 
 test: build sdk-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
