@@ -58,7 +58,9 @@ mcp::Tool make_instrument_all(ToolsContext& ctx) {
         call.report_progress(static_cast<double>(++done), static_cast<double>(files.size()), files[i]);
       }
     };
-    const unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(files.size())));
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned wanted = static_cast<unsigned>(arg_or<int>(call.arguments, "workers", static_cast<int>(cores)));
+    const unsigned workers = std::max(1u, std::min<unsigned>(wanted, static_cast<unsigned>(files.size())));
     std::vector<std::thread> pool;
     for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
     worker();

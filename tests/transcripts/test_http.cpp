@@ -292,3 +292,33 @@ TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token'
   CHECK(http.request("GET", "/api/audit").status == 401);
   CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
 }
+
+TEST_CASE("instrumenting and log search over HTTP") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  agentlog::test::write_text(root / "src/calc.cpp", "int add(int a, int b) {\n  return a + b;\n}\n");
+  HttpServer http(root);
+  const std::string token = "alice-secret-1";
+  auto file = http.request("POST", "/api/tracing/instrument/file", R"({"file":"src/calc.cpp","level":2})", token);
+  REQUIRE(file.status == 200);
+  CHECK(file.json_body()["changed"] == true);
+  CHECK(agentlog::test::read_text(root / "src/calc.cpp").find("AGENTLOG_SPAN(2, a, b)") != std::string::npos);
+  auto all = http.request("POST", "/api/tracing/instrument/all", R"({"level":1,"dryRun":true})", token);
+  CHECK(all.status == 200);
+  CHECK(all.json_body()["summary"]["files"] == 1);
+  auto un = http.request("POST", "/api/tracing/uninstrument/file", R"({"file":"src/calc.cpp"})", token);
+  CHECK(un.json_body()["outcome"] == "restored");
+  CHECK(agentlog::test::read_text(root / "src/calc.cpp") == "int add(int a, int b) {\n  return a + b;\n}\n");
+  auto denied = http.request("POST", "/api/tracing/instrument/file", R"({"file":".ai-agents/logging/config/.env.tracing","level":1})", token);
+  CHECK(denied.status == 403);
+  CHECK(denied.error_id() == "policy.denied.protected_file");
+
+  CHECK(http.request("POST", "/api/logs/event", R"({"level":"error","category":"api","message":"boom","fields":{"reqId":"r-1"}})", token).status == 200);
+  auto found = http.request("GET", "/api/logs/search?level=error&fields.reqId=r-1", "", token);
+  REQUIRE(found.status == 200);
+  REQUIRE(found.json_body()["matches"].size() == 1);
+  CHECK(found.json_body()["matches"][0]["msg"] == "boom");
+  auto bad = http.request("GET", "/api/logs/search?regex=(x", "", token);
+  CHECK(bad.status == 400);
+  CHECK(bad.error_id() == "logs.bad_regex");
+}

@@ -49,6 +49,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -595,13 +596,20 @@ struct Record {
 
 // Single-producer (the traced thread), single-consumer (the writer) byte ring.
 struct Ring {
-  explicit Ring(std::size_t bytes) : capacity(bytes), data(new char[bytes]) {
-    // Fault the first pages in now rather than one by one on the traced thread (a huge buffer faults the
-    // rest in as it is first used: a program that writes little never pays for it).
-    std::memset(data.get(), 0, std::min(bytes, std::size_t(8) << 20));
+  // The buffer is mapped with its pages populated in one go: page faults one by one on the traced thread
+  // cost far more than the spans themselves (on a VM, microseconds each).
+  explicit Ring(std::size_t bytes) : capacity(bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<char*>(p);
   }
+  ~Ring() { ::munmap(data_, capacity); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+  char* data() const { return data_; }
   const std::size_t capacity;
-  std::unique_ptr<char[]> data;
+  char* data_ = nullptr;
   // Producer and consumer positions on separate cache lines; the producer re-reads `tail` only when its
   // cached copy says the ring is full, so the two threads do not bounce a line on every span.
   // (Padding rather than alignas: C++11/14 `new` does not honour extended alignment.)
@@ -965,7 +973,7 @@ class Runtime {
     std::uint64_t head = r.head.load(std::memory_order_acquire);
     std::size_t released_customs = 0;
     while (tail != head) {
-      const char* p = r.data.get() + (tail % r.capacity);
+      const char* p = r.data() + (tail % r.capacity);
       Record rec;
       std::memcpy(&rec, p, 8);  // size and kind: a pad at the end of the buffer may be only 8 bytes
       if (rec.kind == kSpan) {
@@ -1697,7 +1705,7 @@ class Span {
     detail::Ring& r = *t.ring;
     if (size <= r.capacity / 4 && reserve(r, size)) {
       std::uint64_t head = r.head.load(std::memory_order_relaxed);
-      char* p = r.data.get() + (head % r.capacity);
+      char* p = r.data() + (head % r.capacity);
       detail::Record rec;
       rec.size = static_cast<std::uint32_t>(size);
       rec.kind = detail::kSpan;
@@ -1771,7 +1779,7 @@ class Span {
       std::memset(&rec, 0, sizeof rec);
       rec.size = static_cast<std::uint32_t>(pad);
       rec.kind = detail::kPad;
-      std::memcpy(r.data.get() + offset, &rec, std::min(pad, sizeof rec));
+      std::memcpy(r.data() + offset, &rec, std::min(pad, sizeof rec));
       r.head.store(head + pad, std::memory_order_release);
     }
     return true;

@@ -3,6 +3,7 @@
 #include "instrument/instrument.hpp"
 
 #include <clang-c/Index.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <fstream>
@@ -17,10 +18,75 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// libclang is loaded when the first file is instrumented, not when agentlog starts: linking it would make
+// every start of the binary (an MCP server, a hook) pay for loading libclang and libLLVM (~80 ms).
+#define AGENTLOG_CLANG_FUNCTIONS(X) \
+  X(clang_Cursor_isNull) \
+  X(clang_Location_isFromMainFile) \
+  X(clang_createIndex) \
+  X(clang_disposeDiagnostic) \
+  X(clang_disposeIndex) \
+  X(clang_disposeString) \
+  X(clang_disposeTokens) \
+  X(clang_disposeTranslationUnit) \
+  X(clang_getCString) \
+  X(clang_getCursorExtent) \
+  X(clang_getCursorLocation) \
+  X(clang_getCursorResultType) \
+  X(clang_getCursorSemanticParent) \
+  X(clang_getCursorSpelling) \
+  X(clang_getCursorType) \
+  X(clang_getDiagnostic) \
+  X(clang_getDiagnosticLocation) \
+  X(clang_getDiagnosticSeverity) \
+  X(clang_getDiagnosticSpelling) \
+  X(clang_getNullCursor) \
+  X(clang_getNumDiagnostics) \
+  X(clang_getRange) \
+  X(clang_getRangeEnd) \
+  X(clang_getRangeStart) \
+  X(clang_getSpellingLocation) \
+  X(clang_getTokenSpelling) \
+  X(clang_getTranslationUnitCursor) \
+  X(clang_isCursorDefinition) \
+  X(clang_isStatement) \
+  X(clang_parseTranslationUnit2) \
+  X(clang_tokenize) \
+  X(clang_visitChildren)
+
+struct Clang {
+#define AGENTLOG_CLANG_MEMBER(f) decltype(&::f) f = nullptr;
+  AGENTLOG_CLANG_FUNCTIONS(AGENTLOG_CLANG_MEMBER)
+#undef AGENTLOG_CLANG_MEMBER
+  std::string error;
+};
+
+const Clang& clang() {
+  static const Clang api = [] {
+    Clang c;
+    void* lib = nullptr;
+    for (const char* name : {AGENTLOG_LIBCLANG_PATH, "libclang.so", "libclang-16.so.1", "libclang-15.so.1", "libclang-14.so.1",
+                             "libclang-14.so.13"})
+      if ((lib = ::dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    if (!lib) {
+      c.error = std::string("cannot load libclang (") + ::dlerror() + "); install libclang-dev (make deps does)";
+      return c;
+    }
+#define AGENTLOG_CLANG_RESOLVE(f)                                        \
+  c.f = reinterpret_cast<decltype(&::f)>(::dlsym(lib, #f));             \
+  if (!c.f && c.error.empty()) c.error = std::string("libclang has no ") + #f;
+    AGENTLOG_CLANG_FUNCTIONS(AGENTLOG_CLANG_RESOLVE)
+#undef AGENTLOG_CLANG_RESOLVE
+    return c;
+  }();
+  if (!api.error.empty()) throw std::runtime_error(api.error);
+  return api;
+}
+
 std::string take(CXString s) {
-  const char* c = clang_getCString(s);
+  const char* c = clang().clang_getCString(s);
   std::string out = c ? c : "";
-  clang_disposeString(s);
+  clang().clang_disposeString(s);
   return out;
 }
 
@@ -34,16 +100,16 @@ struct Insertion {
 class Parse {
  public:
   Parse(const fs::path& path, const std::string& text, const std::vector<std::string>& args) : path_(path.string()) {
-    index_ = clang_createIndex(0, 0);
+    index_ = clang().clang_createIndex(0, 0);
     std::vector<const char*> argv;
     for (const auto& a : args) argv.push_back(a.c_str());
     CXUnsavedFile unsaved{path_.c_str(), text.data(), static_cast<unsigned long>(text.size())};
-    clang_parseTranslationUnit2(index_, path_.c_str(), argv.data(), static_cast<int>(argv.size()), &unsaved, 1,
+    clang().clang_parseTranslationUnit2(index_, path_.c_str(), argv.data(), static_cast<int>(argv.size()), &unsaved, 1,
                                 CXTranslationUnit_KeepGoing, &tu_);
   }
   ~Parse() {
-    if (tu_) clang_disposeTranslationUnit(tu_);
-    clang_disposeIndex(index_);
+    if (tu_) clang().clang_disposeTranslationUnit(tu_);
+    clang().clang_disposeIndex(index_);
   }
   Parse(const Parse&) = delete;
   Parse& operator=(const Parse&) = delete;
@@ -55,16 +121,16 @@ class Parse {
   std::vector<std::string> errors() const {
     std::vector<std::string> out;
     if (!tu_) return {"the file could not be parsed"};
-    unsigned n = clang_getNumDiagnostics(tu_);
+    unsigned n = clang().clang_getNumDiagnostics(tu_);
     for (unsigned i = 0; i < n; ++i) {
-      CXDiagnostic d = clang_getDiagnostic(tu_, i);
-      if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
+      CXDiagnostic d = clang().clang_getDiagnostic(tu_, i);
+      if (clang().clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
         CXFile file;
         unsigned line, col, off;
-        clang_getSpellingLocation(clang_getDiagnosticLocation(d), &file, &line, &col, &off);
-        out.push_back(take(clang_getDiagnosticSpelling(d)) + "\t" + std::to_string(line));
+        clang().clang_getSpellingLocation(clang().clang_getDiagnosticLocation(d), &file, &line, &col, &off);
+        out.push_back(take(clang().clang_getDiagnosticSpelling(d)) + "\t" + std::to_string(line));
       }
-      clang_disposeDiagnostic(d);
+      clang().clang_disposeDiagnostic(d);
     }
     return out;
   }
@@ -78,19 +144,19 @@ class Parse {
 unsigned offset_of(CXSourceLocation loc) {
   CXFile f;
   unsigned line, col, off;
-  clang_getSpellingLocation(loc, &f, &line, &col, &off);
+  clang().clang_getSpellingLocation(loc, &f, &line, &col, &off);
   return off;
 }
 unsigned line_of(CXSourceLocation loc) {
   CXFile f;
   unsigned line, col, off;
-  clang_getSpellingLocation(loc, &f, &line, &col, &off);
+  clang().clang_getSpellingLocation(loc, &f, &line, &col, &off);
   return line;
 }
 
 bool in_main_file(CXCursor c) {
-  CXSourceLocation loc = clang_getCursorLocation(c);
-  return clang_Location_isFromMainFile(loc) != 0;
+  CXSourceLocation loc = clang().clang_getCursorLocation(c);
+  return clang().clang_Location_isFromMainFile(loc) != 0;
 }
 
 bool is_function_kind(CXCursorKind k) {
@@ -99,10 +165,10 @@ bool is_function_kind(CXCursorKind k) {
 }
 
 std::string qualified_name(CXCursor c) {
-  std::string name = take(clang_getCursorSpelling(c));
-  for (CXCursor p = clang_getCursorSemanticParent(c); !clang_Cursor_isNull(p) && p.kind != CXCursor_TranslationUnit;
-       p = clang_getCursorSemanticParent(p)) {
-    std::string s = take(clang_getCursorSpelling(p));
+  std::string name = take(clang().clang_getCursorSpelling(c));
+  for (CXCursor p = clang().clang_getCursorSemanticParent(c); !clang().clang_Cursor_isNull(p) && p.kind != CXCursor_TranslationUnit;
+       p = clang().clang_getCursorSemanticParent(p)) {
+    std::string s = take(clang().clang_getCursorSpelling(p));
     if (s.empty()) break;
     name = s + "::" + name;
   }
@@ -110,8 +176,8 @@ std::string qualified_name(CXCursor c) {
 }
 
 CXCursor body_of(CXCursor fn) {
-  CXCursor body = clang_getNullCursor();
-  clang_visitChildren(
+  CXCursor body = clang().clang_getNullCursor();
+  clang().clang_visitChildren(
       fn,
       [](CXCursor c, CXCursor, CXClientData data) {
         if (c.kind == CXCursor_CompoundStmt) {
@@ -128,10 +194,10 @@ CXCursor body_of(CXCursor fn) {
 std::vector<std::string> tokens_between(CXTranslationUnit tu, CXSourceRange range) {
   CXToken* toks = nullptr;
   unsigned n = 0;
-  clang_tokenize(tu, range, &toks, &n);
+  clang().clang_tokenize(tu, range, &toks, &n);
   std::vector<std::string> out;
-  for (unsigned i = 0; i < n; ++i) out.push_back(take(clang_getTokenSpelling(tu, toks[i])));
-  clang_disposeTokens(tu, toks, n);
+  for (unsigned i = 0; i < n; ++i) out.push_back(take(clang().clang_getTokenSpelling(tu, toks[i])));
+  clang().clang_disposeTokens(tu, toks, n);
   return out;
 }
 
@@ -165,7 +231,7 @@ struct Walk {
 
   bool wanted(CXCursor fn) const {
     if (options.functions.empty()) return true;
-    std::string plain = take(clang_getCursorSpelling(fn)), qualified = qualified_name(fn);
+    std::string plain = take(clang().clang_getCursorSpelling(fn)), qualified = qualified_name(fn);
     for (const auto& f : options.functions)
       if (f == plain || f == qualified || (qualified.size() > f.size() && qualified.ends_with("::" + f))) return true;
     return false;
@@ -175,7 +241,7 @@ struct Walk {
 
   // AGENTLOG_SPAN at the top of a body. The body's '{' must be in this file's own text (not a macro).
   bool span_at(CXCursor body, int level, const std::vector<std::string>& params) {
-    std::size_t brace = offset_of(clang_getRangeStart(clang_getCursorExtent(body)));
+    std::size_t brace = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
     if (brace >= text.size() || text[brace] != '{') return false;
     std::string call = "AGENTLOG_SPAN(" + std::to_string(level);
     for (const auto& p : params) call += ", " + p;
@@ -199,11 +265,11 @@ struct Walk {
 
   std::vector<std::string> params_of(CXCursor fn) {
     std::vector<std::string> out;
-    clang_visitChildren(
+    clang().clang_visitChildren(
         fn,
         [](CXCursor c, CXCursor, CXClientData data) {
           if (c.kind == CXCursor_ParmDecl) {
-            std::string n = take(clang_getCursorSpelling(c));
+            std::string n = take(clang().clang_getCursorSpelling(c));
             if (!n.empty()) static_cast<std::vector<std::string>*>(data)->push_back(n);
           }
           return CXChildVisit_Continue;
@@ -218,27 +284,27 @@ struct Walk {
       Walk* self;
       bool wrapped = false;
     } ctx{this};
-    clang_visitChildren(
+    clang().clang_visitChildren(
         body,
         [](CXCursor c, CXCursor parent, CXClientData data) {
           auto* x = static_cast<Ctx*>(data);
           if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
             return CXChildVisit_Continue;
           if (c.kind != CXCursor_ReturnStmt) return CXChildVisit_Recurse;
-          CXCursor expr = clang_getNullCursor();
-          clang_visitChildren(
+          CXCursor expr = clang().clang_getNullCursor();
+          clang().clang_visitChildren(
               c,
               [](CXCursor e, CXCursor, CXClientData d) {
                 *static_cast<CXCursor*>(d) = e;
                 return CXChildVisit_Break;
               },
               &expr);
-          if (clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
-          if (clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
+          if (clang().clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
+          if (clang().clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
           const std::string& text = x->self->text;
-          CXSourceRange r = clang_getCursorExtent(c), er = clang_getCursorExtent(expr);
-          std::size_t rs = offset_of(clang_getRangeStart(r)), re = offset_of(clang_getRangeEnd(r));
-          std::size_t es = offset_of(clang_getRangeStart(er)), ee = offset_of(clang_getRangeEnd(er));
+          CXSourceRange r = clang().clang_getCursorExtent(c), er = clang().clang_getCursorExtent(expr);
+          std::size_t rs = offset_of(clang().clang_getRangeStart(r)), re = offset_of(clang().clang_getRangeEnd(r));
+          std::size_t es = offset_of(clang().clang_getRangeStart(er)), ee = offset_of(clang().clang_getRangeEnd(er));
           if (rs >= text.size() || text.compare(rs, 6, "return") != 0 || es >= ee || ee > text.size()) return CXChildVisit_Continue;
           std::size_t semi = text.find(';', ee);
           std::size_t eol = text.find('\n', ee);
@@ -275,31 +341,31 @@ struct Walk {
       Walk* self;
       int level;
     } ctx{this, level};
-    clang_visitChildren(
+    clang().clang_visitChildren(
         body,
         [](CXCursor c, CXCursor parent, CXClientData data) {
           auto* x = static_cast<Ctx*>(data);
           if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
             return CXChildVisit_Continue;
-          if (parent.kind != CXCursor_CompoundStmt || !clang_isStatement(c.kind)) return CXChildVisit_Recurse;
+          if (parent.kind != CXCursor_CompoundStmt || !clang().clang_isStatement(c.kind)) return CXChildVisit_Recurse;
           const std::string& text = x->self->text;
-          CXSourceRange r = clang_getCursorExtent(c);
-          std::size_t s = offset_of(clang_getRangeStart(r)), e = offset_of(clang_getRangeEnd(r));
+          CXSourceRange r = clang().clang_getCursorExtent(c);
+          std::size_t s = offset_of(clang().clang_getRangeStart(r)), e = offset_of(clang().clang_getRangeEnd(r));
           if (s >= text.size() || e > text.size()) return CXChildVisit_Continue;
           std::size_t ls = line_start_of(text, s);
           if (!only_space_between(text, ls, s)) return CXChildVisit_Recurse;
           std::string indent = indent_at(text, ls);
           if (x->level >= 5)
-            x->self->add(ls, indent + "AGENTLOG_LINE(" + std::to_string(line_of(clang_getRangeStart(r))) + "); // agentlog\n");
+            x->self->add(ls, indent + "AGENTLOG_LINE(" + std::to_string(line_of(clang().clang_getRangeStart(r))) + "); // agentlog\n");
           if (c.kind == CXCursor_DeclStmt) {
             std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
             std::size_t eol = text.find('\n', e);
             if (semi != std::string::npos && eol != std::string::npos && semi < eol && only_space_between(text, semi + 1, eol)) {
               std::vector<std::string> vars;
-              clang_visitChildren(
+              clang().clang_visitChildren(
                   c,
                   [](CXCursor v, CXCursor, CXClientData d) {
-                    if (v.kind == CXCursor_VarDecl) static_cast<std::vector<std::string>*>(d)->push_back(take(clang_getCursorSpelling(v)));
+                    if (v.kind == CXCursor_VarDecl) static_cast<std::vector<std::string>*>(d)->push_back(take(clang().clang_getCursorSpelling(v)));
                     return CXChildVisit_Continue;
                   },
                   &vars);
@@ -314,23 +380,23 @@ struct Walk {
 
   void function(CXCursor fn, bool lambda) {
     CXCursor body = lambda ? body_of(fn) : body_of(fn);
-    if (clang_Cursor_isNull(body)) return;  // = default, = delete, declarations
-    std::size_t body_start = offset_of(clang_getRangeStart(clang_getCursorExtent(body)));
+    if (clang().clang_Cursor_isNull(body)) return;  // = default, = delete, declarations
+    std::size_t body_start = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
     // Never constexpr/consteval, coroutines or naked functions.
-    CXSourceRange head = clang_getRange(clang_getRangeStart(clang_getCursorExtent(fn)), clang_getRangeStart(clang_getCursorExtent(body)));
+    CXSourceRange head = clang().clang_getRange(clang().clang_getRangeStart(clang().clang_getCursorExtent(fn)), clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
     for (const auto& t : tokens_between(tu, head))
       if (t == "constexpr" || t == "consteval" || t == "naked") return;
-    for (const auto& t : tokens_between(tu, clang_getCursorExtent(body)))
+    for (const auto& t : tokens_between(tu, clang().clang_getCursorExtent(body)))
       if (t == "co_await" || t == "co_yield" || t == "co_return") return;
     if (body_start >= text.size() || text[body_start] != '{') return;  // from a macro expansion
     int level = lambda ? std::max(options.level, 3) : options.level;
     std::vector<std::string> params = level >= 2 && capture_params ? params_of(fn) : std::vector<std::string>{};
     if (!span_at(body, lambda ? 3 : level, params)) return;
-    FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang_getCursorLocation(fn))), level, false};
+    FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
     bool structor = fn.kind == CXCursor_Constructor || fn.kind == CXCursor_Destructor;
     returns_reference = false;  // a lambda's result type is deduced: treat it as by value
     if (!lambda) {
-      CXType result = clang_getCursorResultType(fn);
+      CXType result = clang().clang_getCursorResultType(fn);
       returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
     }
     if (level >= 2 && wrap_returns && !structor) f.returns_wrapped = wrap_returns_in(body);
@@ -339,13 +405,13 @@ struct Walk {
   }
 
   void run() {
-    clang_visitChildren(
-        clang_getTranslationUnitCursor(tu),
+    clang().clang_visitChildren(
+        clang().clang_getTranslationUnitCursor(tu),
         [](CXCursor c, CXCursor, CXClientData data) {
           auto* self = static_cast<Walk*>(data);
           if (!in_main_file(c)) return CXChildVisit_Continue;  // headers it includes
           if (is_function_kind(c.kind)) {
-            if (clang_isCursorDefinition(c) && self->wanted(c)) self->function(c, false);
+            if (clang().clang_isCursorDefinition(c) && self->wanted(c)) self->function(c, false);
             if (self->options.level < 3) return CXChildVisit_Continue;
             return CXChildVisit_Recurse;  // lambdas inside
           }
