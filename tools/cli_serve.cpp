@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "mcp/server.hpp"
 #include "tools/cli.hpp"
@@ -57,6 +58,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
   info.instructions = kInstructions;
   mcp::ServerOptions options;
   options.tools_page_size = page_size;
+  options.workers = std::max(2u, std::thread::hardware_concurrency());
   mcp::Server server(info, registry, &resources, options);
 
   mcp::StdioTransport transport(STDIN_FILENO, out_fd);

@@ -75,7 +75,7 @@ void Server::stop() {
 
 void Server::serve(Transport& transport) {
   transport_ = &transport;
-  worker_ = std::thread([this] { worker_loop(); });
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) workers_.emplace_back([this] { worker_loop(); });
   Transport::Handler handler;
   handler.on_line = [this](std::string_view line) { on_line(line); };
   handler.on_line_too_long = [this](std::size_t bytes) {
@@ -97,7 +97,8 @@ void Server::serve(Transport& transport) {
     }
   }
   queue_cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& w : workers_) w.join();
+  workers_.clear();
   std::vector<std::thread> threads;
   {
     std::lock_guard lock(mutex_);

@@ -38,6 +38,8 @@ struct ServerInfo {
 
 struct ServerOptions {
   std::size_t tools_page_size = 100;
+  // Threads running tools/call (replies to pipelined requests may come in any order, as JSON-RPC allows).
+  unsigned workers = 2;
   std::chrono::seconds client_request_timeout{300};
 };
 
@@ -93,7 +95,7 @@ class Server {
   bool stopping_ = false;
   std::map<std::string, InFlight> in_flight_;  // by id.dump()
   std::vector<std::thread> long_threads_;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 
   struct Pending {
     std::mutex m;
