@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Tracing runtime cost, side by side in one run: untraced, runtime compiled in but disabled, level 1, level 2,
 # `uftrace record` on a -pg build, and -finstrument-functions with empty hooks.
-#   bench/runtime/run.sh [build dir] [runs]
+#   bench/runtime/run.sh [build dir] [runs] [workloads, default "fib str"]
 # Per variant and workload: median of <runs> of the time on the traced thread per call (the program times its
 # own loop) and of the whole-process wall time per call (start to exit, every span written to disk).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 runs=${2:-5}
+workloads=${3:-fib str}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 src="$here/workload.cpp"
@@ -51,11 +52,14 @@ measure() {
     "$label" "$workload" "$mt" "$mw" "$dropped" "${spans:--}"
 }
 
-for w in fib str; do
+for w in $workloads; do
+  # A buffer that holds every span of the run (so the thread never waits for the writer), and no bigger:
+  # its pages are touched at the thread's first span, which the whole-process time includes.
+  if [ $w = fib ]; then mb=1024; else mb=256; fi
   measure "untraced" "" $w "$out/untraced" $w
   measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
-  measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=1024" $w "$out/traced" $w
-  measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=1024" $w "$out/traced" $w
+  measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
+  measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
   if command -v uftrace >/dev/null; then
     measure "uftrace record (-pg)" "" $w uftrace record -d "$out/uftrace.data" "$out/pg" $w
     if [ $w = str ]; then  # ~50 us/call here: one run of 100k calls is enough
