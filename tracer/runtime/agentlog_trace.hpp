@@ -576,10 +576,6 @@ inline std::string plain_name(const std::string& fn) {
 // ------------------------------------------------------------------------------------- the records
 enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1 };
 
-struct CustomId {
-  std::shared_ptr<const std::string> id;
-};
-
 struct Record {
   std::uint32_t size;  // whole record, multiple of 8
   std::uint32_t kind;
@@ -889,7 +885,7 @@ class Runtime {
   }
 
   void writer_main() {
-    detail_mark_writer_thread();
+    mark_writer_thread();
     long long last_config_check = steady_ns();
     std::unique_lock<std::mutex> lock(wake_mutex_);
     while (running_) {
@@ -908,7 +904,7 @@ class Runtime {
     }
   }
 
-  static void detail_mark_writer_thread();
+  static void mark_writer_thread();
 
   double ns_per_tick() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -1146,7 +1142,7 @@ thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, nullptr, nullptr, 0,
 
 inline ThreadState& tls() { return Tls<>::state; }
 
-inline void Runtime::detail_mark_writer_thread() { tls().writer = true; }
+inline void Runtime::mark_writer_thread() { tls().writer = true; }
 
 // Closes the thread's ring when the thread exits (constructed only on a thread's first recorded span).
 struct ThreadCloser {

@@ -379,7 +379,7 @@ struct Walk {
   }
 
   void function(CXCursor fn, bool lambda) {
-    CXCursor body = lambda ? body_of(fn) : body_of(fn);
+    CXCursor body = body_of(fn);
     if (clang().clang_Cursor_isNull(body)) return;  // = default, = delete, declarations
     std::size_t body_start = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
     // Never constexpr/consteval, coroutines or naked functions.
