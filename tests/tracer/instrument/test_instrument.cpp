@@ -3,6 +3,7 @@
 // dry run, idempotence and re-levelling; the MCP tools with policy and progress.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -267,4 +268,42 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_ALLOW_AI_INSTRUMENTATION=false\n");
   json denied = mcp.call_tool("instrument_file", {{"file", "b.cpp"}, {"level", 3}});
   CHECK(denied["content"][0]["text"].get<std::string>().rfind("[policy.denied.permission]", 0) == 0);
+}
+
+// The corpus: one input per language and its expected output at each level (corpus/<input>.L<n>), so any
+// change to what is inserted shows up as a reviewable diff. AGENTLOG_UPDATE_CORPUS=1 rewrites the expected
+// files (then review them with git diff before committing).
+TEST_CASE("corpus: every construct, expected output per level, C and C++") {
+  struct Input {
+    std::string name;
+    std::string header;
+    std::vector<std::string> args;
+    int max_level;
+  };
+  const std::vector<Input> inputs = {{"constructs.cpp", "agentlog_trace.hpp", {"-xc++", "-std=c++20"}, 5},
+                                     {"constructs.c", "agentlog_trace.h", {"-xc", "-std=gnu11"}, 2}};
+  const bool update = std::getenv("AGENTLOG_UPDATE_CORPUS") != nullptr;
+  for (const auto& in : inputs) {
+    const std::string src = agentlog::test::read_text(fs::path(CORPUS_DIR) / in.name);
+    for (int level = 1; level <= in.max_level; ++level) {
+      CAPTURE(in.name);
+      CAPTURE(level);
+      TempDir dir;
+      fs::copy_file(fs::path(RUNTIME_DIR) / in.header, dir / in.header);
+      agentlog::test::write_text(dir / in.name, src);
+      agentlog::instrument::Options o;
+      o.level = level;
+      o.runtime_include = in.header;
+      o.compile_args = in.args;
+      auto r = agentlog::instrument::instrument(dir / in.name, src, o);
+      REQUIRE_MESSAGE(r.ok, (r.diagnostics.empty() ? "" : r.diagnostics[0]));
+      const fs::path expected = fs::path(CORPUS_DIR) / (in.name + ".L" + std::to_string(level));
+      if (update) agentlog::test::write_text(expected, r.text);
+      REQUIRE(fs::exists(expected));
+      CHECK(r.text == agentlog::test::read_text(expected));
+      CHECK(agentlog::instrument::strip(r.text) == src);
+      // The same level again changes nothing (the tools strip first, then instrument).
+      CHECK(agentlog::instrument::instrument(dir / in.name, agentlog::instrument::strip(r.text), o).text == r.text);
+    }
+  }
 }
