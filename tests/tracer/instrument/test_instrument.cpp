@@ -91,6 +91,9 @@ TEST_CASE("the fixture project at levels 1-5: builds with -Werror, passes its te
     CHECK(by_function["shop::Inventory::find"] == 2);
     CHECK(by_function["shop::Inventory::Inventory"] >= 1);
     CHECK(by_function["checksum"] == 3);
+    if (level >= 2)  // C returns are wrapped too (the C header's statement-expression AGENTLOG_RETURN)
+      for (const auto& s : spans)
+        if (s["function"] == "checksum") CHECK(s["returnValue"].is_number());
     CHECK(by_function.count("square") == 0);  // constexpr: never instrumented
     if (level >= 3) CHECK(by_function["shop::Inventory::parallel_total::<lambda()>"] == 4);  // one per thread
     if (level >= 3) {

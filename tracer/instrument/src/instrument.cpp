@@ -227,6 +227,7 @@ struct Walk {
   bool wrap_returns = true;
   bool capture_params = true;
   bool returns_reference = false;  // of the function being instrumented
+  bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   int order = 0;
 
   bool wanted(CXCursor fn) const {
@@ -301,6 +302,26 @@ struct Walk {
               &expr);
           if (clang().clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
           if (clang().clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
+          // The type before implicit conversions (array-to-pointer decay shows as an unexposed cast).
+          CXCursor inner = expr;
+          while (inner.kind == CXCursor_UnexposedExpr || inner.kind == CXCursor_ParenExpr) {
+            CXCursor child = clang().clang_getNullCursor();
+            clang().clang_visitChildren(
+                inner,
+                [](CXCursor e, CXCursor, CXClientData d) {
+                  *static_cast<CXCursor*>(d) = e;
+                  return CXChildVisit_Break;
+                },
+                &child);
+            if (clang().clang_Cursor_isNull(child)) break;
+            inner = child;
+          }
+          const CXTypeKind type_kind = clang().clang_getCursorType(inner).kind;
+          // In C the macro copies the value into a local: an array (a string literal) would decay to a
+          // pointer into that local, which dies with the statement expression. Leave such returns alone.
+          if (x->self->c_language && (type_kind == CXType_ConstantArray || type_kind == CXType_IncompleteArray ||
+                                      type_kind == CXType_VariableArray))
+            return CXChildVisit_Continue;
           const std::string& text = x->self->text;
           CXSourceRange r = clang().clang_getCursorExtent(c), er = clang().clang_getCursorExtent(expr);
           std::size_t rs = offset_of(clang().clang_getRangeStart(r)), re = offset_of(clang().clang_getRangeEnd(r));
@@ -318,7 +339,7 @@ struct Walk {
                             std::all_of(expr_text.begin(), expr_text.end(), [](char ch) {
                               return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
                             });
-          if (plain_name && !x->self->returns_reference) {
+          if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
             if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt)
               x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
@@ -591,7 +612,8 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
   for (int attempt = 0; attempt < 3; ++attempt) {
     Options effective = options;
     if (c_file) effective.level = std::min(options.level, 2);
-    Walk walk{text, original.tu(), effective, {}, {}, attempt == 0 && !c_file, attempt < 2};
+    Walk walk{text, original.tu(), effective, {}, {}, attempt == 0, attempt < 2};
+    walk.c_language = c_file;
     walk.run();
     if (walk.functions.empty()) {
       result.text = text;
