@@ -2,10 +2,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
 
+#include "logger/env_file.hpp"
 #include "mcp/server.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
@@ -51,6 +53,24 @@ int serve(const CliCommon& common, std::size_t page_size) {
   mcp::ResourceRegistry resources;
   register_resources(resources, ctx);
 
+  // TRACING_AUTO_INSTRUMENT=true: instrument the project at TRACING_DEFAULT_LEVEL in the background, through
+  // the registry (so the policy applies and the action is audited), while the server starts answering.
+  std::thread auto_instrument;
+  EnvSettings tracing_env = EnvSettings::load(layout.env_tracing(), tracing_env_keys());
+  if (tracing_env.get_bool("TRACING_AUTO_INSTRUMENT") && tracing_env.get_bool("TRACING_ENABLED")) {
+    int level = static_cast<int>(std::clamp<long long>(tracing_env.get_int("TRACING_DEFAULT_LEVEL"), 1, 5));
+    auto_instrument = std::thread([&registry, level] {
+      mcp::ToolCall call;
+      call.tool = "instrument_all";
+      call.arguments = {{"level", level}};
+      call.client.name = "agentlog (TRACING_AUTO_INSTRUMENT)";
+      call.client.version = AGENTLOG_VERSION;
+      call.session = "serve-start";
+      mcp::ToolResult r = registry.call(call);
+      std::cerr << "agentlog: TRACING_AUTO_INSTRUMENT: " << (r.is_error ? r.text : r.structured["summary"].dump()) << std::endl;
+    });
+  }
+
   mcp::ServerInfo info;
   info.name = "agentlog";
   info.title = "agentlog: logging, tracing and accountability";
@@ -73,6 +93,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
 
   server.serve(transport);
   g_transport.store(nullptr);
+  if (auto_instrument.joinable()) auto_instrument.join();
   ::close(out_fd);
   return 0;
 }

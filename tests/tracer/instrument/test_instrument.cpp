@@ -4,7 +4,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -309,4 +311,24 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
       CHECK(agentlog::instrument::instrument(dir / in.name, agentlog::instrument::strip(r.text), o).text == r.text);
     }
   }
+}
+
+TEST_CASE("TRACING_AUTO_INSTRUMENT=true instruments the project when the server starts, audited") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto env = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_AUTO_INSTRUMENT=true\nTRACING_DEFAULT_LEVEL=1\n");
+  agentlog::test::write_text(root / "src/a.cpp", "int a() {\n  return 1;\n}\n");
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    json r = mcp.call_tool("get_tracing_config", json::object());  // the server answers meanwhile
+    CHECK(r["isError"] == false);
+    for (int i = 0; i < 300 && agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN(1)") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN(1); // agentlog") != std::string::npos);
+  auto audit = agentlog::test::read_text(root / ".ai-agents/logging/audit/actions.jsonl");
+  CHECK(audit.find("\"tool\":\"instrument_all\"") != std::string::npos);
+  CHECK(audit.find("TRACING_AUTO_INSTRUMENT") != std::string::npos);
 }
