@@ -332,3 +332,38 @@ TEST_CASE("TRACING_AUTO_INSTRUMENT=true instruments the project when the server 
   CHECK(audit.find("\"tool\":\"instrument_all\"") != std::string::npos);
   CHECK(audit.find("TRACING_AUTO_INSTRUMENT") != std::string::npos);
 }
+
+TEST_CASE("instrument_all stops cleanly when the client cancels it") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const int files = 24;
+  for (int i = 0; i < files; ++i)
+    agentlog::test::write_text(root / ("src/f" + std::to_string(i) + ".cpp"),
+                               "#include <string>\n#include <vector>\nint f" + std::to_string(i) + "(int v) {\n  return v + 1;\n}\n");
+  McpSession mcp(root.path());
+  mcp.initialize();
+  mcp.send({{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/call"},
+            {"params", {{"name", "instrument_all"}, {"arguments", {{"level", 1}, {"workers", 1}}}, {"_meta", {{"progressToken", "c"}}}}}});
+  // After the first file, cancel.
+  while (auto msg = mcp.read()) {
+    if (msg->value("method", "") == "notifications/progress") break;
+  }
+  mcp.send({{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 7}, {"reason", "test"}}}});
+  json pong = mcp.request("ping");  // the server keeps answering; the cancelled call never replies
+  CHECK(pong.contains("result"));
+  bool replied = false;
+  for (const auto& n : mcp.notes) replied |= n.contains("id") && n["id"] == 7;
+  // Give the worker time to notice, then count what was instrumented: some files, not all.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  int instrumented = 0;
+  for (int i = 0; i < files; ++i)
+    instrumented += agentlog::test::read_text(root / ("src/f" + std::to_string(i) + ".cpp")).find("AGENTLOG_SPAN") != std::string::npos;
+  CHECK(instrumented >= 1);
+  CHECK(instrumented < files);
+  CHECK_FALSE(replied);
+  // Every file is either untouched or wholly instrumented (no torn writes).
+  for (int i = 0; i < files; ++i) {
+    std::string text = agentlog::test::read_text(root / ("src/f" + std::to_string(i) + ".cpp"));
+    CHECK(agentlog::instrument::strip(text).find("return v + 1;") != std::string::npos);
+  }
+}
