@@ -1,6 +1,7 @@
 // The tracing runtime, tested through real traced programs: each build of program.cpp (standards, compilers,
 // sanitizers) runs every scenario in a fresh project and the span files are checked record by record.
 #include <doctest/doctest.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -43,7 +44,15 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
   agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
   env["AGENTLOG_ROOT"] = root.path().string();
   Run r;
-  r.process = agentlog::test::run_process({program, scenario}, "", root.path(), env);
+  std::vector<std::string> argv = {program, scenario};
+  if (program.find("tsan") != std::string::npos) {
+    // ThreadSanitizer cannot map its shadow memory under the high ASLR entropy of some kernels: run the
+    // program with address randomisation off, as its documentation advises.
+    struct utsname u {};
+    uname(&u);
+    argv.insert(argv.begin(), {"setarch", u.machine, "-R"});
+  }
+  r.process = agentlog::test::run_process(argv, "", root.path(), env);
   if (fs::exists(root / ".ai-agents/logging/traces"))
     for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
       if (e.path().extension() != ".jsonl") continue;
