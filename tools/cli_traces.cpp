@@ -111,7 +111,6 @@ void add_traces_commands(CLI::App& app) {
   auto* traces = app.add_subcommand("traces", "Search and show recorded traces");
   traces->require_subcommand(1);
   static CliCommon common;
-  static Colour colour{false};
 
   auto* search = traces->add_subcommand("search", "Traces whose spans match all the given filters, newest first");
   static std::string query, min_d, max_d, file, function, since, until, cursor;

@@ -21,18 +21,10 @@ namespace {
 // Read-modify-write of integrations/registry.json under an exclusive lock; keeps every other key.
 template <class F>
 void update_registry(const ProjectLayout& layout, F change) {
-  fs::create_directories(layout.integrations_dir());
-  int fd = ::open((layout.registry().string() + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd >= 0) ::flock(fd, LOCK_EX);
-  json registry = json::object();
-  if (auto text = read_file(layout.registry())) {
-    registry = json::parse(*text, nullptr, false);
-    if (!registry.is_object()) registry = json::object();
-  }
-  if (!registry.contains("instrumented") || !registry["instrumented"].is_object()) registry["instrumented"] = json::object();
-  change(registry["instrumented"]);
-  write_file_atomic(layout.registry(), registry.dump(2) + "\n");
-  if (fd >= 0) ::close(fd);
+  update_json_file_locked(layout.registry(), [&](json& registry) {
+    if (!registry.contains("instrumented") || !registry["instrumented"].is_object()) registry["instrumented"] = json::object();
+    change(registry["instrumented"]);
+  });
 }
 
 json registry_entry(const ProjectLayout& layout, const std::string& file) {

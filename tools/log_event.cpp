@@ -24,8 +24,11 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
     event.source = arg_or<std::string>(a, "source", "");
     event.message = a.at("message").get<std::string>();
     event.fields = arg_or<json>(a, "fields", json::object());
-    json record = write_event(ctx.layout, event);
-    return {{"written", true}, {"file", ctx.layout.relative(ctx.layout.latest_log())}, {"record", record}};
+    event.trace_id = arg_or<std::string>(a, "traceId", "");
+    event.span_id = arg_or<std::string>(a, "spanId", "");
+    EventResult r = write_event(ctx.layout, event);
+    if (!r.written) return {{"written", false}, {"reason", r.reason}};
+    return {{"written", true}, {"file", ctx.layout.relative(ctx.layout.latest_log())}, {"record", r.record}};
   };
   return tool;
 }

@@ -1,8 +1,5 @@
 #include "logger/event_writer.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +7,8 @@
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+
+#include "logger/project_log.hpp"
 
 namespace agentlog {
 
@@ -34,29 +33,38 @@ std::string iso8601_now_ms() {
                         .count());
 }
 
-nlohmann::json write_event(const ProjectLayout& layout, const LogEvent& event) {
-  nlohmann::json record = {{"ts", iso8601_now_ms()},
-                           {"level", event.level},
-                           {"category", event.category},
-                           {"source", event.source},
-                           {"msg", event.message},
-                           {"fields", event.fields.is_object() ? event.fields : nlohmann::json::object()},
-                           {"pid", static_cast<long>(::getpid())},
-                           {"tid", static_cast<long>(::syscall(SYS_gettid))}};
-  std::string line = record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::error_code ec;
-  fs::create_directories(layout.logs_dir(), ec);
-  const std::string path = layout.latest_log().string();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + " for writing: " + std::strerror(errno));
-  ::flock(fd, LOCK_EX);
-  ssize_t n = ::write(fd, line.data(), line.size());
-  int err = errno;
-  ::flock(fd, LOCK_UN);
-  ::close(fd);
-  if (n != static_cast<ssize_t>(line.size()))
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
-  return record;
+EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
+  auto log = ProjectLog::shared(layout);
+  auto settings = log->settings(true);  // a human's edit of .env.logging counts from the next event
+  EventResult result;
+  const int level = log_level_index(event.level);
+  if (level < 0)
+    throw std::invalid_argument("Unknown level '" + event.level + "'; use one of trace, debug, info, warn, error, fatal");
+  if (!settings->enabled) {
+    result.reason = "LOGGING_ENABLED=false in .env.logging";
+    return result;
+  }
+  if (level < settings->min_level(event.category)) {
+    result.reason = "level " + event.level + " is below the minimum " +
+                    log_level_names()[static_cast<std::size_t>(settings->min_level(event.category))] +
+                    " for category '" + event.category + "' (LOG_LEVEL in .env.logging, logging.config.json)";
+    return result;
+  }
+  LogRecord r;
+  r.ts_ms = system_ms();
+  r.level = level;
+  r.category = event.category;
+  r.source = event.source;
+  r.msg = event.message;
+  r.fields = &event.fields;
+  r.pid = static_cast<long>(::getpid());
+  r.tid = current_tid();
+  r.trace_id = event.trace_id;
+  r.span_id = event.span_id;
+  log->write(r, true);
+  result.written = true;
+  result.record = log_record_json(r);
+  return result;
 }
 
 }  // namespace agentlog

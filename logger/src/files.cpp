@@ -1,6 +1,7 @@
 #include "logger/files.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,6 +57,27 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
     ::unlink(tmp.c_str());
     throw std::runtime_error("cannot replace " + path.string() + ": " + std::strerror(err));
   }
+}
+
+void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change) {
+  std::filesystem::create_directories(path.parent_path());
+  const std::string lock_path = path.string() + ".lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + lock_path + ": " + std::strerror(errno));
+  ::flock(fd, LOCK_EX);
+  try {
+    nlohmann::json doc = nlohmann::json::object();
+    if (auto text = read_file(path)) {
+      doc = nlohmann::json::parse(*text, nullptr, false);
+      if (!doc.is_object()) doc = nlohmann::json::object();
+    }
+    change(doc);
+    write_file_atomic(path, doc.dump(2) + "\n");
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
 }
 
 }  // namespace agentlog

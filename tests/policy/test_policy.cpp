@@ -312,7 +312,7 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   int blocked = 0;
   // Every protected-path trick through each editing tool (paths outside the project are not the hook's
   // business: Claude Code asks the user for those).
-  for (const std::string& tool : {"Write", "Edit", "MultiEdit"}) {
+  for (const char* tool : {"Write", "Edit", "MultiEdit"}) {
     for (const auto& path : protected_attempts(R)) {
       bool outside = path.find("etc/passwd") != std::string::npos || path == "/tmp" || path == "../outside.txt" ||
                      path.rfind("link-outside", 0) == 0 || path == "hard-link-audit.txt";
@@ -327,7 +327,7 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   }
   CHECK(pre(hook_input("NotebookEdit", {{"notebook_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 2);
   ++blocked;
-  for (const std::string& cmd : {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
+  for (const char* cmd : {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
                                  "sed -i s/false/true/ .ai-agents/logging/config/.env.tracing",
                                  "rm .ai-agents/logging/audit/actions.jsonl", "cp /tmp/x .ai-agents/logging/config/.env.logging",
                                  "cat x | tee .ai-agents/logging/config/.env.logging", "python3 -c 'open(\".env.tracing\",\"w\")'",
@@ -343,7 +343,7 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   CHECK(audit_records(root).size() == before + static_cast<std::size_t>(blocked - 1));  // the malformed one has no record
 
   // Reads and ordinary work pass.
-  for (const std::string& cmd : {"cat .ai-agents/logging/config/.env.tracing", "grep LEVEL .ai-agents/logging/config/.env.tracing | wc -l",
+  for (const char* cmd : {"cat .ai-agents/logging/config/.env.tracing", "grep LEVEL .ai-agents/logging/config/.env.tracing | wc -l",
                                  "make test", "tail -n 5 .ai-agents/logging/audit/actions.jsonl"}) {
     CAPTURE(cmd);
     CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 0);

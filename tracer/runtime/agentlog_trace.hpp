@@ -1955,6 +1955,28 @@ inline std::string trace_file() {
 
 }  // namespace agentlog
 
+// ------------------------------------------------------------------------------ log correlation
+// The agentlog Logger (a separate library) calls this, when the program has it, to stamp log lines written
+// inside a recorded span with traceId and spanId. Writes NUL-terminated ids and returns 1, or returns 0
+// outside a span. Weak, so one definition wins however many files include this header.
+extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap, char* span_id,
+                                                                 unsigned long span_cap) {
+  const agentlog::detail::ThreadState& t = agentlog::detail::tls();
+  if (t.current == 0 || span_cap < 17) return 0;
+  std::string trace, span;
+  if (t.custom_owner && *t.custom_owner) {
+    trace = **t.custom_owner;
+  } else {
+    agentlog::detail::put_hex(trace, t.trace_hi, 16);
+    agentlog::detail::put_hex(trace, t.trace_lo, 16);
+  }
+  agentlog::detail::put_hex(span, t.current, 16);
+  if (trace.size() + 1 > trace_cap) return 0;
+  std::memcpy(trace_id, trace.c_str(), trace.size() + 1);
+  std::memcpy(span_id, span.c_str(), span.size() + 1);
+  return 1;
+}
+
 // --------------------------------------------------------------------------------- throw hook
 // Notes the type and what() of every exception thrown while tracing is on, then calls the real
 // __cxa_throw. Weak, so one definition wins however many files include this header. Define

@@ -1,10 +1,12 @@
-// Appending one structured event to logs/latest.log (the format of the logger issue: ts, level, category,
-// source, msg, fields, pid, tid). Thread-safe and multi-process safe (one O_APPEND write under flock).
+// Writing one structured event for the agent (log_event, POST /api/logs/event): through the project's log
+// (the same rotation, format, levels and locking as the Logger API and the spdlog sink), written through to
+// latest.log before it returns.
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "logger/project.hpp"
 
@@ -16,13 +18,20 @@ struct LogEvent {
   std::string source;
   std::string message;
   nlohmann::json fields = nlohmann::json::object();
+  std::string trace_id, span_id;  // links the line to a trace
+};
+
+struct EventResult {
+  bool written = false;
+  std::string reason;     // why not, when not written
+  nlohmann::json record;  // the record as written
 };
 
 // The accepted level names, lowest first.
 const std::vector<std::string>& log_level_names();
 
-// Writes the event and returns the record as written. Throws std::runtime_error naming the file on failure.
-nlohmann::json write_event(const ProjectLayout& layout, const LogEvent& event);
+// Throws std::runtime_error naming the file and the cause when the line cannot be written.
+EventResult write_event(const ProjectLayout& layout, const LogEvent& event);
 
 // "2026-11-25T14:30:25.100Z" for now, or for a time in milliseconds since the epoch.
 std::string iso8601_now_ms();

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,5 +16,10 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 // Writes through a temporary file in the same directory and rename(), so readers see the old or the new
 // bytes, never a mix. Keeps the mode of an existing file. Creates parent directories. Throws on failure.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644);
+
+// Read-modify-write of a JSON object file shared by several processes (integrations/registry.json): under an
+// exclusive flock on `path`.lock, `change` edits the parsed object (an empty one when the file is missing or
+// unreadable), and the result is written atomically.
+void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change);
 
 }  // namespace agentlog

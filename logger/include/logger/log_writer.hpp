@@ -1,0 +1,110 @@
+// The latest/archive log file: appends whole lines to logs/latest.log and rotates it to
+// logs/archive/YYYY-MM-DD-HHmmss/latest.log(.gz) by size or when the rotation interval ends, with background
+// gzip and retention. Several processes (the server, hooks, user programs) write one directory at once:
+// every append and every rotation happens under an exclusive flock on logs/.lock, each append is one
+// O_APPEND write of whole lines, and a writer notices a rotation done by another process (the inode of
+// latest.log changed) before it writes. A failed write is truncated back, so a torn line never stays in the
+// middle of the file.
+//
+// Thread-safety: every public member may be called from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace agentlog {
+
+class EnvSettings;
+
+struct RotationPolicy {
+  enum class Interval { kNone, kHourly, kDaily, kWeekly };
+  std::uint64_t max_bytes = 10ull << 20;  // LOG_MAX_SIZE_MB
+  Interval interval = Interval::kDaily;   // LOG_ROTATE_INTERVAL (UTC boundaries; weeks start on Monday)
+  bool compress = true;                   // LOG_COMPRESS_ARCHIVES
+  int retention_days = 30;                // LOG_RETENTION_DAYS, 0 = forever
+  int max_archives = 100;                 // LOG_MAX_ARCHIVES, 0 = no limit
+  std::uint64_t max_total_bytes = 1024ull << 20;  // LOG_MAX_TOTAL_MB, 0 = no limit
+
+  static RotationPolicy from_env(const EnvSettings& logging);
+  bool operator==(const RotationPolicy&) const = default;
+};
+
+// Milliseconds since the epoch; injectable so tests can move time.
+using MsClock = std::function<std::int64_t()>;
+std::int64_t system_ms();
+
+// "2026-11-25-143025" for a time in epoch ms (UTC): the name of an archive folder.
+std::string archive_name(std::int64_t epoch_ms);
+
+// A failed append: `written` bytes of the batch (whole lines) reached the file before the failure.
+class LogWriteError : public std::runtime_error {
+ public:
+  LogWriteError(const std::string& message, std::size_t written) : std::runtime_error(message), written(written) {}
+  std::size_t written;
+};
+
+class LogWriter {
+ public:
+  LogWriter(std::filesystem::path logs_dir, RotationPolicy policy, MsClock clock = system_ms);
+  ~LogWriter();  // waits for pending compressions
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Appends `lines` (whole lines, each ending in '\n'), rotating first when needed; a batch larger than the
+  // room left in latest.log is split at line boundaries across rotations. Throws LogWriteError naming the
+  // file and the cause (no space, permission); what was written before stays intact.
+  void append(std::string_view lines);
+
+  void set_policy(const RotationPolicy& policy);
+  RotationPolicy policy() const;
+
+  // Compresses archives left uncompressed (a process killed before it finished) and applies retention.
+  void maintain();
+  // Waits until background compression and retention are done (tests, shutdown).
+  void wait_idle();
+
+  std::uint64_t rotations() const;  // rotations done by this writer
+
+  const std::filesystem::path& logs_dir() const { return dir_; }
+  std::filesystem::path latest() const { return dir_ / "latest.log"; }
+  std::filesystem::path archive_dir() const { return dir_ / "archive"; }
+
+ private:
+  void ensure_open_locked();
+  void append_locked(std::string_view lines, std::size_t& pos);
+  void rotate_locked(std::int64_t now);
+  bool period_ended(std::int64_t created_ms, std::int64_t now) const;
+  void schedule_maintenance();
+  void worker_loop();
+
+  const std::filesystem::path dir_;
+  MsClock clock_;
+  mutable std::mutex mutex_;  // guards the members below (and serialises this process's appends)
+  RotationPolicy policy_;
+  int lock_fd_ = -1;
+  int fd_ = -1;
+  ino_t inode_ = 0;
+  std::int64_t created_ms_ = 0;  // when the open latest.log was started (logs/.latest.meta)
+  std::uint64_t rotations_ = 0;
+
+  std::mutex work_mutex_;
+  std::condition_variable work_cv_;
+  bool work_pending_ = false, work_running_ = false, stop_ = false;
+  std::thread worker_;
+};
+
+// Gzips `file` to `file`.gz (through a temporary and rename) and removes `file`. False when another process
+// is compressing it (it holds the file's flock) or it is gone. Throws on I/O errors.
+bool gzip_file(const std::filesystem::path& file);
+
+}  // namespace agentlog

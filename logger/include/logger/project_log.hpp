@@ -1,0 +1,83 @@
+// The log of one project as a process sees it: the settings of .env.logging (LOGGING_ENABLED, LOG_LEVEL,
+// LOG_FORMAT, rotation and retention) and of logging.config.json (per-category levels), re-read when the
+// human or the agent changes them, a LogWriter for latest.log/archive, and a line buffer.
+//
+// Every writer in agentlog goes through it: the log_event tool, the hooks, the HTTP API, the spdlog sink
+// and the C++ Logger API. Write-through callers (the tool) flush each record before returning; the Logger
+// buffers up to 64 KiB and flushes every 200 ms, on warn and above, before fork() and at exit.
+//
+// Thread-safety: all members are thread-safe. One instance per logs directory per process (shared()).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "logger/log_record.hpp"
+#include "logger/log_writer.hpp"
+#include "logger/project.hpp"
+
+namespace agentlog {
+
+struct LogSettings {
+  bool enabled = true;
+  int ceiling = 1;  // LOG_LEVEL: nothing below is written
+  LogFormat format = LogFormat::kJson;
+  RotationPolicy rotation;
+  int default_level = 2;                          // logging.config.json defaultLevel
+  std::unordered_map<std::string, int> categories;  // logging.config.json categories
+
+  // The lowest level written for a category: the stricter of the .env ceiling and the config.
+  int min_level(std::string_view category) const;
+};
+
+class ProjectLog {
+ public:
+  // The process-wide instance for the project's logs directory.
+  static std::shared_ptr<ProjectLog> shared(const ProjectLayout& layout);
+  // Flushes every instance (atexit, before fork).
+  static void flush_all();
+
+  ProjectLog(ProjectLayout layout, MsClock clock = system_ms);
+  ~ProjectLog();
+
+  // The settings now (re-read when a config file changed; checked at most every 200 ms unless `now`).
+  std::shared_ptr<const LogSettings> settings(bool now = false);
+
+  // Formats and appends the record (ts, pid and tid are filled in when 0). With `flush`, the line is in
+  // latest.log when this returns, else it may wait in the buffer. Throws std::runtime_error on write errors
+  // (flush) — buffered lines that cannot be written stay buffered and are retried.
+  void write(LogRecord record, bool flush);
+  // Appends a line already formatted (the spdlog sink's own pattern).
+  void write_line(std::string_view line, bool flush);
+  void flush();
+
+  LogWriter& writer() { return writer_; }
+  const ProjectLayout& layout() const { return layout_; }
+
+ private:
+  void flush_locked();
+  void start_flusher();
+
+  ProjectLayout layout_;
+  MsClock clock_;
+  LogWriter writer_;
+
+  std::mutex settings_mutex_;
+  std::shared_ptr<const LogSettings> settings_;
+  std::string settings_stamp_;
+  std::chrono::steady_clock::time_point settings_checked_{};
+
+  std::mutex buffer_mutex_;
+  std::string buffer_;
+  std::once_flag flusher_once_;
+  std::atomic<bool> stop_{false};
+  std::thread flusher_;
+};
+
+}  // namespace agentlog

@@ -1,0 +1,181 @@
+#include "logger/log_record.hpp"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cctype>
+#include <ctime>
+
+#include "logger/event_writer.hpp"
+
+namespace agentlog {
+
+namespace {
+
+constexpr std::array<const char*, 6> kUpper = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is not valid.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+    return 0;  // overlong, surrogate, above U+10FFFF
+  return n;
+}
+
+// "2026-11-25T14:30:25" for the second of `ms`, cached per thread (one gmtime per second).
+const char* second_prefix(std::int64_t ms) {
+  thread_local std::int64_t cached = -1;
+  thread_local char buf[24];
+  const std::int64_t sec = ms / 1000;
+  if (sec != cached) {
+    std::time_t t = static_cast<std::time_t>(sec);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached = sec;
+  }
+  return buf;
+}
+
+void append_millis(std::string& out, std::int64_t ms) {
+  const int m = static_cast<int>(ms % 1000);
+  out += '.';
+  out += static_cast<char>('0' + m / 100);
+  out += static_cast<char>('0' + m / 10 % 10);
+  out += static_cast<char>('0' + m % 10);
+}
+
+void append_string_field(std::string& out, const char* key, std::string_view value) {
+  out += ",\"";
+  out += key;
+  out += "\":\"";
+  append_json_escaped(out, value);
+  out += '"';
+}
+
+void append_fields(std::string& out, const nlohmann::json& fields) {
+  out += fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool has_fields(const LogRecord& r) { return r.fields && r.fields->is_object() && !r.fields->empty(); }
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s) {
+  static const char hex[] = "0123456789abcdef";
+  std::size_t run = 0;  // start of the pending run of bytes that need no escaping
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      if (std::size_t n = utf8_length(s, i)) {
+        i += n;
+        continue;
+      }
+    }
+    out.append(s.data() + run, i - run);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 15];
+        } else {
+          out += "\xEF\xBF\xBD";  // invalid UTF-8
+        }
+    }
+    run = ++i;
+  }
+  out.append(s.data() + run, s.size() - run);
+}
+
+void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
+  const int level = r.level < 0 || r.level > 5 ? 2 : r.level;
+  if (format == LogFormat::kText) {
+    out += '[';
+    out.append(second_prefix(r.ts_ms) + 11, 8);
+    append_millis(out, r.ts_ms);
+    out += "] ";
+    out += kUpper[static_cast<std::size_t>(level)];
+    out += " [";
+    append_json_escaped(out, r.category);
+    out += "] ";
+    append_json_escaped(out, r.msg);  // one line: newlines and tabs become \n and \t
+    if (!r.source.empty() || has_fields(r) || !r.trace_id.empty()) {
+      out += "\t{\"source\":\"";
+      append_json_escaped(out, r.source);
+      out += '"';
+      if (has_fields(r)) {
+        out += ",\"fields\":";
+        append_fields(out, *r.fields);
+      }
+      if (!r.trace_id.empty()) {
+        append_string_field(out, "traceId", r.trace_id);
+        append_string_field(out, "spanId", r.span_id);
+      }
+      out += '}';
+    }
+    out += '\n';
+    return;
+  }
+  out += "{\"ts\":\"";
+  out += second_prefix(r.ts_ms);
+  append_millis(out, r.ts_ms);
+  out += "Z\",\"level\":\"";
+  out += log_level_names()[static_cast<std::size_t>(level)];
+  out += '"';
+  append_string_field(out, "category", r.category);
+  append_string_field(out, "source", r.source);
+  append_string_field(out, "msg", r.msg);
+  out += ",\"fields\":";
+  if (has_fields(r))
+    append_fields(out, *r.fields);
+  else
+    out += "{}";
+  out += ",\"pid\":";
+  out += std::to_string(r.pid);
+  out += ",\"tid\":";
+  out += std::to_string(r.tid);
+  if (!r.trace_id.empty()) {
+    append_string_field(out, "traceId", r.trace_id);
+    append_string_field(out, "spanId", r.span_id);
+  }
+  out += "}\n";
+}
+
+nlohmann::json log_record_json(const LogRecord& r) {
+  std::string line;
+  append_log_line(line, r, LogFormat::kJson);
+  return nlohmann::json::parse(line);
+}
+
+int log_level_index(std::string_view name) {
+  std::string l(name);
+  for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (l == "warning") l = "warn";
+  const auto& names = log_level_names();
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == l) return static_cast<int>(i);
+  return -1;
+}
+
+long current_tid() {
+  thread_local long tid = static_cast<long>(::syscall(SYS_gettid));
+  return tid;
+}
+
+}  // namespace agentlog

@@ -1,0 +1,355 @@
+#include "logger/log_writer.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <stdexcept>
+#include <vector>
+
+#include "logger/env_file.hpp"
+#include "logger/files.hpp"
+
+namespace agentlog {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
+
+std::runtime_error io_error(const std::string& what, const fs::path& path, int err) {
+  std::string hint = err == ENOSPC ? " (the disk is full: free space; nothing written before is lost)"
+                     : err == EACCES || err == EPERM || err == EROFS
+                         ? " (make the directory writable for this user)"
+                         : "";
+  return std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(err) + hint);
+}
+
+// Holds an exclusive flock for its lifetime.
+class FlockGuard {
+ public:
+  explicit FlockGuard(int fd) : fd_(fd) {
+    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+  }
+  ~FlockGuard() { ::flock(fd_, LOCK_UN); }
+  FlockGuard(const FlockGuard&) = delete;
+  FlockGuard& operator=(const FlockGuard&) = delete;
+
+ private:
+  int fd_;
+};
+
+bool write_all(int fd, const char* data, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
+// The start time of an archive from its folder name ("2026-11-25-143025[-2]"), or -1.
+std::int64_t archive_time(const std::string& name) {
+  std::tm tm{};
+  if (name.size() < 17 || !strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm)) return -1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+}  // namespace
+
+std::int64_t system_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string archive_name(std::int64_t epoch_ms) {
+  std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d-%H%M%S", &tm);
+  return buf;
+}
+
+RotationPolicy RotationPolicy::from_env(const EnvSettings& env) {
+  RotationPolicy p;
+  p.max_bytes = static_cast<std::uint64_t>(env.get_double("LOG_MAX_SIZE_MB") * 1024 * 1024);
+  const std::string& interval = env.get_string("LOG_ROTATE_INTERVAL");
+  p.interval = interval == "hourly" ? Interval::kHourly
+               : interval == "weekly" ? Interval::kWeekly
+               : interval == "none"   ? Interval::kNone
+                                      : Interval::kDaily;
+  p.compress = env.get_bool("LOG_COMPRESS_ARCHIVES");
+  p.retention_days = static_cast<int>(env.get_int("LOG_RETENTION_DAYS"));
+  p.max_archives = static_cast<int>(env.get_int("LOG_MAX_ARCHIVES"));
+  p.max_total_bytes = static_cast<std::uint64_t>(env.get_double("LOG_MAX_TOTAL_MB") * 1024 * 1024);
+  return p;
+}
+
+LogWriter::LogWriter(fs::path logs_dir, RotationPolicy policy, MsClock clock)
+    : dir_(std::move(logs_dir)), clock_(std::move(clock)), policy_(policy) {}
+
+LogWriter::~LogWriter() {
+  {
+    std::lock_guard lock(work_mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void LogWriter::set_policy(const RotationPolicy& policy) {
+  std::lock_guard lock(mutex_);
+  policy_ = policy;
+}
+
+RotationPolicy LogWriter::policy() const {
+  std::lock_guard lock(mutex_);
+  return policy_;
+}
+
+std::uint64_t LogWriter::rotations() const {
+  std::lock_guard lock(mutex_);
+  return rotations_;
+}
+
+bool LogWriter::period_ended(std::int64_t created, std::int64_t now) const {
+  switch (policy_.interval) {
+    case RotationPolicy::Interval::kNone: return false;
+    case RotationPolicy::Interval::kHourly: return created / kHourMs != now / kHourMs;
+    case RotationPolicy::Interval::kDaily: return created / kDayMs != now / kDayMs;
+    case RotationPolicy::Interval::kWeekly: return (created / kDayMs + 3) / 7 != (now / kDayMs + 3) / 7;
+  }
+  return false;
+}
+
+// Opens latest.log unless the open descriptor is still it (another process may have rotated it away), and
+// learns when it was started from logs/.latest.meta ("<inode> <epoch ms>").
+void LogWriter::ensure_open_locked() {
+  const fs::path path = latest();
+  struct stat st {};
+  if (fd_ >= 0 && ::stat(path.c_str(), &st) == 0 && st.st_ino == inode_) return;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw io_error("open", path, errno);
+  ::fstat(fd_, &st);
+  inode_ = st.st_ino;
+  const fs::path meta = dir_ / ".latest.meta";
+  unsigned long long meta_inode = 0;
+  long long meta_ms = 0;
+  auto text = read_file(meta);
+  if (st.st_size > 0 && text && std::sscanf(text->c_str(), "%llu %lld", &meta_inode, &meta_ms) == 2 &&
+      meta_inode == inode_) {
+    created_ms_ = meta_ms;
+    return;
+  }
+  // A new file starts now; one without a record (an older writer made it) counts from its last change.
+  created_ms_ = st.st_size == 0 ? clock_() : static_cast<std::int64_t>(st.st_mtime) * 1000;
+  write_file_atomic(meta, std::to_string(inode_) + " " + std::to_string(created_ms_) + "\n");
+}
+
+void LogWriter::rotate_locked(std::int64_t now) {
+  const fs::path archives = archive_dir();
+  std::error_code ec;
+  fs::create_directories(archives, ec);
+  const std::string base = archive_name(now);
+  fs::path target;
+  for (int n = 1;; ++n) {
+    target = archives / (n == 1 ? base : base + "-" + std::to_string(n));
+    if (::mkdir(target.c_str(), 0755) == 0) break;
+    if (errno != EEXIST) throw io_error("create", target, errno);
+  }
+  if (::rename(latest().c_str(), (target / "latest.log").c_str()) != 0) throw io_error("rotate", latest(), errno);
+  ::close(fd_);
+  fd_ = -1;
+  ++rotations_;
+  ensure_open_locked();  // a new, empty latest.log: it starts now
+  schedule_maintenance();
+}
+
+void LogWriter::append(std::string_view lines) {
+  if (lines.empty()) return;
+  std::lock_guard lock(mutex_);
+  if (lock_fd_ < 0) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    const fs::path lock_path = dir_ / ".lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) throw io_error("open", lock_path, errno);
+  }
+  FlockGuard flock_guard(lock_fd_);
+  std::size_t pos = 0;
+  try {
+    append_locked(lines, pos);
+  } catch (const std::exception& e) {
+    throw LogWriteError(e.what(), pos);
+  }
+}
+
+void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
+  ensure_open_locked();
+  while (pos < lines.size()) {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw io_error("stat", latest(), errno);
+    const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+    const std::int64_t now = clock_();
+    if (size > 0 && period_ended(created_ms_, now)) {
+      rotate_locked(now);
+      continue;
+    }
+    std::string_view rest = lines.substr(pos);
+    const std::uint64_t room = size >= policy_.max_bytes ? 0 : policy_.max_bytes - size;
+    std::size_t n = rest.size();
+    if (n > room) {  // the whole lines that fit
+      std::size_t cut = room == 0 ? std::string_view::npos : rest.rfind('\n', static_cast<std::size_t>(room - 1));
+      n = cut == std::string_view::npos ? 0 : cut + 1;
+    }
+    if (n == 0) {
+      if (size > 0) {
+        rotate_locked(now);
+        continue;
+      }
+      std::size_t eol = rest.find('\n');  // a single line longer than the limit goes alone into a file
+      n = eol == std::string_view::npos ? rest.size() : eol + 1;
+    }
+    if (!write_all(fd_, rest.data(), n)) {
+      int err = errno;
+      if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      }  // no torn line left behind
+      throw io_error("write", latest(), err);
+    }
+    pos += n;
+  }
+}
+
+void LogWriter::schedule_maintenance() {
+  {
+    std::lock_guard lock(work_mutex_);
+    work_pending_ = true;
+    if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
+  }
+  work_cv_.notify_all();
+}
+
+void LogWriter::worker_loop() {
+  std::unique_lock lock(work_mutex_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return work_pending_ || stop_; });
+    if (!work_pending_ && stop_) return;
+    work_pending_ = false;
+    work_running_ = true;
+    lock.unlock();
+    try {
+      maintain();
+    } catch (const std::exception&) {
+      // Maintenance retries on the next rotation; writing never depends on it.
+    }
+    lock.lock();
+    work_running_ = false;
+    work_cv_.notify_all();
+  }
+}
+
+void LogWriter::wait_idle() {
+  std::unique_lock lock(work_mutex_);
+  work_cv_.wait(lock, [&] { return !work_pending_ && !work_running_; });
+}
+
+void LogWriter::maintain() {
+  const RotationPolicy p = policy();
+  struct Archive {
+    std::string name;
+    fs::path dir;
+    std::uint64_t bytes = 0;
+  };
+  std::vector<Archive> archives;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(archive_dir(), ec)) {
+    if (!entry.is_directory()) continue;
+    Archive a{entry.path().filename().string(), entry.path()};
+    if (p.compress && fs::exists(a.dir / "latest.log")) gzip_file(a.dir / "latest.log");
+    for (const auto& f : fs::directory_iterator(a.dir, ec))
+      if (f.is_regular_file()) a.bytes += f.file_size(ec);
+    archives.push_back(std::move(a));
+  }
+  std::sort(archives.begin(), archives.end(), [](const Archive& a, const Archive& b) { return a.name < b.name; });
+  std::uint64_t total = 0;
+  for (const auto& a : archives) total += a.bytes;
+  const std::int64_t oldest_kept = clock_() - static_cast<std::int64_t>(p.retention_days) * kDayMs;
+  std::size_t count = archives.size();
+  for (const auto& a : archives) {  // oldest first
+    const std::int64_t t = archive_time(a.name);
+    const bool expired = p.retention_days > 0 && t >= 0 && t < oldest_kept;
+    const bool too_many = p.max_archives > 0 && count > static_cast<std::size_t>(p.max_archives);
+    const bool too_big = p.max_total_bytes > 0 && total > p.max_total_bytes;
+    if (!expired && !too_many && !too_big) break;
+    fs::remove_all(a.dir, ec);
+    --count;
+    total -= a.bytes;
+  }
+}
+
+bool gzip_file(const fs::path& file) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {  // compressed by someone else while we waited
+    ::close(fd);
+    return false;
+  }
+  const fs::path gz = file.string() + ".gz";
+  const fs::path tmp = gz.string() + ".tmp";
+  gzFile out = gzopen(tmp.c_str(), "wb6");
+  if (!out) {
+    ::close(fd);
+    throw io_error("create", tmp, errno);
+  }
+  std::vector<char> buf(1 << 20);
+  bool ok = true;
+  while (true) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ok = false;
+    if (n <= 0) break;
+    if (gzwrite(out, buf.data(), static_cast<unsigned>(n)) != n) {
+      ok = false;
+      break;
+    }
+  }
+  ok = gzclose(out) == Z_OK && ok;
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    ::close(fd);
+    throw std::runtime_error("cannot compress " + file.string() + " (the plain archive is kept)");
+  }
+  if (::rename(tmp.c_str(), gz.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    ::close(fd);
+    throw io_error("rename", tmp, err);
+  }
+  ::unlink(file.c_str());
+  ::close(fd);
+  return true;
+}
+
+}  // namespace agentlog

@@ -1,0 +1,217 @@
+#include "logger/project_log.hpp"
+
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+
+#include "logger/env_file.hpp"
+#include "logger/files.hpp"
+
+namespace agentlog {
+
+namespace {
+
+constexpr std::size_t kBufferBytes = 64 << 10;       // flush when the buffer reaches this
+constexpr std::size_t kMaxBufferBytes = 16 << 20;    // beyond this, lines that cannot be written are dropped
+constexpr auto kFlushEvery = std::chrono::milliseconds(200);
+constexpr auto kSettingsEvery = std::chrono::milliseconds(200);
+
+std::atomic<long> g_pid{0};
+
+long cached_pid() {
+  long pid = g_pid.load(std::memory_order_relaxed);
+  if (pid == 0) g_pid.store(pid = static_cast<long>(::getpid()), std::memory_order_relaxed);
+  return pid;
+}
+
+std::mutex& registry_mutex() {
+  static auto* m = new std::mutex;
+  return *m;
+}
+// Leaked on purpose: loggers stay usable from static destructors and atexit handlers.
+std::map<std::string, std::shared_ptr<ProjectLog>>& registry() {
+  static auto* r = new std::map<std::string, std::shared_ptr<ProjectLog>>;
+  return *r;
+}
+
+std::string file_stamp(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return "-";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
+         "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
+  auto s = std::make_shared<LogSettings>();
+  EnvSettings env = EnvSettings::load(layout.env_logging(), logging_env_keys());
+  s->enabled = env.get_bool("LOGGING_ENABLED");
+  s->ceiling = std::max(0, log_level_index(env.get_string("LOG_LEVEL")));
+  s->format = env.get_string("LOG_FORMAT") == "text" ? LogFormat::kText : LogFormat::kJson;
+  s->rotation = RotationPolicy::from_env(env);
+  // logging.config.json is the agent's file: a broken one means the defaults, never a crash.
+  if (auto text = read_file(layout.logging_config())) {
+    auto config = nlohmann::json::parse(*text, nullptr, false);
+    if (config.is_object()) {
+      if (config.contains("defaultLevel") && config["defaultLevel"].is_string()) {
+        int l = log_level_index(config["defaultLevel"].get<std::string>());
+        if (l >= 0) s->default_level = l;
+      }
+      if (config.contains("categories") && config["categories"].is_object())
+        for (const auto& [name, level] : config["categories"].items())
+          if (level.is_string() && log_level_index(level.get<std::string>()) >= 0)
+            s->categories[name] = log_level_index(level.get<std::string>());
+    }
+  }
+  return s;
+}
+
+void flush_all_quietly() {
+  try {
+    ProjectLog::flush_all();
+  } catch (...) {
+  }
+}
+
+void register_process_hooks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::atexit(flush_all_quietly);
+    // Flush before fork so the child does not write the parent's buffered lines a second time.
+    ::pthread_atfork(flush_all_quietly, nullptr, [] { g_pid.store(0); });
+  });
+}
+
+}  // namespace
+
+int LogSettings::min_level(std::string_view category) const {
+  auto it = categories.find(std::string(category));
+  return std::max(ceiling, it == categories.end() ? default_level : it->second);
+}
+
+std::shared_ptr<ProjectLog> ProjectLog::shared(const ProjectLayout& layout) {
+  std::lock_guard lock(registry_mutex());
+  auto& slot = registry()[layout.logs_dir().string()];
+  if (!slot) {
+    slot = std::make_shared<ProjectLog>(layout);
+    register_process_hooks();
+  }
+  return slot;
+}
+
+void ProjectLog::flush_all() {
+  std::vector<std::shared_ptr<ProjectLog>> all;
+  {
+    std::lock_guard lock(registry_mutex());
+    for (auto& [dir, log] : registry()) all.push_back(log);
+  }
+  for (auto& log : all) log->flush();
+}
+
+ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
+    : layout_(std::move(layout)), clock_(clock), writer_(layout_.logs_dir(), RotationPolicy{}, clock) {
+  settings(true);
+}
+
+ProjectLog::~ProjectLog() {
+  stop_.store(true);
+  if (flusher_.joinable()) flusher_.join();
+  try {
+    flush();
+  } catch (...) {
+  }
+}
+
+std::shared_ptr<const LogSettings> ProjectLog::settings(bool now) {
+  std::lock_guard lock(settings_mutex_);
+  const auto t = std::chrono::steady_clock::now();
+  if (!now && settings_ && t - settings_checked_ < kSettingsEvery) return settings_;
+  settings_checked_ = t;
+  std::string stamp = file_stamp(layout_.env_logging()) + "|" + file_stamp(layout_.logging_config());
+  if (!settings_ || stamp != settings_stamp_) {
+    settings_ = load_settings(layout_);
+    settings_stamp_ = std::move(stamp);
+    writer_.set_policy(settings_->rotation);
+  }
+  return settings_;
+}
+
+void ProjectLog::write(LogRecord r, bool flush_now) {
+  if (r.ts_ms == 0) r.ts_ms = clock_();
+  if (r.pid == 0) r.pid = cached_pid();
+  if (r.tid == 0) r.tid = current_tid();
+  const LogFormat format = settings()->format;
+  if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
+    std::string line;
+    append_log_line(line, r, format);
+    write_line(line, true);
+    return;
+  }
+  std::lock_guard lock(buffer_mutex_);
+  const std::size_t before = buffer_.size();
+  append_log_line(buffer_, r, format);
+  if (buffer_.size() > kMaxBufferBytes) buffer_.resize(before);  // the disk has refused for a while
+  if (r.level >= 3 || buffer_.size() >= kBufferBytes) {
+    try {
+      flush_locked();
+    } catch (const std::exception& e) {
+      static std::atomic<std::int64_t> last_report{0};
+      const std::int64_t now = system_ms();
+      if (now - last_report.exchange(now) > 60'000) std::fprintf(stderr, "agentlog: %s (lines kept, retrying)\n", e.what());
+    }
+  } else {
+    start_flusher();
+  }
+}
+
+void ProjectLog::write_line(std::string_view line, bool flush_now) {
+  std::lock_guard lock(buffer_mutex_);
+  if (!flush_now) {
+    buffer_.append(line);
+    if (buffer_.size() >= kBufferBytes) flush_locked();
+    else start_flusher();
+    return;
+  }
+  buffer_.append(line);
+  try {
+    flush_locked();
+  } catch (...) {
+    if (buffer_.size() >= line.size()) buffer_.resize(buffer_.size() - line.size());  // not written: not retried
+    throw;
+  }
+}
+
+void ProjectLog::flush() {
+  std::lock_guard lock(buffer_mutex_);
+  flush_locked();
+}
+
+void ProjectLog::flush_locked() {
+  if (buffer_.empty()) return;
+  try {
+    writer_.append(buffer_);
+  } catch (const LogWriteError& e) {
+    buffer_.erase(0, e.written);  // what reached the file is not written twice
+    throw;
+  }
+  buffer_.clear();
+}
+
+void ProjectLog::start_flusher() {
+  std::call_once(flusher_once_, [this] {
+    flusher_ = std::thread([this] {
+      while (!stop_.load()) {
+        std::this_thread::sleep_for(kFlushEvery);
+        try {
+          flush();
+        } catch (...) {
+        }
+      }
+    });
+  });
+}
+
+}  // namespace agentlog
