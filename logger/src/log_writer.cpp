@@ -84,6 +84,15 @@ std::string archive_name(std::int64_t epoch_ms) {
   return buf;
 }
 
+bool archive_name_less(const std::string& a, const std::string& b) {
+  auto split = [](const std::string& n) {
+    const std::size_t dash = n.size() > 17 ? n.find('-', 17) : std::string::npos;
+    long suffix = dash == std::string::npos ? 1 : std::strtol(n.c_str() + dash + 1, nullptr, 10);
+    return std::make_pair(n.substr(0, std::min<std::size_t>(n.size(), 17)), suffix);
+  };
+  return split(a) < split(b);
+}
+
 RotationPolicy RotationPolicy::from_env(const EnvSettings& env) {
   RotationPolicy p;
   p.max_bytes = static_cast<std::uint64_t>(env.get_double("LOG_MAX_SIZE_MB") * 1024 * 1024);
@@ -145,7 +154,7 @@ void LogWriter::ensure_open_locked() {
   struct stat st {};
   if (fd_ >= 0 && ::stat(path.c_str(), &st) == 0 && st.st_ino == inode_) return;
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);  // read: the last byte
   if (fd_ < 0) throw io_error("open", path, errno);
   ::fstat(fd_, &st);
   inode_ = st.st_ino;
@@ -185,16 +194,16 @@ void LogWriter::rotate_locked(std::int64_t now) {
 void LogWriter::append(std::string_view lines) {
   if (lines.empty()) return;
   std::lock_guard lock(mutex_);
-  if (lock_fd_ < 0) {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    const fs::path lock_path = dir_ / ".lock";
-    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd_ < 0) throw io_error("open", lock_path, errno);
-  }
-  FlockGuard flock_guard(lock_fd_);
   std::size_t pos = 0;
   try {
+    if (lock_fd_ < 0) {
+      std::error_code ec;
+      fs::create_directories(dir_, ec);
+      const fs::path lock_path = dir_ / ".lock";
+      lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (lock_fd_ < 0) throw io_error("open", lock_path, errno);
+    }
+    FlockGuard flock_guard(lock_fd_);
     append_locked(lines, pos);
   } catch (const std::exception& e) {
     throw LogWriteError(e.what(), pos);
@@ -211,6 +220,11 @@ void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
     if (size > 0 && period_ended(created_ms_, now)) {
       rotate_locked(now);
       continue;
+    }
+    if (size > 0) {  // a writer killed mid-line (even ours: a fatal signal cuts a write short): start a new line
+      char last = '\n';
+      if (::pread(fd_, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n' && !write_all(fd_, "\n", 1))
+        throw io_error("write", latest(), errno);
     }
     std::string_view rest = lines.substr(pos);
     const std::uint64_t room = size >= policy_.max_bytes ? 0 : policy_.max_bytes - size;
@@ -287,7 +301,7 @@ void LogWriter::maintain() {
       if (f.is_regular_file()) a.bytes += f.file_size(ec);
     archives.push_back(std::move(a));
   }
-  std::sort(archives.begin(), archives.end(), [](const Archive& a, const Archive& b) { return a.name < b.name; });
+  std::sort(archives.begin(), archives.end(), [](const Archive& a, const Archive& b) { return archive_name_less(a.name, b.name); });
   std::uint64_t total = 0;
   for (const auto& a : archives) total += a.bytes;
   const std::int64_t oldest_kept = clock_() - static_cast<std::int64_t>(p.retention_days) * kDayMs;

@@ -45,6 +45,8 @@ std::int64_t system_ms();
 
 // "2026-11-25-143025" for a time in epoch ms (UTC): the name of an archive folder.
 std::string archive_name(std::int64_t epoch_ms);
+// Oldest first: by time, then by the "-2", "-3"... of several rotations in one second.
+bool archive_name_less(const std::string& a, const std::string& b);
 
 // A failed append: `written` bytes of the batch (whole lines) reached the file before the failure.
 class LogWriteError : public std::runtime_error {

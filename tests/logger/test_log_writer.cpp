@@ -1,0 +1,435 @@
+// The latest/archive writer: rotation by size and by time (injectable clock), archive naming, compression,
+// retention, torn-line recovery, write errors, and several processes writing one directory across rotations
+// with every line counted.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "logger/log_record.hpp"
+#include "logger/log_writer.hpp"
+#include "logger/project_log.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::LogWriter;
+using agentlog::RotationPolicy;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::int64_t kDay = 86'400'000;
+// 2026-11-25T23:59:58Z, a Wednesday.
+constexpr std::int64_t kT0 = 1795651198000;
+
+std::string gunzip(const fs::path& p) {
+  gzFile f = gzopen(p.c_str(), "rb");
+  REQUIRE(f);
+  std::string out;
+  char buf[65536];
+  int n;
+  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  gzclose(f);
+  return out;
+}
+
+struct LogFile {
+  std::string name;  // "latest" or the archive folder
+  std::string text;
+};
+
+// latest.log and every archive (decompressed), oldest first.
+std::vector<LogFile> all_files(const fs::path& logs) {
+  std::vector<LogFile> out;
+  if (fs::exists(logs / "archive"))
+    for (const auto& d : fs::directory_iterator(logs / "archive")) {
+      for (const auto& f : fs::directory_iterator(d.path())) {
+        const std::string n = f.path().filename().string();
+        if (n == "latest.log") out.push_back({d.path().filename().string(), agentlog::test::read_text(f.path())});
+        else if (n == "latest.log.gz") out.push_back({d.path().filename().string(), gunzip(f.path())});
+        else FAIL("unexpected file in an archive: " << f.path());
+      }
+    }
+  std::sort(out.begin(), out.end(), [](const LogFile& a, const LogFile& b) { return agentlog::archive_name_less(a.name, b.name); });
+  if (fs::exists(logs / "latest.log")) out.push_back({"latest", agentlog::test::read_text(logs / "latest.log")});
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t nl = text.find('\n', start);
+    REQUIRE_MESSAGE(nl != std::string::npos, "a line without newline: " << text.substr(start));
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string numbered(int i, std::size_t pad = 80) {
+  std::string s = "{\"n\":" + std::to_string(i) + ",\"pad\":\"" + std::string(pad, 'x') + "\"}\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("rotation by size: no file over the limit, no line lost or split, order kept, archive names") {
+  TempDir dir;
+  RotationPolicy p;
+  p.max_bytes = 1000;
+  p.compress = false;
+  p.interval = RotationPolicy::Interval::kNone;
+  LogWriter w(dir.path(), p);
+  std::string batch;
+  for (int i = 0; i < 60; ++i) w.append(numbered(i));
+  for (int i = 60; i < 120; ++i) batch += numbered(i);
+  w.append(batch);  // one batch larger than a file: split at line boundaries
+  w.wait_idle();
+  auto files = all_files(dir.path());
+  CHECK(files.size() >= 12);
+  CHECK(w.rotations() == files.size() - 1);
+  const std::regex name(R"(\d{4}-\d{2}-\d{2}-\d{6}(-\d+)?)");
+  std::vector<int> seen;
+  for (const auto& f : files) {
+    if (f.name != "latest") CHECK_MESSAGE(std::regex_match(f.name, name), f.name);
+    CHECK(f.text.size() <= 1000);
+    for (const auto& l : lines_of(f.text)) seen.push_back(json::parse(l)["n"].get<int>());
+  }
+  REQUIRE(seen.size() == 120);
+  for (int i = 0; i < 120; ++i) CHECK(seen[static_cast<std::size_t>(i)] == i);
+  // Several rotations in one second: one folder each ("-2", "-3"...).
+  std::set<std::string> names;
+  for (const auto& f : files) names.insert(f.name);
+  CHECK(names.size() == files.size());
+}
+
+TEST_CASE("a line longer than the size limit goes alone into a file") {
+  TempDir dir;
+  RotationPolicy p;
+  p.max_bytes = 100;
+  p.compress = false;
+  LogWriter w(dir.path(), p);
+  w.append(numbered(1, 10));
+  w.append(numbered(2, 500));
+  w.append(numbered(3, 10));
+  auto files = all_files(dir.path());
+  REQUIRE(files.size() == 3);
+  CHECK(lines_of(files[1].text).size() == 1);
+  CHECK(files[1].text.size() > 500);
+}
+
+TEST_CASE("rotation by time with an injectable clock: hourly, daily, weekly, none; archive named by the clock") {
+  struct Case {
+    RotationPolicy::Interval interval;
+    std::int64_t step;  // from kT0
+    bool rotates;
+  };
+  const std::vector<Case> cases = {
+      {RotationPolicy::Interval::kDaily, 1000, false},         // 23:59:59 same day
+      {RotationPolicy::Interval::kDaily, 3000, true},          // 00:00:01 next day
+      {RotationPolicy::Interval::kHourly, 3000, true},         // next hour
+      {RotationPolicy::Interval::kHourly, -3'500'000, false},  // 23:01:38, same hour as 23:59:58? no: 23:01 vs 23:59 -> same hour
+      {RotationPolicy::Interval::kWeekly, 3000, false},        // Wednesday -> Thursday
+      {RotationPolicy::Interval::kWeekly, 5 * kDay, true},     // -> Monday
+      {RotationPolicy::Interval::kNone, 30 * kDay, false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(static_cast<int>(c.interval));
+    CAPTURE(c.step);
+    TempDir dir;
+    std::atomic<std::int64_t> now{c.step < 0 ? kT0 + c.step : kT0};
+    RotationPolicy p;
+    p.interval = c.interval;
+    p.compress = false;
+    LogWriter w(dir.path(), p, [&] { return now.load(); });
+    w.append(numbered(1));
+    now = c.step < 0 ? kT0 : kT0 + c.step;
+    w.append(numbered(2));
+    CHECK(w.rotations() == (c.rotates ? 1u : 0u));
+    auto files = all_files(dir.path());
+    REQUIRE(files.size() == (c.rotates ? 2u : 1u));
+    if (c.rotates) {
+      CHECK(files[0].name == agentlog::archive_name(now.load()));
+      CHECK(lines_of(files[0].text).size() == 1);
+      CHECK(lines_of(files[1].text).size() == 1);
+    }
+  }
+}
+
+TEST_CASE("the start time of latest.log survives the writer: a new writer next day rotates the old file") {
+  TempDir dir;
+  std::int64_t now = kT0;
+  RotationPolicy p;
+  p.compress = false;
+  {
+    LogWriter w(dir.path(), p, [&] { return now; });
+    w.append(numbered(1));
+  }
+  now = kT0 + kDay;
+  LogWriter w2(dir.path(), p, [&] { return now; });
+  w2.append(numbered(2));
+  CHECK(w2.rotations() == 1);
+  CHECK(all_files(dir.path()).size() == 2);
+}
+
+TEST_CASE("compression in the background: archives become latest.log.gz with the same bytes") {
+  TempDir dir;
+  RotationPolicy p;
+  p.max_bytes = 2000;
+  p.compress = true;
+  LogWriter w(dir.path(), p);
+  std::string expected;
+  for (int i = 0; i < 100; ++i) {
+    w.append(numbered(i));
+    expected += numbered(i);
+  }
+  w.wait_idle();
+  std::string got;
+  int gz = 0;
+  for (const auto& d : fs::directory_iterator(dir.path() / "archive")) {
+    CHECK(fs::exists(d.path() / "latest.log.gz"));
+    CHECK_FALSE(fs::exists(d.path() / "latest.log"));
+    ++gz;
+  }
+  CHECK(gz >= 4);
+  for (const auto& f : all_files(dir.path())) got += f.text;
+  CHECK(got == expected);
+}
+
+TEST_CASE("an archive left uncompressed (a process killed first) is compressed by the next maintenance") {
+  TempDir dir;
+  fs::create_directories(dir.path() / "archive/2026-11-20-000000");
+  agentlog::test::write_text(dir.path() / "archive/2026-11-20-000000/latest.log", numbered(7));
+  RotationPolicy p;
+  p.retention_days = 0;
+  LogWriter w(dir.path(), p);
+  w.maintain();
+  CHECK_FALSE(fs::exists(dir.path() / "archive/2026-11-20-000000/latest.log"));
+  CHECK(gunzip(dir.path() / "archive/2026-11-20-000000/latest.log.gz") == numbered(7));
+}
+
+TEST_CASE("retention: LOG_MAX_ARCHIVES keeps the newest, LOG_RETENTION_DAYS drops old ones, LOG_MAX_TOTAL_MB caps size") {
+  auto make_archives = [](const fs::path& logs, int n, std::size_t bytes_each) {
+    for (int i = 0; i < n; ++i) {
+      fs::path d = logs / "archive" / agentlog::archive_name(kT0 - static_cast<std::int64_t>(n - i) * kDay);
+      fs::create_directories(d);
+      agentlog::test::write_text(d / "latest.log.gz", std::string(bytes_each, 'z'));
+    }
+  };
+  auto names = [](const fs::path& logs) {
+    std::vector<std::string> out;
+    for (const auto& d : fs::directory_iterator(logs / "archive")) out.push_back(d.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  SUBCASE("count") {
+    TempDir dir;
+    make_archives(dir.path(), 6, 10);
+    RotationPolicy p;
+    p.max_archives = 3;
+    p.retention_days = 0;
+    LogWriter(dir.path(), p, [] { return kT0; }).maintain();
+    auto left = names(dir.path());
+    REQUIRE(left.size() == 3);
+    CHECK(left[0] == agentlog::archive_name(kT0 - 3 * kDay));
+  }
+  SUBCASE("age") {
+    TempDir dir;
+    make_archives(dir.path(), 6, 10);  // 1..6 days old
+    RotationPolicy p;
+    p.retention_days = 4;
+    LogWriter(dir.path(), p, [] { return kT0 - 1000; }).maintain();
+    CHECK(names(dir.path()).size() == 4);
+  }
+  SUBCASE("total size") {
+    TempDir dir;
+    make_archives(dir.path(), 6, 300'000);
+    RotationPolicy p;
+    p.retention_days = 0;
+    p.max_total_bytes = 1'000'000;
+    LogWriter(dir.path(), p, [] { return kT0; }).maintain();
+    auto left = names(dir.path());
+    REQUIRE(left.size() == 3);
+    CHECK(left.back() == agentlog::archive_name(kT0 - kDay));  // the newest stay
+  }
+}
+
+TEST_CASE("torn-line recovery: a line cut by a killed writer stays alone; the next line starts on its own") {
+  TempDir dir;
+  agentlog::test::write_text(dir.path() / "latest.log", numbered(1) + "{\"n\":2,\"pad\":\"xx");
+  RotationPolicy p;
+  p.compress = false;
+  LogWriter w(dir.path(), p);
+  w.append(numbered(3));
+  auto lines = lines_of(agentlog::test::read_text(dir.path() / "latest.log"));
+  REQUIRE(lines.size() == 3);
+  CHECK(json::parse(lines[0])["n"] == 1);
+  CHECK(lines[1] == "{\"n\":2,\"pad\":\"xx");
+  CHECK(json::parse(lines[2])["n"] == 3);
+}
+
+TEST_CASE("write errors name the file and the cause; nothing written before is touched") {
+  SUBCASE("a full disk (/dev/full)") {
+    TempDir dir;
+    fs::create_symlink("/dev/full", dir.path() / "latest.log");
+    LogWriter w(dir.path(), RotationPolicy{});
+    try {
+      w.append(numbered(1));
+      FAIL("no error");
+    } catch (const agentlog::LogWriteError& e) {
+      CHECK(std::string(e.what()).find("latest.log") != std::string::npos);
+      CHECK(std::string(e.what()).find("disk is full") != std::string::npos);
+      CHECK(e.written == 0);
+    }
+  }
+  SUBCASE("a logs directory that cannot be created") {
+    TempDir dir;
+    agentlog::test::write_text(dir.path() / "logs", "a file where the directory should be");
+    LogWriter w(dir.path() / "logs", RotationPolicy{});
+    CHECK_THROWS_WITH_AS(w.append(numbered(1)), doctest::Contains("logs"), agentlog::LogWriteError);
+    CHECK(agentlog::test::read_text(dir.path() / "logs") == "a file where the directory should be");
+  }
+}
+
+TEST_CASE("several processes write one directory while it rotates every 4 KB: every line once, whole, in order") {
+  TempDir dir;
+  constexpr int kProcs = 4, kLines = 1500;
+  std::vector<pid_t> kids;
+  for (int k = 0; k < kProcs; ++k) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        RotationPolicy p;
+        p.max_bytes = 4096;
+        p.compress = (k % 2) == 0;  // compressors and plain writers at once
+        p.max_archives = 0;
+        p.max_total_bytes = 0;
+        LogWriter w(dir.path(), p);
+        std::string batch;
+        for (int i = 0; i < kLines; ++i) {
+          std::string l = "{\"proc\":" + std::to_string(k) + ",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
+                          std::string(static_cast<std::size_t>(20 + i % 50), 'p') + "\"}\n";
+          if (i % 7 == 0) {  // some batched, some single
+            batch += l;
+            if (batch.size() > 600) {
+              w.append(batch);
+              batch.clear();
+            }
+          } else {
+            w.append(l);
+          }
+        }
+        w.append(batch);
+        w.wait_idle();
+      } catch (...) {
+        code = 1;
+      }
+      ::_exit(code);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  RotationPolicy keep_all;
+  keep_all.max_archives = 0;
+  keep_all.max_total_bytes = 0;
+  LogWriter(dir.path(), keep_all).maintain();  // finish any compression a writer left
+  std::map<int, std::vector<int>> by_proc;
+  std::size_t total = 0, files = 0;
+  for (const auto& f : all_files(dir.path())) {
+    ++files;
+    CHECK(f.text.size() <= 4096 + 1);
+    for (const auto& l : lines_of(f.text)) {
+      json j = json::parse(l, nullptr, false);
+      REQUIRE_MESSAGE(!j.is_discarded(), "a broken line: " << l);
+      by_proc[j["proc"].get<int>()].push_back(j["i"].get<int>());
+      ++total;
+    }
+  }
+  CHECK(files > 50);
+  CHECK(total == kProcs * kLines);
+  for (auto& [proc, seq] : by_proc) {
+    CAPTURE(proc);
+    REQUIRE(seq.size() == kLines);
+    std::vector<int> singles;  // written one by one: in order across files (batched lines come later by design)
+    for (int i : seq)
+      if (i % 7 != 0) singles.push_back(i);
+    CHECK(std::is_sorted(singles.begin(), singles.end()));
+    std::sort(seq.begin(), seq.end());
+    for (int i = 0; i < kLines; ++i) REQUIRE(seq[static_cast<std::size_t>(i)] == i);  // each once
+  }
+}
+
+TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, settings re-read on change") {
+  TempDir dir;
+  auto layout = agentlog::ProjectLayout::at(dir.path());
+  agentlog::test::write_text(layout.env_logging(), "LOG_FORMAT=text\nLOG_LEVEL=debug\n");
+  agentlog::test::write_text(layout.logging_config(), R"({"defaultLevel":"info","categories":{"db":"warn","api":"trace"}})");
+  agentlog::ProjectLog log(layout, [] { return kT0 + 100; });
+  auto s = log.settings(true);
+  CHECK(s->format == agentlog::LogFormat::kText);
+  CHECK(s->min_level("db") == 3);
+  CHECK(s->min_level("api") == 1);  // the .env ceiling (debug) wins over trace
+  CHECK(s->min_level("other") == 2);
+  json fields = {{"status", 200}};
+  agentlog::LogRecord r;
+  r.level = 2;
+  r.category = "api";
+  r.source = "src/api.cpp";
+  r.msg = "GET /api/users/123 - 200 OK (61ms)";
+  r.fields = &fields;
+  log.write(r, true);
+  CHECK(agentlog::test::read_text(layout.latest_log()) ==
+        "[23:59:58.100] INFO [api] GET /api/users/123 - 200 OK (61ms)\t{\"source\":\"src/api.cpp\",\"fields\":{\"status\":200}}\n");
+  agentlog::test::write_text(layout.env_logging(), "LOGGING_ENABLED=false\nLOG_LEVEL=error\n");
+  s = log.settings(true);
+  CHECK_FALSE(s->enabled);
+  CHECK(s->min_level("api") == 4);
+  CHECK(s->format == agentlog::LogFormat::kJson);
+}
+
+TEST_CASE("JSON lines: escaping, invalid UTF-8 replaced, trace ids; every line parses") {
+  json fields = {{"k", "v"}};
+  agentlog::LogRecord r;
+  r.ts_ms = kT0 + 5;
+  r.level = 4;
+  r.category = "c\"at";
+  r.source = "s\\rc";
+  std::string msg = "tab\there\nnew \x01 bad\xff utf8 \xc3\xa9";
+  r.msg = msg;
+  r.fields = &fields;
+  r.pid = 12;
+  r.tid = 34;
+  r.trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  r.span_id = "00f067aa0ba902b7";
+  std::string line;
+  agentlog::append_log_line(line, r, agentlog::LogFormat::kJson);
+  json j = json::parse(line);
+  CHECK(j["ts"] == "2026-11-25T23:59:58.005Z");
+  CHECK(j["level"] == "error");
+  CHECK(j["category"] == "c\"at");
+  CHECK(j["source"] == "s\\rc");
+  CHECK(j["msg"] == "tab\there\nnew \x01 bad\xEF\xBF\xBD utf8 \xc3\xa9");
+  CHECK(j["fields"] == fields);
+  CHECK(j["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  CHECK(j["spanId"] == "00f067aa0ba902b7");
+  CHECK(j["pid"] == 12);
+}
