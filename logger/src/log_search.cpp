@@ -1,6 +1,10 @@
 #include "logger/log_search.hpp"
 
+#include <emmintrin.h>
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <string.h>
+#include <unistd.h>
 #include <re2/re2.h>
 #include <zlib.h>
 
@@ -10,6 +14,8 @@
 #include <fstream>
 
 #include "logger/event_writer.hpp"
+#include "logger/log_record.hpp"
+#include "logger/log_writer.hpp"
 #include "logger/files.hpp"
 
 namespace agentlog {
@@ -19,85 +25,173 @@ using json = nlohmann::json;
 
 namespace {
 
-int level_rank(const std::string& level) {
-  const auto& names = log_level_names();
-  std::string l = level;
-  std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (l == "warning") l = "warn";
-  auto it = std::find(names.begin(), names.end(), l);
-  return it == names.end() ? -1 : static_cast<int>(it - names.begin());
-}
-
-// Reads lines of a plain or gzip file, streaming. `torn` is set when the last line has no newline.
-class LineReader {
+// Reads a plain or gzip file in large blocks of whole lines (zlib reads plain files transparently, but a
+// plain file is read directly: no copy through zlib).
+class BlockReader {
  public:
-  explicit LineReader(const fs::path& path) {
-    file_ = gzopen(path.c_str(), "rb");  // zlib reads plain files transparently
-    if (file_) gzbuffer(file_, 1 << 17);
+  explicit BlockReader(const fs::path& path) {
+    const std::string name = path.filename().string();
+    if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) {
+      gz_ = gzopen(path.c_str(), "rb");
+      if (gz_) gzbuffer(gz_, 1 << 18);
+      ok_ = gz_ != nullptr;
+    } else {
+      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      ok_ = fd_ >= 0;
+      if (ok_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    buf_.resize(kBlock + kMaxCarry);
   }
-  ~LineReader() {
-    if (file_) gzclose(file_);
+  ~BlockReader() {
+    if (gz_) gzclose(gz_);
+    if (fd_ >= 0) ::close(fd_);
   }
-  bool ok() const { return file_ != nullptr; }
-  // The next line without its newline; false at the end. A last line without newline is reported torn.
-  bool next(std::string& line, bool& torn) {
-    line.clear();
-    torn = false;
-    char buf[65536];
+  bool ok() const { return ok_; }
+
+  // The next block of whole lines (each ending in '\n'); false at the end. `torn` is the last line of the
+  // file when it has no newline (returned alone, after every block).
+  bool next(std::string_view& block, std::string_view& torn) {
+    torn = {};
+    if (done_) return false;
+    // Move the carried partial line to the front.
+    std::memmove(buf_.data(), buf_.data() + carry_start_, carry_);
+    std::size_t have = carry_;
     while (true) {
-      if (!gzgets(file_, buf, sizeof buf)) {
-        if (line.empty()) return false;
-        torn = true;
+      if (buf_.size() - have < kBlock) buf_.resize(have + kBlock);  // a very long line
+      long n = read_some(buf_.data() + have, kBlock);
+      if (n <= 0) {
+        done_ = true;
+        if (have == 0) return false;
+        block = {};
+        torn = std::string_view(buf_.data(), have);
         return true;
       }
-      std::size_t n = std::strlen(buf);
-      line.append(buf, n);
-      if (n > 0 && buf[n - 1] == '\n') {
-        line.pop_back();
-        return true;
-      }
+      have += static_cast<std::size_t>(n);
+      const char* last = static_cast<const char*>(::memrchr(buf_.data(), '\n', have));
+      if (!last) continue;
+      const std::size_t end = static_cast<std::size_t>(last - buf_.data()) + 1;
+      block = std::string_view(buf_.data(), end);
+      carry_start_ = end;
+      carry_ = have - end;
+      return true;
     }
   }
 
  private:
-  gzFile file_ = nullptr;
+  static constexpr std::size_t kBlock = 1 << 20, kMaxCarry = 1 << 16;
+  long read_some(char* into, std::size_t n) {
+    if (gz_) return gzread(gz_, into, static_cast<unsigned>(n));
+    while (true) {
+      ssize_t r = ::read(fd_, into, n);
+      if (r < 0 && errno == EINTR) continue;
+      return static_cast<long>(r);
+    }
+  }
+  gzFile gz_ = nullptr;
+  int fd_ = -1;
+  bool ok_ = false, done_ = false;
+  std::vector<char> buf_;
+  std::size_t carry_ = 0, carry_start_ = 0;
 };
 
-// "[14:30:25.100] INFO [api] GET /x - 200 OK (61ms)" -> a record (no date in the text form: ts is the time).
-std::optional<json> parse_text_line(const std::string& line) {
+// Newlines in [p, p + n): 16 bytes at a time.
+std::size_t count_newlines(const char* p, std::size_t n) {
+  std::size_t count = 0, i = 0;
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    count += static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))));
+  }
+#endif
+  for (; i < n; ++i) count += p[i] == '\n';
+  return count;
+}
+
+// The raw string value of "key":"..." in a line written by agentlog (no escapes in it), else nullopt: a
+// cheap look before parsing.
+std::optional<std::string_view> quick_string(std::string_view line, std::string_view key_pattern) {
+  std::size_t k = line.find(key_pattern);
+  if (k == std::string_view::npos) return std::nullopt;
+  std::size_t start = k + key_pattern.size();
+  std::size_t end = line.find('"', start);
+  if (end == std::string_view::npos) return std::nullopt;
+  std::string_view v = line.substr(start, end - start);
+  if (v.find('\\') != std::string_view::npos) return std::nullopt;
+  return v;
+}
+
+// "[14:30:25.100] INFO [api] GET /x - 200 OK (61ms)\t{"source":...,"fields":{...}}" -> a record. The text
+// form has no date: it is the date of `end_ms` (when the file was rotated, or now), the day before when the
+// time of day is later than end_ms's.
+std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) {
   if (line.size() < 16 || line[0] != '[') return std::nullopt;
   auto close = line.find(']');
-  if (close == std::string::npos) return std::nullopt;
+  if (close == std::string_view::npos || close < 9) return std::nullopt;
+  std::string time(line.substr(1, close - 1));
+  std::string end_iso = iso8601_ms(end_ms);
+  std::string date = end_iso.substr(0, 10);
+  if (time > end_iso.substr(11, 12)) date = iso8601_ms(end_ms - 86'400'000).substr(0, 10);
   std::size_t p = close + 2;
   auto space = line.find(' ', p);
-  if (space == std::string::npos) return std::nullopt;
-  json r = {{"ts", line.substr(1, close - 1)}, {"level", line.substr(p, space - p)}, {"category", ""}, {"source", ""},
-            {"fields", json::object()}};
-  std::transform(r["level"].get_ref<std::string&>().begin(), r["level"].get_ref<std::string&>().end(),
-                 r["level"].get_ref<std::string&>().begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string level(line.substr(p, space - p));
+  std::transform(level.begin(), level.end(), level.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  json r = {{"ts", date + "T" + time + "Z"}, {"level", level}, {"category", ""}, {"source", ""}, {"fields", json::object()}};
   std::size_t m = space + 1;
   if (m < line.size() && line[m] == '[') {
     auto cat_end = line.find(']', m);
-    if (cat_end != std::string::npos) {
-      r["category"] = line.substr(m + 1, cat_end - m - 1);
+    if (cat_end != std::string_view::npos) {
+      r["category"] = std::string(line.substr(m + 1, cat_end - m - 1));
       m = cat_end + 2;
     }
   }
-  r["msg"] = m < line.size() ? line.substr(m) : "";
+  std::string_view msg = m < line.size() ? line.substr(m) : std::string_view();
+  if (auto tab = msg.rfind('\t'); tab != std::string_view::npos) {  // the rest as JSON
+    json extra = json::parse(msg.substr(tab + 1), nullptr, false);
+    if (extra.is_object()) {
+      for (const char* k : {"source", "fields", "traceId", "spanId"})
+        if (extra.contains(k)) r[k] = extra[k];
+      msg = msg.substr(0, tab);
+    }
+  }
+  // The message was escaped to stay on one line.
+  json unescaped = json::parse("\"" + std::string(msg) + "\"", nullptr, false);
+  r["msg"] = unescaped.is_string() ? unescaped : json(std::string(msg));
   return r;
 }
 
-// The files to search, newest first: latest.log, then archives by folder name (a timestamp) descending.
-std::vector<fs::path> log_files(const ProjectLayout& layout) {
-  std::vector<fs::path> out;
-  if (fs::exists(layout.latest_log())) out.push_back(layout.latest_log());
-  std::vector<fs::path> archives;
+struct LogFile {
+  fs::path path;
+  std::int64_t end_ms;  // lines are not newer than this
+};
+
+// The files to search, newest first: latest.log, then archives by folder name (a timestamp) descending. In
+// an archive being compressed, the finished .gz wins over the plain file; temporary files are skipped.
+std::vector<LogFile> log_files(const ProjectLayout& layout) {
+  std::vector<LogFile> out;
+  if (fs::exists(layout.latest_log())) out.push_back({layout.latest_log(), system_ms()});
+  std::vector<std::pair<std::string, fs::path>> archives;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(layout.archive_dir(), ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec))
-    if (it->is_regular_file()) archives.push_back(it->path());
-  std::sort(archives.begin(), archives.end(), std::greater<>());
-  out.insert(out.end(), archives.begin(), archives.end());
+  for (const auto& dir : fs::directory_iterator(layout.archive_dir(), ec)) {
+    if (!dir.is_directory(ec)) continue;
+    for (const auto& f : fs::directory_iterator(dir.path(), ec)) {
+      const std::string name = f.path().filename().string();
+      const bool gz = name.size() > 7 && name.compare(name.size() - 7, 7, ".log.gz") == 0;
+      const bool plain = name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0;
+      if (!gz && !(plain && !fs::exists(f.path().string() + ".gz", ec))) continue;
+      archives.emplace_back(dir.path().filename().string(), f.path());
+    }
+  }
+  std::sort(archives.begin(), archives.end(),
+            [](const auto& a, const auto& b) { return archive_name_less(b.first, a.first); });
+  for (auto& [name, path] : archives) {
+    std::tm tm{};
+    std::int64_t end = system_ms();
+    if (name.size() >= 17 && strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm))
+      end = static_cast<std::int64_t>(timegm(&tm)) * 1000 + 999;
+    out.push_back({path, end});
+  }
   return out;
 }
 
@@ -132,14 +226,14 @@ void apply_saved_filter(const ProjectLayout& layout, const std::string& name, Lo
 json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   int min_level = -1;
   if (!q.level.empty()) {
-    min_level = level_rank(q.level);
+    min_level = log_level_index(q.level);
     if (min_level < 0)
       throw LogQueryError("logs.unknown_level", "Unknown level '" + q.level + "'; use one of trace, debug, info, warn, error, fatal");
   }
   std::unique_ptr<RE2> re;
   if (!q.regex.empty()) {
     RE2::Options options;
-    options.set_max_mem(8 << 20);
+    options.set_max_mem(64 << 20);
     options.set_log_errors(false);
     re = std::make_unique<RE2>(q.regex, options);
     if (!re->ok())
@@ -155,73 +249,159 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   const std::size_t limit = static_cast<std::size_t>(std::clamp(q.limit, 1, 1000));
   const std::size_t want = skip + limit + 1;  // one more tells whether there is a next page
 
-  json matches = json::array();
+  // Filters that need the parsed record (checked after the cheap looks at the raw line).
+  const bool needs_record = !q.source.empty() || !q.fields.empty() || min_level >= 0 || !q.category.empty() ||
+                            !q.since.empty() || !q.until.empty();
+  // The regex runs over whole blocks (one pass, like grep) unless it is anchored to the message.
+  const bool regex_blocks = re && q.query.empty() && q.regex.find_first_of("^$") == std::string::npos &&
+                            q.regex.find("\\A") == std::string::npos && q.regex.find("\\z") == std::string::npos;
+
+  // The record of a line, or nullopt when it is not a log line.
+  auto parse = [](std::string_view line, std::int64_t end_ms) -> std::optional<json> {
+    if (!line.empty() && line[0] == '{') {
+      json rec = json::parse(line, nullptr, false);
+      if (rec.is_discarded() || !rec.is_object()) return std::nullopt;
+      return rec;
+    }
+    return parse_text_line(line, end_ms);
+  };
+
+  // Whether the line matches; `rec` is filled when the record had to be parsed. `corrupt` counts lines
+  // that are neither JSON nor the text form (torn by a killed foreign writer).
+  long long corrupt = 0;
+  auto matches = [&](std::string_view line, std::int64_t end_ms, std::optional<json>& rec) {
+    if (!q.query.empty() && line.find(q.query) == std::string_view::npos) return false;
+    if (line.rfind("{\"ts\":\"", 0) == 0) {  // cheap looks at agentlog's own layout before any parsing
+      if (min_level >= 0)
+        if (auto l = quick_string(line, "\"level\":\""); l && log_level_index(*l) < min_level) return false;
+      if (!q.category.empty())
+        if (auto c = quick_string(line, "\"category\":\""); c && *c != q.category) return false;
+      if ((!q.since.empty() || !q.until.empty()) && line.size() > 31) {
+        std::string_view ts = line.substr(7, 24);
+        if (!q.since.empty() && ts < q.since) return false;
+        if (!q.until.empty() && ts > q.until) return false;
+      }
+    }
+    if (re && !RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) {
+      // Else the decoded message (escapes, the text form) may match.
+      std::optional<std::string_view> msg = line.rfind("{\"ts\":\"", 0) == 0 ? quick_string(line, "\"msg\":\"") : std::nullopt;
+      if (msg) return false;  // no escapes: the message is in the line as it is, and did not match
+      rec = parse(line, end_ms);
+      if (!rec || !RE2::PartialMatch(rec->value("msg", ""), *re)) return false;
+    }
+    if (!needs_record) return true;
+    if (!rec) rec = parse(line, end_ms);
+    if (!rec) {
+      ++corrupt;
+      return false;
+    }
+    const json& r = *rec;
+    if (min_level >= 0 && log_level_index(r.value("level", "")) < min_level) return false;
+    if (!q.category.empty() && r.value("category", "") != q.category) return false;
+    if (!q.source.empty() && fnmatch(q.source.c_str(), r.value("source", "").c_str(), 0) != 0) return false;
+    const std::string ts = r.value("ts", "");
+    if (!q.since.empty() && ts < q.since) return false;
+    if (!q.until.empty() && ts > q.until) return false;
+    for (const auto& [k, v] : q.fields.items()) {
+      const json* have = r.contains("fields") && r["fields"].is_object() && r["fields"].contains(k) ? &r["fields"][k] : nullptr;
+      if (!have) return false;
+      const bool equal = *have == v || (have->is_primitive() && v.is_string() &&
+                                        (have->is_string() ? have->get<std::string>() : have->dump()) == v.get<std::string>());
+      if (!equal) return false;
+    }
+    return true;
+  };
+
+  struct Found {
+    std::string line;
+    std::optional<json> rec;
+    long long number;
+  };
+  json matches_out = json::array();
   std::size_t total = 0;
   long long scanned = 0, torn_lines = 0;
-  for (const auto& path : log_files(layout)) {
+  for (const auto& file : log_files(layout)) {
     if (total >= want) break;
-    LineReader reader(path);
+    if (!q.since.empty() && file.path != layout.latest_log() && iso8601_ms(file.end_ms) < q.since) break;  // older still
+    BlockReader reader(file.path);
     if (!reader.ok()) continue;
-    // Newest first within a file: keep its last `want - total` matches.
-    std::deque<json> found;
-    std::string line;
-    bool torn = false;
-    long long number = 0;
-    while (reader.next(line, torn)) {
-      ++number;
-      ++scanned;
-      if (torn) {
+    std::deque<Found> found;  // newest first within a file: its last `want - total` matches
+    long long line_no = 0;    // lines before the current position
+    std::string_view block, torn;
+    while (reader.next(block, torn)) {
+      if (!torn.empty()) {  // a writer was killed mid-line, or is writing it now
+        ++line_no;
         ++torn_lines;
         break;
       }
-      if (!q.query.empty() && line.find(q.query) == std::string::npos) continue;  // before any parsing
-      json rec;
-      if (!line.empty() && line[0] == '{') {
-        rec = json::parse(line, nullptr, false);
-        if (rec.is_discarded() || !rec.is_object()) continue;
-      } else if (auto t = parse_text_line(line)) {
-        rec = std::move(*t);
+      const char* base = block.data();
+      const std::size_t size = block.size();
+      std::size_t counted = 0;  // newlines before `counted` are in line_no
+      auto consider = [&](std::size_t start, std::size_t end) {
+        line_no += static_cast<long long>(count_newlines(base + counted, start - counted));
+        counted = start;
+        std::string_view line(base + start, end - start);
+        std::optional<json> rec;
+        if (!matches(line, file.end_ms, rec)) return;
+        found.push_back({std::string(line), std::move(rec), line_no + 1});
+        if (found.size() > want - total) found.pop_front();
+      };
+      // Candidate lines: where the fixed string or the regex occurs, else every line.
+      auto line_around = [&](std::size_t from, std::size_t hit) {
+        const void* nl = hit > from ? ::memrchr(base + from, '\n', hit - from) : nullptr;
+        const std::size_t start = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) + 1 : from;
+        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + hit, '\n', size - hit)) - base);
+        consider(start, end);
+        return end + 1;
+      };
+      std::size_t pos = 0;
+      if (!q.query.empty()) {
+        while (pos < size) {
+          const void* hit = ::memmem(base + pos, size - pos, q.query.data(), q.query.size());
+          if (!hit) break;
+          pos = line_around(pos, static_cast<std::size_t>(static_cast<const char*>(hit) - base));
+        }
+      } else if (regex_blocks) {
+        re2::StringPiece match;
+        while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1))
+          pos = line_around(pos, static_cast<std::size_t>(std::min<std::ptrdiff_t>(match.data() - base, static_cast<std::ptrdiff_t>(size) - 1)));
       } else {
-        continue;
-      }
-      if (min_level >= 0 && level_rank(rec.value("level", "")) < min_level) continue;
-      if (!q.category.empty() && rec.value("category", "") != q.category) continue;
-      if (!q.source.empty() && fnmatch(q.source.c_str(), rec.value("source", "").c_str(), 0) != 0) continue;
-      const std::string ts = rec.value("ts", "");
-      if (!q.since.empty() && ts < q.since) continue;
-      if (!q.until.empty() && ts > q.until) continue;
-      bool fields_ok = true;
-      for (const auto& [k, v] : q.fields.items()) {
-        const json* have = rec.contains("fields") && rec["fields"].contains(k) ? &rec["fields"][k] : nullptr;
-        if (!have || !(*have == v || (have->is_primitive() && v.is_string() && (have->is_string() ? have->get<std::string>() : have->dump()) == v.get<std::string>()))) {
-          fields_ok = false;
-          break;
+        while (pos < size) {
+          const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + pos, '\n', size - pos)) - base);
+          consider(pos, end);
+          pos = end + 1;
         }
       }
-      if (!fields_ok) continue;
-      if (re && !RE2::PartialMatch(rec.value("msg", ""), *re) && !RE2::PartialMatch(line, *re)) continue;
-      json m = {{"ts", ts},
-                {"level", rec.value("level", "")},
-                {"category", rec.value("category", "")},
-                {"source", rec.value("source", "")},
-                {"msg", rec.value("msg", "")},
-                {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
-                {"file", layout.relative(path)},
-                {"line", number}};
-      for (const char* k : {"traceId", "spanId"})
-        if (rec.contains(k)) m[k] = rec[k];
-      found.push_back(std::move(m));
-      if (found.size() > want - total) found.pop_front();
+      line_no += static_cast<long long>(count_newlines(base + counted, size - counted));
     }
+    scanned += line_no;
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
-      if (total >= skip && matches.size() < limit) matches.push_back(std::move(*it));
+      if (total >= skip && matches_out.size() < limit) {
+        if (!it->rec) it->rec = parse(it->line, file.end_ms);
+        if (!it->rec) {  // matched as text but is not a log line: report it as it is
+          it->rec = json{{"msg", it->line}};
+        }
+        const json& rec = *it->rec;
+        json m = {{"ts", rec.value("ts", "")},
+                  {"level", rec.value("level", "")},
+                  {"category", rec.value("category", "")},
+                  {"source", rec.value("source", "")},
+                  {"msg", rec.value("msg", "")},
+                  {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
+                  {"file", layout.relative(file.path)},
+                  {"line", it->number}};
+        for (const char* k : {"traceId", "spanId"})
+          if (rec.contains(k)) m[k] = rec[k];
+        matches_out.push_back(std::move(m));
+      }
       ++total;
     }
   }
-  return {{"matches", matches},
+  return {{"matches", matches_out},
           {"nextCursor", total > skip + limit ? json("m:" + std::to_string(skip + limit)) : json(nullptr)},
           {"scannedLines", scanned},
-          {"tornLines", torn_lines}};
+          {"tornLines", torn_lines},
+          {"corruptLines", corrupt}};
 }
 
 }  // namespace agentlog

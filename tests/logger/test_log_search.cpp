@@ -155,3 +155,81 @@ TEST_CASE("search_logs through the binary") {
   CHECK(mcp.call_tool("search_logs", {{"filter", "nope"}})["content"][0]["text"].get<std::string>().rfind("[logs.unknown_filter]", 0) == 0);
   CHECK(mcp.call_tool("search_logs", {{"level", "loud"}})["isError"] == true);  // the schema's enum
 }
+
+TEST_CASE("the text form (LOG_FORMAT=text) is searched with its fields, source and a date") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::test::write_text(layout.latest_log(),
+                             "[00:00:01.000] WARN [api] GET /a - 500\\tx\t{\"source\":\"src/a.cpp\",\"fields\":{\"reqId\":\"r1\"}}\n"
+                             "[00:00:02.000] INFO [db] plain\n");
+  LogQuery q;
+  q.fields = {{"reqId", "r1"}};
+  json r = agentlog::search_logs(layout, q);
+  REQUIRE(r["matches"].size() == 1);
+  CHECK(r["matches"][0]["msg"] == "GET /a - 500\tx");
+  CHECK(r["matches"][0]["source"] == "src/a.cpp");
+  CHECK(r["matches"][0]["level"] == "warn");
+  CHECK(r["matches"][0]["ts"].get<std::string>().size() == 24);  // a full ISO date
+  q = {};
+  q.source = "src/*.cpp";
+  CHECK(agentlog::search_logs(layout, q)["matches"].size() == 1);
+}
+
+TEST_CASE("archives: a finished .gz wins over its plain file, temporaries are skipped, -2 is newer than -1") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  auto put = [&](const std::string& dir, const std::string& file, const std::string& msg, bool gz) {
+    fs::create_directories(layout.archive_dir() / dir);
+    std::string text = line("2026-11-25T08:00:00.000Z", "info", "c", "s", msg);
+    if (gz) {
+      gzFile f = gzopen((layout.archive_dir() / dir / file).c_str(), "wb");
+      gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+      gzclose(f);
+    } else {
+      agentlog::test::write_text(layout.archive_dir() / dir / file, text);
+    }
+  };
+  put("2026-11-25-080000", "latest.log", "first", false);
+  put("2026-11-25-080000", "latest.log.gz", "first", true);  // compression finished, plain not yet removed
+  put("2026-11-25-080000-2", "latest.log", "second", false);
+  put("2026-11-25-080000-2", "latest.log.gz.tmp", "partial", false);
+  put("2026-11-25-080000-10", "latest.log", "tenth", false);
+  CHECK(msgs(agentlog::search_logs(layout, LogQuery{})) == std::vector<std::string>{"tenth", "second", "first"});
+}
+
+TEST_CASE("large files: line numbers across blocks, every path (fixed string, regex, filters), corrupt lines counted") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::string text;
+  const int n = 40000;  // ~6 MB: several read blocks
+  for (int i = 1; i <= n; ++i) {
+    if (i == 20000) {
+      text += "{\"ts\":\"2026-11-25T09:00:00.000Z\",\"lev\n";  // corrupt (a torn line in the middle)
+      continue;
+    }
+    text += line("2026-11-25T09:00:00.000Z", i % 1000 == 0 ? "error" : "info", "c", "s",
+                 "event " + std::to_string(i) + (i % 997 == 0 ? " needle" : ""));
+  }
+  agentlog::test::write_text(layout.latest_log(), text);
+  auto check = [&](LogQuery q, int first_line, std::size_t count) {
+    q.limit = 1000;
+    json r = agentlog::search_logs(layout, q);
+    REQUIRE(r["matches"].size() == count);
+    CHECK(r["matches"][0]["line"] == first_line);  // newest first
+    CHECK(r["matches"][0]["msg"].get<std::string>().find(std::to_string(first_line)) != std::string::npos);
+    CHECK(r["scannedLines"] == n);
+    return r;
+  };
+  LogQuery q;
+  q.query = "needle";
+  check(q, 39880, 40);
+  q = {};
+  q.regex = R"(event \d+7 needle)";
+  check(q, 30907, 4);  // 997, 10967, 20937, 30907
+  q = {};
+  q.level = "error";
+  json r = check(q, 40000, 39);  // line 20000 is the corrupt one
+  CHECK(r["corruptLines"] == 1);
+  CHECK(r["matches"][19]["line"] == 21000);
+  CHECK(r["matches"][20]["line"] == 19000);
+}
