@@ -3,7 +3,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <emmintrin.h>
+
 #include <array>
+#include <charconv>
 #include <cctype>
 #include <ctime>
 
@@ -59,8 +62,39 @@ void append_string_field(std::string& out, const char* key, std::string_view val
   out += '"';
 }
 
+void append_integer(std::string& out, long long v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// Flat values are written directly (the Logger's hot path); nested ones through nlohmann.
+void append_value(std::string& out, const nlohmann::json& v) {
+  switch (v.type()) {
+    case nlohmann::json::value_t::string:
+      out += '"';
+      append_json_escaped(out, v.get_ref<const std::string&>());
+      out += '"';
+      break;
+    case nlohmann::json::value_t::number_integer: append_integer(out, v.get<long long>()); break;
+    case nlohmann::json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; break;
+    case nlohmann::json::value_t::null: out += "null"; break;
+    default: out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
 void append_fields(std::string& out, const nlohmann::json& fields) {
-  out += fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += '{';
+  bool first = true;
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    append_json_escaped(out, it.key());
+    out += "\":";
+    append_value(out, it.value());
+  }
+  out += '}';
 }
 
 bool has_fields(const LogRecord& r) { return r.fields && r.fields->is_object() && !r.fields->empty(); }
@@ -71,6 +105,15 @@ void append_json_escaped(std::string& out, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
   std::size_t run = 0;  // start of the pending run of bytes that need no escaping
   for (std::size_t i = 0; i < s.size();) {
+    if (i + 16 <= s.size()) {  // 16 plain ASCII bytes at a time (no control, quote, backslash or high bit)
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+      const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));  // signed: also every byte >= 0x80
+      if (_mm_movemask_epi8(bad) == 0) {
+        i += 16;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
       ++i;
@@ -147,9 +190,9 @@ void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
   else
     out += "{}";
   out += ",\"pid\":";
-  out += std::to_string(r.pid);
+  append_integer(out, r.pid);
   out += ",\"tid\":";
-  out += std::to_string(r.tid);
+  append_integer(out, r.tid);
   if (!r.trace_id.empty()) {
     append_string_field(out, "traceId", r.trace_id);
     append_string_field(out, "spanId", r.span_id);

@@ -1,6 +1,5 @@
 #include "logger/log_search.hpp"
 
-#include <emmintrin.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "logger/event_writer.hpp"
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
+#include "logger/text_scan.hpp"
 #include "logger/files.hpp"
 
 namespace agentlog {
@@ -93,20 +93,6 @@ class BlockReader {
   std::vector<char> buf_;
   std::size_t carry_ = 0, carry_start_ = 0;
 };
-
-// Newlines in [p, p + n): 16 bytes at a time.
-std::size_t count_newlines(const char* p, std::size_t n) {
-  std::size_t count = 0, i = 0;
-#if defined(__SSE2__)
-  const __m128i nl = _mm_set1_epi8('\n');
-  for (; i + 16 <= n; i += 16) {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    count += static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl)))));
-  }
-#endif
-  for (; i < n; ++i) count += p[i] == '\n';
-  return count;
-}
 
 // The raw string value of "key":"..." in a line written by agentlog (no escapes in it), else nullopt: a
 // cheap look before parsing.
@@ -252,9 +238,6 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   // Filters that need the parsed record (checked after the cheap looks at the raw line).
   const bool needs_record = !q.source.empty() || !q.fields.empty() || min_level >= 0 || !q.category.empty() ||
                             !q.since.empty() || !q.until.empty();
-  // The regex runs over whole blocks (one pass, like grep) unless it is anchored to the message.
-  const bool regex_blocks = re && q.query.empty() && q.regex.find_first_of("^$") == std::string::npos &&
-                            q.regex.find("\\A") == std::string::npos && q.regex.find("\\z") == std::string::npos;
 
   // The record of a line, or nullopt when it is not a log line.
   auto parse = [](std::string_view line, std::int64_t end_ms) -> std::optional<json> {
@@ -271,25 +254,36 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   long long corrupt = 0;
   auto matches = [&](std::string_view line, std::int64_t end_ms, std::optional<json>& rec) {
     if (!q.query.empty() && line.find(q.query) == std::string_view::npos) return false;
-    if (line.rfind("{\"ts\":\"", 0) == 0) {  // cheap looks at agentlog's own layout before any parsing
-      if (min_level >= 0)
-        if (auto l = quick_string(line, "\"level\":\""); l && log_level_index(*l) < min_level) return false;
-      if (!q.category.empty())
-        if (auto c = quick_string(line, "\"category\":\""); c && *c != q.category) return false;
-      if ((!q.since.empty() || !q.until.empty()) && line.size() > 31) {
-        std::string_view ts = line.substr(7, 24);
-        if (!q.since.empty() && ts < q.since) return false;
-        if (!q.until.empty() && ts > q.until) return false;
+    // Cheap looks at agentlog's own layout before any parsing; `decided` when they settle every filter but
+    // source and fields.
+    bool decided = false;
+    if (line.rfind("{\"ts\":\"", 0) == 0 && line.size() > 31) {
+      decided = true;
+      if (min_level >= 0) {
+        auto l = quick_string(line, "\"level\":\"");
+        if (l && log_level_index(*l) < min_level) return false;
+        decided = decided && l;
       }
+      if (!q.category.empty()) {
+        auto c = quick_string(line, "\"category\":\"");
+        if (c && *c != q.category) return false;
+        decided = decided && c;
+      }
+      std::string_view ts = line.substr(7, 24);
+      if (!q.since.empty() && ts < q.since) return false;
+      if (!q.until.empty() && ts > q.until) return false;
     }
     if (re && !RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) {
       // Else the decoded message (escapes, the text form) may match.
       std::optional<std::string_view> msg = line.rfind("{\"ts\":\"", 0) == 0 ? quick_string(line, "\"msg\":\"") : std::nullopt;
-      if (msg) return false;  // no escapes: the message is in the line as it is, and did not match
-      rec = parse(line, end_ms);
-      if (!rec || !RE2::PartialMatch(rec->value("msg", ""), *re)) return false;
+      if (msg) {  // no escapes: the message is in the line as it is (anchors apply to it)
+        if (!RE2::PartialMatch(re2::StringPiece(msg->data(), msg->size()), *re)) return false;
+      } else {
+        rec = parse(line, end_ms);
+        if (!rec || !RE2::PartialMatch(rec->value("msg", ""), *re)) return false;
+      }
     }
-    if (!needs_record) return true;
+    if (!needs_record || (decided && q.source.empty() && q.fields.empty())) return true;
     if (!rec) rec = parse(line, end_ms);
     if (!rec) {
       ++corrupt;
@@ -311,6 +305,28 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     }
     return true;
   };
+
+  // Literals of which a matching line holds at least one, looked for first in each block (like grep). The
+  // level and category literals assume agentlog's own line layout, which is what logs/ holds.
+  std::vector<std::string> any_of;
+  if (!q.query.empty()) {
+    any_of = {q.query};
+  } else if (std::string lit = re ? required_literal(q.regex) : ""; lit.size() >= 3) {
+    any_of = {lit};
+  } else if (!re && min_level >= 3) {
+    static const char* upper[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
+    for (int l = min_level; l <= 5; ++l) {
+      any_of.push_back("\"level\":\"" + log_level_names()[static_cast<std::size_t>(l)] + "\"");
+      any_of.push_back(std::string("] ") + upper[l] + " [");
+    }
+  } else if (!re && !q.category.empty()) {
+    std::string escaped;
+    append_json_escaped(escaped, q.category);
+    any_of = {"\"category\":\"" + escaped + "\"", "[" + escaped + "]"};
+  }
+  const bool regex_blocks = re && any_of.empty() && q.regex.find_first_of("^$") == std::string::npos &&
+                            q.regex.find("\\A") == std::string::npos && q.regex.find("\\z") == std::string::npos;
+  std::vector<std::size_t> starts;
 
   struct Found {
     std::string line;
@@ -346,28 +362,49 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
         found.push_back({std::string(line), std::move(rec), line_no + 1});
         if (found.size() > want - total) found.pop_front();
       };
-      // Candidate lines: where the fixed string or the regex occurs, else every line.
-      auto line_around = [&](std::size_t from, std::size_t hit) {
-        const void* nl = hit > from ? ::memrchr(base + from, '\n', hit - from) : nullptr;
-        const std::size_t start = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) + 1 : from;
-        const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + hit, '\n', size - hit)) - base);
-        consider(start, end);
-        return end + 1;
+      // Candidate lines: where a required literal or the regex occurs, else every line.
+      auto line_start = [&](std::size_t hit) {
+        const void* nl = hit > 0 ? ::memrchr(base, '\n', hit) : nullptr;
+        return nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) + 1 : 0;
+      };
+      auto line_end = [&](std::size_t from) {
+        return static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + from, '\n', size - from)) - base);
       };
       std::size_t pos = 0;
-      if (!q.query.empty()) {
+      if (any_of.size() == 1) {
+        const std::string& lit = any_of[0];
         while (pos < size) {
-          const void* hit = ::memmem(base + pos, size - pos, q.query.data(), q.query.size());
-          if (!hit) break;
-          pos = line_around(pos, static_cast<std::size_t>(static_cast<const char*>(hit) - base));
+          std::size_t hit = find_literal(base + pos, size - pos, lit);
+          if (hit == kNotFound) break;
+          hit += pos;
+          const std::size_t end = line_end(hit);
+          consider(std::max(pos, line_start(hit)), end);
+          pos = end + 1;
         }
+      } else if (!any_of.empty()) {
+        starts.clear();
+        for (const auto& lit : any_of)
+          for (pos = 0; pos < size;) {
+            std::size_t hit = find_literal(base + pos, size - pos, lit);
+            if (hit == kNotFound) break;
+            hit += pos;
+            starts.push_back(line_start(hit));
+            pos = line_end(hit) + 1;
+          }
+        std::sort(starts.begin(), starts.end());
+        starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+        for (std::size_t start : starts) consider(start, line_end(start));
       } else if (regex_blocks) {
         re2::StringPiece match;
-        while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1))
-          pos = line_around(pos, static_cast<std::size_t>(std::min<std::ptrdiff_t>(match.data() - base, static_cast<std::ptrdiff_t>(size) - 1)));
+        while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1)) {
+          const std::size_t hit = std::min<std::size_t>(static_cast<std::size_t>(match.data() - base), size - 1);
+          const std::size_t end = line_end(hit);
+          consider(std::max(pos, line_start(hit)), end);
+          pos = end + 1;
+        }
       } else {
         while (pos < size) {
-          const std::size_t end = static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + pos, '\n', size - pos)) - base);
+          const std::size_t end = line_end(pos);
           consider(pos, end);
           pos = end + 1;
         }

@@ -101,14 +101,23 @@ void Logger::flush_all() { ProjectLog::flush_all(); }
 Logger::Logger(std::string source, std::string category, std::shared_ptr<ProjectLog> project)
     : source_(std::move(source)), category_(std::move(category)), project_(std::move(project)) {}
 
-bool Logger::enabled(Level level) const {
-  auto s = project_->settings();
-  return s->enabled && static_cast<int>(level) >= s->min_level(category_);
+// The lowest level written for this logger's category now (-1 when logging is off); cached per settings.
+int Logger::min_level(std::int64_t now_ms) const {
+  const LogSettings& s = project_->current(now_ms);
+  if (min_for_.load() != &s) {
+    min_.store(s.enabled ? s.min_level(category_) : 99);
+    min_for_.store(&s);
+  }
+  return min_.load();
 }
 
+bool Logger::enabled(Level level) const { return static_cast<int>(level) >= min_level(project_->now()); }
+
 void Logger::log(Level level, std::string_view msg, const Fields& fields) {
-  if (!enabled(level)) return;
+  const std::int64_t now = project_->now();
+  if (static_cast<int>(level) < min_level(now)) return;
   LogRecord r;
+  r.ts_ms = now;
   r.level = static_cast<int>(level);
   r.category = category_;
   r.source = source_;

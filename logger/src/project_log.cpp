@@ -135,15 +135,25 @@ std::shared_ptr<const LogSettings> ProjectLog::settings(bool now) {
     settings_ = load_settings(layout_);
     settings_stamp_ = std::move(stamp);
     writer_.set_policy(settings_->rotation);
+    history_.push_back(settings_);
+    current_.store(settings_.get(), std::memory_order_release);
   }
   return settings_;
+}
+
+const LogSettings& ProjectLog::current(std::int64_t now_ms) {
+  if (now_ms >= next_check_ms_.load(std::memory_order_relaxed)) {
+    next_check_ms_.store(now_ms + kSettingsEvery.count(), std::memory_order_relaxed);
+    settings(true);
+  }
+  return *current_.load(std::memory_order_acquire);
 }
 
 void ProjectLog::write(LogRecord r, bool flush_now) {
   if (r.ts_ms == 0) r.ts_ms = clock_();
   if (r.pid == 0) r.pid = cached_pid();
   if (r.tid == 0) r.tid = current_tid();
-  const LogFormat format = settings()->format;
+  const LogFormat format = current(r.ts_ms).format;
   if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
     std::string line;
     append_log_line(line, r, format);

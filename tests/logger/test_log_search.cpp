@@ -8,6 +8,7 @@
 #include <string>
 
 #include "logger/log_search.hpp"
+#include "logger/text_scan.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -214,7 +215,7 @@ TEST_CASE("large files: line numbers across blocks, every path (fixed string, re
   auto check = [&](LogQuery q, int first_line, std::size_t count) {
     q.limit = 1000;
     json r = agentlog::search_logs(layout, q);
-    REQUIRE(r["matches"].size() == count);
+    REQUIRE(r["matches"].size() == std::min<std::size_t>(count, static_cast<std::size_t>(q.limit)));
     CHECK(r["matches"][0]["line"] == first_line);  // newest first
     CHECK(r["matches"][0]["msg"].get<std::string>().find(std::to_string(first_line)) != std::string::npos);
     CHECK(r["scannedLines"] == n);
@@ -229,7 +230,36 @@ TEST_CASE("large files: line numbers across blocks, every path (fixed string, re
   q = {};
   q.level = "error";
   json r = check(q, 40000, 39);  // line 20000 is the corrupt one
-  CHECK(r["corruptLines"] == 1);
+  q = {};
+  q.source = "s";  // every line is looked at
+  q.limit = 5;
+  CHECK(agentlog::search_logs(layout, q)["corruptLines"] == 1);
   CHECK(r["matches"][19]["line"] == 21000);
   CHECK(r["matches"][20]["line"] == 19000);
+}
+
+TEST_CASE("text scans: find_literal at every alignment and at the ends; newline counts; a regex's required literal") {
+  std::string hay(300, 'a');
+  for (std::size_t at : {0ul, 1ul, 15ul, 16ul, 31ul, 32ul, 33ul, 100ul, 290ul, 293ul}) {
+    std::string h = hay;
+    h.replace(at, 7, "needle!");
+    CAPTURE(at);
+    CHECK(agentlog::find_literal(h.data(), h.size(), "needle!") == at);
+    CHECK(agentlog::find_literal(h.data(), h.size(), "ne") == at);
+    CHECK(agentlog::find_literal(h.data(), at + 6, "needle!") == agentlog::kNotFound);  // cut short
+  }
+  CHECK(agentlog::find_literal(hay.data(), hay.size(), "ab") == agentlog::kNotFound);
+  CHECK(agentlog::find_literal(hay.data(), 3, "aaaa") == agentlog::kNotFound);
+  std::string lines;
+  for (int i = 0; i < 1000; ++i) lines += std::string(static_cast<std::size_t>(i % 37), 'x') + "\n";
+  CHECK(agentlog::count_newlines(lines.data(), lines.size()) == 1000);
+  CHECK(agentlog::count_newlines(lines.data() + 1, lines.size() - 1) == 999);  // the first line is empty
+
+  CHECK(agentlog::required_literal(R"(timed out after \d{4}ms)") == "timed out after ");
+  CHECK(agentlog::required_literal(R"(user \d+ logged (in|out) at 10\.0\.0\.1)") == " at 10.0.0.1");
+  CHECK(agentlog::required_literal("colou?r of the sky") == "r of the sky");
+  CHECK(agentlog::required_literal("abc|def") == "");
+  CHECK(agentlog::required_literal("(?i)error") == "");
+  CHECK(agentlog::required_literal("[a-z]+x{2}") == "");
+  CHECK(agentlog::required_literal("a+bc") == "abc");
 }

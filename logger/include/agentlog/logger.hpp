@@ -23,6 +23,7 @@
 // process (also in static destructors).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -74,8 +75,12 @@ class Logger {
   Logger& operator=(const Logger&) = delete;
 
  private:
+  int min_level(std::int64_t now_ms) const;
+
   std::string source_, category_;
   std::shared_ptr<ProjectLog> project_;
+  mutable std::atomic<const void*> min_for_{nullptr};  // the settings min_ was computed for
+  mutable std::atomic<int> min_{0};
 };
 
 class Timer {

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
@@ -48,6 +49,10 @@ class ProjectLog {
 
   // The settings now (re-read when a config file changed; checked at most every 200 ms unless `now`).
   std::shared_ptr<const LogSettings> settings(bool now = false);
+  // The same for the hot path: no lock, no allocation; the files are looked at when `now_ms` passes the
+  // next check (every 200 ms). The reference stays valid for the life of this object.
+  const LogSettings& current(std::int64_t now_ms);
+  std::int64_t now() const { return clock_(); }
 
   // Formats and appends the record (ts, pid and tid are filled in when 0). With `flush`, the line is in
   // latest.log when this returns, else it may wait in the buffer. Throws std::runtime_error on write errors
@@ -72,6 +77,9 @@ class ProjectLog {
   std::shared_ptr<const LogSettings> settings_;
   std::string settings_stamp_;
   std::chrono::steady_clock::time_point settings_checked_{};
+  std::vector<std::shared_ptr<const LogSettings>> history_;  // keeps every settings object current_ was
+  std::atomic<const LogSettings*> current_{nullptr};
+  std::atomic<std::int64_t> next_check_ms_{0};
 
   std::mutex buffer_mutex_;
   std::string buffer_;
