@@ -263,3 +263,35 @@ TEST_CASE("text scans: find_literal at every alignment and at the ends; newline 
   CHECK(agentlog::required_literal("[a-z]+x{2}") == "");
   CHECK(agentlog::required_literal("a+bc") == "abc");
 }
+
+TEST_CASE("log_event through the binary: levels and LOGGING_ENABLED from .env, rotation, traceId, search finds every line") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path env = root / ".ai-agents/logging/config/.env.logging";
+  agentlog::test::write_text(env, "LOG_LEVEL=info\nLOG_MAX_SIZE_MB=0.002\nLOG_COMPRESS_ARCHIVES=true\nLOG_MAX_ARCHIVES=0\n");
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json below = mcp.call_tool("log_event", {{"level", "debug"}, {"message", "too low"}});
+  CHECK(below["structuredContent"]["written"] == false);
+  CHECK(below["structuredContent"]["reason"].get<std::string>().find("LOG_LEVEL") != std::string::npos);
+  for (int i = 0; i < 60; ++i) {
+    json r = mcp.call_tool("log_event", {{"message", "event " + std::to_string(i)}, {"category", "api"},
+                                         {"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"}, {"spanId", "00f067aa0ba902b7"}});
+    REQUIRE(r["structuredContent"]["written"] == true);
+  }
+  int archives = 0;
+  for (const auto& d : fs::directory_iterator(root / ".ai-agents/logging/logs/archive")) archives += d.is_directory();
+  CHECK(archives >= 3);  // 60 lines of ~300 bytes in files of 2 KB
+  LogQuery q;
+  q.category = "api";
+  q.limit = 100;
+  json all = agentlog::search_logs(agentlog::ProjectLayout::at(root.path()), q);
+  REQUIRE(all["matches"].size() == 60);
+  CHECK(all["matches"][0]["msg"] == "event 59");
+  CHECK(all["matches"][59]["msg"] == "event 0");
+  CHECK(all["matches"][0]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  agentlog::test::write_text(env, "LOGGING_ENABLED=false\n");  // the human switches it off: no restart
+  json off = mcp.call_tool("log_event", {{"message", "after"}});
+  CHECK(off["isError"] == true);
+  CHECK(off["content"][0]["text"].get<std::string>().find("LOGGING_ENABLED") != std::string::npos);
+}
