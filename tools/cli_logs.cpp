@@ -2,11 +2,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <deque>
+#include <set>
+#include <sstream>
 #include <fstream>
 #include <iostream>
 #include <thread>
 
+#include "logger/log_writer.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
 
@@ -93,6 +98,27 @@ void add_logs_commands(CLI::App& app) {
     }
     for (const auto& l : last) print(l);
     if (!follow) return;
+    // Archive folders seen so far: after a rotation the new ones are the file just read (the oldest) and
+    // any files rotated out before this process looked again (printed whole).
+    auto archive_names = [] {
+      std::set<std::string, bool (*)(const std::string&, const std::string&)> names(archive_name_less);
+      std::error_code ec;
+      for (const auto& d : fs::directory_iterator(common.layout().archive_dir(), ec)) names.insert(d.path().filename().string());
+      return names;
+    };
+    auto known = archive_names();
+    auto print_archive = [&](const std::string& name) {
+      const fs::path dir = common.layout().archive_dir() / name;
+      fs::path file = fs::exists(dir / "latest.log") ? dir / "latest.log" : dir / "latest.log.gz";
+      gzFile gz = gzopen(file.c_str(), "rb");
+      if (!gz) return;
+      std::string text;
+      char buf[65536];
+      for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+      gzclose(gz);
+      std::istringstream lines_in(text);
+      for (std::string l; std::getline(lines_in, l);) print(l);
+    };
     struct stat st {};
     ino_t inode = ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
     in.clear();
@@ -112,6 +138,15 @@ void add_logs_commands(CLI::App& app) {
       in.clear();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (::stat(path.c_str(), &st) == 0 && st.st_ino != inode) {  // rotated: the new latest.log from its start
+        for (std::string rest; std::getline(in, rest);) print(partial + rest), partial.clear();  // the old file's last lines
+        auto now = archive_names();
+        bool first_new = true;
+        for (const auto& name : now)
+          if (!known.count(name)) {
+            if (!first_new) print_archive(name);
+            first_new = false;
+          }
+        known = std::move(now);
         inode = st.st_ino;
         in = std::ifstream(path);
       }

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,6 +21,7 @@
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
 #include "logger/project_log.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 using agentlog::LogWriter;
@@ -432,4 +435,30 @@ TEST_CASE("JSON lines: escaping, invalid UTF-8 replaced, trace ids; every line p
   CHECK(j["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
   CHECK(j["spanId"] == "00f067aa0ba902b7");
   CHECK(j["pid"] == 12);
+}
+
+TEST_CASE("agentlog logs tail -f follows latest.log across rotations: every line once, in order") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  RotationPolicy p;
+  p.max_bytes = 600;
+  p.compress = false;
+  LogWriter w(layout.logs_dir(), p);
+  w.append(numbered(0));
+  agentlog::test::McpSession tail(agentlog::test::McpSession::Command{
+      {"logs", "tail", "-f", "--json", "-n", "5", "--root", root.path().string()}});
+  auto first = tail.read();
+  REQUIRE(first);
+  CHECK((*first)["n"] == 0);
+  for (int i = 1; i <= 40; ++i) {
+    w.append(numbered(i));
+    if (i % 10 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(w.rotations() >= 5);
+  for (int i = 1; i <= 40; ++i) {
+    auto line = tail.read(std::chrono::seconds(5));
+    REQUIRE_MESSAGE(line, "line " << i << " never came");
+    CHECK((*line)["n"] == i);
+  }
+  tail.kill(SIGTERM);
 }
