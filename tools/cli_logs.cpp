@@ -1,10 +1,12 @@
 // agentlog logs search|tail: the logs from the command line.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
 #include <deque>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <fstream>
@@ -86,29 +88,52 @@ void add_logs_commands(CLI::App& app) {
   tail->callback([] {
     const auto path = common.layout().latest_log();
     bool colour = stdout_is_tty();
-    auto print = [&](const std::string& line) {
+    auto print = [&](std::string_view line) {
       json rec = json::parse(line, nullptr, false);
-      std::cout << (rec.is_object() && !common.json ? human(rec, colour) : line) << "\n" << std::flush;
+      if (rec.is_object() && !common.json)
+        std::cout << human(rec, colour) << "\n";
+      else
+        std::cout << line << "\n";
     };
-    std::ifstream in(path);
-    std::deque<std::string> last;
-    for (std::string l; std::getline(in, l);) {
-      last.push_back(l);
-      if (static_cast<int>(last.size()) > lines) last.pop_front();
-    }
-    for (const auto& l : last) print(l);
-    if (!follow) return;
-    // Archive folders seen so far: after a rotation the new ones are the file just read (the oldest) and
-    // any files rotated out before this process looked again (printed whole).
+    // Archive folders seen so far: after a rotation, the new ones are the file being read (found by its
+    // inode while it is not compressed, else the oldest new one) and files rotated out before this process
+    // looked again, printed whole.
     auto archive_names = [] {
       std::set<std::string, bool (*)(const std::string&, const std::string&)> names(archive_name_less);
       std::error_code ec;
       for (const auto& d : fs::directory_iterator(common.layout().archive_dir(), ec)) names.insert(d.path().filename().string());
       return names;
     };
+    int fd = -1;
+    ino_t inode = 0;
+    auto open_latest = [&] {
+      if (fd >= 0) ::close(fd);
+      fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      struct stat st {};
+      inode = fd >= 0 && ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+    };
+    open_latest();
     auto known = archive_names();
-    auto print_archive = [&](const std::string& name) {
-      const fs::path dir = common.layout().archive_dir() / name;
+    std::string pending;  // read but not yet a whole line
+    auto read_lines = [&](const std::function<void(std::string_view)>& each) {
+      char buf[65536];
+      for (ssize_t n; fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0;) {
+        pending.append(buf, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+          each(std::string_view(pending).substr(start, nl - start));
+        pending.erase(0, start);
+      }
+    };
+    std::deque<std::string> last;
+    read_lines([&](std::string_view l) {
+      last.emplace_back(l);
+      if (static_cast<int>(last.size()) > lines) last.pop_front();
+    });
+    for (const auto& l : last) print(l);
+    std::cout << std::flush;
+    if (!follow) return;
+    auto print_archive = [&](const fs::path& dir) {
       fs::path file = fs::exists(dir / "latest.log") ? dir / "latest.log" : dir / "latest.log.gz";
       gzFile gz = gzopen(file.c_str(), "rb");
       if (!gz) return;
@@ -116,40 +141,30 @@ void add_logs_commands(CLI::App& app) {
       char buf[65536];
       for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
       gzclose(gz);
-      std::istringstream lines_in(text);
-      for (std::string l; std::getline(lines_in, l);) print(l);
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+        print(std::string_view(text).substr(start, nl - start));
     };
-    struct stat st {};
-    ino_t inode = ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
-    in.clear();
-    std::string partial;
     while (true) {
-      std::string l;
-      if (std::getline(in, l)) {
-        if (in.eof()) {  // no newline yet: wait for the rest of the line
-          partial += l;
-          in.clear();
-        } else {
-          print(partial + l);
-          partial.clear();
-        }
-        continue;
+      read_lines(print);
+      std::cout << std::flush;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0 || st.st_ino == inode) continue;
+      read_lines(print);  // rotated: the old file's last lines first
+      pending.clear();
+      auto now = archive_names();
+      std::vector<std::string> fresh;
+      for (const auto& name : now)
+        if (!known.count(name)) fresh.push_back(name);
+      std::size_t mine = 0;  // which fresh archive is the file just read
+      for (std::size_t i = 0; i < fresh.size(); ++i) {
+        struct stat a {};
+        if (::stat((common.layout().archive_dir() / fresh[i] / "latest.log").c_str(), &a) == 0 && a.st_ino == inode) mine = i;
       }
-      in.clear();
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (::stat(path.c_str(), &st) == 0 && st.st_ino != inode) {  // rotated: the new latest.log from its start
-        for (std::string rest; std::getline(in, rest);) print(partial + rest), partial.clear();  // the old file's last lines
-        auto now = archive_names();
-        bool first_new = true;
-        for (const auto& name : now)
-          if (!known.count(name)) {
-            if (!first_new) print_archive(name);
-            first_new = false;
-          }
-        known = std::move(now);
-        inode = st.st_ino;
-        in = std::ifstream(path);
-      }
+      for (std::size_t i = mine + 1; i < fresh.size(); ++i) print_archive(common.layout().archive_dir() / fresh[i]);
+      known = std::move(now);
+      open_latest();
     }
   });
 }
