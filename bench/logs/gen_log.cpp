@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 rng(42);
   const char* categories[] = {"api", "db", "auth", "cache", "worker", "ai-agent"};
-  const char* sources[] = {"src/api/users.cpp", "src/api/orders.cpp", "src/db/pool.cpp", "src/auth/session.cpp",
-                           "src/cache/lru.cpp", "src/worker/queue.cpp"};
+  const char* sources[] = {"src/api/users.cpp", "src/db/pool.cpp", "src/auth/session.cpp", "src/cache/lru.cpp",
+                           "src/worker/queue.cpp", "src/agent/actions.cpp"};
   const char* verbs[] = {"GET", "POST", "PUT", "DELETE"};
   std::size_t written = 0;
   std::int64_t ts = 1795651198000;

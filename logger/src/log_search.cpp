@@ -147,6 +147,16 @@ std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) 
   return r;
 }
 
+// The level of an agentlog line from the word at its fixed place (`p` points after "level":"), or -1.
+int own_level(const char* p, std::size_t n) {
+  static const char* words[] = {"trace\"", "debug\"", "info\"", "warn\"", "error\"", "fatal\""};
+  for (int l = 0; l < 6; ++l) {
+    const std::size_t len = std::strlen(words[l]);
+    if (n >= len && std::memcmp(p, words[l], len) == 0) return l;
+  }
+  return -1;
+}
+
 struct LogFile {
   fs::path path;
   std::int64_t end_ms;  // lines are not newer than this
@@ -313,13 +323,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     any_of = {q.query};
   } else if (std::string lit = re ? required_literal(q.regex) : ""; lit.size() >= 3) {
     any_of = {lit};
-  } else if (!re && min_level >= 3) {
-    static const char* upper[] = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
-    for (int l = min_level; l <= 5; ++l) {
-      any_of.push_back("\"level\":\"" + log_level_names()[static_cast<std::size_t>(l)] + "\"");
-      any_of.push_back(std::string("] ") + upper[l] + " [");
-    }
-  } else if (!re && !q.category.empty()) {
+  } else if (!re && !q.category.empty() && min_level < 3) {  // (with a high level, the level scan is faster)
     std::string escaped;
     append_json_escaped(escaped, q.category);
     any_of = {"\"category\":\"" + escaped + "\"", "[" + escaped + "]"};
@@ -327,6 +331,10 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   const bool regex_blocks = re && any_of.empty() && q.regex.find_first_of("^$") == std::string::npos &&
                             q.regex.find("\\A") == std::string::npos && q.regex.find("\\z") == std::string::npos;
   std::vector<std::size_t> starts;
+  // A minimum level alone: every line is looked at, but agentlog's own lines are judged by the level word at
+  // its fixed place ({"ts":"<24 chars>","level":"...), without a search or a parse.
+  const bool level_scan = any_of.empty() && !regex_blocks && min_level >= 1;
+  std::vector<std::uint32_t> newlines;
 
   struct Found {
     std::string line;
@@ -401,6 +409,19 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
           const std::size_t end = line_end(hit);
           consider(std::max(pos, line_start(hit)), end);
           pos = end + 1;
+        }
+      } else if (level_scan) {
+        newlines.clear();
+        find_newlines(base, size, newlines);
+        for (std::uint32_t nl : newlines) {
+          const std::size_t start = pos;
+          pos = nl + 1;
+          if (nl - start > 48 && std::memcmp(base + start, "{\"ts\":\"", 7) == 0 &&
+              std::memcmp(base + start + 31, "\",\"level\":\"", 11) == 0) {
+            const int l = own_level(base + start + 42, nl - start - 42);
+            if (l >= 0 && l < min_level) continue;
+          }
+          consider(start, nl);
         }
       } else {
         while (pos < size) {

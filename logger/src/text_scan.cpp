@@ -72,6 +72,29 @@ __attribute__((target("avx2,popcnt"))) std::size_t count_avx2(const char* p, std
   return count;
 }
 
+void newlines_sse2(const char* p, std::size_t n, std::vector<std::uint32_t>& out) {
+  std::size_t i = 0;
+  const __m128i nl = _mm_set1_epi8('\n');
+  for (; i + 16 <= n; i += 16) {
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i)), nl)));
+    for (; mask; mask &= mask - 1) out.push_back(static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctz(mask))));
+  }
+  for (; i < n; ++i)
+    if (p[i] == '\n') out.push_back(static_cast<std::uint32_t>(i));
+}
+
+__attribute__((target("avx2"))) void newlines_avx2(const char* p, std::size_t n, std::vector<std::uint32_t>& out) {
+  std::size_t i = 0;
+  const __m256i nl = _mm256_set1_epi8('\n');
+  for (; i + 32 <= n; i += 32) {
+    unsigned mask = static_cast<unsigned>(
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)), nl)));
+    for (; mask; mask &= mask - 1) out.push_back(static_cast<std::uint32_t>(i + static_cast<std::size_t>(__builtin_ctz(mask))));
+  }
+  for (; i < n; ++i)
+    if (p[i] == '\n') out.push_back(static_cast<std::uint32_t>(i));
+}
+
 const bool kAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
 
 }  // namespace
@@ -84,6 +107,10 @@ std::size_t find_literal(const char* hay, std::size_t n, std::string_view needle
     return p ? static_cast<std::size_t>(static_cast<const char*>(p) - hay) : kNotFound;
   }
   return kAvx2 ? find_avx2(hay, n, needle) : find_sse2(hay, n, needle);
+}
+
+void find_newlines(const char* p, std::size_t n, std::vector<std::uint32_t>& out) {
+  kAvx2 ? newlines_avx2(p, n, out) : newlines_sse2(p, n, out);
 }
 
 std::size_t count_newlines(const char* p, std::size_t n) { return kAvx2 ? count_avx2(p, n) : count_sse2(p, n); }

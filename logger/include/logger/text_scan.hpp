@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace agentlog {
 
@@ -16,6 +18,9 @@ constexpr std::size_t kNotFound = static_cast<std::size_t>(-1);
 
 // The offset of the first occurrence of `needle` in [hay, hay + n), or kNotFound. An empty needle is at 0.
 std::size_t find_literal(const char* hay, std::size_t n, std::string_view needle);
+
+// Appends the offsets of every '\n' in [p, p + n) (n < 4 GiB) to `out`.
+void find_newlines(const char* p, std::size_t n, std::vector<std::uint32_t>& out);
 
 // The number of '\n' in [p, p + n).
 std::size_t count_newlines(const char* p, std::size_t n);
