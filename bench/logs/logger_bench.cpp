@@ -32,6 +32,9 @@ fs::path bench_root() {
 void BM_agentlog_Logger(benchmark::State& state) {
   agentlog::Logger::set_project_root(bench_root());
   auto& log = agentlog::Logger::get("src/bench.cpp", "bench");
+  // Each run starts on an empty file, as spdlog's sink truncates its file (the writer reopens latest.log).
+  std::error_code ec;
+  fs::remove(bench_root() / ".ai-agents/logging/logs/latest.log", ec);
   for (auto _ : state) log.info("Application started", {{"port", 3000}});
   agentlog::Logger::flush_all();
   state.SetItemsProcessed(state.iterations());
