@@ -290,6 +290,17 @@ TEST_CASE("log_event through the binary: levels and LOGGING_ENABLED from .env, r
   CHECK(all["matches"][0]["msg"] == "event 59");
   CHECK(all["matches"][59]["msg"] == "event 0");
   CHECK(all["matches"][0]["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
+  // A full disk: a clear error, nothing written before is lost.
+  const fs::path latest = root / ".ai-agents/logging/logs/latest.log";
+  const std::string before = agentlog::test::read_text(latest);
+  fs::rename(latest, root / "kept.log");
+  fs::create_symlink("/dev/full", latest);
+  json full = mcp.call_tool("log_event", {{"message", "no room"}});
+  CHECK(full["isError"] == true);
+  CHECK(full["content"][0]["text"].get<std::string>().find("disk is full") != std::string::npos);
+  fs::remove(latest);
+  fs::rename(root / "kept.log", latest);
+  CHECK(agentlog::test::read_text(latest) == before);
   agentlog::test::write_text(env, "LOGGING_ENABLED=false\n");  // the human switches it off: no restart
   json off = mcp.call_tool("log_event", {{"message", "after"}});
   CHECK(off["isError"] == true);
