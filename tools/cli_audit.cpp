@@ -43,7 +43,8 @@ void add_audit_commands(CLI::App& app) {
     bool tty = stdout_is_tty();
     for (const auto& r : records) {
       bool allowed = r.value("decision", "") == "allowed";
-      std::string mark = allowed ? (r.value("outcome", "") == "ok" ? "ok    " : "error ") : "DENIED";
+      std::string mark = allowed ? (r.value("outcome", "") == "ok" ? "ok    " : "error ")
+                                 : r.value("decision", "") == "parked" ? "PARKED" : "DENIED";
       if (tty && !allowed) mark = "\033[31m" + mark + "\033[0m";
       std::cout << r.value("time", "") << "  " << mark << "  " << r["agent"].value("name", "?") << "  "
                 << r.value("tool", "") << "  " << r["arguments"].dump() << "\n";

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
+#include <regex>
 #include <iterator>
 #include <sstream>
 
@@ -104,9 +105,13 @@ void add_hook_commands(CLI::App& app) {
       }
     } else if (tool == "Bash") {
       std::string command = tool_input.value("command", "");
+      static const std::regex self_approval(R"(\bapprovals\s+(approve|deny)\b)");
       if (names_protected(command) && !plain_read(command))
         reason = "the command names a protected file (.env files, the audit log, approvals) and is not a plain "
                  "read (cat, head, tail, less, grep, wc); only the human may change these files";
+      else if (std::regex_search(command, self_approval))
+        reason = "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; ask the "
+                 "human to run it";
     }
     if (reason.empty()) return;
     try {

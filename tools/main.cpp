@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   agentlog::add_instrument_commands(app);
   agentlog::add_logs_commands(app);
   agentlog::add_hook_commands(app);
+  agentlog::add_approvals_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a command's own failure: exit code as chosen by it

@@ -3,6 +3,7 @@
 // files touched (SHA-256 before and after). The record is on disk before the result is returned.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -10,6 +11,8 @@
 #include <iostream>
 
 #include "logger/event_writer.hpp"
+#include "logger/log_writer.hpp"
+#include "policy/approvals.hpp"
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
 #include "policy/permissions.hpp"
@@ -54,6 +57,104 @@ class EnvCache {
   long long stamp_ = -2;
 };
 
+// Calls that change what is traced wait for a human when TRACING_AI_REQUIRE_APPROVAL=true.
+bool needs_approval(const mcp::Tool& tool, const EnvSettings& tracing) {
+  if (!tracing.get_bool("TRACING_AI_REQUIRE_APPROVAL")) return false;
+  return std::any_of(tool.permissions.begin(), tool.permissions.end(),
+                     [](const std::string& p) { return p.rfind("tracing.", 0) == 0; });
+}
+
+struct ApprovalOutcome {
+  enum Kind { kProceed, kParked, kDenied } kind = kProceed;
+  mcp::ToolResult result;  // kParked
+  std::optional<policy::Denial> denial;  // kDenied
+  std::string approval_id;
+};
+
+// Asks the human in the client (MCP elicitation) when the client can; true when the approval was decided.
+bool elicit(ToolsContext& ctx, mcp::ToolCall& call, const policy::Approval& a) {
+  if (!call.request_client || !call.client.capabilities.contains("elicitation")) return false;
+  json params = {
+      {"message", "The agent " + call.client.name + " asks to run " + a.tool + " with " + a.arguments.dump() +
+                      " (TRACING_AI_REQUIRE_APPROVAL=true). Approve it? (approval " + a.id + ")"},
+      {"requestedSchema",
+       {{"type", "object"},
+        {"properties",
+         {{"approve", {{"type", "boolean"}, {"title", "Approve"}, {"description", "Run this call once"}}},
+          {"reason", {{"type", "string"}, {"title", "Reason"}}}}},
+        {"required", {"approve"}}}}};
+  json answer;
+  try {
+    answer = call.request_client("elicitation/create", params);
+  } catch (const std::exception&) {
+    return false;  // no answer: the approval stays pending for the CLI
+  }
+  const std::string action = answer.value("action", "cancel");
+  if (action == "cancel") return false;
+  const json content = answer.value("content", json::object());
+  const bool yes = action == "accept" && content.value("approve", false);
+  try {
+    policy::ApprovalStore(ctx.layout.approvals_dir())
+        .decide(a.id, yes, content.value("reason", ""), "elicitation:" + call.client.name, system_ms());
+  } catch (const policy::ApprovalError&) {
+    return false;  // decided meanwhile on the CLI
+  }
+  return true;
+}
+
+ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const mcp::Tool& tool, const EnvSettings& tracing,
+                             const std::string& approval_id) {
+  using Kind = policy::ApprovalCheck::Kind;
+  policy::ApprovalStore store(ctx.layout.approvals_dir());
+  const int ttl = static_cast<int>(tracing.get_int("TRACING_APPROVAL_TTL_MINUTES"));
+  auto check = [&](const std::string& id) {
+    return store.check(call.tool, call.arguments, policy::redact(call.arguments), id, call.client.name, call.session, ttl,
+                       system_ms());
+  };
+  policy::ApprovalCheck c = check(approval_id);
+  if (c.kind == Kind::kPending && elicit(ctx, call, c.approval)) c = check(c.approval.id);
+  ApprovalOutcome out;
+  out.approval_id = c.approval.id;
+  const std::string& id = c.approval.id;
+  switch (c.kind) {
+    case Kind::kProceed: return out;
+    case Kind::kPending:
+      out.kind = ApprovalOutcome::kParked;
+      out.result = mcp::ToolResult::error(
+          "policy.approval.required",
+          call.tool + " needs a human's approval (TRACING_AI_REQUIRE_APPROVAL=true in .env.tracing). Approval " + id +
+              " is pending until " + iso8601_ms(c.approval.expires_ms) + ": ask the human to run `agentlog approvals approve " +
+              id + "` (or `deny " + id + "`), then call " + call.tool + " again with the same arguments and \"approvalId\": \"" +
+              id + "\". Nothing was done.");
+      return out;
+    case Kind::kDenied:
+      out.kind = ApprovalOutcome::kDenied;
+      out.denial = policy::Denial{"policy.approval.denied", "The human denied approval " + id +
+                                                                (c.approval.reason.empty() ? "" : " (" + c.approval.reason + ")") +
+                                                                "; do not retry this call"};
+      return out;
+    case Kind::kUsed:
+    case Kind::kExpired:
+      out.kind = ApprovalOutcome::kDenied;
+      out.denial = policy::Denial{"policy.approval." + std::string(c.kind == Kind::kUsed ? "used" : "expired"),
+                                  "Approval " + id + " is " + c.approval.status +
+                                      " (one approval runs one call); call again without approvalId to ask for a new one"};
+      return out;
+    case Kind::kMismatch:
+      out.kind = ApprovalOutcome::kDenied;
+      out.denial = policy::Denial{"policy.approval.mismatch",
+                                  "Approval " + id + " is for " + c.approval.tool + " with other arguments (" +
+                                      c.approval.arguments.dump() + "); an approval runs exactly the call that was approved"};
+      return out;
+    case Kind::kUnknown:
+      out.kind = ApprovalOutcome::kDenied;
+      out.denial = policy::Denial{"policy.approval.unknown",
+                                  "There is no approval " + id + "; call again without approvalId to ask for one"};
+      return out;
+  }
+  return out;
+}
+
 }  // namespace
 
 mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
@@ -84,9 +185,26 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
       checked_paths.push_back(decision.relative);
     }
 
+    // Approval (TRACING_AI_REQUIRE_APPROVAL): a gated call runs only with a human's yes.
+    std::string approval_id;
+    if (auto it = call.arguments.find("approvalId"); it != call.arguments.end()) {
+      if (it->is_string()) approval_id = it->get<std::string>();
+      call.arguments.erase(it);
+    }
+    std::optional<mcp::ToolResult> parked;
+    if (!denial && !call.invalid_arguments && needs_approval(tool, tracing)) {
+      auto outcome = approve_call(ctx, call, tool, tracing, approval_id);
+      if (outcome.kind == ApprovalOutcome::kDenied) denial = outcome.denial;
+      else if (outcome.kind == ApprovalOutcome::kParked) parked = outcome.result;
+      approval_id = outcome.approval_id;
+    }
+
     mcp::ToolResult result;
     std::string decision = "allowed";
-    if (denial) {
+    if (parked) {
+      decision = "parked";
+      result = *parked;
+    } else if (denial) {
       decision = "denied";
       result = mcp::ToolResult::error(denial->id, denial->message);
     } else {
@@ -110,6 +228,7 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
         {"outcome", result.is_error ? "error" : "ok"},
         {"durationMs", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()},
         {"files", files}};
+    if (!approval_id.empty()) record["approvalId"] = approval_id;
     if (result.is_error) {
       record["errorId"] = error_id(result.text);
       record["error"] = result.text;

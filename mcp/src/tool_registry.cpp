@@ -154,14 +154,19 @@ ToolResult ToolRegistry::call(ToolCall& call) const {
   if (!call.arguments.is_object())
     throw RpcError::invalid_params("tools/call 'arguments' must be an object");
 
-  auto proceed = [this, tool](ToolCall& c) -> ToolResult {
+  // Arguments are validated before the guard, so that it never parks or approves a malformed call; the
+  // guard still sees (and audits) every call.
+  std::optional<ToolResult> invalid;
+  if (auto problems = validate_input(*tool, call.arguments); !problems.empty()) {
+    std::string text = "Invalid arguments for " + tool->name + ": ";
+    for (std::size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
+    text += ". See the tool's inputSchema in tools/list.";
+    invalid = ToolResult::error("tool.invalid_arguments", text);
+    call.invalid_arguments = true;
+  }
+  auto proceed = [this, tool, &invalid](ToolCall& c) -> ToolResult {
+    if (invalid) return *invalid;
     try {
-      if (auto problems = validate_input(*tool, c.arguments); !problems.empty()) {
-        std::string text = "Invalid arguments for " + tool->name + ": ";
-        for (std::size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
-        text += ". See the tool's inputSchema in tools/list.";
-        return ToolResult::error("tool.invalid_arguments", text);
-      }
       json structured = tool->handler(c);
       if (auto problems = validate_output(*tool, structured); !problems.empty())
         throw RpcError::internal("Tool " + tool->name + " produced a result that violates its outputSchema: " +

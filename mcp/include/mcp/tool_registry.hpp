@@ -67,6 +67,9 @@ struct ToolCall {
   std::function<json(const std::string& method, const json& params)> request_client;
   std::shared_ptr<const std::atomic<bool>> cancel_flag;
 
+  // Set by the registry when the arguments fail the input schema (the call then only reports that).
+  bool invalid_arguments = false;
+
   // Filled by handlers (and the guard) for the audit record.
   std::vector<FileTouch> files_touched;
 

@@ -1,0 +1,228 @@
+// Approvals: with TRACING_AI_REQUIRE_APPROVAL=true a gated call is parked, the human approves or denies it
+// with `agentlog approvals`, the retry with the id (or the same call again) runs once; mismatches, reuse,
+// expiry and bad ids are refused clearly; MCP elicitation asks the human in the client; the agent cannot
+// approve itself through the Bash hook. Everything is audited.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "policy/approvals.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::McpSession;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kSource = "int add(int a, int b) {\n  return a + b;\n}\n";
+
+void make_project(const TempDir& root) {
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path env = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) +
+                                      "\nTRACING_ALLOW_AI_INSTRUMENTATION=true\nTRACING_AI_REQUIRE_APPROVAL=true\n");
+  fs::create_directories(root / "src");
+  agentlog::test::write_text(root / "src/a.cpp", kSource);
+  agentlog::test::write_text(root / "src/b.cpp", kSource);
+}
+
+std::string text_of(const json& result) { return result["content"][0]["text"].get<std::string>(); }
+
+// The approval id named in a parked result.
+std::string approval_id(const json& result) {
+  const std::string t = text_of(result);
+  auto at = t.find("apr-");
+  REQUIRE(at != std::string::npos);
+  return t.substr(at, 12);
+}
+
+std::vector<json> audit_records(const TempDir& root) {
+  std::vector<json> out;
+  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+agentlog::test::ProcessResult approvals(const TempDir& root, std::vector<std::string> args) {
+  args.insert(args.begin(), "approvals");
+  args.push_back("--root");
+  args.push_back(root.path().string());
+  return agentlog::test::run_agentlog(args);
+}
+
+}  // namespace
+
+TEST_CASE("a gated call is parked; the human approves; the retry with the id runs once") {
+  TempDir root;
+  make_project(root);
+  McpSession mcp(root.path());
+  mcp.initialize();
+  const json args = {{"file", "src/a.cpp"}, {"level", 2}};
+  json parked = mcp.call_tool("instrument_file", args);
+  REQUIRE(parked["isError"] == true);
+  CHECK(text_of(parked).rfind("[policy.approval.required]", 0) == 0);
+  CHECK(text_of(parked).find("agentlog approvals approve apr-") != std::string::npos);
+  const std::string id = approval_id(parked);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp") == kSource);  // nothing was done
+  CHECK(approval_id(mcp.call_tool("instrument_file", args)) == id);   // the same call: the same approval
+
+  auto listed = approvals(root, {"list", "--json"});
+  REQUIRE(listed.exit_code == 0);
+  json list = json::parse(listed.out);
+  REQUIRE(list.size() == 1);
+  CHECK(list[0]["id"] == id);
+  CHECK(list[0]["status"] == "pending");
+  CHECK(list[0]["tool"] == "instrument_file");
+
+  json with_id = args;
+  with_id["approvalId"] = id;
+  CHECK(text_of(mcp.call_tool("instrument_file", with_id)).rfind("[policy.approval.required]", 0) == 0);  // still pending
+
+  auto ok = approvals(root, {"approve", id, "--reason", "looks fine"});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("Approved " + id) != std::string::npos);
+  json ran = mcp.call_tool("instrument_file", with_id);
+  CHECK_MESSAGE(ran["isError"] == false, ran.dump());
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN") != std::string::npos);
+  json again = mcp.call_tool("instrument_file", with_id);
+  CHECK(text_of(again).rfind("[policy.approval.used]", 0) == 0);
+
+  auto records = audit_records(root);
+  int parked_n = 0, allowed_with_id = 0, human = 0;
+  for (const auto& r : records) {
+    if (r["decision"] == "parked" && r.value("approvalId", "") == id) ++parked_n;
+    if (r["decision"] == "allowed" && r["tool"] == "instrument_file" && r.value("approvalId", "") == id) ++allowed_with_id;
+    if (r["tool"] == "approvals.approve" && r["arguments"]["approvalId"] == id) ++human;
+  }
+  CHECK(parked_n == 3);
+  CHECK(allowed_with_id == 1);
+  CHECK(human == 1);
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
+}
+
+TEST_CASE("after approval the same call without the id runs; deny, mismatch, unknown and bad ids are refused") {
+  TempDir root;
+  make_project(root);
+  McpSession mcp(root.path());
+  mcp.initialize();
+  const json a = {{"file", "src/a.cpp"}, {"level", 1}};
+  const json b = {{"file", "src/b.cpp"}, {"level", 1}};
+  const std::string id_a = approval_id(mcp.call_tool("instrument_file", a));
+  const std::string id_b = approval_id(mcp.call_tool("instrument_file", b));
+  CHECK(id_a != id_b);
+  REQUIRE(approvals(root, {"approve", id_a}).exit_code == 0);
+  json mismatch = b;
+  mismatch["approvalId"] = id_a;
+  CHECK(text_of(mcp.call_tool("instrument_file", mismatch)).rfind("[policy.approval.mismatch]", 0) == 0);
+  CHECK(mcp.call_tool("instrument_file", a)["isError"] == false);  // "the next call proceeds"
+
+  REQUIRE(approvals(root, {"deny", id_b, "--reason", "not this file"}).exit_code == 0);
+  json denied = mcp.call_tool("instrument_file", b);
+  CHECK(text_of(denied).rfind("[policy.approval.required]", 0) == 0);  // a new request: the old one was denied
+  json denied_retry = b;
+  denied_retry["approvalId"] = id_b;
+  json d = mcp.call_tool("instrument_file", denied_retry);
+  CHECK(text_of(d).rfind("[policy.approval.denied]", 0) == 0);
+  CHECK(text_of(d).find("not this file") != std::string::npos);
+  CHECK(agentlog::test::read_text(root / "src/b.cpp") == kSource);
+
+  json unknown = a;
+  unknown["approvalId"] = "apr-00000000";
+  CHECK(text_of(mcp.call_tool("instrument_file", unknown)).rfind("[policy.approval.unknown]", 0) == 0);
+  json malformed = a;
+  malformed["approvalId"] = "please";
+  CHECK(text_of(mcp.call_tool("instrument_file", malformed)).rfind("[tool.invalid_arguments]", 0) == 0);  // never parked
+
+  auto twice = approvals(root, {"approve", id_b});
+  CHECK(twice.exit_code == 1);
+  CHECK(twice.err.find("denied, not pending") != std::string::npos);
+  auto bad = approvals(root, {"approve", "42"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("approvals list") != std::string::npos);
+  CHECK(approvals(root, {"deny", "apr-12345678"}).err.find("No approval apr-12345678") != std::string::npos);
+
+  // Ungated tools and reads are not parked.
+  CHECK(mcp.call_tool("log_event", {{"message", "hello"}})["isError"] == false);
+  CHECK(mcp.call_tool("find_slow_traces", json::object())["isError"] == false);
+}
+
+TEST_CASE("approvals expire: a pending one after the TTL, an approved one a TTL after its approval") {
+  TempDir dir;
+  agentlog::policy::ApprovalStore store(dir.path());
+  const json args = {{"file", "src/a.cpp"}};
+  const std::int64_t t0 = 1'800'000'000'000;
+  auto c = store.check("instrument_file", args, args, "", "agent", "s", 10, t0);
+  REQUIRE(c.kind == agentlog::policy::ApprovalCheck::Kind::kPending);
+  const std::string id = c.approval.id;
+  CHECK_THROWS_WITH_AS(store.decide(id, true, "", "human", t0 + 10 * 60'000), doctest::Contains("expired"),
+                       agentlog::policy::ApprovalError);
+  auto again = store.check("instrument_file", args, args, id, "agent", "s", 10, t0 + 11 * 60'000);
+  CHECK(again.kind == agentlog::policy::ApprovalCheck::Kind::kExpired);
+  // Approved late: still a full TTL to use it.
+  auto c2 = store.check("instrument_file", args, args, "", "agent", "s", 10, t0);
+  auto approved = store.decide(c2.approval.id, true, "", "human", t0 + 9 * 60'000);
+  CHECK(approved.expires_ms == t0 + 19 * 60'000);
+  CHECK(store.check("instrument_file", args, args, c2.approval.id, "agent", "s", 10, t0 + 18 * 60'000).kind ==
+        agentlog::policy::ApprovalCheck::Kind::kProceed);
+}
+
+TEST_CASE("with the elicitation capability the human is asked in the client; yes runs the call at once, no refuses") {
+  TempDir root;
+  make_project(root);
+  McpSession mcp(root.path());
+  mcp.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+            {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", {{"elicitation", json::object()}}},
+                        {"clientInfo", {{"name", "elicit-client"}, {"version", "1"}}}}}});
+  REQUIRE(mcp.read());
+  mcp.send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  auto answer_with = [&](int call_id, const json& args, const json& reply) {
+    mcp.send({{"jsonrpc", "2.0"}, {"id", call_id}, {"method", "tools/call"}, {"params", {{"name", "instrument_file"}, {"arguments", args}}}});
+    auto ask = mcp.read();
+    REQUIRE(ask);
+    REQUIRE((*ask)["method"] == "elicitation/create");
+    CHECK((*ask)["params"]["message"].get<std::string>().find("instrument_file") != std::string::npos);
+    CHECK((*ask)["params"]["requestedSchema"]["properties"].contains("approve"));
+    mcp.send({{"jsonrpc", "2.0"}, {"id", (*ask)["id"]}, {"result", reply}});
+    auto result = mcp.read();
+    REQUIRE(result);
+    REQUIRE((*result)["id"] == call_id);
+    return (*result)["result"];
+  };
+  json yes = answer_with(2, {{"file", "src/a.cpp"}, {"level", 1}}, {{"action", "accept"}, {"content", {{"approve", true}}}});
+  CHECK(yes["isError"] == false);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN") != std::string::npos);
+  json no = answer_with(3, {{"file", "src/b.cpp"}, {"level", 1}},
+                        {{"action", "accept"}, {"content", {{"approve", false}, {"reason", "not now"}}}});
+  CHECK(no["content"][0]["text"].get<std::string>().rfind("[policy.approval.denied]", 0) == 0);
+  CHECK(agentlog::test::read_text(root / "src/b.cpp") == kSource);
+  json later = answer_with(4, {{"file", "src/b.cpp"}, {"level", 2}}, {{"action", "cancel"}});
+  CHECK(later["content"][0]["text"].get<std::string>().rfind("[policy.approval.required]", 0) == 0);  // left for the CLI
+  json list = json::parse(approvals(root, {"list", "--all", "--json"}).out);
+  int by_elicitation = 0;
+  for (const auto& a : list) by_elicitation += a.value("decidedBy", "") == "elicitation:elicit-client";
+  CHECK(by_elicitation == 2);
+}
+
+TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approvals approve|deny") {
+  TempDir root;
+  make_project(root);
+  for (const char* cmd : {"agentlog approvals approve apr-12345678", "./build/agentlog approvals   deny apr-1 --reason x",
+                          "cd /tmp && agentlog approvals approve apr-abcdef12"}) {
+    CAPTURE(cmd);
+    json input = {{"session_id", "s"}, {"cwd", root.path().string()}, {"hook_event_name", "PreToolUse"},
+                  {"tool_name", "Bash"}, {"tool_input", {{"command", cmd}}}};
+    auto r = agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()}, input.dump());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("only the human approves") != std::string::npos);
+  }
+  json list_input = {{"session_id", "s"}, {"cwd", root.path().string()}, {"hook_event_name", "PreToolUse"},
+                     {"tool_name", "Bash"}, {"tool_input", {{"command", "agentlog approvals list"}}}};
+  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()}, list_input.dump()).exit_code == 0);
+}
