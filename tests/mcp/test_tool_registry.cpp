@@ -106,7 +106,7 @@ TEST_CASE("a result violating the output schema is an internal error, not a sile
   }
 }
 
-TEST_CASE("the guard wraps every call and may deny or rewrite") {
+TEST_CASE("the guard wraps every call (valid or not) and may deny or rewrite") {
   ToolRegistry r;
   r.add(make_tool("double"));
   std::vector<std::string> seen;
@@ -120,8 +120,9 @@ TEST_CASE("the guard wraps every call and may deny or rewrite") {
   });
   CHECK(call(r, "double", {{"n", 1}, {"s", "deny"}}).text == "[policy.denied.test] no");
   CHECK(call(r, "double", {{"n", 1}}).structured["twice"] == 6);
-  CHECK(call(r, "double", {{"n", 99}}).is_error == false);  // rewritten before validation
-  CHECK(seen == std::vector<std::string>{"double", "double", "ok", "double", "ok"});
+  // Arguments are validated as called, before the guard (which still sees, and may audit, the call).
+  CHECK(call(r, "double", {{"n", 99}}).text.rfind("[tool.invalid_arguments]", 0) == 0);
+  CHECK(seen == std::vector<std::string>{"double", "double", "ok", "double", "error"});
 }
 
 TEST_CASE("tools/list pages with a cursor; an invalid cursor is -32602") {
