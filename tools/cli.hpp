@@ -36,6 +36,7 @@ void add_instrument_commands(CLI::App& app);
 void add_logs_commands(CLI::App& app);
 void add_hook_commands(CLI::App& app);
 void add_approvals_commands(CLI::App& app);
+void add_memory_commands(CLI::App& app);
 // "1h", "2d" or ISO-8601 -> ISO-8601 UTC with milliseconds, the form of log and audit times
 // (throws store::StoreError "traces.bad_time").
 std::string resolve_time_iso(const std::string& text);

@@ -4,6 +4,7 @@
 // thread-safe (their headers say how).
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,8 +15,13 @@ namespace agentlog {
 
 using json = nlohmann::json;
 
+namespace policy {
+class Memory;
+}
+
 struct ToolsContext {
   ProjectLayout layout;
+  std::shared_ptr<policy::Memory> memory;  // OpenMemory (set by the policy guard: make_policy_guard)
 };
 
 // The schema of a tool, from the embedded schemas/ folder ("log_event.input" -> schemas/log_event.input.json).

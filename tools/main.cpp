@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   agentlog::add_logs_commands(app);
   agentlog::add_hook_commands(app);
   agentlog::add_approvals_commands(app);
+  agentlog::add_memory_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a command's own failure: exit code as chosen by it

@@ -14,6 +14,7 @@
 #include "logger/log_writer.hpp"
 #include "policy/approvals.hpp"
 #include "policy/audit.hpp"
+#include "policy/memory.hpp"
 #include "policy/paths.hpp"
 #include "policy/permissions.hpp"
 #include "tools/tools.hpp"
@@ -160,6 +161,10 @@ ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const mcp::
 mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
   auto tracing_env = std::make_shared<EnvCache>(ctx.layout.env_tracing(), tracing_env_keys());
   auto logging_env = std::make_shared<EnvCache>(ctx.layout.env_logging(), logging_env_keys());
+  if (!ctx.memory) {
+    ctx.memory = std::make_shared<policy::Memory>(ctx.layout, policy::MemoryConfig::from_env(*logging_env->get(), ctx.layout));
+    ctx.memory->start_background();
+  }
   return [&ctx, tracing_env, logging_env](mcp::ToolCall& call, const mcp::Tool& tool,
                                           const std::function<mcp::ToolResult(mcp::ToolCall&)>& proceed) -> mcp::ToolResult {
     const auto start = std::chrono::steady_clock::now();
@@ -233,12 +238,19 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
       record["errorId"] = error_id(result.text);
       record["error"] = result.text;
     }
+    json written;
     try {
-      policy::AuditLog(ctx.layout.audit_dir()).append(std::move(record));
+      written = policy::AuditLog(ctx.layout.audit_dir()).append(std::move(record));
     } catch (const std::exception& e) {
       // The action happened; say loudly that its record did not (stderr, never stdout).
       std::cerr << "agentlog: AUDIT RECORD NOT WRITTEN for " << call.tool << ": " << e.what() << std::endl;
-      if (denial) return result;
+      return result;
+    }
+    try {  // and to OpenMemory (the embedded store now, or the outbox for the server)
+      ctx.memory->configure(policy::MemoryConfig::from_env(logging, ctx.layout));
+      ctx.memory->record_action(written);
+    } catch (const std::exception& e) {
+      std::cerr << "agentlog: memory record not written for " << call.tool << ": " << e.what() << std::endl;
     }
     return result;
   };

@@ -15,8 +15,9 @@ std::string_view embedded_file(const std::vector<EmbeddedFile>& files, std::stri
 }
 
 void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx) {
+  auto guard = make_policy_guard(ctx);  // first: it sets up ctx.memory, which record_pattern uses
   register_tools(registry, ctx);
-  registry.set_guard(make_policy_guard(ctx));
+  registry.set_guard(std::move(guard));
 }
 
 void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
@@ -31,6 +32,7 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_get_trace(ctx));
   registry.add(make_find_slow_traces(ctx));
   registry.add(make_get_trace_stats(ctx));
+  registry.add(make_record_pattern(ctx));
 }
 
 }  // namespace agentlog

@@ -144,9 +144,13 @@ EnvParse parse_env(std::string_view text, const std::string& file_name) {
       if (!after.empty() && after.front() != '#')
         warn(key, "text after the closing quote is ignored", EnvDiagnostic::Severity::kWarning);
     } else {
-      // An inline comment starts at a '#' preceded by whitespace.
-      std::size_t hash = std::string_view::npos;
-      for (std::size_t i = 1; i < rest.size(); ++i)
+      // An inline comment starts at a '#' preceded by whitespace (`KEY=   # note` is an empty value).
+      const std::string_view raw = line.substr(eq + 1);
+      std::size_t hash = !rest.empty() && rest.front() == '#' && !raw.empty() &&
+                                 std::isspace(static_cast<unsigned char>(raw.front()))
+                             ? 0
+                             : std::string_view::npos;
+      for (std::size_t i = 1; hash == std::string_view::npos && i < rest.size(); ++i)
         if (rest[i] == '#' && std::isspace(static_cast<unsigned char>(rest[i - 1]))) {
           hash = i;
           break;

@@ -15,7 +15,9 @@ TEST_CASE("parse_env: comments, export, quotes, inline comments") {
       "E=\"esc\\\"aped\\n\"\n"
       "F=value # inline\n"
       "G=a#b\n"
-      "H=\n",
+      "H=\n"
+      "I=     # empty, then a comment\n"
+      "J=#not-a-comment\n",
       "f.env");
   CHECK(p.diagnostics.empty());
   CHECK(p.entries["A"].value == "1");
@@ -27,6 +29,8 @@ TEST_CASE("parse_env: comments, export, quotes, inline comments") {
   CHECK(p.entries["F"].value == "value");
   CHECK(p.entries["G"].value == "a#b");
   CHECK(p.entries["H"].value == "");
+  CHECK(p.entries["I"].value == "");
+  CHECK(p.entries["J"].value == "#not-a-comment");
 }
 
 TEST_CASE("parse_env: malformed lines are diagnosed with file and line") {

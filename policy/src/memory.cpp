@@ -1,0 +1,396 @@
+#include "policy/memory.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+
+#include "logger/event_writer.hpp"
+#include "logger/files.hpp"
+#include "logger/log_writer.hpp"
+
+namespace agentlog::policy {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::int64_t kMaxBackoffMs = 5 * 60'000;
+
+// ------------------------------------------------------------------------------------------ SQLite
+class Db {
+ public:
+  explicit Db(const fs::path& file, bool create) {
+    if (create) fs::create_directories(file.parent_path());
+    const int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    if (sqlite3_open_v2(file.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+      std::string err = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      db_ = nullptr;
+      if (create) throw std::runtime_error("cannot open the memory store " + file.string() + ": " + err);
+      return;
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    if (create)
+      exec("CREATE VIRTUAL TABLE IF NOT EXISTS memories USING fts5(created UNINDEXED, kind UNINDEXED, content, tags, "
+           "metadata UNINDEXED)");
+  }
+  ~Db() { sqlite3_close(db_); }
+  bool ok() const { return db_ != nullptr; }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string e = err ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(std::string("memory store: ") + e);
+    }
+  }
+  sqlite3* get() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+json rows(sqlite3* db, const std::string& sql, const std::vector<std::string>& binds, int limit) {
+  json out = json::array();
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return out;
+  int i = 1;
+  for (const auto& b : binds) sqlite3_bind_text(st, i++, b.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st, i, limit);
+  auto col = [&](int c) {
+    const unsigned char* t = sqlite3_column_text(st, c);
+    return std::string(t ? reinterpret_cast<const char*>(t) : "");
+  };
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out.push_back({{"id", sqlite3_column_int64(st, 0)},
+                   {"created", col(1)},
+                   {"kind", col(2)},
+                   {"content", col(3)},
+                   {"tags", json::parse(col(4), nullptr, false)},
+                   {"metadata", json::parse(col(5), nullptr, false)}});
+  sqlite3_finalize(st);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------- HTTP
+struct HttpResult {
+  long status = 0;      // 0: no answer
+  std::string error;    // curl's error when there was no answer
+  std::string body;
+};
+
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+HttpResult post_json(const std::string& url, const std::string& api_key, const json& body, long timeout_ms) {
+  static std::once_flag init;
+  std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  HttpResult r;
+  CURL* curl = curl_easy_init();
+  if (!curl) {
+    r.error = "curl_easy_init failed";
+    return r;
+  }
+  const std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (!api_key.empty()) {
+    headers = curl_slist_append(headers, ("x-api-key: " + api_key).c_str());
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + api_key).c_str());
+  }
+  char error[CURL_ERROR_SIZE] = {0};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 3000L));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  CURLcode rc = curl_easy_perform(curl);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  else
+    r.error = error[0] ? error : curl_easy_strerror(rc);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return r;
+}
+
+std::string base_url(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::atomic<unsigned> g_seq{0};
+
+}  // namespace
+
+// ----------------------------------------------------------------------------------------- config
+MemoryConfig MemoryConfig::from_env(const EnvSettings& logging, const ProjectLayout& layout) {
+  MemoryConfig c;
+  c.url = logging.get_string("OPENMEMORY_URL");
+  c.api_key = logging.get_string("OPENMEMORY_API_KEY");
+  c.mode = logging.get_string("OPENMEMORY_MODE");
+  c.project = logging.get_string("OPENMEMORY_PROJECT");
+  if (c.project.empty()) c.project = layout.root.filename().string();
+  return c;
+}
+
+json FlushReport::to_json() const {
+  json j = {{"delivered", delivered}, {"waiting", waiting}};
+  if (!last_error.empty()) j["lastError"] = last_error;
+  return j;
+}
+
+Memory::Memory(ProjectLayout layout, MemoryConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
+
+Memory::~Memory() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (sender_.joinable()) sender_.join();
+}
+
+void Memory::configure(const MemoryConfig& config) {
+  std::lock_guard lock(mutex_);
+  config_ = config;
+}
+
+MemoryConfig Memory::config() const {
+  std::lock_guard lock(mutex_);
+  return config_;
+}
+
+std::string Memory::project_name() const { return config().project; }
+
+void Memory::store_locally(const std::string& kind, const std::string& content, const json& tags, const json& metadata) {
+  Db db(layout_.memory_dir() / "memory.sqlite", true);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db.get(), "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)", -1,
+                     &st, nullptr);
+  const std::string created = iso8601_now_ms(), t = tags.dump(), m = metadata.dump();
+  sqlite3_bind_text(st, 1, created.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 3, content.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 4, t.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 5, m.c_str(), -1, SQLITE_TRANSIENT);
+  const int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("memory store: ") + sqlite3_errmsg(db.get()));
+}
+
+void Memory::enqueue(const Entry& e) {
+  const fs::path dir = layout_.outbox_dir();
+  fs::create_directories(dir);
+  char name[96];
+  std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()), static_cast<int>(::getpid()),
+                g_seq.fetch_add(1) % 1000000);
+  json entry = {{"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
+  write_file_atomic(dir / name, entry.dump() + "\n", 0600);
+  {
+    std::lock_guard lock(mutex_);
+    kicked_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Memory::record_action(const json& audit) {
+  const MemoryConfig c = config();
+  const std::string agent = audit.contains("agent") ? audit["agent"].value("name", "unknown") : "unknown";
+  std::string action = audit.value("tool", "?") + " (" + audit.value("decision", "?") + ", " + audit.value("outcome", "?") + ")";
+  json context = {{"arguments", audit.value("arguments", json::object())}, {"session", audit.value("session", "")}};
+  if (audit.contains("files") && !audit["files"].empty()) context["files"] = audit["files"];
+  if (audit.contains("error")) context["error"] = audit["error"];
+  if (audit.contains("approvalId")) context["approvalId"] = audit["approvalId"];
+  if (audit.contains("hash")) context["auditHash"] = audit["hash"];
+  const std::string context_text = context.dump();
+  const std::string timestamp = audit.value("time", iso8601_now_ms());
+  const std::string content = "Agent " + agent + " performed: " + action + "\nContext: " + context_text;
+  const json tags = {"agent-action", c.project, agent};
+  const json metadata = {{"project_name", c.project}, {"agent_name", agent}, {"action", action},
+                         {"context", context_text}, {"timestamp", timestamp}};
+  if (c.url.empty()) return store_locally("action", content, tags, metadata);
+  if (c.mode == "ai-agents")
+    enqueue({"/ai-agents/action",
+             {{"project_name", c.project}, {"agent_name", agent}, {"action", action}, {"context", context_text},
+              {"outcome", audit.value("outcome", "")}},
+             "action"});
+  else
+    enqueue({"/memory/add", {{"content", content}, {"tags", tags}, {"metadata", metadata}}, "action"});
+}
+
+void Memory::record_pattern(const std::string& name, const std::string& description, const std::string& example,
+                            const std::vector<std::string>& user_tags) {
+  const MemoryConfig c = config();
+  const std::string content = "Pattern: " + name + "\n" + description + (example.empty() ? "" : "\n\nExample:\n" + example);
+  json tags = {"coding-pattern", c.project};
+  for (const auto& t : user_tags) tags.push_back(t);
+  const json metadata = {{"project_name", c.project}, {"pattern_name", name}, {"timestamp", iso8601_now_ms()}};
+  if (c.url.empty()) return store_locally("pattern", content, tags, metadata);
+  if (c.mode == "ai-agents")
+    enqueue({"/ai-agents/pattern",
+             {{"project_name", c.project}, {"pattern_name", name}, {"description", description}, {"example", example},
+              {"tags", user_tags}},
+             "pattern"});
+  else
+    enqueue({"/memory/add", {{"content", content}, {"tags", tags}, {"metadata", metadata}}, "pattern"});
+}
+
+FlushReport Memory::flush(bool force) {
+  std::lock_guard one(flush_mutex_);
+  FlushReport report;
+  const MemoryConfig c = config();
+  const fs::path dir = layout_.outbox_dir();
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(dir, ec))
+    if (f.path().extension() == ".json") files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return report;
+  if (c.url.empty()) {  // the human removed the URL: keep the records until one is set again
+    report.waiting = static_cast<int>(files.size());
+    report.last_error = "OPENMEMORY_URL is empty in .env.logging; the outbox waits for a server";
+    return report;
+  }
+  const std::string base = base_url(c.url);
+  const fs::path state_marker = dir / ".state-sent";
+  bool server_down = false;
+  for (const auto& file : files) {
+    int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;  // sent by another process meanwhile
+    struct stat st {};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0 || ::fstat(fd, &st) != 0 || st.st_nlink == 0) {
+      ::close(fd);  // being sent elsewhere, or already sent and removed
+      if (st.st_nlink != 0) ++report.waiting;
+      continue;
+    }
+    auto text = read_file(file);
+    json entry = text ? json::parse(*text, nullptr, false) : json();
+    if (!entry.is_object()) {  // not ours to judge: keep it aside, never lose it
+      fs::rename(file, file.string() + ".bad", ec);
+      ::close(fd);
+      continue;
+    }
+    const bool due = force || entry.value("nextAttemptMs", std::int64_t{0}) <= system_ms();
+    if (!due || server_down) {
+      ++report.waiting;
+      ::close(fd);
+      continue;
+    }
+    const std::string endpoint = entry.value("endpoint", "/memory/add");
+    if (c.mode == "ai-agents" && endpoint.rfind("/ai-agents/", 0) == 0 && !fs::exists(state_marker)) {
+      HttpResult s = post_json(base + "/ai-agents/state", c.api_key,
+                               {{"project_name", c.project},
+                                {"state", {{"project_metadata", {{"name", c.project}, {"recorded_by", "agentlog"}}}}}},
+                               c.timeout_ms);
+      if (s.status >= 200 && s.status < 300) write_file_atomic(state_marker, base + "\n", 0600);
+    }
+    HttpResult r = post_json(base + endpoint, c.api_key, entry["body"], c.timeout_ms);
+    if (r.status == 403 && c.mode == "ai-agents") fs::remove(state_marker, ec);  // the server forgot: state again next time
+    if (r.status >= 200 && r.status < 300) {
+      ::unlink(file.c_str());  // while holding the lock: nobody else sends it
+      ++report.delivered;
+    } else {
+      const int attempts = entry.value("attempts", 0) + 1;
+      const std::int64_t backoff = std::min<std::int64_t>(kMaxBackoffMs, 1000LL << std::min(attempts - 1, 20));
+      entry["attempts"] = attempts;
+      entry["nextAttemptMs"] = system_ms() + backoff;
+      entry["lastError"] = r.status ? "HTTP " + std::to_string(r.status) + " from " + base + endpoint + ": " + r.body.substr(0, 200)
+                                    : r.error + " (" + base + endpoint + ")";
+      report.last_error = entry["lastError"];
+      write_file_atomic(file, entry.dump() + "\n", 0600);
+      ++report.waiting;
+      server_down = r.status == 0 || r.status >= 500;  // no point hammering it: the rest waits
+    }
+    ::close(fd);
+  }
+  return report;
+}
+
+void Memory::start_background() {
+  std::lock_guard lock(mutex_);
+  if (sender_.joinable()) return;
+  sender_ = std::thread([this] {
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+      wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
+      if (stop_) break;
+      kicked_ = false;
+      lock.unlock();
+      try {
+        flush(false);
+      } catch (...) {
+      }
+      lock.lock();
+    }
+  });
+}
+
+json Memory::list(int limit) const {
+  Db db(layout_.memory_dir() / "memory.sqlite", false);
+  if (!db.ok()) return json::array();
+  return rows(db.get(), "SELECT rowid, created, kind, content, tags, metadata FROM memories ORDER BY rowid DESC LIMIT ?", {},
+              limit);
+}
+
+json Memory::search(const std::string& query, int limit) const {
+  Db db(layout_.memory_dir() / "memory.sqlite", false);
+  if (!db.ok()) return json::array();
+  // Every word as a quoted FTS5 string: no query syntax from the caller can break the statement.
+  std::string match;
+  std::string word;
+  auto add = [&] {
+    if (word.empty()) return;
+    std::string q;
+    for (char ch : word) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    match += (match.empty() ? "" : " ") + ("\"" + q + "\"");
+    word.clear();
+  };
+  for (char ch : query) {
+    if (std::isspace(static_cast<unsigned char>(ch))) add();
+    else word += ch;
+  }
+  add();
+  if (match.empty()) return list(limit);
+  return rows(db.get(),
+              "SELECT rowid, created, kind, content, tags, metadata FROM memories WHERE memories MATCH ? ORDER BY rowid DESC "
+              "LIMIT ?",
+              {match}, limit);
+}
+
+json Memory::outbox() const {
+  json out = json::array();
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(layout_.outbox_dir(), ec))
+    if (f.path().extension() == ".json") files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    auto text = read_file(f);
+    json e = text ? json::parse(*text, nullptr, false) : json();
+    if (!e.is_object()) continue;
+    json item = {{"file", f.filename().string()}, {"endpoint", e.value("endpoint", "")}, {"kind", e.value("kind", "")},
+                 {"attempts", e.value("attempts", 0)}};
+    if (e.value("nextAttemptMs", std::int64_t{0}) > 0) item["nextAttempt"] = iso8601_ms(e["nextAttemptMs"].get<std::int64_t>());
+    if (e.contains("lastError")) item["lastError"] = e["lastError"];
+    out.push_back(item);
+  }
+  return out;
+}
+
+}  // namespace agentlog::policy
