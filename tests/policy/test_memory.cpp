@@ -1,0 +1,281 @@
+// OpenMemory: the embedded store by default; against a loopback server that implements the API contract
+// (OpenMemory 1.x /memory/add with x-api-key: 201, 401 without the key, 5xx on demand; OpenMemory-Code
+// /ai-agents/state, then /ai-agents/action and /ai-agents/pattern: 403 before the state), refused
+// connections, and the outbox delivering everything once when the server is back.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::McpSession;
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A loopback OpenMemory with the contract above; records what it accepted.
+class FakeOpenMemory {
+ public:
+  explicit FakeOpenMemory(int port = 0) {
+    server_.Post("/memory/add", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      if (req.get_header_value("x-api-key") != key) return reply(res, 401, R"({"err":"unauthorized"})");
+      if (fail_5xx > 0) {
+        --fail_5xx;
+        return reply(res, 503, R"({"err":"busy"})");
+      }
+      accepted.push_back({{"path", req.path}, {"body", json::parse(req.body)}});
+      reply(res, 201, R"({"id":"m-1"})");
+    });
+    server_.Post("/ai-agents/state", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mutex_);
+      json body = json::parse(req.body);
+      if (!body.contains("project_name") || !body.contains("state")) return reply(res, 400, R"({"err":"project_name and state required"})");
+      state = true;
+      ++states;
+      reply(res, 200, R"({"success":true})");
+    });
+    for (const char* path : {"/ai-agents/action", "/ai-agents/pattern"})
+      server_.Post(path, [this](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mutex_);
+        if (!state) return reply(res, 403, R"({"err":"no project state; POST /ai-agents/state first"})");
+        accepted.push_back({{"path", req.path}, {"body", json::parse(req.body)}});
+        reply(res, 200, R"({"success":true})");
+      });
+    port_ = port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1) : server_.bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~FakeOpenMemory() { stop(); }
+  void stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<json> received() {
+    std::lock_guard lock(mutex_);
+    return accepted;
+  }
+  // Waits until `n` records were accepted.
+  bool wait_for(std::size_t n, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+      if (received().size() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::mutex mutex_;
+  std::string key = "key-123";
+  int fail_5xx = 0;
+  bool state = false;
+  int states = 0;
+  std::vector<json> accepted;
+
+ private:
+  static void reply(httplib::Response& res, int status, const char* body) {
+    res.status = status;
+    res.set_content(body, "application/json");
+  }
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = -1;
+};
+
+void init_project(const TempDir& root, const std::string& env_extra) {
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path env = root / ".ai-agents/logging/config/.env.logging";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\n" + env_extra);
+}
+
+void set_env(const TempDir& root, const std::string& key, const std::string& value) {
+  const fs::path env = root / ".ai-agents/logging/config/.env.logging";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\n" + key + "=" + value + "\n");
+}
+
+agentlog::test::ProcessResult memory_cmd(const TempDir& root, const std::vector<std::string>& args) {
+  std::vector<std::string> a = {"memory"};
+  a.insert(a.end(), args.begin(), args.end());
+  a.push_back("--root");
+  a.push_back(root.path().string());
+  return agentlog::test::run_agentlog(a);
+}
+
+json outbox(const TempDir& root) { return json::parse(memory_cmd(root, {"list", "--json"}).out)["outbox"]; }
+
+// A PostToolUse hook call: one audited action of Claude Code.
+void hook_action(const TempDir& root, int n) {
+  json input = {{"session_id", "s-1"}, {"cwd", root.path().string()}, {"hook_event_name", "PostToolUse"},
+                {"tool_name", "Read"}, {"tool_input", {{"file_path", "src/file" + std::to_string(n) + ".cpp"}}},
+                {"tool_response", {{"success", true}}}};
+  REQUIRE(agentlog::test::run_agentlog({"hook", "post-tool-use", "--root", root.path().string()}, input.dump()).exit_code == 0);
+}
+
+}  // namespace
+
+TEST_CASE("embedded store: every action and pattern, searchable; the record mapping of DESIGN.md") {
+  TempDir root;
+  init_project(root, "OPENMEMORY_PROJECT=shop\n");
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    CHECK(mcp.call_tool("log_event", {{"message", "deployed"}})["isError"] == false);
+    json p = mcp.call_tool("record_pattern", {{"pattern_name", "RAII pool guard"}, {"description", "wrap every pool checkout"},
+                                              {"example", "PoolGuard g(pool);"}, {"tags", {"cpp"}}});
+    REQUIRE(p["isError"] == false);
+    CHECK(p["structuredContent"]["destination"] == "embedded");
+    CHECK(p["structuredContent"]["project"] == "shop");
+  }
+  json found = json::parse(memory_cmd(root, {"search", "pool checkout", "--json"}).out);
+  REQUIRE(found.size() >= 1);
+  bool pattern = false, action = false;
+  const json listed = json::parse(memory_cmd(root, {"list", "--json"}).out);
+  for (const auto& m : listed["memories"]) {
+    if (m["kind"] == "pattern") {
+      pattern = true;
+      CHECK(m["content"].get<std::string>().rfind("Pattern: RAII pool guard\nwrap every pool checkout\n\nExample:\nPoolGuard g(pool);", 0) == 0);
+      CHECK(m["tags"] == json{"coding-pattern", "shop", "cpp"});
+    }
+    if (m["kind"] == "action" && m["metadata"]["action"] == "log_event (allowed, ok)") {
+      action = true;
+      CHECK(m["content"].get<std::string>().rfind("Agent agentlog-tests performed: log_event (allowed, ok)\nContext: ", 0) == 0);
+      CHECK(m["tags"] == json{"agent-action", "shop", "agentlog-tests"});
+      for (const char* k : {"project_name", "agent_name", "action", "context", "timestamp"}) CHECK(m["metadata"].contains(k));
+    }
+  }
+  CHECK(pattern);
+  CHECK(action);
+  CHECK(json::parse(memory_cmd(root, {"search", "\"unbalanced AND (", "--json"}).out).is_array());  // any text is safe
+}
+
+TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 and 5xx keep them in the outbox until delivered once") {
+  FakeOpenMemory server;
+  TempDir root;
+  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_API_KEY=key-123\nOPENMEMORY_PROJECT=shop\n");
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    for (int i = 0; i < 3; ++i) mcp.call_tool("log_event", {{"message", "m" + std::to_string(i)}});
+    CHECK(mcp.call_tool("record_pattern", {{"pattern_name", "p"}, {"description", "d"}})["structuredContent"]["destination"] == "server");
+    REQUIRE(server.wait_for(5));  // the background sender
+  }
+  auto got = server.received();
+  int actions = 0;
+  for (const auto& r : got) {
+    CHECK(r["path"] == "/memory/add");
+    const json& b = r["body"];
+    if (b["tags"][0] == "agent-action") {
+      ++actions;
+      CHECK(b["tags"] == json{"agent-action", "shop", "agentlog-tests"});
+      CHECK(b["content"].get<std::string>().rfind("Agent agentlog-tests performed: ", 0) == 0);
+      CHECK(b["metadata"]["project_name"] == "shop");
+    }
+  }
+  CHECK(actions == 4);
+  CHECK(outbox(root).empty());
+
+  // A wrong key: 401, the records wait; the human fixes the key; flush delivers them, once.
+  set_env(root, "OPENMEMORY_API_KEY", "wrong");
+  for (int i = 0; i < 3; ++i) hook_action(root, i);
+  CHECK(server.received().size() == 5);
+  json waiting = outbox(root);
+  REQUIRE(waiting.size() == 3);
+  CHECK(waiting[0]["lastError"].get<std::string>().find("HTTP 401") != std::string::npos);
+  auto failed = memory_cmd(root, {"flush"});
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.out.find("401") != std::string::npos);
+  set_env(root, "OPENMEMORY_API_KEY", "key-123");
+  {
+    std::lock_guard lock(server.mutex_);
+    server.fail_5xx = 2;  // and the server is busy for a while
+  }
+  for (int attempt = 0; attempt < 5 && !outbox(root).empty(); ++attempt) memory_cmd(root, {"flush"});
+  CHECK(outbox(root).empty());
+  got = server.received();
+  CHECK(got.size() == 8);
+  std::map<std::string, int> seen;
+  for (const auto& r : got) ++seen[r["body"]["metadata"].value("context", "") + r["body"]["metadata"].value("pattern_name", "")];
+  for (const auto& [k, n] : seen) CHECK_MESSAGE(n == 1, k);  // none twice
+}
+
+TEST_CASE("a server that is down: records wait in the outbox; when it is back, two flushes at once deliver each once") {
+  int port;
+  {
+    FakeOpenMemory probe;  // a free port, then nothing listens there
+    port = probe.port();
+  }
+  TempDir root;
+  init_project(root, "OPENMEMORY_URL=http://127.0.0.1:" + std::to_string(port) + "\nOPENMEMORY_API_KEY=key-123\n");
+  for (int i = 0; i < 20; ++i) hook_action(root, i);  // connection refused each time
+  json waiting = outbox(root);
+  REQUIRE(waiting.size() == 20);
+  CHECK(waiting[0]["lastError"].get<std::string>().find("127.0.0.1") != std::string::npos);
+  FakeOpenMemory server(port);
+  std::vector<std::thread> flushers;
+  for (int i = 0; i < 2; ++i) flushers.emplace_back([&] { memory_cmd(root, {"flush"}); });
+  for (auto& t : flushers) t.join();
+  memory_cmd(root, {"flush"});  // whatever one of them skipped while the other held it
+  CHECK(outbox(root).empty());
+  auto got = server.received();
+  CHECK(got.size() == 20);
+  std::map<std::string, int> seen;
+  for (const auto& r : got) ++seen[r["body"]["metadata"]["context"].get<std::string>()];
+  CHECK(seen.size() == 20);
+}
+
+TEST_CASE("OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions and patterns; a 403 sends the state again") {
+  FakeOpenMemory server;
+  TempDir root;
+  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_MODE=ai-agents\nOPENMEMORY_PROJECT=shop\n");
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    mcp.call_tool("log_event", {{"message", "a"}});
+    mcp.call_tool("record_pattern", {{"pattern_name", "guard"}, {"description", "use guards"}, {"example", "G g;"}, {"tags", {"cpp"}}});
+    REQUIRE(server.wait_for(3));
+  }
+  CHECK(server.states == 1);
+  bool pattern = false;
+  for (const auto& r : server.received()) {
+    const json& b = r["body"];
+    CHECK(b["project_name"] == "shop");
+    if (r["path"] == "/ai-agents/pattern") {
+      pattern = true;
+      CHECK(b["pattern_name"] == "guard");
+      CHECK(b["description"] == "use guards");
+      CHECK(b["example"] == "G g;");
+      CHECK(b["tags"] == json{"cpp"});
+    } else {
+      CHECK(r["path"] == "/ai-agents/action");
+      CHECK(b["agent_name"] == "agentlog-tests");
+      CHECK(b.contains("action"));
+      CHECK(b.contains("context"));
+    }
+  }
+  CHECK(pattern);
+  {
+    std::lock_guard lock(server.mutex_);
+    server.state = false;  // the server lost its state: the next action gets 403
+  }
+  hook_action(root, 1);
+  CHECK(outbox(root).size() == 1);
+  CHECK(outbox(root)[0]["lastError"].get<std::string>().find("HTTP 403") != std::string::npos);
+  CHECK(memory_cmd(root, {"flush"}).exit_code == 0);  // the state first, then the action
+  CHECK(server.states == 2);
+  CHECK(outbox(root).empty());
+}
