@@ -171,6 +171,9 @@ try {
   const stats = await call("get_trace_stats", { file: "src/calc.cpp" });
   assert.equal(stats.isError, true);
   assert.match(stats.content[0].text, /traces\.unknown_file/);
+  const pattern = await call("record_pattern", { pattern_name: "RAII pool guard", description: "wrap every pool checkout" });
+  assert.equal(pattern.isError, false, JSON.stringify(pattern));
+  assert.equal(pattern.structuredContent.destination, "embedded");
   for (const t of tools) assert.ok(called.has(t.name), `${t.name} was called`);
   assert.ok(validated >= 10, `validated ${validated} server messages`);
   console.log(`ok: ${tools.length} tools over ${pages} pages, ${validated} server messages valid against the MCP schema`);
