@@ -25,7 +25,7 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode, bool durable) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   struct stat st {};
@@ -48,7 +48,7 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
     left -= static_cast<std::size_t>(n);
   }
   ::fchmod(fd, mode);
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+  if ((durable && ::fsync(fd) != 0) || ::close(fd) != 0) {
     ::unlink(tmp.c_str());
     throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
   }

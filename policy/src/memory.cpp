@@ -25,6 +25,8 @@ namespace {
 
 constexpr std::int64_t kMaxBackoffMs = 5 * 60'000;
 
+}  // namespace
+
 // ------------------------------------------------------------------------------------------ SQLite
 class Db {
  public:
@@ -39,6 +41,10 @@ class Db {
       return;
     }
     sqlite3_busy_timeout(db_, 5000);
+    if (create) {
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+    }
     if (create)
       exec("CREATE VIRTUAL TABLE IF NOT EXISTS memories USING fts5(created UNINDEXED, kind UNINDEXED, content, tags, "
            "metadata UNINDEXED)");
@@ -58,6 +64,8 @@ class Db {
  private:
   sqlite3* db_ = nullptr;
 };
+
+namespace {
 
 json rows(sqlite3* db, const std::string& sql, const std::vector<std::string>& binds, int limit) {
   json out = json::array();
@@ -164,6 +172,11 @@ Memory::~Memory() {
   }
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
+  try {
+    ingest();  // what this process appended since the sender last ran
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "agentlog: memory: %s\n", e.what());
+  }
 }
 
 void Memory::configure(const MemoryConfig& config) {
@@ -178,35 +191,125 @@ MemoryConfig Memory::config() const {
 
 std::string Memory::project_name() const { return config().project; }
 
-void Memory::store_locally(const std::string& kind, const std::string& content, const json& tags, const json& metadata) {
-  Db db(layout_.memory_dir() / "memory.sqlite", true);
-  sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(db.get(), "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)", -1,
-                     &st, nullptr);
-  const std::string created = iso8601_now_ms(), t = tags.dump(), m = metadata.dump();
-  sqlite3_bind_text(st, 1, created.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 3, content.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 4, t.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st, 5, m.c_str(), -1, SQLITE_TRANSIENT);
-  const int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) throw std::runtime_error(std::string("memory store: ") + sqlite3_errmsg(db.get()));
-}
-
-void Memory::enqueue(const Entry& e) {
-  const fs::path dir = layout_.outbox_dir();
-  fs::create_directories(dir);
-  char name[96];
-  std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()), static_cast<int>(::getpid()),
-                g_seq.fetch_add(1) % 1000000);
-  json entry = {{"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
-  write_file_atomic(dir / name, entry.dump() + "\n", 0600);
-  {
+void Memory::submit(Entry e) {
+  const bool remote = !e.endpoint.empty();
+  store({std::move(e)});
+  if (remote) {
     std::lock_guard lock(mutex_);
     kicked_ = true;
+    wake_.notify_all();
   }
-  wake_.notify_all();
+}
+
+namespace {
+
+// memory/pending.jsonl: records for the embedded store, appended (one write each, under its flock) and moved
+// into SQLite in batches by ingest(). A killed process loses nothing that was appended.
+class JournalLock {
+ public:
+  explicit JournalLock(const fs::path& path) {
+    fs::create_directories(path.parent_path());
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+    ::flock(fd_, LOCK_EX);
+  }
+  ~JournalLock() { ::close(fd_); }
+  JournalLock(const JournalLock&) = delete;
+  JournalLock& operator=(const JournalLock&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace
+
+fs::path Memory::journal() const { return layout_.memory_dir() / "pending.jsonl"; }
+
+void Memory::store(const std::vector<Entry>& entries) {
+  std::string lines;
+  for (const auto& e : entries)
+    if (e.endpoint.empty())
+      lines += json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
+                   -1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (!lines.empty()) {
+    JournalLock lock(journal());
+    if (::write(lock.fd(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()))
+      throw std::runtime_error("cannot append to " + journal().string() + ": " + std::strerror(errno));
+    std::lock_guard guard(mutex_);
+    kicked_ = true;
+    wake_.notify_all();
+  }
+  const fs::path dir = layout_.outbox_dir();
+  for (const auto& e : entries) {
+    if (e.endpoint.empty()) continue;
+    fs::create_directories(dir);
+    char name[96];
+    std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()), static_cast<int>(::getpid()),
+                  g_seq.fetch_add(1) % 1000000);
+    json entry = {{"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
+    write_file_atomic(dir / name, entry.dump() + "\n", 0600, false);  // a killed process's file survives; no fsync
+  }
+}
+
+// Moves pending.jsonl into the store: one transaction that also records how far the journal was read, then
+// the journal is emptied; a crash in between never inserts a record twice.
+void Memory::ingest() const {
+  if (!fs::exists(journal())) return;
+  JournalLock lock(journal());
+  struct stat st {};
+  ::fstat(lock.fd(), &st);
+  std::lock_guard guard(db_mutex_);
+  if (!db_) db_ = std::make_unique<Db>(layout_.memory_dir() / "memory.sqlite", true);
+  Db& db = *db_;
+  db.exec("CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL)");
+  long long offset = 0;
+  {
+    sqlite3_stmt* q = nullptr;
+    sqlite3_prepare_v2(db.get(), "SELECT offset FROM journal_state WHERE id = 1", -1, &q, nullptr);
+    if (sqlite3_step(q) == SQLITE_ROW) offset = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+  }
+  if (offset > st.st_size) offset = 0;  // emptied after the last commit
+  if (st.st_size > offset) {
+    std::string text(static_cast<std::size_t>(st.st_size - offset), '\0');
+    ssize_t n = ::pread(lock.fd(), text.data(), text.size(), offset);
+    text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    const std::size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    db.exec("BEGIN");
+    sqlite3_stmt* ins = nullptr;
+    sqlite3_prepare_v2(db.get(), "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)", -1,
+                       &ins, nullptr);
+    for (std::size_t start = 0; start < complete;) {
+      const std::size_t nl = text.find('\n', start);
+      json r = json::parse(text.substr(start, nl - start), nullptr, false);
+      start = nl + 1;
+      if (!r.is_object()) continue;  // a line cut by a crash: skipped
+      const json metadata = r.value("metadata", json::object());
+      const std::string created = metadata.value("timestamp", iso8601_now_ms()), kind = r.value("kind", ""),
+                        content = r.value("content", ""), tags = r.value("tags", json::array()).dump(), meta = metadata.dump();
+      sqlite3_bind_text(ins, 1, created.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 3, content.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 4, tags.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(ins, 5, meta.c_str(), -1, SQLITE_TRANSIENT);
+      const int rc = sqlite3_step(ins);
+      sqlite3_reset(ins);
+      if (rc != SQLITE_DONE) {
+        std::string err = sqlite3_errmsg(db.get());
+        sqlite3_finalize(ins);
+        db.exec("ROLLBACK");
+        throw std::runtime_error("memory store: " + err);
+      }
+    }
+    sqlite3_finalize(ins);
+    const std::string set = "INSERT OR REPLACE INTO journal_state(id, offset) VALUES (1, " +
+                            std::to_string(offset + static_cast<long long>(complete)) + ")";
+    db.exec(set.c_str());
+    db.exec("COMMIT");
+    if (offset + static_cast<long long>(complete) < st.st_size) return;  // a partial last line: wait for the rest
+  }
+  if (::ftruncate(lock.fd(), 0) == 0) db.exec("UPDATE journal_state SET offset = 0 WHERE id = 1");
 }
 
 void Memory::record_action(const json& audit) {
@@ -224,14 +327,16 @@ void Memory::record_action(const json& audit) {
   const json tags = {"agent-action", c.project, agent};
   const json metadata = {{"project_name", c.project}, {"agent_name", agent}, {"action", action},
                          {"context", context_text}, {"timestamp", timestamp}};
-  if (c.url.empty()) return store_locally("action", content, tags, metadata);
-  if (c.mode == "ai-agents")
-    enqueue({"/ai-agents/action",
-             {{"project_name", c.project}, {"agent_name", agent}, {"action", action}, {"context", context_text},
-              {"outcome", audit.value("outcome", "")}},
-             "action"});
-  else
-    enqueue({"/memory/add", {{"content", content}, {"tags", tags}, {"metadata", metadata}}, "action"});
+  Entry e{"action", content, tags, metadata, "", nullptr};
+  if (!c.url.empty() && c.mode == "ai-agents") {
+    e.endpoint = "/ai-agents/action";
+    e.body = {{"project_name", c.project}, {"agent_name", agent}, {"action", action}, {"context", context_text},
+              {"outcome", audit.value("outcome", "")}};
+  } else if (!c.url.empty()) {
+    e.endpoint = "/memory/add";
+    e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
+  }
+  submit(std::move(e));
 }
 
 void Memory::record_pattern(const std::string& name, const std::string& description, const std::string& example,
@@ -241,14 +346,16 @@ void Memory::record_pattern(const std::string& name, const std::string& descript
   json tags = {"coding-pattern", c.project};
   for (const auto& t : user_tags) tags.push_back(t);
   const json metadata = {{"project_name", c.project}, {"pattern_name", name}, {"timestamp", iso8601_now_ms()}};
-  if (c.url.empty()) return store_locally("pattern", content, tags, metadata);
-  if (c.mode == "ai-agents")
-    enqueue({"/ai-agents/pattern",
-             {{"project_name", c.project}, {"pattern_name", name}, {"description", description}, {"example", example},
-              {"tags", user_tags}},
-             "pattern"});
-  else
-    enqueue({"/memory/add", {{"content", content}, {"tags", tags}, {"metadata", metadata}}, "pattern"});
+  Entry e{"pattern", content, tags, metadata, "", nullptr};
+  if (!c.url.empty() && c.mode == "ai-agents") {
+    e.endpoint = "/ai-agents/pattern";
+    e.body = {{"project_name", c.project}, {"pattern_name", name}, {"description", description}, {"example", example},
+              {"tags", user_tags}};
+  } else if (!c.url.empty()) {
+    e.endpoint = "/memory/add";
+    e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
+  }
+  submit(std::move(e));
 }
 
 FlushReport Memory::flush(bool force) {
@@ -330,11 +437,15 @@ void Memory::start_background() {
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
       if (stop_) break;
+      // Let a burst of records gather: one transaction for all of them.
+      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; });
       kicked_ = false;
       lock.unlock();
       try {
+        ingest();
         flush(false);
-      } catch (...) {
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "agentlog: memory: %s\n", e.what());
       }
       lock.lock();
     }
@@ -342,6 +453,7 @@ void Memory::start_background() {
 }
 
 json Memory::list(int limit) const {
+  ingest();
   Db db(layout_.memory_dir() / "memory.sqlite", false);
   if (!db.ok()) return json::array();
   return rows(db.get(), "SELECT rowid, created, kind, content, tags, metadata FROM memories ORDER BY rowid DESC LIMIT ?", {},
@@ -349,6 +461,7 @@ json Memory::list(int limit) const {
 }
 
 json Memory::search(const std::string& query, int limit) const {
+  ingest();
   Db db(layout_.memory_dir() / "memory.sqlite", false);
   if (!db.ok()) return json::array();
   // Every word as a quoted FTS5 string: no query syntax from the caller can break the statement.

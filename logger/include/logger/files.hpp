@@ -15,7 +15,9 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 
 // Writes through a temporary file in the same directory and rename(), so readers see the old or the new
 // bytes, never a mix. Keeps the mode of an existing file. Creates parent directories. Throws on failure.
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644);
+// `durable`: fsync before the rename (survives a power cut, costs a disk flush).
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644,
+                       bool durable = true);
 
 // Read-modify-write of a JSON object file shared by several processes (integrations/registry.json): under an
 // exclusive flock on `path`.lock, `change` edits the parsed object (an empty one when the file is missing or

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -55,9 +56,11 @@ class Memory {
   void configure(const MemoryConfig& config);
   MemoryConfig config() const;
 
-  // Records one audit record (the action of an agent) / a pattern. To the embedded store at once, or into the
-  // outbox for the server (sent by flush() or the background sender). Throws only when the record cannot be
-  // stored at all (disk errors).
+  // Records one audit record (the action of an agent) / a pattern, before returning: appended to the embedded
+  // store's journal memory/pending.jsonl (moved into SQLite in batches by the background sender and before
+  // every list/search), or as a file in the outbox for the server (sent by flush() or the background
+  // sender). Neither waits for an fsync: a killed process loses nothing, a power cut may (the audit log is
+  // the durable record). Throws when it cannot be stored.
   void record_action(const nlohmann::json& audit_record);
   void record_pattern(const std::string& name, const std::string& description, const std::string& example,
                       const std::vector<std::string>& tags);
@@ -75,13 +78,19 @@ class Memory {
 
  private:
   struct Entry {
+    std::string kind;  // action | pattern
+    // The embedded store's row...
+    std::string content;
+    nlohmann::json tags, metadata;
+    // ...or the server's request.
     std::string endpoint;
     nlohmann::json body;
-    std::string kind;  // action | pattern
   };
-  void store_locally(const std::string& kind, const std::string& content, const nlohmann::json& tags,
-                     const nlohmann::json& metadata);
-  void enqueue(const Entry& e);
+  void submit(Entry e);
+  void store(const std::vector<Entry>& entries);  // into the journal or the outbox, now
+  void ingest() const;                            // the journal into the SQLite store
+  std::filesystem::path journal() const;
+
   std::string project_name() const;
 
   ProjectLayout layout_;
@@ -91,6 +100,8 @@ class Memory {
   std::thread sender_;
   std::condition_variable wake_;
   bool stop_ = false, kicked_ = false;
+  mutable std::mutex db_mutex_;
+  mutable std::unique_ptr<class Db> db_;  // the embedded store, opened at the first ingest
 };
 
 }  // namespace agentlog::policy
