@@ -31,7 +31,8 @@ const char* kInstructions =
     "get_tracing_config tells you the effective levels and what you are permitted to do; set_tracing_config "
     "changes levels for a file or function. The .env files under .ai-agents/logging/config/ belong to the "
     "human: never try to edit them. Every tool call you make is recorded in a tamper-evident audit log. When "
-    "a result says an approval is required, tell the human the approval id and retry after they approve.";
+    "a result says an approval is required, tell the human the approval id and retry with approvalId after "
+    "they approve. Use record_pattern to remember a convention or fix for later sessions.";
 
 int serve(const CliCommon& common, std::size_t page_size) {
   ProjectLayout layout = common.layout();
