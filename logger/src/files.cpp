@@ -59,25 +59,26 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
   }
 }
 
-void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change) {
-  std::filesystem::create_directories(path.parent_path());
-  const std::string lock_path = path.string() + ".lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot open " + lock_path + ": " + std::strerror(errno));
-  ::flock(fd, LOCK_EX);
-  try {
-    nlohmann::json doc = nlohmann::json::object();
-    if (auto text = read_file(path)) {
-      doc = nlohmann::json::parse(*text, nullptr, false);
-      if (!doc.is_object()) doc = nlohmann::json::object();
-    }
-    change(doc);
-    write_file_atomic(path, doc.dump(2) + "\n");
-  } catch (...) {
-    ::close(fd);
-    throw;
+FileLock::FileLock(const std::filesystem::path& path, int extra_open_flags, int mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | extra_open_flags, mode);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
   }
-  ::close(fd);
+}
+
+FileLock::~FileLock() { ::close(fd_); }
+
+void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change) {
+  FileLock lock(path.string() + ".lock", 0, 0644);
+  nlohmann::json doc = nlohmann::json::object();
+  if (auto text = read_file(path)) {
+    doc = nlohmann::json::parse(*text, nullptr, false);
+    if (!doc.is_object()) doc = nlohmann::json::object();
+  }
+  change(doc);
+  write_file_atomic(path, doc.dump(2) + "\n");
 }
 
 }  // namespace agentlog

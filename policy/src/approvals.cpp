@@ -19,22 +19,6 @@ using json = nlohmann::json;
 
 namespace {
 
-class StoreLock {
- public:
-  explicit StoreLock(const fs::path& dir) {
-    fs::create_directories(dir);
-    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw std::runtime_error("cannot open " + (dir / ".lock").string() + ": " + std::strerror(errno));
-    ::flock(fd_, LOCK_EX);
-  }
-  ~StoreLock() { ::close(fd_); }
-  StoreLock(const StoreLock&) = delete;
-  StoreLock& operator=(const StoreLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 std::string new_id() {
   std::random_device rd;
   char buf[16];
@@ -115,7 +99,7 @@ ApprovalCheck ApprovalStore::check(const std::string& tool, const json& argument
                                    int ttl_minutes, std::int64_t now_ms) {
   using Kind = ApprovalCheck::Kind;
   const std::string hash = sha256_hex(tool + "\n" + arguments.dump());
-  StoreLock lock(dir_);
+  FileLock lock(dir_ / ".lock");
   std::vector<Approval> all = load_all(dir_);
   for (auto& a : all) expire(dir_, a, now_ms);
   auto use = [&](Approval& a) {
@@ -153,7 +137,7 @@ ApprovalCheck ApprovalStore::check(const std::string& tool, const json& argument
 }
 
 std::vector<Approval> ApprovalStore::list(std::int64_t now_ms) {
-  StoreLock lock(dir_);
+  FileLock lock(dir_ / ".lock");
   std::vector<Approval> all = load_all(dir_);
   for (auto& a : all) expire(dir_, a, now_ms);
   std::sort(all.begin(), all.end(), [](const Approval& a, const Approval& b) {
@@ -167,7 +151,7 @@ Approval ApprovalStore::decide(const std::string& id, bool approve, const std::s
                                std::int64_t now_ms) {
   if (!valid_id(id))
     throw ApprovalError("'" + id + "' is not an approval id (apr- and 8 hex digits); `agentlog approvals list` shows them");
-  StoreLock lock(dir_);
+  FileLock lock(dir_ / ".lock");
   auto text = read_file(dir_ / (id + ".json"));
   json j = text ? json::parse(*text, nullptr, false) : json();
   if (!j.is_object()) throw ApprovalError("No approval " + id + "; `agentlog approvals list` shows the pending ones");

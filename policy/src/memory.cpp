@@ -205,23 +205,6 @@ namespace {
 
 // memory/pending.jsonl: records for the embedded store, appended (one write each, under its flock) and moved
 // into SQLite in batches by ingest(). A killed process loses nothing that was appended.
-class JournalLock {
- public:
-  explicit JournalLock(const fs::path& path) {
-    fs::create_directories(path.parent_path());
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
-    ::flock(fd_, LOCK_EX);
-  }
-  ~JournalLock() { ::close(fd_); }
-  JournalLock(const JournalLock&) = delete;
-  JournalLock& operator=(const JournalLock&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-};
-
 }  // namespace
 
 fs::path Memory::journal() const { return layout_.memory_dir() / "pending.jsonl"; }
@@ -233,7 +216,7 @@ void Memory::store(const std::vector<Entry>& entries) {
       lines += json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
                    -1, ' ', false, json::error_handler_t::replace) + "\n";
   if (!lines.empty()) {
-    JournalLock lock(journal());
+    FileLock lock(journal(), O_APPEND);
     if (::write(lock.fd(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()))
       throw std::runtime_error("cannot append to " + journal().string() + ": " + std::strerror(errno));
     std::lock_guard guard(mutex_);
@@ -256,7 +239,7 @@ void Memory::store(const std::vector<Entry>& entries) {
 // the journal is emptied; a crash in between never inserts a record twice.
 void Memory::ingest() const {
   if (!fs::exists(journal())) return;
-  JournalLock lock(journal());
+  FileLock lock(journal(), O_APPEND);
   struct stat st {};
   ::fstat(lock.fd(), &st);
   std::lock_guard guard(db_mutex_);

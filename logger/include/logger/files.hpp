@@ -19,6 +19,20 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644,
                        bool durable = true);
 
+// An exclusive flock on `path` (opened read-write, created with its parent directories when missing) for the
+// object's lifetime: how processes sharing a file under .ai-agents/ take turns. Throws naming the file.
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& path, int extra_open_flags = 0, int mode = 0600);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
 // Read-modify-write of a JSON object file shared by several processes (integrations/registry.json): under an
 // exclusive flock on `path`.lock, `change` edits the parsed object (an empty one when the file is missing or
 // unreadable), and the result is written atomically.
