@@ -172,6 +172,7 @@ Memory::~Memory() {
   }
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
+  if (journal_fd_ >= 0) ::close(journal_fd_);
   try {
     ingest();  // what this process appended since the sender last ran
   } catch (const std::exception& e) {
@@ -196,8 +197,10 @@ void Memory::submit(Entry e) {
   store({std::move(e)});
   if (remote) {
     std::lock_guard lock(mutex_);
-    kicked_ = true;
-    wake_.notify_all();
+    if (!kicked_) {
+      kicked_ = true;
+      wake_.notify_all();
+    }
   }
 }
 
@@ -216,12 +219,23 @@ void Memory::store(const std::vector<Entry>& entries) {
       lines += json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
                    -1, ' ', false, json::error_handler_t::replace) + "\n";
   if (!lines.empty()) {
-    FileLock lock(journal(), O_APPEND);
-    if (::write(lock.fd(), lines.data(), lines.size()) != static_cast<ssize_t>(lines.size()))
-      throw std::runtime_error("cannot append to " + journal().string() + ": " + std::strerror(errno));
+    std::lock_guard journal_guard(journal_mutex_);
+    if (journal_fd_ < 0) {  // kept open: the journal is emptied in place, never replaced
+      fs::create_directories(layout_.memory_dir());
+      journal_fd_ = ::open(journal().c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (journal_fd_ < 0) throw std::runtime_error("cannot open " + journal().string() + ": " + std::strerror(errno));
+    }
+    ::flock(journal_fd_, LOCK_EX);
+    const ssize_t n = ::write(journal_fd_, lines.data(), lines.size());
+    const int err = errno;
+    ::flock(journal_fd_, LOCK_UN);
+    if (n != static_cast<ssize_t>(lines.size()))
+      throw std::runtime_error("cannot append to " + journal().string() + ": " + std::strerror(err));
     std::lock_guard guard(mutex_);
-    kicked_ = true;
-    wake_.notify_all();
+    if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
+      kicked_ = true;
+      wake_.notify_all();
+    }
   }
   const fs::path dir = layout_.outbox_dir();
   for (const auto& e : entries) {

@@ -100,6 +100,8 @@ class Memory {
   std::thread sender_;
   std::condition_variable wake_;
   bool stop_ = false, kicked_ = false;
+  std::mutex journal_mutex_;
+  int journal_fd_ = -1;  // memory/pending.jsonl, opened at the first record
   mutable std::mutex db_mutex_;
   mutable std::unique_ptr<class Db> db_;  // the embedded store, opened at the first ingest
 };
