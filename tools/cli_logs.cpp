@@ -5,6 +5,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <set>
@@ -125,11 +126,29 @@ void add_logs_commands(CLI::App& app) {
         pending.erase(0, start);
       }
     };
-    std::deque<std::string> last;
-    read_lines([&](std::string_view l) {
-      last.emplace_back(l);
+    // The last `lines` lines, read backwards from the end in blocks (a log of gigabytes starts at once).
+    struct stat st0 {};
+    const off_t size = fd >= 0 && ::fstat(fd, &st0) == 0 ? st0.st_size : 0;
+    std::string tail_text;
+    off_t from = size;
+    while (from > 0 && std::count(tail_text.begin(), tail_text.end(), '\n') <= lines) {
+      const off_t start = std::max<off_t>(0, from - (1 << 16));
+      std::string block(static_cast<std::size_t>(from - start), '\0');
+      const ssize_t n = ::pread(fd, block.data(), block.size(), start);
+      if (n <= 0) break;
+      block.resize(static_cast<std::size_t>(n));
+      tail_text = block + tail_text;
+      from = start;
+    }
+    if (from > 0 && tail_text.find('\n') != std::string::npos) tail_text.erase(0, tail_text.find('\n') + 1);  // cut line
+    std::deque<std::string_view> last;
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = tail_text.find('\n', start)) != std::string::npos; start = nl + 1) {
+      last.push_back(std::string_view(tail_text).substr(start, nl - start));
       if (static_cast<int>(last.size()) > lines) last.pop_front();
-    });
+    }
+    pending = tail_text.substr(start);  // a line still being written
+    if (fd >= 0) ::lseek(fd, size, SEEK_SET);
     for (const auto& l : last) print(l);
     std::cout << std::flush;
     if (!follow) return;

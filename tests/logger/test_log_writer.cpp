@@ -507,3 +507,19 @@ TEST_CASE("a writer killed with SIGKILL mid-stream never corrupts what was writt
   CHECK(torn <= 1);
   CHECK(after);
 }
+
+TEST_CASE("agentlog logs tail -n N prints the last N whole lines of a large file, read from its end") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += numbered(i, 200);  // ~1.1 MB: many blocks from the end
+  agentlog::test::write_text(layout.latest_log(), text + "{\"n\":5000,\"pad\":\"torn");
+  auto r = agentlog::test::run_agentlog({"logs", "tail", "-n", "3", "--json", "--root", root.path().string()});
+  REQUIRE(r.exit_code == 0);
+  auto lines = lines_of(r.out);
+  REQUIRE(lines.size() == 3);
+  for (int i = 0; i < 3; ++i) CHECK(json::parse(lines[static_cast<std::size_t>(i)])["n"] == 4997 + i);
+  auto many = agentlog::test::run_agentlog({"logs", "tail", "-n", "700", "--json", "--root", root.path().string()});
+  CHECK(lines_of(many.out).size() == 700);
+  CHECK(json::parse(lines_of(many.out).front())["n"] == 4300);
+}
