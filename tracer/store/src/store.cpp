@@ -545,9 +545,6 @@ json TraceStore::search(const SearchQuery& q) {
   bind_all(traces);
   traces.bind(limit_param, std::int64_t(limit + 1)).bind(offset_param, offset);
   json out = json::array();
-  std::string match_sql = "SELECT s.record FROM spans s WHERE s.trace_id = ?" + std::to_string(next + 2) +
-                          (cond.empty() ? "" : " AND " + cond) + " ORDER BY s.start_ns LIMIT 5";
-  Stmt matches(db, match_sql);
   bool more = false;
   while (traces.step()) {
     if (static_cast<int>(out.size()) == limit) {
@@ -555,15 +552,27 @@ json TraceStore::search(const SearchQuery& q) {
       break;
     }
     json t = summary_of(traces);
-    json m = json::array();
-    if (!cond.empty()) {  // without span filters there is nothing to match: summaries only
-      bind_all(matches);
-      matches.bind(next + 2, t["traceId"].get<std::string>());
-      while (matches.step()) m.push_back(span_view(json::parse(matches.text(0))));
-      matches.reset();
-    }
-    t["matches"] = std::move(m);
+    t["matches"] = json::array();
     out.push_back(std::move(t));
+  }
+  // The matching spans of the page's traces (the first 5 of each by start), in one statement: the full-text
+  // condition is evaluated once for the page, not once per trace.
+  if (!cond.empty() && !out.empty()) {
+    std::string ids;
+    for (std::size_t i = 0; i < out.size(); ++i) ids += (i ? ",?" : "?") + std::to_string(next + static_cast<int>(i));
+    Stmt matches(db, "SELECT s.trace_id, s.record FROM spans s WHERE s.trace_id IN (" + ids + ") AND " + cond +
+                         " ORDER BY s.trace_id, s.start_ns");
+    bind_all(matches);
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const std::string id = out[i]["traceId"].get<std::string>();
+      matches.bind(next + static_cast<int>(i), id);
+      index[id] = i;
+    }
+    while (matches.step()) {
+      json& m = out[index.at(matches.text(0))]["matches"];
+      if (m.size() < 5) m.push_back(span_view(json::parse(matches.text(1))));
+    }
   }
   return {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(offset + limit)) : json(nullptr)}};
 }
@@ -654,23 +663,29 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
       if (!pairs[i].second.empty()) s.bind(static_cast<int>(2 * i + 2), pairs[i].second);
     }
   };
-  const int next = static_cast<int>(2 * pairs.size() + 1);
-  Stmt agg(db, "SELECT COUNT(*), AVG(duration_ns), MAX(duration_ns), SUM(error) FROM spans WHERE " + cond);
-  bind(agg);
-  agg.step();
-  std::int64_t count = agg.i64(0);
-  double mean = agg.dbl(1);
-  std::int64_t max = agg.i64(2), errors = agg.i64(3);
-  // Exact percentiles (nearest rank: the value at rank ceil(p * n)) read from the duration index.
-  Stmt at(db, "SELECT duration_ns FROM spans WHERE " + cond + " ORDER BY duration_ns LIMIT 1 OFFSET ?" + std::to_string(next));
+  // One pass over the covering index: every duration (for exact percentiles), the sum, the max, the errors.
+  Stmt all(db, "SELECT duration_ns, error FROM spans WHERE " + cond);
+  bind(all);
+  std::vector<std::int64_t> durations;
+  double sum = 0;
+  std::int64_t max = 0, errors = 0;
+  while (all.step()) {
+    const std::int64_t d = all.i64(0);
+    durations.push_back(d);
+    sum += static_cast<double>(d);
+    max = std::max(max, d);
+    errors += all.i64(1);
+  }
+  const std::int64_t count = static_cast<std::int64_t>(durations.size());
+  const double mean = count ? sum / static_cast<double>(count) : 0.0;
+  // Exact percentiles (nearest rank: the value at rank ceil(p * n)), by selection: O(n) each.
   auto percentile = [&](double p) {
+    if (count == 0) return 0.0;
     std::int64_t rank = static_cast<std::int64_t>(std::ceil(p * static_cast<double>(count)));
     rank = std::clamp<std::int64_t>(rank, 1, count);
-    bind(at);
-    at.bind(next, rank - 1);
-    double v = at.step() ? static_cast<double>(at.i64(0)) / 1e6 : 0.0;
-    at.reset();
-    return v;
+    auto nth = durations.begin() + (rank - 1);
+    std::nth_element(durations.begin(), nth, durations.end());
+    return static_cast<double>(*nth) / 1e6;
   };
   json slowest = json::array();
   Stmt slow(db, "SELECT trace_id FROM spans WHERE " + cond + " ORDER BY duration_ns DESC LIMIT 50");
