@@ -11,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 namespace agentlog::store {
@@ -90,20 +92,24 @@ CREATE TABLE IF NOT EXISTS spans(
   id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, function TEXT NOT NULL,
   file TEXT NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
   record TEXT NOT NULL, src TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS traces(
+  trace_id TEXT PRIMARY KEY, root_function TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
+  duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS functions(file TEXT NOT NULL, function TEXT NOT NULL, PRIMARY KEY(file, function)) WITHOUT ROWID;
+-- Contentless full text of each span (rowid = spans.id, never reused thanks to AUTOINCREMENT).
+CREATE VIRTUAL TABLE IF NOT EXISTS span_text USING fts5(text, content='');
+)sql";
+
+// The secondary indexes (dropped during a bulk load and built again at its end).
+const char* kIndexes = R"sql(
 CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_ns);
 -- Covering for get_trace_stats: counts, mean, max, error rate and percentiles read from the index alone.
 CREATE INDEX IF NOT EXISTS spans_fn_duration ON spans(file, function, duration_ns, error);
 CREATE INDEX IF NOT EXISTS spans_file_duration ON spans(file, duration_ns, error);
 CREATE INDEX IF NOT EXISTS spans_src ON spans(src);
-CREATE TABLE IF NOT EXISTS traces(
-  trace_id TEXT PRIMARY KEY, root_function TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
-  duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS traces_duration ON traces(duration_ns);
 CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns, trace_id);
 CREATE INDEX IF NOT EXISTS traces_error ON traces(error, start_ns, trace_id);
-CREATE TABLE IF NOT EXISTS functions(file TEXT NOT NULL, function TEXT NOT NULL, PRIMARY KEY(file, function)) WITHOUT ROWID;
--- Contentless full text of each span (rowid = spans.id, never reused thanks to AUTOINCREMENT).
-CREATE VIRTUAL TABLE IF NOT EXISTS span_text USING fts5(text, content='');
 )sql";
 
 std::int64_t now_ns() {
@@ -274,6 +280,7 @@ struct TraceStore::Impl {
         if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
         sqlite3_busy_timeout(db, 5000);
         exec(db, kSchema);
+        exec(db, kIndexes);
         return;
       } catch (const std::exception&) {
         close();
@@ -301,8 +308,24 @@ struct TraceStore::Impl {
     for (const auto& f : files) sizes[f.string()] = static_cast<std::int64_t>(fs::file_size(f, ec));
     if (sizes == known_sizes) return report;
 
+    // A bulk load (an empty index and much to read: the first ingest, reindex) builds the secondary indexes
+    // once at the end, sorted, instead of updating them row by row.
+    std::int64_t pending_bytes = 0;
+    for (const auto& [f, size] : sizes) pending_bytes += size;
+    bool empty = true;
+    {
+      Stmt any(db, "SELECT 1 FROM spans LIMIT 1");
+      empty = !any.step();
+    }
+    const bool bulk = empty && pending_bytes > (8 << 20);
     exec(db, "BEGIN IMMEDIATE");
     try {
+      if (bulk)
+        exec(db, "DROP INDEX IF EXISTS spans_trace; DROP INDEX IF EXISTS spans_fn_duration; "
+                 "DROP INDEX IF EXISTS spans_file_duration; DROP INDEX IF EXISTS spans_src; "
+                 "DROP INDEX IF EXISTS traces_duration; DROP INDEX IF EXISTS traces_start; DROP INDEX IF EXISTS traces_error;");
+      batch_traces.clear();
+      batch_functions.clear();
       Stmt get_offset(db, "SELECT offset FROM files WHERE path = ?");
       Stmt set_offset(db,
                       "INSERT INTO files(path, offset, corrupt) VALUES(?1, ?2, ?3) ON CONFLICT(path) DO UPDATE SET "
@@ -313,11 +336,11 @@ struct TraceStore::Impl {
       Stmt insert_text(db, "INSERT INTO span_text(rowid, text) VALUES(?, ?)");
       Stmt upsert_trace(db,
                         "INSERT INTO traces(trace_id, root_function, start_ns, end_ns, duration_ns, span_count, error) "
-                        "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, 1, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
+                        "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, ?6, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
                         "root_function = coalesce(excluded.root_function, root_function), "
                         "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "
                         "duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), "
-                        "span_count = span_count + 1, error = max(error, excluded.error)");
+                        "span_count = span_count + excluded.span_count, error = max(error, excluded.error)");
       Stmt insert_function(db, "INSERT OR IGNORE INTO functions(file, function) VALUES(?, ?)");
       for (const auto& path : files) {
         const std::string key = fs::relative(path, dir).string();
@@ -354,6 +377,14 @@ struct TraceStore::Impl {
         report.corrupt_lines += corrupt;
         set_offset.bind(1, key).bind(2, offset + static_cast<std::int64_t>(consumed)).bind(3, corrupt).run();
       }
+      // Trace summaries and function names: once per trace / name for the whole batch.
+      for (const auto& [trace_id, t] : batch_traces) {
+        upsert_trace.bind(1, trace_id);
+        t.root ? upsert_trace.bind(2, *t.root) : upsert_trace.bind_null(2);
+        upsert_trace.bind(3, t.start_ns).bind(4, t.end_ns).bind(5, std::int64_t(t.error)).bind(6, t.count).run();
+      }
+      for (const auto& [file, function] : batch_functions) insert_function.bind(1, file).bind(2, function).run();
+      if (bulk) exec(db, kIndexes);  // built once from the loaded rows
       exec(db, "COMMIT");
     } catch (...) {
       exec(db, "ROLLBACK");
@@ -364,7 +395,7 @@ struct TraceStore::Impl {
   }
 
   bool add_span(std::string_view line, const std::string& src, Stmt& insert_span, Stmt& insert_text,
-                Stmt& upsert_trace, Stmt& insert_function) {
+                Stmt&, Stmt&) {
     json r = json::parse(line, nullptr, false);
     if (r.is_discarded() || !r.is_object()) return false;
     auto str = [&](const char* k) -> const std::string* {
@@ -393,12 +424,29 @@ struct TraceStore::Impl {
     for (const char* k : {"params", "returnValue", "error"})
       if (r.contains(k) && !r[k].is_null()) text += " " + r[k].dump();
     insert_text.bind(1, rowid).bind(2, text).run();
-    upsert_trace.bind(1, *trace);
-    parent ? upsert_trace.bind_null(2) : upsert_trace.bind(2, function);
-    upsert_trace.bind(3, *start_ns).bind(4, *start_ns + duration_ns).bind(5, std::int64_t(error)).run();
-    insert_function.bind(1, file).bind(2, function).run();
+    auto [it, fresh] = batch_traces.try_emplace(*trace);
+    TraceAgg& t = it->second;
+    if (fresh) {
+      t.start_ns = *start_ns;
+      t.end_ns = *start_ns + duration_ns;
+    }
+    t.start_ns = std::min(t.start_ns, *start_ns);
+    t.end_ns = std::max(t.end_ns, *start_ns + duration_ns);
+    t.count += 1;
+    t.error = t.error || error;
+    if (!parent) t.root = function;
+    batch_functions.emplace(file, function);
     return true;
   }
+
+  // What one ingest learns of each trace and function, written once at its end.
+  struct TraceAgg {
+    std::optional<std::string> root;
+    std::int64_t start_ns = 0, end_ns = 0, count = 0;
+    bool error = false;
+  };
+  std::unordered_map<std::string, TraceAgg> batch_traces;
+  std::set<std::pair<std::string, std::string>> batch_functions;
 
   // Removes span files (and their rows) in day folders older than the retention.
   std::int64_t apply_retention() {
