@@ -8,7 +8,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
+#include <exception>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 
 namespace agentlog::policy {
@@ -127,7 +132,7 @@ json redact(const json& value) {
 
 AuditLog::AuditLog(fs::path audit_dir) : dir_(std::move(audit_dir)) {}
 
-json AuditLog::append(json record) {
+std::vector<json> AuditLog::append_batch(std::vector<json> records) {
   fs::create_directories(dir_);
   int fd = ::open(log_path().c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw std::runtime_error("cannot open the audit log " + log_path().string() + ": " + std::strerror(errno));
@@ -150,11 +155,15 @@ json AuditLog::append(json record) {
         head.last_hash = last->value("hash", "");
       }
     }
-    record["seq"] = head.count + 1;
-    record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
-    record.erase("hash");
-    record["hash"] = record_hash(record);
-    std::string line = record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    std::string line;  // every record of the batch, chained, in one write
+    for (auto& record : records) {
+      record["seq"] = ++head.count;
+      record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
+      record.erase("hash");
+      record["hash"] = record_hash(record);
+      head.last_hash = record["hash"].get<std::string>();
+      line += record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    }
     std::size_t done = 0;
     while (done < line.size()) {
       ssize_t n = ::write(fd, line.data() + done, line.size() - done);
@@ -163,7 +172,7 @@ json AuditLog::append(json record) {
       done += static_cast<std::size_t>(n);
     }
     ::fstat(fd, &st);
-    json h = {{"count", record["seq"]}, {"lastHash", record["hash"]}, {"size", static_cast<std::int64_t>(st.st_size)}};
+    json h = {{"count", head.count}, {"lastHash", head.last_hash}, {"size", static_cast<std::int64_t>(st.st_size)}};
     std::string text = h.dump();
     text.resize(255, ' ');  // fixed width: a shorter head never leaves old bytes behind
     text += '\n';
@@ -177,7 +186,68 @@ json AuditLog::append(json record) {
   }
   ::flock(fd, LOCK_UN);
   ::close(fd);
-  return record;
+  return records;
+}
+
+namespace {
+
+// Group commit: threads of one process appending at once hand their records to one of them, which writes
+// them all under a single lock (one open, one write, one head update). Each caller returns when its own
+// record is on disk, as before.
+struct AppendQueue {
+  struct Waiter {
+    json record;
+    json written;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<Waiter*> waiting;
+  bool writing = false;
+};
+
+AppendQueue& queue_for(const fs::path& log) {
+  static std::mutex m;
+  static auto* queues = new std::map<std::string, std::unique_ptr<AppendQueue>>;  // leaked: usable at exit
+  std::lock_guard lock(m);
+  auto& q = (*queues)[log.string()];
+  if (!q) q = std::make_unique<AppendQueue>();
+  return *q;
+}
+
+}  // namespace
+
+json AuditLog::append(json record) {
+  AppendQueue& q = queue_for(log_path());
+  AppendQueue::Waiter me{std::move(record)};
+  std::unique_lock lock(q.mutex);
+  q.waiting.push_back(&me);
+  while (!me.done) {
+    if (q.writing) {
+      q.cv.wait(lock);
+      continue;
+    }
+    q.writing = true;  // this thread writes for everyone waiting now
+    std::vector<AppendQueue::Waiter*> batch;
+    batch.swap(q.waiting);
+    lock.unlock();
+    std::vector<json> records;
+    records.reserve(batch.size());
+    for (auto* w : batch) records.push_back(std::move(w->record));
+    try {
+      std::vector<json> written = append_batch(std::move(records));
+      for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->written = std::move(written[i]);
+    } catch (...) {
+      for (auto* w : batch) w->error = std::current_exception();
+    }
+    lock.lock();
+    for (auto* w : batch) w->done = true;
+    q.writing = false;
+    q.cv.notify_all();
+  }
+  if (me.error) std::rethrow_exception(me.error);
+  return std::move(me.written);
 }
 
 VerifyResult AuditLog::verify() const {
