@@ -64,15 +64,26 @@ std::vector<std::string> run_validation(const valijson::Schema& schema, const js
 
 }  // namespace
 
-json ToolResult::to_json() const {
-  json out = {{"content", json::array({{{"type", "text"}, {"text", text}}})}, {"isError", is_error}};
+namespace {
+std::string text_of(const ToolResult& r) {
+  return r.is_error || !r.text.empty() ? r.text : r.structured.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+}  // namespace
+
+json ToolResult::to_json() const& {
+  json out = {{"content", json::array({{{"type", "text"}, {"text", text_of(*this)}}})}, {"isError", is_error}};
   if (!structured.is_null()) out["structuredContent"] = structured;
   return out;
 }
 
+json ToolResult::to_json() && {
+  json out = {{"content", json::array({{{"type", "text"}, {"text", text_of(*this)}}})}, {"isError", is_error}};
+  if (!structured.is_null()) out["structuredContent"] = std::move(structured);
+  return out;
+}
+
 ToolResult ToolResult::success(json structured) {
-  ToolResult r;
-  r.text = structured.dump(-1, ' ', false, json::error_handler_t::replace);
+  ToolResult r;  // the text block is made when the result is sent (HTTP never needs it)
   r.structured = std::move(structured);
   return r;
 }

@@ -82,10 +82,11 @@ struct ToolCall {
 struct ToolResult {
   json structured = json::object();  // structuredContent (validated against the output schema)
   bool is_error = false;
-  std::string text;  // the text block; for success it is structured.dump()
+  std::string text;  // the text block; for success it is structured.dump(), made by to_json()
   json details;      // of an error: machine-readable context (not sent; recorded by the guard)
 
-  json to_json() const;  // the MCP CallToolResult
+  json to_json() const&;  // the MCP CallToolResult
+  json to_json() &&;      // the same, moving the structured content out
   static ToolResult success(json structured);
   static ToolResult error(const std::string& id, const std::string& message, json details = nullptr);
 };
