@@ -44,10 +44,9 @@ class Db {
     if (create) {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
-    }
-    if (create)
       exec("CREATE VIRTUAL TABLE IF NOT EXISTS memories USING fts5(created UNINDEXED, kind UNINDEXED, content, tags, "
            "metadata UNINDEXED)");
+    }
   }
   ~Db() { sqlite3_close(db_); }
   bool ok() const { return db_ != nullptr; }
@@ -192,33 +191,14 @@ MemoryConfig Memory::config() const {
 
 std::string Memory::project_name() const { return config().project; }
 
-void Memory::submit(Entry e) {
-  const bool remote = !e.endpoint.empty();
-  store({std::move(e)});
-  if (remote) {
-    std::lock_guard lock(mutex_);
-    if (!kicked_) {
-      kicked_ = true;
-      wake_.notify_all();
-    }
-  }
-}
-
-namespace {
-
 // memory/pending.jsonl: records for the embedded store, appended (one write each, under its flock) and moved
 // into SQLite in batches by ingest(). A killed process loses nothing that was appended.
-}  // namespace
-
 fs::path Memory::journal() const { return layout_.memory_dir() / "pending.jsonl"; }
 
-void Memory::store(const std::vector<Entry>& entries) {
-  std::string lines;
-  for (const auto& e : entries)
-    if (e.endpoint.empty())
-      lines += json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
-                   -1, ' ', false, json::error_handler_t::replace) + "\n";
-  if (!lines.empty()) {
+void Memory::submit(const Entry& e) {
+  if (e.endpoint.empty()) {
+    const std::string line = json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
+                                 -1, ' ', false, json::error_handler_t::replace) + "\n";
     std::lock_guard journal_guard(journal_mutex_);
     if (journal_fd_ < 0) {  // kept open: the journal is emptied in place, never replaced
       fs::create_directories(layout_.memory_dir());
@@ -226,26 +206,24 @@ void Memory::store(const std::vector<Entry>& entries) {
       if (journal_fd_ < 0) throw std::runtime_error("cannot open " + journal().string() + ": " + std::strerror(errno));
     }
     ::flock(journal_fd_, LOCK_EX);
-    const ssize_t n = ::write(journal_fd_, lines.data(), lines.size());
+    const ssize_t n = ::write(journal_fd_, line.data(), line.size());
     const int err = errno;
     ::flock(journal_fd_, LOCK_UN);
-    if (n != static_cast<ssize_t>(lines.size()))
+    if (n != static_cast<ssize_t>(line.size()))
       throw std::runtime_error("cannot append to " + journal().string() + ": " + std::strerror(err));
-    std::lock_guard guard(mutex_);
-    if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
-      kicked_ = true;
-      wake_.notify_all();
-    }
-  }
-  const fs::path dir = layout_.outbox_dir();
-  for (const auto& e : entries) {
-    if (e.endpoint.empty()) continue;
+  } else {
+    const fs::path dir = layout_.outbox_dir();
     fs::create_directories(dir);
     char name[96];
     std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()), static_cast<int>(::getpid()),
                   g_seq.fetch_add(1) % 1000000);
     json entry = {{"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
     write_file_atomic(dir / name, entry.dump() + "\n", 0600, false);  // a killed process's file survives; no fsync
+  }
+  std::lock_guard lock(mutex_);
+  if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
+    kicked_ = true;
+    wake_.notify_all();
   }
 }
 
@@ -333,7 +311,7 @@ void Memory::record_action(const json& audit) {
     e.endpoint = "/memory/add";
     e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
   }
-  submit(std::move(e));
+  submit(e);
 }
 
 void Memory::record_pattern(const std::string& name, const std::string& description, const std::string& example,
@@ -352,7 +330,7 @@ void Memory::record_pattern(const std::string& name, const std::string& descript
     e.endpoint = "/memory/add";
     e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
   }
-  submit(std::move(e));
+  submit(e);
 }
 
 FlushReport Memory::flush(bool force) {

@@ -86,8 +86,7 @@ class Memory {
     std::string endpoint;
     nlohmann::json body;
   };
-  void submit(Entry e);
-  void store(const std::vector<Entry>& entries);  // into the journal or the outbox, now
+  void submit(const Entry& e);  // into the journal or the outbox, now; wakes the sender
   void ingest() const;                            // the journal into the SQLite store
   std::filesystem::path journal() const;
 
