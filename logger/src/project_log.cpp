@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 
@@ -157,7 +156,7 @@ void ProjectLog::write(LogRecord r, bool flush_now) {
   if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
     std::string line;
     append_log_line(line, r, format);
-    write_line(line, true);
+    write_through(line);
     return;
   }
   std::lock_guard lock(buffer_mutex_);
@@ -177,15 +176,9 @@ void ProjectLog::write(LogRecord r, bool flush_now) {
   }
 }
 
-void ProjectLog::write_line(std::string_view line, bool flush_now) {
+void ProjectLog::write_through(std::string_view line) {
   std::lock_guard lock(buffer_mutex_);
-  if (!flush_now) {
-    buffer_.append(line);
-    if (buffer_.size() >= kBufferBytes) flush_locked();
-    else start_flusher();
-    return;
-  }
-  buffer_.append(line);
+  buffer_.append(line);  // after what is buffered, so the file keeps the order of the calls
   try {
     flush_locked();
   } catch (...) {

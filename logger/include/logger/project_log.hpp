@@ -58,8 +58,6 @@ class ProjectLog {
   // latest.log when this returns, else it may wait in the buffer. Throws std::runtime_error on write errors
   // (flush) — buffered lines that cannot be written stay buffered and are retried.
   void write(LogRecord record, bool flush);
-  // Appends a line already formatted (the spdlog sink's own pattern).
-  void write_line(std::string_view line, bool flush);
   void flush();
 
   LogWriter& writer() { return writer_; }
@@ -67,6 +65,7 @@ class ProjectLog {
 
  private:
   void flush_locked();
+  void write_through(std::string_view line);
   void start_flusher();
 
   ProjectLayout layout_;
