@@ -50,12 +50,20 @@ class Db {
   }
   ~Db() { sqlite3_close(db_); }
   bool ok() const { return db_ != nullptr; }
+  // Retries while another process holds the lock past the busy timeout's reach (switching to WAL, schema
+  // changes and BEGIN IMMEDIATE can answer SQLITE_BUSY at once when several processes start together).
   void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string e = err ? err : "?";
+    for (int attempt = 0;; ++attempt) {
+      char* err = nullptr;
+      const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+      if (rc == SQLITE_OK) return;
+      std::string e = err ? err : sqlite3_errstr(rc);
       sqlite3_free(err);
-      throw std::runtime_error(std::string("memory store: ") + e);
+      if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && attempt < 200) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        continue;
+      }
+      throw std::runtime_error("memory store: " + e);
     }
   }
   sqlite3* get() const { return db_; }
@@ -227,31 +235,64 @@ void Memory::submit(const Entry& e) {
   }
 }
 
-// Moves pending.jsonl into the store: one transaction that also records how far the journal was read, then
-// the journal is emptied; a crash in between never inserts a record twice.
+// Moves pending.jsonl into the store without holding up appenders: under the journal's flock only the read
+// of the new bytes (with the offset already stored) and, when everything was consumed, the emptying of the
+// file; the slow SQLite work runs without it. The insert commits together with the new offset, and only if
+// the offset is still the one read (BEGIN IMMEDIATE serialises ingesters of every process): a record is
+// never stored twice.
 void Memory::ingest() const {
   if (!fs::exists(journal())) return;
-  FileLock lock(journal(), O_APPEND);
-  struct stat st {};
-  ::fstat(lock.fd(), &st);
   std::lock_guard guard(db_mutex_);
   if (!db_) db_ = std::make_unique<Db>(layout_.memory_dir() / "memory.sqlite", true);
   Db& db = *db_;
-  db.exec("CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL)");
-  long long offset = 0;
-  {
+  // Where ingestion stands: the offset in the journal and how many times the journal was emptied (so that an
+  // offset read before an emptying never matches one after it).
+  db.exec("CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL, "
+          "generation INTEGER NOT NULL DEFAULT 0)");
+  struct State {
+    long long offset = 0, generation = 0;
+    bool operator==(const State&) const = default;
+  };
+  auto stored = [&] {
+    State st;
     sqlite3_stmt* q = nullptr;
-    sqlite3_prepare_v2(db.get(), "SELECT offset FROM journal_state WHERE id = 1", -1, &q, nullptr);
-    if (sqlite3_step(q) == SQLITE_ROW) offset = sqlite3_column_int64(q, 0);
+    sqlite3_prepare_v2(db.get(), "SELECT offset, generation FROM journal_state WHERE id = 1", -1, &q, nullptr);
+    if (sqlite3_step(q) == SQLITE_ROW) st = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)};
     sqlite3_finalize(q);
-  }
-  if (offset > st.st_size) offset = 0;  // emptied after the last commit
-  if (st.st_size > offset) {
-    std::string text(static_cast<std::size_t>(st.st_size - offset), '\0');
-    ssize_t n = ::pread(lock.fd(), text.data(), text.size(), offset);
-    text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return st;
+  };
+  auto store_state = [&](const State& st) {
+    db.exec(("INSERT OR REPLACE INTO journal_state(id, offset, generation) VALUES (1, " + std::to_string(st.offset) + ", " +
+             std::to_string(st.generation) + ")")
+                .c_str());
+  };
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    State seen;
+    std::string text;
+    {
+      FileLock lock(journal(), O_APPEND);
+      struct stat st {};
+      ::fstat(lock.fd(), &st);
+      seen = stored();
+      if (seen.offset > st.st_size || (seen.offset == st.st_size && seen.offset > 0)) {
+        // All consumed (or emptied by a process that died before saying so): empty it while nobody appends.
+        if (seen.offset == st.st_size && ::ftruncate(lock.fd(), 0) != 0) return;
+        store_state({0, seen.generation + 1});
+        if (seen.offset == st.st_size) return;
+        seen = {0, seen.generation + 1};
+      }
+      if (st.st_size == 0) return;
+      text.resize(static_cast<std::size_t>(st.st_size - seen.offset));
+      const ssize_t n = ::pread(lock.fd(), text.data(), text.size(), seen.offset);
+      text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
     const std::size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    db.exec("BEGIN");
+    if (complete == 0) return;  // a line still being written
+    db.exec("BEGIN IMMEDIATE");
+    if (!(stored() == seen)) {  // another process ingested (or emptied) meanwhile: read again
+      db.exec("ROLLBACK");
+      continue;
+    }
     sqlite3_stmt* ins = nullptr;
     sqlite3_prepare_v2(db.get(), "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)", -1,
                        &ins, nullptr);
@@ -278,13 +319,10 @@ void Memory::ingest() const {
       }
     }
     sqlite3_finalize(ins);
-    const std::string set = "INSERT OR REPLACE INTO journal_state(id, offset) VALUES (1, " +
-                            std::to_string(offset + static_cast<long long>(complete)) + ")";
-    db.exec(set.c_str());
+    store_state({seen.offset + static_cast<long long>(complete), seen.generation});
     db.exec("COMMIT");
-    if (offset + static_cast<long long>(complete) < st.st_size) return;  // a partial last line: wait for the rest
+    // Loop: empties the journal when nothing came meanwhile, else takes what did.
   }
-  if (::ftruncate(lock.fd(), 0) == 0) db.exec("UPDATE journal_state SET offset = 0 WHERE id = 1");
 }
 
 void Memory::record_action(const json& audit) {

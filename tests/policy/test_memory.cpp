@@ -9,12 +9,16 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "policy/memory.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -278,4 +282,45 @@ TEST_CASE("OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions
   CHECK(memory_cmd(root, {"flush"}).exit_code == 0);  // the state first, then the action
   CHECK(server.states == 2);
   CHECK(outbox(root).empty());
+}
+
+TEST_CASE("embedded store: four processes recording and ingesting at once store every record exactly once") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::policy::MemoryConfig config;
+  config.project = "p";
+  std::vector<pid_t> kids;
+  for (int k = 0; k < 4; ++k) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        agentlog::policy::Memory memory(layout, config);
+        for (int i = 0; i < 300; ++i) {
+          memory.record_action({{"time", "2026-11-30T10:00:00.000Z"}, {"agent", {{"name", "a" + std::to_string(k)}}},
+                                {"tool", "t"}, {"decision", "allowed"}, {"outcome", "ok"},
+                                {"arguments", {{"i", i}, {"k", k}}}, {"session", "s"}});
+          if (i % 50 == 0) memory.list(1);  // ingests while the others append
+        }
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child %d: %s\n", k, e.what());
+        code = 1;
+      }
+      ::_exit(code);  // the destructor has ingested the rest
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  agentlog::policy::Memory memory(layout, config);
+  json all = memory.list(5000);
+  CHECK(all.size() == 1200);
+  std::set<std::string> distinct;
+  for (const auto& m : all) distinct.insert(m["content"].get<std::string>());
+  CHECK(distinct.size() == 1200);
 }
