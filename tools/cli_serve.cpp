@@ -32,7 +32,8 @@ const char* kInstructions =
     "changes levels for a file or function. The .env files under .ai-agents/logging/config/ belong to the "
     "human: never try to edit them. Every tool call you make is recorded in a tamper-evident audit log. When "
     "a result says an approval is required, tell the human the approval id and retry with approvalId after "
-    "they approve. Use record_pattern to remember a convention or fix for later sessions.";
+    "they approve. Use record_pattern to remember a convention or fix for later sessions, and search_memory "
+    "to recall what earlier sessions recorded.";
 
 int serve(const CliCommon& common, std::size_t page_size) {
   ProjectLayout layout = common.layout();

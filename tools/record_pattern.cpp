@@ -1,5 +1,6 @@
-// record_pattern: store a named coding pattern in OpenMemory (the embedded store or the configured server).
-// The agent's actions are recorded there automatically; patterns are what it wants to remember on purpose.
+// record_pattern and search_memory: the agent's side of OpenMemory (the embedded store or the configured
+// server). Its actions are recorded there automatically; patterns are what it wants to remember on purpose,
+// and search_memory brings either back in a later session.
 #include "policy/memory.hpp"
 #include "tools/tools.hpp"
 
@@ -23,6 +24,29 @@ mcp::Tool make_record_pattern(ToolsContext& ctx) {
                                arg_or<std::string>(a, "example", ""), tags);
     const policy::MemoryConfig c = ctx.memory->config();
     return {{"recorded", true}, {"destination", c.url.empty() ? "embedded" : "server"}, {"project", c.project}};
+  };
+  return tool;
+}
+
+mcp::Tool make_search_memory(ToolsContext& ctx) {
+  mcp::Tool tool;
+  tool.name = "search_memory";
+  tool.title = "Search OpenMemory";
+  tool.description =
+      "Find what earlier sessions (yours or other agents') recorded in the project's OpenMemory: patterns "
+      "stored with record_pattern, and the tool calls recorded automatically. Use it before starting work to "
+      "recall conventions, fixes and decisions.";
+  tool.input_schema = tool_schema("search_memory.input");
+  tool.output_schema = tool_schema("search_memory.output");
+  tool.annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = true};
+  tool.handler = [&ctx](mcp::ToolCall& call) -> json {
+    const json& a = call.arguments;
+    std::string kind = arg_or<std::string>(a, "kind", "all");
+    try {
+      return ctx.memory->recall(a.at("query").get<std::string>(), kind == "all" ? "" : kind, arg_or<int>(a, "limit", 10));
+    } catch (const std::runtime_error& e) {
+      throw mcp::ToolError("memory.unreachable", e.what());
+    }
   };
   return tool;
 }

@@ -33,6 +33,7 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx) {
   registry.add(make_find_slow_traces(ctx));
   registry.add(make_get_trace_stats(ctx));
   registry.add(make_record_pattern(ctx));
+  registry.add(make_search_memory(ctx));
 }
 
 }  // namespace agentlog

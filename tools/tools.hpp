@@ -19,6 +19,7 @@ mcp::Tool make_get_trace(ToolsContext& ctx);
 mcp::Tool make_find_slow_traces(ToolsContext& ctx);
 mcp::Tool make_get_trace_stats(ToolsContext& ctx);
 mcp::Tool make_record_pattern(ToolsContext& ctx);
+mcp::Tool make_search_memory(ToolsContext& ctx);
 mcp::Tool make_instrument_file(ToolsContext& ctx);
 mcp::Tool make_instrument_all(ToolsContext& ctx);
 mcp::Tool make_uninstrument_file(ToolsContext& ctx);

@@ -499,6 +499,45 @@ json Memory::search(const std::string& query, int limit) const {
               {match}, limit);
 }
 
+json Memory::recall(const std::string& query, const std::string& kind, int limit) const {
+  const MemoryConfig c = config();
+  json memories = json::array();
+  if (c.url.empty()) {
+    for (auto& m : search(query, kind.empty() ? limit : limit * 10)) {  // newest first, then the kind
+      if (!kind.empty() && m.value("kind", "") != kind) continue;
+      if (static_cast<int>(memories.size()) == limit) break;
+      memories.push_back({{"content", m["content"]}, {"kind", m["kind"]}, {"created", m["created"]}, {"tags", m["tags"]}});
+    }
+    return {{"source", "embedded"}, {"memories", memories}};
+  }
+  const bool agents = c.mode == "ai-agents";
+  const std::string endpoint = agents ? "/ai-agents/query" : "/memory/query";
+  json body = agents ? json{{"project_name", c.project},
+                            {"query", query},
+                            {"memory_type", kind == "pattern" ? "patterns" : kind == "action" ? "actions" : "all"},
+                            {"k", limit}}
+                     : json{{"query", query}, {"k", limit}};
+  if (!agents && !kind.empty()) body["filters"] = {{"tags", {kind == "pattern" ? "coding-pattern" : "agent-action", c.project}}};
+  HttpResult r = post_json(base_url(c.url) + endpoint, c.api_key, body, c.timeout_ms);
+  if (r.status < 200 || r.status >= 300)
+    throw std::runtime_error("cannot ask " + base_url(c.url) + endpoint + ": " +
+                             (r.status ? "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200) : r.error) +
+                             " (check OPENMEMORY_URL and OPENMEMORY_API_KEY in .env.logging)");
+  json answer = json::parse(r.body, nullptr, false);
+  const json* list = nullptr;
+  for (const char* k : {"matches", "results", "memories"})
+    if (answer.is_object() && answer.contains(k) && answer[k].is_array()) list = &answer[k];
+  if (list)
+    for (const auto& m : *list) {
+      if (static_cast<int>(memories.size()) == limit) break;
+      json item = {{"content", m.is_object() ? m.value("content", "") : m.dump()}};
+      if (m.is_object() && m.contains("score")) item["score"] = m["score"];
+      if (m.is_object() && m.contains("tags")) item["tags"] = m["tags"];
+      memories.push_back(std::move(item));
+    }
+  return {{"source", "server"}, {"memories", memories}};
+}
+
 json Memory::outbox() const {
   json out = json::array();
   std::vector<fs::path> files;

@@ -58,6 +58,28 @@ class FakeOpenMemory {
         accepted.push_back({{"path", req.path}, {"body", json::parse(req.body)}});
         reply(res, 200, R"({"success":true})");
       });
+    // Queries: every accepted record whose text holds the query.
+    auto query = [this](const httplib::Request& req, httplib::Response& res, const char* list_key) {
+      std::lock_guard lock(mutex_);
+      if (std::string(list_key) == "matches" && req.get_header_value("x-api-key") != key)
+        return reply(res, 401, R"({"err":"unauthorized"})");
+      json body = json::parse(req.body);
+      queries.push_back({{"path", req.path}, {"body", body}});
+      json found = json::array();
+      for (const auto& r : accepted) {
+        const std::string text = r["body"].dump();
+        if (body.value("memory_type", "all") == "patterns" && r["path"] != "/ai-agents/pattern") continue;
+        if (body.contains("filters") && r["body"].contains("tags") && r["body"]["tags"].is_array() &&
+            r["body"]["tags"][0] != body["filters"]["tags"][0])
+          continue;
+        if (text.find(body.value("query", "")) != std::string::npos)
+          found.push_back({{"content", r["body"].value("content", r["body"].value("description", text))}, {"score", 0.9}});
+      }
+      res.status = 200;
+      res.set_content(json{{list_key, found}, {"success", true}}.dump(), "application/json");
+    };
+    server_.Post("/memory/query", [query](const httplib::Request& req, httplib::Response& res) { query(req, res, "matches"); });
+    server_.Post("/ai-agents/query", [query](const httplib::Request& req, httplib::Response& res) { query(req, res, "results"); });
     port_ = port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1) : server_.bind_to_any_port("127.0.0.1");
     REQUIRE(port_ > 0);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -90,6 +112,7 @@ class FakeOpenMemory {
   bool state = false;
   int states = 0;
   std::vector<json> accepted;
+  std::vector<json> queries;
 
  private:
   static void reply(httplib::Response& res, int status, const char* body) {
@@ -144,6 +167,16 @@ TEST_CASE("embedded store: every action and pattern, searchable; the record mapp
     REQUIRE(p["isError"] == false);
     CHECK(p["structuredContent"]["destination"] == "embedded");
     CHECK(p["structuredContent"]["project"] == "shop");
+    // A later session recalls it.
+    json recalled = mcp.call_tool("search_memory", {{"query", "pool checkout"}, {"kind", "pattern"}});
+    REQUIRE(recalled["isError"] == false);
+    CHECK(recalled["structuredContent"]["source"] == "embedded");
+    REQUIRE(recalled["structuredContent"]["memories"].size() == 1);
+    CHECK(recalled["structuredContent"]["memories"][0]["kind"] == "pattern");
+    CHECK(recalled["structuredContent"]["memories"][0]["content"].get<std::string>().rfind("Pattern: RAII pool guard", 0) == 0);
+    json actions = mcp.call_tool("search_memory", {{"query", "log_event"}, {"kind", "action"}});
+    CHECK(actions["structuredContent"]["memories"].size() >= 1);
+    CHECK(mcp.call_tool("search_memory", {{"query", "nothing-like-this"}})["structuredContent"]["memories"].empty());
   }
   json found = json::parse(memory_cmd(root, {"search", "pool checkout", "--json"}).out);
   REQUIRE(found.size() >= 1);
@@ -215,6 +248,19 @@ TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 an
   std::map<std::string, int> seen;
   for (const auto& r : got) ++seen[r["body"]["metadata"].value("context", "") + r["body"]["metadata"].value("pattern_name", "")];
   for (const auto& [k, n] : seen) CHECK_MESSAGE(n == 1, k);  // none twice
+  {  // search_memory asks the server (POST /memory/query with the key)
+    McpSession mcp(root.path());
+    mcp.initialize();
+    json r = mcp.call_tool("search_memory", {{"query", "m1"}, {"kind", "action"}});
+    REQUIRE(r["isError"] == false);
+    CHECK(r["structuredContent"]["source"] == "server");
+    REQUIRE(r["structuredContent"]["memories"].size() >= 1);
+    CHECK(r["structuredContent"]["memories"][0]["content"].get<std::string>().find("m1") != std::string::npos);
+    std::lock_guard lock(server.mutex_);
+    REQUIRE(server.queries.size() == 1);
+    CHECK(server.queries[0]["path"] == "/memory/query");
+    CHECK(server.queries[0]["body"]["filters"]["tags"][0] == "agent-action");
+  }
 }
 
 TEST_CASE("a server that is down: records wait in the outbox; when it is back, two flushes at once deliver each once") {
@@ -254,6 +300,17 @@ TEST_CASE("OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions
     REQUIRE(server.wait_for(3));
   }
   CHECK(server.states == 1);
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    json r = mcp.call_tool("search_memory", {{"query", "use guards"}, {"kind", "pattern"}});
+    REQUIRE(r["isError"] == false);
+    CHECK(r["structuredContent"]["memories"].size() == 1);
+    std::lock_guard lock(server.mutex_);
+    CHECK(server.queries.back()["path"] == "/ai-agents/query");
+    CHECK(server.queries.back()["body"]["memory_type"] == "patterns");
+    CHECK(server.queries.back()["body"]["project_name"] == "shop");
+  }
   bool pattern = false;
   for (const auto& r : server.received()) {
     const json& b = r["body"];

@@ -174,6 +174,9 @@ try {
   const pattern = await call("record_pattern", { pattern_name: "RAII pool guard", description: "wrap every pool checkout" });
   assert.equal(pattern.isError, false, JSON.stringify(pattern));
   assert.equal(pattern.structuredContent.destination, "embedded");
+  const recalled = await call("search_memory", { query: "pool checkout", kind: "pattern" });
+  assert.equal(recalled.isError, false, JSON.stringify(recalled));
+  assert.equal(recalled.structuredContent.memories.length, 1);
   for (const t of tools) assert.ok(called.has(t.name), `${t.name} was called`);
   assert.ok(validated >= 10, `validated ${validated} server messages`);
   console.log(`ok: ${tools.length} tools over ${pages} pages, ${validated} server messages valid against the MCP schema`);

@@ -73,6 +73,12 @@ class Memory {
   // The embedded store, newest first; `query` is full text (every word must occur).
   nlohmann::json list(int limit) const;
   nlohmann::json search(const std::string& query, int limit) const;
+  // What earlier sessions recorded, for the agent: `kind` "pattern", "action" or "" (both). From the embedded
+  // store, or asked of the server (POST /memory/query, or /ai-agents/query in ai-agents mode). Returns
+  // {source: "embedded"|"server", memories: [{content, kind?, created?, tags?, score?}]}. Throws
+  // std::runtime_error naming the server and the cause when it cannot be asked.
+  nlohmann::json recall(const std::string& query, const std::string& kind, int limit) const;
+
   // Outbox entries (endpoint, attempts, next attempt, last error), oldest first.
   nlohmann::json outbox() const;
 
