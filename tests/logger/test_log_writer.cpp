@@ -309,48 +309,32 @@ TEST_CASE("write errors name the file and the cause; nothing written before is t
 TEST_CASE("several processes write one directory while it rotates every 4 KB: every line once, whole, in order") {
   TempDir dir;
   constexpr int kProcs = 4, kLines = 1500;
-  std::vector<pid_t> kids;
-  for (int k = 0; k < kProcs; ++k) {
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        RotationPolicy p;
-        p.max_bytes = 4096;
-        p.compress = (k % 2) == 0;  // compressors and plain writers at once
-        p.max_archives = 0;
-        p.max_total_bytes = 0;
-        LogWriter w(dir.path(), p);
-        std::string batch;
-        for (int i = 0; i < kLines; ++i) {
-          std::string l = "{\"proc\":" + std::to_string(k) + ",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
-                          std::string(static_cast<std::size_t>(20 + i % 50), 'p') + "\"}\n";
-          if (i % 7 == 0) {  // some batched, some single
-            batch += l;
-            if (batch.size() > 600) {
-              w.append(batch);
-              batch.clear();
-            }
-          } else {
-            w.append(l);
-          }
+  const int failed = agentlog::test::run_in_children(kProcs, [&](int k) {
+    RotationPolicy p;
+    p.max_bytes = 4096;
+    p.compress = (k % 2) == 0;  // compressors and plain writers at once
+    p.max_archives = 0;
+    p.max_total_bytes = 0;
+    LogWriter w(dir.path(), p);
+    std::string batch;
+    for (int i = 0; i < kLines; ++i) {
+      std::string l = "{\"proc\":" + std::to_string(k) + ",\"i\":" + std::to_string(i) + ",\"pad\":\"" +
+                      std::string(static_cast<std::size_t>(20 + i % 50), 'p') + "\"}\n";
+      if (i % 7 == 0) {  // some batched, some single
+        batch += l;
+        if (batch.size() > 600) {
+          w.append(batch);
+          batch.clear();
         }
-        w.append(batch);
-        w.wait_idle();
-      } catch (...) {
-        code = 1;
+      } else {
+        w.append(l);
       }
-      ::_exit(code);
     }
-    kids.push_back(pid);
-  }
-  for (pid_t pid : kids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+    w.append(batch);
+    w.wait_idle();
+    return 0;
+  });
+  CHECK(failed == 0);
   RotationPolicy keep_all;
   keep_all.max_archives = 0;
   keep_all.max_total_bytes = 0;

@@ -346,34 +346,17 @@ TEST_CASE("embedded store: four processes recording and ingesting at once store 
   auto layout = agentlog::ProjectLayout::at(root.path());
   agentlog::policy::MemoryConfig config;
   config.project = "p";
-  std::vector<pid_t> kids;
-  for (int k = 0; k < 4; ++k) {
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int code = 0;
-      try {
-        agentlog::policy::Memory memory(layout, config);
-        for (int i = 0; i < 300; ++i) {
-          memory.record_action({{"time", "2026-11-30T10:00:00.000Z"}, {"agent", {{"name", "a" + std::to_string(k)}}},
-                                {"tool", "t"}, {"decision", "allowed"}, {"outcome", "ok"},
-                                {"arguments", {{"i", i}, {"k", k}}}, {"session", "s"}});
-          if (i % 50 == 0) memory.list(1);  // ingests while the others append
-        }
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "child %d: %s\n", k, e.what());
-        code = 1;
-      }
-      ::_exit(code);  // the destructor has ingested the rest
+  const int failed = agentlog::test::run_in_children(4, [&](int k) {
+    agentlog::policy::Memory memory(layout, config);
+    for (int i = 0; i < 300; ++i) {
+      memory.record_action({{"time", "2026-11-30T10:00:00.000Z"}, {"agent", {{"name", "a" + std::to_string(k)}}},
+                            {"tool", "t"}, {"decision", "allowed"}, {"outcome", "ok"},
+                            {"arguments", {{"i", i}, {"k", k}}}, {"session", "s"}});
+      if (i % 50 == 0) memory.list(1);  // ingests while the others append
     }
-    kids.push_back(pid);
-  }
-  for (pid_t pid : kids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-  }
+    return 0;  // the destructor ingests the rest
+  });
+  CHECK(failed == 0);
   agentlog::policy::Memory memory(layout, config);
   json all = memory.list(5000);
   CHECK(all.size() == 1200);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -221,6 +222,32 @@ std::string McpSession::stderr_text() {
     out.append(buf, static_cast<std::size_t>(n));
   }
   return out;
+}
+
+int run_in_children(int n, const std::function<int(int)>& body) {
+  std::vector<pid_t> kids;
+  for (int k = 0; k < n; ++k) {
+    pid_t pid = ::fork();
+    if (pid < 0) return n;
+    if (pid == 0) {
+      int code = 1;
+      try {
+        code = body(k);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "child %d: %s\n", k, e.what());
+      } catch (...) {
+      }
+      ::_exit(code);
+    }
+    kids.push_back(pid);
+  }
+  int failed = 0;
+  for (pid_t pid : kids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  return failed;
 }
 
 }  // namespace agentlog::test

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -23,6 +24,10 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = "",
                           const std::filesystem::path& cwd = {}, const std::map<std::string, std::string>& env = {},
                           std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+// Forks `n` children, each running body(k) (k = 0..n-1) and exiting with what it returns (1 when it
+// throws, the message on stderr); waits for all. Returns how many did not exit with 0.
+int run_in_children(int n, const std::function<int(int)>& body);
 
 // `agentlog <args...>` (the binary under test).
 ProcessResult run_agentlog(const std::vector<std::string>& args, const std::string& input = "",
