@@ -47,7 +47,8 @@ void add_audit_commands(CLI::App& app) {
                                  : r.value("decision", "") == "parked" ? "PARKED" : "DENIED";
       if (tty && !allowed) mark = "\033[31m" + mark + "\033[0m";
       std::cout << r.value("time", "") << "  " << mark << "  " << r["agent"].value("name", "?") << "  "
-                << r.value("tool", "") << "  " << r["arguments"].dump() << "\n";
+                << r.value("tool", "") << "  " << r["arguments"].dump()
+                << (r.contains("approvalId") ? "  (approval " + r["approvalId"].get<std::string>() + ")" : "") << "\n";
       if (r.contains("error")) std::cout << "      " << r["error"].get<std::string>() << "\n";
     }
   });
