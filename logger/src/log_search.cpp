@@ -322,7 +322,9 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   if (!q.query.empty()) {
     any_of = {q.query};
   } else if (std::string lit = re ? required_literal(q.regex) : ""; lit.size() >= 3) {
-    any_of = {lit};
+    // A message with escapes (\" \\ \n ...) is stored differently from how the regex sees it: lines with a
+    // backslash are always looked at too.
+    any_of = {lit, "\\"};
   } else if (!re && !q.category.empty() && min_level < 3) {  // (with a high level, the level scan is faster)
     std::string escaped;
     append_json_escaped(escaped, q.category);
@@ -402,14 +404,24 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
         std::sort(starts.begin(), starts.end());
         starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
         for (std::size_t start : starts) consider(start, line_end(start));
-      } else if (regex_blocks) {
+      } else if (regex_blocks) {  // the regex over the block, and every line with escapes (see above)
+        starts.clear();
         re2::StringPiece match;
         while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1)) {
           const std::size_t hit = std::min<std::size_t>(static_cast<std::size_t>(match.data() - base), size - 1);
-          const std::size_t end = line_end(hit);
-          consider(std::max(pos, line_start(hit)), end);
-          pos = end + 1;
+          starts.push_back(std::max(pos, line_start(hit)));
+          pos = line_end(hit) + 1;
         }
+        for (pos = 0; pos < size;) {
+          std::size_t hit = find_literal(base + pos, size - pos, "\\");
+          if (hit == kNotFound) break;
+          hit += pos;
+          starts.push_back(line_start(hit));
+          pos = line_end(hit) + 1;
+        }
+        std::sort(starts.begin(), starts.end());
+        starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+        for (std::size_t start : starts) consider(start, line_end(start));
       } else if (level_scan) {
         newlines.clear();
         find_newlines(base, size, newlines);

@@ -230,6 +230,16 @@ TEST_CASE("large files: line numbers across blocks, every path (fixed string, re
   q = {};
   q.level = "error";
   json r = check(q, 40000, 39);  // line 20000 is the corrupt one
+  {  // a regex whose literal is stored escaped ("quoted" -> \"quoted\") still finds its line
+    TempDir other;
+    auto l2 = agentlog::ProjectLayout::at(other.path());
+    agentlog::test::write_text(l2.latest_log(), line("2026-11-25T09:00:00.000Z", "info", "c", "s", "say \"hello\" twice"));
+    LogQuery rq;
+    rq.regex = R"(say "hello" tw)";  // a required literal with a quote
+    CHECK(agentlog::search_logs(l2, rq)["matches"].size() == 1);
+    rq.regex = R"(y..h)";  // no literal: the regex runs over blocks, lines with escapes are looked at too
+    CHECK(agentlog::search_logs(l2, rq)["matches"].size() == 1);
+  }
   q = {};
   q.source = "s";  // every line is looked at
   q.limit = 5;
