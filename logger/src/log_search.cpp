@@ -380,48 +380,35 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       auto line_end = [&](std::size_t from) {
         return static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + from, '\n', size - from)) - base);
       };
-      std::size_t pos = 0;
-      if (any_of.size() == 1) {
-        const std::string& lit = any_of[0];
-        while (pos < size) {
+      // The lines holding `lit`, into `starts`; then every collected line once, in file order.
+      auto collect = [&](std::string_view lit) {
+        for (std::size_t pos = 0; pos < size;) {
           std::size_t hit = find_literal(base + pos, size - pos, lit);
           if (hit == kNotFound) break;
           hit += pos;
-          const std::size_t end = line_end(hit);
-          consider(std::max(pos, line_start(hit)), end);
-          pos = end + 1;
+          starts.push_back(line_start(hit));
+          pos = line_end(hit) + 1;
         }
-      } else if (!any_of.empty()) {
-        starts.clear();
-        for (const auto& lit : any_of)
-          for (pos = 0; pos < size;) {
-            std::size_t hit = find_literal(base + pos, size - pos, lit);
-            if (hit == kNotFound) break;
-            hit += pos;
-            starts.push_back(line_start(hit));
-            pos = line_end(hit) + 1;
-          }
+      };
+      auto consider_collected = [&] {
         std::sort(starts.begin(), starts.end());
         starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
         for (std::size_t start : starts) consider(start, line_end(start));
+      };
+      std::size_t pos = 0;
+      starts.clear();
+      if (!any_of.empty()) {
+        for (const auto& lit : any_of) collect(lit);
+        consider_collected();
       } else if (regex_blocks) {  // the regex over the block, and every line with escapes (see above)
-        starts.clear();
         re2::StringPiece match;
         while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1)) {
           const std::size_t hit = std::min<std::size_t>(static_cast<std::size_t>(match.data() - base), size - 1);
           starts.push_back(std::max(pos, line_start(hit)));
           pos = line_end(hit) + 1;
         }
-        for (pos = 0; pos < size;) {
-          std::size_t hit = find_literal(base + pos, size - pos, "\\");
-          if (hit == kNotFound) break;
-          hit += pos;
-          starts.push_back(line_start(hit));
-          pos = line_end(hit) + 1;
-        }
-        std::sort(starts.begin(), starts.end());
-        starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
-        for (std::size_t start : starts) consider(start, line_end(start));
+        collect("\\");
+        consider_collected();
       } else if (level_scan) {
         newlines.clear();
         find_newlines(base, size, newlines);
