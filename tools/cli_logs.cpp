@@ -33,6 +33,14 @@ std::string human(const json& m, bool colour) {
   return out;
 }
 
+// Calls `each` with every whole line of `text` (without its '\n'); returns where the unfinished rest starts.
+std::size_t for_each_line(std::string_view text, const std::function<void(std::string_view)>& each) {
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = text.find('\n', start)) != std::string_view::npos; start = nl + 1)
+    each(text.substr(start, nl - start));
+  return start;
+}
+
 }  // namespace
 
 void add_logs_commands(CLI::App& app) {
@@ -120,10 +128,7 @@ void add_logs_commands(CLI::App& app) {
       char buf[65536];
       for (ssize_t n; fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0;) {
         pending.append(buf, static_cast<std::size_t>(n));
-        std::size_t start = 0;
-        for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
-          each(std::string_view(pending).substr(start, nl - start));
-        pending.erase(0, start);
+        pending.erase(0, for_each_line(pending, each));
       }
     };
     // The last `lines` lines, read backwards from the end in blocks (a log of gigabytes starts at once).
@@ -142,12 +147,10 @@ void add_logs_commands(CLI::App& app) {
     }
     if (from > 0 && tail_text.find('\n') != std::string::npos) tail_text.erase(0, tail_text.find('\n') + 1);  // cut line
     std::deque<std::string_view> last;
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = tail_text.find('\n', start)) != std::string::npos; start = nl + 1) {
-      last.push_back(std::string_view(tail_text).substr(start, nl - start));
+    pending = tail_text.substr(for_each_line(tail_text, [&](std::string_view l) {
+      last.push_back(l);
       if (static_cast<int>(last.size()) > lines) last.pop_front();
-    }
-    pending = tail_text.substr(start);  // a line still being written
+    }));  // a line still being written
     if (fd >= 0) ::lseek(fd, size, SEEK_SET);
     for (const auto& l : last) print(l);
     std::cout << std::flush;
@@ -160,9 +163,7 @@ void add_logs_commands(CLI::App& app) {
       char buf[65536];
       for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
       gzclose(gz);
-      std::size_t start = 0;
-      for (std::size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
-        print(std::string_view(text).substr(start, nl - start));
+      for_each_line(text, print);
     };
     while (true) {
       read_lines(print);
