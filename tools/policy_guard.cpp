@@ -103,20 +103,24 @@ bool elicit(ToolsContext& ctx, mcp::ToolCall& call, const policy::Approval& a) {
   return true;
 }
 
-ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const mcp::Tool& tool, const EnvSettings& tracing,
+ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const EnvSettings& tracing, const json& redacted,
                              const std::string& approval_id) {
   using Kind = policy::ApprovalCheck::Kind;
   policy::ApprovalStore store(ctx.layout.approvals_dir());
   const int ttl = static_cast<int>(tracing.get_int("TRACING_APPROVAL_TTL_MINUTES"));
   auto check = [&](const std::string& id) {
-    return store.check(call.tool, call.arguments, policy::redact(call.arguments), id, call.client.name, call.session, ttl,
-                       system_ms());
+    return store.check(call.tool, call.arguments, redacted, id, call.client.name, call.session, ttl, system_ms());
   };
   policy::ApprovalCheck c = check(approval_id);
   if (c.kind == Kind::kPending && elicit(ctx, call, c.approval)) c = check(c.approval.id);
   ApprovalOutcome out;
   out.approval_id = c.approval.id;
   const std::string& id = c.approval.id;
+  auto deny = [&](std::string denial_id, std::string message) {
+    out.kind = ApprovalOutcome::kDenied;
+    out.denial = policy::Denial{std::move(denial_id), std::move(message)};
+    return out;
+  };
   switch (c.kind) {
     case Kind::kProceed: return out;
     case Kind::kPending:
@@ -129,29 +133,20 @@ ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const mcp::
               id + "\". Nothing was done.");
       return out;
     case Kind::kDenied:
-      out.kind = ApprovalOutcome::kDenied;
-      out.denial = policy::Denial{"policy.approval.denied", "The human denied approval " + id +
-                                                                (c.approval.reason.empty() ? "" : " (" + c.approval.reason + ")") +
-                                                                "; do not retry this call"};
-      return out;
+      return deny("policy.approval.denied", "The human denied approval " + id +
+                                                (c.approval.reason.empty() ? "" : " (" + c.approval.reason + ")") +
+                                                "; do not retry this call");
     case Kind::kUsed:
     case Kind::kExpired:
-      out.kind = ApprovalOutcome::kDenied;
-      out.denial = policy::Denial{"policy.approval." + std::string(c.kind == Kind::kUsed ? "used" : "expired"),
-                                  "Approval " + id + " is " + c.approval.status +
-                                      " (one approval runs one call); call again without approvalId to ask for a new one"};
-      return out;
+      return deny("policy.approval." + std::string(c.kind == Kind::kUsed ? "used" : "expired"),
+                  "Approval " + id + " is " + c.approval.status +
+                      " (one approval runs one call); call again without approvalId to ask for a new one");
     case Kind::kMismatch:
-      out.kind = ApprovalOutcome::kDenied;
-      out.denial = policy::Denial{"policy.approval.mismatch",
-                                  "Approval " + id + " is for " + c.approval.tool + " with other arguments (" +
-                                      c.approval.arguments.dump() + "); an approval runs exactly the call that was approved"};
-      return out;
+      return deny("policy.approval.mismatch", "Approval " + id + " is for " + c.approval.tool + " with other arguments (" +
+                                                  c.approval.arguments.dump() +
+                                                  "); an approval runs exactly the call that was approved");
     case Kind::kUnknown:
-      out.kind = ApprovalOutcome::kDenied;
-      out.denial = policy::Denial{"policy.approval.unknown",
-                                  "There is no approval " + id + "; call again without approvalId to ask for one"};
-      return out;
+      return deny("policy.approval.unknown", "There is no approval " + id + "; call again without approvalId to ask for one");
   }
   return out;
 }
@@ -198,7 +193,7 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
     }
     std::optional<mcp::ToolResult> parked;
     if (!denial && !call.invalid_arguments && needs_approval(tool, tracing)) {
-      auto outcome = approve_call(ctx, call, tool, tracing, approval_id);
+      auto outcome = approve_call(ctx, call, tracing, policy::redact(call.arguments), approval_id);
       if (outcome.kind == ApprovalOutcome::kDenied) denial = outcome.denial;
       else if (outcome.kind == ApprovalOutcome::kParked) parked = outcome.result;
       approval_id = outcome.approval_id;
