@@ -35,7 +35,7 @@ std::string iso8601_now_ms() {
 
 EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
   auto log = ProjectLog::shared(layout);
-  auto settings = log->settings(true);  // a human's edit of .env.logging counts from the next event
+  auto settings = log->settings();  // a human's edit of .env.logging counts from the next event
   EventResult result;
   const int level = log_level_index(event.level);
   if (level < 0)
@@ -44,9 +44,8 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
     result.reason = "LOGGING_ENABLED=false in .env.logging";
     return result;
   }
-  if (level < settings->min_level(event.category)) {
-    result.reason = "level " + event.level + " is below the minimum " +
-                    log_level_names()[static_cast<std::size_t>(settings->min_level(event.category))] +
+  if (const int min = settings->min_level(event.category); level < min) {
+    result.reason = "level " + event.level + " is below the minimum " + log_level_names()[static_cast<std::size_t>(min)] +
                     " for category '" + event.category + "' (LOG_LEVEL in .env.logging, logging.config.json)";
     return result;
   }

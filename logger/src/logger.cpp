@@ -101,7 +101,7 @@ void Logger::flush_all() { ProjectLog::flush_all(); }
 Logger::Logger(std::string source, std::string category, std::shared_ptr<ProjectLog> project)
     : source_(std::move(source)), category_(std::move(category)), project_(std::move(project)) {}
 
-// The lowest level written for this logger's category now (-1 when logging is off); cached per settings.
+// The lowest level written for this logger's category now (99 when logging is off); cached per settings.
 int Logger::min_level(std::int64_t now_ms) const {
   const LogSettings& s = project_->current(now_ms);
   if (min_for_.load() != &s) {
@@ -170,12 +170,13 @@ void latest_archive_sink_mt::sink_it_(const spdlog::details::log_msg& msg) {
   if (msg.level == spdlog::level::off) return;
   const int level = std::min(static_cast<int>(msg.level), 5);  // trace..critical -> trace..fatal
   const std::string_view category(msg.logger_name.data(), msg.logger_name.size());
-  auto settings = project_->settings();
-  if (!settings->enabled || level < settings->min_level(category)) return;
+  const std::int64_t ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+  const LogSettings& settings = project_->current(ts_ms);
+  if (!settings.enabled || level < settings.min_level(category)) return;
   std::string source;
   if (!msg.source.empty()) source = std::string(msg.source.filename) + ":" + std::to_string(msg.source.line);
   LogRecord r;
-  r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
+  r.ts_ms = ts_ms;
   r.level = level;
   r.category = category;
   r.source = source;

@@ -112,7 +112,7 @@ void ProjectLog::flush_all() {
 
 ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
     : layout_(std::move(layout)), clock_(clock), writer_(layout_.logs_dir(), RotationPolicy{}, clock) {
-  settings(true);
+  settings();
 }
 
 ProjectLog::~ProjectLog() {
@@ -124,26 +124,22 @@ ProjectLog::~ProjectLog() {
   }
 }
 
-std::shared_ptr<const LogSettings> ProjectLog::settings(bool now) {
+std::shared_ptr<const LogSettings> ProjectLog::settings() {
   std::lock_guard lock(settings_mutex_);
-  const auto t = std::chrono::steady_clock::now();
-  if (!now && settings_ && t - settings_checked_ < kSettingsEvery) return settings_;
-  settings_checked_ = t;
   std::string stamp = file_stamp(layout_.env_logging()) + "|" + file_stamp(layout_.logging_config());
-  if (!settings_ || stamp != settings_stamp_) {
-    settings_ = load_settings(layout_);
+  if (history_.empty() || stamp != settings_stamp_) {
+    history_.push_back(load_settings(layout_));
     settings_stamp_ = std::move(stamp);
-    writer_.set_policy(settings_->rotation);
-    history_.push_back(settings_);
-    current_.store(settings_.get(), std::memory_order_release);
+    writer_.set_policy(history_.back()->rotation);
+    current_.store(history_.back().get(), std::memory_order_release);
   }
-  return settings_;
+  return history_.back();
 }
 
 const LogSettings& ProjectLog::current(std::int64_t now_ms) {
   if (now_ms >= next_check_ms_.load(std::memory_order_relaxed)) {
     next_check_ms_.store(now_ms + kSettingsEvery.count(), std::memory_order_relaxed);
-    settings(true);
+    settings();
   }
   return *current_.load(std::memory_order_acquire);
 }

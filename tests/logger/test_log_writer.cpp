@@ -371,7 +371,7 @@ TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, se
   agentlog::test::write_text(layout.env_logging(), "LOG_FORMAT=text\nLOG_LEVEL=debug\n");
   agentlog::test::write_text(layout.logging_config(), R"({"defaultLevel":"info","categories":{"db":"warn","api":"trace"}})");
   agentlog::ProjectLog log(layout, [] { return kT0 + 100; });
-  auto s = log.settings(true);
+  auto s = log.settings();
   CHECK(s->format == agentlog::LogFormat::kText);
   CHECK(s->min_level("db") == 3);
   CHECK(s->min_level("api") == 1);  // the .env ceiling (debug) wins over trace
@@ -387,7 +387,7 @@ TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, se
   CHECK(agentlog::test::read_text(layout.latest_log()) ==
         "[23:59:58.100] INFO [api] GET /api/users/123 - 200 OK (61ms)\t{\"source\":\"src/api.cpp\",\"fields\":{\"status\":200}}\n");
   agentlog::test::write_text(layout.env_logging(), "LOGGING_ENABLED=false\nLOG_LEVEL=error\n");
-  s = log.settings(true);
+  s = log.settings();
   CHECK_FALSE(s->enabled);
   CHECK(s->min_level("api") == 4);
   CHECK(s->format == agentlog::LogFormat::kJson);

@@ -10,7 +10,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -47,8 +46,8 @@ class ProjectLog {
   ProjectLog(ProjectLayout layout, MsClock clock = system_ms);
   ~ProjectLog();
 
-  // The settings now (re-read when a config file changed; checked at most every 200 ms unless `now`).
-  std::shared_ptr<const LogSettings> settings(bool now = false);
+  // The settings now: re-read when a config file changed (two stats to tell).
+  std::shared_ptr<const LogSettings> settings();
   // The same for the hot path: no lock, no allocation; the files are looked at when `now_ms` passes the
   // next check (every 200 ms). The reference stays valid for the life of this object.
   const LogSettings& current(std::int64_t now_ms);
@@ -73,10 +72,8 @@ class ProjectLog {
   LogWriter writer_;
 
   std::mutex settings_mutex_;
-  std::shared_ptr<const LogSettings> settings_;
   std::string settings_stamp_;
-  std::chrono::steady_clock::time_point settings_checked_{};
-  std::vector<std::shared_ptr<const LogSettings>> history_;  // keeps every settings object current_ was
+  std::vector<std::shared_ptr<const LogSettings>> history_;  // every settings object current_ was; back() is now
   std::atomic<const LogSettings*> current_{nullptr};
   std::atomic<std::int64_t> next_check_ms_{0};
 
