@@ -320,10 +320,14 @@ struct TraceStore::Impl {
     const bool bulk = empty && pending_bytes > (8 << 20);
     exec(db, "BEGIN IMMEDIATE");
     try {
-      if (bulk)
-        exec(db, "DROP INDEX IF EXISTS spans_trace; DROP INDEX IF EXISTS spans_fn_duration; "
-                 "DROP INDEX IF EXISTS spans_file_duration; DROP INDEX IF EXISTS spans_src; "
-                 "DROP INDEX IF EXISTS traces_duration; DROP INDEX IF EXISTS traces_start; DROP INDEX IF EXISTS traces_error;");
+      if (bulk) {  // the indexes of kIndexes (those with SQL; primary keys have none)
+        std::string drop;
+        {
+          Stmt names(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+          while (names.step()) drop += "DROP INDEX \"" + names.text(0) + "\";";
+        }
+        exec(db, drop.c_str());
+      }
       batch_traces.clear();
       batch_functions.clear();
       Stmt get_offset(db, "SELECT offset FROM files WHERE path = ?");
@@ -369,7 +373,7 @@ struct TraceStore::Impl {
           std::string_view line(buffer.data() + consumed, nl - consumed);
           consumed = nl + 1;
           if (line.empty()) continue;
-          if (!add_span(line, key, insert_span, insert_text, upsert_trace, insert_function))
+          if (!add_span(line, key, insert_span, insert_text))
             ++corrupt;
           else
             ++report.spans;
@@ -394,8 +398,7 @@ struct TraceStore::Impl {
     return report;
   }
 
-  bool add_span(std::string_view line, const std::string& src, Stmt& insert_span, Stmt& insert_text,
-                Stmt&, Stmt&) {
+  bool add_span(std::string_view line, const std::string& src, Stmt& insert_span, Stmt& insert_text) {
     json r = json::parse(line, nullptr, false);
     if (r.is_discarded() || !r.is_object()) return false;
     auto str = [&](const char* k) -> const std::string* {
