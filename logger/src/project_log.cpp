@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <map>
 
@@ -14,8 +15,8 @@ namespace agentlog {
 
 namespace {
 
-constexpr std::size_t kBufferBytes = 64 << 10;       // flush when the buffer reaches this
-constexpr std::size_t kMaxBufferBytes = 16 << 20;    // beyond this, lines that cannot be written are dropped
+constexpr std::size_t kBufferBytes = 64 << 10;     // flush when the buffer reaches this
+constexpr std::size_t kMaxBufferBytes = 16 << 20;  // beyond this, lines that cannot be written are dropped
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 constexpr auto kSettingsEvery = std::chrono::milliseconds(200);
 
@@ -37,12 +38,16 @@ std::map<std::string, std::shared_ptr<ProjectLog>>& registry() {
   return *r;
 }
 
-std::string file_stamp(const fs::path& p) {
+}  // namespace
+
+ProjectLog::Stamp ProjectLog::Stamp::of(const fs::path& p) {
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return "-";
-  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
-         "." + std::to_string(st.st_mtim.tv_nsec);
+  if (::stat(p.c_str(), &st) != 0) return {};
+  return {true, static_cast<std::uint64_t>(st.st_ino), static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
+
+namespace {
 
 std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
   auto s = std::make_shared<LogSettings>();
@@ -111,7 +116,11 @@ void ProjectLog::flush_all() {
 }
 
 ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
-    : layout_(std::move(layout)), clock_(clock), writer_(layout_.logs_dir(), RotationPolicy{}, clock) {
+    : layout_(std::move(layout)),
+      env_path_(layout_.env_logging()),
+      config_path_(layout_.logging_config()),
+      clock_(clock),
+      writer_(layout_.logs_dir(), RotationPolicy{}, clock) {
   settings();
 }
 
@@ -126,10 +135,10 @@ ProjectLog::~ProjectLog() {
 
 std::shared_ptr<const LogSettings> ProjectLog::settings() {
   std::lock_guard lock(settings_mutex_);
-  std::string stamp = file_stamp(layout_.env_logging()) + "|" + file_stamp(layout_.logging_config());
-  if (history_.empty() || stamp != settings_stamp_) {
+  const std::array<Stamp, 2> stamps = {Stamp::of(env_path_), Stamp::of(config_path_)};
+  if (history_.empty() || stamps != settings_stamps_) {
     history_.push_back(load_settings(layout_));
-    settings_stamp_ = std::move(stamp);
+    settings_stamps_ = stamps;
     writer_.set_policy(history_.back()->rotation);
     current_.store(history_.back().get(), std::memory_order_release);
   }
@@ -165,7 +174,8 @@ void ProjectLog::write(LogRecord r, bool flush_now) {
     } catch (const std::exception& e) {
       static std::atomic<std::int64_t> last_report{0};
       const std::int64_t now = system_ms();
-      if (now - last_report.exchange(now) > 60'000) std::fprintf(stderr, "agentlog: %s (lines kept, retrying)\n", e.what());
+      if (now - last_report.exchange(now) > 60'000)
+        std::fprintf(stderr, "agentlog: %s (lines kept, retrying)\n", e.what());
     }
   } else {
     start_flusher();
@@ -178,7 +188,8 @@ void ProjectLog::write_through(std::string_view line) {
   try {
     flush_locked();
   } catch (...) {
-    if (buffer_.size() >= line.size()) buffer_.resize(buffer_.size() - line.size());  // not written: not retried
+    if (buffer_.size() >= line.size())
+      buffer_.resize(buffer_.size() - line.size());  // not written: not retried
     throw;
   }
 }

@@ -45,7 +45,8 @@ std::string sha256_file(const fs::path& path) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
+  while (in.read(buf, sizeof buf) || in.gcount() > 0)
+    EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_DigestFinal_ex(ctx, digest, &len);
@@ -56,15 +57,19 @@ std::string sha256_file(const fs::path& path) {
 namespace {
 
 bool secret_key(std::string key) {
-  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* w : {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"})
+  std::transform(key.begin(), key.end(), key.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* w :
+       {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"})
     if (key.find(w) != std::string::npos) return true;
   return false;
 }
 
 bool jwt_like(const std::string& s) {
   if (s.size() < 20 || s.rfind("eyJ", 0) != 0 || std::count(s.begin(), s.end(), '.') != 2) return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '='; });
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '=';
+  });
 }
 
 // The hash of a record covers everything but the hash itself (nlohmann orders keys, so the text is stable).
@@ -118,7 +123,8 @@ std::optional<json> last_record(const fs::path& path) {
 json redact(const json& value) {
   if (value.is_object()) {
     json out = json::object();
-    for (const auto& [k, v] : value.items()) out[k] = secret_key(k) && !v.is_null() ? json("[REDACTED]") : redact(v);
+    for (const auto& [k, v] : value.items())
+      out[k] = secret_key(k) && !v.is_null() ? json("[REDACTED]") : redact(v);
     return out;
   }
   if (value.is_array()) {
@@ -132,64 +138,91 @@ json redact(const json& value) {
 
 AuditLog::AuditLog(fs::path audit_dir) : dir_(std::move(audit_dir)) {}
 
-std::vector<json> AuditLog::append_batch(std::vector<json> records) {
-  fs::create_directories(dir_);
-  int fd = ::open(log_path().c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot open the audit log " + log_path().string() + ": " + std::strerror(errno));
+namespace {
+
+// The open files of one audit log, kept by the group-commit queue (only its writer touches them). A log or
+// head replaced on disk (another inode) is opened again.
+struct AuditFiles {
+  int log = -1, head = -1;
+  dev_t log_dev = 0, head_dev = 0;
+  ino_t log_ino = 0, head_ino = 0;
+
+  static void reopen(int& fd, dev_t& dev, ino_t& ino, const fs::path& path, int flags) {
+    struct stat now {};
+    if (fd >= 0 && ::stat(path.c_str(), &now) == 0 && now.st_dev == dev && now.st_ino == ino) return;
+    if (fd >= 0) ::close(fd);
+    fd = ::open(path.c_str(), flags | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      throw std::runtime_error("cannot open the audit log's " + path.string() + ": " + std::strerror(errno));
+    ::fstat(fd, &now);
+    dev = now.st_dev;
+    ino = now.st_ino;
+  }
+  void open(const fs::path& dir, const fs::path& log_path, const fs::path& head_path) {
+    if (log < 0) fs::create_directories(dir);
+    reopen(log, log_dev, log_ino, log_path, O_WRONLY | O_APPEND);
+    reopen(head, head_dev, head_ino, head_path, O_RDWR);
+  }
+};
+
+// Appends the records, chained in order, under one flock and in one write, then rewrites the head.
+std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::path& dir,
+                              std::vector<json> records) {
+  files.open(dir, log.log_path(), log.head_path());
+  const int fd = files.log;
   ::flock(fd, LOCK_EX);
   try {
     // The chain continues from the log's last record. The head says where it is when the log has not grown
     // since the head was written (the common case); otherwise (a crash between the two writes) read the tail.
     // The head is rewritten in place (one pwrite of a fixed-size line) under the same lock.
-    int head_fd = ::open(head_path().c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (head_fd < 0) throw std::runtime_error("cannot open " + head_path().string() + ": " + std::strerror(errno));
     char head_buf[512] = {0};
-    ssize_t got = ::pread(head_fd, head_buf, sizeof head_buf - 1, 0);
+    ssize_t got = ::pread(files.head, head_buf, sizeof head_buf - 1, 0);
     Head head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
     struct stat st {};
     ::fstat(fd, &st);
     if (head.size != static_cast<std::int64_t>(st.st_size)) {
       head = Head{};
-      if (auto last = last_record(log_path())) {
+      if (auto last = last_record(log.log_path())) {
         head.count = last->value("seq", std::int64_t(0));
         head.last_hash = last->value("hash", "");
       }
     }
-    std::string line;  // every record of the batch, chained, in one write
+    std::string lines;  // every record of the batch, chained, in one write
     for (auto& record : records) {
       record["seq"] = ++head.count;
       record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
       record.erase("hash");
-      record["hash"] = record_hash(record);
-      head.last_hash = record["hash"].get<std::string>();
-      line += record.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+      // The hash covers the record without it (as verify recomputes it); the line is that same text with the
+      // hash added as its last member.
+      std::string text = record.dump();
+      head.last_hash = sha256_hex(text);
+      record["hash"] = head.last_hash;
+      text.pop_back();
+      lines += text + (text.size() > 1 ? "," : "") + "\"hash\":\"" + head.last_hash + "\"}\n";
     }
     std::size_t done = 0;
-    while (done < line.size()) {
-      ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    while (done < lines.size()) {
+      ssize_t n = ::write(fd, lines.data() + done, lines.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw std::runtime_error("cannot write the audit log: " + std::string(std::strerror(errno)));
+      if (n <= 0)
+        throw std::runtime_error("cannot write the audit log: " + std::string(std::strerror(errno)));
       done += static_cast<std::size_t>(n);
     }
-    ::fstat(fd, &st);
-    json h = {{"count", head.count}, {"lastHash", head.last_hash}, {"size", static_cast<std::int64_t>(st.st_size)}};
+    json h = {{"count", head.count},
+              {"lastHash", head.last_hash},
+              {"size", static_cast<std::int64_t>(st.st_size + done)}};
     std::string text = h.dump();
     text.resize(255, ' ');  // fixed width: a shorter head never leaves old bytes behind
     text += '\n';
-    bool head_ok = ::pwrite(head_fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
-    ::close(head_fd);
-    if (!head_ok) throw std::runtime_error("cannot write " + head_path().string() + ": " + std::strerror(errno));
+    if (::pwrite(files.head, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+      throw std::runtime_error("cannot write " + log.head_path().string() + ": " + std::strerror(errno));
   } catch (...) {
     ::flock(fd, LOCK_UN);
-    ::close(fd);
     throw;
   }
   ::flock(fd, LOCK_UN);
-  ::close(fd);
   return records;
 }
-
-namespace {
 
 // Group commit: threads of one process appending at once hand their records to one of them, which writes
 // them all under a single lock (one open, one write, one head update). Each caller returns when its own
@@ -205,6 +238,7 @@ struct AppendQueue {
   std::condition_variable cv;
   std::vector<Waiter*> waiting;
   bool writing = false;
+  AuditFiles files;  // used by the writing thread only
 };
 
 AppendQueue& queue_for(const fs::path& log) {
@@ -236,7 +270,7 @@ json AuditLog::append(json record) {
     records.reserve(batch.size());
     for (auto* w : batch) records.push_back(std::move(w->record));
     try {
-      std::vector<json> written = append_batch(std::move(records));
+      std::vector<json> written = write_batch(q.files, *this, dir_, std::move(records));
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->written = std::move(written[i]);
     } catch (...) {
       for (auto* w : batch) w->error = std::current_exception();
@@ -266,11 +300,12 @@ VerifyResult AuditLog::verify() const {
     json rec = json::parse(line, nullptr, false);
     if (rec.is_discarded() || !rec.is_object()) return fail(n, "not a JSON record (edited or truncated)");
     if (rec.value("seq", std::int64_t(-1)) != n)
-      return fail(n, "sequence number " + rec.value("seq", json(nullptr)).dump() + " where " + std::to_string(n) +
-                         " was expected (a record was removed or reordered)");
+      return fail(n, "sequence number " + rec.value("seq", json(nullptr)).dump() + " where " +
+                         std::to_string(n) + " was expected (a record was removed or reordered)");
     json expected_prev = prev.empty() ? json(nullptr) : json(prev);
     if (rec.value("prevHash", json(nullptr)) != expected_prev)
-      return fail(n, "prevHash does not match the previous record (a record was removed, reordered or edited)");
+      return fail(n,
+                  "prevHash does not match the previous record (a record was removed, reordered or edited)");
     std::string hash = rec.value("hash", "");
     if (record_hash(rec) != hash) return fail(n, "the record's content does not match its hash (edited)");
     prev = hash;
@@ -278,8 +313,9 @@ VerifyResult AuditLog::verify() const {
   r.records = n;
   Head head = read_head(head_path());
   if (head.count != n || head.last_hash != prev) {
-    if (head.count > n) return fail(n + 1, "head.json records " + std::to_string(head.count) + " actions but the log has " +
-                                               std::to_string(n) + " (records were removed from the end)");
+    if (head.count > n)
+      return fail(n + 1, "head.json records " + std::to_string(head.count) + " actions but the log has " +
+                             std::to_string(n) + " (records were removed from the end)");
     return fail(n, "head.json does not match the last record (the log or its head was edited)");
   }
   return r;

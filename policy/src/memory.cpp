@@ -44,8 +44,10 @@ class Db {
     if (create) {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
-      exec("CREATE VIRTUAL TABLE IF NOT EXISTS memories USING fts5(created UNINDEXED, kind UNINDEXED, content, tags, "
-           "metadata UNINDEXED)");
+      exec(
+          "CREATE VIRTUAL TABLE IF NOT EXISTS memories USING fts5(created UNINDEXED, kind UNINDEXED, "
+          "content, tags, "
+          "metadata UNINDEXED)");
     }
   }
   ~Db() { sqlite3_close(db_); }
@@ -98,8 +100,8 @@ json rows(sqlite3* db, const std::string& sql, const std::vector<std::string>& b
 
 // ------------------------------------------------------------------------------------------- HTTP
 struct HttpResult {
-  long status = 0;      // 0: no answer
-  std::string error;    // curl's error when there was no answer
+  long status = 0;    // 0: no answer
+  std::string error;  // curl's error when there was no answer
   std::string body;
 };
 
@@ -170,7 +172,8 @@ json FlushReport::to_json() const {
   return j;
 }
 
-Memory::Memory(ProjectLayout layout, MemoryConfig config) : layout_(std::move(layout)), config_(std::move(config)) {}
+Memory::Memory(ProjectLayout layout, MemoryConfig config)
+    : layout_(std::move(layout)), config_(std::move(config)) {}
 
 Memory::~Memory() {
   {
@@ -205,13 +208,16 @@ fs::path Memory::journal() const { return layout_.memory_dir() / "pending.jsonl"
 
 void Memory::submit(const Entry& e) {
   if (e.endpoint.empty()) {
-    const std::string line = json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
-                                 -1, ' ', false, json::error_handler_t::replace) + "\n";
+    const std::string line =
+        json{{"kind", e.kind}, {"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}}.dump(
+            -1, ' ', false, json::error_handler_t::replace) +
+        "\n";
     std::lock_guard journal_guard(journal_mutex_);
     if (journal_fd_ < 0) {  // kept open: the journal is emptied in place, never replaced
       fs::create_directories(layout_.memory_dir());
       journal_fd_ = ::open(journal().c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-      if (journal_fd_ < 0) throw std::runtime_error("cannot open " + journal().string() + ": " + std::strerror(errno));
+      if (journal_fd_ < 0)
+        throw std::runtime_error("cannot open " + journal().string() + ": " + std::strerror(errno));
     }
     ::flock(journal_fd_, LOCK_EX);
     const ssize_t n = ::write(journal_fd_, line.data(), line.size());
@@ -223,10 +229,12 @@ void Memory::submit(const Entry& e) {
     const fs::path dir = layout_.outbox_dir();
     fs::create_directories(dir);
     char name[96];
-    std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()), static_cast<int>(::getpid()),
-                  g_seq.fetch_add(1) % 1000000);
-    json entry = {{"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
-    write_file_atomic(dir / name, entry.dump() + "\n", 0600, false);  // a killed process's file survives; no fsync
+    std::snprintf(name, sizeof name, "%013lld-%d-%06u.json", static_cast<long long>(system_ms()),
+                  static_cast<int>(::getpid()), g_seq.fetch_add(1) % 1000000);
+    json entry = {
+        {"endpoint", e.endpoint}, {"body", e.body}, {"kind", e.kind}, {"attempts", 0}, {"nextAttemptMs", 0}};
+    write_file_atomic(dir / name, entry.dump() + "\n", 0600,
+                      false);  // a killed process's file survives; no fsync
   }
   std::lock_guard lock(mutex_);
   if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
@@ -247,8 +255,10 @@ void Memory::ingest() const {
   Db& db = *db_;
   // Where ingestion stands: the offset in the journal and how many times the journal was emptied (so that an
   // offset read before an emptying never matches one after it).
-  db.exec("CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT NULL, "
-          "generation INTEGER NOT NULL DEFAULT 0)");
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT "
+      "NULL, "
+      "generation INTEGER NOT NULL DEFAULT 0)");
   struct State {
     long long offset = 0, generation = 0;
     bool operator==(const State&) const = default;
@@ -256,14 +266,15 @@ void Memory::ingest() const {
   auto stored = [&] {
     State st;
     sqlite3_stmt* q = nullptr;
-    sqlite3_prepare_v2(db.get(), "SELECT offset, generation FROM journal_state WHERE id = 1", -1, &q, nullptr);
+    sqlite3_prepare_v2(db.get(), "SELECT offset, generation FROM journal_state WHERE id = 1", -1, &q,
+                       nullptr);
     if (sqlite3_step(q) == SQLITE_ROW) st = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)};
     sqlite3_finalize(q);
     return st;
   };
   auto store_state = [&](const State& st) {
-    db.exec(("INSERT OR REPLACE INTO journal_state(id, offset, generation) VALUES (1, " + std::to_string(st.offset) + ", " +
-             std::to_string(st.generation) + ")")
+    db.exec(("INSERT OR REPLACE INTO journal_state(id, offset, generation) VALUES (1, " +
+             std::to_string(st.offset) + ", " + std::to_string(st.generation) + ")")
                 .c_str());
   };
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -294,16 +305,20 @@ void Memory::ingest() const {
       continue;
     }
     sqlite3_stmt* ins = nullptr;
-    sqlite3_prepare_v2(db.get(), "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)", -1,
-                       &ins, nullptr);
+    sqlite3_prepare_v2(db.get(),
+                       "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)",
+                       -1, &ins, nullptr);
     for (std::size_t start = 0; start < complete;) {
       const std::size_t nl = text.find('\n', start);
       json r = json::parse(text.substr(start, nl - start), nullptr, false);
       start = nl + 1;
       if (!r.is_object()) continue;  // a line cut by a crash: skipped
       const json metadata = r.value("metadata", json::object());
-      const std::string created = metadata.value("timestamp", iso8601_now_ms()), kind = r.value("kind", ""),
-                        content = r.value("content", ""), tags = r.value("tags", json::array()).dump(), meta = metadata.dump();
+      const auto stamp = metadata.find("timestamp");
+      const std::string created = stamp != metadata.end() && stamp->is_string() ? stamp->get<std::string>()
+                                                                                : iso8601_now_ms(),
+                        kind = r.value("kind", ""), content = r.value("content", ""),
+                        tags = r.value("tags", json::array()).dump(), meta = metadata.dump();
       sqlite3_bind_text(ins, 1, created.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(ins, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(ins, 3, content.c_str(), -1, SQLITE_TRANSIENT);
@@ -328,22 +343,32 @@ void Memory::ingest() const {
 void Memory::record_action(const json& audit) {
   const MemoryConfig c = config();
   const std::string agent = audit.contains("agent") ? audit["agent"].value("name", "unknown") : "unknown";
-  std::string action = audit.value("tool", "?") + " (" + audit.value("decision", "?") + ", " + audit.value("outcome", "?") + ")";
-  json context = {{"arguments", audit.value("arguments", json::object())}, {"session", audit.value("session", "")}};
+  std::string action = audit.value("tool", "?") + " (" + audit.value("decision", "?") + ", " +
+                       audit.value("outcome", "?") + ")";
+  json context = {{"arguments", audit.value("arguments", json::object())},
+                  {"session", audit.value("session", "")}};
   if (audit.contains("files") && !audit["files"].empty()) context["files"] = audit["files"];
   if (audit.contains("error")) context["error"] = audit["error"];
   if (audit.contains("approvalId")) context["approvalId"] = audit["approvalId"];
   if (audit.contains("hash")) context["auditHash"] = audit["hash"];
   const std::string context_text = context.dump();
-  const std::string timestamp = audit.value("time", iso8601_now_ms());
+  const auto time = audit.find("time");
+  const std::string timestamp =
+      time != audit.end() && time->is_string() ? time->get<std::string>() : iso8601_now_ms();
   const std::string content = "Agent " + agent + " performed: " + action + "\nContext: " + context_text;
   const json tags = {"agent-action", c.project, agent};
-  const json metadata = {{"project_name", c.project}, {"agent_name", agent}, {"action", action},
-                         {"context", context_text}, {"timestamp", timestamp}};
+  const json metadata = {{"project_name", c.project},
+                         {"agent_name", agent},
+                         {"action", action},
+                         {"context", context_text},
+                         {"timestamp", timestamp}};
   Entry e{"action", content, tags, metadata, "", nullptr};
   if (!c.url.empty() && c.mode == "ai-agents") {
     e.endpoint = "/ai-agents/action";
-    e.body = {{"project_name", c.project}, {"agent_name", agent}, {"action", action}, {"context", context_text},
+    e.body = {{"project_name", c.project},
+              {"agent_name", agent},
+              {"action", action},
+              {"context", context_text},
               {"outcome", audit.value("outcome", "")}};
   } else if (!c.url.empty()) {
     e.endpoint = "/memory/add";
@@ -352,17 +377,22 @@ void Memory::record_action(const json& audit) {
   submit(e);
 }
 
-void Memory::record_pattern(const std::string& name, const std::string& description, const std::string& example,
-                            const std::vector<std::string>& user_tags) {
+void Memory::record_pattern(const std::string& name, const std::string& description,
+                            const std::string& example, const std::vector<std::string>& user_tags) {
   const MemoryConfig c = config();
-  const std::string content = "Pattern: " + name + "\n" + description + (example.empty() ? "" : "\n\nExample:\n" + example);
+  const std::string content =
+      "Pattern: " + name + "\n" + description + (example.empty() ? "" : "\n\nExample:\n" + example);
   json tags = {"coding-pattern", c.project};
   for (const auto& t : user_tags) tags.push_back(t);
-  const json metadata = {{"project_name", c.project}, {"pattern_name", name}, {"timestamp", iso8601_now_ms()}};
+  const json metadata = {
+      {"project_name", c.project}, {"pattern_name", name}, {"timestamp", iso8601_now_ms()}};
   Entry e{"pattern", content, tags, metadata, "", nullptr};
   if (!c.url.empty() && c.mode == "ai-agents") {
     e.endpoint = "/ai-agents/pattern";
-    e.body = {{"project_name", c.project}, {"pattern_name", name}, {"description", description}, {"example", example},
+    e.body = {{"project_name", c.project},
+              {"pattern_name", name},
+              {"description", description},
+              {"example", example},
               {"tags", user_tags}};
   } else if (!c.url.empty()) {
     e.endpoint = "/memory/add";
@@ -414,23 +444,27 @@ FlushReport Memory::flush(bool force) {
     }
     const std::string endpoint = entry.value("endpoint", "/memory/add");
     if (c.mode == "ai-agents" && endpoint.rfind("/ai-agents/", 0) == 0 && !fs::exists(state_marker)) {
-      HttpResult s = post_json(base + "/ai-agents/state", c.api_key,
-                               {{"project_name", c.project},
-                                {"state", {{"project_metadata", {{"name", c.project}, {"recorded_by", "agentlog"}}}}}},
-                               c.timeout_ms);
+      HttpResult s =
+          post_json(base + "/ai-agents/state", c.api_key,
+                    {{"project_name", c.project},
+                     {"state", {{"project_metadata", {{"name", c.project}, {"recorded_by", "agentlog"}}}}}},
+                    c.timeout_ms);
       if (s.status >= 200 && s.status < 300) write_file_atomic(state_marker, base + "\n", 0600);
     }
     HttpResult r = post_json(base + endpoint, c.api_key, entry["body"], c.timeout_ms);
-    if (r.status == 403 && c.mode == "ai-agents") fs::remove(state_marker, ec);  // the server forgot: state again next time
+    if (r.status == 403 && c.mode == "ai-agents")
+      fs::remove(state_marker, ec);  // the server forgot: state again next time
     if (r.status >= 200 && r.status < 300) {
       ::unlink(file.c_str());  // while holding the lock: nobody else sends it
       ++report.delivered;
     } else {
       const int attempts = entry.value("attempts", 0) + 1;
-      const std::int64_t backoff = std::min<std::int64_t>(kMaxBackoffMs, 1000LL << std::min(attempts - 1, 20));
+      const std::int64_t backoff =
+          std::min<std::int64_t>(kMaxBackoffMs, 1000LL << std::min(attempts - 1, 20));
       entry["attempts"] = attempts;
       entry["nextAttemptMs"] = system_ms() + backoff;
-      entry["lastError"] = r.status ? "HTTP " + std::to_string(r.status) + " from " + base + endpoint + ": " + r.body.substr(0, 200)
+      entry["lastError"] = r.status ? "HTTP " + std::to_string(r.status) + " from " + base + endpoint + ": " +
+                                          r.body.substr(0, 200)
                                     : r.error + " (" + base + endpoint + ")";
       report.last_error = entry["lastError"];
       write_file_atomic(file, entry.dump() + "\n", 0600);
@@ -450,8 +484,10 @@ void Memory::start_background() {
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
       if (stop_) break;
-      // Let a burst of records gather: one transaction for all of them.
-      wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stop_; });
+      // Let a burst of records gather: one transaction for all of them (each commit adds a segment to the
+      // full-text index that later has to be merged). Readers (search_memory, `memory list`) ingest first,
+      // so they never miss a record that is still waiting.
+      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
       kicked_ = false;
       lock.unlock();
       try {
@@ -469,8 +505,10 @@ json Memory::list(int limit) const {
   ingest();
   Db db(layout_.memory_dir() / "memory.sqlite", false);
   if (!db.ok()) return json::array();
-  return rows(db.get(), "SELECT rowid, created, kind, content, tags, metadata FROM memories ORDER BY rowid DESC LIMIT ?", {},
-              limit);
+  return rows(
+      db.get(),
+      "SELECT rowid, created, kind, content, tags, metadata FROM memories ORDER BY rowid DESC LIMIT ?", {},
+      limit);
 }
 
 json Memory::search(const std::string& query, int limit) const {
@@ -488,13 +526,16 @@ json Memory::search(const std::string& query, int limit) const {
     word.clear();
   };
   for (char ch : query) {
-    if (std::isspace(static_cast<unsigned char>(ch))) add();
-    else word += ch;
+    if (std::isspace(static_cast<unsigned char>(ch)))
+      add();
+    else
+      word += ch;
   }
   add();
   if (match.empty()) return list(limit);
   return rows(db.get(),
-              "SELECT rowid, created, kind, content, tags, metadata FROM memories WHERE memories MATCH ? ORDER BY rowid DESC "
+              "SELECT rowid, created, kind, content, tags, metadata FROM memories WHERE memories MATCH ? "
+              "ORDER BY rowid DESC "
               "LIMIT ?",
               {match}, limit);
 }
@@ -506,7 +547,8 @@ json Memory::recall(const std::string& query, const std::string& kind, int limit
     for (auto& m : search(query, kind.empty() ? limit : limit * 10)) {  // newest first, then the kind
       if (!kind.empty() && m.value("kind", "") != kind) continue;
       if (static_cast<int>(memories.size()) == limit) break;
-      memories.push_back({{"content", m["content"]}, {"kind", m["kind"]}, {"created", m["created"]}, {"tags", m["tags"]}});
+      memories.push_back(
+          {{"content", m["content"]}, {"kind", m["kind"]}, {"created", m["created"]}, {"tags", m["tags"]}});
     }
     return {{"source", "embedded"}, {"memories", memories}};
   }
@@ -514,15 +556,19 @@ json Memory::recall(const std::string& query, const std::string& kind, int limit
   const std::string endpoint = agents ? "/ai-agents/query" : "/memory/query";
   json body = agents ? json{{"project_name", c.project},
                             {"query", query},
-                            {"memory_type", kind == "pattern" ? "patterns" : kind == "action" ? "actions" : "all"},
+                            {"memory_type", kind == "pattern"  ? "patterns"
+                                            : kind == "action" ? "actions"
+                                                               : "all"},
                             {"k", limit}}
                      : json{{"query", query}, {"k", limit}};
-  if (!agents && !kind.empty()) body["filters"] = {{"tags", {kind == "pattern" ? "coding-pattern" : "agent-action", c.project}}};
+  if (!agents && !kind.empty())
+    body["filters"] = {{"tags", {kind == "pattern" ? "coding-pattern" : "agent-action", c.project}}};
   HttpResult r = post_json(base_url(c.url) + endpoint, c.api_key, body, c.timeout_ms);
   if (r.status < 200 || r.status >= 300)
-    throw std::runtime_error("cannot ask " + base_url(c.url) + endpoint + ": " +
-                             (r.status ? "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200) : r.error) +
-                             " (check OPENMEMORY_URL and OPENMEMORY_API_KEY in .env.logging)");
+    throw std::runtime_error(
+        "cannot ask " + base_url(c.url) + endpoint + ": " +
+        (r.status ? "HTTP " + std::to_string(r.status) + " " + r.body.substr(0, 200) : r.error) +
+        " (check OPENMEMORY_URL and OPENMEMORY_API_KEY in .env.logging)");
   json answer = json::parse(r.body, nullptr, false);
   const json* list = nullptr;
   for (const char* k : {"matches", "results", "memories"})
@@ -549,9 +595,12 @@ json Memory::outbox() const {
     auto text = read_file(f);
     json e = text ? json::parse(*text, nullptr, false) : json();
     if (!e.is_object()) continue;
-    json item = {{"file", f.filename().string()}, {"endpoint", e.value("endpoint", "")}, {"kind", e.value("kind", "")},
+    json item = {{"file", f.filename().string()},
+                 {"endpoint", e.value("endpoint", "")},
+                 {"kind", e.value("kind", "")},
                  {"attempts", e.value("attempts", 0)}};
-    if (e.value("nextAttemptMs", std::int64_t{0}) > 0) item["nextAttempt"] = iso8601_ms(e["nextAttemptMs"].get<std::int64_t>());
+    if (e.value("nextAttemptMs", std::int64_t{0}) > 0)
+      item["nextAttempt"] = iso8601_ms(e["nextAttemptMs"].get<std::int64_t>());
     if (e.contains("lastError")) item["lastError"] = e["lastError"];
     out.push_back(item);
   }

@@ -12,11 +12,15 @@ Tool make_tool(const std::string& name, std::function<json(ToolCall&)> handler =
   t.name = name;
   t.title = "Title of " + name;
   t.description = "Description of " + name;
-  t.input_schema = json::parse(R"({"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":5},
+  t.input_schema =
+      json::parse(R"({"type":"object","properties":{"n":{"type":"integer","minimum":0,"maximum":5},
       "s":{"type":"string"},"list":{"type":"array","items":{"type":"string"}}},"required":["n"],"additionalProperties":false})");
-  t.output_schema = json::parse(R"({"type":"object","properties":{"twice":{"type":"integer"}},"required":["twice"]})");
+  t.output_schema =
+      json::parse(R"({"type":"object","properties":{"twice":{"type":"integer"}},"required":["twice"]})");
   t.annotations.read_only = true;
-  t.handler = handler ? handler : [](ToolCall& c) -> json { return {{"twice", c.arguments["n"].get<int>() * 2}}; };
+  t.handler = handler ? handler : [](ToolCall& c) -> json {
+    return {{"twice", c.arguments["n"].get<int>() * 2}};
+  };
   return t;
 }
 
@@ -97,6 +101,7 @@ TEST_CASE("exceptions from handlers become isError; ToolError keeps its id") {
 
 TEST_CASE("a result violating the output schema is an internal error, not a silent success") {
   ToolRegistry r;
+  r.set_check_outputs(true);
   r.add(make_tool("liar", [](ToolCall&) -> json { return {{"twice", "four"}}; }));
   try {
     call(r, "liar", {{"n", 1}});
@@ -104,6 +109,13 @@ TEST_CASE("a result violating the output schema is an internal error, not a sile
   } catch (const RpcError& e) {
     CHECK(e.code() == ErrorCode::kInternalError);
   }
+  // Unchecked (a release build outside the tests), the result goes out as the tool made it.
+  r.set_check_outputs(false);
+  CHECK(call(r, "liar", {{"n", 1}}).structured == json{{"twice", "four"}});
+}
+
+TEST_CASE("the test suite checks every result against its outputSchema") {
+  CHECK(ToolRegistry().check_outputs());  // AGENTLOG_CHECK_OUTPUTS=1 from ctest (tests/CMakeLists.txt)
 }
 
 TEST_CASE("the guard wraps every call (valid or not) and may deny or rewrite") {

@@ -2,7 +2,7 @@
 // every message the server writes against the MCP 2025-11-25 JSON Schema.
 //   node sdk_client.mjs <agentlog binary> <scratch dir>
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import assert from "node:assert/strict";
@@ -56,6 +56,8 @@ function checkServerMessage(msg) {
 const transport = new StdioClientTransport({
   command: binary,
   args: ["serve", "--root", scratch, "--page-size", "2"],
+  // The server also checks each result against its outputSchema, as in every test.
+  env: { ...getDefaultEnvironment(), AGENTLOG_CHECK_OUTPUTS: "1" },
   stderr: "pipe",
 });
 let stderr = "";

@@ -9,6 +9,7 @@
 // Thread-safety: all members are thread-safe. One instance per logs directory per process (shared()).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -29,7 +30,7 @@ struct LogSettings {
   int ceiling = 1;  // LOG_LEVEL: nothing below is written
   LogFormat format = LogFormat::kJson;
   RotationPolicy rotation;
-  int default_level = 2;                          // logging.config.json defaultLevel
+  int default_level = 2;                            // logging.config.json defaultLevel
   std::unordered_map<std::string, int> categories;  // logging.config.json categories
 
   // The lowest level written for a category: the stricter of the .env ceiling and the config.
@@ -68,12 +69,22 @@ class ProjectLog {
   void start_flusher();
 
   ProjectLayout layout_;
+  std::filesystem::path env_path_, config_path_;  // computed once: settings() runs on every log_event
   MsClock clock_;
   LogWriter writer_;
 
   std::mutex settings_mutex_;
-  std::string settings_stamp_;
-  std::vector<std::shared_ptr<const LogSettings>> history_;  // every settings object current_ was; back() is now
+  // What the settings were read from: a file's identity, size and mtime ("absent" is a state too).
+  struct Stamp {
+    bool exists = false;
+    std::uint64_t inode = 0;
+    std::int64_t size = 0, mtime_ns = 0;
+    static Stamp of(const std::filesystem::path& p);
+    bool operator==(const Stamp&) const = default;
+  };
+  std::array<Stamp, 2> settings_stamps_;  // .env.logging, logging.config.json
+  std::vector<std::shared_ptr<const LogSettings>>
+      history_;  // every settings object current_ was; back() is now
   std::atomic<const LogSettings*> current_{nullptr};
   std::atomic<std::int64_t> next_check_ms_{0};
 

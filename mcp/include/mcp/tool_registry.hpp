@@ -74,7 +74,8 @@ struct ToolCall {
   std::vector<FileTouch> files_touched;
 
   bool cancelled() const { return cancel_flag && cancel_flag->load(std::memory_order_relaxed); }
-  void report_progress(double done, std::optional<double> total = std::nullopt, const std::string& message = {}) {
+  void report_progress(double done, std::optional<double> total = std::nullopt,
+                       const std::string& message = {}) {
     if (progress) progress(done, total, message);
   }
 };
@@ -123,6 +124,13 @@ class ToolRegistry {
   void add(Tool tool);
   void set_guard(CallGuard guard);
 
+  // Whether each result is validated against the tool's outputSchema before it is returned (a result that
+  // fails is an internal error). This is the tools' self-check: on in the test suite and in debug builds,
+  // and where AGENTLOG_CHECK_OUTPUTS=1 is set; off otherwise, since it costs as much as a small tool call
+  // and clients (the MCP SDKs) validate structuredContent themselves.
+  void set_check_outputs(bool on) { check_outputs_ = on; }
+  bool check_outputs() const { return check_outputs_; }
+
   const Tool* find(const std::string& name) const;
   const std::vector<Tool>& tools() const { return tools_; }
 
@@ -143,6 +151,7 @@ class ToolRegistry {
   std::map<std::string, std::size_t> index_;
   std::vector<std::unique_ptr<Compiled>> compiled_;
   CallGuard guard_;
+  bool check_outputs_;
 };
 
 // The wire form of one tool for tools/list.

@@ -38,8 +38,6 @@ class AuditLog {
   // Appends `record` (seq, prevHash and hash are added) and returns it as written: it is on disk when this
   // returns. Threads appending at once are written together (group commit). Throws on I/O errors.
   json append(json record);
-  // Appends several records, chained in order, under one lock and in one write.
-  std::vector<json> append_batch(std::vector<json> records);
   VerifyResult verify() const;
   // Newest first.
   std::vector<json> list(const AuditFilter& filter) const;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -16,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "change_watch.hpp"
+
 namespace agentlog::store {
 
 namespace fs = std::filesystem;
@@ -23,13 +26,54 @@ namespace fs = std::filesystem;
 namespace {
 
 // -------------------------------------------------------------------------------- SQLite wrappers
+// Prepared statements of one connection kept for reuse, by SQL text (queries repeat: a viewer or an agent
+// asks the same things again). A statement in use is out of the cache, so a nested use prepares its own.
+class StmtCache {
+ public:
+  StmtCache() = default;
+  StmtCache(const StmtCache&) = delete;
+  StmtCache& operator=(const StmtCache&) = delete;
+  ~StmtCache() { clear(); }
+
+  sqlite3_stmt* take(const std::string& sql) {
+    auto it = kept_.find(sql);
+    if (it == kept_.end()) return nullptr;
+    sqlite3_stmt* st = it->second;
+    kept_.erase(it);
+    return st;
+  }
+  void give_back(const std::string& sql, sqlite3_stmt* st) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (kept_.size() >= 64 || !kept_.emplace(sql, st).second) sqlite3_finalize(st);
+  }
+  // Before the connection closes.
+  void clear() {
+    for (auto& [sql, st] : kept_) sqlite3_finalize(st);
+    kept_.clear();
+  }
+
+ private:
+  std::unordered_map<std::string, sqlite3_stmt*> kept_;
+};
+
 class Stmt {
  public:
-  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+  Stmt(sqlite3* db, const std::string& sql, StmtCache* cache = nullptr) : db_(db), cache_(cache) {
+    if (cache_) {
+      sql_ = sql;
+      stmt_ = cache_->take(sql);
+      if (stmt_) return;
+    }
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
       throw std::runtime_error(std::string("trace index: ") + sqlite3_errmsg(db) + " in: " + sql);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (cache_ && stmt_)
+      cache_->give_back(sql_, stmt_);
+    else
+      sqlite3_finalize(stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -64,12 +108,15 @@ class Stmt {
   bool null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
   std::string text(int c) const {
     const unsigned char* t = sqlite3_column_text(stmt_, c);
-    return t ? std::string(reinterpret_cast<const char*>(t), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)))
              : std::string();
   }
 
  private:
   sqlite3* db_;
+  StmtCache* cache_;
+  std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -113,7 +160,8 @@ CREATE INDEX IF NOT EXISTS traces_error ON traces(error, start_ns, trace_id);
 )sql";
 
 std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -138,15 +186,19 @@ std::string fts_query(const std::string& text) {
   return out;
 }
 
+// 2026-11-25T10:01:39.999000Z. Calendar arithmetic (no gmtime_r: glibc takes a process-wide lock in it).
 std::string iso_from_ns(std::int64_t ns) {
-  time_t secs = static_cast<time_t>(ns / 1000000000);
-  struct tm tm;
-  gmtime_r(&secs, &tm);
+  using namespace std::chrono;
+  const sys_time<microseconds> t{duration_cast<microseconds>(nanoseconds(ns))};
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{t - day};
   char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>((ns % 1000000000) / 1000));
-  return std::string(buf) + frac;
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()), static_cast<long long>(hms.subseconds().count()));
+  return buf;
 }
 
 json summary_of(Stmt& s) {
@@ -178,7 +230,8 @@ json span_view(const json& record) {
 }  // namespace
 
 json IngestReport::to_json() const {
-  return {{"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files}};
+  return {
+      {"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files}};
 }
 
 std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
@@ -209,7 +262,8 @@ std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
     tm.tm_sec = s;
     return static_cast<std::int64_t>(timegm(&tm)) * 1000000000 + sub;
   }
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 && static_cast<std::size_t>(n) == text.size()) {
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 &&
+      static_cast<std::size_t>(n) == text.size()) {
     struct tm tm = {};
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -227,17 +281,20 @@ double parse_duration_ms(const json& value) {
     return v;
   }
   if (!value.is_string())
-    throw StoreError("traces.bad_duration", "A duration is a number of ms or a string such as \"250ms\", \"1.5s\"");
+    throw StoreError("traces.bad_duration",
+                     "A duration is a number of ms or a string such as \"250ms\", \"1.5s\"");
   std::string s = value.get<std::string>();
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);
   std::string unit = end ? std::string(end) : "";
-  static const std::map<std::string, double> units = {{"", 1},      {"ms", 1},     {"s", 1000}, {"m", 60000},
-                                                      {"min", 60000}, {"us", 1e-3}, {"µs", 1e-3}, {"ns", 1e-6}};
+  static const std::map<std::string, double> units = {{"", 1},      {"ms", 1},      {"s", 1000},
+                                                      {"m", 60000}, {"min", 60000}, {"us", 1e-3},
+                                                      {"µs", 1e-3}, {"ns", 1e-6}};
   auto it = units.find(unit);
   if (end == s.c_str() || it == units.end() || v < 0 || !std::isfinite(v))
-    throw StoreError("traces.bad_duration", "Cannot read the duration \"" + s +
-                                                "\": use a number of ms or a number with ns, us, ms, s or m (\"250ms\", \"1.5s\")");
+    throw StoreError("traces.bad_duration",
+                     "Cannot read the duration \"" + s +
+                         "\": use a number of ms or a number with ns, us, ms, s or m (\"250ms\", \"1.5s\")");
   return v * it->second;
 }
 
@@ -246,11 +303,13 @@ std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
   char* end = nullptr;
   double v = std::strtod(text.c_str(), &end);
   std::string unit = end ? std::string(end) : "";
-  static const std::map<std::string, double> units = {{"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
+  static const std::map<std::string, double> units = {
+      {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
   auto it = units.find(unit);
   if (end == text.c_str() || it == units.end() || v < 0)
-    throw StoreError("traces.bad_time", "Cannot read the time \"" + text +
-                                            "\": use ISO-8601 UTC (2026-11-25T14:30:00Z, 2026-11-25) or an age (30m, 1h, 2d)");
+    throw StoreError("traces.bad_time",
+                     "Cannot read the time \"" + text +
+                         "\": use ISO-8601 UTC (2026-11-25T14:30:00Z, 2026-11-25) or an age (30m, 1h, 2d)");
   return now - static_cast<std::int64_t>(v * it->second);
 }
 
@@ -260,15 +319,24 @@ struct TraceStore::Impl {
   fs::path db_path;
   int retention_days;
   sqlite3* db = nullptr;
+  StmtCache stmts;                                  // the queries' statements, kept prepared
   std::map<std::string, std::int64_t> known_sizes;  // span file sizes at the last ingest
+  // What changed since the last scan of the folder; a scan happens at least once a second anyway (a file
+  // system inotify does not see, such as NFS written from elsewhere), retention at least once a minute.
+  std::shared_ptr<ChangeWatch> watch;
+  std::optional<std::uint64_t> scanned_generation;
+  std::chrono::steady_clock::time_point scanned_at, retained_at;
 
-  Impl(fs::path d, int retention) : dir(std::move(d)), db_path(dir / "index.sqlite"), retention_days(retention) {
+  Impl(fs::path d, int retention)
+      : dir(std::move(d)), db_path(dir / "index.sqlite"), retention_days(retention) {
     fs::create_directories(dir);
+    watch = ChangeWatch::of(dir);
     open();
   }
   ~Impl() { close(); }
 
   void close() {
+    stmts.clear();
     if (db) sqlite3_close(db);
     db = nullptr;
   }
@@ -293,8 +361,28 @@ struct TraceStore::Impl {
 
   IngestReport ingest() {
     IngestReport report;
+    const std::uint64_t generation =
+        watch->generation();  // before the scan: a change during it is seen next time
+    const auto now = std::chrono::steady_clock::now();
+    const bool changed = generation != scanned_generation;
+    if (!changed && now - scanned_at < std::chrono::seconds(1)) {
+      report.files = static_cast<std::int64_t>(known_sizes.size());
+      return report;
+    }
+    scanned_generation = generation;
+    scanned_at = now;
+    struct ScanAgainIfThrown {  // a scan that failed (a busy or corrupt index) is not taken as done
+      Impl& impl;
+      int before = std::uncaught_exceptions();
+      ~ScanAgainIfThrown() {
+        if (std::uncaught_exceptions() > before) impl.scanned_generation.reset();
+      }
+    } scan_again_if_thrown{*this};
     if (!fs::exists(dir)) return report;
-    if (retention_days > 0) report.removed_files = apply_retention();
+    if (retention_days > 0 && (changed || now - retained_at >= std::chrono::minutes(1))) {
+      retained_at = now;
+      report.removed_files = apply_retention();
+    }
     std::vector<fs::path> files;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
@@ -331,20 +419,23 @@ struct TraceStore::Impl {
       batch_traces.clear();
       batch_functions.clear();
       Stmt get_offset(db, "SELECT offset FROM files WHERE path = ?");
-      Stmt set_offset(db,
-                      "INSERT INTO files(path, offset, corrupt) VALUES(?1, ?2, ?3) ON CONFLICT(path) DO UPDATE SET "
-                      "offset = ?2, corrupt = corrupt + ?3");
-      Stmt insert_span(db,
-                       "INSERT INTO spans(trace_id, span_id, parent_id, function, file, start_ns, duration_ns, error, "
-                       "record, src) VALUES(?,?,?,?,?,?,?,?,?,?)");
+      Stmt set_offset(
+          db,
+          "INSERT INTO files(path, offset, corrupt) VALUES(?1, ?2, ?3) ON CONFLICT(path) DO UPDATE SET "
+          "offset = ?2, corrupt = corrupt + ?3");
+      Stmt insert_span(
+          db,
+          "INSERT INTO spans(trace_id, span_id, parent_id, function, file, start_ns, duration_ns, error, "
+          "record, src) VALUES(?,?,?,?,?,?,?,?,?,?)");
       Stmt insert_text(db, "INSERT INTO span_text(rowid, text) VALUES(?, ?)");
-      Stmt upsert_trace(db,
-                        "INSERT INTO traces(trace_id, root_function, start_ns, end_ns, duration_ns, span_count, error) "
-                        "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, ?6, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
-                        "root_function = coalesce(excluded.root_function, root_function), "
-                        "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "
-                        "duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), "
-                        "span_count = span_count + excluded.span_count, error = max(error, excluded.error)");
+      Stmt upsert_trace(
+          db,
+          "INSERT INTO traces(trace_id, root_function, start_ns, end_ns, duration_ns, span_count, error) "
+          "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, ?6, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
+          "root_function = coalesce(excluded.root_function, root_function), "
+          "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "
+          "duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), "
+          "span_count = span_count + excluded.span_count, error = max(error, excluded.error)");
       Stmt insert_function(db, "INSERT OR IGNORE INTO functions(file, function) VALUES(?, ?)");
       for (const auto& path : files) {
         const std::string key = fs::relative(path, dir).string();
@@ -385,9 +476,14 @@ struct TraceStore::Impl {
       for (const auto& [trace_id, t] : batch_traces) {
         upsert_trace.bind(1, trace_id);
         t.root ? upsert_trace.bind(2, *t.root) : upsert_trace.bind_null(2);
-        upsert_trace.bind(3, t.start_ns).bind(4, t.end_ns).bind(5, std::int64_t(t.error)).bind(6, t.count).run();
+        upsert_trace.bind(3, t.start_ns)
+            .bind(4, t.end_ns)
+            .bind(5, std::int64_t(t.error))
+            .bind(6, t.count)
+            .run();
       }
-      for (const auto& [file, function] : batch_functions) insert_function.bind(1, file).bind(2, function).run();
+      for (const auto& [file, function] : batch_functions)
+        insert_function.bind(1, file).bind(2, function).run();
       if (bulk) exec(db, kIndexes);  // built once from the loaded rows
       exec(db, "COMMIT");
     } catch (...) {
@@ -420,7 +516,11 @@ struct TraceStore::Impl {
     bool error = r.contains("error") && !r["error"].is_null();
     insert_span.bind(1, *trace).bind(2, *span);
     parent ? insert_span.bind(3, *parent) : insert_span.bind_null(3);
-    insert_span.bind(4, function).bind(5, file).bind(6, *start_ns).bind(7, duration_ns).bind(8, std::int64_t(error));
+    insert_span.bind(4, function)
+        .bind(5, file)
+        .bind(6, *start_ns)
+        .bind(7, duration_ns)
+        .bind(8, std::int64_t(error));
     insert_span.bind(9, std::string(line)).bind(10, src).run();
     std::int64_t rowid = sqlite3_last_insert_rowid(db);
     std::string text = function + " " + file;
@@ -477,6 +577,7 @@ struct TraceStore::Impl {
 
   IngestReport reindex() {
     known_sizes.clear();
+    scanned_generation.reset();
     close();
     std::error_code ec;
     for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
@@ -487,23 +588,25 @@ struct TraceStore::Impl {
   // Names recorded for a file given exactly or as a path suffix ("users.cpp" -> "src/users.cpp").
   std::vector<std::string> resolve_files(const std::string& file) {
     std::vector<std::string> out;
-    Stmt s(db, "SELECT DISTINCT file FROM functions WHERE file = ?1 OR file LIKE '%/' || ?1");
+    Stmt s(db, "SELECT DISTINCT file FROM functions WHERE file = ?1 OR file LIKE '%/' || ?1", &stmts);
     s.bind(1, file);
     while (s.step()) out.push_back(s.text(0));
     return out;
   }
-  std::vector<std::pair<std::string, std::string>> resolve_functions(const std::string& file, const std::string& function) {
+  std::vector<std::pair<std::string, std::string>> resolve_functions(const std::string& file,
+                                                                     const std::string& function) {
     std::vector<std::pair<std::string, std::string>> out;
     Stmt s(db,
            "SELECT file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
-           "(function = ?2 OR function LIKE '%::' || ?2)");
+           "(function = ?2 OR function LIKE '%::' || ?2)",
+           &stmts);
     s.bind(1, file).bind(2, function);
     while (s.step()) out.emplace_back(s.text(0), s.text(1));
     return out;
   }
 
   std::string known_files() {
-    Stmt s(db, "SELECT DISTINCT file FROM functions ORDER BY file LIMIT 10");
+    Stmt s(db, "SELECT DISTINCT file FROM functions ORDER BY file LIMIT 10", &stmts);
     std::string out;
     while (s.step()) out += (out.empty() ? "" : ", ") + s.text(0);
     return out.empty() ? "none yet (run a traced program first)" : out;
@@ -543,7 +646,9 @@ json TraceStore::search(const SearchQuery& q) {
   if (!q.cursor.empty()) {
     if (q.cursor.rfind("o:", 0) != 0 || q.cursor.find_first_not_of("0123456789", 2) != std::string::npos ||
         q.cursor.size() == 2)
-      throw StoreError("traces.bad_cursor", "The cursor \"" + q.cursor + "\" was not returned by search_traces; omit it to start over");
+      throw StoreError(
+          "traces.bad_cursor",
+          "The cursor \"" + q.cursor + "\" was not returned by search_traces; omit it to start over");
     offset = std::stoll(q.cursor.substr(2));
   }
   // Span conditions over the alias `s`; `$` stands for the condition's one value (bound as ?N).
@@ -559,7 +664,8 @@ json TraceStore::search(const SearchQuery& q) {
   };
   auto text = [](std::string v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
   auto number = [](std::int64_t v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
-  if (!q.query.empty()) add("s.id IN (SELECT rowid FROM span_text WHERE span_text MATCH $)", text(fts_query(q.query)));
+  if (!q.query.empty())
+    add("s.id IN (SELECT rowid FROM span_text WHERE span_text MATCH $)", text(fts_query(q.query)));
   if (q.min_ms) add("s.duration_ns >= $", number(static_cast<std::int64_t>(*q.min_ms * 1e6)));
   if (q.max_ms) add("s.duration_ns <= $", number(static_cast<std::int64_t>(*q.max_ms * 1e6)));
   if (!q.file.empty()) add("(s.file = $ OR s.file LIKE '%/' || $)", text(q.file));
@@ -577,22 +683,25 @@ json TraceStore::search(const SearchQuery& q) {
   std::string sql;
   // Full text is selective: collect its traces first. Other span filters usually match often: walk traces
   // newest first and test each (stops after one page).
-  const std::string columns = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t ";
-  const std::string page = " ORDER BY start_ns DESC, trace_id DESC LIMIT ?" + std::to_string(limit_param) + " OFFSET ?" +
-                           std::to_string(offset_param);
+  const std::string columns =
+      "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t ";
+  const std::string page = " ORDER BY start_ns DESC, trace_id DESC LIMIT ?" + std::to_string(limit_param) +
+                           " OFFSET ?" + std::to_string(offset_param);
   std::string span_cond = cond;
-  if (q.errors_only) span_cond = cond == "s.error = 1" ? "" : cond;  // already implied by t.error for the traces
+  if (q.errors_only)
+    span_cond = cond == "s.error = 1" ? "" : cond;  // already implied by t.error for the traces
   if (span_cond.empty())
     sql = columns + "WHERE " + trace_cond + page;
   else if (!q.query.empty())
-    sql = columns + "WHERE " + trace_cond + " AND trace_id IN (SELECT s.trace_id FROM spans s WHERE " + cond + ")" + page;
+    sql = columns + "WHERE " + trace_cond + " AND trace_id IN (SELECT s.trace_id FROM spans s WHERE " + cond +
+          ")" + page;
   else
-    sql = columns + "WHERE " + trace_cond + " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " +
-          cond + ")" + page;
+    sql = columns + "WHERE " + trace_cond +
+          " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " + cond + ")" + page;
   auto bind_all = [&](Stmt& st) {
     for (std::size_t i = 0; i < binds.size(); ++i) binds[i](st, static_cast<int>(i) + 1);
   };
-  Stmt traces(db, sql);
+  Stmt traces(db, sql, &impl_->stmts);
   bind_all(traces);
   traces.bind(limit_param, std::int64_t(limit + 1)).bind(offset_param, offset);
   json out = json::array();
@@ -610,9 +719,12 @@ json TraceStore::search(const SearchQuery& q) {
   // condition is evaluated once for the page, not once per trace.
   if (!cond.empty() && !out.empty()) {
     std::string ids;
-    for (std::size_t i = 0; i < out.size(); ++i) ids += (i ? ",?" : "?") + std::to_string(next + static_cast<int>(i));
-    Stmt matches(db, "SELECT s.trace_id, s.record FROM spans s WHERE s.trace_id IN (" + ids + ") AND " + cond +
-                         " ORDER BY s.trace_id, s.start_ns");
+    for (std::size_t i = 0; i < out.size(); ++i)
+      ids += (i ? ",?" : "?") + std::to_string(next + static_cast<int>(i));
+    Stmt matches(db,
+                 "SELECT s.trace_id, s.record FROM spans s WHERE s.trace_id IN (" + ids + ") AND " + cond +
+                     " ORDER BY s.trace_id, s.start_ns",
+                 &impl_->stmts);
     bind_all(matches);
     std::map<std::string, std::size_t> index;
     for (std::size_t i = 0; i < out.size(); ++i) {
@@ -625,18 +737,23 @@ json TraceStore::search(const SearchQuery& q) {
       if (m.size() < 5) m.push_back(span_view(json::parse(matches.text(1))));
     }
   }
-  return {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(offset + limit)) : json(nullptr)}};
+  return {{"traces", out},
+          {"nextCursor", more ? json("o:" + std::to_string(offset + limit)) : json(nullptr)}};
 }
 
 json TraceStore::get_trace(const std::string& trace_id) {
   ingest();
   sqlite3* db = impl_->db;
-  Stmt head(db, "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces WHERE trace_id = ?");
+  Stmt head(db,
+            "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces WHERE "
+            "trace_id = ?",
+            &impl_->stmts);
   head.bind(1, trace_id);
   if (!head.step())
-    throw StoreError("traces.not_found", "No trace " + trace_id + "; find ids with search_traces or find_slow_traces");
+    throw StoreError("traces.not_found",
+                     "No trace " + trace_id + "; find ids with search_traces or find_slow_traces");
   json summary = summary_of(head);
-  Stmt s(db, "SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id");
+  Stmt s(db, "SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id", &impl_->stmts);
   s.bind(1, trace_id);
   std::vector<json> spans;
   while (s.step()) spans.push_back(span_view(json::parse(s.text(0))));
@@ -677,7 +794,8 @@ json TraceStore::find_slow(double threshold_ms, int limit) {
   ingest();
   Stmt s(impl_->db,
          "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces "
-         "WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?");
+         "WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
+         &impl_->stmts);
   s.bind(1, static_cast<std::int64_t>(threshold_ms * 1e6)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
   json out = json::array();
   while (s.step()) out.push_back(summary_of(s));
@@ -694,7 +812,8 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
   if (function.empty()) {
     for (auto& f : impl_->resolve_files(file)) pairs.emplace_back(f, "");
     if (pairs.empty())
-      throw StoreError("traces.unknown_file", "No spans recorded for file " + file + "; files with spans: " + impl_->known_files());
+      throw StoreError("traces.unknown_file",
+                       "No spans recorded for file " + file + "; files with spans: " + impl_->known_files());
   } else {
     pairs = impl_->resolve_functions(file, function);
     if (pairs.empty())
@@ -706,7 +825,8 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     cond += i ? " OR " : "";
     cond += pairs[i].second.empty() ? "(file = ?" + std::to_string(2 * i + 1) + ")"
-                                    : "(file = ?" + std::to_string(2 * i + 1) + " AND function = ?" + std::to_string(2 * i + 2) + ")";
+                                    : "(file = ?" + std::to_string(2 * i + 1) + " AND function = ?" +
+                                          std::to_string(2 * i + 2) + ")";
   }
   auto bind = [&](Stmt& s) {
     for (std::size_t i = 0; i < pairs.size(); ++i) {
@@ -715,7 +835,7 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
     }
   };
   // One pass over the covering index: every duration (for exact percentiles), the sum, the max, the errors.
-  Stmt all(db, "SELECT duration_ns, error FROM spans WHERE " + cond);
+  Stmt all(db, "SELECT duration_ns, error FROM spans WHERE " + cond, &impl_->stmts);
   bind(all);
   std::vector<std::int64_t> durations;
   double sum = 0;
@@ -739,7 +859,8 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
     return static_cast<double>(*nth) / 1e6;
   };
   json slowest = json::array();
-  Stmt slow(db, "SELECT trace_id FROM spans WHERE " + cond + " ORDER BY duration_ns DESC LIMIT 50");
+  Stmt slow(db, "SELECT trace_id FROM spans WHERE " + cond + " ORDER BY duration_ns DESC LIMIT 50",
+            &impl_->stmts);
   bind(slow);
   std::set<std::string> seen;
   while (slow.step() && slowest.size() < 5)
@@ -762,10 +883,16 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
 json TraceStore::summary() {
   IngestReport r = ingest();
   sqlite3* db = impl_->db;
-  Stmt s(db, "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
-             "(SELECT COALESCE(SUM(corrupt), 0) FROM files)");
+  Stmt s(db,
+         "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
+         "(SELECT COALESCE(SUM(corrupt), 0) FROM files)",
+         &impl_->stmts);
   s.step();
-  return {{"spans", s.i64(0)}, {"traces", s.i64(1)}, {"files", s.i64(2)}, {"corruptLines", s.i64(3)}, {"ingested", r.to_json()}};
+  return {{"spans", s.i64(0)},
+          {"traces", s.i64(1)},
+          {"files", s.i64(2)},
+          {"corruptLines", s.i64(3)},
+          {"ingested", r.to_json()}};
 }
 
 json TraceStore::export_chrome(const std::string& trace_id) {
@@ -836,12 +963,14 @@ json TraceStore::export_otlp(const std::string& trace_id, const std::string& ser
                  {"attributes", attributes},
                  {"status", {{"code", s["error"].is_null() ? 1 : 2}}}};
     if (s["parentSpanId"].is_string()) span["parentSpanId"] = s["parentSpanId"];
-    if (!s["error"].is_null()) span["status"]["message"] = s["error"].value("message", s["error"].value("type", "error"));
+    if (!s["error"].is_null())
+      span["status"]["message"] = s["error"].value("message", s["error"].value("type", "error"));
     spans.push_back(std::move(span));
   }
   return {{"resourceSpans",
-           json::array({{{"resource", {{"attributes", json::array({attr("service.name", service_name)})}}},
-                         {"scopeSpans", json::array({{{"scope", {{"name", "agentlog"}}}, {"spans", spans}}})}}})}};
+           json::array(
+               {{{"resource", {{"attributes", json::array({attr("service.name", service_name)})}}},
+                 {"scopeSpans", json::array({{{"scope", {{"name", "agentlog"}}}, {"spans", spans}}})}}})}};
 }
 
 }  // namespace agentlog::store
