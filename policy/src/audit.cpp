@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 namespace agentlog::policy {
@@ -146,6 +147,9 @@ struct AuditFiles {
   int log = -1, head = -1;
   dev_t log_dev = 0, head_dev = 0;
   ino_t log_ino = 0, head_ino = 0;
+  // The head this process wrote last: still the head while the log has the size it had then (appends of
+  // other processes make it longer).
+  std::optional<Head> written;
 
   static void reopen(int& fd, dev_t& dev, ino_t& ino, const fs::path& path, int flags) {
     struct stat now {};
@@ -160,8 +164,10 @@ struct AuditFiles {
   }
   void open(const fs::path& dir, const fs::path& log_path, const fs::path& head_path) {
     if (log < 0) fs::create_directories(dir);
+    const ino_t before[2] = {log_ino, head_ino};
     reopen(log, log_dev, log_ino, log_path, O_WRONLY | O_APPEND);
     reopen(head, head_dev, head_ino, head_path, O_RDWR);
+    if (log_ino != before[0] || head_ino != before[1]) written.reset();  // other files: not what we wrote
   }
 };
 
@@ -175,11 +181,17 @@ std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::
     // The chain continues from the log's last record. The head says where it is when the log has not grown
     // since the head was written (the common case); otherwise (a crash between the two writes) read the tail.
     // The head is rewritten in place (one pwrite of a fixed-size line) under the same lock.
-    char head_buf[512] = {0};
-    ssize_t got = ::pread(files.head, head_buf, sizeof head_buf - 1, 0);
-    Head head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
     struct stat st {};
     ::fstat(fd, &st);
+    Head head;
+    if (files.written && files.written->size == static_cast<std::int64_t>(st.st_size)) {
+      head = *files.written;
+    } else {
+      char head_buf[512] = {0};
+      ssize_t got = ::pread(files.head, head_buf, sizeof head_buf - 1, 0);
+      head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
+    }
+    files.written.reset();
     if (head.size != static_cast<std::int64_t>(st.st_size)) {
       head = Head{};
       if (auto last = last_record(log.log_path())) {
@@ -216,6 +228,8 @@ std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::
     text += '\n';
     if (::pwrite(files.head, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
       throw std::runtime_error("cannot write " + log.head_path().string() + ": " + std::strerror(errno));
+    head.size = static_cast<std::int64_t>(st.st_size + done);
+    files.written = head;
   } catch (...) {
     ::flock(fd, LOCK_UN);
     throw;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,10 +12,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
 #include "logger/log_writer.hpp"
+#include "policy/audit.hpp"
 
 namespace agentlog::policy {
 
@@ -236,6 +239,10 @@ void Memory::submit(const Entry& e) {
     write_file_atomic(dir / name, entry.dump() + "\n", 0600,
                       false);  // a killed process's file survives; no fsync
   }
+  wake_sender();
+}
+
+void Memory::wake_sender() {
   std::lock_guard lock(mutex_);
   if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
     kicked_ = true;
@@ -243,38 +250,96 @@ void Memory::submit(const Entry& e) {
   }
 }
 
-// Moves pending.jsonl into the store without holding up appenders: under the journal's flock only the read
-// of the new bytes (with the offset already stored) and, when everything was consumed, the emptying of the
-// file; the slow SQLite work runs without it. The insert commits together with the new offset, and only if
-// the offset is still the one read (BEGIN IMMEDIATE serialises ingesters of every process): a record is
-// never stored twice.
+namespace {
+
+// INSERT INTO memories, for one batch.
+class MemoryInsert {
+ public:
+  explicit MemoryInsert(Db& db) : db_(db) {
+    sqlite3_prepare_v2(db.get(),
+                       "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)",
+                       -1, &stmt_, nullptr);
+  }
+  ~MemoryInsert() { sqlite3_finalize(stmt_); }
+  MemoryInsert(const MemoryInsert&) = delete;
+  MemoryInsert& operator=(const MemoryInsert&) = delete;
+
+  void add(const std::string& created, const std::string& kind, const std::string& content,
+           const std::string& tags, const std::string& metadata) {
+    const std::string* values[] = {&created, &kind, &content, &tags, &metadata};
+    for (int i = 0; i < 5; ++i)
+      sqlite3_bind_text(stmt_, i + 1, values[i]->data(), static_cast<int>(values[i]->size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(stmt_);
+    sqlite3_reset(stmt_);
+    if (rc != SQLITE_DONE)
+      throw std::runtime_error(std::string("memory store: ") + sqlite3_errmsg(db_.get()));
+  }
+
+ private:
+  Db& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// The row of a state table (two numbers), or nothing.
+std::optional<std::pair<long long, long long>> state_row(Db& db, const char* sql) {
+  sqlite3_stmt* q = nullptr;
+  sqlite3_prepare_v2(db.get(), sql, -1, &q, nullptr);
+  std::optional<std::pair<long long, long long>> out;
+  if (sqlite3_step(q) == SQLITE_ROW)
+    out = std::make_pair(sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1));
+  sqlite3_finalize(q);
+  return out;
+}
+
+// Runs `body` inside BEGIN IMMEDIATE (which serialises the ingesters of every process) when the stored state
+// still is `seen`; false (nothing done) when another ingester moved it meanwhile.
+template <class State, class Read, class Body>
+bool commit_if_unchanged(Db& db, const State& seen, Read read, Body body) {
+  db.exec("BEGIN IMMEDIATE");
+  if (!(read() == seen)) {
+    db.exec("ROLLBACK");
+    return false;
+  }
+  try {
+    body();
+  } catch (...) {
+    db.exec("ROLLBACK");
+    throw;
+  }
+  db.exec("COMMIT");
+  return true;
+}
+
+}  // namespace
+
 void Memory::ingest() const {
-  if (!fs::exists(journal())) return;
+  const fs::path audit = AuditLog(layout_.audit_dir()).log_path();
+  const bool journal_exists = fs::exists(journal());
+  if (!journal_exists && !fs::exists(audit)) return;
   std::lock_guard guard(db_mutex_);
   if (!db_) db_ = std::make_unique<Db>(layout_.memory_dir() / "memory.sqlite", true);
-  Db& db = *db_;
+  if (journal_exists) ingest_journal(*db_);
+  ingest_actions(*db_, audit);
+}
+
+// Moves pending.jsonl (patterns, and actions of older versions) into the store without holding up appenders:
+// under the journal's flock only the read of the new bytes (with the offset already stored) and, when
+// everything was consumed, the emptying of the file; the slow SQLite work runs without it. The insert commits
+// together with the new offset, and only if the offset is still the one read: a record is never stored twice.
+void Memory::ingest_journal(Db& db) const {
   // Where ingestion stands: the offset in the journal and how many times the journal was emptied (so that an
   // offset read before an emptying never matches one after it).
   db.exec(
       "CREATE TABLE IF NOT EXISTS journal_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT "
       "NULL, "
       "generation INTEGER NOT NULL DEFAULT 0)");
-  struct State {
-    long long offset = 0, generation = 0;
-    bool operator==(const State&) const = default;
-  };
+  using State = std::pair<long long, long long>;  // offset, generation
   auto stored = [&] {
-    State st;
-    sqlite3_stmt* q = nullptr;
-    sqlite3_prepare_v2(db.get(), "SELECT offset, generation FROM journal_state WHERE id = 1", -1, &q,
-                       nullptr);
-    if (sqlite3_step(q) == SQLITE_ROW) st = {sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1)};
-    sqlite3_finalize(q);
-    return st;
+    return state_row(db, "SELECT offset, generation FROM journal_state WHERE id = 1").value_or(State{0, 0});
   };
   auto store_state = [&](const State& st) {
     db.exec(("INSERT OR REPLACE INTO journal_state(id, offset, generation) VALUES (1, " +
-             std::to_string(st.offset) + ", " + std::to_string(st.generation) + ")")
+             std::to_string(st.first) + ", " + std::to_string(st.second) + ")")
                 .c_str());
   };
   for (int attempt = 0; attempt < 5; ++attempt) {
@@ -285,63 +350,102 @@ void Memory::ingest() const {
       struct stat st {};
       ::fstat(lock.fd(), &st);
       seen = stored();
-      if (seen.offset > st.st_size || (seen.offset == st.st_size && seen.offset > 0)) {
+      if (seen.first > st.st_size || (seen.first == st.st_size && seen.first > 0)) {
         // All consumed (or emptied by a process that died before saying so): empty it while nobody appends.
-        if (seen.offset == st.st_size && ::ftruncate(lock.fd(), 0) != 0) return;
-        store_state({0, seen.generation + 1});
-        if (seen.offset == st.st_size) return;
-        seen = {0, seen.generation + 1};
+        if (seen.first == st.st_size && ::ftruncate(lock.fd(), 0) != 0) return;
+        store_state({0, seen.second + 1});
+        if (seen.first == st.st_size) return;
+        seen = {0, seen.second + 1};
       }
       if (st.st_size == 0) return;
-      text.resize(static_cast<std::size_t>(st.st_size - seen.offset));
-      const ssize_t n = ::pread(lock.fd(), text.data(), text.size(), seen.offset);
+      text.resize(static_cast<std::size_t>(st.st_size - seen.first));
+      const ssize_t n = ::pread(lock.fd(), text.data(), text.size(), seen.first);
       text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
     }
     const std::size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
     if (complete == 0) return;  // a line still being written
-    db.exec("BEGIN IMMEDIATE");
-    if (!(stored() == seen)) {  // another process ingested (or emptied) meanwhile: read again
-      db.exec("ROLLBACK");
-      continue;
-    }
-    sqlite3_stmt* ins = nullptr;
-    sqlite3_prepare_v2(db.get(),
-                       "INSERT INTO memories(created, kind, content, tags, metadata) VALUES (?, ?, ?, ?, ?)",
-                       -1, &ins, nullptr);
-    for (std::size_t start = 0; start < complete;) {
-      const std::size_t nl = text.find('\n', start);
-      json r = json::parse(text.substr(start, nl - start), nullptr, false);
-      start = nl + 1;
-      if (!r.is_object()) continue;  // a line cut by a crash: skipped
-      const json metadata = r.value("metadata", json::object());
-      const auto stamp = metadata.find("timestamp");
-      const std::string created = stamp != metadata.end() && stamp->is_string() ? stamp->get<std::string>()
-                                                                                : iso8601_now_ms(),
-                        kind = r.value("kind", ""), content = r.value("content", ""),
-                        tags = r.value("tags", json::array()).dump(), meta = metadata.dump();
-      sqlite3_bind_text(ins, 1, created.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(ins, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(ins, 3, content.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(ins, 4, tags.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(ins, 5, meta.c_str(), -1, SQLITE_TRANSIENT);
-      const int rc = sqlite3_step(ins);
-      sqlite3_reset(ins);
-      if (rc != SQLITE_DONE) {
-        std::string err = sqlite3_errmsg(db.get());
-        sqlite3_finalize(ins);
-        db.exec("ROLLBACK");
-        throw std::runtime_error("memory store: " + err);
+    commit_if_unchanged(db, seen, stored, [&] {
+      MemoryInsert insert(db);
+      for (std::size_t start = 0; start < complete;) {
+        const std::size_t nl = text.find('\n', start);
+        json r = json::parse(text.data() + start, text.data() + nl, nullptr, false);
+        start = nl + 1;
+        if (!r.is_object()) continue;  // a line cut by a crash: skipped
+        const json metadata = r.value("metadata", json::object());
+        const auto stamp = metadata.find("timestamp");
+        insert.add(
+            stamp != metadata.end() && stamp->is_string() ? stamp->get<std::string>() : iso8601_now_ms(),
+            r.value("kind", ""), r.value("content", ""), r.value("tags", json::array()).dump(),
+            metadata.dump());
       }
-    }
-    sqlite3_finalize(ins);
-    store_state({seen.offset + static_cast<long long>(complete), seen.generation});
-    db.exec("COMMIT");
+      store_state({seen.first + static_cast<long long>(complete), seen.second});
+    });
     // Loop: empties the journal when nothing came meanwhile, else takes what did.
   }
 }
 
-void Memory::record_action(const json& audit) {
+// Actions come from the audit log itself: it is their journal (append-only, every process writes it, and
+// each record is on disk before its tool call returns). What was appended since the stored offset becomes
+// memories, a batch per transaction. With a server configured the offset only moves on (the records went to
+// the outbox), so that switching back to the embedded store does not replay them.
+void Memory::ingest_actions(Db& db, const fs::path& audit) const {
+  db.exec(
+      "CREATE TABLE IF NOT EXISTS audit_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT "
+      "NULL)");
+  auto stored = [&] { return state_row(db, "SELECT offset, 0 FROM audit_state WHERE id = 1"); };
   const MemoryConfig c = config();
+  constexpr std::size_t kBatch = 8 << 20;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int fd = ::open(audit.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    ::fstat(fd, &st);
+    const auto seen = stored();
+    long long from = 0;
+    if (seen) {
+      from = std::min<long long>(seen->first, st.st_size);  // a shorter log (replaced or cut): from its end
+    } else {
+      // First time. A store that already holds actions got them through the journal (an older version):
+      // start at the end. A new store takes every action the log has.
+      sqlite3_stmt* q = nullptr;
+      sqlite3_prepare_v2(db.get(), "SELECT 1 FROM memories WHERE kind = 'action' LIMIT 1", -1, &q, nullptr);
+      if (sqlite3_step(q) == SQLITE_ROW) from = st.st_size;
+      sqlite3_finalize(q);
+    }
+    std::string text(static_cast<std::size_t>(std::min<long long>(st.st_size - from, kBatch)), '\0');
+    ssize_t n = text.empty() ? 0 : ::pread(fd, text.data(), text.size(), from);
+    text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    if (text.find('\n') == std::string::npos && text.size() == kBatch) {  // one record larger than a batch
+      text.resize(static_cast<std::size_t>(st.st_size - from));
+      n = ::pread(fd, text.data(), text.size(), from);
+      text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+    ::close(fd);
+    const std::size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
+    if (complete == 0 && seen && seen->first == from) return;  // nothing new, or a record still being written
+    const bool done = commit_if_unchanged(db, seen, stored, [&] {
+      if (c.url.empty()) {
+        MemoryInsert insert(db);
+        for (std::size_t start = 0; start < complete;) {
+          const std::size_t nl = text.find('\n', start);
+          json audit_record = json::parse(text.data() + start, text.data() + nl, nullptr, false);
+          start = nl + 1;
+          if (!audit_record.is_object()) continue;  // not a record: `agentlog audit verify` reports it
+          Entry e = action_entry(audit_record, c);
+          insert.add(e.metadata.value("timestamp", std::string()), e.kind, e.content, e.tags.dump(),
+                     e.metadata.dump(-1, ' ', false, json::error_handler_t::replace));
+        }
+      }
+      db.exec(("INSERT OR REPLACE INTO audit_state(id, offset) VALUES (1, " +
+               std::to_string(from + static_cast<long long>(complete)) + ")")
+                  .c_str());
+    });
+    if (done && from + static_cast<long long>(complete) >= st.st_size) return;
+  }
+}
+
+// The memory of one audited action (DESIGN.md, OpenMemory): for the embedded store, or for the server.
+Memory::Entry Memory::action_entry(const json& audit, const MemoryConfig& c) {
   const std::string agent = audit.contains("agent") ? audit["agent"].value("name", "unknown") : "unknown";
   std::string action = audit.value("tool", "?") + " (" + audit.value("decision", "?") + ", " +
                        audit.value("outcome", "?") + ")";
@@ -351,30 +455,44 @@ void Memory::record_action(const json& audit) {
   if (audit.contains("error")) context["error"] = audit["error"];
   if (audit.contains("approvalId")) context["approvalId"] = audit["approvalId"];
   if (audit.contains("hash")) context["auditHash"] = audit["hash"];
-  const std::string context_text = context.dump();
+  std::string context_text = context.dump(-1, ' ', false, json::error_handler_t::replace);
   const auto time = audit.find("time");
-  const std::string timestamp =
+  std::string timestamp =
       time != audit.end() && time->is_string() ? time->get<std::string>() : iso8601_now_ms();
-  const std::string content = "Agent " + agent + " performed: " + action + "\nContext: " + context_text;
-  const json tags = {"agent-action", c.project, agent};
-  const json metadata = {{"project_name", c.project},
-                         {"agent_name", agent},
-                         {"action", action},
-                         {"context", context_text},
-                         {"timestamp", timestamp}};
-  Entry e{"action", content, tags, metadata, "", nullptr};
+  Entry e{"action",
+          "Agent " + agent + " performed: " + action + "\nContext: " + context_text,
+          json{"agent-action", c.project, agent},
+          nullptr,
+          "",
+          nullptr};
   if (!c.url.empty() && c.mode == "ai-agents") {
     e.endpoint = "/ai-agents/action";
     e.body = {{"project_name", c.project},
               {"agent_name", agent},
-              {"action", action},
-              {"context", context_text},
+              {"action", std::move(action)},
+              {"context", std::move(context_text)},
               {"outcome", audit.value("outcome", "")}};
-  } else if (!c.url.empty()) {
-    e.endpoint = "/memory/add";
-    e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
+    return e;
   }
-  submit(e);
+  e.metadata = {{"project_name", c.project},
+                {"agent_name", agent},
+                {"action", std::move(action)},
+                {"context", std::move(context_text)},
+                {"timestamp", std::move(timestamp)}};
+  if (!c.url.empty()) {
+    e.endpoint = "/memory/add";
+    e.body = {{"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}};
+  }
+  return e;
+}
+
+void Memory::record_action(const json& audit) {
+  const MemoryConfig c = config();
+  if (c.url.empty()) {  // the audit log is the embedded store's journal of actions: nothing to write here
+    wake_sender();
+    return;
+  }
+  submit(action_entry(audit, c));
 }
 
 void Memory::record_pattern(const std::string& name, const std::string& description,
@@ -480,6 +598,9 @@ void Memory::start_background() {
   std::lock_guard lock(mutex_);
   if (sender_.joinable()) return;
   sender_ = std::thread([this] {
+    // Indexing and delivery are background work: this thread (only) yields to the tool calls when the CPU
+    // is busy, and catches up when they pause. Records wait safely in the audit log and the journal.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::unique_lock lock(mutex_);
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });

@@ -4,20 +4,22 @@
 // connections, and the outbox delivering everything once when the server is back.
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
-#include <set>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "policy/audit.hpp"
 #include "policy/memory.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -46,7 +48,8 @@ class FakeOpenMemory {
     server_.Post("/ai-agents/state", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mutex_);
       json body = json::parse(req.body);
-      if (!body.contains("project_name") || !body.contains("state")) return reply(res, 400, R"({"err":"project_name and state required"})");
+      if (!body.contains("project_name") || !body.contains("state"))
+        return reply(res, 400, R"({"err":"project_name and state required"})");
       state = true;
       ++states;
       reply(res, 200, R"({"success":true})");
@@ -73,14 +76,20 @@ class FakeOpenMemory {
             r["body"]["tags"][0] != body["filters"]["tags"][0])
           continue;
         if (text.find(body.value("query", "")) != std::string::npos)
-          found.push_back({{"content", r["body"].value("content", r["body"].value("description", text))}, {"score", 0.9}});
+          found.push_back({{"content", r["body"].value("content", r["body"].value("description", text))},
+                           {"score", 0.9}});
       }
       res.status = 200;
       res.set_content(json{{list_key, found}, {"success", true}}.dump(), "application/json");
     };
-    server_.Post("/memory/query", [query](const httplib::Request& req, httplib::Response& res) { query(req, res, "matches"); });
-    server_.Post("/ai-agents/query", [query](const httplib::Request& req, httplib::Response& res) { query(req, res, "results"); });
-    port_ = port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1) : server_.bind_to_any_port("127.0.0.1");
+    server_.Post("/memory/query", [query](const httplib::Request& req, httplib::Response& res) {
+      query(req, res, "matches");
+    });
+    server_.Post("/ai-agents/query", [query](const httplib::Request& req, httplib::Response& res) {
+      query(req, res, "results");
+    });
+    port_ =
+        port ? (server_.bind_to_port("127.0.0.1", port) ? port : -1) : server_.bind_to_any_port("127.0.0.1");
     REQUIRE(port_ > 0);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -147,10 +156,15 @@ json outbox(const TempDir& root) { return json::parse(memory_cmd(root, {"list", 
 
 // A PostToolUse hook call: one audited action of Claude Code.
 void hook_action(const TempDir& root, int n) {
-  json input = {{"session_id", "s-1"}, {"cwd", root.path().string()}, {"hook_event_name", "PostToolUse"},
-                {"tool_name", "Read"}, {"tool_input", {{"file_path", "src/file" + std::to_string(n) + ".cpp"}}},
+  json input = {{"session_id", "s-1"},
+                {"cwd", root.path().string()},
+                {"hook_event_name", "PostToolUse"},
+                {"tool_name", "Read"},
+                {"tool_input", {{"file_path", "src/file" + std::to_string(n) + ".cpp"}}},
                 {"tool_response", {{"success", true}}}};
-  REQUIRE(agentlog::test::run_agentlog({"hook", "post-tool-use", "--root", root.path().string()}, input.dump()).exit_code == 0);
+  REQUIRE(
+      agentlog::test::run_agentlog({"hook", "post-tool-use", "--root", root.path().string()}, input.dump())
+          .exit_code == 0);
 }
 
 }  // namespace
@@ -162,8 +176,10 @@ TEST_CASE("embedded store: every action and pattern, searchable; the record mapp
     McpSession mcp(root.path());
     mcp.initialize();
     CHECK(mcp.call_tool("log_event", {{"message", "deployed"}})["isError"] == false);
-    json p = mcp.call_tool("record_pattern", {{"pattern_name", "RAII pool guard"}, {"description", "wrap every pool checkout"},
-                                              {"example", "PoolGuard g(pool);"}, {"tags", {"cpp"}}});
+    json p = mcp.call_tool("record_pattern", {{"pattern_name", "RAII pool guard"},
+                                              {"description", "wrap every pool checkout"},
+                                              {"example", "PoolGuard g(pool);"},
+                                              {"tags", {"cpp"}}});
     REQUIRE(p["isError"] == false);
     CHECK(p["structuredContent"]["destination"] == "embedded");
     CHECK(p["structuredContent"]["project"] == "shop");
@@ -173,10 +189,12 @@ TEST_CASE("embedded store: every action and pattern, searchable; the record mapp
     CHECK(recalled["structuredContent"]["source"] == "embedded");
     REQUIRE(recalled["structuredContent"]["memories"].size() == 1);
     CHECK(recalled["structuredContent"]["memories"][0]["kind"] == "pattern");
-    CHECK(recalled["structuredContent"]["memories"][0]["content"].get<std::string>().rfind("Pattern: RAII pool guard", 0) == 0);
+    CHECK(recalled["structuredContent"]["memories"][0]["content"].get<std::string>().rfind(
+              "Pattern: RAII pool guard", 0) == 0);
     json actions = mcp.call_tool("search_memory", {{"query", "log_event"}, {"kind", "action"}});
     CHECK(actions["structuredContent"]["memories"].size() >= 1);
-    CHECK(mcp.call_tool("search_memory", {{"query", "nothing-like-this"}})["structuredContent"]["memories"].empty());
+    CHECK(mcp.call_tool("search_memory", {{"query", "nothing-like-this"}})["structuredContent"]["memories"]
+              .empty());
   }
   json found = json::parse(memory_cmd(root, {"search", "pool checkout", "--json"}).out);
   REQUIRE(found.size() >= 1);
@@ -185,30 +203,40 @@ TEST_CASE("embedded store: every action and pattern, searchable; the record mapp
   for (const auto& m : listed["memories"]) {
     if (m["kind"] == "pattern") {
       pattern = true;
-      CHECK(m["content"].get<std::string>().rfind("Pattern: RAII pool guard\nwrap every pool checkout\n\nExample:\nPoolGuard g(pool);", 0) == 0);
+      CHECK(m["content"].get<std::string>().rfind(
+                "Pattern: RAII pool guard\nwrap every pool checkout\n\nExample:\nPoolGuard g(pool);", 0) ==
+            0);
       CHECK(m["tags"] == json{"coding-pattern", "shop", "cpp"});
     }
     if (m["kind"] == "action" && m["metadata"]["action"] == "log_event (allowed, ok)") {
       action = true;
-      CHECK(m["content"].get<std::string>().rfind("Agent agentlog-tests performed: log_event (allowed, ok)\nContext: ", 0) == 0);
+      CHECK(m["content"].get<std::string>().rfind(
+                "Agent agentlog-tests performed: log_event (allowed, ok)\nContext: ", 0) == 0);
       CHECK(m["tags"] == json{"agent-action", "shop", "agentlog-tests"});
-      for (const char* k : {"project_name", "agent_name", "action", "context", "timestamp"}) CHECK(m["metadata"].contains(k));
+      for (const char* k : {"project_name", "agent_name", "action", "context", "timestamp"})
+        CHECK(m["metadata"].contains(k));
     }
   }
   CHECK(pattern);
   CHECK(action);
-  CHECK(json::parse(memory_cmd(root, {"search", "\"unbalanced AND (", "--json"}).out).is_array());  // any text is safe
+  CHECK(json::parse(memory_cmd(root, {"search", "\"unbalanced AND (", "--json"}).out)
+            .is_array());  // any text is safe
 }
 
-TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 and 5xx keep them in the outbox until delivered once") {
+TEST_CASE(
+    "OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 and 5xx keep them in the outbox "
+    "until delivered once") {
   FakeOpenMemory server;
   TempDir root;
-  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_API_KEY=key-123\nOPENMEMORY_PROJECT=shop\n");
+  init_project(root,
+               "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_API_KEY=key-123\nOPENMEMORY_PROJECT=shop\n");
   {
     McpSession mcp(root.path());
     mcp.initialize();
     for (int i = 0; i < 3; ++i) mcp.call_tool("log_event", {{"message", "m" + std::to_string(i)}});
-    CHECK(mcp.call_tool("record_pattern", {{"pattern_name", "p"}, {"description", "d"}})["structuredContent"]["destination"] == "server");
+    CHECK(mcp.call_tool("record_pattern",
+                        {{"pattern_name", "p"}, {"description", "d"}})["structuredContent"]["destination"] ==
+          "server");
     REQUIRE(server.wait_for(5));  // the background sender
   }
   auto got = server.received();
@@ -246,7 +274,8 @@ TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 an
   got = server.received();
   CHECK(got.size() == 8);
   std::map<std::string, int> seen;
-  for (const auto& r : got) ++seen[r["body"]["metadata"].value("context", "") + r["body"]["metadata"].value("pattern_name", "")];
+  for (const auto& r : got)
+    ++seen[r["body"]["metadata"].value("context", "") + r["body"]["metadata"].value("pattern_name", "")];
   for (const auto& [k, n] : seen) CHECK_MESSAGE(n == 1, k);  // none twice
   {  // search_memory asks the server (POST /memory/query with the key)
     McpSession mcp(root.path());
@@ -255,7 +284,8 @@ TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 an
     REQUIRE(r["isError"] == false);
     CHECK(r["structuredContent"]["source"] == "server");
     REQUIRE(r["structuredContent"]["memories"].size() >= 1);
-    CHECK(r["structuredContent"]["memories"][0]["content"].get<std::string>().find("m1") != std::string::npos);
+    CHECK(r["structuredContent"]["memories"][0]["content"].get<std::string>().find("m1") !=
+          std::string::npos);
     std::lock_guard lock(server.mutex_);
     REQUIRE(server.queries.size() == 1);
     CHECK(server.queries[0]["path"] == "/memory/query");
@@ -263,14 +293,17 @@ TEST_CASE("OpenMemory 1.x: records reach POST /memory/add with x-api-key; 401 an
   }
 }
 
-TEST_CASE("a server that is down: records wait in the outbox; when it is back, two flushes at once deliver each once") {
+TEST_CASE(
+    "a server that is down: records wait in the outbox; when it is back, two flushes at once deliver each "
+    "once") {
   int port;
   {
     FakeOpenMemory probe;  // a free port, then nothing listens there
     port = probe.port();
   }
   TempDir root;
-  init_project(root, "OPENMEMORY_URL=http://127.0.0.1:" + std::to_string(port) + "\nOPENMEMORY_API_KEY=key-123\n");
+  init_project(root,
+               "OPENMEMORY_URL=http://127.0.0.1:" + std::to_string(port) + "\nOPENMEMORY_API_KEY=key-123\n");
   for (int i = 0; i < 20; ++i) hook_action(root, i);  // connection refused each time
   json waiting = outbox(root);
   REQUIRE(waiting.size() == 20);
@@ -288,15 +321,20 @@ TEST_CASE("a server that is down: records wait in the outbox; when it is back, t
   CHECK(seen.size() == 20);
 }
 
-TEST_CASE("OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions and patterns; a 403 sends the state again") {
+TEST_CASE(
+    "OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions and patterns; a 403 sends the "
+    "state again") {
   FakeOpenMemory server;
   TempDir root;
-  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_MODE=ai-agents\nOPENMEMORY_PROJECT=shop\n");
+  init_project(root,
+               "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_MODE=ai-agents\nOPENMEMORY_PROJECT=shop\n");
   {
     McpSession mcp(root.path());
     mcp.initialize();
     mcp.call_tool("log_event", {{"message", "a"}});
-    mcp.call_tool("record_pattern", {{"pattern_name", "guard"}, {"description", "use guards"}, {"example", "G g;"}, {"tags", {"cpp"}}});
+    mcp.call_tool(
+        "record_pattern",
+        {{"pattern_name", "guard"}, {"description", "use guards"}, {"example", "G g;"}, {"tags", {"cpp"}}});
     REQUIRE(server.wait_for(3));
   }
   CHECK(server.states == 1);
@@ -341,26 +379,118 @@ TEST_CASE("OpenMemory-Code (OPENMEMORY_MODE=ai-agents): state once, then actions
   CHECK(outbox(root).empty());
 }
 
-TEST_CASE("embedded store: four processes recording and ingesting at once store every record exactly once") {
+TEST_CASE("embedded store: four processes auditing and ingesting at once store every action exactly once") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());
   agentlog::policy::MemoryConfig config;
   config.project = "p";
   const int failed = agentlog::test::run_in_children(4, [&](int k) {
     agentlog::policy::Memory memory(layout, config);
+    agentlog::policy::AuditLog audit(layout.audit_dir());
     for (int i = 0; i < 300; ++i) {
-      memory.record_action({{"time", "2026-11-30T10:00:00.000Z"}, {"agent", {{"name", "a" + std::to_string(k)}}},
-                            {"tool", "t"}, {"decision", "allowed"}, {"outcome", "ok"},
-                            {"arguments", {{"i", i}, {"k", k}}}, {"session", "s"}});
+      memory.record_action(audit.append({{"time", "2026-11-30T10:00:00.000Z"},
+                                         {"agent", {{"name", "a" + std::to_string(k)}}},
+                                         {"tool", "t"},
+                                         {"decision", "allowed"},
+                                         {"outcome", "ok"},
+                                         {"arguments", {{"i", i}, {"k", k}}},
+                                         {"session", "s"}}));
       if (i % 50 == 0) memory.list(1);  // ingests while the others append
+      if (k == 0 && i == 150)
+        memory.record_pattern("p", "a pattern among the actions", "", {});  // the journal, meanwhile
     }
     return 0;  // the destructor ingests the rest
   });
   CHECK(failed == 0);
   agentlog::policy::Memory memory(layout, config);
   json all = memory.list(5000);
-  CHECK(all.size() == 1200);
+  CHECK(all.size() == 1201);
   std::set<std::string> distinct;
   for (const auto& m : all) distinct.insert(m["content"].get<std::string>());
-  CHECK(distinct.size() == 1200);
+  CHECK(distinct.size() == 1201);
+  // Each action's memory names its audit record.
+  json found = memory.search("auditHash", 5000);
+  CHECK(found.size() == 1200);
+}
+
+TEST_CASE(
+    "embedded store: actions come from the audit log, once, whoever ingests; a store from before starts at "
+    "the end") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::policy::MemoryConfig config;
+  config.project = "p";
+  agentlog::policy::AuditLog audit(layout.audit_dir());
+  auto act = [&](const std::string& tool) {
+    return audit.append({{"time", "2026-11-30T10:00:00.000Z"},
+                         {"agent", {{"name", "a"}}},
+                         {"tool", tool},
+                         {"decision", "allowed"},
+                         {"outcome", "ok"},
+                         {"arguments", json::object()},
+                         {"session", "s"}});
+  };
+  act("before_any_store");  // audited while no memory store existed: taken in by the first ingest
+  {
+    agentlog::policy::Memory memory(layout, config);
+    CHECK(memory.search("before_any_store", 10).size() == 1);
+    memory.record_action(act("second"));
+    CHECK(memory.search("second", 10).size() == 1);
+    CHECK(memory.list(10).size() == 2);
+  }
+  {
+    agentlog::policy::Memory other(layout, config);  // another process's view: nothing twice
+    CHECK(other.list(10).size() == 2);
+  }
+  // A half-written record is taken once it is complete.
+  {
+    std::ofstream out(audit.log_path(), std::ios::app);
+    out << R"({"agent":{"name":"a"},"tool":"torn_then_whole","decision":"allowed","outcome":"ok")";
+  }
+  agentlog::policy::Memory memory(layout, config);
+  CHECK(memory.list(10).size() == 2);
+  {
+    std::ofstream out(audit.log_path(), std::ios::app);
+    out << R"(,"time":"2026-11-30T10:00:01.000Z"})"
+        << "\n";
+  }
+  CHECK(memory.search("torn_then_whole", 10).size() == 1);
+  // With a server configured, actions go to its outbox, not to the embedded store, even later.
+  config.url = "http://127.0.0.1:9";
+  memory.configure(config);
+  memory.record_action(act("for_the_server"));
+  CHECK(memory.outbox().size() == 1);
+  CHECK(memory.list(10).size() == 3);  // an ingest meanwhile (the sender's, or a process's last) passes it by
+  config.url.clear();
+  memory.configure(config);
+  CHECK(memory.search("for_the_server", 10).empty());
+  CHECK(memory.list(10).size() == 3);
+}
+
+TEST_CASE(
+    "embedded store: a store whose actions came through the journal (an older version) is not replayed") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::policy::MemoryConfig config;
+  config.project = "p";
+  agentlog::policy::AuditLog audit(layout.audit_dir());
+  for (const char* tool : {"old_one", "old_two"})
+    audit.append({{"time", "2026-11-30T10:00:00.000Z"},
+                  {"agent", {{"name", "a"}}},
+                  {"tool", tool},
+                  {"decision", "allowed"},
+                  {"outcome", "ok"},
+                  {"arguments", json::object()},
+                  {"session", "s"}});
+  fs::create_directories(layout.memory_dir());
+  agentlog::test::write_text(layout.memory_dir() / "pending.jsonl",
+                             json{{"kind", "action"},
+                                  {"content", "Agent a performed: old_two (allowed, ok)"},
+                                  {"tags", {"agent-action", "p", "a"}},
+                                  {"metadata", {{"timestamp", "2026-11-30T10:00:00.000Z"}}}}
+                                     .dump() +
+                                 "\n");
+  agentlog::policy::Memory memory(layout, config);
+  CHECK(memory.list(10).size() == 1);
+  CHECK(memory.search("old_one", 10).empty());
 }

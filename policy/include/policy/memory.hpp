@@ -29,10 +29,10 @@
 namespace agentlog::policy {
 
 struct MemoryConfig {
-  std::string url;      // OPENMEMORY_URL; empty = the embedded store
-  std::string api_key;  // OPENMEMORY_API_KEY
+  std::string url;              // OPENMEMORY_URL; empty = the embedded store
+  std::string api_key;          // OPENMEMORY_API_KEY
   std::string mode = "memory";  // OPENMEMORY_MODE: memory | ai-agents
-  std::string project;  // OPENMEMORY_PROJECT, else the project folder's name
+  std::string project;          // OPENMEMORY_PROJECT, else the project folder's name
   long timeout_ms = 5000;
 
   static MemoryConfig from_env(const EnvSettings& logging, const ProjectLayout& layout);
@@ -92,8 +92,13 @@ class Memory {
     std::string endpoint;
     nlohmann::json body;
   };
+  static Entry action_entry(const nlohmann::json& audit_record, const MemoryConfig& config);
   void submit(const Entry& e);  // into the journal or the outbox, now; wakes the sender
-  void ingest() const;                            // the journal into the SQLite store
+  void wake_sender();
+  // Into the SQLite store: the journal (patterns) and the audit log's new records (actions).
+  void ingest() const;
+  void ingest_journal(class Db& db) const;
+  void ingest_actions(class Db& db, const std::filesystem::path& audit_log) const;
   std::filesystem::path journal() const;
 
   std::string project_name() const;
