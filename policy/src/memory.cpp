@@ -243,11 +243,12 @@ void Memory::submit(const Entry& e) {
 }
 
 void Memory::wake_sender() {
+  // Sequentially consistent with the sender's "flag, then look": one of the two sees the other.
+  records_.fetch_add(1);  // a sender that is gathering sees it at its next look
+  if (!sleeping_.load()) return;
   std::lock_guard lock(mutex_);
-  if (!kicked_) {  // one wake-up per burst: the sender gathers the rest
-    kicked_ = true;
-    wake_.notify_all();
-  }
+  kicked_ = true;
+  wake_.notify_all();
 }
 
 namespace {
@@ -602,14 +603,30 @@ void Memory::start_background() {
     // is busy, and catches up when they pause. Records wait safely in the audit log and the journal.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::unique_lock lock(mutex_);
+    std::uint64_t taken = 0;  // records_ when the last ingest began
     while (!stop_) {
-      wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
+      // Asleep until a record comes (or 30 s pass: the outbox's retries), unless some came meanwhile.
+      if (records_.load(std::memory_order_relaxed) == taken) {
+        sleeping_.store(true);
+        if (records_.load() == taken)  // none came between the look and the flag
+          wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
+        sleeping_.store(false);
+        kicked_ = false;
+      }
       if (stop_) break;
-      // Let a burst of records gather: one transaction for all of them (each commit adds a segment to the
-      // full-text index that later has to be merged). Readers (search_memory, `memory list`) ingest first,
-      // so they never miss a record that is still waiting.
-      wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
-      kicked_ = false;
+      // Stay out of a burst's way: index once the records pause for a second (or after 10 s without a
+      // pause), in one transaction for all of them: each commit adds a segment to the full-text index that
+      // later has to be merged. Readers (search_memory, `memory list`) ingest first, so they never miss a
+      // record that is still waiting; the records themselves are on disk already (audit log, journal).
+      const auto first = std::chrono::steady_clock::now();
+      for (;;) {
+        const std::uint64_t before = records_.load(std::memory_order_relaxed);
+        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+        if (stop_ || records_.load(std::memory_order_relaxed) == before ||
+            std::chrono::steady_clock::now() - first >= std::chrono::seconds(10))
+          break;
+      }
+      taken = records_.load(std::memory_order_relaxed);
       lock.unlock();
       try {
         ingest();

@@ -13,6 +13,7 @@
 // Thread-safety: all members are thread-safe; several processes may share one memory/ directory.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
@@ -110,6 +111,8 @@ class Memory {
   std::thread sender_;
   std::condition_variable wake_;
   bool stop_ = false, kicked_ = false;
+  std::atomic<std::uint64_t> records_{0};  // records this process made (the sender gathers them)
+  std::atomic<bool> sleeping_{false};      // the sender waits for a record: wake it
   std::mutex journal_mutex_;
   int journal_fd_ = -1;  // memory/pending.jsonl, opened at the first record
   mutable std::mutex db_mutex_;
