@@ -16,7 +16,7 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
   tool.output_schema = tool_schema("log_event.output");
   tool.annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false};
   tool.permissions = {"logging.write"};
-  tool.handler = [&ctx](mcp::ToolCall& call) -> json {
+  tool.handler = [&ctx, file = ctx.layout.relative(ctx.layout.latest_log())](mcp::ToolCall& call) -> json {
     const json& a = call.arguments;
     LogEvent event;
     event.level = arg_or<std::string>(a, "level", "info");
@@ -28,7 +28,7 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
     event.span_id = arg_or<std::string>(a, "spanId", "");
     EventResult r = write_event(ctx.layout, event);
     if (!r.written) return {{"written", false}, {"reason", r.reason}};
-    return {{"written", true}, {"file", ctx.layout.relative(ctx.layout.latest_log())}, {"record", r.record}};
+    return {{"written", true}, {"file", file}, {"record", r.record}};
   };
   return tool;
 }

@@ -71,7 +71,8 @@ std::int64_t archive_time(const std::string& name) {
 }  // namespace
 
 std::int64_t system_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -97,7 +98,7 @@ RotationPolicy RotationPolicy::from_env(const EnvSettings& env) {
   RotationPolicy p;
   p.max_bytes = static_cast<std::uint64_t>(env.get_double("LOG_MAX_SIZE_MB") * 1024 * 1024);
   const std::string& interval = env.get_string("LOG_ROTATE_INTERVAL");
-  p.interval = interval == "hourly" ? Interval::kHourly
+  p.interval = interval == "hourly"   ? Interval::kHourly
                : interval == "weekly" ? Interval::kWeekly
                : interval == "none"   ? Interval::kNone
                                       : Interval::kDaily;
@@ -139,10 +140,14 @@ std::uint64_t LogWriter::rotations() const {
 
 bool LogWriter::period_ended(std::int64_t created, std::int64_t now) const {
   switch (policy_.interval) {
-    case RotationPolicy::Interval::kNone: return false;
-    case RotationPolicy::Interval::kHourly: return created / kHourMs != now / kHourMs;
-    case RotationPolicy::Interval::kDaily: return created / kDayMs != now / kDayMs;
-    case RotationPolicy::Interval::kWeekly: return (created / kDayMs + 3) / 7 != (now / kDayMs + 3) / 7;
+    case RotationPolicy::Interval::kNone:
+      return false;
+    case RotationPolicy::Interval::kHourly:
+      return created / kHourMs != now / kHourMs;
+    case RotationPolicy::Interval::kDaily:
+      return created / kDayMs != now / kDayMs;
+    case RotationPolicy::Interval::kWeekly:
+      return (created / kDayMs + 3) / 7 != (now / kDayMs + 3) / 7;
   }
   return false;
 }
@@ -154,6 +159,7 @@ void LogWriter::ensure_open_locked() {
   struct stat st {};
   if (fd_ >= 0 && ::stat(path.c_str(), &st) == 0 && st.st_ino == inode_) return;
   if (fd_ >= 0) ::close(fd_);
+  clean_end_ = kUnknownEnd;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);  // read: the last byte
   if (fd_ < 0) throw io_error("open", path, errno);
   ::fstat(fd_, &st);
@@ -183,7 +189,8 @@ void LogWriter::rotate_locked(std::int64_t now) {
     if (::mkdir(target.c_str(), 0755) == 0) break;
     if (errno != EEXIST) throw io_error("create", target, errno);
   }
-  if (::rename(latest().c_str(), (target / "latest.log").c_str()) != 0) throw io_error("rotate", latest(), errno);
+  if (::rename(latest().c_str(), (target / "latest.log").c_str()) != 0)
+    throw io_error("rotate", latest(), errno);
   ::close(fd_);
   fd_ = -1;
   ++rotations_;
@@ -221,16 +228,20 @@ void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
       rotate_locked(now);
       continue;
     }
-    if (size > 0) {  // a writer killed mid-line (even ours: a fatal signal cuts a write short): start a new line
+    // A writer killed mid-line (even ours: a fatal signal cuts a write short): start a new line. Not needed
+    // when the file ends where our last whole line did (nobody wrote since: we hold the lock file).
+    if (size > 0 && size != clean_end_) {
       char last = '\n';
-      if (::pread(fd_, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n' && !write_all(fd_, "\n", 1))
+      if (::pread(fd_, &last, 1, static_cast<off_t>(size - 1)) == 1 && last != '\n' &&
+          !write_all(fd_, "\n", 1))
         throw io_error("write", latest(), errno);
     }
     std::string_view rest = lines.substr(pos);
     const std::uint64_t room = size >= policy_.max_bytes ? 0 : policy_.max_bytes - size;
     std::size_t n = rest.size();
     if (n > room) {  // the whole lines that fit
-      std::size_t cut = room == 0 ? std::string_view::npos : rest.rfind('\n', static_cast<std::size_t>(room - 1));
+      std::size_t cut =
+          room == 0 ? std::string_view::npos : rest.rfind('\n', static_cast<std::size_t>(room - 1));
       n = cut == std::string_view::npos ? 0 : cut + 1;
     }
     if (n == 0) {
@@ -248,6 +259,7 @@ void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
       throw io_error("write", latest(), err);
     }
     pos += n;
+    clean_end_ = rest[n - 1] == '\n' ? size + n : kUnknownEnd;
   }
 }
 
@@ -301,7 +313,8 @@ void LogWriter::maintain() {
       if (f.is_regular_file()) a.bytes += f.file_size(ec);
     archives.push_back(std::move(a));
   }
-  std::sort(archives.begin(), archives.end(), [](const Archive& a, const Archive& b) { return archive_name_less(a.name, b.name); });
+  std::sort(archives.begin(), archives.end(),
+            [](const Archive& a, const Archive& b) { return archive_name_less(a.name, b.name); });
   std::uint64_t total = 0;
   for (const auto& a : archives) total += a.bytes;
   const std::int64_t oldest_kept = clock_() - static_cast<std::int64_t>(p.retention_days) * kDayMs;

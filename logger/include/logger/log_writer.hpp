@@ -51,7 +51,8 @@ bool archive_name_less(const std::string& a, const std::string& b);
 // A failed append: `written` bytes of the batch (whole lines) reached the file before the failure.
 class LogWriteError : public std::runtime_error {
  public:
-  LogWriteError(const std::string& message, std::size_t written) : std::runtime_error(message), written(written) {}
+  LogWriteError(const std::string& message, std::size_t written)
+      : std::runtime_error(message), written(written) {}
   std::size_t written;
 };
 
@@ -96,7 +97,9 @@ class LogWriter {
   int lock_fd_ = -1;
   int fd_ = -1;
   ino_t inode_ = 0;
-  std::int64_t created_ms_ = 0;  // when the open latest.log was started (logs/.latest.meta)
+  static constexpr std::uint64_t kUnknownEnd = ~std::uint64_t{0};
+  std::uint64_t clean_end_ = kUnknownEnd;  // latest.log's size after our last write, which ended a line
+  std::int64_t created_ms_ = 0;            // when the open latest.log was started (logs/.latest.meta)
   std::uint64_t rotations_ = 0;
 
   std::mutex work_mutex_;
