@@ -1,6 +1,6 @@
-// The trace store: generated span files with known durations (exact percentiles, filters, pagination, torn and
-// corrupt lines, retention, reindex, a corrupt index, exports) and spans from a real traced program queried
-// through `agentlog serve` (tools and resources).
+// The trace store: generated span files with known durations (exact percentiles, filters, pagination, torn
+// and corrupt lines, retention, reindex, a corrupt index, exports) and spans from a real traced program
+// queried through `agentlog serve` (tools and resources).
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -37,10 +37,21 @@ std::string iso(int second, int micros, const std::string& day = "2026-11-25") {
 json span(const std::string& trace, std::uint64_t id, std::uint64_t parent, const std::string& fn,
           const std::string& file, const std::string& start, double ms, json params = json::object(),
           json ret = nullptr, json error = nullptr) {
-  return {{"traceId", trace}, {"spanId", hex(id, 16)}, {"parentSpanId", parent ? json(hex(parent, 16)) : json(nullptr)},
-          {"function", fn}, {"file", file}, {"line", 10}, {"startTime", start}, {"duration", ms},
-          {"durationNs", static_cast<std::int64_t>(ms * 1e6)}, {"params", params}, {"returnValue", ret},
-          {"error", error}, {"thread", 7}, {"pid", 42}, {"level", 2}};
+  return {{"traceId", trace},
+          {"spanId", hex(id, 16)},
+          {"parentSpanId", parent ? json(hex(parent, 16)) : json(nullptr)},
+          {"function", fn},
+          {"file", file},
+          {"line", 10},
+          {"startTime", start},
+          {"duration", ms},
+          {"durationNs", static_cast<std::int64_t>(ms * 1e6)},
+          {"params", params},
+          {"returnValue", ret},
+          {"error", error},
+          {"thread", 7},
+          {"pid", 42},
+          {"level", 2}};
 }
 
 void append(const fs::path& file, const std::string& text) {
@@ -56,9 +67,13 @@ fs::path write_hundred(const TempDir& dir) {
     std::string t = hex(static_cast<std::uint64_t>(i + 1), 32);
     json err = i == 7 ? json({{"type", "std::runtime_error"}, {"message", "db down"}}) : json(nullptr);
     text += span(t, 1000 + i, 2000 + i, "Db::query", "src/db.cpp", iso(i, 100), (i + 1) / 2.0,
-                 {{"sql", "SELECT " + std::to_string(i)}}, i, err).dump() + "\n";
+                 {{"sql", "SELECT " + std::to_string(i)}}, i, err)
+                .dump() +
+            "\n";
     text += span(t, 2000 + i, 0, "Api::handle", "src/api.cpp", iso(i, 0), i + 1.0, {{"userId", i}},
-                 {{"status", 200}}, err).dump() + "\n";
+                 {{"status", 200}}, err)
+                .dump() +
+            "\n";
   }
   append(f, text);
   return f;
@@ -180,6 +195,35 @@ TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, 
   CHECK(sum["corruptLines"] == 2);
 }
 
+TEST_CASE("a query sees at once what was written since the last one: new day folders, new files, appends") {
+  TempDir dir;
+  TraceStore store(dir.path(), 30);
+  CHECK(store.summary()["spans"] == 0);
+  const std::string line = span(hex(1, 32), 1, 0, "f", "a.cpp", iso(0, 0), 1.0).dump() + "\n";
+  append(dir / "2026-11-25/1-1.jsonl", line);  // a day folder made after the store started watching
+  CHECK(store.summary()["spans"] == 1);
+  append(dir / "2026-11-25/1-1.jsonl", span(hex(2, 32), 2, 0, "g", "a.cpp", iso(1, 0), 1.0).dump() + "\n");
+  CHECK(store.summary()["spans"] == 2);
+  append(dir / "2026-11-26/2-1.jsonl",
+         span(hex(3, 32), 3, 0, "h", "b.cpp", iso(2, 0, "2026-11-26"), 1.0).dump() + "\n");
+  append(dir / "2026-11-26/2-1.jsonl",
+         span(hex(4, 32), 4, 0, "h", "b.cpp", iso(3, 0, "2026-11-26"), 1.0).dump() + "\n");
+  CHECK(store.summary()["spans"] == 4);
+  CHECK(store.summary()["spans"] == 4);  // nothing new: nothing twice
+  // An old day folder copied in is removed by retention on the next query.
+  append(dir / "2020-01-01/1-1.jsonl",
+         span(hex(9, 32), 9, 0, "old", "a.cpp", iso(0, 0, "2020-01-01"), 1).dump() + "\n");
+  CHECK(store.summary()["spans"] == 4);
+  CHECK_FALSE(fs::exists(dir / "2020-01-01"));
+  // Another store of the same folder (another thread of the server) sees the same.
+  TraceStore other(dir.path(), 30);
+  CHECK(other.summary()["spans"] == 4);
+  append(dir / "2026-11-26/2-1.jsonl",
+         span(hex(5, 32), 5, 0, "h", "b.cpp", iso(4, 0, "2026-11-26"), 1.0).dump() + "\n");
+  CHECK(other.summary()["spans"] == 5);
+  CHECK(store.summary()["spans"] == 5);
+}
+
 TEST_CASE("durations and times as agents write them") {
   using agentlog::store::parse_duration_ms;
   CHECK(parse_duration_ms(json(250)) == 250);
@@ -192,7 +236,8 @@ TEST_CASE("durations and times as agents write them") {
   CHECK_THROWS_AS(parse_duration_ms(json("10 parsecs")), StoreError);
   std::int64_t now = 1000LL * 86400 * 1000000000;
   CHECK(agentlog::store::parse_time_ns("1h", now) == now - 3600LL * 1000000000);
-  CHECK(agentlog::store::parse_time_ns("2026-11-25", now) == agentlog::store::parse_iso_ns("2026-11-25T00:00:00Z"));
+  CHECK(agentlog::store::parse_time_ns("2026-11-25", now) ==
+        agentlog::store::parse_iso_ns("2026-11-25T00:00:00Z"));
   CHECK_THROWS_AS(agentlog::store::parse_time_ns("yesterday", now), StoreError);
 }
 
@@ -206,7 +251,8 @@ TEST_CASE("an empty store answers with empty results") {
 
 TEST_CASE("retention removes old span files and their rows; reindex and a corrupt index rebuild") {
   TempDir dir;
-  append(dir / "2020-01-01/1-1.jsonl", span(hex(999, 32), 1, 0, "old", "a.cpp", iso(0, 0, "2020-01-01"), 1).dump() + "\n");
+  append(dir / "2020-01-01/1-1.jsonl",
+         span(hex(999, 32), 1, 0, "old", "a.cpp", iso(0, 0, "2020-01-01"), 1).dump() + "\n");
   write_hundred(dir);
   {
     TraceStore keep(dir.path());
@@ -223,9 +269,7 @@ TEST_CASE("retention removes old span files and their rows; reindex and a corrup
   }
   // Garbage in place of the index: rebuilt from the span files, not fatal.
   for (const char* suffix : {"-wal", "-shm"}) fs::remove(dir.path().string() + "/index.sqlite" + suffix);
-  {
-    std::ofstream(dir / "index.sqlite", std::ios::trunc) << std::string(8192, 'x');
-  }
+  { std::ofstream(dir / "index.sqlite", std::ios::trunc) << std::string(8192, 'x'); }
   TraceStore rebuilt(dir.path());
   CHECK(rebuilt.find_slow(0, 1)["traces"][0]["duration"] == doctest::Approx(100.0));
 }
@@ -233,7 +277,8 @@ TEST_CASE("retention removes old span files and their rows; reindex and a corrup
 TEST_CASE("exports: Chrome trace events and OTLP/JSON") {
   TempDir dir;
   write_hundred(dir);
-  append(dir / "2026-11-25/9-9.jsonl", span("req-abc-123", 5, 0, "handle", "a.cpp", iso(0, 0), 3.0).dump() + "\n");
+  append(dir / "2026-11-25/9-9.jsonl",
+         span("req-abc-123", 5, 0, "handle", "a.cpp", iso(0, 0), 3.0).dump() + "\n");
   TraceStore store(dir.path());
   json chrome = store.export_chrome(hex(8, 32));
   REQUIRE(chrome["traceEvents"].size() == 2);
@@ -257,7 +302,8 @@ TEST_CASE("exports: Chrome trace events and OTLP/JSON") {
   CHECK(spans[1]["parentSpanId"] == spans[0]["spanId"]);
   CHECK(spans[0]["status"]["code"] == 2);
   CHECK(std::stoll(spans[0]["endTimeUnixNano"].get<std::string>()) -
-            std::stoll(spans[0]["startTimeUnixNano"].get<std::string>()) == 8000000);
+            std::stoll(spans[0]["startTimeUnixNano"].get<std::string>()) ==
+        8000000);
   json custom = store.export_otlp("req-abc-123", "proj");
   std::string id = custom["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"];
   CHECK(id.size() == 32);
@@ -269,7 +315,8 @@ TEST_CASE("spans of a real traced program, through agentlog serve: tools and res
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
   auto env = root / ".ai-agents/logging/config/.env.tracing";
   agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_DEFAULT_LEVEL=2\n");
-  auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+  auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
   REQUIRE(run.exit_code == 0);
 
   agentlog::test::McpSession mcp(root.path());
@@ -283,7 +330,8 @@ TEST_CASE("spans of a real traced program, through agentlog serve: tools and res
   CHECK(trace["spans"][0]["params"]["n"] == 4);
   CHECK(trace["spans"][0]["returnValue"] == 3);
   CHECK(trace["spans"][0]["children"].size() == 2);
-  json stats = mcp.call_tool("get_trace_stats", {{"file", "program.cpp"}, {"function", "fib"}})["structuredContent"];
+  json stats =
+      mcp.call_tool("get_trace_stats", {{"file", "program.cpp"}, {"function", "fib"}})["structuredContent"];
   CHECK(stats["count"] == 9);
   json found = mcp.call_tool("search_traces", {{"function", "fib"}, {"minDuration", 0}})["structuredContent"];
   CHECK(found["traces"].size() == 1);
