@@ -167,6 +167,18 @@ void hook_action(const TempDir& root, int n) {
           .exit_code == 0);
 }
 
+// One audited action, as the guard writes it.
+json audited(agentlog::policy::AuditLog& audit, const std::string& tool, const std::string& agent = "a",
+             json arguments = json::object()) {
+  return audit.append({{"time", "2026-11-30T10:00:00.000Z"},
+                       {"agent", {{"name", agent}}},
+                       {"tool", tool},
+                       {"decision", "allowed"},
+                       {"outcome", "ok"},
+                       {"arguments", std::move(arguments)},
+                       {"session", "s"}});
+}
+
 }  // namespace
 
 TEST_CASE("embedded store: every action and pattern, searchable; the record mapping of DESIGN.md") {
@@ -388,13 +400,7 @@ TEST_CASE("embedded store: four processes auditing and ingesting at once store e
     agentlog::policy::Memory memory(layout, config);
     agentlog::policy::AuditLog audit(layout.audit_dir());
     for (int i = 0; i < 300; ++i) {
-      memory.record_action(audit.append({{"time", "2026-11-30T10:00:00.000Z"},
-                                         {"agent", {{"name", "a" + std::to_string(k)}}},
-                                         {"tool", "t"},
-                                         {"decision", "allowed"},
-                                         {"outcome", "ok"},
-                                         {"arguments", {{"i", i}, {"k", k}}},
-                                         {"session", "s"}}));
+      memory.record_action(audited(audit, "t", "a" + std::to_string(k), {{"i", i}, {"k", k}}));
       if (i % 50 == 0) memory.list(1);  // ingests while the others append
       if (k == 0 && i == 150)
         memory.record_pattern("p", "a pattern among the actions", "", {});  // the journal, meanwhile
@@ -414,22 +420,14 @@ TEST_CASE("embedded store: four processes auditing and ingesting at once store e
 }
 
 TEST_CASE(
-    "embedded store: actions come from the audit log, once, whoever ingests; a store from before starts at "
-    "the end") {
+    "embedded store: actions come from the audit log, once, whoever ingests; torn records wait; a server's "
+    "are not replayed") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());
   agentlog::policy::MemoryConfig config;
   config.project = "p";
   agentlog::policy::AuditLog audit(layout.audit_dir());
-  auto act = [&](const std::string& tool) {
-    return audit.append({{"time", "2026-11-30T10:00:00.000Z"},
-                         {"agent", {{"name", "a"}}},
-                         {"tool", tool},
-                         {"decision", "allowed"},
-                         {"outcome", "ok"},
-                         {"arguments", json::object()},
-                         {"session", "s"}});
-  };
+  auto act = [&](const std::string& tool) { return audited(audit, tool); };
   act("before_any_store");  // audited while no memory store existed: taken in by the first ingest
   {
     agentlog::policy::Memory memory(layout, config);
@@ -474,14 +472,7 @@ TEST_CASE(
   agentlog::policy::MemoryConfig config;
   config.project = "p";
   agentlog::policy::AuditLog audit(layout.audit_dir());
-  for (const char* tool : {"old_one", "old_two"})
-    audit.append({{"time", "2026-11-30T10:00:00.000Z"},
-                  {"agent", {{"name", "a"}}},
-                  {"tool", tool},
-                  {"decision", "allowed"},
-                  {"outcome", "ok"},
-                  {"arguments", json::object()},
-                  {"session", "s"}});
+  for (const char* tool : {"old_one", "old_two"}) audited(audit, tool);
   fs::create_directories(layout.memory_dir());
   agentlog::test::write_text(layout.memory_dir() / "pending.jsonl",
                              json{{"kind", "action"},

@@ -1,6 +1,7 @@
 // OpenMemory (DESIGN.md, Policy 4 and "OpenMemory"): every audited action, and every pattern the agent
 // records, becomes a memory. With OPENMEMORY_URL empty they go to the embedded store memory/memory.sqlite
-// (SQLite FTS5: `agentlog memory search`). With a URL they go to a server: the OpenMemory 1.x REST API
+// (SQLite FTS5: `agentlog memory search`), indexed in the background from the audit log (actions) and the
+// journal memory/pending.jsonl (patterns). With a URL they go to a server: the OpenMemory 1.x REST API
 // (POST /memory/add {content, tags, metadata}, header x-api-key) or, with OPENMEMORY_MODE=ai-agents, the
 // OpenMemory-Code API (POST /ai-agents/state once, then /ai-agents/action and /ai-agents/pattern).
 //
@@ -57,18 +58,21 @@ class Memory {
   void configure(const MemoryConfig& config);
   MemoryConfig config() const;
 
-  // Records one audit record (the action of an agent) / a pattern, before returning: appended to the embedded
-  // store's journal memory/pending.jsonl (moved into SQLite in batches by the background sender and before
-  // every list/search), or as a file in the outbox for the server (sent by flush() or the background
-  // sender). Neither waits for an fsync: a killed process loses nothing, a power cut may (the audit log is
-  // the durable record). Throws when it cannot be stored.
+  // One audited action (a record as AuditLog::append returned it). For the embedded store there is nothing
+  // to write: the audit log is its journal of actions, and what it gained since the stored offset is indexed
+  // by the background sender once the records pause (or before any list/search). For a server it is written
+  // to the outbox (sent by flush() or the background sender). Throws when it cannot be stored.
   void record_action(const nlohmann::json& audit_record);
+  // One pattern: appended to the embedded store's journal memory/pending.jsonl (indexed like the actions),
+  // or written to the outbox for a server. Neither waits for an fsync: a killed process loses nothing, a
+  // power cut may. Throws when it cannot be stored.
   void record_pattern(const std::string& name, const std::string& description, const std::string& example,
                       const std::vector<std::string>& tags);
 
   // Sends what is due in the outbox (everything with `force`), oldest first.
   FlushReport flush(bool force = false);
-  // Sends in the background: after each record and every 30 s (the server uses this).
+  // Indexes and sends in the background, at nice 10: once records pause for a second (at most 10 s after
+  // the first), and every 30 s (the server uses this).
   void start_background();
 
   // The embedded store, newest first; `query` is full text (every word must occur).
