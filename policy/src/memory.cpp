@@ -186,11 +186,8 @@ Memory::~Memory() {
   wake_.notify_all();
   if (sender_.joinable()) sender_.join();
   if (journal_fd_ >= 0) ::close(journal_fd_);
-  try {
-    ingest();  // what this process appended since the sender last ran
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "agentlog: memory: %s\n", e.what());
-  }
+  // No ingest here: what is not indexed yet waits on disk (audit log, journal) for the next sender or reader,
+  // so that a hook or a server that exits is not held up by indexing.
 }
 
 void Memory::configure(const MemoryConfig& config) {
@@ -433,7 +430,8 @@ void Memory::ingest_actions(Db& db, const fs::path& audit) const {
           start = nl + 1;
           if (!audit_record.is_object()) continue;  // not a record: `agentlog audit verify` reports it
           Entry e = action_entry(audit_record, c);
-          insert.add(e.metadata.value("timestamp", std::string()), e.kind, e.content, e.tags.dump(),
+          insert.add(e.metadata.value("timestamp", std::string()), e.kind, e.content,
+                     e.tags.dump(-1, ' ', false, json::error_handler_t::replace),
                      e.metadata.dump(-1, ' ', false, json::error_handler_t::replace));
         }
       }

@@ -405,7 +405,7 @@ TEST_CASE("embedded store: four processes auditing and ingesting at once store e
       if (k == 0 && i == 150)
         memory.record_pattern("p", "a pattern among the actions", "", {});  // the journal, meanwhile
     }
-    return 0;  // the destructor ingests the rest
+    return 0;  // what is not indexed yet waits in the audit log and the journal
   });
   CHECK(failed == 0);
   agentlog::policy::Memory memory(layout, config);

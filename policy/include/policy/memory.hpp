@@ -51,7 +51,7 @@ struct FlushReport {
 class Memory {
  public:
   Memory(ProjectLayout layout, MemoryConfig config);
-  ~Memory();  // stops the background sender (records stay in the outbox)
+  ~Memory();  // stops the background sender; what is not indexed or sent yet stays on disk for later
   Memory(const Memory&) = delete;
   Memory& operator=(const Memory&) = delete;
 
