@@ -75,7 +75,8 @@ void Server::stop() {
 
 void Server::serve(Transport& transport) {
   transport_ = &transport;
-  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) workers_.emplace_back([this] { worker_loop(); });
+  for (unsigned i = 0; i < std::max(1u, options_.workers); ++i)
+    workers_.emplace_back([this] { worker_loop(); });
   Transport::Handler handler;
   handler.on_line = [this](std::string_view line) { on_line(line); };
   handler.on_line_too_long = [this](std::size_t bytes) {
@@ -131,10 +132,10 @@ void Server::on_line(std::string_view line) {
                           std::string("Parse error: the line is not JSON (") + e.what() + ")"));
     return;
   }
-  on_message(message);
+  on_message(std::move(message));
 }
 
-void Server::on_message(const json& message) {
+void Server::on_message(json message) {
   if (message.is_array()) {
     send(make_error_reply(nullptr, ErrorCode::kInvalidRequest,
                           "Invalid Request: JSON-RPC batches are not supported; send one message per line"));
@@ -143,9 +144,10 @@ void Server::on_message(const json& message) {
   json id = message.is_object() && message.contains("id") ? message["id"] : json();
   bool has_id = message.is_object() && message.contains("id");
   if (!message.is_object() || message.value("jsonrpc", "") != "2.0" || (has_id && !valid_id(id))) {
-    send(make_error_reply(valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
-                          "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\":\"2.0\", a string "
-                          "\"method\" and a string or integer \"id\""));
+    send(
+        make_error_reply(valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
+                         "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\":\"2.0\", a string "
+                         "\"method\" and a string or integer \"id\""));
     return;
   }
   if (!message.contains("method")) {
@@ -153,7 +155,8 @@ void Server::on_message(const json& message) {
       on_response(message);
       return;
     }
-    send(make_error_reply(has_id ? id : json(), ErrorCode::kInvalidRequest, "Invalid Request: no \"method\""));
+    send(
+        make_error_reply(has_id ? id : json(), ErrorCode::kInvalidRequest, "Invalid Request: no \"method\""));
     return;
   }
   if (!message["method"].is_string()) {
@@ -162,7 +165,8 @@ void Server::on_message(const json& message) {
     return;
   }
   const std::string method = message["method"];
-  json params = message.value("params", json::object());
+  json params = json::object();
+  if (auto it = message.find("params"); it != message.end()) params = std::move(*it);
 
   if (!has_id) {  // notification: never answered
     if (method == "notifications/cancelled") {
@@ -180,7 +184,7 @@ void Server::on_message(const json& message) {
       send(make_error_reply(id, ErrorCode::kInvalidParams, "tools/call params must be an object"));
       return;
     }
-    start_tool_call(id, params);
+    start_tool_call(id, std::move(params));
     return;
   }
   try {
@@ -201,8 +205,9 @@ json Server::dispatch(const std::string& method, const json& params) {
     std::string level = required_string(params, "level");
     int index = log_level_index(level);
     if (index < 0)
-      throw RpcError::invalid_params("Unknown log level '" + level +
-                                     "': use debug, info, notice, warning, error, critical, alert or emergency");
+      throw RpcError::invalid_params(
+          "Unknown log level '" + level +
+          "': use debug, info, notice, warning, error, critical, alert or emergency");
     log_level_.store(index);
     return json::object();
   }
@@ -222,7 +227,8 @@ json Server::initialize(const json& params) {
     client_.name = ci->value("name", "unknown");
     client_.version = ci->value("version", "");
   }
-  if (const json* caps = get_param(params, "capabilities"); caps && caps->is_object()) client_.capabilities = *caps;
+  if (const json* caps = get_param(params, "capabilities"); caps && caps->is_object())
+    client_.capabilities = *caps;
   if (on_client) on_client(client_);
 
   json capabilities = {{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
@@ -235,7 +241,7 @@ json Server::initialize(const json& params) {
   return result;
 }
 
-void Server::start_tool_call(const json& id, const json& params) {
+void Server::start_tool_call(const json& id, json params) {
   std::string name = params.value("name", "");
   const Tool* tool = tools_.find(name);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
@@ -243,41 +249,50 @@ void Server::start_tool_call(const json& id, const json& params) {
     std::lock_guard lock(mutex_);
     in_flight_[id.dump()] = InFlight{cancelled};
   }
-  auto job = [this, id, params, cancelled] { run_tool_call(id, params, cancelled); };
+  std::function<void()> job = [this, id, params = std::move(params), cancelled]() mutable {
+    run_tool_call(id, std::move(params), cancelled);
+  };
   std::lock_guard lock(mutex_);
   if (tool && tool->long_running) {
-    long_threads_.emplace_back(job);
+    long_threads_.emplace_back(std::move(job));
   } else {
-    queue_.push_back(job);
+    queue_.push_back(std::move(job));
     queue_cv_.notify_one();
   }
 }
 
-void Server::run_tool_call(const json& id, const json& params, std::shared_ptr<std::atomic<bool>> cancelled) {
+void Server::run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled) {
   json reply;
   try {
     const json* name = get_param(params, "name");
     if (!name || !name->is_string()) throw RpcError::invalid_params("tools/call needs a string 'name'");
     ToolCall call;
     call.tool = name->get<std::string>();
-    if (const json* args = get_param(params, "arguments"); args && !args->is_null()) call.arguments = *args;
+    if (auto args = params.find("arguments"); args != params.end() && !args->is_null())
+      call.arguments = std::move(*args);
     call.client = client_;
     call.session = session_;
     call.request_id = id;
     call.cancel_flag = cancelled;
     json token;
-    if (const json* meta = get_param(params, "_meta"); meta && meta->is_object() && meta->contains("progressToken"))
+    if (const json* meta = get_param(params, "_meta");
+        meta && meta->is_object() && meta->contains("progressToken"))
       token = (*meta)["progressToken"];
     if (!token.is_null()) {
-      call.progress = [this, token](double progress, std::optional<double> total, const std::string& message) {
+      call.progress = [this, token](double progress, std::optional<double> total,
+                                    const std::string& message) {
         json p = {{"progressToken", token}, {"progress", progress}};
         if (total) p["total"] = *total;
         if (!message.empty()) p["message"] = message;
         send({{"jsonrpc", "2.0"}, {"method", "notifications/progress"}, {"params", p}});
       };
     }
-    call.log = [this, tool = call.tool](const std::string& level, const json& data) { notify_log(level, tool, data); };
-    call.request_client = [this](const std::string& method, const json& p) { return request_client(method, p); };
+    call.log = [this, tool = call.tool](const std::string& level, const json& data) {
+      notify_log(level, tool, data);
+    };
+    call.request_client = [this](const std::string& method, const json& p) {
+      return request_client(method, p);
+    };
     reply = make_result_reply(id, tools_.call(call).to_json());
   } catch (const RpcError& e) {
     reply = make_error_reply(id, e.code(), e.what(), e.data());
@@ -309,8 +324,9 @@ json Server::request_client(const std::string& method, const json& params) {
   if (!answered || pending->response.is_null())
     throw RpcError(ErrorCode::kRequestCancelled, "the client did not answer " + method);
   if (pending->response.contains("error"))
-    throw RpcError(ErrorCode::kInternalError,
-                   method + " failed on the client: " + pending->response["error"].value("message", "unknown error"));
+    throw RpcError(
+        ErrorCode::kInternalError,
+        method + " failed on the client: " + pending->response["error"].value("message", "unknown error"));
   return pending->response.value("result", json::object());
 }
 
@@ -334,7 +350,8 @@ void Server::notify_log(const std::string& level, const std::string& logger, con
   if (index < log_level_.load()) return;
   send({{"jsonrpc", "2.0"},
         {"method", "notifications/message"},
-        {"params", {{"level", kLogLevels[static_cast<std::size_t>(index)]}, {"logger", logger}, {"data", data}}}});
+        {"params",
+         {{"level", kLogLevels[static_cast<std::size_t>(index)]}, {"logger", logger}, {"data", data}}}});
 }
 
 }  // namespace agentlog::mcp

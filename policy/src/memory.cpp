@@ -624,6 +624,7 @@ void Memory::start_background() {
             std::chrono::steady_clock::now() - first >= std::chrono::seconds(10))
           break;
       }
+      if (stop_) break;  // what waits is indexed by the next sender or reader
       taken = records_.load(std::memory_order_relaxed);
       lock.unlock();
       try {

@@ -68,12 +68,12 @@ class Server {
   };
 
   void on_line(std::string_view line);
-  void on_message(const json& message);
+  void on_message(json message);  // moved through: a call's arguments are never copied on the way
   void on_response(const json& message);
   json dispatch(const std::string& method, const json& params);
   json initialize(const json& params);
-  void start_tool_call(const json& id, const json& params);
-  void run_tool_call(const json& id, const json& params, std::shared_ptr<std::atomic<bool>> cancelled);
+  void start_tool_call(const json& id, json params);
+  void run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled);
   json request_client(const std::string& method, const json& params);
   void send(const json& message);
   void worker_loop();
