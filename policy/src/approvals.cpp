@@ -27,7 +27,8 @@ std::string new_id() {
 }
 
 bool valid_id(const std::string& id) {
-  return id.size() == 12 && id.rfind("apr-", 0) == 0 && id.find_first_not_of("0123456789abcdef", 4) == std::string::npos;
+  return id.size() == 12 && id.rfind("apr-", 0) == 0 &&
+         id.find_first_not_of("0123456789abcdef", 4) == std::string::npos;
 }
 
 std::vector<Approval> load_all(const fs::path& dir) {
@@ -42,7 +43,9 @@ std::vector<Approval> load_all(const fs::path& dir) {
   return out;
 }
 
-void save(const fs::path& dir, const Approval& a) { write_file_atomic(dir / (a.id + ".json"), a.to_json().dump(2) + "\n", 0600); }
+void save(const fs::path& dir, const Approval& a) {
+  write_file_atomic(dir / (a.id + ".json"), a.to_json().dump(2) + "\n", 0600);
+}
 
 // Pending and approved approvals past their time become expired (saved).
 void expire(const fs::path& dir, Approval& a, std::int64_t now_ms) {
@@ -50,6 +53,21 @@ void expire(const fs::path& dir, Approval& a, std::int64_t now_ms) {
     a.status = "expired";
     save(dir, a);
   }
+}
+
+// Approvals that ended (used, denied, expired) more than kKeepEndedMs ago leave the folder: `approvals list`
+// stays readable, and every decision and use is in the audit log for good.
+constexpr std::int64_t kKeepEndedMs = 30LL * 24 * 3600 * 1000;
+
+void prune(const fs::path& dir, std::vector<Approval>& all, std::int64_t now_ms) {
+  std::erase_if(all, [&](const Approval& a) {
+    if (a.status == "pending" || a.status == "approved") return false;
+    const std::int64_t ended = std::max({a.expires_ms, a.decided_ms, a.created_ms});
+    if (now_ms - ended < kKeepEndedMs) return false;
+    std::error_code ec;
+    fs::remove(dir / (a.id + ".json"), ec);
+    return true;
+  });
 }
 
 }  // namespace
@@ -95,13 +113,14 @@ Approval Approval::from_json(const json& j) {
 ApprovalStore::ApprovalStore(fs::path dir) : dir_(std::move(dir)) {}
 
 ApprovalCheck ApprovalStore::check(const std::string& tool, const json& arguments, const json& redacted,
-                                   const std::string& approval_id, const std::string& agent, const std::string& session,
-                                   int ttl_minutes, std::int64_t now_ms) {
+                                   const std::string& approval_id, const std::string& agent,
+                                   const std::string& session, int ttl_minutes, std::int64_t now_ms) {
   using Kind = ApprovalCheck::Kind;
   const std::string hash = sha256_hex(tool + "\n" + arguments.dump());
   FileLock lock(dir_ / ".lock");
   std::vector<Approval> all = load_all(dir_);
   for (auto& a : all) expire(dir_, a, now_ms);
+  prune(dir_, all, now_ms);
   auto use = [&](Approval& a) {
     a.status = "used";
     save(dir_, a);
@@ -140,6 +159,7 @@ std::vector<Approval> ApprovalStore::list(std::int64_t now_ms) {
   FileLock lock(dir_ / ".lock");
   std::vector<Approval> all = load_all(dir_);
   for (auto& a : all) expire(dir_, a, now_ms);
+  prune(dir_, all, now_ms);
   std::sort(all.begin(), all.end(), [](const Approval& a, const Approval& b) {
     const bool pa = a.status == "pending", pb = b.status == "pending";
     return pa != pb ? pa : a.created_ms > b.created_ms;
@@ -147,21 +167,24 @@ std::vector<Approval> ApprovalStore::list(std::int64_t now_ms) {
   return all;
 }
 
-Approval ApprovalStore::decide(const std::string& id, bool approve, const std::string& reason, const std::string& by,
-                               std::int64_t now_ms) {
+Approval ApprovalStore::decide(const std::string& id, bool approve, const std::string& reason,
+                               const std::string& by, std::int64_t now_ms) {
   if (!valid_id(id))
-    throw ApprovalError("'" + id + "' is not an approval id (apr- and 8 hex digits); `agentlog approvals list` shows them");
+    throw ApprovalError(
+        "'" + id + "' is not an approval id (apr- and 8 hex digits); `agentlog approvals list` shows them");
   FileLock lock(dir_ / ".lock");
   auto text = read_file(dir_ / (id + ".json"));
   json j = text ? json::parse(*text, nullptr, false) : json();
-  if (!j.is_object()) throw ApprovalError("No approval " + id + "; `agentlog approvals list` shows the pending ones");
+  if (!j.is_object())
+    throw ApprovalError("No approval " + id + "; `agentlog approvals list` shows the pending ones");
   Approval a = Approval::from_json(j);
   expire(dir_, a, now_ms);
   if (a.status != "pending")
     throw ApprovalError("Approval " + id + " is " + a.status + ", not pending" +
                         (a.status == "expired" ? "; the agent must ask again" : ""));
   a.status = approve ? "approved" : "denied";
-  if (approve) a.expires_ms = std::max(a.expires_ms, now_ms + (a.expires_ms - a.created_ms));  // a full TTL to use it
+  if (approve)
+    a.expires_ms = std::max(a.expires_ms, now_ms + (a.expires_ms - a.created_ms));  // a full TTL to use it
   a.reason = reason;
   a.decided_by = by;
   a.decided_ms = now_ms;

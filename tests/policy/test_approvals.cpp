@@ -26,8 +26,9 @@ const char* kSource = "int add(int a, int b) {\n  return a + b;\n}\n";
 void make_project(const TempDir& root) {
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
   const fs::path env = root / ".ai-agents/logging/config/.env.tracing";
-  agentlog::test::write_text(env, agentlog::test::read_text(env) +
-                                      "\nTRACING_ALLOW_AI_INSTRUMENTATION=true\nTRACING_AI_REQUIRE_APPROVAL=true\n");
+  agentlog::test::write_text(
+      env, agentlog::test::read_text(env) +
+               "\nTRACING_ALLOW_AI_INSTRUMENTATION=true\nTRACING_AI_REQUIRE_APPROVAL=true\n");
   fs::create_directories(root / "src");
   agentlog::test::write_text(root / "src/a.cpp", kSource);
   agentlog::test::write_text(root / "src/b.cpp", kSource);
@@ -70,8 +71,8 @@ TEST_CASE("a gated call is parked; the human approves; the retry with the id run
   CHECK(text_of(parked).rfind("[policy.approval.required]", 0) == 0);
   CHECK(text_of(parked).find("agentlog approvals approve apr-") != std::string::npos);
   const std::string id = approval_id(parked);
-  CHECK(agentlog::test::read_text(root / "src/a.cpp") == kSource);  // nothing was done
-  CHECK(approval_id(mcp.call_tool("instrument_file", args)) == id);   // the same call: the same approval
+  CHECK(agentlog::test::read_text(root / "src/a.cpp") == kSource);   // nothing was done
+  CHECK(approval_id(mcp.call_tool("instrument_file", args)) == id);  // the same call: the same approval
 
   auto listed = approvals(root, {"list", "--json"});
   REQUIRE(listed.exit_code == 0);
@@ -83,7 +84,8 @@ TEST_CASE("a gated call is parked; the human approves; the retry with the id run
 
   json with_id = args;
   with_id["approvalId"] = id;
-  CHECK(text_of(mcp.call_tool("instrument_file", with_id)).rfind("[policy.approval.required]", 0) == 0);  // still pending
+  CHECK(text_of(mcp.call_tool("instrument_file", with_id)).rfind("[policy.approval.required]", 0) ==
+        0);  // still pending
 
   auto ok = approvals(root, {"approve", id, "--reason", "looks fine"});
   CHECK(ok.exit_code == 0);
@@ -98,7 +100,8 @@ TEST_CASE("a gated call is parked; the human approves; the retry with the id run
   int parked_n = 0, allowed_with_id = 0, human = 0;
   for (const auto& r : records) {
     if (r["decision"] == "parked" && r.value("approvalId", "") == id) ++parked_n;
-    if (r["decision"] == "allowed" && r["tool"] == "instrument_file" && r.value("approvalId", "") == id) ++allowed_with_id;
+    if (r["decision"] == "allowed" && r["tool"] == "instrument_file" && r.value("approvalId", "") == id)
+      ++allowed_with_id;
     if (r["tool"] == "approvals.approve" && r["arguments"]["approvalId"] == id) ++human;
   }
   CHECK(parked_n == 3);
@@ -107,7 +110,8 @@ TEST_CASE("a gated call is parked; the human approves; the retry with the id run
   CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
 }
 
-TEST_CASE("after approval the same call without the id runs; deny, mismatch, unknown and bad ids are refused") {
+TEST_CASE(
+    "after approval the same call without the id runs; deny, mismatch, unknown and bad ids are refused") {
   TempDir root;
   make_project(root);
   McpSession mcp(root.path());
@@ -125,7 +129,8 @@ TEST_CASE("after approval the same call without the id runs; deny, mismatch, unk
 
   REQUIRE(approvals(root, {"deny", id_b, "--reason", "not this file"}).exit_code == 0);
   json denied = mcp.call_tool("instrument_file", b);
-  CHECK(text_of(denied).rfind("[policy.approval.required]", 0) == 0);  // a new request: the old one was denied
+  CHECK(text_of(denied).rfind("[policy.approval.required]", 0) ==
+        0);  // a new request: the old one was denied
   json denied_retry = b;
   denied_retry["approvalId"] = id_b;
   json d = mcp.call_tool("instrument_file", denied_retry);
@@ -138,7 +143,8 @@ TEST_CASE("after approval the same call without the id runs; deny, mismatch, unk
   CHECK(text_of(mcp.call_tool("instrument_file", unknown)).rfind("[policy.approval.unknown]", 0) == 0);
   json malformed = a;
   malformed["approvalId"] = "please";
-  CHECK(text_of(mcp.call_tool("instrument_file", malformed)).rfind("[tool.invalid_arguments]", 0) == 0);  // never parked
+  CHECK(text_of(mcp.call_tool("instrument_file", malformed)).rfind("[tool.invalid_arguments]", 0) ==
+        0);  // never parked
 
   auto twice = approvals(root, {"approve", id_b});
   CHECK(twice.exit_code == 1);
@@ -171,19 +177,39 @@ TEST_CASE("approvals expire: a pending one after the TTL, an approved one a TTL 
   CHECK(approved.expires_ms == t0 + 19 * 60'000);
   CHECK(store.check("instrument_file", args, args, c2.approval.id, "agent", "s", 10, t0 + 18 * 60'000).kind ==
         agentlog::policy::ApprovalCheck::Kind::kProceed);
+  // Ended approvals stay 30 days, then leave the folder; a pending one stays until it expires.
+  const std::int64_t day = 24LL * 3600 * 1000;
+  auto pending = store.check("uninstrument_file", args, args, "", "agent", "s", 60 * 24 * 40, t0 + 20 * day);
+  CHECK(store.list(t0 + 29 * day).size() == 3);
+  CHECK(fs::exists(dir / (id + ".json")));
+  CHECK(store.list(t0 + 31 * day).size() == 1);
+  CHECK_FALSE(fs::exists(dir / (id + ".json")));
+  CHECK_FALSE(fs::exists(dir / (c2.approval.id + ".json")));
+  CHECK(store.list(t0 + 31 * day)[0].id == pending.approval.id);
+  CHECK(store.check("instrument_file", args, args, id, "agent", "s", 10, t0 + 31 * day).kind ==
+        agentlog::policy::ApprovalCheck::Kind::kUnknown);
 }
 
-TEST_CASE("with the elicitation capability the human is asked in the client; yes runs the call at once, no refuses") {
+TEST_CASE(
+    "with the elicitation capability the human is asked in the client; yes runs the call at once, no "
+    "refuses") {
   TempDir root;
   make_project(root);
   McpSession mcp(root.path());
-  mcp.send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
-            {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", {{"elicitation", json::object()}}},
-                        {"clientInfo", {{"name", "elicit-client"}, {"version", "1"}}}}}});
+  mcp.send({{"jsonrpc", "2.0"},
+            {"id", 1},
+            {"method", "initialize"},
+            {"params",
+             {{"protocolVersion", "2025-11-25"},
+              {"capabilities", {{"elicitation", json::object()}}},
+              {"clientInfo", {{"name", "elicit-client"}, {"version", "1"}}}}}});
   REQUIRE(mcp.read());
   mcp.send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   auto answer_with = [&](int call_id, const json& args, const json& reply) {
-    mcp.send({{"jsonrpc", "2.0"}, {"id", call_id}, {"method", "tools/call"}, {"params", {{"name", "instrument_file"}, {"arguments", args}}}});
+    mcp.send({{"jsonrpc", "2.0"},
+              {"id", call_id},
+              {"method", "tools/call"},
+              {"params", {{"name", "instrument_file"}, {"arguments", args}}}});
     auto ask = mcp.read();
     REQUIRE(ask);
     REQUIRE((*ask)["method"] == "elicitation/create");
@@ -195,7 +221,8 @@ TEST_CASE("with the elicitation capability the human is asked in the client; yes
     REQUIRE((*result)["id"] == call_id);
     return (*result)["result"];
   };
-  json yes = answer_with(2, {{"file", "src/a.cpp"}, {"level", 1}}, {{"action", "accept"}, {"content", {{"approve", true}}}});
+  json yes = answer_with(2, {{"file", "src/a.cpp"}, {"level", 1}},
+                         {{"action", "accept"}, {"content", {{"approve", true}}}});
   CHECK(yes["isError"] == false);
   CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN") != std::string::npos);
   json no = answer_with(3, {{"file", "src/b.cpp"}, {"level", 1}},
@@ -203,7 +230,8 @@ TEST_CASE("with the elicitation capability the human is asked in the client; yes
   CHECK(no["content"][0]["text"].get<std::string>().rfind("[policy.approval.denied]", 0) == 0);
   CHECK(agentlog::test::read_text(root / "src/b.cpp") == kSource);
   json later = answer_with(4, {{"file", "src/b.cpp"}, {"level", 2}}, {{"action", "cancel"}});
-  CHECK(later["content"][0]["text"].get<std::string>().rfind("[policy.approval.required]", 0) == 0);  // left for the CLI
+  CHECK(later["content"][0]["text"].get<std::string>().rfind("[policy.approval.required]", 0) ==
+        0);  // left for the CLI
   json list = json::parse(approvals(root, {"list", "--all", "--json"}).out);
   int by_elicitation = 0;
   for (const auto& a : list) by_elicitation += a.value("decidedBy", "") == "elicitation:elicit-client";
@@ -213,16 +241,26 @@ TEST_CASE("with the elicitation capability the human is asked in the client; yes
 TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approvals approve|deny") {
   TempDir root;
   make_project(root);
-  for (const char* cmd : {"agentlog approvals approve apr-12345678", "./build/agentlog approvals   deny apr-1 --reason x",
-                          "cd /tmp && agentlog approvals approve apr-abcdef12"}) {
+  for (const char* cmd :
+       {"agentlog approvals approve apr-12345678", "./build/agentlog approvals   deny apr-1 --reason x",
+        "cd /tmp && agentlog approvals approve apr-abcdef12"}) {
     CAPTURE(cmd);
-    json input = {{"session_id", "s"}, {"cwd", root.path().string()}, {"hook_event_name", "PreToolUse"},
-                  {"tool_name", "Bash"}, {"tool_input", {{"command", cmd}}}};
-    auto r = agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()}, input.dump());
+    json input = {{"session_id", "s"},
+                  {"cwd", root.path().string()},
+                  {"hook_event_name", "PreToolUse"},
+                  {"tool_name", "Bash"},
+                  {"tool_input", {{"command", cmd}}}};
+    auto r =
+        agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()}, input.dump());
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("only the human approves") != std::string::npos);
   }
-  json list_input = {{"session_id", "s"}, {"cwd", root.path().string()}, {"hook_event_name", "PreToolUse"},
-                     {"tool_name", "Bash"}, {"tool_input", {{"command", "agentlog approvals list"}}}};
-  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()}, list_input.dump()).exit_code == 0);
+  json list_input = {{"session_id", "s"},
+                     {"cwd", root.path().string()},
+                     {"hook_event_name", "PreToolUse"},
+                     {"tool_name", "Bash"},
+                     {"tool_input", {{"command", "agentlog approvals list"}}}};
+  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()},
+                                     list_input.dump())
+            .exit_code == 0);
 }
