@@ -1,13 +1,12 @@
 #include "logger/log_record.hpp"
 
+#include <emmintrin.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <emmintrin.h>
-
 #include <array>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <ctime>
 
 #include "logger/event_writer.hpp"
@@ -26,7 +25,8 @@ std::size_t utf8_length(std::string_view s, std::size_t i) {
   for (std::size_t k = 1; k < n; ++k)
     if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
   const auto c1 = static_cast<unsigned char>(s[i + 1]);
-  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))
+  if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0) || (c == 0xF0 && c1 < 0x90) ||
+      (c == 0xF4 && c1 >= 0x90))
     return 0;  // overlong, surrogate, above U+10FFFF
   return n;
 }
@@ -76,10 +76,17 @@ void append_value(std::string& out, const nlohmann::json& v) {
       append_json_escaped(out, v.get_ref<const std::string&>());
       out += '"';
       break;
-    case nlohmann::json::value_t::number_integer: append_integer(out, v.get<long long>()); break;
-    case nlohmann::json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; break;
-    case nlohmann::json::value_t::null: out += "null"; break;
-    default: out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    case nlohmann::json::value_t::number_integer:
+      append_integer(out, v.get<long long>());
+      break;
+    case nlohmann::json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      break;
+    case nlohmann::json::value_t::null:
+      out += "null";
+      break;
+    default:
+      out += v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 }
 
@@ -107,8 +114,9 @@ void append_json_escaped(std::string& out, std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     if (i + 16 <= s.size()) {  // 16 plain ASCII bytes at a time (no control, quote, backslash or high bit)
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
-      const __m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));  // signed: also every byte >= 0x80
+      const __m128i bad = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+          _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));  // signed: also every byte >= 0x80
       if (_mm_movemask_epi8(bad) == 0) {
         i += 16;
         continue;
@@ -127,11 +135,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
     }
     out.append(s.data() + run, i - run);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -200,10 +218,44 @@ void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
   out += "}\n";
 }
 
+namespace {
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+    } else if (std::size_t n = utf8_length(s, i)) {
+      i += n;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
 nlohmann::json log_record_json(const LogRecord& r) {
-  std::string line;
-  append_log_line(line, r, LogFormat::kJson);
-  return nlohmann::json::parse(line);
+  // What parsing the record's JSON line gives, built directly (that parse was a third of a log_event). Text
+  // the line changes (invalid UTF-8 becomes U+FFFD) takes the long way, through the line itself.
+  for (std::string_view text : {r.category, r.source, r.msg, r.trace_id, r.span_id}) {
+    if (valid_utf8(text)) continue;
+    std::string line;
+    append_log_line(line, r, LogFormat::kJson);
+    return nlohmann::json::parse(line);
+  }
+  const int level = r.level < 0 || r.level > 5 ? 2 : r.level;
+  std::string ts = second_prefix(r.ts_ms);
+  append_millis(ts, r.ts_ms);
+  ts += 'Z';
+  nlohmann::json j = {
+      {"ts", std::move(ts)},    {"level", log_level_names()[static_cast<std::size_t>(level)]},
+      {"category", r.category}, {"source", r.source},
+      {"msg", r.msg},           {"fields", has_fields(r) ? *r.fields : nlohmann::json::object()},
+      {"pid", r.pid},           {"tid", r.tid}};
+  if (!r.trace_id.empty()) {
+    j["traceId"] = r.trace_id;
+    j["spanId"] = r.span_id;
+  }
+  return j;
 }
 
 int log_level_index(std::string_view name) {

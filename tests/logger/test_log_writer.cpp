@@ -9,13 +9,13 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <thread>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "logger/log_record.hpp"
@@ -59,13 +59,18 @@ std::vector<LogFile> all_files(const fs::path& logs) {
     for (const auto& d : fs::directory_iterator(logs / "archive")) {
       for (const auto& f : fs::directory_iterator(d.path())) {
         const std::string n = f.path().filename().string();
-        if (n == "latest.log") out.push_back({d.path().filename().string(), agentlog::test::read_text(f.path())});
-        else if (n == "latest.log.gz") out.push_back({d.path().filename().string(), gunzip(f.path())});
-        else FAIL("unexpected file in an archive: " << f.path());
+        if (n == "latest.log")
+          out.push_back({d.path().filename().string(), agentlog::test::read_text(f.path())});
+        else if (n == "latest.log.gz")
+          out.push_back({d.path().filename().string(), gunzip(f.path())});
+        else
+          FAIL("unexpected file in an archive: " << f.path());
       }
     }
-  std::sort(out.begin(), out.end(), [](const LogFile& a, const LogFile& b) { return agentlog::archive_name_less(a.name, b.name); });
-  if (fs::exists(logs / "latest.log")) out.push_back({"latest", agentlog::test::read_text(logs / "latest.log")});
+  std::sort(out.begin(), out.end(),
+            [](const LogFile& a, const LogFile& b) { return agentlog::archive_name_less(a.name, b.name); });
+  if (fs::exists(logs / "latest.log"))
+    out.push_back({"latest", agentlog::test::read_text(logs / "latest.log")});
   return out;
 }
 
@@ -133,19 +138,21 @@ TEST_CASE("a line longer than the size limit goes alone into a file") {
   CHECK(files[1].text.size() > 500);
 }
 
-TEST_CASE("rotation by time with an injectable clock: hourly, daily, weekly, none; archive named by the clock") {
+TEST_CASE(
+    "rotation by time with an injectable clock: hourly, daily, weekly, none; archive named by the clock") {
   struct Case {
     RotationPolicy::Interval interval;
     std::int64_t step;  // from kT0
     bool rotates;
   };
   const std::vector<Case> cases = {
-      {RotationPolicy::Interval::kDaily, 1000, false},         // 23:59:59 same day
-      {RotationPolicy::Interval::kDaily, 3000, true},          // 00:00:01 next day
-      {RotationPolicy::Interval::kHourly, 3000, true},         // next hour
-      {RotationPolicy::Interval::kHourly, -3'500'000, false},  // 23:01:38, same hour as 23:59:58? no: 23:01 vs 23:59 -> same hour
-      {RotationPolicy::Interval::kWeekly, 3000, false},        // Wednesday -> Thursday
-      {RotationPolicy::Interval::kWeekly, 5 * kDay, true},     // -> Monday
+      {RotationPolicy::Interval::kDaily, 1000, false},  // 23:59:59 same day
+      {RotationPolicy::Interval::kDaily, 3000, true},   // 00:00:01 next day
+      {RotationPolicy::Interval::kHourly, 3000, true},  // next hour
+      {RotationPolicy::Interval::kHourly, -3'500'000,
+       false},  // 23:01:38, same hour as 23:59:58? no: 23:01 vs 23:59 -> same hour
+      {RotationPolicy::Interval::kWeekly, 3000, false},     // Wednesday -> Thursday
+      {RotationPolicy::Interval::kWeekly, 5 * kDay, true},  // -> Monday
       {RotationPolicy::Interval::kNone, 30 * kDay, false},
   };
   for (const auto& c : cases) {
@@ -223,7 +230,9 @@ TEST_CASE("an archive left uncompressed (a process killed first) is compressed b
   CHECK(gunzip(dir.path() / "archive/2026-11-20-000000/latest.log.gz") == numbered(7));
 }
 
-TEST_CASE("retention: LOG_MAX_ARCHIVES keeps the newest, LOG_RETENTION_DAYS drops old ones, LOG_MAX_TOTAL_MB caps size") {
+TEST_CASE(
+    "retention: LOG_MAX_ARCHIVES keeps the newest, LOG_RETENTION_DAYS drops old ones, LOG_MAX_TOTAL_MB caps "
+    "size") {
   auto make_archives = [](const fs::path& logs, int n, std::size_t bytes_each) {
     for (int i = 0; i < n; ++i) {
       fs::path d = logs / "archive" / agentlog::archive_name(kT0 - static_cast<std::int64_t>(n - i) * kDay);
@@ -233,7 +242,8 @@ TEST_CASE("retention: LOG_MAX_ARCHIVES keeps the newest, LOG_RETENTION_DAYS drop
   };
   auto names = [](const fs::path& logs) {
     std::vector<std::string> out;
-    for (const auto& d : fs::directory_iterator(logs / "archive")) out.push_back(d.path().filename().string());
+    for (const auto& d : fs::directory_iterator(logs / "archive"))
+      out.push_back(d.path().filename().string());
     std::sort(out.begin(), out.end());
     return out;
   };
@@ -306,7 +316,8 @@ TEST_CASE("write errors name the file and the cause; nothing written before is t
   }
 }
 
-TEST_CASE("several processes write one directory while it rotates every 4 KB: every line once, whole, in order") {
+TEST_CASE(
+    "several processes write one directory while it rotates every 4 KB: every line once, whole, in order") {
   TempDir dir;
   constexpr int kProcs = 4, kLines = 1500;
   const int failed = agentlog::test::run_in_children(kProcs, [&](int k) {
@@ -356,7 +367,8 @@ TEST_CASE("several processes write one directory while it rotates every 4 KB: ev
   for (auto& [proc, seq] : by_proc) {
     CAPTURE(proc);
     REQUIRE(seq.size() == kLines);
-    std::vector<int> singles;  // written one by one: in order across files (batched lines come later by design)
+    std::vector<int>
+        singles;  // written one by one: in order across files (batched lines come later by design)
     for (int i : seq)
       if (i % 7 != 0) singles.push_back(i);
     CHECK(std::is_sorted(singles.begin(), singles.end()));
@@ -369,7 +381,8 @@ TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, se
   TempDir dir;
   auto layout = agentlog::ProjectLayout::at(dir.path());
   agentlog::test::write_text(layout.env_logging(), "LOG_FORMAT=text\nLOG_LEVEL=debug\n");
-  agentlog::test::write_text(layout.logging_config(), R"({"defaultLevel":"info","categories":{"db":"warn","api":"trace"}})");
+  agentlog::test::write_text(layout.logging_config(),
+                             R"({"defaultLevel":"info","categories":{"db":"warn","api":"trace"}})");
   agentlog::ProjectLog log(layout, [] { return kT0 + 100; });
   auto s = log.settings();
   CHECK(s->format == agentlog::LogFormat::kText);
@@ -385,7 +398,8 @@ TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, se
   r.fields = &fields;
   log.write(r, true);
   CHECK(agentlog::test::read_text(layout.latest_log()) ==
-        "[23:59:58.100] INFO [api] GET /api/users/123 - 200 OK (61ms)\t{\"source\":\"src/api.cpp\",\"fields\":{\"status\":200}}\n");
+        "[23:59:58.100] INFO [api] GET /api/users/123 - 200 OK "
+        "(61ms)\t{\"source\":\"src/api.cpp\",\"fields\":{\"status\":200}}\n");
   agentlog::test::write_text(layout.env_logging(), "LOGGING_ENABLED=false\nLOG_LEVEL=error\n");
   s = log.settings();
   CHECK_FALSE(s->enabled);
@@ -419,6 +433,29 @@ TEST_CASE("JSON lines: escaping, invalid UTF-8 replaced, trace ids; every line p
   CHECK(j["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736");
   CHECK(j["spanId"] == "00f067aa0ba902b7");
   CHECK(j["pid"] == 12);
+  // log_record_json (what log_event returns) is exactly the parse of the line, whichever way it is built.
+  CHECK(agentlog::log_record_json(r) == j);
+  json nested = {{"n", 1.5},
+                 {"big", 18446744073709551615ULL},
+                 {"neg", -3},
+                 {"list", {1, "two", nullptr}},
+                 {"obj", {{"é", true}}}};
+  for (std::string text : {std::string("plain"), std::string("caf\xc3\xa9 \"q\" \\ \t"), std::string()}) {
+    for (const json* f : std::initializer_list<const json*>{&fields, &nested, nullptr}) {
+      for (int level : {0, 5, 9}) {
+        agentlog::LogRecord v = r;
+        v.msg = text;
+        v.category = text;
+        v.fields = f;
+        v.level = level;
+        v.trace_id = level == 9 ? "" : r.trace_id;
+        std::string l;
+        agentlog::append_log_line(l, v, agentlog::LogFormat::kJson);
+        CHECK(agentlog::log_record_json(v) == json::parse(l));
+        CHECK(agentlog::log_record_json(v).dump() == json::parse(l).dump());
+      }
+    }
+  }
 }
 
 TEST_CASE("agentlog logs tail -f follows latest.log across rotations: every line once, in order") {
@@ -447,7 +484,9 @@ TEST_CASE("agentlog logs tail -f follows latest.log across rotations: every line
   tail.kill(SIGTERM);
 }
 
-TEST_CASE("a writer killed with SIGKILL mid-stream never corrupts what was written; the next writer goes on cleanly") {
+TEST_CASE(
+    "a writer killed with SIGKILL mid-stream never corrupts what was written; the next writer goes on "
+    "cleanly") {
   TempDir dir;
   pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -498,12 +537,14 @@ TEST_CASE("agentlog logs tail -n N prints the last N whole lines of a large file
   std::string text;
   for (int i = 0; i < 5000; ++i) text += numbered(i, 200);  // ~1.1 MB: many blocks from the end
   agentlog::test::write_text(layout.latest_log(), text + "{\"n\":5000,\"pad\":\"torn");
-  auto r = agentlog::test::run_agentlog({"logs", "tail", "-n", "3", "--json", "--root", root.path().string()});
+  auto r =
+      agentlog::test::run_agentlog({"logs", "tail", "-n", "3", "--json", "--root", root.path().string()});
   REQUIRE(r.exit_code == 0);
   auto lines = lines_of(r.out);
   REQUIRE(lines.size() == 3);
   for (int i = 0; i < 3; ++i) CHECK(json::parse(lines[static_cast<std::size_t>(i)])["n"] == 4997 + i);
-  auto many = agentlog::test::run_agentlog({"logs", "tail", "-n", "700", "--json", "--root", root.path().string()});
+  auto many =
+      agentlog::test::run_agentlog({"logs", "tail", "-n", "700", "--json", "--root", root.path().string()});
   CHECK(lines_of(many.out).size() == 700);
   CHECK(json::parse(lines_of(many.out).front())["n"] == 4300);
 }
