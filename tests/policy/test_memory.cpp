@@ -4,6 +4,7 @@
 // connections, and the outbox delivering everything once when the server is back.
 #include <doctest/doctest.h>
 #include <httplib.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -463,6 +464,39 @@ TEST_CASE(
   memory.configure(config);
   CHECK(memory.search("for_the_server", 10).empty());
   CHECK(memory.list(10).size() == 3);
+}
+
+// Rows in the embedded store, read without ingesting (list and search would ingest first).
+int stored_rows(const agentlog::ProjectLayout& layout) {
+  sqlite3* db = nullptr;
+  int rows = -1;
+  const std::string file = (layout.memory_dir() / "memory.sqlite").string();
+  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM memories", -1, &q, nullptr) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+      rows = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+  }
+  sqlite3_close(db);
+  return rows;
+}
+
+TEST_CASE("embedded store: the background sender indexes the actions once they pause, without a reader") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::policy::MemoryConfig config;
+  config.project = "p";
+  agentlog::policy::AuditLog audit(layout.audit_dir());
+  agentlog::policy::Memory memory(layout, config);
+  memory.start_background();
+  for (int i = 0; i < 50; ++i) memory.record_action(audited(audit, "t" + std::to_string(i)));
+  const auto start = std::chrono::steady_clock::now();
+  while (stored_rows(layout) < 50 && std::chrono::steady_clock::now() - start < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(stored_rows(layout) == 50);
+  // Not at once: it waited for the calls to pause for a second.
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(900));
 }
 
 TEST_CASE(
