@@ -1623,7 +1623,10 @@ class Span {
     level_ = static_cast<std::uint8_t>(level);
     capture_params_ = info->capture_params.load(std::memory_order_relaxed);
     capture_return_ = info->capture_return.load(std::memory_order_relaxed);
-    if (level >= 4) steady0_ = detail::steady_ns();
+    has_return_ = false;
+    return_start_ = 0;
+    params_len_ = events_ = dropped_events_ = 0;
+    steady0_ = level >= 4 ? detail::steady_ns() : 0;
     parent_ = t.current;
     span_ = detail::splitmix(t.rng) | 1;
     t.current = span_;
@@ -1681,7 +1684,7 @@ class Span {
     std::uint64_t t1 = detail::ticks();
     detail::ThreadState& t = detail::tls();
     if (depth_counted_) --t.depth;
-    if (!site_) return;  // counted for depth only (not sampled / too deep)
+    if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
     bool error;
 #if __cplusplus >= 201703L
@@ -1797,14 +1800,17 @@ class Span {
     s += '}';
   }
 
-  detail::Site* site_ = nullptr;
-  std::uint64_t t0_ = 0, span_ = 0, parent_ = 0;
-  std::int64_t steady0_ = 0;
-  std::size_t scratch_start_ = 0, return_start_ = 0;
-  std::uint32_t params_len_ = 0, events_ = 0, dropped_events_ = 0;
-  int uncaught_ = 0;
+  // Only these two are set by the constructor: a disabled span costs two byte stores and the checks of
+  // them. Everything else is set by begin() when the span is recorded (level_ > 0).
   std::uint8_t level_ = 0;
-  bool capture_params_ = true, capture_return_ = true, has_return_ = false, depth_counted_ = false;
+  bool depth_counted_ = false;
+  bool capture_params_, capture_return_, has_return_;
+  detail::Site* site_;
+  std::uint64_t t0_, span_, parent_;
+  std::int64_t steady0_;
+  std::size_t scratch_start_, return_start_;
+  std::uint32_t params_len_, events_, dropped_events_;
+  int uncaught_;
 };
 
 
