@@ -266,6 +266,10 @@ TEST_CASE("retention removes old span files and their rows; reindex and a corrup
     CHECK(store.summary()["traces"] == 100);
     CHECK(store.reindex().spans == 200);
     CHECK(store.summary()["spans"] == 200);
+    CHECK_FALSE(fs::exists(dir / "index.sqlite.building"));  // built aside, then put in place
+    CHECK(fs::exists(dir / "index.sqlite"));
+    TraceStore another(dir.path(), 30);  // another process's view of the new index
+    CHECK(another.summary()["spans"] == 200);
   }
   // Garbage in place of the index: rebuilt from the span files, not fatal.
   for (const char* suffix : {"-wal", "-shm"}) fs::remove(dir.path().string() + "/index.sqlite" + suffix);

@@ -129,9 +129,8 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
+// The journal mode is set by open(): WAL for the index in use, none while a reindex builds a new one.
 const char* kSchema = R"sql(
-PRAGMA journal_mode=WAL;
-PRAGMA synchronous=NORMAL;
 PRAGMA cache_size=-65536;
 PRAGMA temp_store=MEMORY;
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
@@ -342,11 +341,13 @@ struct TraceStore::Impl {
   }
 
   // Opens the index; a corrupt one is removed and rebuilt (the span files are the source of truth).
-  void open() {
+  void open(bool journaled = true) {
     for (int attempt = 0; attempt < 2; ++attempt) {
       try {
         if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
         sqlite3_busy_timeout(db, 5000);
+        exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                           : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
         exec(db, kSchema);
         exec(db, kIndexes);
         return;
@@ -575,14 +576,38 @@ struct TraceStore::Impl {
     return removed;
   }
 
+  // A new index is built beside the one in use, without a journal (each page written once, not to the WAL
+  // and again at its checkpoint: a fifth of the time), then renamed over it. A reindex that dies half-way
+  // leaves the old index in place, and the unfinished file is never opened as the index.
   IngestReport reindex() {
     known_sizes.clear();
     scanned_generation.reset();
     close();
+    const fs::path live = db_path;
+    db_path = dir / "index.sqlite.building";
     std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
+    auto remove_db = [&](const fs::path& path, std::initializer_list<const char*> suffixes) {
+      for (const char* suffix : suffixes) fs::remove(path.string() + suffix, ec);
+    };
+    remove_db(db_path, {"", "-wal", "-shm", "-journal"});
+    IngestReport report;
+    try {
+      open(false);
+      report = ingest();
+      exec(db, "PRAGMA journal_mode=WAL");
+      close();
+      remove_db(live, {"-wal", "-shm"});
+      fs::rename(db_path, live);
+    } catch (...) {
+      close();
+      remove_db(db_path, {"", "-wal", "-shm", "-journal"});
+      db_path = live;
+      open();
+      throw;
+    }
+    db_path = live;
     open();
-    return ingest();
+    return report;
   }
 
   // Names recorded for a file given exactly or as a path suffix ("users.cpp" -> "src/users.cpp").
