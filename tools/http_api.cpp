@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <sys/stat.h>
 
 #include <chrono>
 #include <httplib.h>
@@ -12,6 +11,7 @@
 #include <regex>
 
 #include "logger/env_file.hpp"
+#include "logger/files.hpp"
 #include "policy/audit.hpp"
 #include "tools/cli.hpp"
 #include "tools/embedded.hpp"
@@ -48,11 +48,9 @@ class ApiSettings {
   explicit ApiSettings(fs::path env) : env_(std::move(env)) {}
 
   std::shared_ptr<const Snapshot> get() {
-    struct stat st {};
-    long long stamp = ::stat(env_.c_str(), &st) == 0 ? st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec : -1;
-    long long size = stamp < 0 ? -1 : st.st_size;
+    const FileStamp stamp = FileStamp::of(env_);
     std::lock_guard lock(mutex_);
-    if (current_ && stamp == stamp_ && size == size_) return current_;
+    if (current_ && stamp == stamp_) return current_;
     EnvSettings env = EnvSettings::load(env_, logging_env_keys());
     auto snap = std::make_shared<Snapshot>();
     for (const auto& entry : env.get_list("AGENTLOG_API_TOKENS")) {
@@ -65,7 +63,6 @@ class ApiSettings {
     snap->burst = static_cast<double>(env.get_int("AGENTLOG_API_RATE_BURST"));
     current_ = snap;
     stamp_ = stamp;
-    size_ = size;
     return current_;
   }
 
@@ -73,7 +70,7 @@ class ApiSettings {
   fs::path env_;
   std::mutex mutex_;
   std::shared_ptr<const Snapshot> current_;
-  long long stamp_ = -2, size_ = -2;
+  FileStamp stamp_;
 };
 
 // A token bucket per caller (token name, or remote address without a token).

@@ -1,7 +1,6 @@
 // The policy guard around every tools/call (DESIGN.md, Policy): permissions from the .env flags, every path
 // argument resolved and checked, then the tool, then one audit record with the decision, the outcome and the
 // files touched (SHA-256 before and after). The record is on disk before the result is returned.
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <iostream>
 
 #include "logger/event_writer.hpp"
+#include "logger/files.hpp"
 #include "logger/log_writer.hpp"
 #include "policy/approvals.hpp"
 #include "policy/audit.hpp"
@@ -38,10 +38,7 @@ class EnvCache {
  public:
   EnvCache(std::filesystem::path path, const std::vector<EnvKeySpec>& keys) : path_(std::move(path)), keys_(keys) {}
   std::shared_ptr<const EnvSettings> get() {
-    struct stat st {};
-    long long stamp = ::stat(path_.c_str(), &st) == 0
-                          ? static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec + st.st_size * 7
-                          : -1;
+    const FileStamp stamp = FileStamp::of(path_);
     std::lock_guard lock(mutex_);
     if (!current_ || stamp != stamp_) {
       current_ = std::make_shared<const EnvSettings>(EnvSettings::load(path_, keys_));
@@ -55,7 +52,7 @@ class EnvCache {
   const std::vector<EnvKeySpec>& keys_;
   std::mutex mutex_;
   std::shared_ptr<const EnvSettings> current_;
-  long long stamp_ = -2;
+  FileStamp stamp_;
 };
 
 // Calls that change what is traced wait for a human when TRACING_AI_REQUIRE_APPROVAL=true.

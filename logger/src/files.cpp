@@ -25,12 +25,14 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode, bool durable) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode,
+                       bool durable) {
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   struct stat st {};
   mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : static_cast<mode_t>(new_file_mode);
-  std::string tmp = path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
+  std::string tmp =
+      path.string() + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
   const char* p = data.data();
@@ -59,6 +61,13 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view data,
   }
 }
 
+FileStamp FileStamp::of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {true, static_cast<std::uint64_t>(st.st_ino), static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
 FileLock::FileLock(const std::filesystem::path& path, int extra_open_flags, int mode) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
@@ -70,7 +79,8 @@ FileLock::FileLock(const std::filesystem::path& path, int extra_open_flags, int 
 
 FileLock::~FileLock() { ::close(fd_); }
 
-void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change) {
+void update_json_file_locked(const std::filesystem::path& path,
+                             const std::function<void(nlohmann::json&)>& change) {
   FileLock lock(path.string() + ".lock", 0, 0644);
   nlohmann::json doc = nlohmann::json::object();
   if (auto text = read_file(path)) {

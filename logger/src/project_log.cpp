@@ -1,7 +1,6 @@
 #include "logger/project_log.hpp"
 
 #include <pthread.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -37,17 +36,6 @@ std::map<std::string, std::shared_ptr<ProjectLog>>& registry() {
   static auto* r = new std::map<std::string, std::shared_ptr<ProjectLog>>;
   return *r;
 }
-
-}  // namespace
-
-ProjectLog::Stamp ProjectLog::Stamp::of(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return {};
-  return {true, static_cast<std::uint64_t>(st.st_ino), static_cast<std::int64_t>(st.st_size),
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
-}
-
-namespace {
 
 std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
   auto s = std::make_shared<LogSettings>();
@@ -135,7 +123,7 @@ ProjectLog::~ProjectLog() {
 
 std::shared_ptr<const LogSettings> ProjectLog::settings() {
   std::lock_guard lock(settings_mutex_);
-  const std::array<Stamp, 2> stamps = {Stamp::of(env_path_), Stamp::of(config_path_)};
+  const std::array<FileStamp, 2> stamps = {FileStamp::of(env_path_), FileStamp::of(config_path_)};
   if (history_.empty() || stamps != settings_stamps_) {
     history_.push_back(load_settings(layout_));
     settings_stamps_ = stamps;

@@ -1,6 +1,7 @@
 // Small file helpers shared by every module that persists state.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,16 @@ std::optional<std::string> read_file(const std::filesystem::path& path);
 void write_file_atomic(const std::filesystem::path& path, std::string_view data, int new_file_mode = 0644,
                        bool durable = true);
 
+// What a file is now, for caches of what was read from it (settings files the human edits while we run):
+// its identity, size and modification time, or "absent". Equal stamps: the same bytes, for our purposes.
+struct FileStamp {
+  bool exists = false;
+  std::uint64_t inode = 0;
+  std::int64_t size = 0, mtime_ns = 0;
+  static FileStamp of(const std::filesystem::path& path);  // one stat()
+  bool operator==(const FileStamp&) const = default;
+};
+
 // An exclusive flock on `path` (opened read-write, created with its parent directories when missing) for the
 // object's lifetime: how processes sharing a file under .ai-agents/ take turns. Throws naming the file.
 class FileLock {
@@ -36,6 +47,7 @@ class FileLock {
 // Read-modify-write of a JSON object file shared by several processes (integrations/registry.json): under an
 // exclusive flock on `path`.lock, `change` edits the parsed object (an empty one when the file is missing or
 // unreadable), and the result is written atomically.
-void update_json_file_locked(const std::filesystem::path& path, const std::function<void(nlohmann::json&)>& change);
+void update_json_file_locked(const std::filesystem::path& path,
+                             const std::function<void(nlohmann::json&)>& change);
 
 }  // namespace agentlog

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "logger/files.hpp"
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
 #include "logger/project.hpp"
@@ -74,15 +75,8 @@ class ProjectLog {
   LogWriter writer_;
 
   std::mutex settings_mutex_;
-  // What the settings were read from: a file's identity, size and mtime ("absent" is a state too).
-  struct Stamp {
-    bool exists = false;
-    std::uint64_t inode = 0;
-    std::int64_t size = 0, mtime_ns = 0;
-    static Stamp of(const std::filesystem::path& p);
-    bool operator==(const Stamp&) const = default;
-  };
-  std::array<Stamp, 2> settings_stamps_;  // .env.logging, logging.config.json
+  // What the settings were read from: .env.logging, logging.config.json.
+  std::array<FileStamp, 2> settings_stamps_;
   std::vector<std::shared_ptr<const LogSettings>>
       history_;  // every settings object current_ was; back() is now
   std::atomic<const LogSettings*> current_{nullptr};
