@@ -200,8 +200,6 @@ MemoryConfig Memory::config() const {
   return config_;
 }
 
-std::string Memory::project_name() const { return config().project; }
-
 // memory/pending.jsonl: records for the embedded store, appended (one write each, under its flock) and moved
 // into SQLite in batches by ingest(). A killed process loses nothing that was appended.
 fs::path Memory::journal() const { return layout_.memory_dir() / "pending.jsonl"; }
@@ -262,9 +260,14 @@ class MemoryInsert {
   MemoryInsert(const MemoryInsert&) = delete;
   MemoryInsert& operator=(const MemoryInsert&) = delete;
 
-  void add(const std::string& created, const std::string& kind, const std::string& content,
-           const std::string& tags, const std::string& metadata) {
-    const std::string* values[] = {&created, &kind, &content, &tags, &metadata};
+  // One memory row; `created` is the metadata's timestamp (now when it has none).
+  void add(const std::string& kind, const std::string& content, const json& tags, const json& metadata) {
+    const auto stamp = metadata.find("timestamp");
+    const std::string created =
+        stamp != metadata.end() && stamp->is_string() ? stamp->get<std::string>() : iso8601_now_ms();
+    const std::string tags_text = tags.dump(-1, ' ', false, json::error_handler_t::replace);
+    const std::string metadata_text = metadata.dump(-1, ' ', false, json::error_handler_t::replace);
+    const std::string* values[] = {&created, &kind, &content, &tags_text, &metadata_text};
     for (int i = 0; i < 5; ++i)
       sqlite3_bind_text(stmt_, i + 1, values[i]->data(), static_cast<int>(values[i]->size()), SQLITE_STATIC);
     const int rc = sqlite3_step(stmt_);
@@ -369,12 +372,8 @@ void Memory::ingest_journal(Db& db) const {
         json r = json::parse(text.data() + start, text.data() + nl, nullptr, false);
         start = nl + 1;
         if (!r.is_object()) continue;  // a line cut by a crash: skipped
-        const json metadata = r.value("metadata", json::object());
-        const auto stamp = metadata.find("timestamp");
-        insert.add(
-            stamp != metadata.end() && stamp->is_string() ? stamp->get<std::string>() : iso8601_now_ms(),
-            r.value("kind", ""), r.value("content", ""), r.value("tags", json::array()).dump(),
-            metadata.dump());
+        insert.add(r.value("kind", ""), r.value("content", ""), r.value("tags", json::array()),
+                   r.value("metadata", json::object()));
       }
       store_state({seen.first + static_cast<long long>(complete), seen.second});
     });
@@ -429,10 +428,8 @@ void Memory::ingest_actions(Db& db, const fs::path& audit) const {
           json audit_record = json::parse(text.data() + start, text.data() + nl, nullptr, false);
           start = nl + 1;
           if (!audit_record.is_object()) continue;  // not a record: `agentlog audit verify` reports it
-          Entry e = action_entry(audit_record, c);
-          insert.add(e.metadata.value("timestamp", std::string()), e.kind, e.content,
-                     e.tags.dump(-1, ' ', false, json::error_handler_t::replace),
-                     e.metadata.dump(-1, ' ', false, json::error_handler_t::replace));
+          const Entry e = action_entry(audit_record, c);
+          insert.add(e.kind, e.content, e.tags, e.metadata);
         }
       }
       db.exec(("INSERT OR REPLACE INTO audit_state(id, offset) VALUES (1, " +
@@ -461,28 +458,34 @@ Memory::Entry Memory::action_entry(const json& audit, const MemoryConfig& c) {
   Entry e{"action",
           "Agent " + agent + " performed: " + action + "\nContext: " + context_text,
           json{"agent-action", c.project, agent},
-          nullptr,
+          {{"project_name", c.project},
+           {"agent_name", agent},
+           {"action", std::move(action)},
+           {"context", std::move(context_text)},
+           {"timestamp", std::move(timestamp)}},
           "",
           nullptr};
-  if (!c.url.empty() && c.mode == "ai-agents") {
-    e.endpoint = "/ai-agents/action";
-    e.body = {{"project_name", c.project},
-              {"agent_name", agent},
-              {"action", std::move(action)},
-              {"context", std::move(context_text)},
-              {"outcome", audit.value("outcome", "")}};
-    return e;
-  }
-  e.metadata = {{"project_name", c.project},
+  if (!c.url.empty())
+    for_server(e, c, "/ai-agents/action",
+               {{"project_name", c.project},
                 {"agent_name", agent},
-                {"action", std::move(action)},
-                {"context", std::move(context_text)},
-                {"timestamp", std::move(timestamp)}};
-  if (!c.url.empty()) {
+                {"action", e.metadata["action"]},
+                {"context", e.metadata["context"]},
+                {"outcome", audit.value("outcome", "")}});
+  return e;
+}
+
+// For a server: in ai-agents mode the OpenMemory-Code endpoint and its body, else POST /memory/add of the
+// row.
+void Memory::for_server(Entry& e, const MemoryConfig& c, std::string ai_agents_endpoint,
+                        json ai_agents_body) {
+  if (c.mode == "ai-agents") {
+    e.endpoint = std::move(ai_agents_endpoint);
+    e.body = std::move(ai_agents_body);
+  } else {
     e.endpoint = "/memory/add";
     e.body = {{"content", e.content}, {"tags", e.tags}, {"metadata", e.metadata}};
   }
-  return e;
 }
 
 void Memory::record_action(const json& audit) {
@@ -504,17 +507,13 @@ void Memory::record_pattern(const std::string& name, const std::string& descript
   const json metadata = {
       {"project_name", c.project}, {"pattern_name", name}, {"timestamp", iso8601_now_ms()}};
   Entry e{"pattern", content, tags, metadata, "", nullptr};
-  if (!c.url.empty() && c.mode == "ai-agents") {
-    e.endpoint = "/ai-agents/pattern";
-    e.body = {{"project_name", c.project},
-              {"pattern_name", name},
-              {"description", description},
-              {"example", example},
-              {"tags", user_tags}};
-  } else if (!c.url.empty()) {
-    e.endpoint = "/memory/add";
-    e.body = {{"content", content}, {"tags", tags}, {"metadata", metadata}};
-  }
+  if (!c.url.empty())
+    for_server(e, c, "/ai-agents/pattern",
+               {{"project_name", c.project},
+                {"pattern_name", name},
+                {"description", description},
+                {"example", example},
+                {"tags", user_tags}});
   submit(e);
 }
 

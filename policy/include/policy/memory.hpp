@@ -98,6 +98,8 @@ class Memory {
     nlohmann::json body;
   };
   static Entry action_entry(const nlohmann::json& audit_record, const MemoryConfig& config);
+  static void for_server(Entry& e, const MemoryConfig& config, std::string ai_agents_endpoint,
+                         nlohmann::json ai_agents_body);
   void submit(const Entry& e);  // into the journal or the outbox, now; wakes the sender
   void wake_sender();
   // Into the SQLite store: the journal (patterns) and the audit log's new records (actions).
@@ -105,8 +107,6 @@ class Memory {
   void ingest_journal(class Db& db) const;
   void ingest_actions(class Db& db, const std::filesystem::path& audit_log) const;
   std::filesystem::path journal() const;
-
-  std::string project_name() const;
 
   ProjectLayout layout_;
   mutable std::mutex mutex_;
