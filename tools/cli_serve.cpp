@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "logger/env_file.hpp"
+#include "logger/files.hpp"
 #include "mcp/server.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
@@ -43,6 +44,10 @@ int serve(const CliCommon& common, std::size_t page_size) {
               << "agentlog serve --root " << layout.root.string() << "\n(or run `agentlog init --claude`). "
               << "Press Ctrl-D to quit.\n";
   install_templates(layout);  // first use on a bare directory: defaults, never overwriting
+  // The settings caches stat .env.logging, .env.tracing and logging.config.json, and the audit log its files,
+  // only after an inotify event in their folder; the transport reads the events after each read of stdin.
+  FolderWatch::instance().watch(layout.config_dir());
+  FolderWatch::instance().watch(layout.audit_dir(), FolderWatch::Events::kNames);
 
   // Only JSON-RPC may reach stdout: the transport writes to a private duplicate, and fd 1 becomes stderr so
   // that nothing else (a library's printf, a stray std::cout) can corrupt the stream.
@@ -84,6 +89,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
   mcp::Server server(info, registry, &resources, options);
 
   mcp::StdioTransport transport(STDIN_FILENO, out_fd);
+  transport.after_read = [] { FolderWatch::instance().drain(); };
   g_transport.store(&transport);
   struct sigaction sa {};
   sa.sa_handler = on_terminate;

@@ -45,12 +45,11 @@ class ApiSettings {
     double burst = 100;
   };
 
-  explicit ApiSettings(fs::path env) : env_(std::move(env)) {}
+  explicit ApiSettings(fs::path env) : env_(env), check_({std::move(env)}) {}
 
   std::shared_ptr<const Snapshot> get() {
-    const FileStamp stamp = FileStamp::of(env_);
     std::lock_guard lock(mutex_);
-    if (current_ && stamp == stamp_) return current_;
+    if (!check_.changed()) return current_;
     EnvSettings env = EnvSettings::load(env_, logging_env_keys());
     auto snap = std::make_shared<Snapshot>();
     for (const auto& entry : env.get_list("AGENTLOG_API_TOKENS")) {
@@ -62,15 +61,14 @@ class ApiSettings {
     snap->rate = env.get_double("AGENTLOG_API_RATE_LIMIT");
     snap->burst = static_cast<double>(env.get_int("AGENTLOG_API_RATE_BURST"));
     current_ = snap;
-    stamp_ = stamp;
     return current_;
   }
 
  private:
   fs::path env_;
   std::mutex mutex_;
+  SettingsCheck check_;
   std::shared_ptr<const Snapshot> current_;
-  FileStamp stamp_;
 };
 
 // A token bucket per caller (token name, or remote address without a token).

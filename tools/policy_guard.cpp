@@ -36,14 +36,11 @@ std::string error_id(const std::string& text) {
 // The settings of one .env file, re-read when the human changes it (size or mtime), shared by all calls.
 class EnvCache {
  public:
-  EnvCache(std::filesystem::path path, const std::vector<EnvKeySpec>& keys) : path_(std::move(path)), keys_(keys) {}
+  EnvCache(std::filesystem::path path, const std::vector<EnvKeySpec>& keys)
+      : path_(path), keys_(keys), check_({std::move(path)}) {}
   std::shared_ptr<const EnvSettings> get() {
-    const FileStamp stamp = FileStamp::of(path_);
     std::lock_guard lock(mutex_);
-    if (!current_ || stamp != stamp_) {
-      current_ = std::make_shared<const EnvSettings>(EnvSettings::load(path_, keys_));
-      stamp_ = stamp;
-    }
+    if (check_.changed()) current_ = std::make_shared<const EnvSettings>(EnvSettings::load(path_, keys_));
     return current_;
   }
 
@@ -51,8 +48,8 @@ class EnvCache {
   std::filesystem::path path_;
   const std::vector<EnvKeySpec>& keys_;
   std::mutex mutex_;
+  SettingsCheck check_;
   std::shared_ptr<const EnvSettings> current_;
-  FileStamp stamp_;
 };
 
 // Calls that change what is traced wait for a human when TRACING_AI_REQUIRE_APPROVAL=true.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,6 +67,76 @@ FileStamp FileStamp::of(const std::filesystem::path& path) {
   if (::stat(path.c_str(), &st) != 0) return {};
   return {true, static_cast<std::uint64_t>(st.st_ino), static_cast<std::int64_t>(st.st_size),
           static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+FolderWatch& FolderWatch::instance() {
+  static auto* watch = new FolderWatch;  // leaked: usable by threads still running at exit
+  return *watch;
+}
+
+bool FolderWatch::watch(const std::filesystem::path& folder, Events events) {
+  std::lock_guard lock(mutex_);
+  for (const auto& f : folders_)
+    if (f.path == folder.string()) return f.wd >= 0;
+  if (fd_ < 0) fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ < 0) return false;
+  std::uint32_t mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  if (events == Events::kAny) mask |= IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE;
+  const int wd = ::inotify_add_watch(fd_, folder.c_str(), mask);
+  if (wd < 0) return false;
+  folders_.push_back({folder.string(), wd});
+  return true;
+}
+
+void FolderWatch::drain() {
+  std::lock_guard lock(mutex_);
+  if (fd_ < 0) return;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return;  // EAGAIN: nothing (more) waiting
+    ++generation_;
+    for (ssize_t at = 0; at < n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+      if (e->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))  // the folder is gone: stat from now on
+        for (auto& f : folders_)
+          if (f.wd == e->wd) f.wd = -1;
+      at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+    }
+  }
+}
+
+std::uint64_t FolderWatch::generation(std::string_view folder) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& f : folders_)
+    if (f.path == folder) return f.wd >= 0 ? generation_ : 0;
+  return 0;
+}
+
+SettingsCheck::SettingsCheck(std::vector<std::filesystem::path> files) : files_(std::move(files)) {
+  for (const auto& f : files_) folders_.push_back(f.parent_path().string());
+}
+
+bool SettingsCheck::changed() {
+  const bool first = stamps_.empty();
+  if (first) {
+    stamps_.resize(files_.size());
+    generations_.assign(files_.size(), 0);
+  }
+  bool changed = first;
+  for (std::size_t i = 0; i < files_.size(); ++i) {
+    // The generation is read before the stat: an edit between the two is seen now or at the next look.
+    const std::uint64_t generation = FolderWatch::instance().generation(folders_[i]);
+    if (!first && generation != 0 && generation == generations_[i]) continue;
+    // Something in the folder changed: read again, even when the stat cannot tell (an edit of the same size
+    // within the file system's timestamp granularity).
+    changed = changed || generation != generations_[i];
+    generations_[i] = generation;
+    const FileStamp stamp = FileStamp::of(files_[i]);
+    changed = changed || stamp != stamps_[i];
+    stamps_[i] = stamp;
+  }
+  return changed;
 }
 
 FileLock::FileLock(const std::filesystem::path& path, int extra_open_flags, int mode) {

@@ -105,10 +105,9 @@ void ProjectLog::flush_all() {
 
 ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
     : layout_(std::move(layout)),
-      env_path_(layout_.env_logging()),
-      config_path_(layout_.logging_config()),
       clock_(clock),
-      writer_(layout_.logs_dir(), RotationPolicy{}, clock) {
+      writer_(layout_.logs_dir(), RotationPolicy{}, clock),
+      settings_check_({layout_.env_logging(), layout_.logging_config()}) {
   settings();
 }
 
@@ -123,10 +122,8 @@ ProjectLog::~ProjectLog() {
 
 std::shared_ptr<const LogSettings> ProjectLog::settings() {
   std::lock_guard lock(settings_mutex_);
-  const std::array<FileStamp, 2> stamps = {FileStamp::of(env_path_), FileStamp::of(config_path_)};
-  if (history_.empty() || stamps != settings_stamps_) {
+  if (settings_check_.changed()) {
     history_.push_back(load_settings(layout_));
-    settings_stamps_ = stamps;
     writer_.set_policy(history_.back()->rotation);
     current_.store(history_.back().get(), std::memory_order_release);
   }

@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 namespace agentlog::mcp {
@@ -110,16 +111,41 @@ void Server::serve(Transport& transport) {
 }
 
 void Server::worker_loop() {
+  // Replies to pipelined calls leave together: a worker defers its reply while the next call in the queue is
+  // one of the quick ones, for at most kHold, and flushes before it waits or starts anything slower.
+  constexpr double kQuickUs = 1000;
+  constexpr auto kHold = std::chrono::milliseconds(1);
+  using Clock = std::chrono::steady_clock;
+  std::optional<Clock::time_point> holding;  // since when this worker's replies wait
+  std::string last_tool;
+  double last_us = -1;
   for (;;) {
-    std::function<void()> job;
+    Job job;
     {
       std::unique_lock lock(mutex_);
+      if (last_us >= 0) {
+        auto [it, fresh] = typical_us_.try_emplace(last_tool, last_us);
+        if (!fresh) it->second = 0.8 * it->second + 0.2 * last_us;
+      }
+      if (holding) {
+        auto next = queue_.empty() ? typical_us_.end() : typical_us_.find(queue_.front().tool);
+        if (next == typical_us_.end() || next->second >= kQuickUs || Clock::now() - *holding >= kHold) {
+          lock.unlock();
+          transport_->flush();
+          holding.reset();
+          lock.lock();
+        }
+      }
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    job();
+    const auto start = Clock::now();
+    if (!holding) holding = start;
+    job.run();
+    last_tool = std::move(job.tool);
+    last_us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   }
 }
 
@@ -249,19 +275,21 @@ void Server::start_tool_call(const json& id, json params) {
     std::lock_guard lock(mutex_);
     in_flight_[id.dump()] = InFlight{cancelled};
   }
-  std::function<void()> job = [this, id, params = std::move(params), cancelled]() mutable {
-    run_tool_call(id, std::move(params), cancelled);
+  const bool own_thread = tool && tool->long_running;
+  std::function<void()> job = [this, id, params = std::move(params), cancelled, own_thread]() mutable {
+    run_tool_call(id, std::move(params), cancelled, !own_thread);
   };
   std::lock_guard lock(mutex_);
-  if (tool && tool->long_running) {
+  if (own_thread) {
     long_threads_.emplace_back(std::move(job));
   } else {
-    queue_.push_back(std::move(job));
+    queue_.push_back(Job{tool ? std::move(name) : std::string(), std::move(job)});  // unknown names share one entry
     queue_cv_.notify_one();
   }
 }
 
-void Server::run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled) {
+void Server::run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled,
+                           bool deferred) {
   json reply;
   try {
     const json* name = get_param(params, "name");
@@ -303,7 +331,9 @@ void Server::run_tool_call(const json& id, json params, std::shared_ptr<std::ato
     std::lock_guard lock(mutex_);
     in_flight_.erase(id.dump());
   }
-  if (!cancelled->load()) send(reply);
+  if (cancelled->load() || !transport_) return;
+  if (deferred) transport_->send_deferred(reply);
+  else transport_->send(reply);
 }
 
 json Server::request_client(const std::string& method, const json& params) {

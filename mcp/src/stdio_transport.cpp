@@ -20,21 +20,41 @@ StdioTransport::~StdioTransport() {
     if (fd >= 0) ::close(fd);
 }
 
-void StdioTransport::send(const json& message) {
-  std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace);
-  line.push_back('\n');
-  std::lock_guard lock(write_mutex_);
-  const char* p = line.data();
-  std::size_t left = line.size();
+void StdioTransport::append_locked(const json& message) {
+  out_ += message.dump(-1, ' ', false, json::error_handler_t::replace);
+  out_.push_back('\n');
+}
+
+void StdioTransport::write_locked() {
+  const char* p = out_.data();
+  std::size_t left = out_.size();
   while (left > 0) {
     ssize_t n = ::write(out_fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return;  // the client went away; nothing useful to do with the reply
+      break;  // the client went away; nothing useful to do with the replies
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+  out_.clear();
+}
+
+void StdioTransport::send(const json& message) {
+  std::lock_guard lock(write_mutex_);
+  append_locked(message);
+  write_locked();
+}
+
+void StdioTransport::send_deferred(const json& message) {
+  std::lock_guard lock(write_mutex_);
+  append_locked(message);
+  if (out_.size() >= kMaxDeferred) write_locked();
+}
+
+void StdioTransport::flush() {
+  std::lock_guard lock(write_mutex_);
+  if (!out_.empty()) write_locked();
 }
 
 void StdioTransport::stop() {
@@ -64,6 +84,7 @@ void StdioTransport::run(const Handler& handler) {
       return;
     }
     if (n == 0) break;  // EOF
+    if (after_read) after_read();
     const char* p = buf.data();
     const char* end = p + n;
     while (p < end) {

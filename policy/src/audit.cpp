@@ -17,6 +17,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "logger/files.hpp"
+
 namespace agentlog::policy {
 
 namespace fs = std::filesystem;
@@ -33,10 +35,21 @@ std::string hex_of(const unsigned char* digest, unsigned int len) {
 }
 }  // namespace
 
+namespace {
+// Fetched once: EVP_sha256() looks the implementation up again on every digest (OpenSSL 3).
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = [] {
+    const EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return fetched ? fetched : EVP_sha256();
+  }();
+  return md;
+}
+}  // namespace
+
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  EVP_Digest(data.data(), data.size(), digest, &len, sha256_md(), nullptr);
   return hex_of(digest, len);
 }
 
@@ -44,7 +57,7 @@ std::string sha256_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx, sha256_md(), nullptr);
   char buf[65536];
   while (in.read(buf, sizeof buf) || in.gcount() > 0)
     EVP_DigestUpdate(ctx, buf, static_cast<std::size_t>(in.gcount()));
@@ -150,6 +163,7 @@ struct AuditFiles {
   // The head this process wrote last: still the head while the log has the size it had then (appends of
   // other processes make it longer).
   std::optional<Head> written;
+  std::uint64_t generation = 0;  // the audit folder's FolderWatch generation when the files were checked
 
   static void reopen(int& fd, dev_t& dev, ino_t& ino, const fs::path& path, int flags) {
     struct stat now {};
@@ -163,6 +177,9 @@ struct AuditFiles {
     ino = now.st_ino;
   }
   void open(const fs::path& dir, const fs::path& log_path, const fs::path& head_path) {
+    const std::uint64_t now = FolderWatch::instance().generation(dir.native());  // before the stats
+    if (log >= 0 && now != 0 && now == generation) return;  // no file of the folder was created, moved or removed
+    generation = now;
     if (log < 0) fs::create_directories(dir);
     const ino_t before[2] = {log_ino, head_ino};
     reopen(log, log_dev, log_ino, log_path, O_WRONLY | O_APPEND);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "logger/files.hpp"
 #include "logger/project.hpp"
 #include "support/temp_dir.hpp"
@@ -37,4 +39,74 @@ TEST_CASE("write_file_atomic replaces content, keeps the mode, creates directori
   std::size_t entries = 0;
   for ([[maybe_unused]] auto& e : fs::directory_iterator(dir / "a/b")) ++entries;
   CHECK(entries == 1);  // no temporary left behind
+}
+
+TEST_CASE("SettingsCheck: stats its files while nobody watches their folder") {
+  TempDir dir;
+  const fs::path file = dir / "plain/.env.logging";
+  fs::create_directories(file.parent_path());
+  SettingsCheck check({file});
+  CHECK(check.changed());  // the first look
+  CHECK_FALSE(check.changed());
+  agentlog::test::write_text(file, "LOG_LEVEL=warn\n");  // created
+  CHECK(check.changed());
+  CHECK_FALSE(check.changed());
+  agentlog::test::write_text(file, "LOG_LEVEL=debug\n");  // another size
+  CHECK(check.changed());
+  fs::remove(file);
+  CHECK(check.changed());
+}
+
+TEST_CASE("SettingsCheck with a FolderWatch: no stat until an event is drained, then every change is seen") {
+  TempDir dir;
+  const fs::path folder = dir / "config";
+  fs::create_directories(folder);
+  const fs::path file = folder / ".env.logging";
+  agentlog::test::write_text(file, "LOG_LEVEL=warn\n");
+  FolderWatch& watch = FolderWatch::instance();
+  REQUIRE(watch.watch(folder));
+  CHECK(watch.generation(folder.native()) != 0);
+  CHECK(watch.generation((dir / "elsewhere").native()) == 0);
+  SettingsCheck check({file});
+  CHECK(check.changed());
+  CHECK_FALSE(check.changed());
+
+  // The same size and the same modification time: a stat cannot tell, the watch can.
+  const auto mtime = fs::last_write_time(file);
+  agentlog::test::write_text(file, "LOG_LEVEL=info\n");
+  fs::last_write_time(file, mtime);
+  CHECK_FALSE(check.changed());  // not drained yet: the check trusts the watch and does not stat
+  watch.drain();
+  CHECK(check.changed());
+  CHECK_FALSE(check.changed());
+  watch.drain();  // nothing new
+  CHECK_FALSE(check.changed());
+
+  // The folder removed: the watch is gone and the files are stat'ed again.
+  fs::remove_all(folder);
+  watch.drain();
+  CHECK(watch.generation(folder.native()) == 0);
+  CHECK(check.changed());  // the file is absent now
+  fs::create_directories(folder);
+  agentlog::test::write_text(file, "LOG_LEVEL=error\n");
+  CHECK(check.changed());  // seen by stat, without any drain
+}
+
+TEST_CASE("FolderWatch with Events::kNames ignores writes, sees files created, moved and removed") {
+  TempDir dir;
+  const fs::path folder = dir / "audit";
+  fs::create_directories(folder);
+  agentlog::test::write_text(folder / "actions.jsonl", "{}\n");
+  FolderWatch& watch = FolderWatch::instance();
+  REQUIRE(watch.watch(folder, FolderWatch::Events::kNames));
+  watch.drain();
+  const auto before = watch.generation(folder.native());
+  {
+    std::ofstream(folder / "actions.jsonl", std::ios::app) << "{}\n";  // an append
+  }
+  watch.drain();
+  CHECK(watch.generation(folder.native()) == before);
+  fs::rename(folder / "actions.jsonl", folder / "moved.jsonl");
+  watch.drain();
+  CHECK(watch.generation(folder.native()) != before);
 }

@@ -27,8 +27,24 @@ class FakeTransport : public Transport {
   }
   void send(const json& message) override {
     std::lock_guard l(m_);
+    move_held_locked();
     out_.push_back(message);
     cv_.notify_all();
+  }
+  // Held like the stdio transport holds them: the client sees them only at the next flush() or send().
+  void send_deferred(const json& message) override {
+    std::lock_guard l(m_);
+    held_.push_back(message);
+  }
+  void flush() override {
+    std::lock_guard l(m_);
+    if (!held_.empty()) ++flushes_;
+    move_held_locked();
+    cv_.notify_all();
+  }
+  int flushes() {
+    std::lock_guard l(m_);
+    return flushes_;
   }
   void run(const Handler& h) override {
     for (;;) {
@@ -79,7 +95,14 @@ class FakeTransport : public Transport {
   std::condition_variable cv_;
   std::deque<std::string> in_;
   std::deque<json> out_;
+  std::vector<json> held_;
+  int flushes_ = 0;
   bool closed_ = false;
+
+  void move_held_locked() {
+    out_.insert(out_.end(), held_.begin(), held_.end());
+    held_.clear();
+  }
 };
 
 json req(json id, const std::string& method, json params = json::object()) {
@@ -93,8 +116,9 @@ struct Fixture {
   std::unique_ptr<Server> server;
   std::thread thread;
   std::atomic<bool> release{false};
+  std::atomic<bool> open_gate{false};
 
-  Fixture() {
+  explicit Fixture(unsigned workers = 2) {
     Tool echo;
     echo.name = "echo";
     echo.title = "Echo";
@@ -120,6 +144,22 @@ struct Fixture {
     ask.handler = [](ToolCall& c) -> json { return c.request_client("elicitation/create", {{"message", "ok?"}}); };
     tools.add(ask);
 
+    Tool gate = echo;  // on a worker: holds it until the test opens the gate
+    gate.name = "gate";
+    gate.handler = [this](ToolCall&) -> json {
+      while (!open_gate.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      return json::object();
+    };
+    tools.add(gate);
+
+    Tool nap = echo;  // on a worker, 600 ms
+    nap.name = "nap";
+    nap.handler = [](ToolCall&) -> json {
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+      return json::object();
+    };
+    tools.add(nap);
+
     Resource latest;
     latest.uri = "log://latest";
     latest.name = "latest";
@@ -129,7 +169,9 @@ struct Fixture {
     ServerInfo info;
     info.version = "1.2.3";
     info.instructions = "use it";
-    server = std::make_unique<Server>(info, tools, &resources);
+    ServerOptions options;
+    options.workers = workers;
+    server = std::make_unique<Server>(info, tools, &resources, options);
     thread = std::thread([this] { server->serve(transport); });
   }
   ~Fixture() {
@@ -231,6 +273,38 @@ TEST_CASE("tools/call carries the client and returns a CallToolResult") {
   CHECK(r["result"]["isError"] == false);
   CHECK(r["result"]["structuredContent"]["client"] == "claude-code");
   CHECK(r["result"]["structuredContent"]["args"]["x"] == 1);
+}
+
+TEST_CASE("replies to pipelined quick calls leave together") {
+  Fixture f;
+  f.transport.push(req(1, "tools/call", {{"name", "gate"}, {"arguments", json::object()}}));  // one worker waits
+  for (int i = 100; i < 140; ++i) f.transport.push(req(i, "tools/call", {{"name", "echo"}, {"arguments", {{"i", i}}}}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the other worker runs the echoes
+  f.open_gate = true;
+  CHECK(f.transport.reply(1)["result"]["isError"] == false);
+  for (int i = 100; i < 140; ++i) CHECK(f.transport.reply(i)["result"]["structuredContent"]["args"]["i"] == i);
+  CHECK(f.transport.flushes() < 20);  // not one write per reply (about 3 on a quiet machine)
+}
+
+TEST_CASE("a reply is not held back while a slow call runs") {
+  Fixture f(1);  // one worker: the held reply and the slow call are on the same thread
+  f.transport.push(req(1, "tools/call", {{"name", "echo"}, {"arguments", json::object()}}));
+  f.transport.reply(1);  // echo is known to be quick from now on
+  for (int round = 0; round < 2; ++round) {  // nap unknown, then known to be slow
+    INFO("round " << round);
+    f.open_gate = false;
+    const int id = 10 * (round + 1);
+    f.transport.push(req(id, "tools/call", {{"name", "gate"}, {"arguments", json::object()}}));
+    f.transport.push(req(id + 1, "tools/call", {{"name", "echo"}, {"arguments", json::object()}}));
+    f.transport.push(req(id + 2, "tools/call", {{"name", "nap"}, {"arguments", json::object()}}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // echo and nap wait behind the gate
+    f.open_gate = true;
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(f.transport.reply(id + 1, std::chrono::milliseconds(400)).is_null());  // before nap ends
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(400));
+    CHECK_FALSE(f.transport.reply(id + 2).is_null());
+    CHECK_FALSE(f.transport.reply(id).is_null());
+  }
 }
 
 TEST_CASE("progress, log notifications above the level, and ping while a long call runs") {

@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <thread>
@@ -77,4 +79,47 @@ TEST_CASE("send writes one JSON object per line; stop() ends a blocked run") {
   });
   t.run({[](std::string_view) {}, nullptr});  // returns although the input never ends
   stopper.join();
+}
+
+TEST_CASE("deferred messages wait for flush() or the next send(), in order; a large backlog is written at once") {
+  Pipes p;
+  REQUIRE(::fcntl(p.out[1], F_SETPIPE_SZ, 1 << 20) >= (1 << 20));  // room for more than one 64 KiB write
+  StdioTransport t(p.in[0], p.out[1]);
+  auto available = [&] {
+    int n = 0;
+    REQUIRE(::ioctl(p.out[0], FIONREAD, &n) == 0);
+    return n;
+  };
+  auto read_lines = [&] {
+    std::string got(static_cast<std::size_t>(available()), '\0');
+    REQUIRE(::read(p.out[0], got.data(), got.size()) == static_cast<ssize_t>(got.size()));
+    std::vector<json> lines;
+    for (std::size_t at = 0, nl; (nl = got.find('\n', at)) != std::string::npos; at = nl + 1)
+      lines.push_back(json::parse(got.substr(at, nl - at)));
+    return lines;
+  };
+  t.send_deferred(json{{"n", 1}});
+  t.send_deferred(json{{"n", 2}});
+  CHECK(available() == 0);  // held
+  t.flush();
+  CHECK(read_lines() == std::vector<json>{{{"n", 1}}, {{"n", 2}}});
+  t.flush();  // nothing held: writes nothing
+  CHECK(available() == 0);
+
+  t.send_deferred(json{{"n", 3}});
+  t.send(json{{"n", 4}});  // carries the held one first
+  CHECK(read_lines() == std::vector<json>{{{"n", 3}}, {{"n", 4}}});
+
+  // 64 KiB of held replies leave without a flush: with the line that reached the limit.
+  const std::string big(1000, 'x');
+  std::size_t sent = 0, bytes = 0;
+  while (available() == 0 && sent < 200) {
+    const json m{{"n", sent++}, {"pad", big}};
+    bytes += m.dump().size() + 1;
+    t.send_deferred(m);
+  }
+  CHECK(static_cast<std::size_t>(available()) == bytes);
+  CHECK(bytes >= 64u << 10);
+  CHECK(bytes - (big.size() + 20) < 64u << 10);
+  CHECK(read_lines().size() == sent);
 }

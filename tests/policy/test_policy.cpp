@@ -175,6 +175,34 @@ TEST_CASE("permissions come from the .env flags, changes apply without a restart
   CHECK(call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}})["isError"] == true);
 }
 
+TEST_CASE("every edit of a .env file applies to the next call, even one a stat cannot tell from the last") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  McpSession mcp(root.path());
+  mcp.initialize();
+  const auto env_l = root / ".ai-agents/logging/config/.env.logging";
+  const std::string base = agentlog::test::read_text(env_l);
+  const auto mtime = fs::last_write_time(env_l);
+  for (int i = 0; i < 20; ++i) {
+    const bool quiet = i % 2 == 0;
+    // The same size, inode and modification time each time: only the folder watch tells the edits apart.
+    std::string text = base;
+    text += quiet ? "\nLOG_LEVEL=error\n" : "\nLOG_LEVEL=debug\n";
+    agentlog::test::write_text(env_l, text);
+    fs::last_write_time(env_l, mtime);
+    json r = call(mcp, "log_event", {{"level", "info"}, {"message", "edit " + std::to_string(i)}});
+    INFO("edit " << i << ": " << r.dump());
+    CHECK(r["structuredContent"]["written"] == !quiet);
+  }
+  // The audit log moved away while the server runs: the next record starts a new log.
+  const auto audit = root / ".ai-agents/logging/audit";
+  fs::rename(audit / "actions.jsonl", root / "old-actions.jsonl");
+  CHECK(call(mcp, "log_event", {{"level", "error"}, {"message", "after the move"}})["isError"] == false);
+  const std::string fresh = agentlog::test::read_text(audit / "actions.jsonl");
+  CHECK(fresh.find("after the move") != std::string::npos);
+  CHECK(agentlog::test::read_text(root / "old-actions.jsonl").find("after the move") == std::string::npos);
+}
+
 TEST_CASE("audit verify finds edited, removed, reordered and truncated records") {
   TempDir dir;
   agentlog::policy::AuditLog log(dir.path());

@@ -4,10 +4,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace agentlog {
 
@@ -28,6 +30,50 @@ struct FileStamp {
   std::int64_t size = 0, mtime_ns = 0;
   static FileStamp of(const std::filesystem::path& path);  // one stat()
   bool operator==(const FileStamp&) const = default;
+};
+
+// Whether the files of a folder changed, known without a stat: an inotify watch on the folder whose events are
+// read by drain(). The thread that reads the requests calls drain() after each read and before it handles
+// what it read, so a request sees every change finished before it was sent (a human's edit of a settings
+// file, an audit log moved away). Only a process that drains so may watch (agentlog serve); elsewhere
+// generation() is 0 and callers stat.
+class FolderWatch {
+ public:
+  static FolderWatch& instance();
+  enum class Events {
+    kAny,    // a file written, created, renamed, removed or its attributes changed
+    kNames,  // a file created, renamed or removed (not the appends to a log kept there)
+  };
+  // False when the folder cannot be watched (no inotify, no folder): its files are then stat'ed.
+  bool watch(const std::filesystem::path& folder, Events events = Events::kAny);
+  void drain();  // reads the waiting events without blocking
+  // Changes whenever a file of `folder` may have changed; 0 when the folder is not (or no longer) watched.
+  std::uint64_t generation(std::string_view folder) const;
+
+ private:
+  FolderWatch() = default;
+  struct Folder {
+    std::string path;
+    int wd;  // -1 once the folder itself was removed or moved
+  };
+  mutable std::mutex mutex_;
+  int fd_ = -1;
+  std::vector<Folder> folders_;
+  std::uint64_t generation_ = 1;
+};
+
+// What a cache of settings files last read: changed() says whether they may differ since then. It stats the
+// files only when their folder's FolderWatch generation moved (or nobody watches it). Not thread-safe.
+class SettingsCheck {
+ public:
+  explicit SettingsCheck(std::vector<std::filesystem::path> files);
+  bool changed();  // true on the first call
+
+ private:
+  std::vector<std::filesystem::path> files_;
+  std::vector<std::string> folders_;
+  std::vector<FileStamp> stamps_;
+  std::vector<std::uint64_t> generations_;
 };
 
 // An exclusive flock on `path` (opened read-write, created with its parent directories when missing) for the

@@ -70,13 +70,11 @@ class ProjectLog {
   void start_flusher();
 
   ProjectLayout layout_;
-  std::filesystem::path env_path_, config_path_;  // computed once: settings() runs on every log_event
   MsClock clock_;
   LogWriter writer_;
 
   std::mutex settings_mutex_;
-  // What the settings were read from: .env.logging, logging.config.json.
-  std::array<FileStamp, 2> settings_stamps_;
+  SettingsCheck settings_check_;  // .env.logging, logging.config.json: settings() runs on every log_event
   std::vector<std::shared_ptr<const LogSettings>>
       history_;  // every settings object current_ was; back() is now
   std::atomic<const LogSettings*> current_{nullptr};

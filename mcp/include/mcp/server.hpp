@@ -73,7 +73,8 @@ class Server {
   json dispatch(const std::string& method, const json& params);
   json initialize(const json& params);
   void start_tool_call(const json& id, json params);
-  void run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled);
+  // `deferred`: the reply may wait in the transport for the worker's next flush (see worker_loop).
+  void run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled, bool deferred);
   json request_client(const std::string& method, const json& params);
   void send(const json& message);
   void worker_loop();
@@ -91,7 +92,14 @@ class Server {
 
   std::mutex mutex_;  // guards in_flight_, queue_, pending_, long_threads_
   std::condition_variable queue_cv_;
-  std::deque<std::function<void()>> queue_;
+  struct Job {
+    std::string tool;
+    std::function<void()> run;
+  };
+  std::deque<Job> queue_;
+  // How long each tool's calls took lately (microseconds, a moving average): a worker lets its replies wait
+  // in the transport only while it runs calls that are known to be quick.
+  std::map<std::string, double, std::less<>> typical_us_;
   bool stopping_ = false;
   std::map<std::string, InFlight> in_flight_;  // by id.dump()
   std::vector<std::thread> long_threads_;

@@ -26,7 +26,12 @@ class Transport {
   };
 
   virtual ~Transport() = default;
+  // Writes the message, after any deferred ones.
   virtual void send(const json& message) = 0;
+  // Queues the message to go out with the next send() or flush(): replies to pipelined requests leave in
+  // one write instead of one each. The caller must flush() before it waits for anything.
+  virtual void send_deferred(const json& message) { send(message); }
+  virtual void flush() {}
   virtual void run(const Handler& handler) = 0;
   virtual void stop() = 0;
 };
@@ -40,16 +45,26 @@ class StdioTransport final : public Transport {
   StdioTransport(int in_fd, int out_fd, std::size_t max_line_bytes = kDefaultMaxLine);
   ~StdioTransport() override;
 
+  // Called after each read of the input, before the lines read are handled (from run()'s thread).
+  std::function<void()> after_read;
+
   void send(const json& message) override;
+  void send_deferred(const json& message) override;
+  void flush() override;
   void run(const Handler& handler) override;
   void stop() override;
 
  private:
+  static constexpr std::size_t kMaxDeferred = 64u << 10;  // written at once beyond this
+  void append_locked(const json& message);
+  void write_locked();
+
   int in_fd_;
   int out_fd_;
   int wake_pipe_[2] = {-1, -1};  // stop() writes here to interrupt a blocked read
   std::size_t max_line_;
   std::mutex write_mutex_;
+  std::string out_;  // messages not yet written (guarded by write_mutex_)
   std::atomic<bool> stopped_{false};
 };
 
