@@ -20,14 +20,23 @@ StdioTransport::~StdioTransport() {
     if (fd >= 0) ::close(fd);
 }
 
-void StdioTransport::append_locked(const json& message) {
-  out_ += message.dump(-1, ' ', false, json::error_handler_t::replace);
-  out_.push_back('\n');
+std::size_t StdioTransport::queue(const json& message) {
+  std::string line = message.dump(-1, ' ', false, json::error_handler_t::replace);
+  line.push_back('\n');
+  std::lock_guard lock(out_mutex_);
+  out_ += line;
+  return out_.size();
 }
 
-void StdioTransport::write_locked() {
-  const char* p = out_.data();
-  std::size_t left = out_.size();
+void StdioTransport::flush() {
+  std::lock_guard writing(write_mutex_);  // one write at a time: the stream keeps the order of queue()
+  std::string batch;
+  {
+    std::lock_guard lock(out_mutex_);
+    batch.swap(out_);
+  }
+  const char* p = batch.data();
+  std::size_t left = batch.size();
   while (left > 0) {
     ssize_t n = ::write(out_fd_, p, left);
     if (n < 0) {
@@ -37,24 +46,18 @@ void StdioTransport::write_locked() {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  out_.clear();
+  batch.clear();
+  std::lock_guard lock(out_mutex_);
+  if (out_.empty()) out_.swap(batch);  // keeps the buffer's capacity
 }
 
 void StdioTransport::send(const json& message) {
-  std::lock_guard lock(write_mutex_);
-  append_locked(message);
-  write_locked();
+  queue(message);
+  flush();
 }
 
 void StdioTransport::send_deferred(const json& message) {
-  std::lock_guard lock(write_mutex_);
-  append_locked(message);
-  if (out_.size() >= kMaxDeferred) write_locked();
-}
-
-void StdioTransport::flush() {
-  std::lock_guard lock(write_mutex_);
-  if (!out_.empty()) write_locked();
+  if (queue(message) >= kMaxDeferred) flush();
 }
 
 void StdioTransport::stop() {

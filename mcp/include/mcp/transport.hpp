@@ -56,15 +56,15 @@ class StdioTransport final : public Transport {
 
  private:
   static constexpr std::size_t kMaxDeferred = 64u << 10;  // written at once beyond this
-  void append_locked(const json& message);
-  void write_locked();
+  std::size_t queue(const json& message);  // the bytes waiting now
 
   int in_fd_;
   int out_fd_;
   int wake_pipe_[2] = {-1, -1};  // stop() writes here to interrupt a blocked read
   std::size_t max_line_;
-  std::mutex write_mutex_;
-  std::string out_;  // messages not yet written (guarded by write_mutex_)
+  std::mutex write_mutex_;  // held while writing
+  std::mutex out_mutex_;    // guards out_
+  std::string out_;         // messages not yet written
   std::atomic<bool> stopped_{false};
 };
 
