@@ -1,7 +1,7 @@
 // End-to-end stdio benchmark of `agentlog serve` (issue: foundation), run against a baseline in the same run:
 // `cat`, which echoes each line back over the same kind of pipes (the cost of the pipes and process alone).
 //
-//   bench_mcp_roundtrip [--calls N] [--starts N] [--window W]
+//   bench_mcp_roundtrip [--calls N] [--starts N] [--window W] [--binary PATH (default: this build's agentlog)]
 //
 // 1. start: fork/exec of the server to the initialize reply (median, p95 over --starts runs)
 // 2. sequential: one tools/call log_event at a time; latency median / p99 and calls per second
@@ -102,17 +102,19 @@ Figures run(const std::vector<std::string>& argv, int starts, int calls, int win
 
 int main(int argc, char** argv) {
   int calls = 20000, starts = 30, window = 32;
+  std::string binary = AGENTLOG_BINARY;  // --binary: another build side by side (e.g. the previous commit's)
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--calls") calls = std::atoi(argv[i + 1]);
     if (a == "--starts") starts = std::atoi(argv[i + 1]);
     if (a == "--window") window = std::atoi(argv[i + 1]);
+    if (a == "--binary") binary = argv[i + 1];
   }
   signal(SIGPIPE, SIG_IGN);
   auto root = std::filesystem::temp_directory_path() / ("agentlog-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(root);
   Figures base = run({"cat"}, starts, calls, window);
-  Figures srv = run({AGENTLOG_BINARY, "serve", "--root", root.string()}, starts, calls, window);
+  Figures srv = run({binary, "serve", "--root", root.string()}, starts, calls, window);
   printf("%-34s %14s %14s %10s\n", "figure", "agentlog", "cat baseline", "ratio");
   auto row = [](const char* name, double a, double b) { printf("%-34s %14.1f %14.1f %9.2fx\n", name, a, b, a / b); };
   row("start->initialize reply median us", srv.start_median, base.start_median);
