@@ -33,9 +33,7 @@ std::string hex_of(const unsigned char* digest, unsigned int len) {
   }
   return out;
 }
-}  // namespace
 
-namespace {
 // Fetched once: EVP_sha256() looks the implementation up again on every digest (OpenSSL 3).
 const EVP_MD* sha256_md() {
   static const EVP_MD* md = [] {

@@ -2,9 +2,11 @@
 // logging (logging/setLevel + notifications/message), progress and cancellation, over any Transport.
 //
 // Threading: serve() runs the transport's read loop on the calling thread. Quick methods are answered
-// there; tools/call runs on one worker thread in arrival order, or on a thread of its own for tools marked
+// there; tools/call runs on the worker threads in arrival order, or on a thread of its own for tools marked
 // long_running, so ping and notifications/cancelled are handled while tools work. A cancelled request gets
-// no reply. serve() returns after the input ends (or stop()) and every call in flight has finished.
+// no reply. A worker's replies to pipelined quick calls leave together (Transport::send_deferred), never
+// held longer than 1 ms nor while anything slower runs. serve() returns after the input ends (or stop()) and
+// every call in flight has finished.
 #pragma once
 
 #include <atomic>
