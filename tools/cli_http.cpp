@@ -7,6 +7,7 @@
 #include "tools/cli.hpp"
 #include "tools/http_api.hpp"
 #include "tools/tools.hpp"
+#include "tools/trace_follower.hpp"
 
 namespace agentlog {
 
@@ -44,6 +45,7 @@ void add_http_command(CLI::App& app) {
     if (common.json) std::cout << json{{"bind", options.bind}, {"port", port}}.dump() << std::endl;
     std::cout.flush();
     g_api.store(&api);
+    TraceFollower follower(ctx);  // span files indexed as they come, not by the first query
     struct sigaction sa {};
     sa.sa_handler = on_terminate;
     sigemptyset(&sa.sa_mask);

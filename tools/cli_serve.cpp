@@ -12,6 +12,7 @@
 #include "mcp/server.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
+#include "tools/trace_follower.hpp"
 
 namespace agentlog {
 
@@ -59,6 +60,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
   prepare_registry(registry, ctx);
   mcp::ResourceRegistry resources;
   register_resources(resources, ctx);
+  TraceFollower follower(ctx);  // span files indexed as the traced program writes them, not by the first query
 
   // TRACING_AUTO_INSTRUMENT=true: instrument the project at TRACING_DEFAULT_LEVEL in the background, through
   // the registry (so the policy applies and the action is audited), while the server starts answering.

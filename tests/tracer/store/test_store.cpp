@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -193,6 +195,85 @@ TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, 
   json sum = store.summary();
   CHECK(sum["spans"] == 2);
   CHECK(sum["corruptLines"] == 2);
+}
+
+TEST_CASE("a budget splits an ingest into short transactions that together read every span once") {
+  TempDir dir, whole;
+  write_hundred(dir);
+  write_hundred(whole);
+  TraceStore store(dir.path());
+  int batches = 0;
+  std::int64_t spans = 0;
+  for (;;) {
+    auto r = store.ingest(4000);  // about a dozen span lines
+    ++batches;
+    spans += r.spans;
+    CHECK(r.spans <= 12);
+    if (r.complete) break;
+    REQUIRE(batches < 100);
+  }
+  CHECK(batches > 10);
+  CHECK(spans == 200);
+  CHECK(store.ingest(4000).spans == 0);
+  TraceStore reference(whole.path());
+  CHECK(store.stats("src/api.cpp", "") == reference.stats("src/api.cpp", ""));
+  CHECK(store.summary()["spans"] == 200);
+
+  // A line longer than the whole budget is still read (alone), so a batch always moves on.
+  const std::string line = span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0), 1.0).dump() + "\n";
+  append(dir / "2026-11-26/1-1.jsonl", line + line);
+  auto r = store.ingest(10);
+  CHECK(r.spans == 1);
+  CHECK_FALSE(r.complete);
+  CHECK(store.ingest(10).spans == 1);
+  CHECK(store.ingest(10).complete);
+}
+
+TEST_CASE("a store goes on with the index another process's reindex put in place") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore serving(dir.path());  // a long-running server's store
+  CHECK(serving.summary()["spans"] == 200);
+  TraceStore(dir.path()).reindex();  // `agentlog traces reindex` elsewhere
+  append(dir / "2026-11-26/1-1.jsonl", span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0, "2026-11-26"), 1.0).dump() + "\n");
+  CHECK(serving.summary()["spans"] == 201);
+  // The new span went into the index in place (not into the replaced file the store had open).
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2((dir / "index.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  CHECK(sqlite3_column_int64(st, 0) == 201);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  const fs::path traces = root / ".ai-agents/logging/traces";
+  TempDir day;
+  write_hundred(day);  // 200 spans, moved in as a traced program would have written them
+  fs::create_directories(traces / "2026-11-25");
+  fs::copy_file(day / "2026-11-25/42-1.jsonl", traces / "2026-11-25/42-1.jsonl");
+  std::int64_t indexed = -1;
+  for (int i = 0; i < 200 && indexed != 200; ++i) {  // up to 10 s on a busy machine
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2((traces / "index.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* st = nullptr;
+      if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &st, nullptr) == SQLITE_OK &&
+          sqlite3_step(st) == SQLITE_ROW)
+        indexed = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+  }
+  CHECK(indexed == 200);  // no query was made: the server's follower read them
+  json slow = mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}, {"limit", 1}});
+  CHECK(slow["structuredContent"]["traces"][0]["duration"] == 100.0);
 }
 
 TEST_CASE("a query sees at once what was written since the last one: new day folders, new files, appends") {

@@ -2,6 +2,7 @@
 #include "tracer/store/store.hpp"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -230,7 +231,8 @@ json span_view(const json& record) {
 
 json IngestReport::to_json() const {
   return {
-      {"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files}};
+      {"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files},
+      {"complete", complete}};
 }
 
 std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
@@ -318,6 +320,7 @@ struct TraceStore::Impl {
   fs::path db_path;
   int retention_days;
   sqlite3* db = nullptr;
+  ino_t db_ino = 0;                                 // the index file db has open
   StmtCache stmts;                                  // the queries' statements, kept prepared
   std::map<std::string, std::int64_t> known_sizes;  // span file sizes at the last ingest
   // What changed since the last scan of the folder; a scan happens at least once a second anyway (a file
@@ -350,6 +353,8 @@ struct TraceStore::Impl {
                            : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
         exec(db, kSchema);
         exec(db, kIndexes);
+        struct stat st {};
+        db_ino = ::stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
         return;
       } catch (const std::exception&) {
         close();
@@ -360,7 +365,7 @@ struct TraceStore::Impl {
     }
   }
 
-  IngestReport ingest() {
+  IngestReport ingest(std::int64_t budget = 0) {
     IngestReport report;
     const std::uint64_t generation =
         watch->generation();  // before the scan: a change during it is seen next time
@@ -372,6 +377,12 @@ struct TraceStore::Impl {
     }
     scanned_generation = generation;
     scanned_at = now;
+    // `traces reindex` in another process renamed a new index over this one: go on with the new one.
+    if (struct stat st {}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
+      close();
+      open();
+      known_sizes.clear();
+    }
     struct ScanAgainIfThrown {  // a scan that failed (a busy or corrupt index) is not taken as done
       Impl& impl;
       int before = std::uncaught_exceptions();
@@ -406,7 +417,8 @@ struct TraceStore::Impl {
       Stmt any(db, "SELECT 1 FROM spans LIMIT 1");
       empty = !any.step();
     }
-    const bool bulk = empty && pending_bytes > (8 << 20);
+    const bool bulk = empty && pending_bytes > (8 << 20) && budget == 0;
+    std::int64_t read_bytes = 0;  // against the budget
     exec(db, "BEGIN IMMEDIATE");
     try {
       if (bulk) {  // the indexes of kIndexes (those with SQL; primary keys have none)
@@ -452,11 +464,30 @@ struct TraceStore::Impl {
           offset = 0;
         }
         if (size == offset) continue;
+        std::int64_t want = size - offset;
+        if (budget > 0 && read_bytes + want > budget) {
+          want = budget - read_bytes;  // complete lines of the first `want` bytes; the rest next time
+          report.complete = false;
+          if (want <= 0) continue;
+        }
+        read_bytes += want;
         std::ifstream in(path, std::ios::binary);
         in.seekg(offset);
-        std::string buffer(static_cast<std::size_t>(size - offset), '\0');
+        std::string buffer(static_cast<std::size_t>(want), '\0');
         in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
         buffer.resize(static_cast<std::size_t>(in.gcount()));
+        // A line longer than the whole budget is read alone (to its end), so that each batch moves on.
+        if (want < size - offset && buffer.find('\n') == std::string::npos) {
+          char chunk[65536];
+          while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+            const std::size_t from = buffer.size();
+            buffer.append(chunk, static_cast<std::size_t>(in.gcount()));
+            if (const std::size_t nl = buffer.find('\n', from); nl != std::string::npos) {
+              buffer.resize(nl + 1);
+              break;
+            }
+          }
+        }
         std::size_t consumed = 0;
         std::int64_t corrupt = 0;
         while (true) {
@@ -491,7 +522,12 @@ struct TraceStore::Impl {
       exec(db, "ROLLBACK");
       throw;
     }
-    known_sizes = std::move(sizes);
+    if (report.complete) {
+      known_sizes = std::move(sizes);
+    } else {  // not all read: the next call scans again
+      known_sizes.clear();
+      scanned_generation.reset();
+    }
     return report;
   }
 
@@ -659,8 +695,8 @@ TraceStore::TraceStore(fs::path traces_dir, int retention_days)
     : impl_(std::make_unique<Impl>(std::move(traces_dir), retention_days)) {}
 TraceStore::~TraceStore() = default;
 
-IngestReport TraceStore::ingest() {
-  return recovering(*impl_, [&] { return impl_->ingest(); });
+IngestReport TraceStore::ingest(std::int64_t budget_bytes) {
+  return recovering(*impl_, [&] { return impl_->ingest(budget_bytes); });
 }
 IngestReport TraceStore::reindex() { return impl_->reindex(); }
 

@@ -33,6 +33,7 @@ struct IngestReport {
   std::int64_t spans = 0;          // spans added by this call
   std::int64_t corrupt_lines = 0;  // lines skipped by this call (not JSON, or not a span)
   std::int64_t removed_files = 0;  // span files removed by retention
+  bool complete = true;            // false: a budget stopped it with more to read (call again)
   json to_json() const;
 };
 
@@ -54,7 +55,9 @@ class TraceStore {
   TraceStore(const TraceStore&) = delete;
   TraceStore& operator=(const TraceStore&) = delete;
 
-  IngestReport ingest();
+  // Reads what the span files gained since the last ingest. A budget (bytes of span lines, 0 = none) keeps the
+  // write transaction short: the rest waits for the next call (report.complete is false).
+  IngestReport ingest(std::int64_t budget_bytes = 0);
   IngestReport reindex();  // drops the index and rebuilds it from the span files
 
   // {traces: [{traceId, rootFunction, startTime, duration, spanCount, error, matches: [...]}], nextCursor}
