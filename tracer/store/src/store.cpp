@@ -408,16 +408,17 @@ struct TraceStore::Impl {
     for (const auto& f : files) sizes[f.string()] = static_cast<std::int64_t>(fs::file_size(f, ec));
     if (sizes == known_sizes) return report;
 
-    // A bulk load (an empty index and much to read: the first ingest, reindex) builds the secondary indexes
-    // once at the end, sorted, instead of updating them row by row.
-    std::int64_t pending_bytes = 0;
-    for (const auto& [f, size] : sizes) pending_bytes += size;
-    bool empty = true;
+    // A bulk load (more new span lines than indexed ones, and much to read: the first ingest, a reindex, a
+    // large run landing on a small index) builds the secondary indexes once at the end, sorted, instead of
+    // updating them row by row. Not in budgeted ingests: their transactions stay short.
+    std::int64_t total_bytes = 0, indexed_bytes = 0;
+    for (const auto& [f, size] : sizes) total_bytes += size;
     {
-      Stmt any(db, "SELECT 1 FROM spans LIMIT 1");
-      empty = !any.step();
+      Stmt indexed(db, "SELECT coalesce(sum(offset), 0) FROM files");
+      if (indexed.step()) indexed_bytes = indexed.i64(0);
     }
-    const bool bulk = empty && pending_bytes > (8 << 20) && budget == 0;
+    const std::int64_t new_bytes = total_bytes - indexed_bytes;
+    const bool bulk = budget == 0 && new_bytes > (8 << 20) && new_bytes > indexed_bytes;
     std::int64_t read_bytes = 0;  // against the budget
     exec(db, "BEGIN IMMEDIATE");
     try {
