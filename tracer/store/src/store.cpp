@@ -377,12 +377,6 @@ struct TraceStore::Impl {
     }
     scanned_generation = generation;
     scanned_at = now;
-    // `traces reindex` in another process renamed a new index over this one: go on with the new one.
-    if (struct stat st {}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
-      close();
-      open();
-      known_sizes.clear();
-    }
     struct ScanAgainIfThrown {  // a scan that failed (a busy or corrupt index) is not taken as done
       Impl& impl;
       int before = std::uncaught_exceptions();
@@ -391,6 +385,12 @@ struct TraceStore::Impl {
       }
     } scan_again_if_thrown{*this};
     if (!fs::exists(dir)) return report;
+    // `traces reindex` in another process renamed a new index over this one: go on with the new one.
+    if (struct stat st {}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
+      close();
+      open();
+      known_sizes.clear();
+    }
     if (retention_days > 0 && (changed || now - retained_at >= std::chrono::minutes(1))) {
       retained_at = now;
       report.removed_files = apply_retention();
