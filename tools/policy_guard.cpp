@@ -33,7 +33,7 @@ std::string error_id(const std::string& text) {
   return "tool.failed";
 }
 
-// The settings of one .env file, re-read when the human changes it (size or mtime), shared by all calls.
+// The settings of one .env file, re-read when the human changes it (SettingsCheck), shared by all calls.
 class EnvCache {
  public:
   EnvCache(std::filesystem::path path, const std::vector<EnvKeySpec>& keys)

@@ -4,7 +4,6 @@
 // connections, and the outbox delivering everything once when the server is back.
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "policy/audit.hpp"
 #include "policy/memory.hpp"
 #include "support/process.hpp"
+#include "support/sqlite_count.hpp"
 #include "support/temp_dir.hpp"
 
 using agentlog::test::McpSession;
@@ -392,11 +392,19 @@ TEST_CASE(
   CHECK(outbox(root).empty());
 }
 
-TEST_CASE("embedded store: four processes auditing and ingesting at once store every action exactly once") {
+// A project with the embedded memory store (project "p"), for the tests of its ingestion.
+struct EmbeddedStore {
   TempDir root;
-  auto layout = agentlog::ProjectLayout::at(root.path());
-  agentlog::policy::MemoryConfig config;
-  config.project = "p";
+  agentlog::ProjectLayout layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::policy::MemoryConfig config = [] {
+    agentlog::policy::MemoryConfig c;
+    c.project = "p";
+    return c;
+  }();
+};
+
+TEST_CASE_FIXTURE(EmbeddedStore,
+                  "embedded store: four processes auditing and ingesting at once store every action exactly once") {
   const int failed = agentlog::test::run_in_children(4, [&](int k) {
     agentlog::policy::Memory memory(layout, config);
     agentlog::policy::AuditLog audit(layout.audit_dir());
@@ -420,13 +428,10 @@ TEST_CASE("embedded store: four processes auditing and ingesting at once store e
   CHECK(found.size() == 1200);
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    EmbeddedStore,
     "embedded store: actions come from the audit log, once, whoever ingests; torn records wait; a server's "
     "are not replayed") {
-  TempDir root;
-  auto layout = agentlog::ProjectLayout::at(root.path());
-  agentlog::policy::MemoryConfig config;
-  config.project = "p";
   agentlog::policy::AuditLog audit(layout.audit_dir());
   auto act = [&](const std::string& tool) { return audited(audit, tool); };
   act("before_any_store");  // audited while no memory store existed: taken in by the first ingest
@@ -468,25 +473,12 @@ TEST_CASE(
 
 // Rows in the embedded store, read without ingesting (list and search would ingest first).
 int stored_rows(const agentlog::ProjectLayout& layout) {
-  sqlite3* db = nullptr;
-  int rows = -1;
-  const std::string file = (layout.memory_dir() / "memory.sqlite").string();
-  if (sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* q = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM memories", -1, &q, nullptr) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-      rows = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
-  }
-  sqlite3_close(db);
-  return rows;
+  return static_cast<int>(
+      agentlog::test::sqlite_count(layout.memory_dir() / "memory.sqlite", "SELECT count(*) FROM memories"));
 }
 
-TEST_CASE("embedded store: the background sender indexes the actions once they pause, without a reader") {
-  TempDir root;
-  auto layout = agentlog::ProjectLayout::at(root.path());
-  agentlog::policy::MemoryConfig config;
-  config.project = "p";
+TEST_CASE_FIXTURE(EmbeddedStore,
+                  "embedded store: the background sender indexes the actions once they pause, without a reader") {
   agentlog::policy::AuditLog audit(layout.audit_dir());
   agentlog::policy::Memory memory(layout, config);
   memory.start_background();
@@ -499,12 +491,9 @@ TEST_CASE("embedded store: the background sender indexes the actions once they p
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(900));
 }
 
-TEST_CASE(
+TEST_CASE_FIXTURE(
+    EmbeddedStore,
     "embedded store: a store whose actions came through the journal (an older version) is not replayed") {
-  TempDir root;
-  auto layout = agentlog::ProjectLayout::at(root.path());
-  agentlog::policy::MemoryConfig config;
-  config.project = "p";
   agentlog::policy::AuditLog audit(layout.audit_dir());
   for (const char* tool : {"old_one", "old_two"}) audited(audit, tool);
   fs::create_directories(layout.memory_dir());

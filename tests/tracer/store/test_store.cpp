@@ -7,12 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "support/process.hpp"
+#include "support/sqlite_count.hpp"
 #include "support/temp_dir.hpp"
 #include "tracer/store/store.hpp"
 
@@ -79,22 +79,6 @@ fs::path write_hundred(const TempDir& dir) {
   }
   append(f, text);
   return f;
-}
-
-// The spans in an index file, read directly (not through a store, which would ingest first); -1 when it
-// cannot be read yet.
-std::int64_t rows_in_index(const fs::path& index) {
-  sqlite3* db = nullptr;
-  std::int64_t rows = -1;
-  if (sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM spans", -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-      rows = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return rows;
 }
 
 }  // namespace
@@ -251,10 +235,11 @@ TEST_CASE("a store goes on with the index another process's reindex put in place
   TraceStore serving(dir.path());  // a long-running server's store
   CHECK(serving.summary()["spans"] == 200);
   TraceStore(dir.path()).reindex();  // `agentlog traces reindex` elsewhere
-  append(dir / "2026-11-26/1-1.jsonl", span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0, "2026-11-26"), 1.0).dump() + "\n");
+  append(dir / "2026-11-26/1-1.jsonl",
+         span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0, "2026-11-26"), 1.0).dump() + "\n");
   CHECK(serving.summary()["spans"] == 201);
   // The new span went into the index in place (not into the replaced file the store had open).
-  CHECK(rows_in_index(dir / "index.sqlite") == 201);
+  CHECK(agentlog::test::sqlite_count(dir / "index.sqlite", "SELECT count(*) FROM spans") == 201);
 }
 
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
@@ -270,7 +255,7 @@ TEST_CASE("agentlog serve indexes span files as they are written, before any que
   std::int64_t indexed = -1;
   for (int i = 0; i < 200 && indexed != 200; ++i) {  // up to 10 s on a busy machine
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    indexed = rows_in_index(traces / "index.sqlite");
+    indexed = agentlog::test::sqlite_count(traces / "index.sqlite", "SELECT count(*) FROM spans");
   }
   CHECK(indexed == 200);  // no query was made: the server's follower read them
   json slow = mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}, {"limit", 1}});
