@@ -179,6 +179,110 @@ TEST_CASE("search filters and pagination") {
   CHECK_THROWS_AS(store.search(q), StoreError);
 }
 
+TEST_CASE("full text: every word in one span, as whole tokens; the cursor passes over traces that only spread them") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path());
+  agentlog::store::SearchQuery q;
+  auto ids = [&](const agentlog::store::SearchQuery& query) {
+    std::vector<std::string> out;
+    const json result = store.search(query);
+    for (const auto& t : result["traces"]) out.push_back(t["traceId"]);
+    return out;
+  };
+  q.query = "Db::query 42";  // the function and the parameters of one span
+  CHECK(ids(q) == std::vector<std::string>{hex(43, 32)});
+  q.query = "select 4";  // case-insensitive; "4" is a token of its own, not a prefix of "42"
+  CHECK(ids(q) == std::vector<std::string>{hex(5, 32)});
+  q.query = "handle SELECT";  // in the same traces, never in the same span
+  CHECK(ids(q).empty());
+  q.query = "api.cpp userId";
+  CHECK(ids(q).size() == 20);  // a page of the 100 root spans
+
+  // 30 traces have both words; in the odd ones a single span has them both, in the even ones two spans share
+  // them. Pages of 4 list the 15 odd ones once each, newest first.
+  TempDir spread;
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    const std::string t = hex(static_cast<std::uint64_t>(i + 1), 32);
+    if (i % 2) {
+      text += span(t, 1000 + i, 0, "Job::run", "job.cpp", iso(i, 0), 2, {{"note", "alpha beta"}}).dump() + "\n";
+    } else {
+      text += span(t, 1000 + i, 0, "Job::run", "job.cpp", iso(i, 0), 2, {{"note", "alpha"}}).dump() + "\n";
+      text += span(t, 2000 + i, 1000 + i, "Job::step", "job.cpp", iso(i, 1), 1, {{"note", "beta"}}).dump() + "\n";
+    }
+  }
+  append(spread / "2026-11-25/1-1.jsonl", text);
+  TraceStore spread_store(spread.path());
+  q = {};
+  q.query = "alpha beta";
+  q.limit = 4;
+  std::vector<std::string> seen;
+  for (int pages = 0;; ++pages) {
+    REQUIRE(pages < 10);
+    json page = spread_store.search(q);
+    for (const auto& t : page["traces"]) {
+      seen.push_back(t["traceId"]);
+      REQUIRE(t["matches"].size() == 1);
+      CHECK(t["matches"][0]["params"]["note"] == "alpha beta");
+    }
+    if (page["nextCursor"].is_null()) break;
+    q.cursor = page["nextCursor"];
+  }
+  std::vector<std::string> odd;
+  for (int i = 29; i >= 0; i -= 2) odd.push_back(hex(static_cast<std::uint64_t>(i + 1), 32));
+  CHECK(seen == odd);
+}
+
+TEST_CASE("a span file replaced, truncated or removed: its spans leave the index, the traces' summaries follow") {
+  TempDir dir;
+  const std::string t = hex(1, 32), u = hex(2, 32);
+  // Trace t has its root in a.jsonl and a child in b.jsonl; trace u lives in b.jsonl alone.
+  append(dir / "2026-11-25/a.jsonl", span(t, 1, 0, "root", "r.cpp", iso(0, 0), 50).dump() + "\n");
+  append(dir / "2026-11-25/b.jsonl", span(t, 2, 1, "child", "c.cpp", iso(0, 100), 80).dump() + "\n" +
+                                         span(u, 3, 0, "other", "c.cpp", iso(1, 0), 5).dump() + "\n");
+  TraceStore store(dir.path());
+  CHECK(store.get_trace(t)["spanCount"] == 2);
+  CHECK(store.get_trace(t)["duration"] == doctest::Approx(80.1));
+  CHECK(store.stats("c.cpp", "")["count"] == 2);
+
+  // b.jsonl rewritten shorter: its old spans go; trace t is its root alone again, u is gone.
+  { std::ofstream(dir / "2026-11-25/b.jsonl", std::ios::trunc) << span(hex(3, 32), 4, 0, "new", "n.cpp", iso(2, 0), 1).dump() << "\n"; }
+  json tree = store.get_trace(t);
+  CHECK(tree["spanCount"] == 1);
+  CHECK(tree["duration"] == doctest::Approx(50.0));
+  CHECK(tree["spans"][0]["function"] == "root");
+  CHECK_THROWS_AS(store.get_trace(u), StoreError);
+  CHECK(store.stats("c.cpp", "")["count"] == 0);
+  CHECK(store.summary()["traces"] == 2);
+
+  // a.jsonl removed by hand: trace t goes with it.
+  fs::remove(dir / "2026-11-25/a.jsonl");
+  CHECK_THROWS_AS(store.get_trace(t), StoreError);
+  json sum = store.summary();
+  CHECK(sum["spans"] == 1);
+  CHECK(sum["traces"] == 1);
+  CHECK(sum["files"] == 1);
+}
+
+TEST_CASE("an index of an earlier layout is replaced by one built from the span files") {
+  TempDir dir;
+  write_hundred(dir);
+  {  // the first layout: span records in SQLite, no layout number
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir / "index.sqlite").c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL);"
+                         "CREATE TABLE spans(id INTEGER PRIMARY KEY, trace_id TEXT, record TEXT);"
+                         "INSERT INTO files VALUES('2026-11-25/42-1.jsonl', 999999);",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  TraceStore store(dir.path());
+  CHECK(store.summary()["spans"] == 200);
+  CHECK(store.stats("src/api.cpp", "")["count"] == 100);
+}
+
 TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, files are remembered") {
   TempDir dir;
   fs::path f = dir / "2026-11-25/1-1.jsonl";

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <fstream>
@@ -16,6 +17,8 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <simdjson.h>
+#include <unordered_set>
 #include <unordered_map>
 #include <vector>
 
@@ -83,6 +86,15 @@ class Stmt {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  // The text must stay valid until the statement is stepped.
+  Stmt& bind_view(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+    return *this;
+  }
+  Stmt& bind_blob(int i, const std::vector<std::int64_t>& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size() * sizeof(std::int64_t)), SQLITE_STATIC);
+    return *this;
+  }
   Stmt& bind(int i, std::int64_t v) {
     sqlite3_bind_int64(stmt_, i, v);
     return *this;
@@ -106,6 +118,11 @@ class Stmt {
     sqlite3_clear_bindings(stmt_);
   }
   std::int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
+  std::vector<std::int64_t> int64s(int c) const {  // a blob of native int64s
+    std::vector<std::int64_t> out(static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)) / sizeof(std::int64_t));
+    if (!out.empty()) std::memcpy(out.data(), sqlite3_column_blob(stmt_, c), out.size() * sizeof(std::int64_t));
+    return out;
+  }
   double dbl(int c) const { return sqlite3_column_double(stmt_, c); }
   bool null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
   std::string text(int c) const {
@@ -131,60 +148,54 @@ void exec(sqlite3* db, const char* sql) {
   }
 }
 
+// The layout of the index (PRAGMA user_version): an index of another layout is removed and rebuilt from the
+// span files. Layout 2 keeps no span text: a span row says where its line is (src, pos, len) in the span
+// files, the source of truth, and holds what queries filter and sort on as integers.
+constexpr int kLayout = 3;
+
 // The journal mode is set by open(): WAL for the index in use, none while a reindex builds a new one.
 const char* kSchema = R"sql(
 PRAGMA cache_size=-65536;
 PRAGMA temp_store=MEMORY;
-CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS spans(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL, span_id TEXT NOT NULL, parent_id TEXT, function TEXT NOT NULL,
-  file TEXT NOT NULL, start_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, error INTEGER NOT NULL,
-  record TEXT NOT NULL, src TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files(
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS functions(
+  id INTEGER PRIMARY KEY, file TEXT NOT NULL, function TEXT NOT NULL, UNIQUE(file, function));
+-- tid: never reused (AUTOINCREMENT), so full-text rows of removed traces can never name another trace.
+-- docs: how many full-text rows the trace has (one per ingested chunk of span lines it had spans in).
 CREATE TABLE IF NOT EXISTS traces(
-  trace_id TEXT PRIMARY KEY, root_function TEXT, start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL,
-  duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL, error INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS functions(file TEXT NOT NULL, function TEXT NOT NULL, PRIMARY KEY(file, function)) WITHOUT ROWID;
--- Contentless full text of each span (rowid = spans.id, never reused thanks to AUTOINCREMENT).
-CREATE VIRTUAL TABLE IF NOT EXISTS span_text USING fts5(text, content='', columnsize=0);
+  tid INTEGER PRIMARY KEY AUTOINCREMENT, trace_id TEXT NOT NULL UNIQUE, root_function TEXT,
+  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, duration_ns INTEGER NOT NULL, span_count INTEGER NOT NULL,
+  error INTEGER NOT NULL, docs INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS spans(
+  id INTEGER PRIMARY KEY, tid INTEGER NOT NULL, fn INTEGER NOT NULL, start_ns INTEGER NOT NULL,
+  duration_ns INTEGER NOT NULL, error INTEGER NOT NULL, src INTEGER NOT NULL, pos INTEGER NOT NULL,
+  len INTEGER NOT NULL);
+-- Every span duration of a function, for get_trace_stats: one row per function and chunk of span lines read
+-- (first = the chunk's first line in src), data = the spans' (duration_ns << 1 | error, tid) as pairs of
+-- native int64. Exact percentiles need every duration: a few blobs are read faster than an index of
+-- a row per span, and written far faster than that index is built.
+CREATE TABLE IF NOT EXISTS durations(
+  fn INTEGER NOT NULL, src INTEGER NOT NULL, first INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY(fn, src, first)) WITHOUT ROWID;
+-- Contentless full text of the distinct function names, files, parameters, return values and errors of a
+-- trace's spans: rowid = tid << 24 | the trace's document number.
+CREATE VIRTUAL TABLE IF NOT EXISTS trace_text USING fts5(text, content='', columnsize=0);
 )sql";
+constexpr int kDocBits = 24;
 
 // The secondary indexes (dropped during a bulk load and built again at its end).
 const char* kIndexes = R"sql(
-CREATE INDEX IF NOT EXISTS spans_trace ON spans(trace_id, start_ns);
--- Covering for get_trace_stats: counts, mean, max, error rate and percentiles read from the index alone.
-CREATE INDEX IF NOT EXISTS spans_fn_duration ON spans(file, function, duration_ns, error);
-CREATE INDEX IF NOT EXISTS spans_file_duration ON spans(file, duration_ns, error);
-CREATE INDEX IF NOT EXISTS spans_src ON spans(src);
+CREATE INDEX IF NOT EXISTS spans_trace ON spans(tid, start_ns);
 CREATE INDEX IF NOT EXISTS traces_duration ON traces(duration_ns);
-CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns, trace_id);
-CREATE INDEX IF NOT EXISTS traces_error ON traces(error, start_ns, trace_id);
+CREATE INDEX IF NOT EXISTS traces_start ON traces(start_ns, tid);
+CREATE INDEX IF NOT EXISTS traces_error ON traces(error, start_ns, tid);
 )sql";
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string fts_query(const std::string& text) {
-  // Every word must appear (quoted, so that FTS5 syntax in the text is taken literally).
-  std::string out, word;
-  auto flush = [&] {
-    if (word.empty()) return;
-    if (!out.empty()) out += ' ';
-    out += '"';
-    for (char c : word) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    out += '"';
-    word.clear();
-  };
-  for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c)))
-      flush();
-    else
-      word += c;
-  }
-  flush();
-  return out;
 }
 
 // 2026-11-25T10:01:39.999000Z. Calendar arithmetic (no gmtime_r: glibc takes a process-wide lock in it).
@@ -236,7 +247,40 @@ json IngestReport::to_json() const {
       {"complete", complete}};
 }
 
+namespace {
+// The runtime's own layout, 2026-11-25T10:01:39.999000Z (fraction optional, 'Z' optional), without sscanf.
+std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
+  auto num = [&](std::size_t at, std::size_t n, int& out) {
+    out = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (i >= t.size() || !std::isdigit(static_cast<unsigned char>(t[i]))) return false;
+      out = out * 10 + (t[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, s;
+  if (t.size() < 19 || !num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
+      t[10] != 'T' || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' || !num(17, 2, s))
+    return std::nullopt;
+  std::size_t i = 19;
+  std::int64_t sub = 0;
+  if (i < t.size() && t[i] == '.') {
+    int digits = 0;
+    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i)
+      if (digits < 9) sub = sub * 10 + (t[i] - '0'), ++digits;
+    for (; digits < 9; ++digits) sub *= 10;
+  }
+  if (i < t.size() && t[i] != 'Z') return std::nullopt;
+  using namespace std::chrono;
+  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  const std::int64_t secs = sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
+  return secs * 1000000000LL + sub;
+}
+}  // namespace
+
 std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
+  if (auto fixed = parse_iso_fixed(text)) return fixed;
   int y, mo, d, h = 0, mi = 0, s = 0;
   char frac[16] = {0};
   int n = 0;
@@ -315,6 +359,315 @@ std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
   return now - static_cast<std::int64_t>(v * it->second);
 }
 
+// ------------------------------------------------------------------------------------- span lines
+namespace {
+
+namespace od = simdjson::ondemand;
+constexpr std::size_t kPadding = simdjson::SIMDJSON_PADDING;
+
+// What the index reads of one span line. Strings are copies (reused from line to line); the raw JSON of
+// params, returnValue and error points into the line.
+struct SpanFields {
+  std::string trace, function, file;
+  std::string_view params, returned, error_json;  // empty when absent or null
+  std::int64_t start_ns = 0, duration_ns = 0;
+  bool root = true, error = false;
+};
+
+// The JSON text of a value as written in the line ("" for null).
+bool raw_json_of(od::value value, std::string_view& out) {
+  od::json_type type;
+  if (value.type().get(type)) return false;
+  switch (type) {
+    case od::json_type::null:
+      out = {};
+      return true;
+    case od::json_type::object: {
+      od::object o;
+      return !value.get_object().get(o) && !o.raw_json().get(out);
+    }
+    case od::json_type::array: {
+      od::array a;
+      return !value.get_array().get(a) && !a.raw_json().get(out);
+    }
+    default:
+      out = value.raw_json_token();
+      while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.remove_suffix(1);
+      return true;
+  }
+}
+
+// Reads one span line; false when it is not JSON or not a span (a trace id, a span id and a start time are
+// required). `capacity` is the bytes readable from line.data() (simdjson reads up to kPadding past the end).
+bool read_span(od::parser& parser, std::string_view line, std::size_t capacity, SpanFields& f) {
+  od::document doc;
+  od::object obj;
+  if (parser.iterate(line.data(), line.size(), capacity).get(doc) || doc.get_object().get(obj)) return false;
+  f.trace.clear();
+  f.function.assign("?");
+  f.file.clear();
+  f.params = f.returned = f.error_json = {};
+  f.start_ns = f.duration_ns = 0;
+  f.root = true;
+  bool has_span = false, has_start = false, has_duration_ns = false;
+  for (auto field_result : obj) {
+    od::field field;
+    std::string_view key;
+    if (std::move(field_result).get(field) || field.unescaped_key().get(key)) return false;
+    od::value value = field.value();
+    auto string_into = [&](std::string& out) {
+      std::string_view v;
+      if (value.get_string().get(v)) return false;
+      out.assign(v);
+      return true;
+    };
+    if (key == "traceId") {
+      if (!string_into(f.trace)) return false;
+    } else if (key == "spanId") {
+      std::string_view v;
+      if (value.get_string().get(v)) return false;
+      has_span = true;
+    } else if (key == "parentSpanId") {
+      bool is_null = false;
+      if (value.is_null().get(is_null)) return false;
+      f.root = is_null;
+    } else if (key == "function") {
+      if (!string_into(f.function)) return false;
+    } else if (key == "file") {
+      if (!string_into(f.file)) return false;
+    } else if (key == "startTime") {
+      std::string_view v;
+      if (value.get_string().get(v)) return false;
+      auto ns = parse_iso_fixed(v);
+      if (!ns) ns = parse_iso_ns(std::string(v));
+      if (!ns) return false;
+      f.start_ns = *ns;
+      has_start = true;
+    } else if (key == "durationNs") {
+      std::int64_t v;
+      if (!value.get_int64().get(v)) {
+        f.duration_ns = v;
+        has_duration_ns = true;
+      }
+    } else if (key == "duration") {
+      double v;
+      if (!has_duration_ns && !value.get_double().get(v)) f.duration_ns = static_cast<std::int64_t>(v * 1e6);
+    } else if (key == "params") {
+      if (!raw_json_of(value, f.params)) return false;
+    } else if (key == "returnValue") {
+      if (!raw_json_of(value, f.returned)) return false;
+    } else if (key == "error") {
+      if (!raw_json_of(value, f.error_json)) return false;
+    }
+  }
+  f.error = !f.error_json.empty();
+  return has_span && has_start && !f.trace.empty();
+}
+
+// What full-text search sees of a span: these pieces, each tokenised.
+template <class F>
+void for_each_piece(const SpanFields& f, F fn) {
+  for (std::string_view piece : {std::string_view(f.function), std::string_view(f.file), f.params, f.returned,
+                                 f.error_json})
+    if (!piece.empty()) fn(piece);
+}
+
+// Tokens as FTS5's unicode61 tokenizer sees them: runs of ASCII letters and digits and of non-ASCII bytes;
+// ASCII folded to lower case.
+std::vector<std::string> tokens_of(std::string_view text) {
+  std::vector<std::string> out;
+  std::string token;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || u >= 0x80) {
+      token += static_cast<char>(std::tolower(u));
+    } else if (!token.empty()) {
+      out.push_back(std::move(token));
+      token.clear();
+    }
+  }
+  if (!token.empty()) out.push_back(std::move(token));
+  return out;
+}
+
+// A search text: each whitespace-separated word is a phrase (its tokens in order) that must appear.
+using Phrases = std::vector<std::vector<std::string>>;
+Phrases phrases_of(const std::string& query) {
+  Phrases out;
+  std::size_t i = 0;
+  while (i < query.size()) {
+    while (i < query.size() && std::isspace(static_cast<unsigned char>(query[i]))) ++i;
+    std::size_t j = i;
+    while (j < query.size() && !std::isspace(static_cast<unsigned char>(query[j]))) ++j;
+    if (auto tokens = tokens_of(std::string_view(query).substr(i, j - i)); !tokens.empty())
+      out.push_back(std::move(tokens));
+    i = j;
+  }
+  return out;
+}
+
+// The FTS5 query of one phrase (quoted: FTS5 syntax in the text is taken literally).
+std::string fts_phrase(const std::vector<std::string>& tokens) {
+  std::string out = "\"";
+  for (const auto& t : tokens) out += (out.size() > 1 ? " " : "") + t;
+  return out + "\"";
+}
+
+// Whether one span has every phrase, each within one of its pieces.
+bool has_every_phrase(const SpanFields& f, const Phrases& phrases) {
+  std::vector<std::vector<std::string>> pieces;
+  for_each_piece(f, [&](std::string_view p) { pieces.push_back(tokens_of(p)); });
+  return std::all_of(phrases.begin(), phrases.end(), [&](const std::vector<std::string>& phrase) {
+    return std::any_of(pieces.begin(), pieces.end(), [&](const std::vector<std::string>& tokens) {
+      return std::search(tokens.begin(), tokens.end(), phrase.begin(), phrase.end()) != tokens.end();
+    });
+  });
+}
+
+// -------------------------------------------------------------------------------------- ingest chunks
+// One span file's part of an ingest.
+struct FilePlan {
+  std::string key;  // path relative to the traces folder
+  fs::path path;
+  std::int64_t id = 0, offset = 0, size = 0;
+};
+
+// Up to kChunkBytes of complete span lines of one file, read and parsed away from the database: the rows to
+// insert, and per trace its summary and the text of its distinct pieces.
+struct Chunk {
+  bool done = false;  // no more to read
+  std::size_t file = 0;
+  std::int64_t end_offset = 0, corrupt = 0;
+  struct Trace {
+    std::string id;
+    std::optional<std::string> root;
+    std::int64_t start_ns = 0, end_ns = 0, count = 0;
+    bool error = false;
+    std::string text;
+  };
+  struct Row {
+    std::uint32_t trace, function;
+    bool error;
+    std::int64_t start_ns, duration_ns, pos, len;
+  };
+  std::vector<Trace> traces;
+  std::vector<std::string> functions;  // file '\0' function
+  std::vector<Row> rows;
+};
+
+constexpr std::int64_t kChunkBytes = 4 << 20;
+
+class ChunkReader {
+ public:
+  ChunkReader(const std::vector<FilePlan>& plan, std::int64_t budget) : plan_(plan), budget_(budget) {}
+  bool complete() const { return complete_; }
+
+  Chunk next() {
+    for (; file_ < plan_.size(); ++file_, started_ = false) {
+      const FilePlan& f = plan_[file_];
+      if (!started_) {
+        offset_ = f.offset;
+        started_ = true;
+      }
+      std::int64_t want = std::min(f.size - offset_, kChunkBytes);
+      if (want <= 0) continue;
+      if (budget_ > 0 && read_ + want > budget_) {
+        want = budget_ - read_;  // complete lines of the first `want` bytes; the rest next time
+        complete_ = false;
+        if (want <= 0) continue;
+      }
+      read_ += want;
+      std::ifstream in(f.path, std::ios::binary);
+      in.seekg(offset_);
+      buffer_.resize(static_cast<std::size_t>(want));
+      in.read(buffer_.data(), want);
+      buffer_.resize(static_cast<std::size_t>(in.gcount()));
+      // A line longer than the chunk (or the whole budget) is read alone, to its end, so that each chunk
+      // moves on.
+      if (offset_ + want < f.size && buffer_.find('\n') == std::string::npos) {
+        char block[65536];
+        while (in.read(block, sizeof block) || in.gcount() > 0) {
+          const std::size_t from = buffer_.size();
+          buffer_.append(block, static_cast<std::size_t>(in.gcount()));
+          if (const std::size_t nl = buffer_.find('\n', from); nl != std::string::npos) {
+            buffer_.resize(nl + 1);
+            break;
+          }
+        }
+      }
+      const std::size_t end = buffer_.rfind('\n');
+      if (end == std::string::npos) continue;  // a torn last line waits until it is complete
+      buffer_.reserve(buffer_.size() + kPadding);
+      Chunk chunk = parse(std::string_view(buffer_).substr(0, end + 1));
+      chunk.file = file_;
+      chunk.end_offset = offset_ += static_cast<std::int64_t>(end + 1);
+      return chunk;
+    }
+    Chunk done;
+    done.done = true;
+    return done;
+  }
+
+ private:
+  Chunk parse(std::string_view text) {
+    Chunk c;
+    traces_.clear();
+    functions_.clear();
+    pieces_.clear();
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t nl = text.find('\n', at);
+      const std::string_view line = text.substr(at, nl - at);
+      const std::int64_t pos = offset_ + static_cast<std::int64_t>(at);
+      at = nl + 1;
+      if (line.empty()) continue;
+      if (!read_span(parser_, line, buffer_.capacity() - static_cast<std::size_t>(line.data() - buffer_.data()),
+                     span_)) {
+        ++c.corrupt;
+        continue;
+      }
+      auto [t, fresh_trace] = traces_.try_emplace(span_.trace, static_cast<std::uint32_t>(c.traces.size()));
+      if (fresh_trace) {
+        c.traces.emplace_back();
+        c.traces.back().id = span_.trace;
+        c.traces.back().start_ns = span_.start_ns;
+        c.traces.back().end_ns = span_.start_ns + span_.duration_ns;
+      }
+      Chunk::Trace& trace = c.traces[t->second];
+      trace.start_ns = std::min(trace.start_ns, span_.start_ns);
+      trace.end_ns = std::max(trace.end_ns, span_.start_ns + span_.duration_ns);
+      trace.count += 1;
+      trace.error = trace.error || span_.error;
+      if (span_.root) trace.root = span_.function;
+      for_each_piece(span_, [&](std::string_view piece) {
+        const std::uint64_t key = std::hash<std::string_view>()(piece) * 0x9E3779B97F4A7C15ULL + t->second;
+        if (!pieces_.insert(key).second) return;
+        if (!trace.text.empty()) trace.text += '\n';
+        trace.text += piece;
+      });
+      key_.assign(span_.file).push_back('\0');
+      key_.append(span_.function);
+      auto [fn, fresh_fn] = functions_.try_emplace(key_, static_cast<std::uint32_t>(c.functions.size()));
+      if (fresh_fn) c.functions.push_back(key_);
+      c.rows.push_back({t->second, fn->second, span_.error, span_.start_ns, span_.duration_ns, pos,
+                        static_cast<std::int64_t>(line.size())});
+    }
+    return c;
+  }
+
+  const std::vector<FilePlan>& plan_;
+  std::int64_t budget_, read_ = 0, offset_ = 0;
+  std::size_t file_ = 0;
+  bool started_ = false, complete_ = true;
+  std::string buffer_, key_;
+  od::parser parser_;
+  SpanFields span_;
+  std::unordered_map<std::string, std::uint32_t> traces_, functions_;
+  std::unordered_set<std::uint64_t> pieces_;
+};
+
+}  // namespace
+
 // ------------------------------------------------------------------------------------------- Impl
 struct TraceStore::Impl {
   fs::path dir;
@@ -324,6 +677,9 @@ struct TraceStore::Impl {
   ino_t db_ino = 0;                                 // the index file db has open
   StmtCache stmts;                                  // the queries' statements, kept prepared
   std::map<std::string, std::int64_t> known_sizes;  // span file sizes at the last ingest
+  std::unordered_map<std::string, std::int64_t> function_ids;  // file '\0' function -> functions.id
+  // Span files open for reading span lines back, by files.id.
+  std::unordered_map<std::int64_t, std::unique_ptr<std::ifstream>> readers;
   // What changed since the last scan of the folder; a scan happens at least once a second anyway (a file
   // system inotify does not see, such as NFS written from elsewhere), retention at least once a minute.
   std::shared_ptr<ChangeWatch> watch;
@@ -340,30 +696,54 @@ struct TraceStore::Impl {
 
   void close() {
     stmts.clear();
+    function_ids.clear();
+    readers.clear();
     if (db) sqlite3_close(db);
     db = nullptr;
   }
 
-  // Opens the index; a corrupt one is removed and rebuilt (the span files are the source of truth).
+  // Opens the index; a corrupt one, or one of another layout, is removed and rebuilt (the span files are the
+  // source of truth).
   void open(bool journaled = true) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
       try {
-        if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) throw std::runtime_error(sqlite3_errmsg(db));
+        // NOMUTEX: a connection is used by one thread at a time (one store per thread), so SQLite need not
+        // take its mutex in every call (a quarter of a get_trace_stats over 100,000 spans).
+        if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            nullptr) != SQLITE_OK)
+          throw std::runtime_error(sqlite3_errmsg(db));
         sqlite3_busy_timeout(db, 5000);
+        std::int64_t layout = 0, tables = 0;
+        {
+          Stmt version(db, "PRAGMA user_version");
+          if (version.step()) layout = version.i64(0);
+          Stmt count(db, "SELECT count(*) FROM sqlite_master");
+          if (count.step()) tables = count.i64(0);
+        }
+        if (tables > 0 && layout != kLayout) {
+          close();
+          remove_index(db_path);
+          continue;
+        }
         exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                            : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
         exec(db, kSchema);
         exec(db, kIndexes);
+        exec(db, ("PRAGMA user_version=" + std::to_string(kLayout)).c_str());
         struct stat st {};
         db_ino = ::stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
         return;
       } catch (const std::exception&) {
         close();
-        if (attempt == 1) throw;
-        std::error_code ec;
-        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db_path.string() + suffix, ec);
+        if (attempt == 2) throw;
+        remove_index(db_path);
       }
     }
+  }
+
+  static void remove_index(const fs::path& path) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path.string() + suffix, ec);
   }
 
   IngestReport ingest(std::int64_t budget = 0) {
@@ -409,21 +789,47 @@ struct TraceStore::Impl {
     for (const auto& f : files) sizes[f.string()] = static_cast<std::int64_t>(fs::file_size(f, ec));
     if (sizes == known_sizes) return report;
 
-    // A bulk load (more new span lines than indexed ones, and much to read: the first ingest, a reindex, a
-    // large run landing on a small index) builds the secondary indexes once at the end, sorted, instead of
-    // updating them row by row. Not in budgeted ingests: their transactions stay short.
-    std::int64_t total_bytes = 0, indexed_bytes = 0;
-    for (const auto& [f, size] : sizes) total_bytes += size;
-    {
-      Stmt indexed(db, "SELECT coalesce(sum(offset), 0) FROM files");
-      if (indexed.step()) indexed_bytes = indexed.i64(0);
-    }
-    const std::int64_t new_bytes = total_bytes - indexed_bytes;
-    const bool bulk = budget == 0 && new_bytes > (8 << 20) && new_bytes > indexed_bytes;
-    std::int64_t read_bytes = 0;  // against the budget
     exec(db, "BEGIN IMMEDIATE");
     try {
-      if (bulk) {  // the indexes of kIndexes (those with SQL; primary keys have none)
+      // Each file's id and indexed offset. A file that shrank was replaced or truncated, one that is gone was
+      // removed: forget the spans read from it.
+      std::map<std::string, std::pair<std::int64_t, std::int64_t>> indexed;  // path -> (id, offset)
+      {
+        Stmt known(db, "SELECT path, id, offset FROM files");
+        while (known.step()) indexed[known.text(0)] = {known.i64(1), known.i64(2)};
+      }
+      std::vector<FilePlan> plan;
+      std::int64_t total_bytes = 0, indexed_bytes = 0;
+      Stmt add_file(db, "INSERT INTO files(path, offset) VALUES(?, 0)");
+      for (const auto& path : files) {
+        FilePlan f{fs::relative(path, dir).string(), path};
+        f.size = static_cast<std::int64_t>(fs::file_size(path, ec));
+        if (ec) continue;
+        if (auto it = indexed.find(f.key); it != indexed.end()) {
+          std::tie(f.id, f.offset) = it->second;
+          indexed.erase(it);
+        } else {
+          add_file.bind(1, f.key).run();
+          f.id = sqlite3_last_insert_rowid(db);
+        }
+        if (f.size < f.offset) {
+          drop_source(f.id);
+          f.offset = 0;
+        }
+        total_bytes += f.size;
+        indexed_bytes += f.offset;
+        if (f.size > f.offset) plan.push_back(std::move(f));
+      }
+      for (const auto& [path, file] : indexed) {  // not on disk any more
+        drop_source(file.first);
+        Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, file.first).run();
+      }
+      // A bulk load (more new span lines than indexed ones, and much to read: the first ingest, a reindex, a
+      // large run landing on a small index) builds the secondary indexes once at the end, sorted, instead of
+      // updating them row by row. Not in budgeted ingests: their transactions stay short.
+      const std::int64_t new_bytes = total_bytes - indexed_bytes;
+      const bool bulk = budget == 0 && new_bytes > (8 << 20) && new_bytes > indexed_bytes;
+      if (bulk) {  // the indexes of kIndexes (those with SQL; primary keys and UNIQUE have none)
         std::string drop;
         {
           Stmt names(db, "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
@@ -431,116 +837,25 @@ struct TraceStore::Impl {
         }
         exec(db, drop.c_str());
       }
-      batch_traces.clear();
-      batch_functions.clear();
-      Stmt get_offset(db, "SELECT offset FROM files WHERE path = ?");
-      Stmt set_offset(
-          db,
-          "INSERT INTO files(path, offset, corrupt) VALUES(?1, ?2, ?3) ON CONFLICT(path) DO UPDATE SET "
-          "offset = ?2, corrupt = corrupt + ?3");
-      Stmt insert_span(
-          db,
-          "INSERT INTO spans(trace_id, span_id, parent_id, function, file, start_ns, duration_ns, error, "
-          "record, src) VALUES(?,?,?,?,?,?,?,?,?,?)");
-      Stmt insert_text(db, "INSERT INTO span_text(rowid, text) VALUES(?, ?)");
-      Stmt upsert_trace(
-          db,
-          "INSERT INTO traces(trace_id, root_function, start_ns, end_ns, duration_ns, span_count, error) "
-          "VALUES(?1, ?2, ?3, ?4, ?4 - ?3, ?6, ?5) ON CONFLICT(trace_id) DO UPDATE SET "
-          "root_function = coalesce(excluded.root_function, root_function), "
-          "start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns), "
-          "duration_ns = max(end_ns, excluded.end_ns) - min(start_ns, excluded.start_ns), "
-          "span_count = span_count + excluded.span_count, error = max(error, excluded.error)");
-      Stmt insert_function(db, "INSERT OR IGNORE INTO functions(file, function) VALUES(?, ?)");
-      for (const auto& path : files) {
-        const std::string key = fs::relative(path, dir).string();
-        std::int64_t offset = 0;
-        get_offset.bind(1, key);
-        if (get_offset.step()) offset = get_offset.i64(0);
-        get_offset.reset();
-        std::int64_t size = static_cast<std::int64_t>(fs::file_size(path, ec));
-        if (ec) continue;
-        if (size < offset) {  // replaced or truncated: forget what came from it
-          Stmt drop(db, "DELETE FROM spans WHERE src = ?");
-          drop.bind(1, key).run();
-          offset = 0;
-        }
-        if (size == offset) continue;
-        std::int64_t want = size - offset;
-        if (budget > 0 && read_bytes + want > budget) {
-          want = budget - read_bytes;  // complete lines of the first `want` bytes; the rest next time
-          report.complete = false;
-          if (want <= 0) continue;
-        }
-        read_bytes += want;
-        std::ifstream in(path, std::ios::binary);
-        in.seekg(offset);
-        std::string buffer(static_cast<std::size_t>(want), '\0');
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        buffer.resize(static_cast<std::size_t>(in.gcount()));
-        // A line longer than the whole budget is read alone (to its end), so that each batch moves on.
-        if (want < size - offset && buffer.find('\n') == std::string::npos) {
-          char chunk[65536];
-          while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-            const std::size_t from = buffer.size();
-            buffer.append(chunk, static_cast<std::size_t>(in.gcount()));
-            if (const std::size_t nl = buffer.find('\n', from); nl != std::string::npos) {
-              buffer.resize(nl + 1);
-              break;
-            }
-          }
-        }
-        std::size_t consumed = 0;
-        std::vector<std::string_view> lines;
-        while (true) {
-          std::size_t nl = buffer.find('\n', consumed);
-          if (nl == std::string::npos) break;  // a torn last line waits until it is complete
-          std::string_view line(buffer.data() + consumed, nl - consumed);
-          consumed = nl + 1;
-          if (!line.empty()) lines.push_back(line);
-        }
-        // The next batch of lines is parsed on another thread while this one inserts the current one (the JSON
-        // parse was a quarter of an ingest).
-        constexpr std::size_t kBatch = 2048;
-        auto parse = [&lines](std::size_t from) {
-          std::vector<ParsedSpan> out;
-          for (std::size_t i = from; i < std::min(lines.size(), from + kBatch); ++i) out.push_back(parse_span(lines[i]));
-          return out;
-        };
-        std::int64_t corrupt = 0;
-        std::vector<ParsedSpan> current = parse(0);
-        for (std::size_t from = 0; from < lines.size(); from += kBatch) {
-          std::future<std::vector<ParsedSpan>> next;
-          if (from + kBatch < lines.size()) next = std::async(std::launch::async, parse, from + kBatch);
-          for (std::size_t i = 0; i < current.size(); ++i) {
-            if (!current[i].ok) {
-              ++corrupt;
-              continue;
-            }
-            add_span(current[i], lines[from + i], key, insert_span, insert_text);
-            ++report.spans;
-          }
-          if (next.valid()) current = next.get();
-        }
-        report.corrupt_lines += corrupt;
-        set_offset.bind(1, key).bind(2, offset + static_cast<std::int64_t>(consumed)).bind(3, corrupt).run();
+      Ingest inserts(db);
+      // Files are read and parsed a chunk ahead on another thread while this one inserts.
+      ChunkReader reader(plan, budget);
+      auto next = std::async(std::launch::async, [&reader] { return reader.next(); });
+      for (;;) {
+        Chunk chunk = next.get();
+        if (chunk.done) break;
+        next = std::async(std::launch::async, [&reader] { return reader.next(); });
+        add_chunk(chunk, plan[chunk.file].id, inserts);
+        report.spans += static_cast<std::int64_t>(chunk.rows.size());
+        report.corrupt_lines += chunk.corrupt;
       }
-      // Trace summaries and function names: once per trace / name for the whole batch.
-      for (const auto& [trace_id, t] : batch_traces) {
-        upsert_trace.bind(1, trace_id);
-        t.root ? upsert_trace.bind(2, *t.root) : upsert_trace.bind_null(2);
-        upsert_trace.bind(3, t.start_ns)
-            .bind(4, t.end_ns)
-            .bind(5, std::int64_t(t.error))
-            .bind(6, t.count)
-            .run();
-      }
-      for (const auto& [file, function] : batch_functions)
-        insert_function.bind(1, file).bind(2, function).run();
+      report.complete = reader.complete();
+      inserts.write_traces();
       if (bulk) exec(db, kIndexes);  // built once from the loaded rows
       exec(db, "COMMIT");
     } catch (...) {
       exec(db, "ROLLBACK");
+      function_ids.clear();  // ids handed out in the rolled-back transaction
       throw;
     }
     if (report.complete) {
@@ -552,78 +867,149 @@ struct TraceStore::Impl {
     return report;
   }
 
-  // The fields of one span line. Parsing touches no state of the store: it runs beside the inserts.
-  struct ParsedSpan {
-    bool ok = false;  // false: not JSON, or not a span
-    std::string trace, span, function, file, text;
-    std::optional<std::string> parent;
-    std::int64_t start_ns = 0, duration_ns = 0;
-    bool error = false;
-  };
-
-  static ParsedSpan parse_span(std::string_view line) {
-    ParsedSpan p;
-    json r = json::parse(line, nullptr, false);
-    if (r.is_discarded() || !r.is_object()) return p;
-    auto str = [&](const char* k) -> const std::string* {
-      auto it = r.find(k);
-      return it != r.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+  // The statements of an ingest, and what it learnt of each trace: summaries are written once at its end,
+  // trace rows numbered here (tid) so that spans can name their trace before it is written.
+  struct Ingest {
+    Stmt set_offset, find_trace, insert_trace, update_trace, insert_text, function_id, insert_span, add_durations;
+    struct Trace {
+      std::int64_t tid = 0, docs = 0;
+      bool stored = false;  // a row exists (from an earlier ingest)
+      std::optional<std::string> root;
+      std::int64_t start_ns = 0, end_ns = 0, count = 0;
+      bool error = false;
     };
-    const std::string *trace = str("traceId"), *span = str("spanId"), *start = str("startTime");
-    if (!trace || !span || !start || trace->empty()) return p;
-    auto start_ns = parse_iso_ns(*start);
-    if (!start_ns) return p;
-    p.start_ns = *start_ns;
-    if (auto it = r.find("durationNs"); it != r.end() && it->is_number())
-      p.duration_ns = it->get<std::int64_t>();
-    else if (auto d = r.find("duration"); d != r.end() && d->is_number())
-      p.duration_ns = static_cast<std::int64_t>(d->get<double>() * 1e6);
-    if (const std::string* parent = str("parentSpanId")) p.parent = *parent;
-    p.trace = *trace;
-    p.span = *span;
-    p.function = r.value("function", std::string("?"));
-    p.file = r.value("file", std::string(""));
-    p.error = r.contains("error") && !r["error"].is_null();
-    p.text = p.function + " " + p.file;
-    for (const char* k : {"params", "returnValue", "error"})
-      if (r.contains(k) && !r[k].is_null()) p.text += " " + r[k].dump();
-    p.ok = true;
-    return p;
-  }
-
-  void add_span(const ParsedSpan& p, std::string_view line, const std::string& src, Stmt& insert_span,
-                Stmt& insert_text) {
-    insert_span.bind(1, p.trace).bind(2, p.span);
-    p.parent ? insert_span.bind(3, *p.parent) : insert_span.bind_null(3);
-    insert_span.bind(4, p.function)
-        .bind(5, p.file)
-        .bind(6, p.start_ns)
-        .bind(7, p.duration_ns)
-        .bind(8, std::int64_t(p.error));
-    insert_span.bind(9, std::string(line)).bind(10, src).run();
-    insert_text.bind(1, static_cast<std::int64_t>(sqlite3_last_insert_rowid(db))).bind(2, p.text).run();
-    auto [it, fresh] = batch_traces.try_emplace(p.trace);
-    TraceAgg& t = it->second;
-    if (fresh) {
-      t.start_ns = p.start_ns;
-      t.end_ns = p.start_ns + p.duration_ns;
+    std::unordered_map<std::string, Trace> traces;
+    std::int64_t last_tid = 0;
+    bool had_traces = true;  // false: no row to look for
+    explicit Ingest(sqlite3* db)
+        : set_offset(db, "UPDATE files SET offset = ?2, corrupt = corrupt + ?3 WHERE id = ?1"),
+          find_trace(db, "SELECT tid, docs FROM traces WHERE trace_id = ?"),
+          insert_trace(db,
+                       "INSERT INTO traces(tid, trace_id, root_function, start_ns, end_ns, duration_ns, span_count, "
+                       "error, docs) VALUES(?1, ?2, ?3, ?4, ?5, ?5 - ?4, ?6, ?7, ?8)"),
+          update_trace(db,
+                       "UPDATE traces SET root_function = coalesce(?3, root_function), start_ns = min(start_ns, ?4), "
+                       "end_ns = max(end_ns, ?5), duration_ns = max(end_ns, ?5) - min(start_ns, ?4), "
+                       "span_count = span_count + ?6, error = max(error, ?7), docs = ?8 WHERE tid = ?1"),
+          insert_text(db, "INSERT INTO trace_text(rowid, text) VALUES(?, ?)"),
+          function_id(db,
+                      "INSERT INTO functions(file, function) VALUES(?, ?) ON CONFLICT(file, function) DO "
+                      "UPDATE SET file = excluded.file RETURNING id"),
+          insert_span(db,
+                      "INSERT INTO spans(tid, fn, start_ns, duration_ns, error, src, pos, len) "
+                      "VALUES(?,?,?,?,?,?,?,?)"),
+          add_durations(db, "INSERT INTO durations(fn, src, first, data) VALUES(?, ?, ?, ?)") {
+      Stmt last(db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'traces'), 0), "
+                    "EXISTS (SELECT 1 FROM traces)");
+      last.step();
+      last_tid = last.i64(0);
+      had_traces = last.i64(1) != 0;
     }
-    t.start_ns = std::min(t.start_ns, p.start_ns);
-    t.end_ns = std::max(t.end_ns, p.start_ns + p.duration_ns);
-    t.count += 1;
-    t.error = t.error || p.error;
-    if (!p.parent) t.root = p.function;
-    batch_functions.emplace(p.file, p.function);
+
+    // The trace's entry, its row found or its tid given.
+    Trace& trace(const std::string& id) {
+      auto [it, fresh] = traces.try_emplace(id);
+      Trace& t = it->second;
+      if (!fresh) return t;
+      if (had_traces) {
+        find_trace.bind_view(1, id);
+        if (find_trace.step()) {
+          t.tid = find_trace.i64(0);
+          t.docs = find_trace.i64(1);
+          t.stored = true;
+        }
+        find_trace.reset();
+      }
+      if (!t.stored) t.tid = ++last_tid;
+      return t;
+    }
+
+    void write_traces() {
+      for (const auto& [id, t] : traces) {
+        Stmt& st = t.stored ? update_trace : insert_trace;
+        st.bind(1, t.tid).bind_view(2, id);
+        t.root ? st.bind_view(3, *t.root) : st.bind_null(3);
+        st.bind(4, t.start_ns).bind(5, t.end_ns).bind(6, t.count).bind(7, std::int64_t(t.error)).bind(8, t.docs).run();
+      }
+    }
+  };
+
+  void add_chunk(const Chunk& c, std::int64_t src, Ingest& in) {
+    std::vector<std::int64_t> tids(c.traces.size()), docs(c.traces.size()), fns(c.functions.size());
+    for (std::size_t i = 0; i < c.traces.size(); ++i) {
+      const Chunk::Trace& ct = c.traces[i];
+      Ingest::Trace& t = in.trace(ct.id);
+      if (t.count == 0) {
+        t.start_ns = ct.start_ns;
+        t.end_ns = ct.end_ns;
+      }
+      t.start_ns = std::min(t.start_ns, ct.start_ns);
+      t.end_ns = std::max(t.end_ns, ct.end_ns);
+      t.count += ct.count;
+      t.error = t.error || ct.error;
+      if (ct.root) t.root = ct.root;
+      tids[i] = t.tid;
+      docs[i] = ++t.docs;
+    }
+    for (std::size_t i = 0; i < c.functions.size(); ++i) {
+      auto [it, fresh] = function_ids.try_emplace(c.functions[i], 0);
+      if (fresh) {
+        const std::string& key = c.functions[i];
+        const std::size_t nul = key.find('\0');
+        Stmt& fn = in.function_id;
+        fn.bind_view(1, std::string_view(key).substr(0, nul)).bind_view(2, std::string_view(key).substr(nul + 1));
+        fn.step();
+        it->second = fn.i64(0);
+        fn.reset();
+      }
+      fns[i] = it->second;
+    }
+    Stmt& ins = in.insert_span;
+    for (const Chunk::Row& r : c.rows)
+      ins.bind(1, tids[r.trace])
+          .bind(2, fns[r.function])
+          .bind(3, r.start_ns)
+          .bind(4, r.duration_ns)
+          .bind(5, std::int64_t(r.error))
+          .bind(6, src)
+          .bind(7, r.pos)
+          .bind(8, r.len)
+          .run();
+    // Each function's durations in the chunk, as one row.
+    std::vector<std::vector<std::int64_t>> durations(c.functions.size());
+    for (const Chunk::Row& r : c.rows) {
+      durations[r.function].push_back(r.duration_ns * 2 + r.error);
+      durations[r.function].push_back(tids[r.trace]);
+    }
+    const std::int64_t first = c.rows.empty() ? c.end_offset : c.rows.front().pos;
+    for (std::size_t i = 0; i < durations.size(); ++i)
+      in.add_durations.bind(1, fns[i]).bind(2, src).bind(3, first).bind_blob(4, durations[i]).run();
+    in.set_offset.bind(1, src).bind(2, c.end_offset).bind(3, c.corrupt).run();
+    // The full text last: FTS5 writes out the terms it holds in memory whenever another statement of the
+    // transaction starts (a savepoint), so its inserts go together, once per chunk.
+    for (std::size_t i = 0; i < c.traces.size(); ++i)
+      if (!c.traces[i].text.empty() && docs[i] < (std::int64_t(1) << kDocBits))
+        in.insert_text.bind(1, tids[i] << kDocBits | docs[i]).bind_view(2, c.traces[i].text).run();
   }
 
-  // What one ingest learns of each trace and function, written once at its end.
-  struct TraceAgg {
-    std::optional<std::string> root;
-    std::int64_t start_ns = 0, end_ns = 0, count = 0;
-    bool error = false;
-  };
-  std::unordered_map<std::string, TraceAgg> batch_traces;
-  std::set<std::pair<std::string, std::string>> batch_functions;
+  // Removes the spans read from one span file; the summaries of their traces are computed again from the
+  // spans left (a trace with none left is removed).
+  void drop_source(std::int64_t src) {
+    readers.erase(src);
+    exec(db, ("CREATE TEMP TABLE IF NOT EXISTS dropped(tid INTEGER PRIMARY KEY); DELETE FROM temp.dropped;"
+              "INSERT OR IGNORE INTO temp.dropped SELECT tid FROM spans WHERE src = " +
+              std::to_string(src) + "; DELETE FROM spans WHERE src = " + std::to_string(src) +
+              "; DELETE FROM durations WHERE src = " + std::to_string(src) + ";")
+                 .c_str());
+    exec(db,
+         "DELETE FROM traces WHERE tid IN temp.dropped AND NOT EXISTS (SELECT 1 FROM spans s WHERE s.tid = "
+         "traces.tid);"
+         "UPDATE traces SET (start_ns, end_ns, span_count, error) = (SELECT min(start_ns), "
+         "max(start_ns + duration_ns), count(*), max(error) FROM spans s WHERE s.tid = traces.tid) "
+         "WHERE tid IN temp.dropped;"
+         "UPDATE traces SET duration_ns = end_ns - start_ns WHERE tid IN temp.dropped;"
+         "DELETE FROM temp.dropped;");
+  }
 
   // Removes span files (and their rows) in day folders older than the retention.
   std::int64_t apply_retention() {
@@ -634,14 +1020,24 @@ struct TraceStore::Impl {
       if (!day.is_directory()) continue;
       auto start = parse_iso_ns(day.path().filename().string());
       if (!start || *start + 86400LL * 1000000000LL > cutoff) continue;
-      std::string prefix = day.path().filename().string() + "/";
+      const std::string prefix = day.path().filename().string() + "/";
       exec(db, "BEGIN IMMEDIATE");
-      Stmt del(db, "DELETE FROM spans WHERE src >= ?1 AND src < ?2");
-      del.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0").run();
-      Stmt del_files(db, "DELETE FROM files WHERE path >= ?1 AND path < ?2");
-      del_files.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0").run();
-      exec(db, "DELETE FROM traces WHERE trace_id NOT IN (SELECT trace_id FROM spans)");
-      exec(db, "COMMIT");
+      try {
+        std::vector<std::int64_t> ids;
+        {
+          Stmt in_day(db, "SELECT id FROM files WHERE path >= ?1 AND path < ?2");
+          in_day.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0");
+          while (in_day.step()) ids.push_back(in_day.i64(0));
+        }
+        for (std::int64_t id : ids) {
+          drop_source(id);
+          Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, id).run();
+        }
+        exec(db, "COMMIT");
+      } catch (...) {
+        exec(db, "ROLLBACK");
+        throw;
+      }
       for (const auto& f : fs::directory_iterator(day.path(), ec))
         if (f.path().extension() == ".jsonl") ++removed;
       fs::remove_all(day.path(), ec);
@@ -658,22 +1054,19 @@ struct TraceStore::Impl {
     close();
     const fs::path live = db_path;
     db_path = dir / "index.sqlite.building";
-    std::error_code ec;
-    auto remove_db = [&](const fs::path& path, std::initializer_list<const char*> suffixes) {
-      for (const char* suffix : suffixes) fs::remove(path.string() + suffix, ec);
-    };
-    remove_db(db_path, {"", "-wal", "-shm", "-journal"});
+    remove_index(db_path);
     IngestReport report;
     try {
       open(false);
       report = ingest();
       exec(db, "PRAGMA journal_mode=WAL");
       close();
-      remove_db(live, {"-wal", "-shm"});
+      std::error_code ec;
+      for (const char* suffix : {"-wal", "-shm"}) fs::remove(live.string() + suffix, ec);
       fs::rename(db_path, live);
     } catch (...) {
       close();
-      remove_db(db_path, {"", "-wal", "-shm", "-journal"});
+      remove_index(db_path);
       db_path = live;
       open();
       throw;
@@ -683,24 +1076,55 @@ struct TraceStore::Impl {
     return report;
   }
 
-  // Names recorded for a file given exactly or as a path suffix ("users.cpp" -> "src/users.cpp").
-  std::vector<std::string> resolve_files(const std::string& file) {
-    std::vector<std::string> out;
-    Stmt s(db, "SELECT DISTINCT file FROM functions WHERE file = ?1 OR file LIKE '%/' || ?1", &stmts);
-    s.bind(1, file);
-    while (s.step()) out.push_back(s.text(0));
+  // Where span lines are: read back from the span files, in the order asked ("" for a line that is gone).
+  struct Loc {
+    std::int64_t src, pos, len;
+  };
+  std::vector<std::string> read_lines(const std::vector<Loc>& locs) {
+    std::vector<std::string> out(locs.size());
+    for (std::size_t i = 0; i < locs.size(); ++i) {
+      std::ifstream* in = reader(locs[i].src);
+      if (!in) continue;
+      std::string& line = out[i];
+      line.reserve(static_cast<std::size_t>(locs[i].len) + kPadding);  // simdjson reads past the end
+      line.resize(static_cast<std::size_t>(locs[i].len));
+      in->clear();
+      in->seekg(locs[i].pos);
+      if (!in->read(line.data(), locs[i].len)) line.clear();
+    }
     return out;
   }
-  std::vector<std::pair<std::string, std::string>> resolve_functions(const std::string& file,
-                                                                     const std::string& function) {
-    std::vector<std::pair<std::string, std::string>> out;
+  std::ifstream* reader(std::int64_t src) {
+    if (auto it = readers.find(src); it != readers.end()) return it->second.get();
+    Stmt path(db, "SELECT path FROM files WHERE id = ?", &stmts);
+    path.bind(1, src);
+    if (!path.step()) return nullptr;
+    if (readers.size() >= 64) readers.clear();  // a bound on open files
+    auto in = std::make_unique<std::ifstream>(dir / path.text(0), std::ios::binary);
+    if (!*in) return nullptr;
+    return (readers[src] = std::move(in)).get();
+  }
+
+  // The function ids recorded for a file given exactly or as a path suffix ("users.cpp" -> "src/users.cpp"),
+  // and a function given exactly or unqualified ("query" -> "Db::query"), with their names.
+  struct Function {
+    std::int64_t id;
+    std::string file, function;
+  };
+  std::vector<Function> resolve(const std::string& file, const std::string& function) {
+    std::vector<Function> out;
     Stmt s(db,
-           "SELECT file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
-           "(function = ?2 OR function LIKE '%::' || ?2)",
+           "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
+           "(?2 = '' OR function = ?2 OR function LIKE '%::' || ?2) ORDER BY file, function",
            &stmts);
     s.bind(1, file).bind(2, function);
-    while (s.step()) out.emplace_back(s.text(0), s.text(1));
+    while (s.step()) out.push_back({s.i64(0), s.text(1), s.text(2)});
     return out;
+  }
+  static std::string id_list(const std::vector<Function>& fns) {
+    std::string out;
+    for (const auto& f : fns) out += (out.empty() ? "" : ",") + std::to_string(f.id);
+    return out.empty() ? "NULL" : out;
   }
 
   std::string known_files() {
@@ -739,7 +1163,7 @@ IngestReport TraceStore::reindex() { return impl_->reindex(); }
 
 json TraceStore::search(const SearchQuery& q) {
   ingest();
-  sqlite3* db = impl_->db;
+  Impl& impl = *impl_;
   std::int64_t offset = 0;
   if (!q.cursor.empty()) {
     if (q.cursor.rfind("o:", 0) != 0 || q.cursor.find_first_not_of("0123456789", 2) != std::string::npos ||
@@ -749,112 +1173,113 @@ json TraceStore::search(const SearchQuery& q) {
           "The cursor \"" + q.cursor + "\" was not returned by search_traces; omit it to start over");
     offset = std::stoll(q.cursor.substr(2));
   }
-  // Span conditions over the alias `s`; `$` stands for the condition's one value (bound as ?N).
+  // Span conditions over the alias `s` (numbers and function ids only: written into the SQL).
   std::string cond;
-  std::vector<std::function<void(Stmt&, int)>> binds;
-  auto add = [&](std::string c, std::function<void(Stmt&, int)> bind = nullptr) {
-    if (bind) {
-      binds.push_back(std::move(bind));
-      const std::string param = "?" + std::to_string(binds.size());
-      for (std::size_t p; (p = c.find('$')) != std::string::npos;) c.replace(p, 1, param);
-    }
-    cond += (cond.empty() ? "" : " AND ") + c;
-  };
-  auto text = [](std::string v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
-  auto number = [](std::int64_t v) { return [v](Stmt& st, int i) { st.bind(i, v); }; };
-  if (!q.query.empty())
-    add("s.id IN (SELECT rowid FROM span_text WHERE span_text MATCH $)", text(fts_query(q.query)));
-  if (q.min_ms) add("s.duration_ns >= $", number(static_cast<std::int64_t>(*q.min_ms * 1e6)));
-  if (q.max_ms) add("s.duration_ns <= $", number(static_cast<std::int64_t>(*q.max_ms * 1e6)));
-  if (!q.file.empty()) add("(s.file = $ OR s.file LIKE '%/' || $)", text(q.file));
-  if (!q.function.empty()) add("(s.function = $ OR s.function LIKE '%::' || $)", text(q.function));
+  auto add = [&](const std::string& c) { cond += (cond.empty() ? "" : " AND ") + c; };
+  if (q.min_ms) add("s.duration_ns >= " + std::to_string(static_cast<std::int64_t>(*q.min_ms * 1e6)));
+  if (q.max_ms) add("s.duration_ns <= " + std::to_string(static_cast<std::int64_t>(*q.max_ms * 1e6)));
+  // `+s.fn`: not by the function index (a trace's spans are found by spans_trace, then tested).
+  if (!q.file.empty()) add("+s.fn IN (" + Impl::id_list(impl.resolve(q.file, "")) + ")");
+  if (!q.function.empty()) add("+s.fn IN (" + Impl::id_list(impl.resolve("", q.function)) + ")");
   if (q.errors_only) add("s.error = 1");
-  // The time range and "errors only" hold for the trace as a whole (index-friendly); a failed trace's
-  // matching spans are its failed spans.
+  // Trace conditions over `t`: the time range and "errors only" hold for the trace as a whole
+  // (index-friendly). Every word of the text must appear in one span: the trace's full text finds the traces
+  // that have every word somewhere, then their spans are read to find one that has them all.
   std::string trace_cond = "1";
   if (q.since_ns) trace_cond += " AND t.start_ns >= " + std::to_string(*q.since_ns);
   if (q.until_ns) trace_cond += " AND t.start_ns <= " + std::to_string(*q.until_ns);
   if (q.errors_only) trace_cond += " AND t.error = 1";
-  const int next = static_cast<int>(binds.size()) + 1;
+  const Phrases phrases = phrases_of(q.query);
+  for (std::size_t i = 0; i < phrases.size(); ++i)
+    trace_cond += " AND t.tid IN (SELECT rowid >> " + std::to_string(kDocBits) +
+                  " FROM trace_text WHERE trace_text MATCH ?" + std::to_string(i + 1) + ")";
+  // A failed trace's matching spans are its failed spans: with errorsOnly alone, t.error says it all.
+  const std::string span_cond = cond == "s.error = 1" ? "" : cond;
+  const bool verify = !phrases.empty();
   const int limit = std::clamp(q.limit, 1, 1000);
-  const int limit_param = next, offset_param = next + 1;
-  std::string sql;
-  // Full text is selective: collect its traces first. Other span filters usually match often: walk traces
-  // newest first and test each (stops after one page).
-  const std::string columns =
-      "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces t ";
-  const std::string page = " ORDER BY start_ns DESC, trace_id DESC LIMIT ?" + std::to_string(limit_param) +
-                           " OFFSET ?" + std::to_string(offset_param);
-  std::string span_cond = cond;
-  if (q.errors_only)
-    span_cond = cond == "s.error = 1" ? "" : cond;  // already implied by t.error for the traces
-  if (span_cond.empty())
-    sql = columns + "WHERE " + trace_cond + page;
-  else if (!q.query.empty())
-    sql = columns + "WHERE " + trace_cond + " AND trace_id IN (SELECT s.trace_id FROM spans s WHERE " + cond +
-          ")" + page;
-  else
-    sql = columns + "WHERE " + trace_cond +
-          " AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND " + cond + ")" + page;
-  auto bind_all = [&](Stmt& st) {
-    for (std::size_t i = 0; i < binds.size(); ++i) binds[i](st, static_cast<int>(i) + 1);
+  std::string sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces t "
+                    "WHERE " + trace_cond;
+  if (!span_cond.empty()) sql += " AND EXISTS (SELECT 1 FROM spans s WHERE s.tid = t.tid AND " + span_cond + ")";
+  sql += " ORDER BY start_ns DESC, tid DESC LIMIT " + std::to_string(verify ? -1 : limit + 1) + " OFFSET ?" +
+         std::to_string(phrases.size() + 1);
+  Stmt traces(impl.db, sql, &impl.stmts);
+  for (std::size_t i = 0; i < phrases.size(); ++i) traces.bind(static_cast<int>(i) + 1, fts_phrase(phrases[i]));
+  traces.bind(static_cast<int>(phrases.size()) + 1, offset);
+
+  // Up to 5 spans of a trace, in start order, that meet the span conditions and have every word.
+  const std::string spans_sql = "SELECT src, pos, len FROM spans s WHERE s.tid = ?1" +
+                                (cond.empty() ? "" : " AND " + cond) + " ORDER BY s.start_ns, s.id";
+  od::parser parser;
+  SpanFields fields;
+  auto matches_of = [&](std::int64_t tid) {
+    constexpr std::size_t kBlock = 64, kMaxScanned = 20000;  // lines read at a time; at most, per trace
+    Stmt spans(impl.db, spans_sql, &impl.stmts);
+    spans.bind(1, tid);
+    std::vector<Impl::Loc> locs;
+    while (locs.size() < kMaxScanned && spans.step()) locs.push_back({spans.i64(0), spans.i64(1), spans.i64(2)});
+    json found = json::array();
+    for (std::size_t from = 0; from < locs.size() && found.size() < 5; from += kBlock) {
+      const std::size_t to = std::min(locs.size(), from + (verify ? kBlock : 5 - found.size()));
+      for (const std::string& line : impl.read_lines({locs.begin() + static_cast<std::ptrdiff_t>(from),
+                                                      locs.begin() + static_cast<std::ptrdiff_t>(to)})) {
+        if (found.size() == 5) break;
+        if (verify && !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases)))
+          continue;
+        if (json record = json::parse(line, nullptr, false); record.is_object()) found.push_back(span_view(record));
+      }
+    }
+    return found;
   };
-  Stmt traces(db, sql, &impl_->stmts);
-  bind_all(traces);
-  traces.bind(limit_param, std::int64_t(limit + 1)).bind(offset_param, offset);
+
+  // With words, a trace the full text found but no span of which has every word is passed over; the cursor
+  // counts the traces passed. A page examines at most kMaxCandidates traces (the cursor goes on from there).
+  constexpr int kMaxCandidates = 5000;
   json out = json::array();
+  std::int64_t next_offset = offset;
   bool more = false;
-  while (traces.step()) {
+  for (int examined = 0; traces.step();) {
+    if (verify && ++examined > kMaxCandidates) {
+      more = true;
+      break;
+    }
+    json matches = cond.empty() && !verify ? json::array() : matches_of(traces.i64(6));
+    if (verify && matches.empty()) {
+      ++next_offset;
+      continue;
+    }
     if (static_cast<int>(out.size()) == limit) {
       more = true;
       break;
     }
     json t = summary_of(traces);
-    t["matches"] = json::array();
+    t["matches"] = std::move(matches);
     out.push_back(std::move(t));
+    ++next_offset;
   }
-  // The matching spans of the page's traces (the first 5 of each by start), in one statement: the full-text
-  // condition is evaluated once for the page, not once per trace.
-  if (!cond.empty() && !out.empty()) {
-    std::string ids;
-    for (std::size_t i = 0; i < out.size(); ++i)
-      ids += (i ? ",?" : "?") + std::to_string(next + static_cast<int>(i));
-    Stmt matches(db,
-                 "SELECT s.trace_id, s.record FROM spans s WHERE s.trace_id IN (" + ids + ") AND " + cond +
-                     " ORDER BY s.trace_id, s.start_ns",
-                 &impl_->stmts);
-    bind_all(matches);
-    std::map<std::string, std::size_t> index;
-    for (std::size_t i = 0; i < out.size(); ++i) {
-      const std::string id = out[i]["traceId"].get<std::string>();
-      matches.bind(next + static_cast<int>(i), id);
-      index[id] = i;
-    }
-    while (matches.step()) {
-      json& m = out[index.at(matches.text(0))]["matches"];
-      if (m.size() < 5) m.push_back(span_view(json::parse(matches.text(1))));
-    }
-  }
-  return {{"traces", out},
-          {"nextCursor", more ? json("o:" + std::to_string(offset + limit)) : json(nullptr)}};
+  return {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(next_offset)) : json(nullptr)}};
 }
 
 json TraceStore::get_trace(const std::string& trace_id) {
   ingest();
-  sqlite3* db = impl_->db;
-  Stmt head(db,
-            "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces WHERE "
+  Impl& impl = *impl_;
+  Stmt head(impl.db,
+            "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces WHERE "
             "trace_id = ?",
-            &impl_->stmts);
+            &impl.stmts);
   head.bind(1, trace_id);
   if (!head.step())
     throw StoreError("traces.not_found",
                      "No trace " + trace_id + "; find ids with search_traces or find_slow_traces");
   json summary = summary_of(head);
-  Stmt s(db, "SELECT record FROM spans WHERE trace_id = ? ORDER BY start_ns, id", &impl_->stmts);
-  s.bind(1, trace_id);
+  Stmt s(impl.db, "SELECT src, pos, len FROM spans WHERE tid = ? ORDER BY start_ns, id", &impl.stmts);
+  s.bind(1, head.i64(6));
+  std::vector<Impl::Loc> locs;
+  while (s.step()) locs.push_back({s.i64(0), s.i64(1), s.i64(2)});
   std::vector<json> spans;
-  while (s.step()) spans.push_back(span_view(json::parse(s.text(0))));
+  for (const std::string& line : impl.read_lines(locs)) {
+    json record = json::parse(line, nullptr, false);
+    if (record.is_object()) spans.push_back(span_view(record));  // not when the span file went away meanwhile
+  }
   // Tree order (depth first, children by start time), iteratively: 50 deep and 100k wide both work.
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < spans.size(); ++i) index[spans[i]["spanId"].get<std::string>()] = i;
@@ -902,48 +1327,34 @@ json TraceStore::find_slow(double threshold_ms, int limit) {
 
 json TraceStore::stats(const std::string& file, const std::string& function) {
   ingest();
-  sqlite3* db = impl_->db;
+  Impl& impl = *impl_;
   if (file.empty() && function.empty())
     throw StoreError("traces.bad_argument", "Name a file (and optionally a function) for get_trace_stats");
   // Resolve the names as recorded (exact, or a path suffix / an unqualified function name).
-  std::vector<std::pair<std::string, std::string>> pairs;
-  if (function.empty()) {
-    for (auto& f : impl_->resolve_files(file)) pairs.emplace_back(f, "");
-    if (pairs.empty())
-      throw StoreError("traces.unknown_file",
-                       "No spans recorded for file " + file + "; files with spans: " + impl_->known_files());
-  } else {
-    pairs = impl_->resolve_functions(file, function);
-    if (pairs.empty())
-      throw StoreError("traces.unknown_function", "No spans recorded for function " + function +
-                                                      (file.empty() ? "" : " in " + file) +
-                                                      "; check the name with search_traces");
-  }
-  std::string cond;
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    cond += i ? " OR " : "";
-    cond += pairs[i].second.empty() ? "(file = ?" + std::to_string(2 * i + 1) + ")"
-                                    : "(file = ?" + std::to_string(2 * i + 1) + " AND function = ?" +
-                                          std::to_string(2 * i + 2) + ")";
-  }
-  auto bind = [&](Stmt& s) {
-    for (std::size_t i = 0; i < pairs.size(); ++i) {
-      s.bind(static_cast<int>(2 * i + 1), pairs[i].first);
-      if (!pairs[i].second.empty()) s.bind(static_cast<int>(2 * i + 2), pairs[i].second);
-    }
-  };
-  // One pass over the covering index: every duration (for exact percentiles), the sum, the max, the errors.
-  Stmt all(db, "SELECT duration_ns, error FROM spans WHERE " + cond, &impl_->stmts);
-  bind(all);
+  const std::vector<Impl::Function> fns = impl.resolve(file, function);
+  if (fns.empty() && function.empty())
+    throw StoreError("traces.unknown_file",
+                     "No spans recorded for file " + file + "; files with spans: " + impl.known_files());
+  if (fns.empty())
+    throw StoreError("traces.unknown_function", "No spans recorded for function " + function +
+                                                    (file.empty() ? "" : " in " + file) +
+                                                    "; check the name with search_traces");
+  // Every duration of the functions (for exact percentiles), the sum, the max, the errors.
+  Stmt all(impl.db, "SELECT data FROM durations WHERE fn IN (" + Impl::id_list(fns) + ")", &impl.stmts);
   std::vector<std::int64_t> durations;
+  std::vector<std::pair<std::int64_t, std::int64_t>> slow;  // (duration, tid), the slowest 5 traces' spans
   double sum = 0;
   std::int64_t max = 0, errors = 0;
   while (all.step()) {
-    const std::int64_t d = all.i64(0);
-    durations.push_back(d);
-    sum += static_cast<double>(d);
-    max = std::max(max, d);
-    errors += all.i64(1);
+    std::vector<std::int64_t> data = all.int64s(0);
+    for (std::size_t i = 0; i + 1 < data.size(); i += 2) {
+      const std::int64_t d = data[i] >> 1;
+      durations.push_back(d);
+      sum += static_cast<double>(d);
+      max = std::max(max, d);
+      errors += data[i] & 1;
+      slow.emplace_back(d, data[i + 1]);
+    }
   }
   const std::int64_t count = static_cast<std::int64_t>(durations.size());
   const double mean = count ? sum / static_cast<double>(count) : 0.0;
@@ -956,15 +1367,30 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
     std::nth_element(durations.begin(), nth, durations.end());
     return static_cast<double>(*nth) / 1e6;
   };
+  // The traces of the slowest spans, slowest first, each once.
+  // Sorted as far as needed: the slowest 64 spans usually name 5 traces; else all of them.
+  const auto slower = [](const auto& a, const auto& b) { return a.first > b.first; };
+  std::vector<std::int64_t> slow_tids;
+  for (std::size_t n = std::min<std::size_t>(64, slow.size());; n = slow.size()) {
+    std::partial_sort(slow.begin(), slow.begin() + static_cast<std::ptrdiff_t>(n), slow.end(), slower);
+    slow_tids.clear();
+    for (std::size_t i = 0; i < n && slow_tids.size() < 5; ++i)
+      if (std::find(slow_tids.begin(), slow_tids.end(), slow[i].second) == slow_tids.end())
+        slow_tids.push_back(slow[i].second);
+    if (slow_tids.size() == 5 || n == slow.size()) break;
+  }
   json slowest = json::array();
-  Stmt slow(db, "SELECT trace_id FROM spans WHERE " + cond + " ORDER BY duration_ns DESC LIMIT 50",
-            &impl_->stmts);
-  bind(slow);
-  std::set<std::string> seen;
-  while (slow.step() && slowest.size() < 5)
-    if (seen.insert(slow.text(0)).second) slowest.push_back(slow.text(0));
-  json functions = json::array();
-  for (const auto& [f, fn] : pairs) functions.push_back(fn.empty() ? json(f) : json(f + "::" + fn));
+  Stmt trace_id(impl.db, "SELECT trace_id FROM traces WHERE tid = ?", &impl.stmts);
+  for (std::int64_t tid : slow_tids) {
+    trace_id.bind(1, tid);
+    if (trace_id.step()) slowest.push_back(trace_id.text(0));
+    trace_id.reset();
+  }
+  json functions = json::array();  // "file::function", or the files alone
+  std::set<std::string> listed;
+  for (const auto& f : fns)
+    if (std::string name = function.empty() ? f.file : f.file + "::" + f.function; listed.insert(name).second)
+      functions.push_back(name);
   return {{"file", file},
           {"function", function.empty() ? json(nullptr) : json(function)},
           {"matched", functions},
@@ -980,8 +1406,7 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
 
 json TraceStore::summary() {
   IngestReport r = ingest();
-  sqlite3* db = impl_->db;
-  Stmt s(db,
+  Stmt s(impl_->db,
          "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
          "(SELECT COALESCE(SUM(corrupt), 0) FROM files)",
          &impl_->stmts);
