@@ -283,6 +283,36 @@ TEST_CASE("an index of an earlier layout is replaced by one built from the span 
   CHECK(store.stats("src/api.cpp", "")["count"] == 100);
 }
 
+TEST_CASE("get_trace of a trace 50 calls deep and 100,000 calls wide") {
+  TempDir dir;
+  const std::string t = hex(77, 32);
+  std::string text = span(t, 1, 0, "root", "r.cpp", iso(0, 0), 5000).dump() + "\n";
+  for (std::uint64_t d = 1; d <= 50; ++d)  // the chain: 100 + d is a child of 100 + d - 1 (the root for d = 1)
+    text += span(t, 100 + d, d == 1 ? 1 : 100 + d - 1, "deep" + std::to_string(d), "d.cpp",
+                 iso(1, static_cast<int>(d)), 1)
+                .dump() +
+            "\n";
+  for (int w = 0; w < 100000; ++w)  // then 100,000 leaves under the root
+    text += span(t, 1000 + static_cast<std::uint64_t>(w), 1, "leaf", "l.cpp", iso(2 + w / 1000000, w % 1000000), 0.01)
+                .dump() +
+            "\n";
+  append(dir / "2026-11-25/1-1.jsonl", text);
+  TraceStore store(dir.path());
+  const json tree = store.get_trace(t);
+  REQUIRE(tree["spans"].size() == 100051);
+  CHECK(tree["spanCount"] == 100051);
+  const json& spans = tree["spans"];
+  CHECK(spans[0]["function"] == "root");
+  CHECK(spans[0]["children"].size() == 100001);
+  for (int d = 1; d <= 50; ++d) {  // depth first: the whole chain before the first leaf
+    CHECK(spans[d]["function"] == "deep" + std::to_string(d));
+    CHECK(spans[d]["children"].size() == (d < 50 ? 1u : 0u));
+  }
+  CHECK(spans[51]["function"] == "leaf");
+  CHECK(spans[51]["spanId"] == hex(1000, 16));
+  CHECK(spans[100050]["spanId"] == hex(1000 + 99999, 16));
+}
+
 TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, files are remembered") {
   TempDir dir;
   fs::path f = dir / "2026-11-25/1-1.jsonl";

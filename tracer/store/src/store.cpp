@@ -25,6 +25,9 @@
 #include "change_watch.hpp"
 
 namespace agentlog::store {
+// SQLite counts the memory it allocates under a process-wide mutex unless told not to, before it starts (so at
+// load time); nothing reads the count. A no-op (SQLITE_MISUSE) if SQLite was started already.
+[[maybe_unused]] const int kNoMemoryStatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 
 namespace fs = std::filesystem;
 
@@ -1082,15 +1085,40 @@ struct TraceStore::Impl {
   };
   std::vector<std::string> read_lines(const std::vector<Loc>& locs) {
     std::vector<std::string> out(locs.size());
-    for (std::size_t i = 0; i < locs.size(); ++i) {
-      std::ifstream* in = reader(locs[i].src);
-      if (!in) continue;
-      std::string& line = out[i];
-      line.reserve(static_cast<std::size_t>(locs[i].len) + kPadding);  // simdjson reads past the end
-      line.resize(static_cast<std::size_t>(locs[i].len));
-      in->clear();
-      in->seekg(locs[i].pos);
-      if (!in->read(line.data(), locs[i].len)) line.clear();
+    // Lines close to each other in one file are read together (a trace's spans are usually near each other).
+    std::vector<std::size_t> order(locs.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return std::tie(locs[a].src, locs[a].pos) < std::tie(locs[b].src, locs[b].pos);
+    });
+    constexpr std::int64_t kGap = 16 << 10, kMaxRead = 4 << 20;
+    std::string block;
+    for (std::size_t first = 0; first < order.size();) {
+      const Loc& head = locs[order[first]];
+      std::size_t last = first;
+      std::int64_t end = head.pos + head.len;
+      while (last + 1 < order.size()) {
+        const Loc& next = locs[order[last + 1]];
+        if (next.src != head.src || next.pos > end + kGap || next.pos + next.len - head.pos > kMaxRead) break;
+        end = std::max(end, next.pos + next.len);
+        ++last;
+      }
+      std::ifstream* in = reader(head.src);
+      block.resize(static_cast<std::size_t>(end - head.pos));
+      if (in) {
+        in->clear();
+        in->seekg(head.pos);
+        in->read(block.data(), static_cast<std::streamsize>(block.size()));
+      }
+      const std::int64_t got = in ? static_cast<std::int64_t>(in->gcount()) : 0;
+      for (std::size_t k = first; k <= last; ++k) {
+        const Loc& l = locs[order[k]];
+        if (l.pos + l.len - head.pos > got) continue;  // gone ("")
+        std::string& line = out[order[k]];
+        line.reserve(static_cast<std::size_t>(l.len) + kPadding);  // simdjson reads past the end
+        line.assign(block, static_cast<std::size_t>(l.pos - head.pos), static_cast<std::size_t>(l.len));
+      }
+      first = last + 1;
     }
     return out;
   }
