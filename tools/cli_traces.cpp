@@ -39,9 +39,13 @@ struct Colour {
   }
 };
 
-void print_summaries(const json& traces, const Colour& c) {
+// `if_none`: what to try when spans exist but none of them answers.
+void print_summaries(const json& traces, const Colour& c, store::TraceStore& index, const char* if_none) {
   if (traces.empty()) {
-    std::cout << "No traces. Run a program instrumented with `agentlog instrument`, then try again.\n";
+    if (index.summary()["spans"] == 0)
+      std::cout << "No traces yet. Run a program instrumented with `agentlog instrument`, then try again.\n";
+    else
+      std::cout << if_none << "\n";
     return;
   }
   for (const auto& t : traces) {
@@ -135,9 +139,11 @@ void add_traces_commands(CLI::App& app) {
         if (!v->empty()) a[k] = *v;
       a["errorsOnly"] = errors_only;
       a["limit"] = limit;
-      json out = trace_store(ToolsContext{common.layout()}).search(search_query_from(a));
+      store::TraceStore& index = trace_store(ToolsContext{common.layout()});
+      json out = index.search(search_query_from(a));
       if (common.json) return print_json(out);
-      print_summaries(out["traces"], Colour{stdout_is_tty()});
+      print_summaries(out["traces"], Colour{stdout_is_tty()}, index,
+                      "No trace matches. Loosen the filters (agentlog traces search --help lists them).");
       if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
     });
   });
@@ -161,9 +167,11 @@ void add_traces_commands(CLI::App& app) {
   slow->add_option("--limit", limit)->capture_default_str();
   slow->callback([] {
     run([] {
-      json out = trace_store(ToolsContext{common.layout()}).find_slow(store::parse_duration_ms(json(threshold)), limit);
+      store::TraceStore& index = trace_store(ToolsContext{common.layout()});
+      json out = index.find_slow(store::parse_duration_ms(json(threshold)), limit);
       if (common.json) return print_json(out);
-      print_summaries(out["traces"], Colour{stdout_is_tty()});
+      print_summaries(out["traces"], Colour{stdout_is_tty()}, index,
+                      "No trace took that long. Lower --threshold (0 lists the slowest).");
     });
   });
 

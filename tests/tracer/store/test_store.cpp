@@ -376,6 +376,28 @@ TEST_CASE("a store goes on with the index another process's reindex put in place
   CHECK(agentlog::test::sqlite_count(dir / "index.sqlite", "SELECT count(*) FROM spans") == 201);
 }
 
+TEST_CASE("agentlog traces search and slow say why nothing is listed") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.end(), {"--root", r});
+    auto result = agentlog::test::run_agentlog(args);
+    CHECK(result.exit_code == 0);
+    return result.out;
+  };
+  CHECK(cli({"traces", "search", "anything"}).find("No traces yet") != std::string::npos);
+  TempDir day;
+  write_hundred(day);
+  fs::create_directories(root / ".ai-agents/logging/traces/2026-11-25");
+  fs::copy_file(day / "2026-11-25/42-1.jsonl", root / ".ai-agents/logging/traces/2026-11-25/42-1.jsonl");
+  CHECK(cli({"traces", "search", "no-such-word"}).find("No trace matches") != std::string::npos);
+  CHECK(cli({"traces", "slow", "--threshold", "1s"}).find("Lower --threshold") != std::string::npos);
+  const std::string found = cli({"traces", "search", "SELECT 42"});
+  CHECK(found.find(hex(43, 32)) != std::string::npos);
+  CHECK(found.find("Db::query") != std::string::npos);
+}
+
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
