@@ -990,26 +990,57 @@ class Runtime {
     }
   }
 
+  // The parts of a span line other than the captured text are built in a buffer on the stack and appended
+  // at once (appending them piece by piece to the string was a quarter of the writer's time).
+  static char* put(char* p, const char* s, std::size_t n) {
+    std::memcpy(p, s, n);
+    return p + n;
+  }
+  template <std::size_t N>
+  static char* put(char* p, const char (&literal)[N]) {
+    return put(p, literal, N - 1);
+  }
+  static char* put_hex16(char* p, std::uint64_t v) {
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; --i, v >>= 4) p[i] = hex[v & 15];
+    return p + 16;
+  }
+  static char* put_digits(char* p, std::uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    return p + digits;
+  }
+  static char* put_dec(char* p, unsigned long long v) {
+    char buf[24];
+    char* q = buf + sizeof buf;
+    do {
+      *--q = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v);
+    return put(p, q, static_cast<std::size_t>(buf + sizeof buf - q));
+  }
+
   void format(const Record& rec, const char* payload, double scale) {
     SiteInfo* info = rec.site->info.load(std::memory_order_acquire);
     std::string& o = out_;
-    o += "{\"traceId\":\"";
-    if (rec.custom)
+    char buf[192];
+    char* p = put(buf, "{\"traceId\":\"");
+    if (rec.custom) {
+      o.append(buf, static_cast<std::size_t>(p - buf));
       put_escaped(o, rec.custom->data(), rec.custom->size());
-    else {
-      put_hex(o, rec.trace_hi, 16);
-      put_hex(o, rec.trace_lo, 16);
-    }
-    o += "\",\"spanId\":\"";
-    put_hex(o, rec.span, 16);
-    o += "\",\"parentSpanId\":";
-    if (rec.parent) {
-      o += '"';
-      put_hex(o, rec.parent, 16);
-      o += '"';
+      p = buf;
     } else {
-      o += "null";
+      p = put_hex16(put_hex16(p, rec.trace_hi), rec.trace_lo);
     }
+    p = put_hex16(put(p, "\",\"spanId\":\""), rec.span);
+    p = put(p, "\",\"parentSpanId\":");
+    if (rec.parent) {
+      *p++ = '"';
+      p = put_hex16(p, rec.parent);
+      *p++ = '"';
+    } else {
+      p = put(p, "null");
+    }
+    o.append(buf, static_cast<std::size_t>(p - buf));
     o += info->json_prefix;
     std::int64_t start_offset = static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0_)) * scale);
     std::int64_t start = start_wall_ns_ + start_offset;
@@ -1018,59 +1049,49 @@ class Runtime {
     if (secs != cached_second_) {
       struct tm tm;
       ::gmtime_r(&secs, &tm);
-      std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
+      cached_stamp_len_ = std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
       cached_second_ = secs;
     }
-    o += ",\"startTime\":\"";
-    o += cached_stamp_;
-    o += '.';
-    put_fixed_digits(o, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
-    o += "Z\",\"duration\":";
+    p = put(put(buf, ",\"startTime\":\""), cached_stamp_, cached_stamp_len_);
+    *p++ = '.';
+    p = put_digits(p, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
     // Milliseconds with up to 6 decimals (ns precision), trailing zeros dropped: 53.2, 0.00046.
-    put_uint(o, dur / 1000000);
+    p = put_dec(put(p, "Z\",\"duration\":"), dur / 1000000);
     std::uint64_t frac_ns = dur % 1000000;
     if (frac_ns) {
       int digits = 6;
       while (frac_ns % 10 == 0) frac_ns /= 10, --digits;
-      o += '.';
-      put_fixed_digits(o, frac_ns, digits);
+      *p++ = '.';
+      p = put_digits(p, frac_ns, digits);
     }
-    o += ",\"durationNs\":";
-    put_uint(o, dur);
-    const char* p = payload;
+    p = put_dec(put(p, ",\"durationNs\":"), dur);
+    o.append(buf, static_cast<std::size_t>(p - buf));
+    const char* text = payload;
     if (rec.level >= 2) {
-      o += ",\"params\":";
-      if (rec.params_len) {
-        o += '{';
-        o.append(p, rec.params_len);
-        o += '}';
-      } else {
-        o += "{}";
-      }
-      o += ",\"returnValue\":";
+      o += ",\"params\":{";
+      o.append(text, rec.params_len);
+      o += "},\"returnValue\":";
       if (rec.has_return)
-        o.append(p + rec.params_len + rec.events_len, rec.return_len);
+        o.append(text + rec.params_len + rec.events_len, rec.return_len);
       else
         o += "null";
     }
     o += ",\"error\":";
     if (rec.error) {
       if (rec.error_len)
-        o.append(p + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
+        o.append(text + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
       else
         o += "{\"type\":\"exception\"}";
     } else {
       o += "null";
     }
-    o += ",\"thread\":";
-    put_uint(o, rec.tid);
-    o += ",\"pid\":";
-    put_int(o, pid_);
-    o += ",\"level\":";
-    put_uint(o, rec.level);
+    p = put_dec(put(buf, ",\"thread\":"), rec.tid);
+    p = put_dec(put(p, ",\"pid\":"), static_cast<unsigned long long>(pid_));  // getpid() is never negative
+    p = put_dec(put(p, ",\"level\":"), rec.level);
+    o.append(buf, static_cast<std::size_t>(p - buf));
     if (rec.events_len || rec.dropped_events) {
       o += ",\"events\":[";
-      o.append(p + rec.params_len, rec.events_len);
+      o.append(text + rec.params_len, rec.events_len);
       o += ']';
       if (rec.dropped_events) {
         o += ",\"droppedEvents\":";
@@ -1111,6 +1132,7 @@ class Runtime {
   std::string out_;
   time_t cached_second_ = -1;
   char cached_stamp_[32] = {};
+  std::size_t cached_stamp_len_ = 0;
   std::atomic<std::uint64_t> recorded_{0}, dropped_closed_{0}, waited_closed_{0};
   std::atomic<bool> wake_requested_{false};
   std::terminate_handler previous_terminate_ = nullptr;
