@@ -152,7 +152,7 @@ void exec(sqlite3* db, const char* sql) {
 }
 
 // The layout of the index (PRAGMA user_version): an index of another layout is removed and rebuilt from the
-// span files. Layout 2 keeps no span text: a span row says where its line is (src, pos, len) in the span
+// span files. This one keeps no span JSON: a span row says where its line is (src, pos, len) in the span
 // files, the source of truth, and holds what queries filter and sort on as integers.
 constexpr int kLayout = 3;
 
