@@ -234,7 +234,7 @@ TEST_CASE("full text: every word in one span, as whole tokens; the cursor passes
   CHECK(seen == odd);
 }
 
-TEST_CASE("a span file replaced, truncated or removed: its spans leave the index, the traces' summaries follow") {
+TEST_CASE("a span file replaced (truncated, or renamed over), or removed: its spans leave the index, the traces' summaries follow") {
   TempDir dir;
   const std::string t = hex(1, 32), u = hex(2, 32);
   // Trace t has its root in a.jsonl and a child in b.jsonl; trace u lives in b.jsonl alone.
@@ -255,6 +255,17 @@ TEST_CASE("a span file replaced, truncated or removed: its spans leave the index
   CHECK_THROWS_AS(store.get_trace(u), StoreError);
   CHECK(store.stats("c.cpp", "")["count"] == 0);
   CHECK(store.summary()["traces"] == 2);
+
+  // c.jsonl renamed over by a longer file (another inode): read again from its start.
+  append(dir / "2026-11-25/c.jsonl", span(hex(4, 32), 5, 0, "before", "x.cpp", iso(3, 0), 1).dump() + "\n");
+  CHECK(store.get_trace(hex(4, 32))["spans"][0]["function"] == "before");
+  append(dir / "c.tmp", span(hex(5, 32), 6, 0, "after", "x.cpp", iso(4, 0), 1).dump() + "\n" +
+                            span(hex(5, 32), 7, 6, "after2", "x.cpp", iso(4, 10), 1).dump() + "\n");
+  fs::rename(dir / "c.tmp", dir / "2026-11-25/c.jsonl");
+  CHECK_THROWS_AS(store.get_trace(hex(4, 32)), StoreError);
+  CHECK(store.get_trace(hex(5, 32))["spanCount"] == 2);
+  CHECK(store.stats("x.cpp", "")["count"] == 2);
+  fs::remove(dir / "2026-11-25/c.jsonl");
 
   // a.jsonl removed by hand: trace t goes with it.
   fs::remove(dir / "2026-11-25/a.jsonl");

@@ -154,14 +154,15 @@ void exec(sqlite3* db, const char* sql) {
 // The layout of the index (PRAGMA user_version): an index of another layout is removed and rebuilt from the
 // span files. This one keeps no span JSON: a span row says where its line is (src, pos, len) in the span
 // files, the source of truth, and holds what queries filter and sort on as integers.
-constexpr int kLayout = 3;
+constexpr int kLayout = 4;
 
 // The journal mode is set by open(): WAL for the index in use, none while a reindex builds a new one.
 const char* kSchema = R"sql(
 PRAGMA cache_size=-65536;
 PRAGMA temp_store=MEMORY;
 CREATE TABLE IF NOT EXISTS files(
-  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0);
+  id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0,
+  inode INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS functions(
   id INTEGER PRIMARY KEY, file TEXT NOT NULL, function TEXT NOT NULL, UNIQUE(file, function));
 -- tid: never reused (AUTOINCREMENT), so full-text rows of removed traces can never name another trace.
@@ -679,7 +680,8 @@ struct TraceStore::Impl {
   sqlite3* db = nullptr;
   ino_t db_ino = 0;                                 // the index file db has open
   StmtCache stmts;                                  // the queries' statements, kept prepared
-  std::map<std::string, std::int64_t> known_sizes;  // span file sizes at the last ingest
+  // Span file sizes and inodes at the last ingest.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> known_sizes;
   std::unordered_map<std::string, std::int64_t> function_ids;  // file '\0' function -> functions.id
   // Span files open for reading span lines back, by files.id.
   std::unordered_map<std::int64_t, std::unique_ptr<std::ifstream>> readers;
@@ -788,34 +790,47 @@ struct TraceStore::Impl {
     report.files = static_cast<std::int64_t>(files.size());
     // Nothing appended since this store's last ingest: no write transaction (queries from many threads
     // would otherwise queue on SQLite's write lock).
-    std::map<std::string, std::int64_t> sizes;
-    for (const auto& f : files) sizes[f.string()] = static_cast<std::int64_t>(fs::file_size(f, ec));
+    std::map<std::string, std::pair<std::int64_t, std::int64_t>> sizes;  // path -> (size, inode)
+    for (const auto& f : files)
+      if (struct stat st {}; ::stat(f.c_str(), &st) == 0)
+        sizes[f.string()] = {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
     if (sizes == known_sizes) return report;
 
     exec(db, "BEGIN IMMEDIATE");
     try {
-      // Each file's id and indexed offset. A file that shrank was replaced or truncated, one that is gone was
-      // removed: forget the spans read from it.
-      std::map<std::string, std::pair<std::int64_t, std::int64_t>> indexed;  // path -> (id, offset)
+      // Each file's id and indexed offset. A file that shrank or is another file now (a new inode) was replaced
+      // or truncated, one that is gone was removed: forget the spans read from it.
+      struct Indexed {
+        std::int64_t id, offset, inode;
+      };
+      std::map<std::string, Indexed> indexed;
       {
-        Stmt known(db, "SELECT path, id, offset FROM files");
-        while (known.step()) indexed[known.text(0)] = {known.i64(1), known.i64(2)};
+        Stmt known(db, "SELECT path, id, offset, inode FROM files");
+        while (known.step()) indexed[known.text(0)] = {known.i64(1), known.i64(2), known.i64(3)};
       }
       std::vector<FilePlan> plan;
       std::int64_t total_bytes = 0, indexed_bytes = 0;
-      Stmt add_file(db, "INSERT INTO files(path, offset) VALUES(?, 0)");
+      Stmt add_file(db, "INSERT INTO files(path, offset, inode) VALUES(?, 0, ?)");
+      Stmt set_inode(db, "UPDATE files SET inode = ?2 WHERE id = ?1");
       for (const auto& path : files) {
+        auto now = sizes.find(path.string());
+        if (now == sizes.end()) continue;
         FilePlan f{fs::relative(path, dir).string(), path};
-        f.size = static_cast<std::int64_t>(fs::file_size(path, ec));
-        if (ec) continue;
+        const auto [size, inode] = now->second;
+        f.size = size;
         if (auto it = indexed.find(f.key); it != indexed.end()) {
-          std::tie(f.id, f.offset) = it->second;
+          f.id = it->second.id;
+          f.offset = it->second.offset;
+          if (it->second.inode != inode) {
+            if (it->second.inode != 0) f.offset = -1;  // replaced
+            set_inode.bind(1, f.id).bind(2, inode).run();
+          }
           indexed.erase(it);
         } else {
-          add_file.bind(1, f.key).run();
+          add_file.bind(1, f.key).bind(2, inode).run();
           f.id = sqlite3_last_insert_rowid(db);
         }
-        if (f.size < f.offset) {
+        if (f.size < f.offset || f.offset < 0) {
           drop_source(f.id);
           f.offset = 0;
         }
@@ -824,8 +839,8 @@ struct TraceStore::Impl {
         if (f.size > f.offset) plan.push_back(std::move(f));
       }
       for (const auto& [path, file] : indexed) {  // not on disk any more
-        drop_source(file.first);
-        Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, file.first).run();
+        drop_source(file.id);
+        Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, file.id).run();
       }
       // A bulk load (more new span lines than indexed ones, and much to read: the first ingest, a reindex, a
       // large run landing on a small index) builds the secondary indexes once at the end, sorted, instead of
