@@ -3,6 +3,7 @@
 // queried through `agentlog serve` (tools and resources).
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -456,6 +457,51 @@ TEST_CASE("a query sees at once what was written since the last one: new day fol
          span(hex(5, 32), 5, 0, "h", "b.cpp", iso(4, 0, "2026-11-26"), 1.0).dump() + "\n");
   CHECK(other.summary()["spans"] == 5);
   CHECK(store.summary()["spans"] == 5);
+}
+
+TEST_CASE("several stores in several threads ingest and query one folder while spans are written") {
+  TempDir dir;
+  const fs::path file = dir / "2026-11-25/7-1.jsonl";
+  constexpr int kTraces = 400;  // 2 spans each
+  std::atomic<bool> written{false};
+  std::thread writer([&] {
+    for (int i = 0; i < kTraces; i += 20) {
+      std::string text;
+      for (int k = i; k < i + 20; ++k) {
+        const std::string t = hex(static_cast<std::uint64_t>(k + 1), 32);
+        text += span(t, 2 * k + 2, 2 * k + 1, "Db::query", "db.cpp", iso(k % 3000, 1), 1).dump() + "\n";
+        text += span(t, 2 * k + 1, 0, "Api::handle", "api.cpp", iso(k % 3000, 0), 2).dump() + "\n";
+      }
+      append(file, text);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    written = true;
+  });
+  std::vector<std::thread> readers;
+  std::atomic<int> failures{0};
+  for (int r = 0; r < 4; ++r)
+    readers.emplace_back([&, r] {
+      try {
+        TraceStore store(dir.path());
+        while (!written) {
+          r % 2 ? (void)store.summary() : (void)store.find_slow(0, 5);
+          agentlog::store::SearchQuery q;
+          q.query = "Db::query";
+          (void)store.search(q);
+        }
+        if (store.summary()["spans"] != 2 * kTraces) ++failures;
+        if (store.stats("api.cpp", "")["count"] != kTraces) ++failures;
+      } catch (const std::exception& e) {
+        MESSAGE(std::string(e.what()));
+        ++failures;
+      }
+    });
+  writer.join();
+  for (auto& t : readers) t.join();
+  CHECK(failures == 0);
+  TraceStore check(dir.path());
+  CHECK(check.summary()["traces"] == kTraces);
+  CHECK(check.get_trace(hex(kTraces, 32))["spanCount"] == 2);
 }
 
 TEST_CASE("durations and times as agents write them") {

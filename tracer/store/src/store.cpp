@@ -34,6 +34,13 @@ namespace fs = std::filesystem;
 namespace {
 
 // -------------------------------------------------------------------------------- SQLite wrappers
+// A failed SQLite call, with its primary result code (SQLITE_CORRUPT, SQLITE_BUSY, ...).
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int rc, const std::string& message) : std::runtime_error("trace index: " + message), code(rc & 0xff) {}
+  int code;
+};
+
 // Prepared statements of one connection kept for reuse, by SQL text (queries repeat: a viewer or an agent
 // asks the same things again). A statement in use is out of the cache, so a nested use prepares its own.
 class StmtCache {
@@ -73,8 +80,8 @@ class Stmt {
       stmt_ = cache_->take(sql);
       if (stmt_) return;
     }
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("trace index: ") + sqlite3_errmsg(db) + " in: " + sql);
+    if (int rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr); rc != SQLITE_OK)
+      throw SqliteError(rc, std::string(sqlite3_errmsg(db)) + " in: " + sql);
   }
   ~Stmt() {
     if (cache_ && stmt_)
@@ -110,7 +117,7 @@ class Stmt {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("trace index: ") + sqlite3_errmsg(db_));
+    throw SqliteError(rc, sqlite3_errmsg(db_));
   }
   void run() {
     step();
@@ -144,10 +151,10 @@ class Stmt {
 
 void exec(sqlite3* db, const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
+  if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    throw std::runtime_error("trace index: " + msg);
+    throw SqliteError(rc, msg);
   }
 }
 
@@ -158,8 +165,6 @@ constexpr int kLayout = 4;
 
 // The journal mode is set by open(): WAL for the index in use, none while a reindex builds a new one.
 const char* kSchema = R"sql(
-PRAGMA cache_size=-65536;
-PRAGMA temp_store=MEMORY;
 CREATE TABLE IF NOT EXISTS files(
   id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, offset INTEGER NOT NULL, corrupt INTEGER NOT NULL DEFAULT 0,
   inode INTEGER NOT NULL DEFAULT 0);
@@ -710,40 +715,61 @@ struct TraceStore::Impl {
   // Opens the index; a corrupt one, or one of another layout, is removed and rebuilt (the span files are the
   // source of truth).
   void open(bool journaled = true) {
-    for (int attempt = 0; attempt < 3; ++attempt) {
+    for (int attempt = 0;; ++attempt) {
       try {
-        // NOMUTEX: a connection is used by one thread at a time (one store per thread), so SQLite need not
-        // take its mutex in every call (a quarter of a get_trace_stats over 100,000 spans).
-        if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            nullptr) != SQLITE_OK)
-          throw std::runtime_error(sqlite3_errmsg(db));
-        sqlite3_busy_timeout(db, 5000);
-        std::int64_t layout = 0, tables = 0;
-        {
-          Stmt version(db, "PRAGMA user_version");
-          if (version.step()) layout = version.i64(0);
-          Stmt count(db, "SELECT count(*) FROM sqlite_master");
-          if (count.step()) tables = count.i64(0);
-        }
-        if (tables > 0 && layout != kLayout) {
-          close();
-          remove_index(db_path);
-          continue;
-        }
-        exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                           : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
-        exec(db, kSchema);
-        exec(db, kIndexes);
-        exec(db, ("PRAGMA user_version=" + std::to_string(kLayout)).c_str());
-        struct stat st {};
-        db_ino = ::stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
+        connect(journaled);
         return;
-      } catch (const std::exception&) {
+      } catch (const SqliteError& e) {
         close();
-        if (attempt == 2) throw;
+        // Not an index (corrupt, or not SQLite at all): removed and made again. Anything else (busy, no space,
+        // no permission) is reported, and the file left alone: other processes may be using it.
+        if (attempt > 0 || (e.code != SQLITE_CORRUPT && e.code != SQLITE_NOTADB)) throw;
         remove_index(db_path);
       }
     }
+  }
+
+  // The schema is checked and made in one write transaction: stores opening a new folder at once see either
+  // no tables or all of them, with their layout number.
+  void connect(bool journaled) {
+    // NOMUTEX: a connection is used by one thread at a time (one store per thread), so SQLite need not take
+    // its mutex in every call (a quarter of a get_trace_stats over 100,000 spans).
+    if (int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+        rc != SQLITE_OK)
+      throw SqliteError(rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_busy_timeout(db, 5000);
+    exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
+    exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                       : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
+    exec(db, "BEGIN IMMEDIATE");
+    bool replaced = false;
+    try {
+      std::int64_t layout = 0;
+      std::vector<std::string> tables;  // virtual tables first: they drop their own shadow tables
+      {
+        Stmt version(db, "PRAGMA user_version");
+        if (version.step()) layout = version.i64(0);
+        Stmt list(db,
+                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                  "ORDER BY sql NOT LIKE 'CREATE VIRTUAL%'");
+        while (list.step()) tables.push_back(list.text(0));
+      }
+      if (!tables.empty() && layout != kLayout) {  // an index of another layout: made again from the span files
+        for (const auto& t : tables) exec(db, ("DROP TABLE IF EXISTS \"" + t + "\"").c_str());
+        replaced = true;
+      }
+      exec(db, kSchema);
+      exec(db, kIndexes);
+      exec(db, ("PRAGMA user_version=" + std::to_string(kLayout)).c_str());
+      exec(db, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    if (replaced) sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr);  // best effort: frees the old pages
+    struct stat st {};
+    db_ino = ::stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
   }
 
   static void remove_index(const fs::path& path) {
@@ -1184,11 +1210,8 @@ template <class F>
 auto recovering(TraceStore::Impl& impl, F fn) -> decltype(fn()) {
   try {
     return fn();
-  } catch (const StoreError&) {
-    throw;
-  } catch (const std::exception&) {
-    int code = impl.db ? sqlite3_errcode(impl.db) & 0xff : SQLITE_CORRUPT;
-    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) throw;
+  } catch (const SqliteError& e) {
+    if (e.code != SQLITE_CORRUPT && e.code != SQLITE_NOTADB) throw;
     impl.reindex();
     return fn();
   }
