@@ -180,7 +180,7 @@ TEST_CASE("search filters and pagination") {
   CHECK_THROWS_AS(store.search(q), StoreError);
 }
 
-TEST_CASE("full text: every word in one span, as whole tokens; the cursor passes over traces that only spread them") {
+TEST_CASE("full text: every word in one span, as whole tokens; pages pass over traces that spread them") {
   TempDir dir;
   write_hundred(dir);
   TraceStore store(dir.path());
@@ -207,10 +207,12 @@ TEST_CASE("full text: every word in one span, as whole tokens; the cursor passes
   for (int i = 0; i < 30; ++i) {
     const std::string t = hex(static_cast<std::uint64_t>(i + 1), 32);
     if (i % 2) {
-      text += span(t, 1000 + i, 0, "Job::run", "job.cpp", iso(i, 0), 2, {{"note", "alpha beta"}}).dump() + "\n";
+      text +=
+          span(t, 1000 + i, 0, "Job::run", "job.cpp", iso(i, 0), 2, {{"note", "alpha beta"}}).dump() + "\n";
     } else {
       text += span(t, 1000 + i, 0, "Job::run", "job.cpp", iso(i, 0), 2, {{"note", "alpha"}}).dump() + "\n";
-      text += span(t, 2000 + i, 1000 + i, "Job::step", "job.cpp", iso(i, 1), 1, {{"note", "beta"}}).dump() + "\n";
+      text +=
+          span(t, 2000 + i, 1000 + i, "Job::step", "job.cpp", iso(i, 1), 1, {{"note", "beta"}}).dump() + "\n";
     }
   }
   append(spread / "2026-11-25/1-1.jsonl", text);
@@ -235,7 +237,7 @@ TEST_CASE("full text: every word in one span, as whole tokens; the cursor passes
   CHECK(seen == odd);
 }
 
-TEST_CASE("a span file replaced (truncated, or renamed over), or removed: its spans leave the index, the traces' summaries follow") {
+TEST_CASE("a span file truncated, renamed over or removed: its spans leave, the traces' summaries follow") {
   TempDir dir;
   const std::string t = hex(1, 32), u = hex(2, 32);
   // Trace t has its root in a.jsonl and a child in b.jsonl; trace u lives in b.jsonl alone.
@@ -248,7 +250,10 @@ TEST_CASE("a span file replaced (truncated, or renamed over), or removed: its sp
   CHECK(store.stats("c.cpp", "")["count"] == 2);
 
   // b.jsonl rewritten shorter: its old spans go; trace t is its root alone again, u is gone.
-  { std::ofstream(dir / "2026-11-25/b.jsonl", std::ios::trunc) << span(hex(3, 32), 4, 0, "new", "n.cpp", iso(2, 0), 1).dump() << "\n"; }
+  {
+    std::ofstream(dir / "2026-11-25/b.jsonl", std::ios::trunc)
+        << span(hex(3, 32), 4, 0, "new", "n.cpp", iso(2, 0), 1).dump() << "\n";
+  }
   json tree = store.get_trace(t);
   CHECK(tree["spanCount"] == 1);
   CHECK(tree["duration"] == doctest::Approx(50.0));
@@ -299,13 +304,15 @@ TEST_CASE("get_trace of a trace 50 calls deep and 100,000 calls wide") {
   TempDir dir;
   const std::string t = hex(77, 32);
   std::string text = span(t, 1, 0, "root", "r.cpp", iso(0, 0), 5000).dump() + "\n";
-  for (std::uint64_t d = 1; d <= 50; ++d)  // the chain: 100 + d is a child of 100 + d - 1 (the root for d = 1)
+  // The chain: 100 + d is a child of 100 + d - 1 (of the root for d = 1).
+  for (std::uint64_t d = 1; d <= 50; ++d)
     text += span(t, 100 + d, d == 1 ? 1 : 100 + d - 1, "deep" + std::to_string(d), "d.cpp",
                  iso(1, static_cast<int>(d)), 1)
                 .dump() +
             "\n";
   for (int w = 0; w < 100000; ++w)  // then 100,000 leaves under the root
-    text += span(t, 1000 + static_cast<std::uint64_t>(w), 1, "leaf", "l.cpp", iso(2 + w / 1000000, w % 1000000), 0.01)
+    text += span(t, 1000 + static_cast<std::uint64_t>(w), 1, "leaf", "l.cpp",
+                 iso(2 + w / 1000000, w % 1000000), 0.01)
                 .dump() +
             "\n";
   append(dir / "2026-11-25/1-1.jsonl", text);

@@ -1,6 +1,7 @@
 // The trace store: SQLite index over the span files. See store.hpp.
 #include "tracer/store/store.hpp"
 
+#include <simdjson.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -17,16 +18,15 @@
 #include <map>
 #include <optional>
 #include <set>
-#include <simdjson.h>
-#include <unordered_set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "change_watch.hpp"
 
 namespace agentlog::store {
-// SQLite counts the memory it allocates under a process-wide mutex unless told not to, before it starts (so at
-// load time); nothing reads the count. A no-op (SQLITE_MISUSE) if SQLite was started already.
+// SQLite counts the memory it allocates under a process-wide mutex unless told not to, before it starts (so
+// at load time); nothing reads the count. A no-op (SQLITE_MISUSE) if SQLite was started already.
 [[maybe_unused]] const int kNoMemoryStatus = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 
 namespace fs = std::filesystem;
@@ -37,7 +37,8 @@ namespace {
 // A failed SQLite call, with its primary result code (SQLITE_CORRUPT, SQLITE_BUSY, ...).
 class SqliteError : public std::runtime_error {
  public:
-  SqliteError(int rc, const std::string& message) : std::runtime_error("trace index: " + message), code(rc & 0xff) {}
+  SqliteError(int rc, const std::string& message)
+      : std::runtime_error("trace index: " + message), code(rc & 0xff) {}
   int code;
 };
 
@@ -129,8 +130,10 @@ class Stmt {
   }
   std::int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
   std::vector<std::int64_t> int64s(int c) const {  // a blob of native int64s
-    std::vector<std::int64_t> out(static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)) / sizeof(std::int64_t));
-    if (!out.empty()) std::memcpy(out.data(), sqlite3_column_blob(stmt_, c), out.size() * sizeof(std::int64_t));
+    std::vector<std::int64_t> out(static_cast<std::size_t>(sqlite3_column_bytes(stmt_, c)) /
+                                  sizeof(std::int64_t));
+    if (!out.empty())
+      std::memcpy(out.data(), sqlite3_column_blob(stmt_, c), out.size() * sizeof(std::int64_t));
     return out;
   }
   double dbl(int c) const { return sqlite3_column_double(stmt_, c); }
@@ -251,9 +254,11 @@ json span_view(const json& record) {
 }  // namespace
 
 json IngestReport::to_json() const {
-  return {
-      {"files", files}, {"spans", spans}, {"corruptLines", corrupt_lines}, {"removedFiles", removed_files},
-      {"complete", complete}};
+  return {{"files", files},
+          {"spans", spans},
+          {"corruptLines", corrupt_lines},
+          {"removedFiles", removed_files},
+          {"complete", complete}};
 }
 
 namespace {
@@ -476,8 +481,8 @@ bool read_span(od::parser& parser, std::string_view line, std::size_t capacity, 
 // What full-text search sees of a span: these pieces, each tokenised.
 template <class F>
 void for_each_piece(const SpanFields& f, F fn) {
-  for (std::string_view piece : {std::string_view(f.function), std::string_view(f.file), f.params, f.returned,
-                                 f.error_json})
+  for (std::string_view piece :
+       {std::string_view(f.function), std::string_view(f.file), f.params, f.returned, f.error_json})
     if (!piece.empty()) fn(piece);
 }
 
@@ -630,8 +635,8 @@ class ChunkReader {
       const std::int64_t pos = offset_ + static_cast<std::int64_t>(at);
       at = nl + 1;
       if (line.empty()) continue;
-      if (!read_span(parser_, line, buffer_.capacity() - static_cast<std::size_t>(line.data() - buffer_.data()),
-                     span_)) {
+      if (!read_span(parser_, line,
+                     buffer_.capacity() - static_cast<std::size_t>(line.data() - buffer_.data()), span_)) {
         ++c.corrupt;
         continue;
       }
@@ -683,8 +688,8 @@ struct TraceStore::Impl {
   fs::path db_path;
   int retention_days;
   sqlite3* db = nullptr;
-  ino_t db_ino = 0;                                 // the index file db has open
-  StmtCache stmts;                                  // the queries' statements, kept prepared
+  ino_t db_ino = 0;  // the index file db has open
+  StmtCache stmts;   // the queries' statements, kept prepared
   // Span file sizes and inodes at the last ingest.
   std::map<std::string, std::pair<std::int64_t, std::int64_t>> known_sizes;
   std::unordered_map<std::string, std::int64_t> function_ids;  // file '\0' function -> functions.id
@@ -721,8 +726,8 @@ struct TraceStore::Impl {
         return;
       } catch (const SqliteError& e) {
         close();
-        // Not an index (corrupt, or not SQLite at all): removed and made again. Anything else (busy, no space,
-        // no permission) is reported, and the file left alone: other processes may be using it.
+        // Not an index (corrupt, or not SQLite at all): removed and made again. Anything else (busy, no
+        // space, no permission) is reported, and the file left alone: other processes may be using it.
         if (attempt > 0 || (e.code != SQLITE_CORRUPT && e.code != SQLITE_NOTADB)) throw;
         remove_index(db_path);
       }
@@ -734,8 +739,8 @@ struct TraceStore::Impl {
   void connect(bool journaled) {
     // NOMUTEX: a connection is used by one thread at a time (one store per thread), so SQLite need not take
     // its mutex in every call (a quarter of a get_trace_stats over 100,000 spans).
-    if (int rc = sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+    if (int rc = sqlite3_open_v2(db_path.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
         rc != SQLITE_OK)
       throw SqliteError(rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_busy_timeout(db, 5000);
@@ -755,7 +760,8 @@ struct TraceStore::Impl {
                   "ORDER BY sql NOT LIKE 'CREATE VIRTUAL%'");
         while (list.step()) tables.push_back(list.text(0));
       }
-      if (!tables.empty() && layout != kLayout) {  // an index of another layout: made again from the span files
+      // An index of another layout: made again from the span files.
+      if (!tables.empty() && layout != kLayout) {
         for (const auto& t : tables) exec(db, ("DROP TABLE IF EXISTS \"" + t + "\"").c_str());
         replaced = true;
       }
@@ -798,7 +804,7 @@ struct TraceStore::Impl {
     } scan_again_if_thrown{*this};
     if (!fs::exists(dir)) return report;
     // `traces reindex` in another process renamed a new index over this one: go on with the new one.
-    if (struct stat st {}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
+    if (struct stat st{}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
       close();
       open();
       known_sizes.clear();
@@ -818,14 +824,14 @@ struct TraceStore::Impl {
     // would otherwise queue on SQLite's write lock).
     std::map<std::string, std::pair<std::int64_t, std::int64_t>> sizes;  // path -> (size, inode)
     for (const auto& f : files)
-      if (struct stat st {}; ::stat(f.c_str(), &st) == 0)
+      if (struct stat st{}; ::stat(f.c_str(), &st) == 0)
         sizes[f.string()] = {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
     if (sizes == known_sizes) return report;
 
     exec(db, "BEGIN IMMEDIATE");
     try {
-      // Each file's id and indexed offset. A file that shrank or is another file now (a new inode) was replaced
-      // or truncated, one that is gone was removed: forget the spans read from it.
+      // Each file's id and indexed offset. A file that shrank or is another file now (a new inode) was
+      // replaced or truncated, one that is gone was removed: forget the spans read from it.
       struct Indexed {
         std::int64_t id, offset, inode;
       };
@@ -914,7 +920,8 @@ struct TraceStore::Impl {
   // The statements of an ingest, and what it learnt of each trace: summaries are written once at its end,
   // trace rows numbered here (tid) so that spans can name their trace before it is written.
   struct Ingest {
-    Stmt set_offset, find_trace, insert_trace, update_trace, insert_text, function_id, insert_span, add_durations;
+    Stmt set_offset, find_trace, insert_trace, update_trace, insert_text, function_id, insert_span,
+        add_durations;
     struct Trace {
       std::int64_t tid = 0, docs = 0;
       bool stored = false;  // a row exists (from an earlier ingest)
@@ -928,13 +935,15 @@ struct TraceStore::Impl {
     explicit Ingest(sqlite3* db)
         : set_offset(db, "UPDATE files SET offset = ?2, corrupt = corrupt + ?3 WHERE id = ?1"),
           find_trace(db, "SELECT tid, docs FROM traces WHERE trace_id = ?"),
-          insert_trace(db,
-                       "INSERT INTO traces(tid, trace_id, root_function, start_ns, end_ns, duration_ns, span_count, "
-                       "error, docs) VALUES(?1, ?2, ?3, ?4, ?5, ?5 - ?4, ?6, ?7, ?8)"),
-          update_trace(db,
-                       "UPDATE traces SET root_function = coalesce(?3, root_function), start_ns = min(start_ns, ?4), "
-                       "end_ns = max(end_ns, ?5), duration_ns = max(end_ns, ?5) - min(start_ns, ?4), "
-                       "span_count = span_count + ?6, error = max(error, ?7), docs = ?8 WHERE tid = ?1"),
+          insert_trace(
+              db,
+              "INSERT INTO traces(tid, trace_id, root_function, start_ns, end_ns, duration_ns, span_count, "
+              "error, docs) VALUES(?1, ?2, ?3, ?4, ?5, ?5 - ?4, ?6, ?7, ?8)"),
+          update_trace(
+              db,
+              "UPDATE traces SET root_function = coalesce(?3, root_function), start_ns = min(start_ns, ?4), "
+              "end_ns = max(end_ns, ?5), duration_ns = max(end_ns, ?5) - min(start_ns, ?4), "
+              "span_count = span_count + ?6, error = max(error, ?7), docs = ?8 WHERE tid = ?1"),
           insert_text(db, "INSERT INTO trace_text(rowid, text) VALUES(?, ?)"),
           function_id(db,
                       "INSERT INTO functions(file, function) VALUES(?, ?) ON CONFLICT(file, function) DO "
@@ -943,8 +952,9 @@ struct TraceStore::Impl {
                       "INSERT INTO spans(tid, fn, start_ns, duration_ns, error, src, pos, len) "
                       "VALUES(?,?,?,?,?,?,?,?)"),
           add_durations(db, "INSERT INTO durations(fn, src, first, data) VALUES(?, ?, ?, ?)") {
-      Stmt last(db, "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'traces'), 0), "
-                    "EXISTS (SELECT 1 FROM traces)");
+      Stmt last(db,
+                "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'traces'), 0), "
+                "EXISTS (SELECT 1 FROM traces)");
       last.step();
       last_tid = last.i64(0);
       had_traces = last.i64(1) != 0;
@@ -973,7 +983,12 @@ struct TraceStore::Impl {
         Stmt& st = t.stored ? update_trace : insert_trace;
         st.bind(1, t.tid).bind_view(2, id);
         t.root ? st.bind_view(3, *t.root) : st.bind_null(3);
-        st.bind(4, t.start_ns).bind(5, t.end_ns).bind(6, t.count).bind(7, std::int64_t(t.error)).bind(8, t.docs).run();
+        st.bind(4, t.start_ns)
+            .bind(5, t.end_ns)
+            .bind(6, t.count)
+            .bind(7, std::int64_t(t.error))
+            .bind(8, t.docs)
+            .run();
       }
     }
   };
@@ -1001,7 +1016,8 @@ struct TraceStore::Impl {
         const std::string& key = c.functions[i];
         const std::size_t nul = key.find('\0');
         Stmt& fn = in.function_id;
-        fn.bind_view(1, std::string_view(key).substr(0, nul)).bind_view(2, std::string_view(key).substr(nul + 1));
+        fn.bind_view(1, std::string_view(key).substr(0, nul))
+            .bind_view(2, std::string_view(key).substr(nul + 1));
         fn.step();
         it->second = fn.i64(0);
         fn.reset();
@@ -1182,10 +1198,11 @@ struct TraceStore::Impl {
   };
   std::vector<Function> resolve(const std::string& file, const std::string& function) {
     std::vector<Function> out;
-    Stmt s(db,
-           "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
-           "(?2 = '' OR function = ?2 OR function LIKE '%::' || ?2) ORDER BY file, function",
-           &stmts);
+    Stmt s(
+        db,
+        "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
+        "(?2 = '' OR function = ?2 OR function LIKE '%::' || ?2) ORDER BY file, function",
+        &stmts);
     s.bind(1, file).bind(2, function);
     while (s.step()) out.push_back({s.i64(0), s.text(1), s.text(2)});
     return out;
@@ -1263,13 +1280,17 @@ json TraceStore::search(const SearchQuery& q) {
   const std::string span_cond = cond == "s.error = 1" ? "" : cond;
   const bool verify = !phrases.empty();
   const int limit = std::clamp(q.limit, 1, 1000);
-  std::string sql = "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces t "
-                    "WHERE " + trace_cond;
-  if (!span_cond.empty()) sql += " AND EXISTS (SELECT 1 FROM spans s WHERE s.tid = t.tid AND " + span_cond + ")";
+  std::string sql =
+      "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces t "
+      "WHERE " +
+      trace_cond;
+  if (!span_cond.empty())
+    sql += " AND EXISTS (SELECT 1 FROM spans s WHERE s.tid = t.tid AND " + span_cond + ")";
   sql += " ORDER BY start_ns DESC, tid DESC LIMIT " + std::to_string(verify ? -1 : limit + 1) + " OFFSET ?" +
          std::to_string(phrases.size() + 1);
   Stmt traces(impl.db, sql, &impl.stmts);
-  for (std::size_t i = 0; i < phrases.size(); ++i) traces.bind(static_cast<int>(i) + 1, fts_phrase(phrases[i]));
+  for (std::size_t i = 0; i < phrases.size(); ++i)
+    traces.bind(static_cast<int>(i) + 1, fts_phrase(phrases[i]));
   traces.bind(static_cast<int>(phrases.size()) + 1, offset);
 
   // Up to 5 spans of a trace, in start order, that meet the span conditions and have every word.
@@ -1282,16 +1303,19 @@ json TraceStore::search(const SearchQuery& q) {
     Stmt spans(impl.db, spans_sql, &impl.stmts);
     spans.bind(1, tid);
     std::vector<Impl::Loc> locs;
-    while (locs.size() < kMaxScanned && spans.step()) locs.push_back({spans.i64(0), spans.i64(1), spans.i64(2)});
+    while (locs.size() < kMaxScanned && spans.step())
+      locs.push_back({spans.i64(0), spans.i64(1), spans.i64(2)});
     json found = json::array();
     for (std::size_t from = 0; from < locs.size() && found.size() < 5; from += kBlock) {
       const std::size_t to = std::min(locs.size(), from + (verify ? kBlock : 5 - found.size()));
       for (const std::string& line : impl.read_lines({locs.begin() + static_cast<std::ptrdiff_t>(from),
                                                       locs.begin() + static_cast<std::ptrdiff_t>(to)})) {
         if (found.size() == 5) break;
-        if (verify && !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases)))
+        if (verify &&
+            !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases)))
           continue;
-        if (json record = json::parse(line, nullptr, false); record.is_object()) found.push_back(span_view(record));
+        if (json record = json::parse(line, nullptr, false); record.is_object())
+          found.push_back(span_view(record));
       }
     }
     return found;
