@@ -197,14 +197,38 @@ inline void put_string(std::string& o, const char* s, std::size_t n) {
   o += '"';
 }
 inline void put_string(std::string& o, const std::string& s) { put_string(o, s.data(), s.size()); }
-inline void put_uint(std::string& o, unsigned long long v) {
+// Writers into a char buffer: each returns the position after what it wrote. The writer thread builds the
+// fixed parts of a span line with them and appends them at once; the put_ functions append to a string.
+inline char* write(char* p, const char* s, std::size_t n) {
+  std::memcpy(p, s, n);
+  return p + n;
+}
+template <std::size_t N>
+inline char* write(char* p, const char (&literal)[N]) {
+  return write(p, literal, N - 1);
+}
+inline char* write_uint(char* p, unsigned long long v) {
   char buf[24];
-  char* p = buf + sizeof buf;
+  char* q = buf + sizeof buf;
   do {
-    *--p = static_cast<char>('0' + v % 10);
+    *--q = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v);
-  o.append(p, static_cast<std::size_t>(buf + sizeof buf - p));
+  return write(p, q, static_cast<std::size_t>(buf + sizeof buf - q));
+}
+inline char* write_fixed_digits(char* p, std::uint64_t v, int digits) {
+  for (int i = digits - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+  return p + digits;
+}
+inline char* write_hex(char* p, std::uint64_t v, int digits) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) p[i] = hex[v & 15];
+  return p + digits;
+}
+
+inline void put_uint(std::string& o, unsigned long long v) {
+  char buf[24];
+  o.append(buf, static_cast<std::size_t>(write_uint(buf, v) - buf));
 }
 inline void put_int(std::string& o, long long v) {
   if (v < 0) {
@@ -232,14 +256,9 @@ inline void put_double(std::string& o, double v) {
   }
   o.append(buf, static_cast<std::size_t>(n));
 }
-inline void put_fixed_digits(std::string& o, std::uint64_t v, int digits) {
-  char buf[24];
-  for (int i = digits - 1; i >= 0; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
-  o.append(buf, static_cast<std::size_t>(digits));
-}
-inline void put_hex(std::string& o, std::uint64_t v, int digits) {
-  static const char hex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) o += hex[(v >> (i * 4)) & 15];
+inline void put_hex(std::string& o, std::uint64_t v, int digits) {  // digits <= 16
+  char buf[16];
+  o.append(buf, static_cast<std::size_t>(write_hex(buf, v, digits) - buf));
 }
 
 inline bool looks_secret_name(const std::string& name);
@@ -992,53 +1011,26 @@ class Runtime {
 
   // The parts of a span line other than the captured text are built in a buffer on the stack and appended
   // at once (appending them piece by piece to the string was a quarter of the writer's time).
-  static char* put(char* p, const char* s, std::size_t n) {
-    std::memcpy(p, s, n);
-    return p + n;
-  }
-  template <std::size_t N>
-  static char* put(char* p, const char (&literal)[N]) {
-    return put(p, literal, N - 1);
-  }
-  static char* put_hex16(char* p, std::uint64_t v) {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; --i, v >>= 4) p[i] = hex[v & 15];
-    return p + 16;
-  }
-  static char* put_digits(char* p, std::uint64_t v, int digits) {
-    for (int i = digits - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
-    return p + digits;
-  }
-  static char* put_dec(char* p, unsigned long long v) {
-    char buf[24];
-    char* q = buf + sizeof buf;
-    do {
-      *--q = static_cast<char>('0' + v % 10);
-      v /= 10;
-    } while (v);
-    return put(p, q, static_cast<std::size_t>(buf + sizeof buf - q));
-  }
-
   void format(const Record& rec, const char* payload, double scale) {
     SiteInfo* info = rec.site->info.load(std::memory_order_acquire);
     std::string& o = out_;
     char buf[192];
-    char* p = put(buf, "{\"traceId\":\"");
+    char* p = write(buf, "{\"traceId\":\"");
     if (rec.custom) {
       o.append(buf, static_cast<std::size_t>(p - buf));
       put_escaped(o, rec.custom->data(), rec.custom->size());
       p = buf;
     } else {
-      p = put_hex16(put_hex16(p, rec.trace_hi), rec.trace_lo);
+      p = write_hex(write_hex(p, rec.trace_hi, 16), rec.trace_lo, 16);
     }
-    p = put_hex16(put(p, "\",\"spanId\":\""), rec.span);
-    p = put(p, "\",\"parentSpanId\":");
+    p = write_hex(write(p, "\",\"spanId\":\""), rec.span, 16);
+    p = write(p, "\",\"parentSpanId\":");
     if (rec.parent) {
       *p++ = '"';
-      p = put_hex16(p, rec.parent);
+      p = write_hex(p, rec.parent, 16);
       *p++ = '"';
     } else {
-      p = put(p, "null");
+      p = write(p, "null");
     }
     o.append(buf, static_cast<std::size_t>(p - buf));
     o += info->json_prefix;
@@ -1052,46 +1044,45 @@ class Runtime {
       cached_stamp_len_ = std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
       cached_second_ = secs;
     }
-    p = put(put(buf, ",\"startTime\":\""), cached_stamp_, cached_stamp_len_);
+    p = write(write(buf, ",\"startTime\":\""), cached_stamp_, cached_stamp_len_);
     *p++ = '.';
-    p = put_digits(p, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
+    p = write_fixed_digits(p, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
     // Milliseconds with up to 6 decimals (ns precision), trailing zeros dropped: 53.2, 0.00046.
-    p = put_dec(put(p, "Z\",\"duration\":"), dur / 1000000);
+    p = write_uint(write(p, "Z\",\"duration\":"), dur / 1000000);
     std::uint64_t frac_ns = dur % 1000000;
     if (frac_ns) {
       int digits = 6;
       while (frac_ns % 10 == 0) frac_ns /= 10, --digits;
       *p++ = '.';
-      p = put_digits(p, frac_ns, digits);
+      p = write_fixed_digits(p, frac_ns, digits);
     }
-    p = put_dec(put(p, ",\"durationNs\":"), dur);
+    p = write_uint(write(p, ",\"durationNs\":"), dur);
     o.append(buf, static_cast<std::size_t>(p - buf));
-    const char* text = payload;
     if (rec.level >= 2) {
       o += ",\"params\":{";
-      o.append(text, rec.params_len);
+      o.append(payload, rec.params_len);
       o += "},\"returnValue\":";
       if (rec.has_return)
-        o.append(text + rec.params_len + rec.events_len, rec.return_len);
+        o.append(payload + rec.params_len + rec.events_len, rec.return_len);
       else
         o += "null";
     }
     o += ",\"error\":";
     if (rec.error) {
       if (rec.error_len)
-        o.append(text + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
+        o.append(payload + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
       else
         o += "{\"type\":\"exception\"}";
     } else {
       o += "null";
     }
-    p = put_dec(put(buf, ",\"thread\":"), rec.tid);
-    p = put_dec(put(p, ",\"pid\":"), static_cast<unsigned long long>(pid_));  // getpid() is never negative
-    p = put_dec(put(p, ",\"level\":"), rec.level);
+    p = write_uint(write(buf, ",\"thread\":"), rec.tid);
+    p = write_uint(write(p, ",\"pid\":"), static_cast<unsigned long long>(pid_));  // getpid() is never negative
+    p = write_uint(write(p, ",\"level\":"), rec.level);
     o.append(buf, static_cast<std::size_t>(p - buf));
     if (rec.events_len || rec.dropped_events) {
       o += ",\"events\":[";
-      o.append(text + rec.params_len, rec.events_len);
+      o.append(payload + rec.params_len, rec.events_len);
       o += ']';
       if (rec.dropped_events) {
         o += ",\"droppedEvents\":";

@@ -225,8 +225,10 @@ std::string iso_from_ns(std::int64_t ns) {
   return buf;
 }
 
+// What summary_of reads, then the trace's row number (column 6): "SELECT " + kSummary + " FROM traces ...".
+const std::string kSummary = "trace_id, root_function, start_ns, duration_ns, span_count, error, tid";
+
 json summary_of(Stmt& s) {
-  // columns: trace_id, root_function, start_ns, duration_ns, span_count, error
   return {{"traceId", s.text(0)},
           {"rootFunction", s.null(1) ? json(nullptr) : json(s.text(1))},
           {"startTime", iso_from_ns(s.i64(2))},
@@ -262,7 +264,22 @@ json IngestReport::to_json() const {
 }
 
 namespace {
-// The runtime's own layout, 2026-11-25T10:01:39.999000Z (fraction optional, 'Z' optional), without sscanf.
+// What follows the seconds: an optional fraction (".999000", any number of digits, ns kept) and an optional
+// 'Z'. Its nanoseconds, or nullopt when anything else follows.
+std::optional<std::int64_t> fraction_ns(std::string_view t) {
+  std::size_t i = 0;
+  std::int64_t sub = 0;
+  if (i < t.size() && t[i] == '.') {
+    int digits = 0;
+    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i)
+      if (digits < 9) sub = sub * 10 + (t[i] - '0'), ++digits;
+    for (; digits < 9; ++digits) sub *= 10;
+  }
+  if (i < t.size() && t[i] != 'Z') return std::nullopt;
+  return sub;
+}
+
+// The runtime's own layout, 2026-11-25T10:01:39.999000Z, read without sscanf (a span line's start time).
 std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   auto num = [&](std::size_t at, std::size_t n, int& out) {
     out = 0;
@@ -276,62 +293,44 @@ std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   if (t.size() < 19 || !num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
       t[10] != 'T' || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' || !num(17, 2, s))
     return std::nullopt;
-  std::size_t i = 19;
-  std::int64_t sub = 0;
-  if (i < t.size() && t[i] == '.') {
-    int digits = 0;
-    for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i)
-      if (digits < 9) sub = sub * 10 + (t[i] - '0'), ++digits;
-    for (; digits < 9; ++digits) sub *= 10;
-  }
-  if (i < t.size() && t[i] != 'Z') return std::nullopt;
+  const auto sub = fraction_ns(t.substr(19));
   using namespace std::chrono;
   const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  if (!sub || !ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
   const std::int64_t secs = sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
-  return secs * 1000000000LL + sub;
+  return secs * 1000000000LL + *sub;
+}
+
+// Other ISO-8601 UTC forms ("2026-11-25T1:2:3", a date alone).
+std::optional<std::int64_t> parse_iso_loose(const std::string& text) {
+  int y, mo, d, h = 0, mi = 0, s = 0;
+  int n = 0;
+  struct tm tm = {};
+  std::int64_t sub = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6) {
+    const auto fraction = fraction_ns(std::string_view(text).substr(static_cast<std::size_t>(n)));
+    if (!fraction) return std::nullopt;
+    sub = *fraction;
+  } else if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 ||
+             static_cast<std::size_t>(n) != text.size()) {
+    return std::nullopt;
+  }
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = s;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000000000 + sub;
+}
+
+std::optional<std::int64_t> iso_ns(std::string_view text) {
+  if (auto fixed = parse_iso_fixed(text)) return fixed;
+  return parse_iso_loose(std::string(text));
 }
 }  // namespace
 
-std::optional<std::int64_t> parse_iso_ns(const std::string& text) {
-  if (auto fixed = parse_iso_fixed(text)) return fixed;
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  char frac[16] = {0};
-  int n = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6) {
-    std::size_t i = static_cast<std::size_t>(n);
-    std::int64_t sub = 0;
-    if (i < text.size() && text[i] == '.') {
-      std::size_t j = i + 1, digits = 0;
-      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j])) && digits < 9) {
-        frac[digits++] = text[j++];
-      }
-      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-      std::string f(frac);
-      f.resize(9, '0');
-      sub = std::stoll(f);
-      i = j;
-    }
-    if (i < text.size() && text[i] != 'Z') return std::nullopt;
-    struct tm tm = {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    return static_cast<std::int64_t>(timegm(&tm)) * 1000000000 + sub;
-  }
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2d%n", &y, &mo, &d, &n) == 3 &&
-      static_cast<std::size_t>(n) == text.size()) {
-    struct tm tm = {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    return static_cast<std::int64_t>(timegm(&tm)) * 1000000000;
-  }
-  return std::nullopt;
-}
+std::optional<std::int64_t> parse_iso_ns(const std::string& text) { return iso_ns(text); }
 
 double parse_duration_ms(const json& value) {
   if (value.is_number()) {
@@ -452,8 +451,7 @@ bool read_span(od::parser& parser, std::string_view line, std::size_t capacity, 
     } else if (key == "startTime") {
       std::string_view v;
       if (value.get_string().get(v)) return false;
-      auto ns = parse_iso_fixed(v);
-      if (!ns) ns = parse_iso_ns(std::string(v));
+      const auto ns = iso_ns(v);
       if (!ns) return false;
       f.start_ns = *ns;
       has_start = true;
@@ -546,6 +544,21 @@ struct FilePlan {
   std::int64_t id = 0, offset = 0, size = 0;
 };
 
+// What a set of spans says of their trace: merged span by span, chunk by chunk, into the trace's row.
+struct TraceSummary {
+  std::optional<std::string> root;  // the function of the span without a parent
+  std::int64_t start_ns = 0, end_ns = 0, count = 0;
+  bool error = false;
+
+  void add(const TraceSummary& o) {
+    start_ns = count ? std::min(start_ns, o.start_ns) : o.start_ns;
+    end_ns = count ? std::max(end_ns, o.end_ns) : o.end_ns;
+    count += o.count;
+    error = error || o.error;
+    if (o.root) root = o.root;
+  }
+};
+
 // Up to kChunkBytes of complete span lines of one file, read and parsed away from the database: the rows to
 // insert, and per trace its summary and the text of its distinct pieces.
 struct Chunk {
@@ -554,9 +567,7 @@ struct Chunk {
   std::int64_t end_offset = 0, corrupt = 0;
   struct Trace {
     std::string id;
-    std::optional<std::string> root;
-    std::int64_t start_ns = 0, end_ns = 0, count = 0;
-    bool error = false;
+    TraceSummary summary;
     std::string text;
   };
   struct Row {
@@ -641,18 +652,10 @@ class ChunkReader {
         continue;
       }
       auto [t, fresh_trace] = traces_.try_emplace(span_.trace, static_cast<std::uint32_t>(c.traces.size()));
-      if (fresh_trace) {
-        c.traces.emplace_back();
-        c.traces.back().id = span_.trace;
-        c.traces.back().start_ns = span_.start_ns;
-        c.traces.back().end_ns = span_.start_ns + span_.duration_ns;
-      }
+      if (fresh_trace) c.traces.push_back({span_.trace, {}, {}});
       Chunk::Trace& trace = c.traces[t->second];
-      trace.start_ns = std::min(trace.start_ns, span_.start_ns);
-      trace.end_ns = std::max(trace.end_ns, span_.start_ns + span_.duration_ns);
-      trace.count += 1;
-      trace.error = trace.error || span_.error;
-      if (span_.root) trace.root = span_.function;
+      trace.summary.add({span_.root ? std::optional<std::string>(span_.function) : std::nullopt,
+                         span_.start_ns, span_.start_ns + span_.duration_ns, 1, span_.error});
       for_each_piece(span_, [&](std::string_view piece) {
         const std::uint64_t key = std::hash<std::string_view>()(piece) * 0x9E3779B97F4A7C15ULL + t->second;
         if (!pieces_.insert(key).second) return;
@@ -690,8 +693,8 @@ struct TraceStore::Impl {
   sqlite3* db = nullptr;
   ino_t db_ino = 0;  // the index file db has open
   StmtCache stmts;   // the queries' statements, kept prepared
-  // Span file sizes and inodes at the last ingest.
-  std::map<std::string, std::pair<std::int64_t, std::int64_t>> known_sizes;
+  // Span file sizes and inodes at the last ingest, by path.
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> known_stamps;
   std::unordered_map<std::string, std::int64_t> function_ids;  // file '\0' function -> functions.id
   // Span files open for reading span lines back, by files.id.
   std::unordered_map<std::int64_t, std::unique_ptr<std::ifstream>> readers;
@@ -790,7 +793,7 @@ struct TraceStore::Impl {
     const auto now = std::chrono::steady_clock::now();
     const bool changed = generation != scanned_generation;
     if (!changed && now - scanned_at < std::chrono::seconds(1)) {
-      report.files = static_cast<std::int64_t>(known_sizes.size());
+      report.files = static_cast<std::int64_t>(known_stamps.size());
       return report;
     }
     scanned_generation = generation;
@@ -807,7 +810,7 @@ struct TraceStore::Impl {
     if (struct stat st{}; ::stat(db_path.c_str(), &st) != 0 || st.st_ino != db_ino) {
       close();
       open();
-      known_sizes.clear();
+      known_stamps.clear();
     }
     if (retention_days > 0 && (changed || now - retained_at >= std::chrono::minutes(1))) {
       retained_at = now;
@@ -818,15 +821,14 @@ struct TraceStore::Impl {
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec))
       if (it->is_regular_file() && it->path().extension() == ".jsonl") files.push_back(it->path());
-    std::sort(files.begin(), files.end());
     report.files = static_cast<std::int64_t>(files.size());
     // Nothing appended since this store's last ingest: no write transaction (queries from many threads
     // would otherwise queue on SQLite's write lock).
-    std::map<std::string, std::pair<std::int64_t, std::int64_t>> sizes;  // path -> (size, inode)
+    std::map<std::string, std::pair<std::int64_t, std::int64_t>> stamps;  // path -> (size, inode)
     for (const auto& f : files)
       if (struct stat st{}; ::stat(f.c_str(), &st) == 0)
-        sizes[f.string()] = {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
-    if (sizes == known_sizes) return report;
+        stamps[f.string()] = {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino)};
+    if (stamps == known_stamps) return report;
 
     exec(db, "BEGIN IMMEDIATE");
     try {
@@ -844,11 +846,9 @@ struct TraceStore::Impl {
       std::int64_t total_bytes = 0, indexed_bytes = 0;
       Stmt add_file(db, "INSERT INTO files(path, offset, inode) VALUES(?, 0, ?)");
       Stmt set_inode(db, "UPDATE files SET inode = ?2 WHERE id = ?1");
-      for (const auto& path : files) {
-        auto now = sizes.find(path.string());
-        if (now == sizes.end()) continue;
+      for (const auto& [path, stamp] : stamps) {  // in path order
+        const auto [size, inode] = stamp;
         FilePlan f{fs::relative(path, dir).string(), path};
-        const auto [size, inode] = now->second;
         f.size = size;
         if (auto it = indexed.find(f.key); it != indexed.end()) {
           f.id = it->second.id;
@@ -870,10 +870,7 @@ struct TraceStore::Impl {
         indexed_bytes += f.offset;
         if (f.size > f.offset) plan.push_back(std::move(f));
       }
-      for (const auto& [path, file] : indexed) {  // not on disk any more
-        drop_source(file.id);
-        Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, file.id).run();
-      }
+      for (const auto& [path, file] : indexed) forget_file(file.id);  // not on disk any more
       // A bulk load (more new span lines than indexed ones, and much to read: the first ingest, a reindex, a
       // large run landing on a small index) builds the secondary indexes once at the end, sorted, instead of
       // updating them row by row. Not in budgeted ingests: their transactions stay short.
@@ -909,9 +906,9 @@ struct TraceStore::Impl {
       throw;
     }
     if (report.complete) {
-      known_sizes = std::move(sizes);
+      known_stamps = std::move(stamps);
     } else {  // not all read: the next call scans again
-      known_sizes.clear();
+      known_stamps.clear();
       scanned_generation.reset();
     }
     return report;
@@ -924,10 +921,8 @@ struct TraceStore::Impl {
         add_durations;
     struct Trace {
       std::int64_t tid = 0, docs = 0;
-      bool stored = false;  // a row exists (from an earlier ingest)
-      std::optional<std::string> root;
-      std::int64_t start_ns = 0, end_ns = 0, count = 0;
-      bool error = false;
+      bool stored = false;   // a row exists (from an earlier ingest)
+      TraceSummary summary;  // of the spans this ingest read
     };
     std::unordered_map<std::string, Trace> traces;
     std::int64_t last_tid = 0;
@@ -980,13 +975,14 @@ struct TraceStore::Impl {
 
     void write_traces() {
       for (const auto& [id, t] : traces) {
+        const TraceSummary& sum = t.summary;
         Stmt& st = t.stored ? update_trace : insert_trace;
         st.bind(1, t.tid).bind_view(2, id);
-        t.root ? st.bind_view(3, *t.root) : st.bind_null(3);
-        st.bind(4, t.start_ns)
-            .bind(5, t.end_ns)
-            .bind(6, t.count)
-            .bind(7, std::int64_t(t.error))
+        sum.root ? st.bind_view(3, *sum.root) : st.bind_null(3);
+        st.bind(4, sum.start_ns)
+            .bind(5, sum.end_ns)
+            .bind(6, sum.count)
+            .bind(7, std::int64_t(sum.error))
             .bind(8, t.docs)
             .run();
       }
@@ -996,17 +992,8 @@ struct TraceStore::Impl {
   void add_chunk(const Chunk& c, std::int64_t src, Ingest& in) {
     std::vector<std::int64_t> tids(c.traces.size()), docs(c.traces.size()), fns(c.functions.size());
     for (std::size_t i = 0; i < c.traces.size(); ++i) {
-      const Chunk::Trace& ct = c.traces[i];
-      Ingest::Trace& t = in.trace(ct.id);
-      if (t.count == 0) {
-        t.start_ns = ct.start_ns;
-        t.end_ns = ct.end_ns;
-      }
-      t.start_ns = std::min(t.start_ns, ct.start_ns);
-      t.end_ns = std::max(t.end_ns, ct.end_ns);
-      t.count += ct.count;
-      t.error = t.error || ct.error;
-      if (ct.root) t.root = ct.root;
+      Ingest::Trace& t = in.trace(c.traces[i].id);
+      t.summary.add(c.traces[i].summary);
       tids[i] = t.tid;
       docs[i] = ++t.docs;
     }
@@ -1024,9 +1011,9 @@ struct TraceStore::Impl {
       }
       fns[i] = it->second;
     }
-    Stmt& ins = in.insert_span;
-    for (const Chunk::Row& r : c.rows)
-      ins.bind(1, tids[r.trace])
+    std::vector<std::vector<std::int64_t>> durations(c.functions.size());  // each function's, as one row
+    for (const Chunk::Row& r : c.rows) {
+      in.insert_span.bind(1, tids[r.trace])
           .bind(2, fns[r.function])
           .bind(3, r.start_ns)
           .bind(4, r.duration_ns)
@@ -1035,9 +1022,6 @@ struct TraceStore::Impl {
           .bind(7, r.pos)
           .bind(8, r.len)
           .run();
-    // Each function's durations in the chunk, as one row.
-    std::vector<std::vector<std::int64_t>> durations(c.functions.size());
-    for (const Chunk::Row& r : c.rows) {
       durations[r.function].push_back(r.duration_ns * 2 + r.error);
       durations[r.function].push_back(tids[r.trace]);
     }
@@ -1071,6 +1055,12 @@ struct TraceStore::Impl {
          "DELETE FROM temp.dropped;");
   }
 
+  // A span file gone (removed by hand or by retention): its spans, then the file itself.
+  void forget_file(std::int64_t src) {
+    drop_source(src);
+    Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, src).run();
+  }
+
   // Removes span files (and their rows) in day folders older than the retention.
   std::int64_t apply_retention() {
     std::int64_t cutoff = now_ns() - static_cast<std::int64_t>(retention_days) * 86400LL * 1000000000LL;
@@ -1089,10 +1079,7 @@ struct TraceStore::Impl {
           in_day.bind(1, prefix).bind(2, prefix.substr(0, prefix.size() - 1) + "0");
           while (in_day.step()) ids.push_back(in_day.i64(0));
         }
-        for (std::int64_t id : ids) {
-          drop_source(id);
-          Stmt(db, "DELETE FROM files WHERE id = ?").bind(1, id).run();
-        }
+        for (std::int64_t id : ids) forget_file(id);
         exec(db, "COMMIT");
       } catch (...) {
         exec(db, "ROLLBACK");
@@ -1109,7 +1096,7 @@ struct TraceStore::Impl {
   // and again at its checkpoint: a fifth of the time), then renamed over it. A reindex that dies half-way
   // leaves the old index in place, and the unfinished file is never opened as the index.
   IngestReport reindex() {
-    known_sizes.clear();
+    known_stamps.clear();
     scanned_generation.reset();
     close();
     const fs::path live = db_path;
@@ -1280,10 +1267,7 @@ json TraceStore::search(const SearchQuery& q) {
   const std::string span_cond = cond == "s.error = 1" ? "" : cond;
   const bool verify = !phrases.empty();
   const int limit = std::clamp(q.limit, 1, 1000);
-  std::string sql =
-      "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces t "
-      "WHERE " +
-      trace_cond;
+  std::string sql = "SELECT " + kSummary + " FROM traces t WHERE " + trace_cond;
   if (!span_cond.empty())
     sql += " AND EXISTS (SELECT 1 FROM spans s WHERE s.tid = t.tid AND " + span_cond + ")";
   sql += " ORDER BY start_ns DESC, tid DESC LIMIT " + std::to_string(verify ? -1 : limit + 1) + " OFFSET ?" +
@@ -1352,10 +1336,7 @@ json TraceStore::search(const SearchQuery& q) {
 json TraceStore::get_trace(const std::string& trace_id) {
   ingest();
   Impl& impl = *impl_;
-  Stmt head(impl.db,
-            "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error, tid FROM traces WHERE "
-            "trace_id = ?",
-            &impl.stmts);
+  Stmt head(impl.db, "SELECT " + kSummary + " FROM traces WHERE trace_id = ?", &impl.stmts);
   head.bind(1, trace_id);
   if (!head.step())
     throw StoreError("traces.not_found",
@@ -1406,8 +1387,7 @@ json TraceStore::get_trace(const std::string& trace_id) {
 json TraceStore::find_slow(double threshold_ms, int limit) {
   ingest();
   Stmt s(impl_->db,
-         "SELECT trace_id, root_function, start_ns, duration_ns, span_count, error FROM traces "
-         "WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
+         "SELECT " + kSummary + " FROM traces WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
          &impl_->stmts);
   s.bind(1, static_cast<std::int64_t>(threshold_ms * 1e6)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
   json out = json::array();
