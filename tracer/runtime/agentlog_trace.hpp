@@ -50,6 +50,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -279,6 +280,7 @@ struct Settings {
   bool redact = true;
   std::size_t buffer_bytes = std::size_t(8) << 20;
   int full_wait_ms = 20;
+  bool binary = false;  // TRACING_FORMAT=binary
   std::string root;  // the project root ("" = not found)
   std::map<std::string, FnConfig> files, functions;
 };
@@ -496,6 +498,7 @@ struct SiteInfo {
   std::vector<std::string> name_json;  // "\"name\":" for each, ready to append
   std::vector<char> secret;            // the name looks like a secret (redacted unless TRACING_REDACT=false)
   int ceiling = 1;
+  std::uint32_t id = 0;  // index in the runtime's site table (SpanRecord::site)
   std::atomic<bool> capture_params{true}, capture_return{true};  // from the config, per generation
 };
 
@@ -593,20 +596,57 @@ inline std::string plain_name(const std::string& fn) {
 }
 
 // ------------------------------------------------------------------------------------- the records
-enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1 };
+// A thread's ring holds three kinds of record, each a multiple of 8 bytes. The first word of every record
+// is its size in bytes (< 16 MiB) in bits 0-23, its kind in bits 24-27, and for a span its level in bits
+// 28-30 and the error flag in bit 31.
+enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1, kTrace = 2 };
+const std::size_t kMaxRecord = (std::size_t(1) << 24) - 8;
 
-struct Record {
-  std::uint32_t size;  // whole record, multiple of 8
-  std::uint32_t kind;
-  Site* site;
-  std::uint64_t t0, t1;
-  std::uint64_t trace_hi, trace_lo, span, parent;
-  const std::string* custom;  // owned reference (see ThreadState::pin_custom), or null
-  std::uint32_t tid;
-  std::uint8_t level, error, has_return, pad_;
-  std::uint32_t params_len, events_len, return_len, error_len;
-  std::uint32_t dropped_events;
-  std::uint32_t pad2_;
+inline std::uint32_t record_head(std::size_t size, RecordKind kind, unsigned level = 0, bool error = false) {
+  return static_cast<std::uint32_t>(size) | static_cast<std::uint32_t>(kind) << 24 | (level & 7u) << 28 |
+         (error ? 1u << 31 : 0u);
+}
+inline std::size_t record_size(std::uint32_t head) { return head & 0xffffffu; }
+inline unsigned record_kind(std::uint32_t head) { return (head >> 24) & 15u; }
+
+// A finished span: 40 bytes at level 1. Its span id is derived from the thread's seed and `seq`, the
+// span's number in begin order on its thread, so the traced thread draws no random number per span.
+struct SpanRecord {
+  std::uint32_t head;
+  std::uint32_t site;         // SiteInfo::id
+  std::uint64_t t0, t1;       // ticks
+  std::uint64_t seq, parent;  // parent: its seq, or 0 when the parent is the trace's root parent (or none)
+};
+// Follows a span of level >= 2: the lengths of the captured text that comes after it, in this order.
+struct PayloadRecord {
+  std::uint32_t params_len, events_len, return_len, error_len, dropped_events, has_return;
+};
+// The thread's trace changed (a new root, a ScopedTrace, an adopted context): the spans after it are in it.
+struct TraceRecord {
+  std::uint32_t head;
+  std::uint32_t custom_len;  // a trace id chosen by the program follows, padded to 8 bytes
+  std::uint64_t trace_hi, trace_lo;
+  std::uint64_t root_parent;  // the parent of spans whose parent is 0 (a span of another thread), or 0
+};
+
+inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+// A bijection of seq for a given seed: span ids of one thread never collide.
+inline std::uint64_t span_id(std::uint64_t seed, std::uint64_t seq) {
+  std::uint64_t id = mix64(seed + seq * 0x9e3779b97f4a7c15ULL);
+  return id ? id : 1;
+}
+
+// What the writer knows of one ring: its thread, and the trace its next spans belong to.
+struct TraceCursor {
+  std::uint32_t tid = 0;
+  std::uint64_t seed = 0;
+  std::uint64_t trace_hi = 0, trace_lo = 0, root_parent = 0;
+  bool custom = false;
+  std::string custom_id;
 };
 
 // Single-producer (the traced thread), single-consumer (the writer) byte ring.
@@ -631,17 +671,192 @@ struct Ring {
   // (Padding rather than alignas: C++11/14 `new` does not honour extended alignment.)
   std::atomic<std::uint64_t> head{0};  // written by the producer
   std::uint64_t cached_tail = 0;       // producer's last view of tail
-  char pad_head_[64 - 2 * sizeof(std::uint64_t)];
+  std::size_t head_pos = 0;            // head % capacity, kept by the producer (a division costs ~30 cycles)
+  char pad_head_[64 - 3 * sizeof(std::uint64_t)];
   std::atomic<std::uint64_t> tail{0};  // written by the consumer, 64 bytes after head
   char pad_tail_[64 - sizeof(std::uint64_t)];
   std::atomic<bool> closed{false};     // the thread exited; free after the last drain
   std::atomic<bool> wake_sent{false};  // the producer asked the writer to drain early
   std::atomic<std::uint64_t> dropped{0}, waited{0};
-  std::uint32_t tid = 0;
-  // Custom trace ids referenced by records not yet written (freed by the writer).
-  std::mutex custom_mutex;
-  std::vector<std::shared_ptr<const std::string>> customs;
+  std::uint32_t number = 0;  // in this process, for the binary file
+  TraceCursor cursor;        // the writer's
 };
+
+// Turns ring records into the span lines of DESIGN.md. The in-process writer and the converter of binary
+// span files (TRACING_FORMAT=binary) share it, so both write the same lines.
+class SpanFormatter {
+ public:
+  int pid = 0;
+  std::int64_t start_wall_ns = 0;
+  std::uint64_t tick0 = 0;
+  double ns_per_tick = 1.0;
+  std::vector<std::string> sites;  // by site id: ,"function":...,"file":...,"line":N
+  std::string out;
+  std::uint64_t spans = 0;
+
+  // Formats the record at p (of at most `avail` bytes) into `out`; returns its size, 0 when malformed.
+  std::size_t record(TraceCursor& c, const char* p, std::size_t avail) {
+    std::uint32_t head;
+    if (avail < 8) return 0;
+    std::memcpy(&head, p, 4);  // a pad at the end of the ring may be only 8 bytes
+    std::size_t size = record_size(head);
+    if (size < 8 || size > avail || size % 8) return 0;
+    unsigned kind = record_kind(head);
+    if (kind == kTrace) {
+      TraceRecord tr;
+      if (size < sizeof tr) return 0;
+      std::memcpy(&tr, p, sizeof tr);
+      if (tr.custom_len > size - sizeof tr) return 0;
+      c.trace_hi = tr.trace_hi;
+      c.trace_lo = tr.trace_lo;
+      c.root_parent = tr.root_parent;
+      c.custom = tr.custom_len > 0;
+      c.custom_id.assign(p + sizeof tr, tr.custom_len);
+    } else if (kind == kSpan) {
+      SpanRecord rec;
+      PayloadRecord pay = {0, 0, 0, 0, 0, 0};
+      unsigned level = (head >> 28) & 7u;
+      if (size < sizeof rec + (level >= 2 ? sizeof pay : 0)) return 0;
+      std::memcpy(&rec, p, sizeof rec);
+      if (level >= 2) std::memcpy(&pay, p + sizeof rec, sizeof pay);
+      if (static_cast<std::uint64_t>(pay.params_len) + pay.events_len + pay.return_len + pay.error_len >
+          size - sizeof rec - sizeof pay)
+        return 0;
+      span(c, rec, level, (head >> 31) != 0, pay, p + sizeof rec + sizeof pay);
+    }
+    return size;
+  }
+
+ private:
+  // The parts of a span line other than the captured text are built in a buffer on the stack and appended
+  // at once (appending them piece by piece to the string was a quarter of the writer's time).
+  void span(const TraceCursor& c, const SpanRecord& rec, unsigned level, bool error, const PayloadRecord& pay,
+            const char* payload) {
+    ++spans;
+    std::string& o = out;
+    char buf[192];
+    char* p = write(buf, "{\"traceId\":\"");
+    if (c.custom) {
+      o.append(buf, static_cast<std::size_t>(p - buf));
+      put_escaped(o, c.custom_id.data(), c.custom_id.size());
+      p = buf;
+    } else {
+      p = write_hex(write_hex(p, c.trace_hi, 16), c.trace_lo, 16);
+    }
+    p = write_hex(write(p, "\",\"spanId\":\""), span_id(c.seed, rec.seq), 16);
+    p = write(p, "\",\"parentSpanId\":");
+    std::uint64_t parent = rec.parent ? span_id(c.seed, rec.parent) : c.root_parent;
+    if (parent) {
+      *p++ = '"';
+      p = write_hex(p, parent, 16);
+      *p++ = '"';
+    } else {
+      p = write(p, "null");
+    }
+    o.append(buf, static_cast<std::size_t>(p - buf));
+    if (rec.site < sites.size())
+      o += sites[rec.site];
+    else
+      o += ",\"function\":\"?\",\"file\":\"?\",\"line\":0";
+    std::int64_t start_offset =
+        static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0)) * ns_per_tick);
+    std::int64_t start = start_wall_ns + start_offset;
+    std::uint64_t dur = rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * ns_per_tick) : 0;
+    time_t secs = static_cast<time_t>(start / 1000000000LL);
+    if (secs != cached_second_) {
+      struct tm tm;
+      ::gmtime_r(&secs, &tm);
+      cached_stamp_len_ = std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
+      cached_second_ = secs;
+    }
+    p = write(write(buf, ",\"startTime\":\""), cached_stamp_, cached_stamp_len_);
+    *p++ = '.';
+    p = write_fixed_digits(p, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
+    // Milliseconds with up to 6 decimals (ns precision), trailing zeros dropped: 53.2, 0.00046.
+    p = write_uint(write(p, "Z\",\"duration\":"), dur / 1000000);
+    std::uint64_t frac_ns = dur % 1000000;
+    if (frac_ns) {
+      int digits = 6;
+      while (frac_ns % 10 == 0) frac_ns /= 10, --digits;
+      *p++ = '.';
+      p = write_fixed_digits(p, frac_ns, digits);
+    }
+    p = write_uint(write(p, ",\"durationNs\":"), dur);
+    o.append(buf, static_cast<std::size_t>(p - buf));
+    const char* events = payload + pay.params_len;
+    const char* returned = events + pay.events_len;
+    if (level >= 2) {
+      o += ",\"params\":{";
+      o.append(payload, pay.params_len);
+      o += "},\"returnValue\":";
+      if (pay.has_return)
+        o.append(returned, pay.return_len);
+      else
+        o += "null";
+    }
+    o += ",\"error\":";
+    if (error) {
+      if (pay.error_len)
+        o.append(returned + pay.return_len, pay.error_len);
+      else
+        o += "{\"type\":\"exception\"}";
+    } else {
+      o += "null";
+    }
+    p = write_uint(write(buf, ",\"thread\":"), c.tid);
+    p = write_uint(write(p, ",\"pid\":"), static_cast<unsigned long long>(pid));  // getpid() is never negative
+    p = write_uint(write(p, ",\"level\":"), level);
+    o.append(buf, static_cast<std::size_t>(p - buf));
+    if (pay.events_len || pay.dropped_events) {
+      o += ",\"events\":[";
+      o.append(events, pay.events_len);
+      o += ']';
+      if (pay.dropped_events) {
+        o += ",\"droppedEvents\":";
+        put_uint(o, pay.dropped_events);
+      }
+    }
+    o += "}\n";
+  }
+
+  time_t cached_second_ = -1;
+  char cached_stamp_[32] = {};
+  std::size_t cached_stamp_len_ = 0;
+};
+
+// ------------------------------------------------------------------------------ binary span files
+// TRACING_FORMAT=binary: the writer copies the rings' records to <pid>-<startEpochMs>.bin as they are, with
+// the site table and the clock, instead of formatting them (uftrace's way: record now, format later).
+// `agentlog` turns a finished file into the same <pid>-<startEpochMs>.jsonl (convert_span_file below).
+// Layout: a FileHeader, then blocks, each a BlockHeader and `size` bytes (a multiple of 8).
+const char kSpanFileMagic[8] = {'A', 'G', 'L', 'T', 'R', 'A', 'C', 'E'};
+struct FileHeader {
+  char magic[8];
+  std::uint32_t version, pid;
+  std::int64_t start_wall_ns;
+  std::uint64_t tick0;
+};
+enum BlockKind : std::uint32_t { kBlockSite = 1, kBlockRing = 2, kBlockClock = 3, kBlockEnd = 4 };
+struct BlockHeader {
+  std::uint32_t kind, ring;  // ring: the ring's number (kBlockRing)
+  std::uint64_t size;
+};
+struct SiteBlock {  // then the site's JSON fields (SpanFormatter::sites), padded to 8
+  std::uint32_t id, len;
+};
+struct RingBlock {  // then the ring's records
+  std::uint32_t tid, pad;
+  std::uint64_t seed;
+};
+struct ClockBlock {
+  double ns_per_tick;
+  std::uint64_t pad;
+};
+struct EndBlock {  // the program stopped tracing: the file is complete
+  std::uint64_t recorded, dropped;
+};
+
+inline std::size_t pad8(std::size_t n) { return (n + 7) & ~std::size_t(7); }
 
 // --------------------------------------------------------------------------------- the runtime
 class Runtime {
@@ -660,6 +875,9 @@ class Runtime {
     start_wall_ns_ = wall_ns();
     tick0_ = ticks();
     steady0_ = steady_ns();
+    fmt_.pid = pid_;
+    fmt_.start_wall_ns = start_wall_ns_;
+    fmt_.tick0 = tick0_;
     if (!settings_.enabled || settings_.root.empty()) {
       Globals<>::state.store(0);
       return;
@@ -676,10 +894,12 @@ class Runtime {
     Globals<>::state.store(1, std::memory_order_release);
   }
 
-  Ring* new_ring(std::uint32_t tid) {
+  Ring* new_ring(std::uint32_t tid, std::uint64_t seed) {
     Ring* r = new Ring(settings_.buffer_bytes);
-    r->tid = tid;
+    r->cursor.tid = tid;
+    r->cursor.seed = seed;
     std::lock_guard<std::mutex> lock(rings_mutex_);
+    r->number = ++rings_made_;
     rings_.push_back(r);
     return r;
   }
@@ -701,7 +921,12 @@ class Runtime {
     }
     wake_.notify_all();
     if (writer_.joinable()) writer_.join();
-    flush();
+    std::lock_guard<std::mutex> lock(drain_mutex_);
+    drain_all();
+    if (settings_.binary && fd_ >= 0) {
+      EndBlock end = {recorded_.load(), stats_dropped()};
+      write_block(kBlockEnd, 0, &end, sizeof end);
+    }
   }
 
   Stats stats() {
@@ -716,6 +941,7 @@ class Runtime {
     }
     return s;
   }
+  std::uint64_t stats_dropped() { return stats().dropped; }
 
   std::string trace_file() const { return file_path_; }
 
@@ -730,6 +956,8 @@ class Runtime {
     SiteInfo* info = site.info.load(std::memory_order_acquire);
     if (!info) {
       info = make_info(site);
+      info->id = static_cast<std::uint32_t>(sites_.size());
+      sites_.push_back(info);
       site.info.store(info, std::memory_order_release);
     }
     unsigned gen = Globals<>::generation.load();
@@ -787,7 +1015,8 @@ class Runtime {
     if (!s.root.empty() && read_whole(s.root + "/.ai-agents/logging/config/.env.tracing", text)) env = parse_env(text);
     static const char* const keys[] = {"TRACING_ENABLED",          "TRACING_DEFAULT_LEVEL", "TRACING_SAMPLE_RATE",
                                        "TRACING_MAX_DEPTH",        "TRACING_MAX_CAPTURE_SIZE", "TRACING_REDACT",
-                                       "TRACING_BUFFER_MB",        "TRACING_FULL_WAIT_MS"};
+                                       "TRACING_BUFFER_MB",        "TRACING_FULL_WAIT_MS",
+                                       "TRACING_FORMAT"};
     for (const char* k : keys)
       if (const char* v = std::getenv(k)) env[k] = v;
     auto num = [&](const char* key, double fallback, double lo, double hi) {
@@ -806,6 +1035,7 @@ class Runtime {
     if (env.count("TRACING_REDACT")) s.redact = parse_bool(env["TRACING_REDACT"], true);
     s.buffer_bytes = static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
     s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 100, 0, 10000));
+    s.binary = trim(env["TRACING_FORMAT"]) == "binary";
     settings_ = s;
     config_path_ = s.root.empty() ? std::string() : s.root + "/.ai-agents/logging/config/tracing.config.json";
     reload_config(true);
@@ -899,8 +1129,18 @@ class Runtime {
     dir += "/";
     dir += day;
     ::mkdir(dir.c_str(), 0755);
-    file_path_ = dir + "/" + std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000) + ".jsonl";
+    file_path_ = dir + "/" + std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000) +
+                 (settings_.binary ? ".bin" : ".jsonl");
     fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ >= 0 && settings_.binary) {
+      FileHeader h;
+      std::memcpy(h.magic, kSpanFileMagic, sizeof h.magic);
+      h.version = 1;
+      h.pid = static_cast<std::uint32_t>(pid_);
+      h.start_wall_ns = start_wall_ns_;
+      h.tick0 = tick0_;
+      write_all(&h, sizeof h);
+    }
   }
 
   void writer_main() {
@@ -945,18 +1185,33 @@ class Runtime {
 
   void drain_all() {
     std::vector<Ring*> rings;
+    std::vector<std::uint64_t> heads;
     {
       std::lock_guard<std::mutex> lock(rings_mutex_);
       rings = rings_;
     }
+    // Heads first, then the site table: every site a record up to these heads names is in the table.
     bool any = false;
-    for (Ring* r : rings)
-      if (r->head.load(std::memory_order_acquire) != r->tail.load(std::memory_order_relaxed)) any = true;
+    for (Ring* r : rings) {
+      heads.push_back(r->head.load(std::memory_order_acquire));
+      if (heads.back() != r->tail.load(std::memory_order_relaxed)) any = true;
+    }
     if (any) {
       open_file();
-      double scale = ns_per_tick();
-      for (Ring* r : rings) drain(*r, scale);
-      if (!out_.empty()) write_out();
+      fmt_.ns_per_tick = ns_per_tick();
+      std::size_t known = fmt_.sites.size();
+      {
+        std::lock_guard<std::mutex> lock(config_mutex_);
+        for (std::size_t i = known; i < sites_.size(); ++i) fmt_.sites.push_back(sites_[i]->json_prefix);
+      }
+      if (settings_.binary) {
+        for (std::size_t i = sites_written_; i < fmt_.sites.size(); ++i) write_site(i);
+        sites_written_ = fmt_.sites.size();
+        ClockBlock clock = {fmt_.ns_per_tick, 0};
+        write_block(kBlockClock, 0, &clock, sizeof clock);
+      }
+      for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i]);
+      write_out();
     }
     // Free the rings of exited threads once empty.
     std::lock_guard<std::mutex> lock(rings_mutex_);
@@ -973,123 +1228,67 @@ class Runtime {
     }
   }
 
+  bool write_all(const void* data, std::size_t n) {
+    const char* p = static_cast<const char*>(data);
+    while (n > 0 && fd_ >= 0) {
+      ssize_t w = ::write(fd_, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) return false;  // disk full or gone: the spans are lost, the program goes on
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+    return n == 0;
+  }
   void write_out() {
-    std::size_t off = 0;
-    while (off < out_.size() && fd_ >= 0) {
-      ssize_t n = ::write(fd_, out_.data() + off, out_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // disk full or gone: the spans are lost, the program goes on
-      off += static_cast<std::size_t>(n);
-    }
-    out_.clear();
+    write_all(fmt_.out.data(), fmt_.out.size());
+    fmt_.out.clear();
+  }
+  void write_block(BlockKind kind, std::uint32_t ring, const void* data, std::size_t n) {
+    BlockHeader h = {kind, ring, n};
+    write_all(&h, sizeof h);
+    write_all(data, n);
+  }
+  void write_site(std::size_t id) {
+    const std::string& fields = fmt_.sites[id];
+    SiteBlock sb = {static_cast<std::uint32_t>(id), static_cast<std::uint32_t>(fields.size())};
+    std::string block(reinterpret_cast<const char*>(&sb), sizeof sb);
+    block += fields;
+    block.resize(pad8(block.size()), ' ');
+    write_block(kBlockSite, 0, block.data(), block.size());
   }
 
-  void drain(Ring& r, double scale) {
+  // Writes the ring's records up to `head`: formatted, or copied as they are to the binary file.
+  void drain(Ring& r, std::uint64_t head) {
     std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
-    std::uint64_t head = r.head.load(std::memory_order_acquire);
-    std::size_t released_customs = 0;
-    while (tail != head) {
-      const char* p = r.data() + (tail % r.capacity);
-      Record rec;
-      std::memcpy(&rec, p, 8);  // size and kind: a pad at the end of the buffer may be only 8 bytes
-      if (rec.kind == kSpan) {
-        std::memcpy(&rec, p, sizeof rec);
-        format(rec, p + sizeof(Record), scale);
-        if (rec.custom) ++released_customs;
-        recorded_.fetch_add(1, std::memory_order_relaxed);
+    if (tail == head) return;
+    if (settings_.binary) {
+      std::size_t first = static_cast<std::size_t>(tail % r.capacity), len = static_cast<std::size_t>(head - tail);
+      std::size_t n1 = std::min(len, r.capacity - first);
+      RingBlock rb = {r.cursor.tid, 0, r.cursor.seed};
+      BlockHeader h = {kBlockRing, r.number, sizeof rb + len};
+      write_all(&h, sizeof h);
+      write_all(&rb, sizeof rb);
+      write_all(r.data() + first, n1);
+      write_all(r.data(), len - n1);
+      for (std::uint64_t at = tail; at != head;) {  // count the spans
+        std::uint32_t word;
+        std::memcpy(&word, r.data() + at % r.capacity, 4);
+        if (record_kind(word) == kSpan) recorded_.fetch_add(1, std::memory_order_relaxed);
+        at += record_size(word);
       }
-      tail += rec.size;
-      if (out_.size() > (1u << 20)) write_out();
+    } else {
+      std::uint64_t before = fmt_.spans;
+      while (tail != head) {
+        std::size_t at = static_cast<std::size_t>(tail % r.capacity);
+        std::size_t n = fmt_.record(r.cursor, r.data() + at, r.capacity - at);
+        if (!n) break;  // cannot happen: the ring holds only whole records
+        tail += n;
+        if (fmt_.out.size() > (1u << 20)) write_out();
+      }
+      recorded_.fetch_add(fmt_.spans - before, std::memory_order_relaxed);
     }
-    r.tail.store(tail, std::memory_order_release);
+    r.tail.store(head, std::memory_order_release);
     r.wake_sent.store(false, std::memory_order_relaxed);
-    if (released_customs) {
-      std::lock_guard<std::mutex> lock(r.custom_mutex);
-      r.customs.erase(r.customs.begin(), r.customs.begin() + static_cast<long>(std::min(released_customs, r.customs.size())));
-    }
-  }
-
-  // The parts of a span line other than the captured text are built in a buffer on the stack and appended
-  // at once (appending them piece by piece to the string was a quarter of the writer's time).
-  void format(const Record& rec, const char* payload, double scale) {
-    SiteInfo* info = rec.site->info.load(std::memory_order_acquire);
-    std::string& o = out_;
-    char buf[192];
-    char* p = write(buf, "{\"traceId\":\"");
-    if (rec.custom) {
-      o.append(buf, static_cast<std::size_t>(p - buf));
-      put_escaped(o, rec.custom->data(), rec.custom->size());
-      p = buf;
-    } else {
-      p = write_hex(write_hex(p, rec.trace_hi, 16), rec.trace_lo, 16);
-    }
-    p = write_hex(write(p, "\",\"spanId\":\""), rec.span, 16);
-    p = write(p, "\",\"parentSpanId\":");
-    if (rec.parent) {
-      *p++ = '"';
-      p = write_hex(p, rec.parent, 16);
-      *p++ = '"';
-    } else {
-      p = write(p, "null");
-    }
-    o.append(buf, static_cast<std::size_t>(p - buf));
-    o += info->json_prefix;
-    std::int64_t start_offset = static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0_)) * scale);
-    std::int64_t start = start_wall_ns_ + start_offset;
-    std::uint64_t dur = rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * scale) : 0;
-    time_t secs = static_cast<time_t>(start / 1000000000LL);
-    if (secs != cached_second_) {
-      struct tm tm;
-      ::gmtime_r(&secs, &tm);
-      cached_stamp_len_ = std::strftime(cached_stamp_, sizeof cached_stamp_, "%Y-%m-%dT%H:%M:%S", &tm);
-      cached_second_ = secs;
-    }
-    p = write(write(buf, ",\"startTime\":\""), cached_stamp_, cached_stamp_len_);
-    *p++ = '.';
-    p = write_fixed_digits(p, static_cast<std::uint64_t>((start % 1000000000LL) / 1000), 6);
-    // Milliseconds with up to 6 decimals (ns precision), trailing zeros dropped: 53.2, 0.00046.
-    p = write_uint(write(p, "Z\",\"duration\":"), dur / 1000000);
-    std::uint64_t frac_ns = dur % 1000000;
-    if (frac_ns) {
-      int digits = 6;
-      while (frac_ns % 10 == 0) frac_ns /= 10, --digits;
-      *p++ = '.';
-      p = write_fixed_digits(p, frac_ns, digits);
-    }
-    p = write_uint(write(p, ",\"durationNs\":"), dur);
-    o.append(buf, static_cast<std::size_t>(p - buf));
-    if (rec.level >= 2) {
-      o += ",\"params\":{";
-      o.append(payload, rec.params_len);
-      o += "},\"returnValue\":";
-      if (rec.has_return)
-        o.append(payload + rec.params_len + rec.events_len, rec.return_len);
-      else
-        o += "null";
-    }
-    o += ",\"error\":";
-    if (rec.error) {
-      if (rec.error_len)
-        o.append(payload + rec.params_len + rec.events_len + rec.return_len, rec.error_len);
-      else
-        o += "{\"type\":\"exception\"}";
-    } else {
-      o += "null";
-    }
-    p = write_uint(write(buf, ",\"thread\":"), rec.tid);
-    p = write_uint(write(p, ",\"pid\":"), static_cast<unsigned long long>(pid_));  // getpid() is never negative
-    p = write_uint(write(p, ",\"level\":"), rec.level);
-    o.append(buf, static_cast<std::size_t>(p - buf));
-    if (rec.events_len || rec.dropped_events) {
-      o += ",\"events\":[";
-      o.append(payload + rec.params_len, rec.events_len);
-      o += ']';
-      if (rec.dropped_events) {
-        o += ",\"droppedEvents\":";
-        put_uint(o, rec.dropped_events);
-      }
-    }
-    o += "}\n";
   }
 
   static void at_exit() {
@@ -1113,6 +1312,10 @@ class Runtime {
   bool running_ = false;
   std::thread writer_;
   std::vector<Ring*> rings_;
+  std::uint32_t rings_made_ = 0;
+  std::vector<SiteInfo*> sites_;  // by id (config_mutex_)
+  std::size_t sites_written_ = 0;  // to the binary file
+  SpanFormatter fmt_;
   Settings settings_;
   std::string config_path_, file_path_;
   long long config_stamp_ = 0;
@@ -1120,10 +1323,6 @@ class Runtime {
   std::int64_t start_wall_ns_ = 0, steady0_ = 0;
   std::uint64_t tick0_ = 0;
   double cached_ns_per_tick_ = 0;
-  std::string out_;
-  time_t cached_second_ = -1;
-  char cached_stamp_[32] = {};
-  std::size_t cached_stamp_len_ = 0;
   std::atomic<std::uint64_t> recorded_{0}, dropped_closed_{0}, waited_closed_{0};
   std::atomic<bool> wake_requested_{false};
   std::terminate_handler previous_terminate_ = nullptr;
@@ -1134,7 +1333,11 @@ class Runtime {
 struct ThreadState {
   Ring* ring;
   std::uint64_t trace_hi, trace_lo;
-  std::uint64_t current;  // the innermost recorded span (parent of the next)
+  std::uint64_t current;      // seq of the innermost recorded span (parent of the next), 0 = none
+  std::uint64_t seq;          // spans begun on this thread
+  std::uint64_t seed;         // span ids are span_id(seed, seq)
+  std::uint64_t root_parent;  // the parent of spans begun with current == 0: a span of another thread, or 0
+  bool trace_changed;         // the trace (ids, custom id, root parent) changed since the last TraceRecord
   const std::string* custom;
   std::shared_ptr<const std::string>* custom_owner;  // the ScopedTrace/ContextScope holding `custom`
   std::uint64_t rng;
@@ -1151,7 +1354,7 @@ struct Tls {
   static thread_local ThreadState state;
 };
 template <class U>
-thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, nullptr, nullptr, 0, 0, 0, true, false, false, nullptr};
+thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, nullptr, nullptr, 0, 0, 0, true, false, false, nullptr};
 
 inline ThreadState& tls() { return Tls<>::state; }
 
@@ -1168,12 +1371,7 @@ struct ThreadCloser {
   }
 };
 
-inline std::uint64_t splitmix(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+inline std::uint64_t splitmix(std::uint64_t& x) { return mix64(x += 0x9e3779b97f4a7c15ULL); }
 
 AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
   if (t.writer) return false;
@@ -1188,7 +1386,9 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
     t.scratch = new std::string();
     t.scratch->reserve(4096);
   }
-  t.ring = Runtime::get().new_ring(t.tid);
+  if (!t.seed) t.seed = splitmix(t.rng);  // kept across fork: spans open then end in the child
+  t.trace_changed = true;
+  t.ring = Runtime::get().new_ring(t.tid, t.seed);
   return true;
 }
 
@@ -1199,7 +1399,14 @@ inline int resolve_level(Site& site) {
 }
 
 // Spans open across fork() end in the child and go to the child's file, under the same trace.
-inline void after_fork_reset() { tls().ring = nullptr; }
+// The child's new spans number from a random multiple of 2^32 on, so that they do not take the ids of the
+// parent's next spans.
+inline void after_fork_reset() {
+  ThreadState& t = tls();
+  t.ring = nullptr;
+  std::uint64_t x = static_cast<std::uint64_t>(::getpid()) ^ ticks();
+  t.seq += ((splitmix(x) & 0xfffff) + 1) << 32;
+}
 
 inline void Runtime::after_fork_child() {
   // The child has only this thread and a copy of the parent's memory: forget rings and the writer,
@@ -1216,7 +1423,8 @@ inline void Runtime::after_fork_child() {
   rt.running_ = false;
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;
-  rt.out_.clear();
+  rt.fmt_.out.clear();
+  rt.sites_written_ = 0;
   after_fork_reset();
   Globals<>::state.store(-1);
   Globals<>::generation.fetch_add(1);
@@ -1621,10 +1829,11 @@ class Span {
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
     const detail::Settings& st = detail::Runtime::get().settings();
-    if (t.current == 0 && t.depth == 0) {  // a root: a new trace unless the program pinned one
+    if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
       if (!t.pinned) {
         t.trace_hi = detail::splitmix(t.rng);
         t.trace_lo = detail::splitmix(t.rng);
+        t.trace_changed = true;
       }
       if (!t.pinned || t.custom) t.sampled = sampled_by_id(t, st.sample_rate);
     }
@@ -1633,6 +1842,7 @@ class Span {
     if (!t.sampled || t.depth > st.max_depth) return;
     detail::SiteInfo* info = site.info.load(std::memory_order_acquire);
     site_ = &site;
+    site_id_ = info->id;
     level_ = static_cast<std::uint8_t>(level);
     capture_params_ = info->capture_params.load(std::memory_order_relaxed);
     capture_return_ = info->capture_return.load(std::memory_order_relaxed);
@@ -1641,7 +1851,7 @@ class Span {
     params_len_ = events_ = dropped_events_ = 0;
     steady0_ = level >= 4 ? detail::steady_ns() : 0;
     parent_ = t.current;
-    span_ = detail::splitmix(t.rng) | 1;
+    span_ = ++t.seq;
     t.current = span_;
 #if __cplusplus >= 201703L
     uncaught_ = std::uncaught_exceptions();
@@ -1714,51 +1924,78 @@ class Span {
     if (error && level_ >= 2) describe_unwinding(s);
     std::size_t error_len = s.size() - error_start;
     std::size_t payload = total + error_len;
-    std::size_t size = (sizeof(detail::Record) + payload + 7) & ~std::size_t(7);
+    std::size_t header = sizeof(detail::SpanRecord) + (level_ >= 2 ? sizeof(detail::PayloadRecord) : 0);
+    std::size_t size = detail::pad8(header + payload);
+    if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) {  // opened before fork(), ends in the child
+      s.resize(scratch_start_);
+      return;
+    }
     detail::Ring& r = *t.ring;
-    if (size <= r.capacity / 4 && reserve(r, size)) {
-      std::uint64_t head = r.head.load(std::memory_order_relaxed);
-      char* p = r.data() + (head % r.capacity);
-      detail::Record rec;
-      rec.size = static_cast<std::uint32_t>(size);
-      rec.kind = detail::kSpan;
-      rec.site = site_;
+    if (AGENTLOG_UNLIKELY(t.trace_changed) && !write_trace(t)) {
+      r.dropped.fetch_add(1, std::memory_order_relaxed);
+    } else if (char* p = size <= std::min(r.capacity / 4, detail::kMaxRecord) ? reserve(r, size) : nullptr) {
+      detail::SpanRecord rec;
+      rec.head = detail::record_head(size, detail::kSpan, level_, error);
+      rec.site = site_id_;
       rec.t0 = t0_;
       rec.t1 = t1;
-      rec.trace_hi = t.trace_hi;
-      rec.trace_lo = t.trace_lo;
-      rec.span = span_;
+      rec.seq = span_;
       rec.parent = parent_;
-      rec.custom = t.custom;
-      if (t.custom) {
-        std::lock_guard<std::mutex> lock(r.custom_mutex);
-        r.customs.push_back(*t.custom_owner);
-      }
-      rec.tid = t.tid;
-      rec.level = level_;
-      rec.error = error ? 1 : 0;
-      rec.has_return = has_return_ ? 1 : 0;
-      rec.pad_ = 0;
-      rec.params_len = static_cast<std::uint32_t>(params_len);
-      rec.events_len = static_cast<std::uint32_t>(events_len);
-      rec.return_len = static_cast<std::uint32_t>(return_len);
-      rec.error_len = static_cast<std::uint32_t>(error_len);
-      rec.dropped_events = dropped_events_;
-      rec.pad2_ = 0;
       std::memcpy(p, &rec, sizeof rec);
-      if (payload) std::memcpy(p + sizeof rec, s.data() + scratch_start_, payload);
-      r.head.store(head + size, std::memory_order_release);
-      // Past half full: wake the writer now rather than at its next tick (once per crossing).
-      if (AGENTLOG_UNLIKELY(head + size - r.cached_tail > r.capacity / 2)) {
-        r.cached_tail = r.tail.load(std::memory_order_acquire);
-        if (head + size - r.cached_tail > r.capacity / 2 && !r.wake_sent.exchange(true, std::memory_order_relaxed))
-          detail::Runtime::get().wake();
+      if (level_ >= 2) {
+        detail::PayloadRecord pay;
+        pay.params_len = static_cast<std::uint32_t>(params_len);
+        pay.events_len = static_cast<std::uint32_t>(events_len);
+        pay.return_len = static_cast<std::uint32_t>(return_len);
+        pay.error_len = static_cast<std::uint32_t>(error_len);
+        pay.dropped_events = dropped_events_;
+        pay.has_return = has_return_ ? 1 : 0;
+        std::memcpy(p + sizeof rec, &pay, sizeof pay);
+        if (payload) std::memcpy(p + header, s.data() + scratch_start_, payload);
       }
+      publish(r, size);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
     s.resize(scratch_start_);
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+  }
+
+  // Makes the `size` bytes written at the head visible to the writer; past half full, wakes it now rather
+  // than at its next tick (once per crossing).
+  static void publish(detail::Ring& r, std::size_t size) {
+    std::uint64_t head = r.head.load(std::memory_order_relaxed) + size;
+    r.head_pos += size;
+    if (r.head_pos == r.capacity) r.head_pos = 0;
+    r.head.store(head, std::memory_order_release);
+#if defined(__GNUC__)
+    if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 0);  // own the line early
+#endif
+    if (AGENTLOG_UNLIKELY(head - r.cached_tail > r.capacity / 2)) {
+      r.cached_tail = r.tail.load(std::memory_order_acquire);
+      if (head - r.cached_tail > r.capacity / 2 && !r.wake_sent.exchange(true, std::memory_order_relaxed))
+        detail::Runtime::get().wake();
+    }
+  }
+
+  // Tells the writer the thread's trace before the span that ends in it.
+  static bool write_trace(detail::ThreadState& t) {
+    detail::Ring& r = *t.ring;
+    std::size_t custom_len = t.custom ? std::min(t.custom->size(), std::size_t(4096)) : 0;
+    std::size_t size = detail::pad8(sizeof(detail::TraceRecord) + custom_len);
+    char* p = reserve(r, size);
+    if (!p) return false;
+    detail::TraceRecord tr;
+    tr.head = detail::record_head(size, detail::kTrace);
+    tr.custom_len = static_cast<std::uint32_t>(custom_len);
+    tr.trace_hi = t.trace_hi;
+    tr.trace_lo = t.trace_lo;
+    tr.root_parent = t.root_parent;
+    std::memcpy(p, &tr, sizeof tr);
+    if (custom_len) std::memcpy(p + sizeof tr, t.custom->data(), custom_len);
+    publish(r, size);
+    t.trace_changed = false;
+    return true;
   }
 
   // Whole traces are sampled, decided from the trace id so that every process agrees.
@@ -1768,10 +2005,11 @@ class Span {
     return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < rate;
   }
 
-  // Space for `size` contiguous bytes (a pad record fills a wrap). Waits a bounded time for the writer.
-  static bool reserve(detail::Ring& r, std::size_t size) {
+  // Room for `size` contiguous bytes at the head (a pad record fills a wrap): where to write them, or null
+  // when the writer did not make room in time.
+  static char* reserve(detail::Ring& r, std::size_t size) {
     std::uint64_t head = r.head.load(std::memory_order_relaxed);
-    std::size_t offset = static_cast<std::size_t>(head % r.capacity);
+    std::size_t offset = r.head_pos;
     std::size_t pad = r.capacity - offset < size ? r.capacity - offset : 0;
     std::size_t need = pad + size;
     if (r.capacity - (head - r.cached_tail) < need) {
@@ -1782,20 +2020,18 @@ class Span {
         std::int64_t deadline = detail::steady_ns() +
                                 static_cast<std::int64_t>(detail::Runtime::get().settings().full_wait_ms) * 1000000;
         while (r.capacity - (head - (r.cached_tail = r.tail.load(std::memory_order_acquire))) < need) {
-          if (detail::steady_ns() > deadline) return false;
+          if (detail::steady_ns() > deadline) return nullptr;
           std::this_thread::yield();
         }
       }
     }
     if (pad) {
-      detail::Record rec;
-      std::memset(&rec, 0, sizeof rec);
-      rec.size = static_cast<std::uint32_t>(pad);
-      rec.kind = detail::kPad;
-      std::memcpy(r.data() + offset, &rec, std::min(pad, sizeof rec));
+      std::uint32_t word = detail::record_head(pad, detail::kPad);
+      std::memcpy(r.data() + offset, &word, sizeof word);
       r.head.store(head + pad, std::memory_order_release);
+      r.head_pos = offset = 0;
     }
-    return true;
+    return r.data() + offset;
   }
 
   // Type and what() of the exception leaving this span: rethrow it inside a catch-all where the
@@ -1819,6 +2055,7 @@ class Span {
   bool depth_counted_ = false;
   bool capture_params_, capture_return_, has_return_;
   detail::Site* site_;
+  std::uint32_t site_id_;
   std::uint64_t t0_, span_, parent_;
   std::int64_t steady0_;
   std::size_t scratch_start_, return_start_;
@@ -1834,7 +2071,7 @@ inline Context current_context() {
   Context c;
   c.trace_hi = t.trace_hi;
   c.trace_lo = t.trace_lo;
-  c.span = t.current;
+  c.span = t.current ? detail::span_id(t.seed, t.current) : t.root_parent;
   if (t.custom_owner) c.custom_id = *t.custom_owner;
   c.sampled = t.sampled;
   return c;
@@ -1848,6 +2085,7 @@ class ContextScope {
     saved_hi_ = t.trace_hi;
     saved_lo_ = t.trace_lo;
     saved_current_ = t.current;
+    saved_root_parent_ = t.root_parent;
     saved_custom_ = t.custom;
     saved_owner_ = t.custom_owner;
     saved_sampled_ = t.sampled;
@@ -1855,7 +2093,9 @@ class ContextScope {
     if (!c.valid()) return;
     t.trace_hi = c.trace_hi;
     t.trace_lo = c.trace_lo;
-    t.current = c.span;
+    t.current = 0;
+    t.root_parent = c.span;
+    t.trace_changed = true;
     t.custom = context_.custom_id ? context_.custom_id.get() : nullptr;
     t.custom_owner = context_.custom_id ? &context_.custom_id : nullptr;
     t.sampled = c.sampled;
@@ -1866,6 +2106,8 @@ class ContextScope {
     t.trace_hi = saved_hi_;
     t.trace_lo = saved_lo_;
     t.current = saved_current_;
+    t.root_parent = saved_root_parent_;
+    t.trace_changed = true;
     t.custom = saved_custom_;
     t.custom_owner = saved_owner_;
     t.sampled = saved_sampled_;
@@ -1876,7 +2118,7 @@ class ContextScope {
 
  private:
   Context context_;
-  std::uint64_t saved_hi_, saved_lo_, saved_current_;
+  std::uint64_t saved_hi_, saved_lo_, saved_current_, saved_root_parent_;
   const std::string* saved_custom_;
   std::shared_ptr<const std::string>* saved_owner_;
   bool saved_sampled_, saved_pinned_;
@@ -1972,6 +2214,185 @@ inline std::string trace_file() {
   return detail::Globals<>::state.load() == 1 ? detail::Runtime::get().trace_file() : std::string();
 }
 
+// ------------------------------------------------------------------- binary span files, read back
+// What a binary span file (TRACING_FORMAT=binary) says of itself.
+struct SpanFileInfo {
+  bool valid = false;     // it starts with the header of a binary span file
+  bool complete = false;  // its program stopped tracing and wrote the end block
+  bool running = false;   // not complete, and the process that writes it still runs
+  int pid = 0;
+};
+
+namespace detail {
+// Whether process `pid` is the one that started writing at `start_wall_ns` (a reused pid is not).
+inline bool process_runs(int pid, std::int64_t start_wall_ns) {
+  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::string stat, boot;
+  if (!read_whole("/proc/" + std::to_string(pid) + "/stat", stat) || !read_whole("/proc/stat", boot)) return true;
+  std::size_t close = stat.rfind(')');
+  std::size_t btime = boot.find("\nbtime ");
+  if (close == std::string::npos || btime == std::string::npos) return true;
+  std::istringstream fields(stat.substr(close + 2));  // field 3 (state) on; starttime is field 22
+  std::string field;
+  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+  }
+  double started = std::atof(boot.c_str() + btime + 7) + std::atof(field.c_str()) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return started <= static_cast<double>(start_wall_ns) / 1e9 + 2.0;
+}
+
+// Calls `block(header, body)` for every whole block of the file's bytes; returns false when the header is not
+// a span file's.
+template <class F>
+bool each_block(const char* data, std::size_t size, FileHeader& header, F block) {
+  if (size < sizeof header) return false;
+  std::memcpy(&header, data, sizeof header);
+  if (std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) != 0 || header.version != 1) return false;
+  std::size_t at = sizeof header;
+  while (size - at >= sizeof(BlockHeader)) {
+    BlockHeader h;
+    std::memcpy(&h, data + at, sizeof h);
+    if (h.size > size - at - sizeof h) break;  // cut short: the program was killed while writing it
+    block(h, data + at + sizeof h);
+    at += sizeof h + static_cast<std::size_t>(h.size);
+  }
+  return true;
+}
+
+// The file mapped read-only for the life of the object.
+struct MappedFile {
+  explicit MappedFile(const std::string& path) {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || ::fstat(fd, &st) != 0) return;
+    size = static_cast<std::size_t>(st.st_size);
+    if (size == 0) return;
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) data = static_cast<const char*>(p);
+  }
+  ~MappedFile() {
+    if (data) ::munmap(const_cast<char*>(data), size);
+    if (fd >= 0) ::close(fd);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  int fd = -1;
+  const char* data = nullptr;
+  std::size_t size = 0;
+};
+}  // namespace detail
+
+inline SpanFileInfo inspect_span_file(const std::string& path) {
+  SpanFileInfo info;
+  detail::MappedFile file(path);
+  detail::FileHeader header;
+  if (!file.data) return info;
+  info.valid = detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char*) {
+    if (h.kind == detail::kBlockEnd) info.complete = true;
+  });
+  if (!info.valid) return info;
+  info.pid = static_cast<int>(header.pid);
+  info.running = !info.complete && detail::process_runs(info.pid, header.start_wall_ns);
+  return info;
+}
+
+struct ConvertResult {
+  bool ok = false;
+  std::uint64_t spans = 0;
+  bool complete = false;  // the file had its end block (else its program was killed, or still runs)
+  std::string jsonl;      // the span file written
+  std::string error;
+};
+
+// Writes the span lines of a binary span file into the .jsonl of the same name, exactly the lines the
+// runtime writes itself by default, then removes the binary file (unless told not to). The lines are written
+// to a hidden file first and renamed into place. A file cut short (SIGKILL, disk full) converts up to its last
+// whole block.
+inline ConvertResult convert_span_file(const std::string& path, bool remove_binary = true) {
+  ConvertResult result;
+  detail::MappedFile file(path);
+  if (file.fd < 0) {
+    result.error = "cannot read " + path + ": " + std::strerror(errno);
+    return result;
+  }
+  detail::SpanFormatter fmt;
+  detail::FileHeader header;
+  std::map<std::uint32_t, detail::TraceCursor> cursors;
+  std::vector<std::pair<const char*, std::size_t> > rings;  // ring blocks in file order: body, size
+  std::vector<std::uint32_t> ring_numbers;
+  bool valid = file.data && detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char* body) {
+    if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
+      detail::SiteBlock sb;
+      std::memcpy(&sb, body, sizeof sb);
+      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
+      if (fmt.sites.size() <= sb.id) fmt.sites.resize(sb.id + 1);
+      fmt.sites[sb.id].assign(body + sizeof sb, sb.len);
+    } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
+      detail::ClockBlock cb;
+      std::memcpy(&cb, body, sizeof cb);
+      if (cb.ns_per_tick > 0) fmt.ns_per_tick = cb.ns_per_tick;  // the last one measured the longest time
+    } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
+      rings.push_back(std::make_pair(body, static_cast<std::size_t>(h.size)));
+      ring_numbers.push_back(h.ring);
+    } else if (h.kind == detail::kBlockEnd) {
+      result.complete = true;
+    }
+  });
+  if (!valid) {
+    result.error = path + " is not a binary span file (TRACING_FORMAT=binary writes them)";
+    return result;
+  }
+  fmt.pid = static_cast<int>(header.pid);
+  fmt.start_wall_ns = header.start_wall_ns;
+  fmt.tick0 = header.tick0;
+  std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0 ? path.substr(0, path.size() - 4) : path;
+  std::size_t slash = base.rfind('/');
+  std::string partial = base.substr(0, slash + 1) + "." + base.substr(slash + 1) + ".jsonl.partial";
+  result.jsonl = base + ".jsonl";
+  int out = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    result.error = "cannot write " + partial + ": " + std::strerror(errno);
+    return result;
+  }
+  bool written = true;
+  auto put = [&]() {
+    std::size_t off = 0;
+    while (written && off < fmt.out.size()) {
+      ssize_t n = ::write(out, fmt.out.data() + off, fmt.out.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) written = false;
+      else off += static_cast<std::size_t>(n);
+    }
+    fmt.out.clear();
+  };
+  for (std::size_t i = 0; i < rings.size() && written; ++i) {
+    detail::RingBlock rb;
+    std::memcpy(&rb, rings[i].first, sizeof rb);
+    detail::TraceCursor& c = cursors[ring_numbers[i]];
+    c.tid = rb.tid;
+    c.seed = rb.seed;
+    const char* p = rings[i].first + sizeof rb;
+    std::size_t left = rings[i].second - sizeof rb;
+    while (left > 0) {
+      std::size_t n = fmt.record(c, p, left);
+      if (!n) break;  // a damaged block: keep what came before it
+      p += n;
+      left -= n;
+      if (fmt.out.size() > (1u << 20)) put();
+    }
+  }
+  put();
+  if (::close(out) != 0) written = false;
+  if (!written || std::rename(partial.c_str(), result.jsonl.c_str()) != 0) {
+    result.error = "cannot write " + result.jsonl + ": " + std::strerror(errno);
+    std::remove(partial.c_str());
+    return result;
+  }
+  if (remove_binary) std::remove(path.c_str());
+  result.spans = fmt.spans;
+  result.ok = true;
+  return result;
+}
+
 }  // namespace agentlog
 
 // ------------------------------------------------------------------------------ log correlation
@@ -1981,7 +2402,8 @@ inline std::string trace_file() {
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap, char* span_id,
                                                                  unsigned long span_cap) {
   const agentlog::detail::ThreadState& t = agentlog::detail::tls();
-  if (t.current == 0 || span_cap < 17) return 0;
+  std::uint64_t current = t.current ? agentlog::detail::span_id(t.seed, t.current) : t.root_parent;
+  if (current == 0 || span_cap < 17) return 0;
   std::string trace, span;
   if (t.custom_owner && *t.custom_owner) {
     trace = **t.custom_owner;
@@ -1989,7 +2411,7 @@ extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, 
     agentlog::detail::put_hex(trace, t.trace_hi, 16);
     agentlog::detail::put_hex(trace, t.trace_lo, 16);
   }
-  agentlog::detail::put_hex(span, t.current, 16);
+  agentlog::detail::put_hex(span, current, 16);
   if (trace.size() + 1 > trace_cap) return 0;
   std::memcpy(trace_id, trace.c_str(), trace.size() + 1);
   std::memcpy(span_id, span.c_str(), span.size() + 1);

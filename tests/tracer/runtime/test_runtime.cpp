@@ -16,6 +16,10 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+// The converter of binary span files is part of the runtime header (agentlog links it the same way).
+#define AGENTLOG_NO_THROW_HOOK
+#include "agentlog_trace.hpp"
+
 using agentlog::test::TempDir;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -37,12 +41,17 @@ struct Run {
   std::vector<fs::path> files;
 };
 
+// The span file format of the runs: "jsonl" (written by the program), or "binary" (written by the program,
+// then converted by convert_span_file). for_each_program runs some builds in both.
+std::string g_format = "jsonl";
+
 Run run(const std::string& program, const std::string& scenario, std::map<std::string, std::string> env = {},
         const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n") {
   TempDir root("agentlog-runtime");
   fs::create_directories(root / ".ai-agents/logging/config");
   agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
   env["AGENTLOG_ROOT"] = root.path().string();
+  env.emplace("TRACING_FORMAT", g_format);
   Run r;
   std::vector<std::string> argv = {program, scenario};
   if (program.find("tsan") != std::string::npos) {
@@ -55,6 +64,24 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
     if (can_setarch) argv.insert(argv.begin(), {"setarch", u.machine, "-R"});
   }
   r.process = agentlog::test::run_process(argv, "", root.path(), env);
+  if (fs::exists(root / ".ai-agents/logging/traces") && env["TRACING_FORMAT"] == "binary") {
+    std::vector<fs::path> binaries;
+    for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
+      CHECK(e.path().extension() != ".jsonl");  // the program writes only the binary file
+      if (e.path().extension() == ".bin") binaries.push_back(e.path());
+    }
+    for (const auto& bin : binaries) {
+      INFO(bin.string());
+      agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
+      CHECK(info.valid);
+      CHECK(info.complete);  // every scenario ends by exit(), return from main or std::terminate
+      CHECK_FALSE(info.running);
+      agentlog::ConvertResult converted = agentlog::convert_span_file(bin.string());
+      CHECK_MESSAGE(converted.ok, converted.error);
+      CHECK_FALSE(fs::exists(bin));
+      CHECK(fs::exists(converted.jsonl));
+    }
+  }
   if (fs::exists(root / ".ai-agents/logging/traces"))
     for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
       if (e.path().extension() != ".jsonl") continue;
@@ -80,14 +107,23 @@ bool is_hex(const std::string& s, std::size_t n) {
   return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
-// Runs `check` once per build of program.cpp.
+// Runs `check` once per build of program.cpp, and again with binary span files for the C++20, sanitizer and
+// clang++ builds.
 template <class F>
 void for_each_program(F check) {
   auto list = programs();
   REQUIRE(list.size() >= 6);
   for (const auto& program : list) {
     CAPTURE(program);
-    check(program, program.find("tsan") != std::string::npos);
+    bool tsan = program.find("tsan") != std::string::npos;
+    check(program, tsan);
+    if (program.find("cxx20") != std::string::npos || program.find("san") != std::string::npos ||
+        program.find("clang20") != std::string::npos) {
+      g_format = "binary";
+      CAPTURE(g_format);
+      check(program, tsan);
+      g_format = "jsonl";
+    }
   }
 }
 
