@@ -1,4 +1,4 @@
-// agentlog traces search|show|slow|stats|reindex|export: the trace store from the command line.
+// agentlog traces search|show|slow|stats|reindex|convert|export: the trace store from the command line.
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -8,6 +8,9 @@
 
 #include "tools/cli.hpp"
 #include "tools/traces.hpp"
+
+#define AGENTLOG_NO_THROW_HOOK  // the converter of binary span files, not the tracer's exception hook
+#include "agentlog_trace.hpp"
 
 namespace agentlog {
 
@@ -199,6 +202,42 @@ void add_traces_commands(CLI::App& app) {
       if (common.json) return print_json(r);
       std::cout << "indexed " << r["spans"] << " spans from " << r["files"] << " files (" << r["corruptLines"]
                 << " corrupt lines skipped)\n";
+    });
+  });
+
+  auto* convert = traces->add_subcommand(
+      "convert", "Turn binary span files (TRACING_FORMAT=binary) into the JSONL the runtime writes by default");
+  static std::vector<std::string> binaries;
+  add_common_options(convert, common);
+  convert->add_option("files", binaries,
+                      "Binary span files (.bin); default: every one under traces/ whose program has stopped");
+  convert->callback([] {
+    run([] {
+      if (binaries.empty()) {  // what every query does first
+        json r = trace_store(ToolsContext{common.layout()}).ingest().to_json();
+        if (common.json) return print_json(r);
+        std::cout << "converted " << r["convertedFiles"] << " binary span files; " << r["waitingFiles"]
+                  << " still being written by running programs (they convert once their program exits)\n";
+        return;
+      }
+      json out = json::array();
+      for (const auto& path : binaries) {
+        SpanFileInfo info = inspect_span_file(path);
+        if (!info.valid)
+          throw store::StoreError("traces.not_binary", path + " is not a binary span file (TRACING_FORMAT=binary "
+                                                              "writes <pid>-<start>.bin under traces/)");
+        if (info.running)
+          throw store::StoreError("traces.still_running", path + " is still being written by process " +
+                                                              std::to_string(info.pid) +
+                                                              ": convert it when the program has exited");
+        ConvertResult r = convert_span_file(path);
+        if (!r.ok) throw store::StoreError("traces.convert_failed", r.error);
+        out.push_back({{"file", path}, {"jsonl", r.jsonl}, {"spans", r.spans}, {"complete", r.complete}});
+        if (!common.json)
+          std::cout << path << " -> " << r.jsonl << " (" << r.spans << " spans"
+                    << (r.complete ? ")\n" : "; cut short: its program was killed)\n");
+      }
+      if (common.json) print_json(out);
     });
   });
 

@@ -2346,7 +2346,8 @@ inline ConvertResult convert_span_file(const std::string& path, bool remove_bina
   fmt.tick0 = header.tick0;
   std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0 ? path.substr(0, path.size() - 4) : path;
   std::size_t slash = base.rfind('/');
-  std::string partial = base.substr(0, slash + 1) + "." + base.substr(slash + 1) + ".jsonl.partial";
+  std::string partial = base.substr(0, slash + 1) + "." + base.substr(slash + 1) + ".jsonl.partial-" +
+                        std::to_string(::getpid()) + "-" + std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
   result.jsonl = base + ".jsonl";
   int out = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) {

@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -240,6 +242,15 @@ int main(int argc, char** argv) {
       std::printf("%s\n", agentlog::format_traceparent(agentlog::current_context()).c_str());
     }
     std::printf("%s\n", agentlog::parse_traceparent("garbage").valid() ? "valid" : "invalid");
+  } else if (scenario == "killed") {
+    // Spans for 200 ms, how many, then 250 ms of nothing and SIGKILL: every span of the first 200 ms is on disk.
+    auto start = std::chrono::steady_clock::now();
+    long n = 0;
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200)) fib(1), ++n;
+    std::printf("%ld\n", n);
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    std::raise(SIGKILL);
   } else if (scenario == "many") {
     for (int i = 0; i < 200000; ++i) fib(1);
     agentlog::Stats s = agentlog::stats();

@@ -69,7 +69,7 @@ struct ChangeWatch::Impl {
           if (ev->wd == root_wd && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
             ::inotify_add_watch(fd, (dir / std::string(name)).c_str(), kMask);
           changed = true;
-        } else if (name.size() > 6 && name.substr(name.size() - 6) == ".jsonl") {
+        } else if (name.ends_with(".jsonl") || name.ends_with(".bin")) {
           changed = true;  // not the index's own files (index.sqlite, -wal, -shm)
         }
       }

@@ -24,6 +24,9 @@
 
 #include "change_watch.hpp"
 
+#define AGENTLOG_NO_THROW_HOOK  // the converter of binary span files, not the tracer's exception hook
+#include "agentlog_trace.hpp"
+
 namespace agentlog::store {
 // SQLite counts the memory it allocates under a process-wide mutex unless told not to, before it starts (so
 // at load time); nothing reads the count. A no-op (SQLITE_MISUSE) if SQLite was started already.
@@ -260,6 +263,8 @@ json IngestReport::to_json() const {
           {"spans", spans},
           {"corruptLines", corrupt_lines},
           {"removedFiles", removed_files},
+          {"convertedFiles", converted_files},
+          {"waitingFiles", waiting_files},
           {"complete", complete}};
 }
 
@@ -816,11 +821,31 @@ struct TraceStore::Impl {
       retained_at = now;
       report.removed_files = apply_retention();
     }
-    std::vector<fs::path> files;
+    std::vector<fs::path> files, binaries;
     std::error_code ec;
     for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec))
-      if (it->is_regular_file() && it->path().extension() == ".jsonl") files.push_back(it->path());
+         it.increment(ec)) {
+      if (!it->is_regular_file()) continue;
+      if (it->path().extension() == ".jsonl") files.push_back(it->path());
+      if (it->path().extension() == ".bin") binaries.push_back(it->path());
+    }
+    // A binary span file becomes the JSONL its program would have written, once the program stopped or died.
+    for (const auto& bin : binaries) {
+      agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
+      if (!info.valid) continue;  // not a span file: not ours to touch
+      if (info.running) {
+        ++report.waiting_files;
+        continue;
+      }
+      agentlog::ConvertResult converted = agentlog::convert_span_file(bin.string());
+      if (!converted.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
+      if (!converted.ok)
+        throw StoreError("traces.convert_failed", converted.error + " (the binary span file is kept; free space or fix "
+                                                                   "the permissions, then query again)");
+      ++report.converted_files;
+      if (std::find(files.begin(), files.end(), fs::path(converted.jsonl)) == files.end())
+        files.push_back(converted.jsonl);
+    }
     report.files = static_cast<std::int64_t>(files.size());
     // Nothing appended since this store's last ingest: no write transaction (queries from many threads
     // would otherwise queue on SQLite's write lock).
@@ -1196,7 +1221,10 @@ struct TraceStore::Impl {
   }
   static std::string id_list(const std::vector<Function>& fns) {
     std::string out;
-    for (const auto& f : fns) out += (out.empty() ? "" : ",") + std::to_string(f.id);
+    for (const auto& f : fns) {
+      if (!out.empty()) out += ',';
+      out += std::to_string(f.id);
+    }
     return out.empty() ? "NULL" : out;
   }
 

@@ -33,6 +33,8 @@ struct IngestReport {
   std::int64_t spans = 0;          // spans added by this call
   std::int64_t corrupt_lines = 0;  // lines skipped by this call (not JSON, or not a span)
   std::int64_t removed_files = 0;  // span files removed by retention
+  std::int64_t converted_files = 0;  // binary span files (TRACING_FORMAT=binary) turned into JSONL
+  std::int64_t waiting_files = 0;    // binary span files still being written by a running program
   bool complete = true;            // false: a budget stopped it with more to read (call again)
   json to_json() const;
 };
