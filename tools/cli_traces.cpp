@@ -222,6 +222,8 @@ void add_traces_commands(CLI::App& app) {
       }
       json out = json::array();
       for (const auto& path : binaries) {
+        if (::access(path.c_str(), R_OK) != 0)
+          throw store::StoreError("traces.not_found", "cannot read " + path + ": " + std::strerror(errno));
         SpanFileInfo info = inspect_span_file(path);
         if (!info.valid)
           throw store::StoreError("traces.not_binary", path + " is not a binary span file (TRACING_FORMAT=binary "

@@ -2,9 +2,12 @@
 // and corrupt lines, retention, reindex, a corrupt index, exports) and spans from a real traced program
 // queried through `agentlog serve` (tools and resources).
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -643,4 +646,108 @@ TEST_CASE("spans of a real traced program, through agentlog serve: tools and res
   CHECK(templates["result"]["resourceTemplates"][0]["uriTemplate"] == "trace://{traceId}");
   json log = mcp.request("resources/read", {{"uri", "log://latest"}});
   CHECK(log.contains("result"));
+}
+
+namespace {
+// The binary span file a real traced program wrote with TRACING_FORMAT=binary into the project at `root`.
+fs::path binary_span_file(const TempDir& root) {
+  fs::create_directories(root / ".ai-agents/logging/config");
+  auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}, {"TRACING_FORMAT", "binary"},
+                                          {"TRACING_DEFAULT_LEVEL", "2"}});
+  REQUIRE(run.exit_code == 0);
+  std::vector<fs::path> found;
+  for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces"))
+    if (e.path().extension() == ".bin") found.push_back(e.path());
+  REQUIRE(found.size() == 1);
+  return found[0];
+}
+
+// The file as if process `pid` were still writing it, or had died: no end block (when `cut_end`), that pid.
+// `started_ns_ago`: when the file says its program started.
+void unfinish(const fs::path& bin, int pid, bool cut_end, std::int64_t started_ns_ago = 0) {
+  std::string bytes = agentlog::test::read_text(bin);
+  REQUIRE(bytes.size() > 64);
+  if (cut_end) bytes.resize(bytes.size() - 32);  // the end block: a 16-byte block header and two counters
+  std::uint32_t p = static_cast<std::uint32_t>(pid);
+  std::memcpy(&bytes[12], &p, 4);  // FileHeader: magic[8], version, pid, start_wall_ns
+  if (started_ns_ago) {
+    std::int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count() - started_ns_ago;
+    std::memcpy(&bytes[16], &start, 8);
+  }
+  std::ofstream(bin, std::ios::binary | std::ios::trunc) << bytes;
+}
+}  // namespace
+
+TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their program stopped or died") {
+  SUBCASE("a finished program's file: converted by the first query, queried like any other") {
+    TempDir root;
+    fs::path bin = binary_span_file(root);
+    TraceStore store(root / ".ai-agents/logging/traces");
+    auto report = store.ingest();
+    CHECK(report.converted_files == 1);
+    CHECK(report.waiting_files == 0);
+    CHECK(report.spans == 9);
+    CHECK_FALSE(fs::exists(bin));
+    fs::path jsonl = fs::path(bin).replace_extension(".jsonl");
+    REQUIRE(fs::exists(jsonl));
+    json stats = store.stats("program.cpp", "fib");
+    CHECK(stats["count"] == 9);
+    json slow = store.find_slow(0.0, 10);
+    REQUIRE(slow["traces"].size() == 1);
+    json trace = store.get_trace(slow["traces"][0]["traceId"]);
+    REQUIRE(trace["spans"].size() == 9);
+    CHECK(trace["spans"][0]["params"]["n"] == 4);
+    CHECK(trace["spans"][0]["returnValue"] == 3);
+    CHECK(trace["spans"][0]["children"].size() == 2);
+  }
+  SUBCASE("a file still being written waits; once its process is gone, what it holds is converted") {
+    TempDir root;
+    fs::path bin = binary_span_file(root);
+    unfinish(bin, static_cast<int>(::getpid()), true);  // this test runs, so "the program" runs
+    TraceStore store(root / ".ai-agents/logging/traces");
+    auto waiting = store.ingest();
+    CHECK(waiting.waiting_files == 1);
+    CHECK(waiting.converted_files == 0);
+    CHECK(fs::exists(bin));
+    // This process, but the file says its program started an hour ago: a reused pid, not the program.
+    TempDir other;
+    fs::path old = binary_span_file(other);
+    unfinish(old, static_cast<int>(::getpid()), true, 3600LL * 1000000000LL);
+    auto reused = TraceStore(other / ".ai-agents/logging/traces").ingest();
+    CHECK(reused.converted_files == 1);
+    CHECK(reused.spans == 9);
+    pid_t dead = ::fork();  // a pid that no longer runs
+    if (dead == 0) ::_exit(0);
+    ::waitpid(dead, nullptr, 0);
+    unfinish(bin, static_cast<int>(dead), false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the store rescans at least once a second
+    auto converted = store.ingest();
+    CHECK(converted.converted_files == 1);
+    CHECK(converted.spans == 9);  // every block before the missing end
+    CHECK_FALSE(fs::exists(bin));
+  }
+  SUBCASE("agentlog traces convert: named files, every finished file, and clear errors") {
+    TempDir root;
+    REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+    fs::path bin = binary_span_file(root);
+    auto named = agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+    CHECK(named.exit_code == 0);
+    CHECK(named.out.find("(9 spans)") != std::string::npos);
+    CHECK(fs::exists(fs::path(bin).replace_extension(".jsonl")));
+    auto again = agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+    CHECK(again.exit_code == 1);
+    CHECK(again.err.find("cannot read") != std::string::npos);
+    fs::path other = binary_span_file(root);
+    (void)other;
+    auto all = agentlog::test::run_agentlog({"traces", "convert", "--json", "--root", root.path().string()});
+    CHECK(all.exit_code == 0);
+    CHECK(json::parse(all.out)["convertedFiles"] == 1);
+    fs::path text = root / "notes.txt";
+    agentlog::test::write_text(text, "not spans");
+    auto wrong = agentlog::test::run_agentlog({"traces", "convert", text.string(), "--root", root.path().string()});
+    CHECK(wrong.exit_code == 1);
+    CHECK(wrong.err.find("is not a binary span file") != std::string::npos);
+  }
 }
