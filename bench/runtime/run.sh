@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Tracing runtime cost, side by side in one run: untraced, runtime compiled in but disabled, level 1, level 2,
-# `uftrace record` on a -pg build, and -finstrument-functions with empty hooks.
+# `uftrace record` on a -pg build, and -finstrument-functions with empty hooks. Levels 1 and 2 run twice: span
+# lines written by the program (TRACING_FORMAT=jsonl, the default), and binary span files (TRACING_FORMAT=binary)
+# that `agentlog traces convert` turns into the same lines afterwards (timed apart, as `uftrace dump` would be).
 #   bench/runtime/run.sh [build dir] [runs] [workloads, default "fib str"]
 # Per variant and workload: median of <runs> of the time on the traced thread per call (the program times its
 # own loop) and of the whole-process wall time per call (start to exit, every span written to disk).
+# The build dir must hold the agentlog binary (for the conversion of binary span files).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
+agentlog=$(cd "$build" && pwd)/agentlog
 runs=${2:-5}
 workloads=${3:-fib str}
 out=$(mktemp -d)
@@ -42,24 +46,33 @@ measure() {
     walls+=("$(echo "scale=2; ($t1 - $t0) / $calls" | bc)")
     dropped=$((dropped + drop))
   done
-  local mt mw spans=""
+  local mt mw spans="" convert=""
+  if ls "$proj"/.ai-agents/logging/traces/*/*.bin >/dev/null 2>&1; then
+    local c0 c1
+    c0=$(date +%s%N)
+    "$agentlog" traces convert "$proj"/.ai-agents/logging/traces/*/*.bin >/dev/null
+    c1=$(date +%s%N)
+    convert="   then agentlog traces convert $(echo "scale=2; ($c1 - $c0) / $calls" | bc) ns/span"
+  fi
   mt=$(printf '%s\n' "${threads[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
   mw=$(printf '%s\n' "${walls[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
   if [ -d "$proj/.ai-agents/logging/traces" ]; then
     spans=$(cat "$proj"/.ai-agents/logging/traces/*/*.jsonl 2>/dev/null | wc -l)
   fi
-  printf '%-34s %-7s thread %8s ns/call   whole process %8s ns/call   dropped %s   spans on disk %s\n' \
-    "$label" "$workload" "$mt" "$mw" "$dropped" "${spans:--}"
+  printf '%-34s %-7s thread %8s ns/call   whole process %8s ns/call   dropped %s   spans on disk %s%s\n' \
+    "$label" "$workload" "$mt" "$mw" "$dropped" "${spans:--}" "$convert"
 }
 
 for w in $workloads; do
   # A buffer that holds every span of the run (so the thread never waits for the writer), and no bigger:
   # its pages are touched at the thread's first span, which the whole-process time includes.
-  if [ $w = fib ]; then mb=1024; else mb=256; fi
+  if [ $w = fib ]; then mb=320; else mb=128; fi
   measure "untraced" "" $w "$out/untraced" $w
   measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
   measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
   measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
+  measure "level 1, binary" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb TRACING_FORMAT=binary" $w "$out/traced" $w
+  measure "level 2, binary" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb TRACING_FORMAT=binary" $w "$out/traced" $w
   if command -v uftrace >/dev/null; then
     measure "uftrace record (-pg)" "" $w uftrace record -d "$out/uftrace.data" "$out/pg" $w
     if [ $w = str ]; then  # ~50 us/call here: one run of 100k calls is enough

@@ -1329,6 +1329,13 @@ class Runtime {
 };
 
 // ----------------------------------------------------------------------------- per-thread state
+// The per-thread exception globals of the Itanium C++ ABI (libstdc++, libc++abi): its address is fixed for a
+// thread, so the count of uncaught exceptions is one load instead of std::uncaught_exceptions()'s two calls.
+struct EhGlobals {
+  void* caught;
+  unsigned int uncaught;
+};
+
 // Plain data so that thread_local access needs no initialisation guard.
 struct ThreadState {
   Ring* ring;
@@ -1347,6 +1354,8 @@ struct ThreadState {
   bool pinned;  // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
   bool writer;  // the writer thread never traces
   std::string* scratch;  // capture text of open spans, stacked
+  const Settings* settings;
+  const EhGlobals* eh;  // this thread's exception globals (Itanium C++ ABI)
 };
 
 template <class U = void>
@@ -1354,7 +1363,9 @@ struct Tls {
   static thread_local ThreadState state;
 };
 template <class U>
-thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, nullptr, nullptr, 0, 0, 0, true, false, false, nullptr};
+thread_local ThreadState Tls<U>::state = {nullptr, 0,     0,     0,     0,       0,      0,      true, nullptr,
+                                          nullptr, 0,     0,     0,     true,  false,   false,  nullptr, nullptr,
+                                          nullptr};
 
 inline ThreadState& tls() { return Tls<>::state; }
 
@@ -1387,6 +1398,10 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
     t.scratch->reserve(4096);
   }
   if (!t.seed) t.seed = splitmix(t.rng);  // kept across fork: spans open then end in the child
+  t.settings = &Runtime::get().settings();
+#if defined(__GLIBCXX__) || defined(_LIBCPPABI_VERSION)
+  t.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
+#endif
   t.trace_changed = true;
   t.ring = Runtime::get().new_ring(t.tid, t.seed);
   return true;
@@ -1828,7 +1843,7 @@ class Span {
     if (level <= 0) return;
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
-    const detail::Settings& st = detail::Runtime::get().settings();
+    const detail::Settings& st = *t.settings;
     if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
       if (!t.pinned) {
         t.trace_hi = detail::splitmix(t.rng);
@@ -1853,12 +1868,8 @@ class Span {
     parent_ = t.current;
     span_ = ++t.seq;
     t.current = span_;
-#if __cplusplus >= 201703L
-    uncaught_ = std::uncaught_exceptions();
-#else
-    uncaught_ = std::uncaught_exception() ? 1 : 0;
-#endif
-    scratch_start_ = scratch().size();
+    uncaught_ = uncaught(t);
+    if (level >= 2) scratch_start_ = scratch().size();
     t0_ = detail::ticks();
   }
 
@@ -1909,25 +1920,25 @@ class Span {
     if (depth_counted_) --t.depth;
     if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
-    bool error;
-#if __cplusplus >= 201703L
-    error = std::uncaught_exceptions() > uncaught_;
-#else
-    error = std::uncaught_exception() && !uncaught_;
-#endif
-    std::string& s = scratch();
-    std::size_t params_len = params_len_;
-    std::size_t total = s.size() - scratch_start_;
-    std::size_t return_len = has_return_ ? s.size() - return_start_ : 0;
-    std::size_t events_len = total - params_len - return_len;
-    std::size_t error_start = s.size();
-    if (error && level_ >= 2) describe_unwinding(s);
-    std::size_t error_len = s.size() - error_start;
-    std::size_t payload = total + error_len;
-    std::size_t header = sizeof(detail::SpanRecord) + (level_ >= 2 ? sizeof(detail::PayloadRecord) : 0);
+    bool error = uncaught(t) > uncaught_;
+    // Level >= 2: the captured text (parameters, events, return value, error) follows the record.
+    std::size_t params_len = 0, events_len = 0, return_len = 0, error_len = 0, payload = 0;
+    std::size_t header = sizeof(detail::SpanRecord);
+    if (level_ >= 2) {
+      std::string& s = scratch();
+      params_len = params_len_;
+      std::size_t total = s.size() - scratch_start_;
+      return_len = has_return_ ? s.size() - return_start_ : 0;
+      events_len = total - params_len - return_len;
+      std::size_t error_start = s.size();
+      if (error) describe_unwinding(s);
+      error_len = s.size() - error_start;
+      payload = total + error_len;
+      header += sizeof(detail::PayloadRecord);
+    }
     std::size_t size = detail::pad8(header + payload);
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) {  // opened before fork(), ends in the child
-      s.resize(scratch_start_);
+      if (level_ >= 2) scratch().resize(scratch_start_);
       return;
     }
     detail::Ring& r = *t.ring;
@@ -1951,14 +1962,27 @@ class Span {
         pay.dropped_events = dropped_events_;
         pay.has_return = has_return_ ? 1 : 0;
         std::memcpy(p + sizeof rec, &pay, sizeof pay);
-        if (payload) std::memcpy(p + header, s.data() + scratch_start_, payload);
+        if (payload) std::memcpy(p + header, scratch().data() + scratch_start_, payload);
       }
       publish(r, size);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
-    s.resize(scratch_start_);
+    if (level_ >= 2) scratch().resize(scratch_start_);
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+  }
+
+  // Exceptions thrown on this thread and not yet caught.
+  static int uncaught(const detail::ThreadState& t) {
+#if defined(__GLIBCXX__) || defined(_LIBCPPABI_VERSION)
+    return static_cast<int>(t.eh->uncaught);
+#elif __cplusplus >= 201703L
+    (void)t;
+    return std::uncaught_exceptions();
+#else
+    (void)t;
+    return std::uncaught_exception() ? 1 : 0;
+#endif
   }
 
   // Makes the `size` bytes written at the head visible to the writer; past half full, wakes it now rather
