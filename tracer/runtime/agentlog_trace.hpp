@@ -1859,17 +1859,19 @@ class Span {
     site_ = &site;
     site_id_ = info->id;
     level_ = static_cast<std::uint8_t>(level);
-    capture_params_ = info->capture_params.load(std::memory_order_relaxed);
-    capture_return_ = info->capture_return.load(std::memory_order_relaxed);
-    has_return_ = false;
-    return_start_ = 0;
-    params_len_ = events_ = dropped_events_ = 0;
-    steady0_ = level >= 4 ? detail::steady_ns() : 0;
+    if (level >= 2) {  // the members of captures: a level-1 span never reads them
+      capture_params_ = info->capture_params.load(std::memory_order_relaxed);
+      capture_return_ = info->capture_return.load(std::memory_order_relaxed);
+      has_return_ = false;
+      return_start_ = 0;
+      params_len_ = events_ = dropped_events_ = 0;
+      steady0_ = level >= 4 ? detail::steady_ns() : 0;
+      scratch_start_ = scratch().size();
+    }
     parent_ = t.current;
     span_ = ++t.seq;
     t.current = span_;
     uncaught_ = uncaught(t);
-    if (level >= 2) scratch_start_ = scratch().size();
     t0_ = detail::ticks();
   }
 
