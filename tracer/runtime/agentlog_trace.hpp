@@ -18,14 +18,18 @@
 // Configuration: the project is found from $AGENTLOG_ROOT or by walking up from the working directory to a
 // folder holding .ai-agents/logging (none found: nothing is recorded). .ai-agents/logging/config/.env.tracing
 // is read at start (TRACING_ENABLED, TRACING_DEFAULT_LEVEL, TRACING_SAMPLE_RATE, TRACING_MAX_DEPTH,
-// TRACING_MAX_CAPTURE_SIZE, TRACING_REDACT, TRACING_BUFFER_MB); config/tracing.config.json is re-read within
-// a second of a change. Environment variables of the same names override the file (useful in tests).
+// TRACING_MAX_CAPTURE_SIZE, TRACING_REDACT, TRACING_BUFFER_MB, TRACING_FULL_WAIT_MS, TRACING_FORMAT);
+// config/tracing.config.json is re-read within a second of a change. Environment variables of the same names
+// override the file (useful in tests).
 //
-// Recording: each thread appends fixed-layout records to its own lock-free ring; one background writer
-// formats them as JSON lines into .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few
-// milliseconds (SIGKILL loses at most that), and at exit(), at return from main, and in std::terminate. A
-// full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default 100) and then drops the span and
-// counts it (agentlog::stats()); past half full it wakes the writer at once. A fork child starts its own file.
+// Recording: each thread appends fixed-layout records (40 bytes at level 1) to its own lock-free ring. One
+// background writer formats them as JSON lines into
+// .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few milliseconds (SIGKILL loses at most
+// that), at exit(), at return from main, and in std::terminate. With TRACING_FORMAT=binary it copies the
+// records to <pid>-<startEpochMs>.bin instead, and agentlog (convert_span_file below) writes the same JSON
+// lines once the program has stopped. A full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default
+// 100) and then drops the span and counts it (agentlog::stats()); past half full it wakes the writer at once.
+// A fork child starts its own file.
 //
 // Cost: a span whose tracing is off costs one relaxed atomic load and a branch. Captures are evaluated
 // only when the span is recorded at level >= 2.
@@ -49,8 +53,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/mman.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -672,7 +676,8 @@ struct Ring {
   std::atomic<std::uint64_t> head{0};  // written by the producer
   std::uint64_t cached_tail = 0;       // producer's last view of tail
   std::size_t head_pos = 0;            // head % capacity, kept by the producer (a division costs ~30 cycles)
-  char pad_head_[64 - 3 * sizeof(std::uint64_t)];
+  std::uint64_t next_check = 0;        // the producer looks at tail again from this head on
+  char pad_head_[64 - 4 * sizeof(std::uint64_t)];
   std::atomic<std::uint64_t> tail{0};  // written by the consumer, 64 bytes after head
   char pad_tail_[64 - sizeof(std::uint64_t)];
   std::atomic<bool> closed{false};     // the thread exited; free after the last drain
@@ -1129,17 +1134,29 @@ class Runtime {
     dir += "/";
     dir += day;
     ::mkdir(dir.c_str(), 0755);
-    file_path_ = dir + "/" + std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000) +
-                 (settings_.binary ? ".bin" : ".jsonl");
-    fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ >= 0 && settings_.binary) {
-      FileHeader h;
-      std::memcpy(h.magic, kSpanFileMagic, sizeof h.magic);
-      h.version = 1;
-      h.pid = static_cast<std::uint32_t>(pid_);
-      h.start_wall_ns = start_wall_ns_;
-      h.tick0 = tick0_;
-      write_all(&h, sizeof h);
+    std::string name = std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000);
+    file_path_ = dir + "/" + name + (settings_.binary ? ".bin" : ".jsonl");
+    if (!settings_.binary) {
+      fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      return;
+    }
+    // The binary file is locked for as long as this process has it open (the lock goes with the process,
+    // SIGKILL included): agentlog converts it only when nobody holds the lock. It gets its name only once
+    // locked and headed, so that no converter ever sees it unlocked while it is written.
+    std::string partial = dir + "/." + name + ".bin.partial";
+    fd_ = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) return;
+    FileHeader h;
+    std::memcpy(h.magic, kSpanFileMagic, sizeof h.magic);
+    h.version = 1;
+    h.pid = static_cast<std::uint32_t>(pid_);
+    h.start_wall_ns = start_wall_ns_;
+    h.tick0 = tick0_;
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 || !write_all(&h, sizeof h) ||
+        ::rename(partial.c_str(), file_path_.c_str()) != 0) {
+      ::close(fd_);
+      ::unlink(partial.c_str());
+      fd_ = -1;
     }
   }
 
@@ -1997,8 +2014,11 @@ class Span {
 #if defined(__GNUC__)
     if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 0);  // own the line early
 #endif
-    if (AGENTLOG_UNLIKELY(head - r.cached_tail > r.capacity / 2)) {
+    // While the writer lags more than half a ring behind, this looks again only every 1/16 of the ring: the
+    // writer's cache lines are not pulled over on every span.
+    if (AGENTLOG_UNLIKELY(head - r.cached_tail > r.capacity / 2) && head >= r.next_check) {
       r.cached_tail = r.tail.load(std::memory_order_acquire);
+      r.next_check = head + r.capacity / 16;
       if (head - r.cached_tail > r.capacity / 2 && !r.wake_sent.exchange(true, std::memory_order_relaxed))
         detail::Runtime::get().wake();
     }
@@ -2245,25 +2265,18 @@ inline std::string trace_file() {
 struct SpanFileInfo {
   bool valid = false;     // it starts with the header of a binary span file
   bool complete = false;  // its program stopped tracing and wrote the end block
-  bool running = false;   // not complete, and the process that writes it still runs
+  bool running = false;   // not complete, and a process still writes it (holds its lock)
   int pid = 0;
 };
 
 namespace detail {
-// Whether process `pid` is the one that started writing at `start_wall_ns` (a reused pid is not).
-inline bool process_runs(int pid, std::int64_t start_wall_ns) {
-  if (pid <= 0 || (::kill(pid, 0) != 0 && errno != EPERM)) return false;
-  std::string stat, boot;
-  if (!read_whole("/proc/" + std::to_string(pid) + "/stat", stat) || !read_whole("/proc/stat", boot)) return true;
-  std::size_t close = stat.rfind(')');
-  std::size_t btime = boot.find("\nbtime ");
-  if (close == std::string::npos || btime == std::string::npos) return true;
-  std::istringstream fields(stat.substr(close + 2));  // field 3 (state) on; starttime is field 22
-  std::string field;
-  for (int i = 3; i <= 22 && (fields >> field); ++i) {
+// Whether a process still writes the file: it holds its lock (see Runtime::open_file).
+inline bool locked_by_writer(int fd) {
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    return false;
   }
-  double started = std::atof(boot.c_str() + btime + 7) + std::atof(field.c_str()) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  return started <= static_cast<double>(start_wall_ns) / 1e9 + 2.0;
+  return errno == EWOULDBLOCK;
 }
 
 // Calls `block(header, body)` for every whole block of the file's bytes; returns false when the header is not
@@ -2317,7 +2330,7 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   });
   if (!info.valid) return info;
   info.pid = static_cast<int>(header.pid);
-  info.running = !info.complete && detail::process_runs(info.pid, header.start_wall_ns);
+  info.running = !info.complete && detail::locked_by_writer(file.fd);
   return info;
 }
 

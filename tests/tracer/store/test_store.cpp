@@ -2,7 +2,8 @@
 // and corrupt lines, retention, reindex, a corrupt index, exports) and spans from a real traced program
 // queried through `agentlog serve` (tools and resources).
 #include <doctest/doctest.h>
-#include <sys/wait.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -663,19 +664,11 @@ fs::path binary_span_file(const TempDir& root) {
   return found[0];
 }
 
-// The file as if process `pid` were still writing it, or had died: no end block (when `cut_end`), that pid.
-// `started_ns_ago`: when the file says its program started.
-void unfinish(const fs::path& bin, int pid, bool cut_end, std::int64_t started_ns_ago = 0) {
+// The file as if its program had been killed before it wrote its end block.
+void cut_end(const fs::path& bin) {
   std::string bytes = agentlog::test::read_text(bin);
   REQUIRE(bytes.size() > 64);
-  if (cut_end) bytes.resize(bytes.size() - 32);  // the end block: a 16-byte block header and two counters
-  std::uint32_t p = static_cast<std::uint32_t>(pid);
-  std::memcpy(&bytes[12], &p, 4);  // FileHeader: magic[8], version, pid, start_wall_ns
-  if (started_ns_ago) {
-    std::int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count() - started_ns_ago;
-    std::memcpy(&bytes[16], &start, 8);
-  }
+  bytes.resize(bytes.size() - 32);  // the end block: a 16-byte block header and two counters
   std::ofstream(bin, std::ios::binary | std::ios::trunc) << bytes;
 }
 }  // namespace
@@ -702,26 +695,22 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     CHECK(trace["spans"][0]["returnValue"] == 3);
     CHECK(trace["spans"][0]["children"].size() == 2);
   }
-  SUBCASE("a file still being written waits; once its process is gone, what it holds is converted") {
+  SUBCASE("a file still being written (its lock held) waits; once the lock is gone, what it holds converts") {
     TempDir root;
     fs::path bin = binary_span_file(root);
-    unfinish(bin, static_cast<int>(::getpid()), true);  // this test runs, so "the program" runs
+    cut_end(bin);
+    int writer = ::open(bin.c_str(), O_RDONLY);  // the lock a tracing program holds on its binary file
+    REQUIRE(writer >= 0);
+    REQUIRE(::flock(writer, LOCK_EX) == 0);
     TraceStore store(root / ".ai-agents/logging/traces");
     auto waiting = store.ingest();
     CHECK(waiting.waiting_files == 1);
     CHECK(waiting.converted_files == 0);
     CHECK(fs::exists(bin));
-    // This process, but the file says its program started an hour ago: a reused pid, not the program.
-    TempDir other;
-    fs::path old = binary_span_file(other);
-    unfinish(old, static_cast<int>(::getpid()), true, 3600LL * 1000000000LL);
-    auto reused = TraceStore(other / ".ai-agents/logging/traces").ingest();
-    CHECK(reused.converted_files == 1);
-    CHECK(reused.spans == 9);
-    pid_t dead = ::fork();  // a pid that no longer runs
-    if (dead == 0) ::_exit(0);
-    ::waitpid(dead, nullptr, 0);
-    unfinish(bin, static_cast<int>(dead), false);
+    auto refused = agentlog::test::run_agentlog({"traces", "convert", bin.string()});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("is still being written by process") != std::string::npos);
+    ::close(writer);  // the program exited, or was killed
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the store rescans at least once a second
     auto converted = store.ingest();
     CHECK(converted.converted_files == 1);
