@@ -677,7 +677,8 @@ struct Ring {
   std::uint64_t cached_tail = 0;       // producer's last view of tail
   std::size_t head_pos = 0;            // head % capacity, kept by the producer (a division costs ~30 cycles)
   std::uint64_t next_check = 0;        // the producer looks at tail again from this head on
-  char pad_head_[64 - 4 * sizeof(std::uint64_t)];
+  std::atomic<std::uint64_t> spans{0};  // span records published (stored after head)
+  char pad_head_[64 - 5 * sizeof(std::uint64_t)];
   std::atomic<std::uint64_t> tail{0};  // written by the consumer, 64 bytes after head
   char pad_tail_[64 - sizeof(std::uint64_t)];
   std::atomic<bool> closed{false};     // the thread exited; free after the last drain
@@ -685,6 +686,7 @@ struct Ring {
   std::atomic<std::uint64_t> dropped{0}, waited{0};
   std::uint32_t number = 0;  // in this process, for the binary file
   TraceCursor cursor;        // the writer's
+  std::uint64_t spans_written = 0;  // the writer's
 };
 
 // Turns ring records into the span lines of DESIGN.md. The in-process writer and the converter of binary
@@ -1202,7 +1204,7 @@ class Runtime {
 
   void drain_all() {
     std::vector<Ring*> rings;
-    std::vector<std::uint64_t> heads;
+    std::vector<std::uint64_t> heads, spans;
     {
       std::lock_guard<std::mutex> lock(rings_mutex_);
       rings = rings_;
@@ -1210,6 +1212,7 @@ class Runtime {
     // Heads first, then the site table: every site a record up to these heads names is in the table.
     bool any = false;
     for (Ring* r : rings) {
+      spans.push_back(r->spans.load(std::memory_order_acquire));
       heads.push_back(r->head.load(std::memory_order_acquire));
       if (heads.back() != r->tail.load(std::memory_order_relaxed)) any = true;
     }
@@ -1227,7 +1230,7 @@ class Runtime {
         ClockBlock clock = {fmt_.ns_per_tick, 0};
         write_block(kBlockClock, 0, &clock, sizeof clock);
       }
-      for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i]);
+      for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i], spans[i]);
       write_out();
     }
     // Free the rings of exited threads once empty.
@@ -1274,8 +1277,9 @@ class Runtime {
     write_block(kBlockSite, 0, block.data(), block.size());
   }
 
-  // Writes the ring's records up to `head`: formatted, or copied as they are to the binary file.
-  void drain(Ring& r, std::uint64_t head) {
+  // Writes the ring's records up to `head`: formatted, or copied as they are to the binary file. `spans`: the
+  // ring's span count read before `head` (no more than the spans up to it).
+  void drain(Ring& r, std::uint64_t head, std::uint64_t spans) {
     std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
     if (tail == head) return;
     if (settings_.binary) {
@@ -1287,12 +1291,8 @@ class Runtime {
       write_all(&rb, sizeof rb);
       write_all(r.data() + first, n1);
       write_all(r.data(), len - n1);
-      for (std::uint64_t at = tail; at != head;) {  // count the spans
-        std::uint32_t word;
-        std::memcpy(&word, r.data() + at % r.capacity, 4);
-        if (record_kind(word) == kSpan) recorded_.fetch_add(1, std::memory_order_relaxed);
-        at += record_size(word);
-      }
+      recorded_.fetch_add(spans - r.spans_written, std::memory_order_relaxed);
+      r.spans_written = spans;
     } else {
       std::uint64_t before = fmt_.spans;
       while (tail != head) {
@@ -1983,7 +1983,7 @@ class Span {
         std::memcpy(p + sizeof rec, &pay, sizeof pay);
         if (payload) std::memcpy(p + header, scratch().data() + scratch_start_, payload);
       }
-      publish(r, size);
+      publish(r, size, 1);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
@@ -2004,13 +2004,14 @@ class Span {
 #endif
   }
 
-  // Makes the `size` bytes written at the head visible to the writer; past half full, wakes it now rather
-  // than at its next tick (once per crossing).
-  static void publish(detail::Ring& r, std::size_t size) {
+  // Makes the `size` bytes written at the head (holding `spans` spans) visible to the writer; past half full,
+  // wakes it now rather than at its next tick (once per crossing).
+  static void publish(detail::Ring& r, std::size_t size, unsigned spans) {
     std::uint64_t head = r.head.load(std::memory_order_relaxed) + size;
     r.head_pos += size;
     if (r.head_pos == r.capacity) r.head_pos = 0;
     r.head.store(head, std::memory_order_release);
+    if (spans) r.spans.store(r.spans.load(std::memory_order_relaxed) + spans, std::memory_order_release);
 #if defined(__GNUC__)
     if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 0);  // own the line early
 #endif
@@ -2039,7 +2040,7 @@ class Span {
     tr.root_parent = t.root_parent;
     std::memcpy(p, &tr, sizeof tr);
     if (custom_len) std::memcpy(p + sizeof tr, t.custom->data(), custom_len);
-    publish(r, size);
+    publish(r, size, 0);
     t.trace_changed = false;
     return true;
   }

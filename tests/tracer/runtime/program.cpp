@@ -258,8 +258,10 @@ int main(int argc, char** argv) {
     std::raise(SIGKILL);
   } else if (scenario == "many") {
     for (int i = 0; i < 200000; ++i) fib(1);
+    agentlog::flush();
     agentlog::Stats s = agentlog::stats();
-    std::printf("{\"dropped\":%llu}\n", static_cast<unsigned long long>(s.dropped));
+    std::printf("{\"dropped\":%llu,\"recorded\":%llu}\n", static_cast<unsigned long long>(s.dropped),
+                static_cast<unsigned long long>(s.recorded));
   } else {
     std::fprintf(stderr, "unknown scenario %s\n", scenario.c_str());
     return 2;

@@ -450,6 +450,7 @@ TEST_CASE("many spans: none dropped, every one on disk") {
     auto r = run(program, "many", {}, "TRACING_DEFAULT_LEVEL=1\nTRACING_BUFFER_MB=128\n");
     REQUIRE(r.process.exit_code == 0);
     CHECK(json::parse(r.process.out)["dropped"] == 0);
+    CHECK(json::parse(r.process.out)["recorded"] == 200000);  // agentlog::flush() wrote every one
     CHECK(r.spans.size() == 200000);
   });
 }
