@@ -2265,8 +2265,8 @@ inline std::string trace_file() {
 // What a binary span file (TRACING_FORMAT=binary) says of itself.
 struct SpanFileInfo {
   bool valid = false;     // it starts with the header of a binary span file
-  bool complete = false;  // its program stopped tracing and wrote the end block
-  bool running = false;   // not complete, and a process still writes it (holds its lock)
+  bool running = false;   // a process still writes it (holds its lock)
+  bool complete = false;  // not running, and its program stopped tracing and wrote the end block
   int pid = 0;
 };
 
@@ -2325,13 +2325,16 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   SpanFileInfo info;
   detail::MappedFile file(path);
   detail::FileHeader header;
-  if (!file.data) return info;
-  info.valid = detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char*) {
-    if (h.kind == detail::kBlockEnd) info.complete = true;
-  });
+  if (!file.data || file.size < sizeof header) return info;
+  std::memcpy(&header, file.data, sizeof header);
+  info.valid = std::memcmp(header.magic, detail::kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
   if (!info.valid) return info;
   info.pid = static_cast<int>(header.pid);
-  info.running = !info.complete && detail::locked_by_writer(file.fd);
+  info.running = detail::locked_by_writer(file.fd);
+  if (!info.running)  // (a file still being written, maybe large, is not read through)
+    detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char*) {
+      if (h.kind == detail::kBlockEnd) info.complete = true;
+    });
   return info;
 }
 
