@@ -66,7 +66,7 @@ measure() {
 for w in $workloads; do
   # A buffer that holds every span of the run (so the thread never waits for the writer), and no bigger:
   # its pages are touched at the thread's first span, which the whole-process time includes.
-  if [ $w = fib ]; then mb=320; else mb=128; fi
+  if [ $w = fib ]; then mb=320; else mb=256; fi
   measure "untraced" "" $w "$out/untraced" $w
   measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
   measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w

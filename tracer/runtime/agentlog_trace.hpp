@@ -174,27 +174,31 @@ inline int site_level(Site& site) {
 }
 
 // ------------------------------------------------------------------------------------ json helpers
+// Characters that need no escape are appended in runs, not one by one.
 inline void put_escaped(std::string& o, const char* s, std::size_t n) {
   static const char hex[] = "0123456789abcdef";
+  std::size_t run = 0;  // where the pending run of plain characters starts
   for (std::size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    o.append(s + run, i - run);
+    run = i + 1;
     if (c == '"' || c == '\\') {
       o += '\\';
       o += static_cast<char>(c);
-    } else if (c < 0x20) {
-      switch (c) {
-        case '\n': o += "\\n"; break;
-        case '\r': o += "\\r"; break;
-        case '\t': o += "\\t"; break;
-        default:
-          o += "\\u00";
-          o += hex[c >> 4];
-          o += hex[c & 15];
-      }
-    } else {
-      o += static_cast<char>(c);
+      continue;
+    }
+    switch (c) {
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        o += "\\u00";
+        o += hex[c >> 4];
+        o += hex[c & 15];
     }
   }
+  o.append(s + run, n - run);
 }
 inline void put_string(std::string& o, const char* s, std::size_t n) {
   o += '"';
@@ -931,7 +935,7 @@ class Runtime {
     std::lock_guard<std::mutex> lock(drain_mutex_);
     drain_all();
     if (settings_.binary && fd_ >= 0) {
-      EndBlock end = {recorded_.load(), stats_dropped()};
+      EndBlock end = {recorded_.load(), stats().dropped};
       write_block(kBlockEnd, 0, &end, sizeof end);
     }
   }
@@ -948,7 +952,6 @@ class Runtime {
     }
     return s;
   }
-  std::uint64_t stats_dropped() { return stats().dropped; }
 
   std::string trace_file() const { return file_path_; }
 
@@ -2013,7 +2016,7 @@ class Span {
     r.head.store(head, std::memory_order_release);
     if (spans) r.spans.store(r.spans.load(std::memory_order_relaxed) + spans, std::memory_order_release);
 #if defined(__GNUC__)
-    if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 0);  // own the line early
+    if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 3);  // own the line early
 #endif
     // While the writer lags more than half a ring behind, this looks again only every 1/16 of the ring: the
     // writer's cache lines are not pulled over on every span.
