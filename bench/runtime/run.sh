@@ -34,6 +34,7 @@ measure() {
   local threads=() walls=() dropped=0
   for ((i = 0; i < runs; i++)); do
     rm -rf "$proj/.ai-agents/logging/traces" "$out/uftrace.data"
+    sync  # the previous run's GBs of span files are written back now, not during this run
     local t0 t1 line
     t0=$(date +%s%N)
     line=$(cd "$out" && env $envs "$@" 2>/dev/null | grep '^{' | tail -1)
