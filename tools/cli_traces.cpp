@@ -54,11 +54,12 @@ void print_summaries(const json& traces, const Colour& c, store::TraceStore& ind
   for (const auto& t : traces) {
     char dur[32];
     std::snprintf(dur, sizeof dur, "%10.3f ms", t["duration"].get<double>());
-    std::cout << c(t["error"].get<bool>() ? "31" : "33", dur) << "  " << t["traceId"].get<std::string>() << "  "
-              << c("1", t["rootFunction"].is_string() ? t["rootFunction"].get<std::string>() : "?") << "  "
-              << t["spanCount"] << " spans  " << t["startTime"].get<std::string>() << "\n";
+    std::cout << c(t["error"].get<bool>() ? "31" : "33", dur) << "  " << t["traceId"].get<std::string>()
+              << "  " << c("1", t["rootFunction"].is_string() ? t["rootFunction"].get<std::string>() : "?")
+              << "  " << t["spanCount"] << " spans  " << t["startTime"].get<std::string>() << "\n";
     for (const auto& m : t.value("matches", json::array()))
-      std::cout << "      " << m["function"].get<std::string>() << "  " << m["duration"].get<double>() << " ms\n";
+      std::cout << "      " << m["function"].get<std::string>() << "  " << m["duration"].get<double>()
+                << " ms\n";
   }
 }
 
@@ -66,8 +67,8 @@ void print_summaries(const json& traces, const Colour& c, store::TraceStore& ind
 void print_tree(const json& trace, const Colour& c) {
   const int width = terminal_width();
   std::map<std::string, std::pair<int, double>> depth_and_parent_ms;  // spanId -> depth, parent duration
-  std::cout << c("1", "trace " + trace["traceId"].get<std::string>()) << "  " << trace["duration"].get<double>()
-            << " ms, " << trace["spanCount"] << " spans\n";
+  std::cout << c("1", "trace " + trace["traceId"].get<std::string>()) << "  "
+            << trace["duration"].get<double>() << " ms, " << trace["spanCount"] << " spans\n";
   for (const auto& s : trace["spans"]) {
     int depth = 0;
     double parent_ms = 0;
@@ -88,7 +89,8 @@ void print_tree(const json& trace, const Colour& c) {
     std::string call = s["function"].get<std::string>();
     std::string args;
     if (s["params"].is_object())
-      for (const auto& [k, v] : s["params"].items()) args += (args.empty() ? "" : ", ") + k + "=" + compact(v);
+      for (const auto& [k, v] : s["params"].items())
+        args += (args.empty() ? "" : ", ") + k + "=" + compact(v);
     call += "(" + args + ")";
     if (!s["returnValue"].is_null()) call += " -> " + compact(s["returnValue"]);
     std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
@@ -97,7 +99,8 @@ void print_tree(const json& trace, const Colour& c) {
     std::string line = fit(call + where, room);
     bool slow = parent_ms > 0 && ms / parent_ms > 0.5;
     std::cout << c(slow ? "33" : "2", head) << indent << c(s["error"].is_null() ? "0" : "31", line) << "\n";
-    if (!s["error"].is_null()) std::cout << std::string(22, ' ') << indent << c("31", "! " + compact(s["error"])) << "\n";
+    if (!s["error"].is_null())
+      std::cout << std::string(22, ' ') << indent << c("31", "! " + compact(s["error"])) << "\n";
   }
 }
 
@@ -119,7 +122,8 @@ void add_traces_commands(CLI::App& app) {
   traces->require_subcommand(1);
   static CliCommon common;
 
-  auto* search = traces->add_subcommand("search", "Traces whose spans match all the given filters, newest first");
+  auto* search =
+      traces->add_subcommand("search", "Traces whose spans match all the given filters, newest first");
   static std::string query, min_d, max_d, file, function, since, until, cursor;
   static bool errors_only = false;
   static int limit = 20;
@@ -137,8 +141,14 @@ void add_traces_commands(CLI::App& app) {
   search->callback([] {
     run([] {
       json a = json::object();
-      for (auto [k, v] : {std::pair{"query", &query}, {"minDuration", &min_d}, {"maxDuration", &max_d}, {"file", &file},
-                          {"function", &function}, {"since", &since}, {"until", &until}, {"cursor", &cursor}})
+      for (auto [k, v] : {std::pair{"query", &query},
+                          {"minDuration", &min_d},
+                          {"maxDuration", &max_d},
+                          {"file", &file},
+                          {"function", &function},
+                          {"since", &since},
+                          {"until", &until},
+                          {"cursor", &cursor}})
         if (!v->empty()) a[k] = *v;
       a["errorsOnly"] = errors_only;
       a["limit"] = limit;
@@ -147,11 +157,13 @@ void add_traces_commands(CLI::App& app) {
       if (common.json) return print_json(out);
       print_summaries(out["traces"], Colour{stdout_is_tty()}, index,
                       "No trace matches. Loosen the filters (agentlog traces search --help lists them).");
-      if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
+      if (out["nextCursor"].is_string())
+        std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
     });
   });
 
-  auto* show = traces->add_subcommand("show", "The call tree of one trace with durations, arguments and results");
+  auto* show =
+      traces->add_subcommand("show", "The call tree of one trace with durations, arguments and results");
   static std::string trace_id;
   add_common_options(show, common);
   show->add_option("traceId", trace_id, "Trace id (from search or slow)")->required();
@@ -178,7 +190,8 @@ void add_traces_commands(CLI::App& app) {
     });
   });
 
-  auto* stats = traces->add_subcommand("stats", "count, mean, p50/p95/p99, max and error rate of a file or function");
+  auto* stats =
+      traces->add_subcommand("stats", "count, mean, p50/p95/p99, max and error rate of a file or function");
   add_common_options(stats, common);
   stats->add_option("file", file, "Source file (or path suffix)")->required();
   stats->add_option("function", function, "Function (optional)");
@@ -186,10 +199,11 @@ void add_traces_commands(CLI::App& app) {
     run([] {
       json s = trace_store(ToolsContext{common.layout()}).stats(file, function);
       if (common.json) return print_json(s);
-      std::printf("%s%s\n  count %lld  errors %.1f%%\n  mean %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f ms\n",
-                  file.c_str(), function.empty() ? "" : ("::" + function).c_str(), s["count"].get<long long>(),
-                  100.0 * s["errorRate"].get<double>(), s["mean"].get<double>(), s["p50"].get<double>(),
-                  s["p95"].get<double>(), s["p99"].get<double>(), s["max"].get<double>());
+      std::printf(
+          "%s%s\n  count %lld  errors %.1f%%\n  mean %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f ms\n",
+          file.c_str(), function.empty() ? "" : ("::" + function).c_str(), s["count"].get<long long>(),
+          100.0 * s["errorRate"].get<double>(), s["mean"].get<double>(), s["p50"].get<double>(),
+          s["p95"].get<double>(), s["p99"].get<double>(), s["max"].get<double>());
       for (const auto& id : s["slowestTraceIds"]) std::cout << "  slow: " << id.get<std::string>() << "\n";
     });
   });
@@ -206,7 +220,8 @@ void add_traces_commands(CLI::App& app) {
   });
 
   auto* convert = traces->add_subcommand(
-      "convert", "Turn binary span files (TRACING_FORMAT=binary) into the JSONL the runtime writes by default");
+      "convert",
+      "Turn binary span files (TRACING_FORMAT=binary) into the JSONL the runtime writes by default");
   static std::vector<std::string> binaries;
   add_common_options(convert, common);
   convert->add_option("files", binaries,
@@ -226,8 +241,10 @@ void add_traces_commands(CLI::App& app) {
           throw store::StoreError("traces.not_found", "cannot read " + path + ": " + std::strerror(errno));
         SpanFileInfo info = inspect_span_file(path);
         if (!info.valid)
-          throw store::StoreError("traces.not_binary", path + " is not a binary span file (TRACING_FORMAT=binary "
-                                                              "writes <pid>-<start>.bin under traces/)");
+          throw store::StoreError("traces.not_binary",
+                                  path +
+                                      " is not a binary span file (TRACING_FORMAT=binary "
+                                      "writes <pid>-<start>.bin under traces/)");
         if (info.running)
           throw store::StoreError("traces.still_running", path + " is still being written by process " +
                                                               std::to_string(info.pid) +
@@ -243,17 +260,21 @@ void add_traces_commands(CLI::App& app) {
     });
   });
 
-  auto* exp = traces->add_subcommand("export", "Write one trace as Chrome trace-event JSON (Perfetto) or OTLP/JSON");
+  auto* exp =
+      traces->add_subcommand("export", "Write one trace as Chrome trace-event JSON (Perfetto) or OTLP/JSON");
   static std::string format = "chrome", output;
   add_common_options(exp, common);
   exp->add_option("traceId", trace_id)->required();
-  exp->add_option("--format", format, "chrome | otlp")->check(CLI::IsMember({"chrome", "otlp"}))->capture_default_str();
+  exp->add_option("--format", format, "chrome | otlp")
+      ->check(CLI::IsMember({"chrome", "otlp"}))
+      ->capture_default_str();
   exp->add_option("-o,--output", output, "File to write (default stdout)");
   exp->callback([] {
     run([] {
       ProjectLayout layout = common.layout();
       auto& st = trace_store(ToolsContext{layout});
-      json out = format == "chrome" ? st.export_chrome(trace_id) : st.export_otlp(trace_id, layout.root.filename().string());
+      json out = format == "chrome" ? st.export_chrome(trace_id)
+                                    : st.export_otlp(trace_id, layout.root.filename().string());
       if (output.empty()) {
         std::cout << out.dump() << "\n";
       } else {

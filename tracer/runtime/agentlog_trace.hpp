@@ -10,8 +10,8 @@
 //   }
 //
 // Levels: 1 entry/exit + timing (+ error flag on exceptions); 2 + parameters, return values, exception type
-// and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR /
-// AGENTLOG_CHECKPOINT events; 5 + AGENTLOG_LINE statement events. The level in the file is a ceiling: the
+// and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR
+// / AGENTLOG_CHECKPOINT events; 5 + AGENTLOG_LINE statement events. The level in the file is a ceiling: the
 // span records at min(ceiling, tracing.config.json for its function, else its file, else
 // TRACING_DEFAULT_LEVEL). Parent/child links within a thread are recorded at every level.
 //
@@ -24,8 +24,8 @@
 //
 // Recording: each thread appends fixed-layout records (40 bytes at level 1) to its own lock-free ring. One
 // background writer formats them as JSON lines into
-// .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few milliseconds (SIGKILL loses at most
-// that), at exit(), at return from main, and in std::terminate. With TRACING_FORMAT=binary it copies the
+// .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few milliseconds (SIGKILL loses at
+// most that), at exit(), at return from main, and in std::terminate. With TRACING_FORMAT=binary it copies the
 // records to <pid>-<startEpochMs>.bin instead, and agentlog (convert_span_file below) writes the same JSON
 // lines once the program has stopped. A full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default
 // 100) and then drops the span and counts it (agentlog::stats()); past half full it wakes the writer at once.
@@ -34,7 +34,8 @@
 // Cost: a span whose tracing is off costs one relaxed atomic load and a branch. Captures are evaluated
 // only when the span is recorded at level >= 2.
 //
-// Compile with -DAGENTLOG_DISABLE to turn every macro into nothing (AGENTLOG_RETURN passes its value through).
+// Compile with -DAGENTLOG_DISABLE to turn every macro into nothing (AGENTLOG_RETURN passes its value
+// through).
 #ifndef AGENTLOG_TRACE_HPP
 #define AGENTLOG_TRACE_HPP
 
@@ -51,6 +52,8 @@
 
 #else  // !AGENTLOG_DISABLE
 
+#include <cxxabi.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/file.h>
@@ -70,8 +73,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <cxxabi.h>
-#include <dlfcn.h>
 #include <exception>
 #include <functional>
 #include <map>
@@ -106,8 +107,8 @@ namespace agentlog {
 
 // A position in a trace that can be carried to another thread (level 3).
 struct Context {
-  std::uint64_t trace_hi = 0, trace_lo = 0;  // W3C trace id, 0/0 = none
-  std::uint64_t span = 0;                    // the parent for spans started under this context
+  std::uint64_t trace_hi = 0, trace_lo = 0;      // W3C trace id, 0/0 = none
+  std::uint64_t span = 0;                        // the parent for spans started under this context
   std::shared_ptr<const std::string> custom_id;  // a trace id set by the program (ScopedTrace)
   bool sampled = true;
   bool valid() const { return trace_hi != 0 || trace_lo != 0 || custom_id; }
@@ -130,11 +131,13 @@ inline std::uint64_t ticks() {
 #endif
 }
 inline std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 inline std::int64_t wall_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -189,9 +192,15 @@ inline void put_escaped(std::string& o, const char* s, std::size_t n) {
       continue;
     }
     switch (c) {
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       default:
         o += "\\u00";
         o += hex[c >> 4];
@@ -289,7 +298,7 @@ struct Settings {
   std::size_t buffer_bytes = std::size_t(8) << 20;
   int full_wait_ms = 20;
   bool binary = false;  // TRACING_FORMAT=binary
-  std::string root;  // the project root ("" = not found)
+  std::string root;     // the project root ("" = not found)
   std::map<std::string, FnConfig> files, functions;
 };
 
@@ -498,11 +507,11 @@ class ConfigReader {
 // ------------------------------------------------------------------------------------ per-site info
 // Parsed once per instrumented function, in the slow path; never freed (one per function in the program).
 struct SiteInfo {
-  std::string function;       // "UserService::getUser"
-  std::string plain;          // "getUser"
-  std::string file;           // relative to the project root when under it
-  std::string json_prefix;    // ,"function":"...","file":"...","line":N
-  std::vector<std::string> names;  // captured parameter names
+  std::string function;                // "UserService::getUser"
+  std::string plain;                   // "getUser"
+  std::string file;                    // relative to the project root when under it
+  std::string json_prefix;             // ,"function":"...","file":"...","line":N
+  std::vector<std::string> names;      // captured parameter names
   std::vector<std::string> name_json;  // "\"name\":" for each, ready to append
   std::vector<char> secret;            // the name looks like a secret (redacted unless TRACING_REDACT=false)
   int ceiling = 1;
@@ -550,7 +559,8 @@ inline std::string clean_function_name(std::string s) {
   std::size_t scan_end = op == std::string::npos ? s.size() : op;
   // Drop the parameter list (the last balanced "(...)" outside the operator name) and what follows it.
   std::size_t close = s.rfind(')');
-  if (close != std::string::npos && close + 1 >= s.find_last_not_of(" constvolatile&noexcept") && s.back() != '>') {
+  if (close != std::string::npos && close + 1 >= s.find_last_not_of(" constvolatile&noexcept") &&
+      s.back() != '>') {
     int depth = 0;
     for (std::size_t i = close + 1; i-- > 0;) {
       if (s[i] == ')') ++depth;
@@ -792,10 +802,11 @@ class SpanFormatter {
       o += sites[rec.site];
     else
       o += ",\"function\":\"?\",\"file\":\"?\",\"line\":0";
-    std::int64_t start_offset =
-        static_cast<std::int64_t>(static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0)) * ns_per_tick);
+    std::int64_t start_offset = static_cast<std::int64_t>(
+        static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0)) * ns_per_tick);
     std::int64_t start = start_wall_ns + start_offset;
-    std::uint64_t dur = rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * ns_per_tick) : 0;
+    std::uint64_t dur =
+        rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * ns_per_tick) : 0;
     time_t secs = static_cast<time_t>(start / 1000000000LL);
     if (secs != cached_second_) {
       struct tm tm;
@@ -838,7 +849,8 @@ class SpanFormatter {
       o += "null";
     }
     p = write_uint(write(buf, ",\"thread\":"), c.tid);
-    p = write_uint(write(p, ",\"pid\":"), static_cast<unsigned long long>(pid));  // getpid() is never negative
+    p = write_uint(write(p, ",\"pid\":"),
+                   static_cast<unsigned long long>(pid));  // getpid() is never negative
     p = write_uint(write(p, ",\"level\":"), level);
     o.append(buf, static_cast<std::size_t>(p - buf));
     if (pay.events_len || pay.dropped_events) {
@@ -1045,11 +1057,11 @@ class Runtime {
     }
     std::string text;
     std::map<std::string, std::string> env;
-    if (!s.root.empty() && read_whole(s.root + "/.ai-agents/logging/config/.env.tracing", text)) env = parse_env(text);
-    static const char* const keys[] = {"TRACING_ENABLED",          "TRACING_DEFAULT_LEVEL", "TRACING_SAMPLE_RATE",
-                                       "TRACING_MAX_DEPTH",        "TRACING_MAX_CAPTURE_SIZE", "TRACING_REDACT",
-                                       "TRACING_BUFFER_MB",        "TRACING_FULL_WAIT_MS",
-                                       "TRACING_FORMAT"};
+    if (!s.root.empty() && read_whole(s.root + "/.ai-agents/logging/config/.env.tracing", text))
+      env = parse_env(text);
+    static const char* const keys[] = {"TRACING_ENABLED",   "TRACING_DEFAULT_LEVEL",    "TRACING_SAMPLE_RATE",
+                                       "TRACING_MAX_DEPTH", "TRACING_MAX_CAPTURE_SIZE", "TRACING_REDACT",
+                                       "TRACING_BUFFER_MB", "TRACING_FULL_WAIT_MS",     "TRACING_FORMAT"};
     for (const char* k : keys)
       if (const char* v = std::getenv(k)) env[k] = v;
     auto num = [&](const char* key, double fallback, double lo, double hi) {
@@ -1066,7 +1078,8 @@ class Runtime {
     s.max_depth = static_cast<int>(num("TRACING_MAX_DEPTH", 64, 1, 100000));
     s.max_capture = static_cast<std::size_t>(num("TRACING_MAX_CAPTURE_SIZE", 1024, 16, 1 << 24));
     if (env.count("TRACING_REDACT")) s.redact = parse_bool(env["TRACING_REDACT"], true);
-    s.buffer_bytes = static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
+    s.buffer_bytes =
+        static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
     s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 100, 0, 10000));
     s.binary = trim(env["TRACING_FORMAT"]) == "binary";
     settings_ = s;
@@ -1132,7 +1145,8 @@ class Runtime {
     info->ceiling = std::max(1, std::min(5, std::atoi(args.substr(0, comma).c_str())));
     while (comma != std::string::npos) {
       std::size_t next = args.find(',', comma + 1);
-      info->names.push_back(trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1)));
+      info->names.push_back(
+          trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1)));
       comma = next;
     }
     for (const auto& n : info->names) {
@@ -1214,7 +1228,8 @@ class Runtime {
 #if defined(__x86_64__) || defined(__i386__)
     std::uint64_t t = ticks();
     std::int64_t n = steady_ns();
-    if (n - steady0_ > 1000000 && t > tick0_) cached_ns_per_tick_ = static_cast<double>(n - steady0_) / static_cast<double>(t - tick0_);
+    if (n - steady0_ > 1000000 && t > tick0_)
+      cached_ns_per_tick_ = static_cast<double>(n - steady0_) / static_cast<double>(t - tick0_);
     if (cached_ns_per_tick_ <= 0) {  // first drain within 1 ms of start: measure briefly
       std::uint64_t a = ticks();
       std::int64_t na = steady_ns();
@@ -1309,7 +1324,8 @@ class Runtime {
     std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
     if (tail == head) return;
     if (settings_.binary) {
-      std::size_t first = static_cast<std::size_t>(tail % r.capacity), len = static_cast<std::size_t>(head - tail);
+      std::size_t first = static_cast<std::size_t>(tail % r.capacity),
+                  len = static_cast<std::size_t>(head - tail);
       std::size_t n1 = std::min(len, r.capacity - first);
       RingBlock rb = {r.cursor.tid, 0, r.cursor.seed};
       BlockHeader h = {kBlockRing, r.number, sizeof rb + len};
@@ -1356,7 +1372,7 @@ class Runtime {
   std::thread writer_;
   std::vector<Ring*> rings_;
   std::uint32_t rings_made_ = 0;
-  std::vector<SiteInfo*> sites_;  // by id (config_mutex_)
+  std::vector<SiteInfo*> sites_;   // by id (config_mutex_)
   std::size_t sites_written_ = 0;  // to the binary file
   SpanFormatter fmt_;
   Settings settings_;
@@ -1406,7 +1422,7 @@ struct ThreadState {
   bool pinned;  // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
   bool writer;  // the writer thread never traces
   std::string* scratch;  // capture text of open spans, stacked
-  const EhGlobals* eh;  // this thread's exception globals (Itanium C++ ABI)
+  const EhGlobals* eh;   // this thread's exception globals (Itanium C++ ABI)
   HotSettings hot;
 };
 
@@ -1415,8 +1431,25 @@ struct Tls {
   static thread_local ThreadState state;
 };
 template <class U>
-thread_local ThreadState Tls<U>::state = {nullptr, 0, 0,     0,     0,     0,       0,       true,   nullptr, nullptr,
-                                          0,       0, 0,     true,  false, false, nullptr, nullptr, {0, 0, 0, 0, false}};
+thread_local ThreadState Tls<U>::state = {nullptr,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          0,
+                                          true,
+                                          nullptr,
+                                          nullptr,
+                                          0,
+                                          0,
+                                          0,
+                                          true,
+                                          false,
+                                          false,
+                                          nullptr,
+                                          nullptr,
+                                          {0, 0, 0, 0, false}};
 
 inline ThreadState& tls() { return Tls<>::state; }
 
@@ -1500,7 +1533,6 @@ inline void Runtime::after_fork_child() {
 
 // ----------------------------------------------------------------------------------- capturing
 
-
 template <int N>
 struct Rank : Rank<N - 1> {};
 template <>
@@ -1530,7 +1562,8 @@ void capture(Out& o, const T& v);
 template <class T, class = void>
 struct has_ostream : std::false_type {};
 template <class T>
-struct has_ostream<T, decltype(void(std::declval<std::ostream&>() << std::declval<const T&>()))> : std::true_type {};
+struct has_ostream<T, decltype(void(std::declval<std::ostream&>() << std::declval<const T&>()))>
+    : std::true_type {};
 
 namespace adl {
 using std::to_string;
@@ -1554,23 +1587,23 @@ struct is_range<T, decltype(void(std::declval<const T&>().begin() != std::declva
 template <class T, class = void>
 struct is_map : std::false_type {};
 template <class T>
-struct is_map<T, decltype(void(std::declval<typename T::key_type>()), void(std::declval<typename T::mapped_type>()))>
-    : std::true_type {};
+struct is_map<T, decltype(void(std::declval<typename T::key_type>()),
+                          void(std::declval<typename T::mapped_type>()))> : std::true_type {};
 
 template <class T>
 struct is_pair : std::false_type {};
 template <class A, class B>
-struct is_pair<std::pair<A, B>> : std::true_type {};
+struct is_pair<std::pair<A, B> > : std::true_type {};
 template <class T>
 struct is_tuple : std::false_type {};
 template <class... A>
-struct is_tuple<std::tuple<A...>> : std::true_type {};
+struct is_tuple<std::tuple<A...> > : std::true_type {};
 
 template <class T, class = void>
 struct is_smart_ptr : std::false_type {};
 template <class T>
-struct is_smart_ptr<T, decltype(void(std::declval<typename T::element_type>), void(std::declval<const T&>().get()))>
-    : std::true_type {};
+struct is_smart_ptr<T, decltype(void(std::declval<typename T::element_type>),
+                                void(std::declval<const T&>().get()))> : std::true_type {};
 
 const std::size_t kMaxItems = 16;
 
@@ -1582,11 +1615,13 @@ template <class T, typename std::enable_if<std::is_same<T, char>::value, int>::t
 void capture_impl(Out& o, T v, Rank<20>) {
   capture_string(o, &v, 1);
 }
-template <class T, typename std::enable_if<std::is_integral<T>::value && std::is_signed<T>::value, int>::type = 0>
+template <class T,
+          typename std::enable_if<std::is_integral<T>::value && std::is_signed<T>::value, int>::type = 0>
 void capture_impl(Out& o, T v, Rank<19>) {
   put_int(o.s, static_cast<long long>(v));
 }
-template <class T, typename std::enable_if<std::is_integral<T>::value && !std::is_signed<T>::value, int>::type = 0>
+template <class T,
+          typename std::enable_if<std::is_integral<T>::value && !std::is_signed<T>::value, int>::type = 0>
 void capture_impl(Out& o, T v, Rank<19>) {
   put_uint(o.s, static_cast<unsigned long long>(v));
 }
@@ -1615,7 +1650,9 @@ inline void capture_impl(Out& o, const char* v, Rank<18>) {
   else
     o.s += "null";
 }
-inline void capture_impl(Out& o, char* v, Rank<18>) { capture_impl(o, static_cast<const char*>(v), Rank<18>()); }
+inline void capture_impl(Out& o, char* v, Rank<18>) {
+  capture_impl(o, static_cast<const char*>(v), Rank<18>());
+}
 inline void capture_impl(Out& o, std::nullptr_t, Rank<18>) { o.s += "null"; }
 template <std::size_t N>
 void capture_impl(Out& o, const char (&v)[N], Rank<18>) {
@@ -1628,7 +1665,8 @@ void capture_impl(Out& o, T* v, Rank<17>) {
     return;
   }
   char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(v)));
+  int n = std::snprintf(buf, sizeof buf, "0x%llx",
+                        static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(v)));
   capture_string(o, buf, static_cast<std::size_t>(n));
 }
 template <class T, typename std::enable_if<is_smart_ptr<T>::value, int>::type = 0>
@@ -1733,7 +1771,8 @@ inline void capture_string(Out& o, const char* p, std::size_t n) {
   }
   if (n > o.limit) {
     std::size_t keep = o.limit;
-    while (keep > 0 && (static_cast<unsigned char>(p[keep]) & 0xC0) == 0x80) --keep;  // whole UTF-8 characters
+    while (keep > 0 && (static_cast<unsigned char>(p[keep]) & 0xC0) == 0x80)
+      --keep;  // whole UTF-8 characters
     o.s += '"';
     put_escaped(o.s, p, keep);
     o.s += "...(truncated, ";
@@ -1747,7 +1786,8 @@ inline void capture_string(Out& o, const char* p, std::size_t n) {
 inline bool looks_secret_name(const std::string& name) {
   std::string s;
   for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const char* const words[] = {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"};
+  static const char* const words[] = {"password",      "passwd",  "token",  "secret",
+                                      "authorization", "api_key", "apikey", "credential"};
   for (const char* w : words)
     if (s.find(w) != std::string::npos) return true;
   return false;
@@ -2049,7 +2089,8 @@ class Span {
     r.head.store(head, std::memory_order_release);
     if (spans) r.spans.store(r.spans.load(std::memory_order_relaxed) + spans, std::memory_order_release);
 #if defined(__GNUC__)
-    if (r.head_pos + 1024 < r.capacity) __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 3);  // own the line early
+    if (r.head_pos + 1024 < r.capacity)
+      __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 3);  // own the line early
 #endif
     // While the writer lags more than half a ring behind, this looks again only every 1/16 of the ring: the
     // writer's cache lines are not pulled over on every span.
@@ -2084,7 +2125,8 @@ class Span {
   // Whole traces are sampled, decided from the trace id so that every process agrees.
   static bool sampled_by_id(const detail::ThreadState& t, double rate) {
     if (rate >= 1.0) return true;
-    std::uint64_t h = t.custom ? std::hash<std::string>()(*t.custom) : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
+    std::uint64_t h =
+        t.custom ? std::hash<std::string>()(*t.custom) : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
     return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < rate;
   }
 
@@ -2100,8 +2142,8 @@ class Span {
       if (r.capacity - (head - r.cached_tail) < need) {
         r.waited.fetch_add(1, std::memory_order_relaxed);
         detail::Runtime::get().wake();
-        std::int64_t deadline = detail::steady_ns() +
-                                static_cast<std::int64_t>(detail::tls().hot.full_wait_ms) * 1000000;
+        std::int64_t deadline =
+            detail::steady_ns() + static_cast<std::int64_t>(detail::tls().hot.full_wait_ms) * 1000000;
         while (r.capacity - (head - (r.cached_tail = r.tail.load(std::memory_order_acquire))) < need) {
           if (detail::steady_ns() > deadline) return nullptr;
           std::this_thread::yield();
@@ -2145,7 +2187,6 @@ class Span {
   std::uint32_t params_len_, events_, dropped_events_;
   int uncaught_;
 };
-
 
 // ---------------------------------------------------------------------------------- public API
 // Where the calling thread is in a trace, to carry to another thread (level 3).
@@ -2238,7 +2279,8 @@ inline Context parse_traceparent(const std::string& header) {
   if (header.size() < 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return c;
   if (!detail::parse_hex(header, 0, 2, version) || version == 0xff) return c;
   Context parsed;
-  if (!detail::parse_hex(header, 3, 16, parsed.trace_hi) || !detail::parse_hex(header, 19, 16, parsed.trace_lo) ||
+  if (!detail::parse_hex(header, 3, 16, parsed.trace_hi) ||
+      !detail::parse_hex(header, 19, 16, parsed.trace_lo) ||
       !detail::parse_hex(header, 36, 16, parsed.span) || !detail::parse_hex(header, 53, 2, flags))
     return c;
   if ((parsed.trace_hi | parsed.trace_lo) == 0 || parsed.span == 0) return c;
@@ -2267,8 +2309,8 @@ class ScopedTrace {
     Context c = parse_traceparent(id);
     if (c.valid()) return c;
     Context fresh;
-    if (id.size() == 32 && detail::parse_hex(id, 0, 16, fresh.trace_hi) && detail::parse_hex(id, 16, 16, fresh.trace_lo) &&
-        (fresh.trace_hi | fresh.trace_lo) != 0)
+    if (id.size() == 32 && detail::parse_hex(id, 0, 16, fresh.trace_hi) &&
+        detail::parse_hex(id, 16, 16, fresh.trace_lo) && (fresh.trace_hi | fresh.trace_lo) != 0)
       return fresh;
     fresh = Context();
     fresh.custom_id = std::make_shared<const std::string>(id);
@@ -2322,7 +2364,8 @@ template <class F>
 bool each_block(const char* data, std::size_t size, FileHeader& header, F block) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
-  if (std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) != 0 || header.version != 1) return false;
+  if (std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) != 0 || header.version != 1)
+    return false;
   std::size_t at = sizeof header;
   while (size - at >= sizeof(BlockHeader)) {
     BlockHeader h;
@@ -2363,7 +2406,8 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   detail::FileHeader header;
   if (!file.data || file.size < sizeof header) return info;
   std::memcpy(&header, file.data, sizeof header);
-  info.valid = std::memcmp(header.magic, detail::kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
+  info.valid =
+      std::memcmp(header.magic, detail::kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
   if (!info.valid) return info;
   info.pid = static_cast<int>(header.pid);
   info.running = detail::locked_by_writer(file.fd);
@@ -2384,8 +2428,8 @@ struct ConvertResult {
 
 // Writes the span lines of a binary span file into the .jsonl of the same name, exactly the lines the
 // runtime writes itself by default, then removes the binary file (unless told not to). The lines are written
-// to a hidden file first and renamed into place. A file cut short (SIGKILL, disk full) converts up to its last
-// whole block.
+// to a hidden file first and renamed into place. A file cut short (SIGKILL, disk full) converts up to its
+// last whole block.
 inline ConvertResult convert_span_file(const std::string& path, bool remove_binary = true) {
   ConvertResult result;
   detail::MappedFile file(path);
@@ -2398,24 +2442,26 @@ inline ConvertResult convert_span_file(const std::string& path, bool remove_bina
   std::map<std::uint32_t, detail::TraceCursor> cursors;
   std::vector<std::pair<const char*, std::size_t> > rings;  // ring blocks in file order: body, size
   std::vector<std::uint32_t> ring_numbers;
-  bool valid = file.data && detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char* body) {
-    if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
-      detail::SiteBlock sb;
-      std::memcpy(&sb, body, sizeof sb);
-      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
-      if (fmt.sites.size() <= sb.id) fmt.sites.resize(sb.id + 1);
-      fmt.sites[sb.id].assign(body + sizeof sb, sb.len);
-    } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
-      detail::ClockBlock cb;
-      std::memcpy(&cb, body, sizeof cb);
-      if (cb.ns_per_tick > 0) fmt.ns_per_tick = cb.ns_per_tick;  // the last one measured the longest time
-    } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
-      rings.push_back(std::make_pair(body, static_cast<std::size_t>(h.size)));
-      ring_numbers.push_back(h.ring);
-    } else if (h.kind == detail::kBlockEnd) {
-      result.complete = true;
-    }
-  });
+  bool valid =
+      file.data &&
+      detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char* body) {
+        if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
+          detail::SiteBlock sb;
+          std::memcpy(&sb, body, sizeof sb);
+          if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
+          if (fmt.sites.size() <= sb.id) fmt.sites.resize(sb.id + 1);
+          fmt.sites[sb.id].assign(body + sizeof sb, sb.len);
+        } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
+          detail::ClockBlock cb;
+          std::memcpy(&cb, body, sizeof cb);
+          if (cb.ns_per_tick > 0) fmt.ns_per_tick = cb.ns_per_tick;  // the last one measured the longest time
+        } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
+          rings.push_back(std::make_pair(body, static_cast<std::size_t>(h.size)));
+          ring_numbers.push_back(h.ring);
+        } else if (h.kind == detail::kBlockEnd) {
+          result.complete = true;
+        }
+      });
   if (!valid) {
     result.error = path + " is not a binary span file (TRACING_FORMAT=binary writes them)";
     return result;
@@ -2423,10 +2469,13 @@ inline ConvertResult convert_span_file(const std::string& path, bool remove_bina
   fmt.pid = static_cast<int>(header.pid);
   fmt.start_wall_ns = header.start_wall_ns;
   fmt.tick0 = header.tick0;
-  std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0 ? path.substr(0, path.size() - 4) : path;
+  std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0
+                         ? path.substr(0, path.size() - 4)
+                         : path;
   std::size_t slash = base.rfind('/');
   std::string partial = base.substr(0, slash + 1) + "." + base.substr(slash + 1) + ".jsonl.partial-" +
-                        std::to_string(::getpid()) + "-" + std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
+                        std::to_string(::getpid()) + "-" +
+                        std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
   result.jsonl = base + ".jsonl";
   int out = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (out < 0) {
@@ -2439,8 +2488,10 @@ inline ConvertResult convert_span_file(const std::string& path, bool remove_bina
     while (written && off < fmt.out.size()) {
       ssize_t n = ::write(out, fmt.out.data() + off, fmt.out.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) written = false;
-      else off += static_cast<std::size_t>(n);
+      if (n <= 0)
+        written = false;
+      else
+        off += static_cast<std::size_t>(n);
     }
     fmt.out.clear();
   };
@@ -2479,8 +2530,8 @@ inline ConvertResult convert_span_file(const std::string& path, bool remove_bina
 // The agentlog Logger (a separate library) calls this, when the program has it, to stamp log lines written
 // inside a recorded span with traceId and spanId. Writes NUL-terminated ids and returns 1, or returns 0
 // outside a span. Weak, so one definition wins however many files include this header.
-extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap, char* span_id,
-                                                                 unsigned long span_cap) {
+extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
+                                                                char* span_id, unsigned long span_cap) {
   const agentlog::detail::ThreadState& t = agentlog::detail::tls();
   std::uint64_t current = t.current ? agentlog::detail::span_id(t.seed, t.current) : t.root_parent;
   if (current == 0 || span_cap < 17) return 0;
@@ -2520,9 +2571,9 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #endif
 
 // ------------------------------------------------------------------------------------- macros
-#define AGENTLOG_SPAN(...)                                                                          \
+#define AGENTLOG_SPAN(...)                                                                               \
   static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, __LINE__, #__VA_ARGS__); \
-  ::agentlog::Span agentlog_span_(agentlog_site_);                                                  \
+  ::agentlog::Span agentlog_span_(agentlog_site_);                                                       \
   if (agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
 #define AGENTLOG_RETURN(...) agentlog_span_.ret(__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)

@@ -66,13 +66,14 @@ struct Named {
 std::string to_string(const Named& n) { return "Named#" + std::to_string(n.v); }
 }  // namespace lib
 
-void captures(bool b, char c, unsigned u, long long neg, double d, Color color, const char* cstr, const char* null_cstr,
-              const int* null_ptr, const std::shared_ptr<int>& sp, const std::unique_ptr<std::string>& up,
-              const std::pair<int, std::string>& pair, const std::tuple<int, bool, std::string>& tuple,
-              const std::vector<int>& vec, const std::map<std::string, int>& map, const Opaque& opaque,
-              const Printable& printable, const lib::Named& named) {
-  AGENTLOG_SPAN(2, b, c, u, neg, d, color, cstr, null_cstr, null_ptr, sp, up, pair, tuple, vec, map, opaque, printable,
-                named);
+void captures(bool b, char c, unsigned u, long long neg, double d, Color color, const char* cstr,
+              const char* null_cstr, const int* null_ptr, const std::shared_ptr<int>& sp,
+              const std::unique_ptr<std::string>& up, const std::pair<int, std::string>& pair,
+              const std::tuple<int, bool, std::string>& tuple, const std::vector<int>& vec,
+              const std::map<std::string, int>& map, const Opaque& opaque, const Printable& printable,
+              const lib::Named& named) {
+  AGENTLOG_SPAN(2, b, c, u, neg, d, color, cstr, null_cstr, null_ptr, sp, up, pair, tuple, vec, map, opaque,
+                printable, named);
 }
 
 #if __cplusplus >= 201703L
@@ -81,7 +82,8 @@ void captures17(std::string_view sv, const std::optional<int>& some, const std::
 }
 #endif
 
-void secrets(const std::string& password, const std::string& api_key, const std::string& jwt, const std::string& plain) {
+void secrets(const std::string& password, const std::string& api_key, const std::string& jwt,
+             const std::string& plain) {
   AGENTLOG_SPAN(2, password, api_key, jwt, plain);
 }
 
@@ -145,7 +147,8 @@ void worker(int id) {
 
 void write_config(const std::string& text) {
   std::ofstream(".ai-agents/logging/config/tracing.config.json.tmp") << text;
-  std::rename(".ai-agents/logging/config/tracing.config.json.tmp", ".ai-agents/logging/config/tracing.config.json");
+  std::rename(".ai-agents/logging/config/tracing.config.json.tmp",
+              ".ai-agents/logging/config/tracing.config.json");
 }
 
 }  // namespace

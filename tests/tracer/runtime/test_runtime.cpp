@@ -60,7 +60,8 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
     // Where the sandbox forbids changing the personality (some container profiles), run it as it is.
     struct utsname u {};
     uname(&u);
-    static const bool can_setarch = agentlog::test::run_process({"setarch", u.machine, "-R", "true"}).exit_code == 0;
+    static const bool can_setarch =
+        agentlog::test::run_process({"setarch", u.machine, "-R", "true"}).exit_code == 0;
     if (can_setarch) argv.insert(argv.begin(), {"setarch", u.machine, "-R"});
   }
   r.process = agentlog::test::run_process(argv, "", root.path(), env);
@@ -104,7 +105,8 @@ std::vector<json> named(const Run& r, const std::string& function) {
 }
 
 bool is_hex(const std::string& s, std::size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(c) && !std::isupper(c); });
 }
 
 // Runs `check` once per build of program.cpp, and again with binary span files for the C++20, sanitizer and
@@ -143,10 +145,12 @@ TEST_CASE("a recursive call tree with params and return values") {
       CHECK(is_hex(s["spanId"], 16));
       CHECK(is_hex(s["traceId"], 32));
       CHECK(s["function"] == "fib");
-      CHECK(s["file"].get<std::string>().ends_with("tests/tracer/runtime/program.cpp"));  // outside the project root: absolute
+      CHECK(s["file"].get<std::string>().ends_with(
+          "tests/tracer/runtime/program.cpp"));  // outside the project root: absolute
       CHECK(s["level"] == 2);
       CHECK(s["durationNs"].get<long long>() >= 0);
-      CHECK(s["duration"].get<double>() == doctest::Approx(s["durationNs"].get<double>() / 1e6).epsilon(0.01));
+      CHECK(s["duration"].get<double>() ==
+            doctest::Approx(s["durationNs"].get<double>() / 1e6).epsilon(0.01));
       CHECK(s["startTime"].get<std::string>().size() == std::string("2026-11-25T14:30:25.107123Z").size());
       CHECK(s["pid"].is_number_integer());
       CHECK(s["thread"].is_number_integer());
@@ -211,8 +215,7 @@ TEST_CASE("captures of every kind") {
     REQUIRE(r.process.exit_code == 0);
     json p;
     for (const auto& s : r.spans)
-      if (s["function"] == "captures")
-        p = s["params"];
+      if (s["function"] == "captures") p = s["params"];
     REQUIRE(p.is_object());
     CHECK(p["b"] == true);
     CHECK(p["c"] == "x");
@@ -454,7 +457,6 @@ TEST_CASE("many spans: none dropped, every one on disk") {
     CHECK(r.spans.size() == 200000);
   });
 }
-
 
 TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
   std::ifstream in(RUNTIME_C_PROGRAMS_FILE);

@@ -654,7 +654,8 @@ namespace {
 fs::path binary_span_file(const TempDir& root) {
   fs::create_directories(root / ".ai-agents/logging/config");
   auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(),
-                                         {{"AGENTLOG_ROOT", root.path().string()}, {"TRACING_FORMAT", "binary"},
+                                         {{"AGENTLOG_ROOT", root.path().string()},
+                                          {"TRACING_FORMAT", "binary"},
                                           {"TRACING_DEFAULT_LEVEL", "2"}});
   REQUIRE(run.exit_code == 0);
   std::vector<fs::path> found;
@@ -710,7 +711,7 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     auto refused = agentlog::test::run_agentlog({"traces", "convert", bin.string()});
     CHECK(refused.exit_code == 1);
     CHECK(refused.err.find("is still being written by process") != std::string::npos);
-    ::close(writer);  // the program exited, or was killed
+    ::close(writer);                                               // the program exited, or was killed
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the store rescans at least once a second
     auto converted = store.ingest();
     CHECK(converted.converted_files == 1);
@@ -721,11 +722,13 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     TempDir root;
     REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
     fs::path bin = binary_span_file(root);
-    auto named = agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+    auto named =
+        agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
     CHECK(named.exit_code == 0);
     CHECK(named.out.find("(9 spans)") != std::string::npos);
     CHECK(fs::exists(fs::path(bin).replace_extension(".jsonl")));
-    auto again = agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+    auto again =
+        agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
     CHECK(again.exit_code == 1);
     CHECK(again.err.find("cannot read") != std::string::npos);
     fs::path other = binary_span_file(root);
@@ -735,7 +738,8 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     CHECK(json::parse(all.out)["convertedFiles"] == 1);
     fs::path text = root / "notes.txt";
     agentlog::test::write_text(text, "not spans");
-    auto wrong = agentlog::test::run_agentlog({"traces", "convert", text.string(), "--root", root.path().string()});
+    auto wrong =
+        agentlog::test::run_agentlog({"traces", "convert", text.string(), "--root", root.path().string()});
     CHECK(wrong.exit_code == 1);
     CHECK(wrong.err.find("is not a binary span file") != std::string::npos);
   }

@@ -840,8 +840,9 @@ struct TraceStore::Impl {
       agentlog::ConvertResult converted = agentlog::convert_span_file(bin.string());
       if (!converted.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
       if (!converted.ok)
-        throw StoreError("traces.convert_failed", converted.error + " (the binary span file is kept; free space or fix "
-                                                                   "the permissions, then query again)");
+        throw StoreError("traces.convert_failed", converted.error +
+                                                      " (the binary span file is kept; free space or fix "
+                                                      "the permissions, then query again)");
       ++report.converted_files;
       if (std::find(files.begin(), files.end(), fs::path(converted.jsonl)) == files.end())
         files.push_back(converted.jsonl);

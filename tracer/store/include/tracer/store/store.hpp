@@ -29,13 +29,13 @@ class StoreError : public std::runtime_error {
 };
 
 struct IngestReport {
-  std::int64_t files = 0;          // span files seen
-  std::int64_t spans = 0;          // spans added by this call
-  std::int64_t corrupt_lines = 0;  // lines skipped by this call (not JSON, or not a span)
-  std::int64_t removed_files = 0;  // span files removed by retention
+  std::int64_t files = 0;            // span files seen
+  std::int64_t spans = 0;            // spans added by this call
+  std::int64_t corrupt_lines = 0;    // lines skipped by this call (not JSON, or not a span)
+  std::int64_t removed_files = 0;    // span files removed by retention
   std::int64_t converted_files = 0;  // binary span files (TRACING_FORMAT=binary) turned into JSONL
   std::int64_t waiting_files = 0;    // binary span files still being written by a running program
-  bool complete = true;            // false: a budget stopped it with more to read (call again)
+  bool complete = true;              // false: a budget stopped it with more to read (call again)
   json to_json() const;
 };
 
@@ -57,8 +57,8 @@ class TraceStore {
   TraceStore(const TraceStore&) = delete;
   TraceStore& operator=(const TraceStore&) = delete;
 
-  // Reads what the span files gained since the last ingest. A budget (bytes of span lines, 0 = none) keeps the
-  // write transaction short: the rest waits for the next call (report.complete is false).
+  // Reads what the span files gained since the last ingest. A budget (bytes of span lines, 0 = none) keeps
+  // the write transaction short: the rest waits for the next call (report.complete is false).
   IngestReport ingest(std::int64_t budget_bytes = 0);
   IngestReport reindex();  // drops the index and rebuilds it from the span files
 
