@@ -25,6 +25,7 @@ TraceFollower::~TraceFollower() {
 void TraceFollower::run(const ToolsContext& ctx, std::chrono::milliseconds every) {
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);  // the traced program and the calls first
   std::int64_t last_report = 0;
+  trace_store(ctx).follow_running_binaries(true);  // spans of TRACING_FORMAT=binary programs as they come
   std::unique_lock lock(mutex_);
   bool more = false;  // the last batch left span lines to read: go on at once
   while (!stop_) {
@@ -35,7 +36,8 @@ void TraceFollower::run(const ToolsContext& ctx, std::chrono::milliseconds every
     } catch (const std::exception& e) {  // a busy or broken index: the next query says so; try again later
       more = false;
       const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch()).count();
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count();
       if (now - last_report >= 60) {
         last_report = now;
         std::fprintf(stderr, "agentlog: background trace ingest: %s (retrying)\n", e.what());

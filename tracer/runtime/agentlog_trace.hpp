@@ -26,10 +26,10 @@
 // background writer formats them as JSON lines into
 // .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few milliseconds (SIGKILL loses at
 // most that), at exit(), at return from main, and in std::terminate. With TRACING_FORMAT=binary it copies the
-// records to <pid>-<startEpochMs>.bin instead, and agentlog (convert_span_file below) writes the same JSON
-// lines once the program has stopped. A full ring makes the thread wait at most TRACING_FULL_WAIT_MS (default
-// 100) and then drops the span and counts it (agentlog::stats()); past half full it wakes the writer at once.
-// A fork child starts its own file.
+// records to <pid>-<startEpochMs>.bin instead, and agentlog (SpanFileConverter below) writes the same JSON
+// lines, as the file grows or once the program has stopped. A full ring makes the thread wait at most
+// TRACING_FULL_WAIT_MS (default 100) and then drops the span and counts it (agentlog::stats()); past half
+// full it wakes the writer at once. A fork child starts its own file.
 //
 // Cost: a span whose tracing is off costs one relaxed atomic load and a branch. Captures are evaluated
 // only when the span is recorded at level >= 2.
@@ -873,7 +873,7 @@ class SpanFormatter {
 // ------------------------------------------------------------------------------ binary span files
 // TRACING_FORMAT=binary: the writer copies the rings' records to <pid>-<startEpochMs>.bin as they are, with
 // the site table and the clock, instead of formatting them (uftrace's way: record now, format later).
-// `agentlog` turns a finished file into the same <pid>-<startEpochMs>.jsonl (convert_span_file below).
+// `agentlog` turns it into the same <pid>-<startEpochMs>.jsonl (SpanFileConverter below).
 // Layout: a FileHeader, then blocks, each a BlockHeader and `size` bytes (a multiple of 8).
 const char kSpanFileMagic[8] = {'A', 'G', 'L', 'T', 'R', 'A', 'C', 'E'};
 struct FileHeader {
@@ -2358,23 +2358,24 @@ inline bool locked_by_writer(int fd) {
   return errno == EWOULDBLOCK;
 }
 
-// Calls `block(header, body)` for every whole block of the file's bytes; returns false when the header is not
-// a span file's.
-template <class F>
-bool each_block(const char* data, std::size_t size, FileHeader& header, F block) {
+inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
-  if (std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) != 0 || header.version != 1)
-    return false;
-  std::size_t at = sizeof header;
+  return std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
+}
+
+// Calls `block(header, body)` for every whole block from offset `at` on (a block cut short, still being
+// written or left by a killed program, ends the walk); returns the offset after the last whole block.
+template <class F>
+std::size_t each_block(const char* data, std::size_t size, std::size_t at, F block) {
   while (size - at >= sizeof(BlockHeader)) {
     BlockHeader h;
     std::memcpy(&h, data + at, sizeof h);
-    if (h.size > size - at - sizeof h) break;  // cut short: the program was killed while writing it
+    if (h.size > size - at - sizeof h) break;
     block(h, data + at + sizeof h);
     at += sizeof h + static_cast<std::size_t>(h.size);
   }
-  return true;
+  return at;
 }
 
 // The file mapped read-only for the life of the object.
@@ -2404,15 +2405,12 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   SpanFileInfo info;
   detail::MappedFile file(path);
   detail::FileHeader header;
-  if (!file.data || file.size < sizeof header) return info;
-  std::memcpy(&header, file.data, sizeof header);
-  info.valid =
-      std::memcmp(header.magic, detail::kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
-  if (!info.valid) return info;
+  if (!file.data || !detail::read_header(file.data, file.size, header)) return info;
+  info.valid = true;
   info.pid = static_cast<int>(header.pid);
   info.running = detail::locked_by_writer(file.fd);
   if (!info.running)  // (a file still being written, maybe large, is not read through)
-    detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char*) {
+    detail::each_block(file.data, file.size, sizeof header, [&](const detail::BlockHeader& h, const char*) {
       if (h.kind == detail::kBlockEnd) info.complete = true;
     });
   return info;
@@ -2420,108 +2418,178 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
 
 struct ConvertResult {
   bool ok = false;
-  std::uint64_t spans = 0;
-  bool complete = false;  // the file had its end block (else its program was killed, or still runs)
-  std::string jsonl;      // the span file written
+  bool busy = false;        // another converter (another agentlog) has the file
+  bool done = false;        // the program has stopped: every span is written and the binary file removed
+  bool complete = false;    // done, and the file had its end block (else its program was killed)
+  bool more = false;        // the budget stopped this call: call again
+  std::uint64_t spans = 0;  // lines written by this call
+  std::string jsonl;        // the span file written
   std::string error;
 };
 
-// Writes the span lines of a binary span file into the .jsonl of the same name, exactly the lines the
-// runtime writes itself by default, then removes the binary file (unless told not to). The lines are written
-// to a hidden file first and renamed into place. A file cut short (SIGKILL, disk full) converts up to its
-// last whole block.
-inline ConvertResult convert_span_file(const std::string& path, bool remove_binary = true) {
-  ConvertResult result;
-  detail::MappedFile file(path);
-  if (file.fd < 0) {
-    result.error = "cannot read " + path + ": " + std::strerror(errno);
-    return result;
+// Writes the span lines of a binary span file into the .jsonl of the same name: exactly the lines the runtime
+// writes itself by default. Called again while the program still writes the file, each step() appends the
+// lines of the blocks written since the last one, so the spans of a running program are seen as they come.
+// Once the program has stopped (nobody holds the binary file's lock), the last step removes the binary
+// file. The .jsonl is locked for the converter's life: one converter per file, whatever the process; a new
+// converter of a file whose previous converter went away starts the .jsonl again.
+class SpanFileConverter {
+ public:
+  explicit SpanFileConverter(std::string path) : path_(std::move(path)) {
+    std::string base = path_;
+    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".bin") == 0) base.resize(base.size() - 4);
+    jsonl_ = base + ".jsonl";
   }
-  detail::SpanFormatter fmt;
-  detail::FileHeader header;
-  std::map<std::uint32_t, detail::TraceCursor> cursors;
-  std::vector<std::pair<const char*, std::size_t> > rings;  // ring blocks in file order: body, size
-  std::vector<std::uint32_t> ring_numbers;
-  bool valid =
-      file.data &&
-      detail::each_block(file.data, file.size, header, [&](const detail::BlockHeader& h, const char* body) {
-        if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
-          detail::SiteBlock sb;
-          std::memcpy(&sb, body, sizeof sb);
-          if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
-          if (fmt.sites.size() <= sb.id) fmt.sites.resize(sb.id + 1);
-          fmt.sites[sb.id].assign(body + sizeof sb, sb.len);
-        } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
-          detail::ClockBlock cb;
-          std::memcpy(&cb, body, sizeof cb);
-          if (cb.ns_per_tick > 0) fmt.ns_per_tick = cb.ns_per_tick;  // the last one measured the longest time
-        } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
-          rings.push_back(std::make_pair(body, static_cast<std::size_t>(h.size)));
-          ring_numbers.push_back(h.ring);
-        } else if (h.kind == detail::kBlockEnd) {
-          result.complete = true;
-        }
-      });
-  if (!valid) {
-    result.error = path + " is not a binary span file (TRACING_FORMAT=binary writes them)";
-    return result;
+  ~SpanFileConverter() {
+    if (out_ >= 0) ::close(out_);
   }
-  fmt.pid = static_cast<int>(header.pid);
-  fmt.start_wall_ns = header.start_wall_ns;
-  fmt.tick0 = header.tick0;
-  std::string base = path.size() > 4 && path.compare(path.size() - 4, 4, ".bin") == 0
-                         ? path.substr(0, path.size() - 4)
-                         : path;
-  std::size_t slash = base.rfind('/');
-  std::string partial = base.substr(0, slash + 1) + "." + base.substr(slash + 1) + ".jsonl.partial-" +
-                        std::to_string(::getpid()) + "-" +
-                        std::to_string(std::hash<std::thread::id>()(std::this_thread::get_id()));
-  result.jsonl = base + ".jsonl";
-  int out = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) {
-    result.error = "cannot write " + partial + ": " + std::strerror(errno);
-    return result;
+  SpanFileConverter(const SpanFileConverter&) = delete;
+  SpanFileConverter& operator=(const SpanFileConverter&) = delete;
+
+  // Converts the blocks written since the last step, at most about `budget` bytes of them (0: no limit).
+  ConvertResult step(std::size_t budget = 0) {
+    ConvertResult r;
+    r.jsonl = jsonl_;
+    if (done_) {
+      r.ok = r.done = true;
+      r.complete = complete_;
+      return r;
+    }
+    detail::MappedFile file(path_);
+    if (file.fd < 0) return fail(r, "cannot read " + path_ + ": " + std::strerror(errno));
+    // Whether the program still writes is decided before reading: what is read after a "no" is final.
+    bool running = detail::locked_by_writer(file.fd);
+    detail::FileHeader header;
+    if (!file.data || !detail::read_header(file.data, file.size, header)) {
+      if (!running) return fail(r, path_ + " is not a binary span file (TRACING_FORMAT=binary writes them)");
+      r.ok = true;  // just created: its header comes with its first spans
+      return r;
+    }
+    if (out_ < 0 && !start(r, header)) return r;
+    std::size_t end = offset_;
+    bool more = false, failed = false;
+    std::uint64_t before = fmt_.spans;
+    detail::each_block(file.data, file.size, offset_, [&](const detail::BlockHeader& h, const char* body) {
+      if (more || failed) return;
+      if (budget && end - offset_ >= budget) {  // the budget is spent: the rest next time
+        more = true;
+        return;
+      }
+      block(h, body);
+      end += sizeof h + static_cast<std::size_t>(h.size);
+      if (fmt_.out.size() > (1u << 20)) failed = !flush();
+    });
+    if (failed || !flush()) {  // the next step starts the .jsonl again
+      fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
+      ::close(out_);
+      out_ = -1;
+      return r;
+    }
+    offset_ = end;
+    r.ok = true;
+    r.more = more;
+    r.spans = fmt_.spans - before;
+    if (running || more) return r;
+    ::close(out_);
+    out_ = -1;
+    std::remove(path_.c_str());
+    done_ = r.done = true;
+    r.complete = complete_;
+    return r;
   }
-  bool written = true;
-  auto put = [&]() {
+
+ private:
+  ConvertResult& fail(ConvertResult& r, const std::string& error) {
+    r.ok = false;
+    r.error = error;
+    return r;
+  }
+
+  // Takes the .jsonl (locked, emptied) and the header's clock.
+  bool start(ConvertResult& r, const detail::FileHeader& header) {
+    int fd = ::open(jsonl_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
+      return false;
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd);
+      r.ok = r.busy = true;
+      return false;
+    }
+    if (::ftruncate(fd, 0) != 0) {
+      fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
+      ::close(fd);
+      return false;
+    }
+    out_ = fd;
+    offset_ = sizeof header;
+    fmt_.pid = static_cast<int>(header.pid);
+    fmt_.start_wall_ns = header.start_wall_ns;
+    fmt_.tick0 = header.tick0;
+    return true;
+  }
+
+  void block(const detail::BlockHeader& h, const char* body) {
+    if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
+      detail::SiteBlock sb;
+      std::memcpy(&sb, body, sizeof sb);
+      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
+      if (fmt_.sites.size() <= sb.id) fmt_.sites.resize(sb.id + 1);
+      fmt_.sites[sb.id].assign(body + sizeof sb, sb.len);
+    } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
+      detail::ClockBlock cb;
+      std::memcpy(&cb, body, sizeof cb);
+      if (cb.ns_per_tick > 0) fmt_.ns_per_tick = cb.ns_per_tick;  // as the writer had it for the spans after
+    } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
+      detail::RingBlock rb;
+      std::memcpy(&rb, body, sizeof rb);
+      detail::TraceCursor& c = cursors_[h.ring];
+      c.tid = rb.tid;
+      c.seed = rb.seed;
+      const char* p = body + sizeof rb;
+      std::size_t left = static_cast<std::size_t>(h.size) - sizeof rb;
+      while (left > 0) {
+        std::size_t n = fmt_.record(c, p, left);
+        if (!n) break;  // a damaged block: keep what came before it
+        p += n;
+        left -= n;
+      }
+    } else if (h.kind == detail::kBlockEnd) {
+      complete_ = true;
+    }
+  }
+
+  bool flush() {
     std::size_t off = 0;
-    while (written && off < fmt.out.size()) {
-      ssize_t n = ::write(out, fmt.out.data() + off, fmt.out.size() - off);
+    while (off < fmt_.out.size()) {
+      ssize_t n = ::write(out_, fmt_.out.data() + off, fmt_.out.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        written = false;
-      else
-        off += static_cast<std::size_t>(n);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
     }
-    fmt.out.clear();
-  };
-  for (std::size_t i = 0; i < rings.size() && written; ++i) {
-    detail::RingBlock rb;
-    std::memcpy(&rb, rings[i].first, sizeof rb);
-    detail::TraceCursor& c = cursors[ring_numbers[i]];
-    c.tid = rb.tid;
-    c.seed = rb.seed;
-    const char* p = rings[i].first + sizeof rb;
-    std::size_t left = rings[i].second - sizeof rb;
-    while (left > 0) {
-      std::size_t n = fmt.record(c, p, left);
-      if (!n) break;  // a damaged block: keep what came before it
-      p += n;
-      left -= n;
-      if (fmt.out.size() > (1u << 20)) put();
-    }
+    fmt_.out.clear();
+    return true;
   }
-  put();
-  if (::close(out) != 0) written = false;
-  if (!written || std::rename(partial.c_str(), result.jsonl.c_str()) != 0) {
-    result.error = "cannot write " + result.jsonl + ": " + std::strerror(errno);
-    std::remove(partial.c_str());
-    return result;
+
+  std::string path_, jsonl_;
+  int out_ = -1;
+  std::size_t offset_ = 0;  // the next block to read
+  bool done_ = false, complete_ = false;
+  detail::SpanFormatter fmt_;
+  std::map<std::uint32_t, detail::TraceCursor> cursors_;
+};
+
+// A whole binary span file of a program that has stopped, converted at once (see SpanFileConverter).
+inline ConvertResult convert_span_file(const std::string& path) {
+  SpanFileConverter converter(path);
+  ConvertResult r = converter.step();
+  if (r.ok && (r.busy || !r.done)) {
+    r.ok = false;
+    r.error = path +
+              (r.busy ? " is being converted by another agentlog" : " is still being written by its program");
   }
-  if (remove_binary) std::remove(path.c_str());
-  result.spans = fmt.spans;
-  result.ok = true;
-  return result;
+  return r;
 }
 
 }  // namespace agentlog

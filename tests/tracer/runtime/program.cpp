@@ -259,6 +259,15 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     std::raise(SIGKILL);
+  } else if (scenario == "paced") {
+    // A span every millisecond for 1.5 s, then how many (a program that runs while its spans are queried).
+    auto start = std::chrono::steady_clock::now();
+    long n = 0;
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1500)) {
+      fib(1), ++n;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    std::printf("%ld\n", n);
   } else if (scenario == "many") {
     for (int i = 0; i < 200000; ++i) fib(1);
     agentlog::flush();

@@ -718,6 +718,57 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     CHECK(converted.spans == 9);  // every block before the missing end
     CHECK_FALSE(fs::exists(bin));
   }
+  SUBCASE("a store that follows running programs (agentlog serve's) converts a binary file as it grows") {
+    TempDir root;
+    fs::path bin = binary_span_file(root);
+    const std::string bytes = agentlog::test::read_text(bin);
+    // The blocks of the file: the header (32 bytes), then 16-byte block headers and their bodies.
+    std::vector<std::size_t> starts;
+    for (std::size_t at = 32; at + 16 <= bytes.size();) {
+      starts.push_back(at);
+      std::uint64_t size;
+      std::memcpy(&size, bytes.data() + at + 8, 8);
+      at += 16 + static_cast<std::size_t>(size);
+    }
+    REQUIRE(starts.size() == 4);  // the site, the clock, the ring's 9 spans, the end
+    const std::size_t ring = starts[2], end = starts[3];
+    auto write_prefix = [&](std::size_t n) {
+      std::ofstream(bin, std::ios::binary | std::ios::trunc) << bytes.substr(0, n);
+    };
+    write_prefix(ring + 40);  // the ring block cut in the middle, as the program is writing it
+    int writer = ::open(bin.c_str(), O_RDONLY);
+    REQUIRE(writer >= 0);
+    REQUIRE(::flock(writer, LOCK_EX) == 0);
+
+    TraceStore follower(root / ".ai-agents/logging/traces");
+    follower.follow_running_binaries(true);
+    auto first = follower.ingest();
+    CHECK(first.waiting_files == 1);
+    CHECK(first.spans == 0);  // no whole ring block yet
+    fs::path jsonl = fs::path(bin).replace_extension(".jsonl");
+    CHECK(fs::exists(jsonl));
+
+    TraceStore other(root / ".ai-agents/logging/traces");  // a second follower: the file is taken
+    other.follow_running_binaries(true);
+    CHECK(other.ingest().converted_files == 0);
+
+    std::ofstream(bin, std::ios::binary | std::ios::app) << bytes.substr(ring + 40, end - ring - 40);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    auto second = follower.ingest();
+    CHECK(second.waiting_files == 1);
+    CHECK(second.spans == 9);  // seen while the program still runs
+    CHECK(fs::exists(bin));
+    CHECK(follower.stats("program.cpp", "fib")["count"] == 9);
+
+    std::ofstream(bin, std::ios::binary | std::ios::app) << bytes.substr(end);
+    ::close(writer);  // the program exits
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    auto last = follower.ingest();
+    CHECK(last.converted_files == 1);
+    CHECK(last.spans == 0);  // nothing twice
+    CHECK_FALSE(fs::exists(bin));
+    CHECK(follower.stats("program.cpp", "fib")["count"] == 9);
+  }
   SUBCASE("agentlog traces convert: named files, every finished file, and clear errors") {
     TempDir root;
     REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
@@ -743,4 +794,54 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     CHECK(wrong.exit_code == 1);
     CHECK(wrong.err.find("is not a binary span file") != std::string::npos);
   }
+}
+
+TEST_CASE("agentlog serve shows the spans of a TRACING_FORMAT=binary program while it runs") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  agentlog::test::ProcessResult program;
+  std::thread run([&] {
+    program = agentlog::test::run_process({TRACED_PROGRAM, "paced"}, "", root.path(),
+                                          {{"AGENTLOG_ROOT", root.path().string()},
+                                           {"TRACING_FORMAT", "binary"},
+                                           {"TRACING_DEFAULT_LEVEL", "2"}});
+  });
+  struct JoinAtExit {
+    std::thread& t;
+    ~JoinAtExit() {
+      if (t.joinable()) t.join();
+    }
+  } join_at_exit{run};
+  auto count = [&] {
+    json stats = mcp.call_tool("get_trace_stats", {{"file", "program.cpp"}, {"function", "fib"}});
+    if (stats["isError"] == true) return 0;  // no span of fib yet
+    return stats["structuredContent"]["count"].get<int>();
+  };
+  auto binary_files = [&] {
+    int n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root / ".ai-agents/logging/traces", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      n += it->path().extension() == ".bin";
+    return n;
+  };
+  bool seen_live = false;  // spans queried while the program still writes its binary file
+  for (int i = 0; i < 50 && !seen_live; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen_live = binary_files() == 1 && count() > 0;
+  }
+  run.join();
+  CHECK(seen_live);
+  REQUIRE(program.exit_code == 0);
+  const int total = std::atoi(program.out.c_str());
+  REQUIRE(total > 100);
+  int last = 0;
+  for (int i = 0; i < 60 && (last != total || binary_files() != 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    last = count();
+  }
+  CHECK(last == total);  // every span once, none twice
+  CHECK(binary_files() == 0);
 }

@@ -707,6 +707,10 @@ struct TraceStore::Impl {
   // system inotify does not see, such as NFS written from elsewhere), retention at least once a minute.
   std::shared_ptr<ChangeWatch> watch;
   std::optional<std::uint64_t> scanned_generation;
+  // Binary span files (TRACING_FORMAT=binary) this store converts; with follow_running, also while their
+  // program still writes them (agentlog serve's follower), else once it has stopped.
+  bool follow_running = false;
+  std::map<std::string, std::unique_ptr<agentlog::SpanFileConverter>> converters;
   std::chrono::steady_clock::time_point scanned_at, retained_at;
 
   Impl(fs::path d, int retention)
@@ -791,6 +795,44 @@ struct TraceStore::Impl {
     for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(path.string() + suffix, ec);
   }
 
+  // A binary span file becomes the JSONL its program would have written: as it is written when this store
+  // follows running programs, else once the program has stopped. `files` gets the JSONL files written.
+  void convert_binaries(const std::vector<fs::path>& binaries, std::vector<fs::path>& files,
+                        IngestReport& report, std::int64_t budget) {
+    std::map<std::string, std::unique_ptr<agentlog::SpanFileConverter>> kept;
+    for (const auto& bin : binaries) {
+      agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
+      if (!info.valid) continue;  // not a span file: not ours to touch
+      if (info.running && !follow_running) {
+        ++report.waiting_files;
+        continue;
+      }
+      auto& converter = converters[bin.string()];
+      if (!converter) converter = std::make_unique<agentlog::SpanFileConverter>(bin.string());
+      agentlog::ConvertResult r =
+          converter->step(static_cast<std::size_t>(std::max<std::int64_t>(budget, 0)));
+      if (!r.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
+      if (!r.ok)
+        throw StoreError("traces.convert_failed", r.error +
+                                                      " (the binary span file is kept; free space or fix the "
+                                                      "permissions, then query again)");
+      if (r.busy) {  // another store converts it
+        ++report.waiting_files;
+        continue;
+      }
+      if (r.more) report.complete = false;
+      if (r.done) {
+        ++report.converted_files;
+      } else {
+        ++report.waiting_files;
+        kept[bin.string()] = std::move(converter);
+      }
+      if (std::find(files.begin(), files.end(), fs::path(r.jsonl)) == files.end() && fs::exists(r.jsonl))
+        files.push_back(r.jsonl);
+    }
+    converters.swap(kept);  // forget the finished and the vanished
+  }
+
   IngestReport ingest(std::int64_t budget = 0) {
     IngestReport report;
     const std::uint64_t generation =
@@ -829,24 +871,7 @@ struct TraceStore::Impl {
       if (it->path().extension() == ".jsonl") files.push_back(it->path());
       if (it->path().extension() == ".bin") binaries.push_back(it->path());
     }
-    // A binary span file becomes the JSONL its program would have written, once the program stopped or died.
-    for (const auto& bin : binaries) {
-      agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
-      if (!info.valid) continue;  // not a span file: not ours to touch
-      if (info.running) {
-        ++report.waiting_files;
-        continue;
-      }
-      agentlog::ConvertResult converted = agentlog::convert_span_file(bin.string());
-      if (!converted.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
-      if (!converted.ok)
-        throw StoreError("traces.convert_failed", converted.error +
-                                                      " (the binary span file is kept; free space or fix "
-                                                      "the permissions, then query again)");
-      ++report.converted_files;
-      if (std::find(files.begin(), files.end(), fs::path(converted.jsonl)) == files.end())
-        files.push_back(converted.jsonl);
-    }
+    convert_binaries(binaries, files, report, budget);
     report.files = static_cast<std::int64_t>(files.size());
     // Nothing appended since this store's last ingest: no write transaction (queries from many threads
     // would otherwise queue on SQLite's write lock).
@@ -1259,6 +1284,7 @@ IngestReport TraceStore::ingest(std::int64_t budget_bytes) {
   return recovering(*impl_, [&] { return impl_->ingest(budget_bytes); });
 }
 IngestReport TraceStore::reindex() { return impl_->reindex(); }
+void TraceStore::follow_running_binaries(bool on) { impl_->follow_running = on; }
 
 json TraceStore::search(const SearchQuery& q) {
   ingest();

@@ -34,8 +34,8 @@ struct IngestReport {
   std::int64_t corrupt_lines = 0;    // lines skipped by this call (not JSON, or not a span)
   std::int64_t removed_files = 0;    // span files removed by retention
   std::int64_t converted_files = 0;  // binary span files (TRACING_FORMAT=binary) turned into JSONL
-  std::int64_t waiting_files = 0;    // binary span files still being written by a running program
-  bool complete = true;              // false: a budget stopped it with more to read (call again)
+  std::int64_t waiting_files = 0;  // binary span files of running programs (followed, or waiting for the end)
+  bool complete = true;            // false: a budget stopped it with more to read (call again)
   json to_json() const;
 };
 
@@ -61,6 +61,9 @@ class TraceStore {
   // the write transaction short: the rest waits for the next call (report.complete is false).
   IngestReport ingest(std::int64_t budget_bytes = 0);
   IngestReport reindex();  // drops the index and rebuilds it from the span files
+  // Binary span files (TRACING_FORMAT=binary) of programs still running are converted as they are written
+  // (for one long-lived store per folder: agentlog serve's follower), not only once the program has stopped.
+  void follow_running_binaries(bool on);
 
   // {traces: [{traceId, rootFunction, startTime, duration, spanCount, error, matches: [...]}], nextCursor}
   json search(const SearchQuery& q);
