@@ -145,6 +145,17 @@ void worker(int id) {
   for (int i = 0; i < 50; ++i) greet(id, "w");
 }
 
+// One span (fib(1)) every `pause` for `length`; returns how many.
+long paced_spans(std::chrono::milliseconds length, std::chrono::microseconds pause) {
+  auto start = std::chrono::steady_clock::now();
+  long n = 0;
+  while (std::chrono::steady_clock::now() - start < length) {
+    fib(1), ++n;
+    std::this_thread::sleep_for(pause);
+  }
+  return n;
+}
+
 void write_config(const std::string& text) {
   std::ofstream(".ai-agents/logging/config/tracing.config.json.tmp") << text;
   std::rename(".ai-agents/logging/config/tracing.config.json.tmp",
@@ -249,25 +260,13 @@ int main(int argc, char** argv) {
     // A span every 20 us for 200 ms, how many, then 150 ms of nothing and SIGKILL: every span is on disk.
     // (A steady rate that even the sanitizer builds' writer keeps up with: the claim is about time, not
     // about the writer's speed.)
-    auto start = std::chrono::steady_clock::now();
-    long n = 0;
-    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200)) {
-      fib(1), ++n;
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-    }
-    std::printf("%ld\n", n);
+    std::printf("%ld\n", paced_spans(std::chrono::milliseconds(200), std::chrono::microseconds(20)));
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     std::raise(SIGKILL);
   } else if (scenario == "paced") {
     // A span every millisecond for 1.5 s, then how many (a program that runs while its spans are queried).
-    auto start = std::chrono::steady_clock::now();
-    long n = 0;
-    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1500)) {
-      fib(1), ++n;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    std::printf("%ld\n", n);
+    std::printf("%ld\n", paced_spans(std::chrono::milliseconds(1500), std::chrono::microseconds(1000)));
   } else if (scenario == "many") {
     for (int i = 0; i < 200000; ++i) fib(1);
     agentlog::flush();
