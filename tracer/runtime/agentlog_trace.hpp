@@ -2475,9 +2475,8 @@ class SpanFileConverter {
         more = true;
         return;
       }
-      block(h, body);
+      failed = !block(h, body);
       end += sizeof h + static_cast<std::size_t>(h.size);
-      if (fmt_.out.size() > (1u << 20)) failed = !flush();
     });
     if (failed || !flush()) {  // the next step starts the .jsonl again
       fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
@@ -2530,11 +2529,12 @@ class SpanFileConverter {
     return true;
   }
 
-  void block(const detail::BlockHeader& h, const char* body) {
+  // Takes one block in; the lines go out every MiB. False when they cannot be written.
+  bool block(const detail::BlockHeader& h, const char* body) {
     if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
       detail::SiteBlock sb;
       std::memcpy(&sb, body, sizeof sb);
-      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return;
+      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return true;
       if (fmt_.sites.size() <= sb.id) fmt_.sites.resize(sb.id + 1);
       fmt_.sites[sb.id].assign(body + sizeof sb, sb.len);
     } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
@@ -2554,10 +2554,12 @@ class SpanFileConverter {
         if (!n) break;  // a damaged block: keep what came before it
         p += n;
         left -= n;
+        if (fmt_.out.size() > (1u << 20) && !flush()) return false;
       }
     } else if (h.kind == detail::kBlockEnd) {
       complete_ = true;
     }
+    return true;
   }
 
   bool flush() {

@@ -674,7 +674,8 @@ void cut_end(const fs::path& bin) {
 }
 }  // namespace
 
-TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their program stopped or died") {
+TEST_CASE(
+    "binary span files (TRACING_FORMAT=binary) become JSONL as they grow or once their program stopped") {
   SUBCASE("a finished program's file: converted by the first query, queried like any other") {
     TempDir root;
     fs::path bin = binary_span_file(root);
@@ -732,10 +733,8 @@ TEST_CASE("binary span files (TRACING_FORMAT=binary) are converted once their pr
     }
     REQUIRE(starts.size() == 4);  // the site, the clock, the ring's 9 spans, the end
     const std::size_t ring = starts[2], end = starts[3];
-    auto write_prefix = [&](std::size_t n) {
-      std::ofstream(bin, std::ios::binary | std::ios::trunc) << bytes.substr(0, n);
-    };
-    write_prefix(ring + 40);  // the ring block cut in the middle, as the program is writing it
+    // The ring block cut in the middle, as the program is writing it.
+    std::ofstream(bin, std::ios::binary | std::ios::trunc) << bytes.substr(0, ring + 40);
     int writer = ::open(bin.c_str(), O_RDONLY);
     REQUIRE(writer >= 0);
     REQUIRE(::flock(writer, LOCK_EX) == 0);
