@@ -2482,6 +2482,7 @@ class SpanFileConverter {
       fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
       ::close(out_);
       out_ = -1;
+      fmt_.out.clear();
       return r;
     }
     offset_ = end;
