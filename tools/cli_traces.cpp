@@ -231,8 +231,10 @@ void add_traces_commands(CLI::App& app) {
       if (binaries.empty()) {  // what every query does first
         json r = trace_store(ToolsContext{common.layout()}).ingest().to_json();
         if (common.json) return print_json(r);
-        std::cout << "converted " << r["convertedFiles"] << " binary span files; " << r["waitingFiles"]
-                  << " still being written by running programs (they convert once their program exits)\n";
+        std::cout
+            << "converted " << r["convertedFiles"] << " binary span files; " << r["waitingFiles"]
+            << " of running programs (agentlog serve converts them as they grow, any agentlog once their "
+               "program exits)\n";
         return;
       }
       json out = json::array();
