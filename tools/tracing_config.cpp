@@ -43,14 +43,16 @@ nlohmann::json effective_tracing_config(const ProjectLayout& layout, const std::
                               {"captureReturn", true},
                               {"sampleRate", env.get_double("TRACING_SAMPLE_RATE")},
                               {"maxDepth", env.get_int("TRACING_MAX_DEPTH")},
-                              {"maxCaptureSize", env.get_int("TRACING_MAX_CAPTURE_SIZE")}};
+                              {"maxCaptureSize", env.get_int("TRACING_MAX_CAPTURE_SIZE")},
+                              {"format", env.get_string("TRACING_FORMAT")}};
   nlohmann::json sources = {{"enabled", env_source("TRACING_ENABLED")},
                             {"level", env_source("TRACING_DEFAULT_LEVEL")},
                             {"captureParams", "default"},
                             {"captureReturn", "default"},
                             {"sampleRate", env_source("TRACING_SAMPLE_RATE")},
                             {"maxDepth", env_source("TRACING_MAX_DEPTH")},
-                            {"maxCaptureSize", env_source("TRACING_MAX_CAPTURE_SIZE")}};
+                            {"maxCaptureSize", env_source("TRACING_MAX_CAPTURE_SIZE")},
+                            {"format", env_source("TRACING_FORMAT")}};
 
   // Most specific last: the file entry, then the function entry.
   auto apply = [&](const nlohmann::json& entry, const std::string& where) {

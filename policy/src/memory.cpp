@@ -393,11 +393,14 @@ void Memory::ingest_actions(Db& db, const fs::path& audit) const {
   const MemoryConfig c = config();
   constexpr std::size_t kBatch = 8 << 20;
   for (int attempt = 0; attempt < 50; ++attempt) {
+    // The stored offset before the log's size: read the other way round, another process could commit an
+    // offset past the size seen here, which then looked like a shorter log; the commit below moved the offset
+    // back and the records between were stored twice (a four-process test saw 12 of 1,200 twice).
+    const auto seen = stored();
     const int fd = ::open(audit.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return;
     struct stat st {};
     ::fstat(fd, &st);
-    const auto seen = stored();
     long long from = 0;
     if (seen) {
       from = std::min<long long>(seen->first, st.st_size);  // a shorter log (replaced or cut): from its end

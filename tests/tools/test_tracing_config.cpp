@@ -40,6 +40,8 @@ TEST_CASE("get_tracing_config without arguments gives the .env.tracing defaults 
         "TRACING_DEFAULT_LEVEL at .ai-agents/logging/config/.env.tracing:14");
   CHECK(r.structured["permissions"]["instrument"] == true);
   CHECK(r.structured["warnings"].empty());
+  CHECK(r.structured["effective"]["format"] == "jsonl");
+  CHECK(r.structured["sources"]["format"].get<std::string>().starts_with("TRACING_FORMAT at "));
 }
 
 TEST_CASE("set then get: function beats file beats default, each with its source") {
