@@ -1177,29 +1177,33 @@ class Runtime {
     dir += day;
     ::mkdir(dir.c_str(), 0755);
     std::string name = std::to_string(pid_) + "-" + std::to_string(start_wall_ns_ / 1000000);
-    file_path_ = dir + "/" + name + (settings_.binary ? ".bin" : ".jsonl");
-    if (!settings_.binary) {
-      fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      return;
-    }
-    // The binary file is locked for as long as this process has it open (the lock goes with the process,
-    // SIGKILL included): agentlog converts it only when nobody holds the lock. It gets its name only once
-    // locked and headed, so that no converter ever sees it unlocked while it is written.
+    if (settings_.binary && open_binary(dir, name)) return;
+    settings_.binary = false;  // no lock on this file system: JSON lines, which need none
+    file_path_ = dir + "/" + name + ".jsonl";
+    fd_ = ::open(file_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+
+  // The binary file is locked for as long as this process has it open (the lock goes with the process,
+  // SIGKILL included): agentlog converts it only when nobody holds the lock. It gets its name only once
+  // locked and headed, so that no converter ever sees it unlocked while it is written.
+  bool open_binary(const std::string& dir, const std::string& name) {
     std::string partial = dir + "/." + name + ".bin.partial";
     fd_ = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) return;
+    if (fd_ < 0) return false;
     FileHeader h;
     std::memcpy(h.magic, kSpanFileMagic, sizeof h.magic);
     h.version = 1;
     h.pid = static_cast<std::uint32_t>(pid_);
     h.start_wall_ns = start_wall_ns_;
     h.tick0 = tick0_;
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0 || !write_all(&h, sizeof h) ||
-        ::rename(partial.c_str(), file_path_.c_str()) != 0) {
-      ::close(fd_);
-      ::unlink(partial.c_str());
-      fd_ = -1;
-    }
+    file_path_ = dir + "/" + name + ".bin";
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0 && write_all(&h, sizeof h) &&
+        ::rename(partial.c_str(), file_path_.c_str()) == 0)
+      return true;
+    ::close(fd_);
+    ::unlink(partial.c_str());
+    fd_ = -1;
+    return false;
   }
 
   void writer_main() {
