@@ -307,6 +307,19 @@ inline std::string trim(const std::string& s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
+// Writes all `n` bytes to `fd`; false when it cannot (disk full, fd gone).
+inline bool write_fully(int fd, const void* data, std::size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+  return true;
+}
+
 inline bool read_whole(const std::string& path, std::string& out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -663,8 +676,7 @@ struct TraceCursor {
   std::uint32_t tid = 0;
   std::uint64_t seed = 0;
   std::uint64_t trace_hi = 0, trace_lo = 0, root_parent = 0;
-  bool custom = false;
-  std::string custom_id;
+  std::string custom_id;  // a trace id chosen by the program ("" = none: trace_hi/lo)
 };
 
 // Single-producer (the traced thread), single-consumer (the writer) byte ring. Made by create() on a 64-byte
@@ -754,7 +766,6 @@ class SpanFormatter {
       c.trace_hi = tr.trace_hi;
       c.trace_lo = tr.trace_lo;
       c.root_parent = tr.root_parent;
-      c.custom = tr.custom_len > 0;
       c.custom_id.assign(p + sizeof tr, tr.custom_len);
     } else if (kind == kSpan) {
       SpanRecord rec;
@@ -771,6 +782,21 @@ class SpanFormatter {
     return size;
   }
 
+  // Formats the records in [p, p + n): a ring block, or one side of a ring's wrap (no record straddles it).
+  // `flush()` takes the lines out whenever a MiB is ready; false when it could not. A damaged record ends the
+  // walk, keeping what came before it.
+  template <class Flush>
+  bool records(TraceCursor& c, const char* p, std::size_t n, Flush flush) {
+    while (n > 0) {
+      std::size_t size = record(c, p, n);
+      if (!size) break;
+      p += size;
+      n -= size;
+      if (out.size() > (1u << 20) && !flush()) return false;
+    }
+    return true;
+  }
+
  private:
   // The parts of a span line other than the captured text are built in a buffer on the stack and appended
   // at once (appending them piece by piece to the string was a quarter of the writer's time).
@@ -780,7 +806,7 @@ class SpanFormatter {
     std::string& o = out;
     char buf[192];
     char* p = write(buf, "{\"traceId\":\"");
-    if (c.custom) {
+    if (!c.custom_id.empty()) {
       o.append(buf, static_cast<std::size_t>(p - buf));
       put_escaped(o, c.custom_id.data(), c.custom_id.size());
       p = buf;
@@ -1293,17 +1319,8 @@ class Runtime {
     }
   }
 
-  bool write_all(const void* data, std::size_t n) {
-    const char* p = static_cast<const char*>(data);
-    while (n > 0 && fd_ >= 0) {
-      ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) return false;  // disk full or gone: the spans are lost, the program goes on
-      p += w;
-      n -= static_cast<std::size_t>(w);
-    }
-    return n == 0;
-  }
+  // Disk full or gone: the spans are lost, the program goes on.
+  bool write_all(const void* data, std::size_t n) { return write_fully(fd_, data, n); }
   void write_out() {
     write_all(fmt_.out.data(), fmt_.out.size());
     fmt_.out.clear();
@@ -1327,10 +1344,11 @@ class Runtime {
   void drain(Ring& r, std::uint64_t head, std::uint64_t spans) {
     std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
     if (tail == head) return;
+    // [tail, head) is [first, first + n1) and, past the wrap, [0, len - n1).
+    std::size_t first = static_cast<std::size_t>(tail % r.capacity),
+                len = static_cast<std::size_t>(head - tail);
+    std::size_t n1 = std::min(len, r.capacity - first);
     if (settings_.binary) {
-      std::size_t first = static_cast<std::size_t>(tail % r.capacity),
-                  len = static_cast<std::size_t>(head - tail);
-      std::size_t n1 = std::min(len, r.capacity - first);
       RingBlock rb = {r.cursor.tid, 0, r.cursor.seed};
       BlockHeader h = {kBlockRing, r.number, sizeof rb + len};
       write_all(&h, sizeof h);
@@ -1341,13 +1359,12 @@ class Runtime {
       r.spans_written = spans;
     } else {
       std::uint64_t before = fmt_.spans;
-      while (tail != head) {
-        std::size_t at = static_cast<std::size_t>(tail % r.capacity);
-        std::size_t n = fmt_.record(r.cursor, r.data() + at, r.capacity - at);
-        if (!n) break;  // cannot happen: the ring holds only whole records
-        tail += n;
-        if (fmt_.out.size() > (1u << 20)) write_out();
-      }
+      auto out = [this] {
+        write_out();
+        return true;
+      };
+      fmt_.records(r.cursor, r.data() + first, n1, out);
+      fmt_.records(r.cursor, r.data(), len - n1, out);
       recorded_.fetch_add(fmt_.spans - before, std::memory_order_relaxed);
     }
     r.tail.store(head, std::memory_order_release);
@@ -1456,6 +1473,11 @@ thread_local ThreadState Tls<U>::state = {nullptr,
                                           {0, 0, 0, 0, false}};
 
 inline ThreadState& tls() { return Tls<>::state; }
+
+// The id of the thread's innermost open span, else of the span it adopted from another thread (0: none).
+inline std::uint64_t current_span_id(const ThreadState& t) {
+  return t.current ? span_id(t.seed, t.current) : t.root_parent;
+}
 
 inline void Runtime::mark_writer_thread() { tls().writer = true; }
 
@@ -2199,7 +2221,7 @@ inline Context current_context() {
   Context c;
   c.trace_hi = t.trace_hi;
   c.trace_lo = t.trace_lo;
-  c.span = t.current ? detail::span_id(t.seed, t.current) : t.root_parent;
+  c.span = detail::current_span_id(t);
   if (t.custom_owner) c.custom_id = *t.custom_owner;
   c.sampled = t.sampled;
   return c;
@@ -2369,9 +2391,9 @@ inline bool read_header(const char* data, std::size_t size, FileHeader& header) 
 }
 
 // Calls `block(header, body)` for every whole block from offset `at` on (a block cut short, still being
-// written or left by a killed program, ends the walk); returns the offset after the last whole block.
+// written or left by a killed program, ends the walk).
 template <class F>
-std::size_t each_block(const char* data, std::size_t size, std::size_t at, F block) {
+void each_block(const char* data, std::size_t size, std::size_t at, F block) {
   while (size - at >= sizeof(BlockHeader)) {
     BlockHeader h;
     std::memcpy(&h, data + at, sizeof h);
@@ -2379,7 +2401,6 @@ std::size_t each_block(const char* data, std::size_t size, std::size_t at, F blo
     block(h, data + at + sizeof h);
     at += sizeof h + static_cast<std::size_t>(h.size);
   }
-  return at;
 }
 
 // The file mapped read-only for the life of the object.
@@ -2552,15 +2573,8 @@ class SpanFileConverter {
       detail::TraceCursor& c = cursors_[h.ring];
       c.tid = rb.tid;
       c.seed = rb.seed;
-      const char* p = body + sizeof rb;
-      std::size_t left = static_cast<std::size_t>(h.size) - sizeof rb;
-      while (left > 0) {
-        std::size_t n = fmt_.record(c, p, left);
-        if (!n) break;  // a damaged block: keep what came before it
-        p += n;
-        left -= n;
-        if (fmt_.out.size() > (1u << 20) && !flush()) return false;
-      }
+      return fmt_.records(c, body + sizeof rb, static_cast<std::size_t>(h.size) - sizeof rb,
+                          [this] { return flush(); });
     } else if (h.kind == detail::kBlockEnd) {
       complete_ = true;
     }
@@ -2568,13 +2582,7 @@ class SpanFileConverter {
   }
 
   bool flush() {
-    std::size_t off = 0;
-    while (off < fmt_.out.size()) {
-      ssize_t n = ::write(out_, fmt_.out.data() + off, fmt_.out.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
+    if (!detail::write_fully(out_, fmt_.out.data(), fmt_.out.size())) return false;
     fmt_.out.clear();
     return true;
   }
@@ -2608,7 +2616,7 @@ inline ConvertResult convert_span_file(const std::string& path) {
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
                                                                 char* span_id, unsigned long span_cap) {
   const agentlog::detail::ThreadState& t = agentlog::detail::tls();
-  std::uint64_t current = t.current ? agentlog::detail::span_id(t.seed, t.current) : t.root_parent;
+  std::uint64_t current = agentlog::detail::current_span_id(t);
   if (current == 0 || span_cap < 17) return 0;
   std::string trace, span;
   if (t.custom_owner && *t.custom_owner) {

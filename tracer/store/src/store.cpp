@@ -801,14 +801,16 @@ struct TraceStore::Impl {
                         IngestReport& report, std::int64_t budget) {
     std::map<std::string, std::unique_ptr<agentlog::SpanFileConverter>> kept;
     for (const auto& bin : binaries) {
-      agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
-      if (!info.valid) continue;  // not a span file: not ours to touch
-      if (info.running && !follow_running) {
-        ++report.waiting_files;
-        continue;
-      }
       auto& converter = converters[bin.string()];
-      if (!converter) converter = std::make_unique<agentlog::SpanFileConverter>(bin.string());
+      if (!converter) {  // (a file followed already was looked at when its converter was made)
+        agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
+        if (!info.valid) continue;  // not a span file: not ours to touch
+        if (info.running && !follow_running) {
+          ++report.waiting_files;
+          continue;
+        }
+        converter = std::make_unique<agentlog::SpanFileConverter>(bin.string());
+      }
       agentlog::ConvertResult r =
           converter->step(static_cast<std::size_t>(std::max<std::int64_t>(budget, 0)));
       if (!r.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
