@@ -2053,10 +2053,29 @@ class Span {
   AGENTLOG_NOINLINE void end() {
     std::uint64_t t1 = detail::ticks();
     detail::ThreadState& t = detail::tls();
-    if (depth_counted_) --t.depth;
+    --t.depth;            // called only for a span counted in the depth
     if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
     bool error = uncaught(t) > uncaught_;
+    // The common case, kept short: a level-1 span into a ring with room (no payload, no trace record, no pad).
+    detail::Ring* r = t.ring;
+    const std::size_t size = sizeof(detail::SpanRecord);
+    if (AGENTLOG_LIKELY(level_ == 1 && r && !t.trace_changed)) {
+      std::uint64_t head = r->head.load(std::memory_order_relaxed);
+      if (AGENTLOG_LIKELY(r->capacity - r->head_pos >= size && r->capacity - (head - r->cached_tail) >= size)) {
+        detail::store_span(r->data() + r->head_pos, detail::record_head(size, detail::kSpan, 1, error), site_id_,
+                           t0_, t1, span_, parent_);
+        publish(*r, size, 1);
+        if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+        return;
+      }
+    }
+    end_recorded(t, t1, error);
+  }
+
+  // Any other recorded span: level >= 2 (captured text after the record), a trace record first, a full or
+  // wrapping ring.
+  AGENTLOG_NOINLINE void end_recorded(detail::ThreadState& t, std::uint64_t t1, bool error) {
     // Level >= 2: the captured text (parameters, events, return value, error) follows the record.
     std::size_t params_len = 0, events_len = 0, return_len = 0, error_len = 0, payload = 0;
     std::size_t header = sizeof(detail::SpanRecord);
@@ -2665,7 +2684,10 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #define AGENTLOG_SPAN(...)                                                                               \
   static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, __LINE__, #__VA_ARGS__); \
   ::agentlog::Span agentlog_span_(agentlog_site_);                                                       \
-  if (agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
+  if (AGENTLOG_CEILING_(__VA_ARGS__, 0) >= 2 && agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
+// The ceiling, AGENTLOG_SPAN's first argument: a literal from the instrumenter, so that a function traced at
+// most at level 1 has no capture code at all (fewer registers to save, a smaller frame).
+#define AGENTLOG_CEILING_(ceiling, ...) (ceiling)
 #define AGENTLOG_RETURN(...) agentlog_span_.ret(__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
