@@ -242,6 +242,8 @@ void add_traces_commands(CLI::App& app) {
         if (::access(path.c_str(), R_OK) != 0)
           throw store::StoreError("traces.not_found", "cannot read " + path + ": " + std::strerror(errno));
         SpanFileInfo info = inspect_span_file(path);
+        if (!info.valid && info.version)
+          throw store::StoreError("traces.not_binary", unreadable_version(path, info.version));
         if (!info.valid)
           throw store::StoreError("traces.not_binary",
                                   path +

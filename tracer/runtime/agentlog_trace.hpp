@@ -753,6 +753,34 @@ struct Ring {
   ~Ring() { ::munmap(data_, capacity); }
 };
 
+// Captured values (level >= 2) are kept in the ring as tagged items, not as JSON text: the traced thread
+// copies a number or a string's bytes, and the writer (or the converter of a binary span file) formats and
+// escapes them. Types other than numbers, strings, pointers and null are formatted on the thread, as text.
+// Items: a tag byte, then
+//   kCapText: u32 length, JSON text    kCapInt, kCapUint, kCapDouble, kCapPointer: 8 bytes
+//   kCapString: u32 kept, u64 length, the first `kept` bytes (all of them, or max capture + 1 when longer)
+//   kCapTrue, kCapFalse, kCapNull, kCapRedacted: nothing
+enum CaptureTag : unsigned char {
+  kCapText = 1,
+  kCapInt,
+  kCapUint,
+  kCapDouble,
+  kCapPointer,
+  kCapString,
+  kCapTrue,
+  kCapFalse,
+  kCapNull,
+  kCapRedacted
+};
+// Appends the JSON of the item at p (at most n bytes); returns its size, 0 when malformed.
+std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture);
+
+// One instrumented function as the formatter knows it.
+struct SiteFormat {
+  std::string fields;              // ,"function":...,"file":...,"line":N
+  std::vector<std::string> names;  // "\"name\":" of each captured parameter
+};
+
 // Turns ring records into the span lines of DESIGN.md. The in-process writer and the converter of binary
 // span files (TRACING_FORMAT=binary) share it, so both write the same lines.
 class SpanFormatter {
@@ -761,7 +789,8 @@ class SpanFormatter {
   std::int64_t start_wall_ns = 0;
   std::uint64_t tick0 = 0;
   double ns_per_tick = 1.0;
-  std::vector<std::string> sites;  // by site id: ,"function":...,"file":...,"line":N
+  std::size_t max_capture = 1024;  // TRACING_MAX_CAPTURE_SIZE of the program
+  std::vector<SiteFormat> sites;   // by site id
   std::string out;
   std::uint64_t spans = 0;
 
@@ -839,8 +868,9 @@ class SpanFormatter {
       p = write(p, "null");
     }
     o.append(buf, static_cast<std::size_t>(p - buf));
-    if (rec.site < sites.size())
-      o += sites[rec.site];
+    const SiteFormat* site = rec.site < sites.size() ? &sites[rec.site] : nullptr;
+    if (site)
+      o += site->fields;
     else
       o += ",\"function\":\"?\",\"file\":\"?\",\"line\":0";
     std::int64_t start_offset = static_cast<std::int64_t>(
@@ -873,12 +903,24 @@ class SpanFormatter {
     const char* returned = events + pay.events_len;
     if (level >= 2) {
       o += ",\"params\":{";
-      o.append(payload, pay.params_len);
+      std::size_t i = 0;
+      for (std::size_t at = 0, used; at < pay.params_len; at += used, ++i) {
+        if (i) o += ',';
+        if (site && i < site->names.size()) {
+          o += site->names[i];
+        } else {
+          p = write_uint(write(buf, "\"arg"), i);
+          o.append(buf, static_cast<std::size_t>(p - buf));
+          o += "\":";
+        }
+        used = format_item(o, payload + at, pay.params_len - at, max_capture);
+        if (!used) {
+          o += "null";
+          break;
+        }
+      }
       o += "},\"returnValue\":";
-      if (pay.has_return)
-        o.append(returned, pay.return_len);
-      else
-        o += "null";
+      if (!pay.has_return || !format_item(o, returned, pay.return_len, max_capture)) o += "null";
     }
     o += ",\"error\":";
     if (error) {
@@ -917,18 +959,20 @@ class SpanFormatter {
 // `agentlog` turns it into the same <pid>-<startEpochMs>.jsonl (SpanFileConverter below).
 // Layout: a FileHeader, then blocks, each a BlockHeader and `size` bytes (a multiple of 8).
 const char kSpanFileMagic[8] = {'A', 'G', 'L', 'T', 'R', 'A', 'C', 'E'};
+const std::uint32_t kSpanFileVersion = 2;  // 2: captures as items (version 1 files held JSON text)
 struct FileHeader {
   char magic[8];
   std::uint32_t version, pid;
   std::int64_t start_wall_ns;
   std::uint64_t tick0;
+  std::uint64_t max_capture;  // the program's TRACING_MAX_CAPTURE_SIZE, which the formatting of items needs
 };
 enum BlockKind : std::uint32_t { kBlockSite = 1, kBlockRing = 2, kBlockClock = 3, kBlockEnd = 4 };
 struct BlockHeader {
   std::uint32_t kind, ring;  // ring: the ring's number (kBlockRing)
   std::uint64_t size;
 };
-struct SiteBlock {  // then the site's JSON fields (SpanFormatter::sites), padded to 8
+struct SiteBlock {  // then the site's JSON fields, and a NUL before each parameter's name, padded to 8
   std::uint32_t id, len;
 };
 struct RingBlock {  // then the ring's records
@@ -965,6 +1009,7 @@ class Runtime {
     fmt_.pid = pid_;
     fmt_.start_wall_ns = start_wall_ns_;
     fmt_.tick0 = tick0_;
+    fmt_.max_capture = settings_.max_capture;
     if (!settings_.enabled || settings_.root.empty()) {
       Globals<>::state.store(0);
       return;
@@ -1233,10 +1278,11 @@ class Runtime {
     if (fd_ < 0) return false;
     FileHeader h;
     std::memcpy(h.magic, kSpanFileMagic, sizeof h.magic);
-    h.version = 1;
+    h.version = kSpanFileVersion;
     h.pid = static_cast<std::uint32_t>(pid_);
     h.start_wall_ns = start_wall_ns_;
     h.tick0 = tick0_;
+    h.max_capture = fmt_.max_capture;
     file_path_ = dir + "/" + name + ".bin";
     if (::flock(fd_, LOCK_EX | LOCK_NB) == 0 && write_all(&h, sizeof h) &&
         ::rename(partial.c_str(), file_path_.c_str()) == 0)
@@ -1308,7 +1354,10 @@ class Runtime {
       std::size_t known = fmt_.sites.size();
       {
         std::lock_guard<std::mutex> lock(config_mutex_);
-        for (std::size_t i = known; i < sites_.size(); ++i) fmt_.sites.push_back(sites_[i]->json_prefix);
+        for (std::size_t i = known; i < sites_.size(); ++i) {
+          SiteFormat site = {sites_[i]->json_prefix, sites_[i]->name_json};
+          fmt_.sites.push_back(site);
+        }
       }
       if (settings_.binary) {
         for (std::size_t i = sites_written_; i < fmt_.sites.size(); ++i) write_site(i);
@@ -1346,10 +1395,11 @@ class Runtime {
     write_all(data, n);
   }
   void write_site(std::size_t id) {
-    const std::string& fields = fmt_.sites[id];
-    SiteBlock sb = {static_cast<std::uint32_t>(id), static_cast<std::uint32_t>(fields.size())};
+    std::string text = fmt_.sites[id].fields;
+    for (const std::string& name : fmt_.sites[id].names) (text += '\0') += name;
+    SiteBlock sb = {static_cast<std::uint32_t>(id), static_cast<std::uint32_t>(text.size())};
     std::string block(reinterpret_cast<const char*>(&sb), sizeof sb);
-    block += fields;
+    block += text;
     block.resize(pad8(block.size()), ' ');
     write_block(kBlockSite, 0, block.data(), block.size());
   }
@@ -1440,6 +1490,30 @@ struct HotSettings {
   bool redact;
 };
 
+// A thread's capture buffer: the captured items of its open spans, stacked. Plain data (part of ThreadState);
+// appending is a bounds check and a copy, where std::string's append was a call.
+struct Bytes {
+  char* data;
+  std::size_t size, cap;
+  char* extend(std::size_t n) {
+    if (AGENTLOG_UNLIKELY(cap - size < n)) grow(n);
+    char* p = data + size;
+    size += n;
+    return p;
+  }
+  void append(const char* p, std::size_t n) {
+    if (n) std::memcpy(extend(n), p, n);
+  }
+  void append(const std::string& text) { append(text.data(), text.size()); }
+  AGENTLOG_NOINLINE void grow(std::size_t n) {
+    std::size_t c = std::max(std::max(cap * 2, size + n), std::size_t(4096));
+    char* d = static_cast<char*>(std::realloc(data, c));
+    if (!d) throw std::bad_alloc();
+    data = d;
+    cap = c;
+  }
+};
+
 // Plain data so that thread_local access needs no initialisation guard.
 struct ThreadState {
   Ring* ring;
@@ -1457,7 +1531,7 @@ struct ThreadState {
   bool sampled;
   bool pinned;  // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
   bool writer;  // the writer thread never traces
-  std::string* scratch;  // capture text of open spans, stacked
+  Bytes scratch;         // captures of open spans, stacked
   const EhGlobals* eh;   // this thread's exception globals (Itanium C++ ABI)
   HotSettings hot;
 };
@@ -1483,7 +1557,7 @@ thread_local ThreadState Tls<U>::state = {nullptr,
                                           true,
                                           false,
                                           false,
-                                          nullptr,
+                                          {nullptr, 0, 0},
                                           nullptr,
                                           {0, 0, 0, 0, false}};
 
@@ -1502,8 +1576,9 @@ struct ThreadCloser {
     ThreadState& t = tls();
     if (t.ring) t.ring->closed.store(true);
     t.ring = nullptr;
-    delete t.scratch;
-    t.scratch = nullptr;
+    std::free(t.scratch.data);
+    t.scratch.data = nullptr;
+    t.scratch.size = t.scratch.cap = 0;
   }
 };
 
@@ -1518,10 +1593,7 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
   t.tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
   t.rng = static_cast<std::uint64_t>(wall_ns()) ^ (static_cast<std::uint64_t>(t.tid) << 32) ^ ticks() ^
           reinterpret_cast<std::uintptr_t>(&t);
-  if (!t.scratch) {
-    t.scratch = new std::string();
-    t.scratch->reserve(4096);
-  }
+  if (!t.scratch.data) t.scratch.grow(4096);
   if (!t.seed) t.seed = splitmix(t.rng);  // kept across fork: spans open then end in the child
   const Settings& st = Runtime::get().settings();
   HotSettings hot = {st.sample_rate, st.max_capture, st.max_depth, st.full_wait_ms, st.redact};
@@ -1847,17 +1919,168 @@ inline bool looks_like_jwt(const char* s, std::size_t n) {
   return dots == 2;
 }
 
-// A capture that is too long as a whole becomes a truncated string of its JSON text.
-template <class T>
-void capture_limited(std::string& s, const T& v, std::size_t limit, bool redact) {
-  std::size_t start = s.size();
-  Out o{s, limit, redact};
-  capture(o, v);
+// A capture that is too long as a whole (the JSON text from `start` on) becomes a truncated string of its text.
+inline void limit_capture(std::string& s, std::size_t start, std::size_t limit) {
   if (s.size() - start > limit + 32) {
     std::string text = s.substr(start);
     s.resize(start);
     Out plain{s, limit, false};
     capture_string(plain, text.data(), text.size());
+  }
+}
+template <class T>
+void capture_limited(std::string& s, const T& v, std::size_t limit, bool redact) {
+  std::size_t start = s.size();
+  Out o{s, limit, redact};
+  capture(o, v);
+  limit_capture(s, start, limit);
+}
+
+// ---------------------------------------------------------------------------------- capture items
+// What a level >= 2 span captures goes to the thread's buffer as items (see CaptureTag), formatted later.
+struct ItemOut {
+  Bytes& b;
+  std::size_t limit;
+  bool redact;
+};
+inline void put_item(Bytes& b, CaptureTag tag) { *b.extend(1) = static_cast<char>(tag); }
+inline void put_item(Bytes& b, CaptureTag tag, std::uint64_t word) {
+  char* p = b.extend(9);
+  *p = static_cast<char>(tag);
+  std::memcpy(p + 1, &word, 8);
+}
+inline void put_item_string(ItemOut& o, const char* s, std::size_t n) {
+  if (o.redact && looks_like_jwt(s, n)) return put_item(o.b, kCapRedacted);
+  std::size_t kept = n > o.limit ? o.limit + 1 : n;  // past the limit, the formatter needs one more byte (UTF-8)
+  char* p = o.b.extend(13 + kept);
+  std::uint32_t kept32 = static_cast<std::uint32_t>(kept);
+  std::uint64_t n64 = n;
+  *p = static_cast<char>(kCapString);
+  std::memcpy(p + 1, &kept32, 4);
+  std::memcpy(p + 5, &n64, 8);
+  std::memcpy(p + 13, s, kept);
+}
+template <class T>
+void put_item_text(ItemOut& o, const T& v) {
+  std::string text;  // not a buffer of the thread's: formatting may run traced code (operator<<, to_string)
+  capture_limited(text, v, o.limit, o.redact);
+  char* p = o.b.extend(5 + text.size());
+  std::uint32_t len = static_cast<std::uint32_t>(text.size());
+  *p = static_cast<char>(kCapText);
+  std::memcpy(p + 1, &len, 4);
+  std::memcpy(p + 5, text.data(), text.size());
+}
+
+template <class T, typename std::enable_if<std::is_same<T, bool>::value, int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<20>) {
+  put_item(o.b, v ? kCapTrue : kCapFalse);
+}
+template <class T, typename std::enable_if<std::is_same<T, char>::value, int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<20>) {
+  put_item_string(o, &v, 1);
+}
+template <class T,
+          typename std::enable_if<(std::is_integral<T>::value && std::is_signed<T>::value) ||
+                                      (std::is_enum<T>::value && !has_ostream<T>::value),
+                                  int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<19>) {
+  put_item(o.b, kCapInt, static_cast<std::uint64_t>(static_cast<long long>(v)));
+}
+template <class T,
+          typename std::enable_if<std::is_integral<T>::value && !std::is_signed<T>::value, int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<19>) {
+  put_item(o.b, kCapUint, static_cast<std::uint64_t>(v));
+}
+template <class T, typename std::enable_if<std::is_floating_point<T>::value, int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<19>) {
+  double d = static_cast<double>(v);
+  std::uint64_t bits;
+  std::memcpy(&bits, &d, 8);
+  put_item(o.b, kCapDouble, bits);
+}
+inline void item_impl(ItemOut& o, const std::string& v, Rank<18>) { put_item_string(o, v.data(), v.size()); }
+#if __cplusplus >= 201703L
+inline void item_impl(ItemOut& o, std::string_view v, Rank<18>) { put_item_string(o, v.data(), v.size()); }
+#endif
+inline void item_impl(ItemOut& o, const char* v, Rank<18>) {
+  if (v)
+    put_item_string(o, v, std::strlen(v));
+  else
+    put_item(o.b, kCapNull);
+}
+inline void item_impl(ItemOut& o, char* v, Rank<18>) { item_impl(o, static_cast<const char*>(v), Rank<18>()); }
+inline void item_impl(ItemOut& o, std::nullptr_t, Rank<18>) { put_item(o.b, kCapNull); }
+template <std::size_t N>
+void item_impl(ItemOut& o, const char (&v)[N], Rank<18>) {
+  put_item_string(o, v, strnlen(v, N));
+}
+template <class T>
+void item_impl(ItemOut& o, T* v, Rank<17>) {
+  if (v)
+    put_item(o.b, kCapPointer, static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(v)));
+  else
+    put_item(o.b, kCapNull);
+}
+template <class T>
+void item_impl(ItemOut& o, const T& v, Rank<0>) {
+  put_item_text(o, v);
+}
+template <class T>
+void put_capture(Bytes& b, const T& v, const HotSettings& st) {
+  ItemOut o{b, st.max_capture, st.redact};
+  item_impl(o, v, Rank<20>());
+}
+
+inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture) {
+  if (n < 1) return 0;
+  std::uint64_t word = 0;
+  std::uint32_t len = 0;
+  switch (static_cast<unsigned char>(*p)) {
+    case kCapTrue: o += "true"; return 1;
+    case kCapFalse: o += "false"; return 1;
+    case kCapNull: o += "null"; return 1;
+    case kCapRedacted: o += "\"[REDACTED]\""; return 1;
+    case kCapInt:
+    case kCapUint:
+    case kCapDouble:
+    case kCapPointer:
+      if (n < 9) return 0;
+      std::memcpy(&word, p + 1, 8);
+      if (*p == kCapInt) {
+        put_int(o, static_cast<long long>(word));
+      } else if (*p == kCapUint) {
+        put_uint(o, word);
+      } else if (*p == kCapDouble) {
+        double d;
+        std::memcpy(&d, &word, 8);
+        put_double(o, d);
+      } else {
+        char buf[32];
+        int w = std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(word));
+        Out out{o, max_capture, false};
+        capture_string(out, buf, static_cast<std::size_t>(w));
+      }
+      return 9;
+    case kCapText:
+      if (n < 5) return 0;
+      std::memcpy(&len, p + 1, 4);
+      if (len > n - 5) return 0;
+      o.append(p + 5, len);
+      return 5 + static_cast<std::size_t>(len);
+    case kCapString: {
+      if (n < 13) return 0;
+      std::memcpy(&len, p + 1, 4);
+      std::memcpy(&word, p + 5, 8);
+      if (len > n - 13 || len > word || (len < word && len == 0)) return 0;
+      std::size_t start = o.size();
+      // Not cut: all its bytes. Cut: the limit it was cut at is one less than the bytes kept.
+      Out out{o, len < word ? len - 1 : len, false};
+      capture_string(out, p + 13, static_cast<std::size_t>(word));
+      limit_capture(o, start, max_capture);
+      return 13 + static_cast<std::size_t>(len);
+    }
+    default:
+      return 0;
   }
 }
 
@@ -1921,7 +2144,7 @@ class Span {
     int expand[] = {0, (param(info, i++, values), 0)...};
     (void)expand;
     (void)info;
-    params_len_ = static_cast<std::uint32_t>(scratch().size() - scratch_start_);
+    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
   }
 
   // The return value: recorded (level >= 2), then passed through without a copy.
@@ -1938,8 +2161,7 @@ class Span {
   template <class T>
   void var(const char* name, const T& value) {
     if (level_ < 4 || !event_begin()) return;
-    std::string& s = scratch();
-    s += "{\"kind\":\"var\",\"name\":";
+    std::string s = "{\"kind\":\"var\",\"name\":";
     detail::put_string(s, name, std::strlen(name));
     s += ",\"value\":";
     const detail::HotSettings& st = detail::tls().hot;
@@ -1947,29 +2169,27 @@ class Span {
       s += "\"[REDACTED]\"";
     else
       detail::capture_limited(s, value, st.max_capture, st.redact);
-    event_end();
+    event_end(s);
   }
   void checkpoint(const char* label, int line) {
     if (level_ < 4 || !event_begin()) return;
-    std::string& s = scratch();
-    s += "{\"kind\":\"checkpoint\",\"name\":";
+    std::string s = "{\"kind\":\"checkpoint\",\"name\":";
     detail::put_string(s, label, std::strlen(label));
     s += ",\"line\":";
     detail::put_int(s, line);
-    event_end();
+    event_end(s);
   }
   void line(int n) {
     if (level_ < 5 || !event_begin()) return;
-    std::string& s = scratch();
-    s += "{\"kind\":\"line\",\"line\":";
+    std::string s = "{\"kind\":\"line\",\"line\":";
     detail::put_int(s, n);
-    event_end();
+    event_end(s);
   }
 
   static const std::uint32_t kMaxEvents = 256;
 
  private:
-  std::string& scratch() { return *detail::tls().scratch; }
+  detail::Bytes& scratch() { return detail::tls().scratch; }
 
   AGENTLOG_NOINLINE void begin(detail::Site& site) {
     if (detail::Globals<>::state.load(std::memory_order_acquire) == 0) return;
@@ -2000,7 +2220,7 @@ class Span {
       return_start_ = 0;
       params_len_ = events_ = dropped_events_ = 0;
       steady0_ = level >= 4 ? detail::steady_ns() : 0;
-      scratch_start_ = scratch().size();
+      scratch_start_ = scratch().size;
     }
     parent_ = t.current;
     span_ = ++t.seq;
@@ -2012,22 +2232,17 @@ class Span {
   template <class T>
   void param(detail::SiteInfo* info, std::size_t i, const T& v) {
     if (i >= info->name_json.size()) return;  // more values than names cannot happen with AGENTLOG_SPAN
-    std::string& s = scratch();
-    if (s.size() > scratch_start_) s += ',';
-    s += info->name_json[i];
     const detail::HotSettings& st = detail::tls().hot;
     if (st.redact && info->secret[i])
-      s += "\"[REDACTED]\"";
+      detail::put_item(scratch(), detail::kCapRedacted);
     else
-      detail::capture_limited(s, v, st.max_capture, st.redact);
+      detail::put_capture(scratch(), v, st);
   }
 
   template <class T>
   void record_return(const T& value) {
-    std::string& s = scratch();
-    return_start_ = s.size();
-    const detail::HotSettings& st = detail::tls().hot;
-    detail::capture_limited(s, value, st.max_capture, st.redact);
+    return_start_ = scratch().size;
+    detail::put_capture(scratch(), value, detail::tls().hot);
     has_return_ = true;
   }
 
@@ -2040,14 +2255,14 @@ class Span {
       ++dropped_events_;
       return false;
     }
-    if (events_++) scratch() += ',';
+    if (events_++) *scratch().extend(1) = ',';
     return true;
   }
-  void event_end() {
-    std::string& s = scratch();
+  void event_end(std::string& s) {
     s += ",\"offsetNs\":";
     detail::put_int(s, detail::steady_ns() - steady0_);
     s += '}';
+    scratch().append(s);
   }
 
   AGENTLOG_NOINLINE void end() {
@@ -2080,20 +2295,23 @@ class Span {
     std::size_t params_len = 0, events_len = 0, return_len = 0, error_len = 0, payload = 0;
     std::size_t header = sizeof(detail::SpanRecord);
     if (level_ >= 2) {
-      std::string& s = scratch();
+      detail::Bytes& s = scratch();
       params_len = params_len_;
-      std::size_t total = s.size() - scratch_start_;
-      return_len = has_return_ ? s.size() - return_start_ : 0;
+      std::size_t total = s.size - scratch_start_;
+      return_len = has_return_ ? s.size - return_start_ : 0;
       events_len = total - params_len - return_len;
-      std::size_t error_start = s.size();
-      if (error) describe_unwinding(s);
-      error_len = s.size() - error_start;
+      if (error) {
+        std::string text;
+        describe_unwinding(text);
+        s.append(text);
+        error_len = text.size();
+      }
       payload = total + error_len;
       header += sizeof(detail::PayloadRecord);
     }
     std::size_t size = detail::pad8(header + payload);
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) {  // opened before fork(), ends in the child
-      if (level_ >= 2) scratch().resize(scratch_start_);
+      if (level_ >= 2) scratch().size = scratch_start_;
       return;
     }
     detail::Ring& r = *t.ring;
@@ -2110,13 +2328,13 @@ class Span {
                           static_cast<std::uint32_t>(error_len)),
                     dropped_events_),
               has_return_ ? 1 : 0);
-        if (payload) std::memcpy(p + header, scratch().data() + scratch_start_, payload);
+        if (payload) std::memcpy(p + header, scratch().data + scratch_start_, payload);
       }
       publish(r, size, 1);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
-    if (level_ >= 2) scratch().resize(scratch_start_);
+    if (level_ >= 2) scratch().size = scratch_start_;
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
   }
 
@@ -2395,7 +2613,8 @@ inline std::string trace_file() {
 // ------------------------------------------------------------------- binary span files, read back
 // What a binary span file (TRACING_FORMAT=binary) says of itself.
 struct SpanFileInfo {
-  bool valid = false;     // it starts with the header of a binary span file
+  bool valid = false;     // it starts with the header of a binary span file of the version this code reads
+  unsigned version = 0;   // the format version in its header (when it has one)
   bool running = false;   // a process still writes it (holds its lock)
   bool complete = false;  // not running, and its program stopped tracing and wrote the end block
   int pid = 0;
@@ -2414,7 +2633,7 @@ inline bool locked_by_writer(int fd) {
 inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
-  return std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) == 0 && header.version == 1;
+  return std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) == 0 && header.version == kSpanFileVersion;
 }
 
 // Calls `block(header, body)` for every whole block from offset `at` on (a block cut short, still being
@@ -2453,12 +2672,26 @@ struct MappedFile {
 };
 }  // namespace detail
 
+// The error for a binary span file of a format version this code does not read.
+inline std::string unreadable_version(const std::string& path, unsigned version) {
+  return path + " is a binary span file of version " + std::to_string(version) +
+         ", which this agentlog does not read (it reads version " + std::to_string(detail::kSpanFileVersion) +
+         "): convert it with the agentlog whose runtime wrote it, or trace the program again with this one's "
+         "runtime (agentlog init copies it)";
+}
+
 inline SpanFileInfo inspect_span_file(const std::string& path) {
   SpanFileInfo info;
   detail::MappedFile file(path);
   detail::FileHeader header;
-  if (!file.data || !detail::read_header(file.data, file.size, header)) return info;
+  if (!file.data || !detail::read_header(file.data, file.size, header)) {
+    if (file.data && file.size >= sizeof header &&
+        std::memcmp(file.data, detail::kSpanFileMagic, sizeof header.magic) == 0)
+      std::memcpy(&info.version, file.data + sizeof header.magic, sizeof header.version);
+    return info;
+  }
   info.valid = true;
+  info.version = header.version;
   info.pid = static_cast<int>(header.pid);
   info.running = detail::locked_by_writer(file.fd);
   if (!info.running)  // (a file still being written, maybe large, is not read through)
@@ -2513,6 +2746,8 @@ class SpanFileConverter {
     bool running = detail::locked_by_writer(file.fd);
     detail::FileHeader header;
     if (!file.data || !detail::read_header(file.data, file.size, header)) {
+      unsigned version = inspect_span_file(path_).version;
+      if (!running && version) return fail(r, unreadable_version(path_, version));
       if (!running) return fail(r, path_ + " is not a binary span file (TRACING_FORMAT=binary writes them)");
       r.ok = true;  // just created: its header comes with its first spans
       return r;
@@ -2579,6 +2814,7 @@ class SpanFileConverter {
     fmt_.pid = static_cast<int>(header.pid);
     fmt_.start_wall_ns = header.start_wall_ns;
     fmt_.tick0 = header.tick0;
+    fmt_.max_capture = static_cast<std::size_t>(header.max_capture);
     return true;
   }
 
@@ -2589,7 +2825,16 @@ class SpanFileConverter {
       std::memcpy(&sb, body, sizeof sb);
       if (sb.len > h.size - sizeof sb || sb.id > 100000000) return true;
       if (fmt_.sites.size() <= sb.id) fmt_.sites.resize(sb.id + 1);
-      fmt_.sites[sb.id].assign(body + sizeof sb, sb.len);
+      detail::SiteFormat& site = fmt_.sites[sb.id];
+      std::string text(body + sizeof sb, sb.len);
+      std::size_t nul = text.find('\0');
+      site.fields = text.substr(0, nul);
+      site.names.clear();
+      while (nul != std::string::npos) {
+        std::size_t next = text.find('\0', nul + 1);
+        site.names.push_back(text.substr(nul + 1, next == std::string::npos ? next : next - nul - 1));
+        nul = next;
+      }
     } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
       detail::ClockBlock cb;
       std::memcpy(&cb, body, sizeof cb);

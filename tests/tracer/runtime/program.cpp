@@ -88,6 +88,11 @@ void secrets(const std::string& password, const std::string& api_key, const std:
 }
 
 void long_text(const std::string& text) { AGENTLOG_SPAN(2, text); }
+// Cut inside a UTF-8 character; longer than the limit only once escaped; a pointer; a long return value.
+std::string long_texts(const std::string& utf8, const std::string& controls, const int* ptr) {
+  AGENTLOG_SPAN(2, utf8, controls, ptr);
+  return AGENTLOG_RETURN(std::string(100, 'r'));
+}
 
 void throws_std(int depth) {
   AGENTLOG_SPAN(2, depth);
@@ -190,6 +195,10 @@ int main(int argc, char** argv) {
     secrets("hunter2", "k-123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "visible");
   } else if (scenario == "truncate") {
     long_text(std::string(5000, 'a'));
+    std::string utf8(63, 'a');
+    for (int i = 0; i < 10; ++i) utf8 += "\xc3\xa9";  // e acute: its first byte is the 64th
+    int x = 0;
+    long_texts(utf8, std::string(60, '\x01'), &x);
   } else if (scenario == "exceptions") {
     try {
       throws_std(2);

@@ -269,9 +269,19 @@ TEST_CASE("long captures are truncated at TRACING_MAX_CAPTURE_SIZE") {
   for_each_program([](const std::string& program, bool tsan) {
     (void)tsan;
     auto r = run(program, "truncate", {}, "TRACING_DEFAULT_LEVEL=2\nTRACING_MAX_CAPTURE_SIZE=64\n");
-    REQUIRE(r.spans.size() == 1);
-    std::string text = r.spans[0]["params"]["text"];
-    CHECK(text.rfind(std::string(64, 'a') + "...(truncated, 5000 bytes)", 0) == 0);
+    REQUIRE(r.spans.size() == 2);
+    std::string text = named(r, "long_text").at(0)["params"]["text"];
+    CHECK(text == std::string(64, 'a') + "...(truncated, 5000 bytes)");
+    json s = named(r, "long_texts").at(0);
+    CHECK(s["params"]["utf8"] == std::string(63, 'a') + "...(truncated, 83 bytes)");  // whole characters only
+    std::string escaped = "\"";  // 60 control characters are 362 bytes of JSON: cut as text
+    for (int i = 0; i < 60; ++i) escaped += "\\u0001";
+    escaped += "\"";
+    CHECK(s["params"]["controls"] == escaped.substr(0, 64) + "...(truncated, 362 bytes)");
+    std::string ptr = s["params"]["ptr"];
+    CHECK(ptr.rfind("0x", 0) == 0);
+    CHECK(ptr.size() > 3);
+    CHECK(s["returnValue"] == std::string(64, 'r') + "...(truncated, 100 bytes)");
   });
 }
 

@@ -723,9 +723,9 @@ TEST_CASE(
     TempDir root;
     fs::path bin = binary_span_file(root);
     const std::string bytes = agentlog::test::read_text(bin);
-    // The blocks of the file: the header (32 bytes), then 16-byte block headers and their bodies.
+    // The blocks of the file: the header (40 bytes), then 16-byte block headers and their bodies.
     std::vector<std::size_t> starts;
-    for (std::size_t at = 32; at + 16 <= bytes.size();) {
+    for (std::size_t at = 40; at + 16 <= bytes.size();) {
       starts.push_back(at);
       std::uint64_t size;
       std::memcpy(&size, bytes.data() + at + 8, 8);
@@ -792,6 +792,17 @@ TEST_CASE(
         agentlog::test::run_agentlog({"traces", "convert", text.string(), "--root", root.path().string()});
     CHECK(wrong.exit_code == 1);
     CHECK(wrong.err.find("is not a binary span file") != std::string::npos);
+    // A file of another format version (the header of a version-1 file): said so, and left alone.
+    fs::path old_file = root / "old.bin";
+    std::string header(40, '\0');
+    header.replace(0, 8, "AGLTRACE");
+    header[8] = 1;
+    agentlog::test::write_text(old_file, header);
+    auto old =
+        agentlog::test::run_agentlog({"traces", "convert", old_file.string(), "--root", root.path().string()});
+    CHECK(old.exit_code == 1);
+    CHECK(old.err.find("binary span file of version 1") != std::string::npos);
+    CHECK(fs::exists(old_file));
   }
 }
 
