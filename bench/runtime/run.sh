@@ -20,6 +20,10 @@ inc="$here/../../tracer/runtime"
 cxx=${CXX:-g++}
 flags="-std=c++17 -O2 -pthread -I$inc"
 $cxx $flags -DBENCH_NO_RUNTIME "$src" -o "$out/untraced"
+# Untraced, but every call made: without a span object, g++ turns fib's second recursive call into a loop,
+# so the plain untraced build makes about half the calls; any tracer keeps them all.
+$cxx $flags -DBENCH_NO_RUNTIME -fno-optimize-sibling-calls "$src" -o "$out/untraced_calls"
+$cxx $flags -DBENCH_FLOOR "$src" -o "$out/floor"
 $cxx $flags "$src" -o "$out/traced"
 $cxx $flags -DBENCH_NO_RUNTIME -pg "$src" -o "$out/pg"
 $cxx $flags -DBENCH_NO_RUNTIME -finstrument-functions "$src" "$here/hooks.cpp" -o "$out/cyg"
@@ -69,6 +73,8 @@ for w in $workloads; do
   # its pages are touched at the thread's first span, which the whole-process time includes.
   if [ $w = fib ]; then mb=320; else mb=256; fi
   measure "untraced" "" $w "$out/untraced" $w
+  measure "untraced, every call made" "" $w "$out/untraced_calls" $w
+  measure "floor: 2 TSC reads, 40-byte store" "" $w "$out/floor" $w
   measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
   measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
   measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w

@@ -2280,7 +2280,7 @@ class Span {
       if (AGENTLOG_LIKELY(r->capacity - r->head_pos >= size && r->capacity - (head - r->cached_tail) >= size)) {
         detail::store_span(r->data() + r->head_pos, detail::record_head(size, detail::kSpan, 1, error), site_id_,
                            t0_, t1, span_, parent_);
-        publish(*r, size, 1);
+        publish(*r, size);
         if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
         return;
       }
@@ -2315,9 +2315,12 @@ class Span {
       return;
     }
     detail::Ring& r = *t.ring;
-    if (AGENTLOG_UNLIKELY(t.trace_changed) && !write_trace(t)) {
-      r.dropped.fetch_add(1, std::memory_order_relaxed);
-    } else if (char* p = size <= std::min(r.capacity / 4, detail::kMaxRecord) ? reserve(r, size) : nullptr) {
+    // A trace record first when the thread's trace changed: reserved and published with the span.
+    std::size_t trace_size = t.trace_changed ? trace_record_size(t) : 0;
+    char* p = trace_size + size <= std::min(r.capacity / 4, detail::kMaxRecord) ? reserve(r, trace_size + size)
+                                                                                : nullptr;
+    if (p) {
+      if (trace_size) p = store_trace(p, t, trace_size);
       detail::store_span(p, detail::record_head(size, detail::kSpan, level_, error), site_id_, t0_, t1, span_,
                          parent_);
       if (level_ >= 2) {
@@ -2330,7 +2333,7 @@ class Span {
               has_return_ ? 1 : 0);
         if (payload) std::memcpy(p + header, scratch().data + scratch_start_, payload);
       }
-      publish(r, size, 1);
+      publish(r, trace_size + size);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
     }
@@ -2351,14 +2354,14 @@ class Span {
 #endif
   }
 
-  // Makes the `size` bytes written at the head (holding `spans` spans) visible to the writer; past half full,
-  // wakes it now rather than at its next tick (once per crossing).
-  static void publish(detail::Ring& r, std::size_t size, unsigned spans) {
+  // Makes the `size` bytes written at the head (one span, maybe after a trace record) visible to the writer;
+  // past half full, wakes it now rather than at its next tick (once per crossing).
+  static void publish(detail::Ring& r, std::size_t size) {
     std::uint64_t head = r.head.load(std::memory_order_relaxed) + size;
     r.head_pos += size;
     if (r.head_pos == r.capacity) r.head_pos = 0;
     r.head.store(head, std::memory_order_release);
-    if (spans) r.spans.store(r.spans.load(std::memory_order_relaxed) + spans, std::memory_order_release);
+    r.spans.store(r.spans.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 #if defined(__GNUC__)
     if (r.head_pos + 1024 < r.capacity)
       __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 3);  // own the line early
@@ -2373,24 +2376,25 @@ class Span {
     }
   }
 
-  // Tells the writer the thread's trace before the span that ends in it.
-  static bool write_trace(detail::ThreadState& t) {
-    detail::Ring& r = *t.ring;
-    std::size_t custom_len = t.custom ? std::min(t.custom->size(), std::size_t(4096)) : 0;
-    std::size_t size = detail::pad8(sizeof(detail::TraceRecord) + custom_len);
-    char* p = reserve(r, size);
-    if (!p) return false;
+  // The record that tells the writer the thread's trace, before the span that ends in it.
+  static std::size_t trace_record_size(const detail::ThreadState& t) {
+    return detail::pad8(sizeof(detail::TraceRecord) + custom_length(t));
+  }
+  static std::size_t custom_length(const detail::ThreadState& t) {
+    return t.custom ? std::min(t.custom->size(), std::size_t(4096)) : 0;
+  }
+  static char* store_trace(char* p, detail::ThreadState& t, std::size_t size) {
     using detail::put64;  // the fields of TraceRecord
     using detail::put32;
+    std::size_t custom_len = custom_length(t);
     char* q = put64(put64(put64(put32(put32(p, detail::record_head(size, detail::kTrace)),
                                       static_cast<std::uint32_t>(custom_len)),
                                 t.trace_hi),
                           t.trace_lo),
                     t.root_parent);
     if (custom_len) std::memcpy(q, t.custom->data(), custom_len);
-    publish(r, size, 0);
     t.trace_changed = false;
-    return true;
+    return p + size;
   }
 
   // Whole traces are sampled, decided from the trace id so that every process agrees.
