@@ -630,7 +630,7 @@ inline std::string plain_name(const std::string& fn) {
 // A thread's ring holds three kinds of record, each a multiple of 8 bytes. The first word of every record
 // is its size in bytes (< 16 MiB) in bits 0-23, its kind in bits 24-27, and for a span its level in bits
 // 28-30 and the error flag in bit 31.
-enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1, kTrace = 2 };
+enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1, kTrace = 2, kRootSpan = 3, kDerivedTrace = 4 };
 const std::size_t kMaxRecord = (std::size_t(1) << 24) - 8;
 
 inline std::uint32_t record_head(std::size_t size, RecordKind kind, unsigned level = 0, bool error = false) {
@@ -667,7 +667,7 @@ inline char* store_span(char* p, std::uint32_t head, std::uint32_t site, std::ui
 struct PayloadRecord {
   std::uint32_t params_len, events_len, return_len, error_len, dropped_events, has_return;
 };
-// The thread's trace changed (a new root, a ScopedTrace, an adopted context): the spans after it are in it.
+// The thread's trace changed (a ScopedTrace, an adopted context, a new thread): the spans after it are in it.
 struct TraceRecord {
   std::uint32_t head;
   std::uint32_t custom_len;  // a trace id chosen by the program follows, padded to 8 bytes
@@ -684,6 +684,18 @@ inline std::uint64_t mix64(std::uint64_t z) {
 inline std::uint64_t span_id(std::uint64_t seed, std::uint64_t seq) {
   std::uint64_t id = mix64(seed + seq * 0x9e3779b97f4a7c15ULL);
   return id ? id : 1;
+}
+// A new trace begun by a root span of no other trace has its id derived from the thread's seed and the root's
+// seq, so that the writer learns it from the root's number alone: the root's record is a kRootSpan when it is
+// the first span of its trace to end, else a 16-byte kDerivedTrace record (the root's seq) comes first.
+struct DerivedTraceRecord {
+  std::uint32_t head, pad;
+  std::uint64_t root;
+};
+inline void derive_trace(std::uint64_t seed, std::uint64_t root, std::uint64_t& hi, std::uint64_t& lo) {
+  hi = mix64((seed ^ 0xd1b54a32d192ed03ULL) + root * 0x9e3779b97f4a7c15ULL);
+  lo = mix64((seed ^ 0x632be59bd9b4e019ULL) + root * 0xbf58476d1ce4e5b9ULL);  // a bijection of root
+  if (!lo) lo = 1;
 }
 
 // What the writer knows of one ring: its thread, and the trace its next spans belong to.
@@ -811,12 +823,18 @@ class SpanFormatter {
       c.trace_lo = tr.trace_lo;
       c.root_parent = tr.root_parent;
       c.custom_id.assign(p + sizeof tr, tr.custom_len);
-    } else if (kind == kSpan) {
+    } else if (kind == kDerivedTrace) {
+      DerivedTraceRecord dr;
+      if (size < sizeof dr) return 0;
+      std::memcpy(&dr, p, sizeof dr);
+      derived(c, dr.root);
+    } else if (kind == kSpan || kind == kRootSpan) {
       SpanRecord rec;
       PayloadRecord pay = {0, 0, 0, 0, 0, 0};
       unsigned level = (head >> 28) & 7u;
       if (size < sizeof rec + (level >= 2 ? sizeof pay : 0)) return 0;
       std::memcpy(&rec, p, sizeof rec);
+      if (kind == kRootSpan) derived(c, rec.seq);
       if (level >= 2) std::memcpy(&pay, p + sizeof rec, sizeof pay);
       if (static_cast<std::uint64_t>(pay.params_len) + pay.events_len + pay.return_len + pay.error_len >
           size - sizeof rec - sizeof pay)
@@ -842,6 +860,12 @@ class SpanFormatter {
   }
 
  private:
+  static void derived(TraceCursor& c, std::uint64_t root) {
+    derive_trace(c.seed, root, c.trace_hi, c.trace_lo);
+    c.root_parent = 0;
+    c.custom_id.clear();
+  }
+
   // The parts of a span line other than the captured text are built in a buffer on the stack and appended
   // at once (appending them piece by piece to the string was a quarter of the writer's time).
   void span(const TraceCursor& c, const SpanRecord& rec, unsigned level, bool error, const PayloadRecord& pay,
@@ -1522,7 +1546,8 @@ struct ThreadState {
   std::uint64_t seq;          // spans begun on this thread
   std::uint64_t seed;         // span ids are span_id(seed, seq)
   std::uint64_t root_parent;  // the parent of spans begun with current == 0: a span of another thread, or 0
-  bool trace_changed;         // the trace (ids, custom id, root parent) changed since the last TraceRecord
+  bool trace_changed;         // the trace (ids, custom id, root parent) changed since the writer was told
+  std::uint64_t trace_root;   // the trace's id is derived from this root's seq (0: told in a TraceRecord)
   const std::string* custom;
   std::shared_ptr<const std::string>* custom_owner;  // the ScopedTrace/ContextScope holding `custom`
   std::uint64_t rng;
@@ -1549,6 +1574,7 @@ thread_local ThreadState Tls<U>::state = {nullptr,
                                           0,
                                           0,
                                           true,
+                                          0,
                                           nullptr,
                                           nullptr,
                                           0,
@@ -1602,6 +1628,7 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
   t.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
 #endif
   t.trace_changed = true;
+  t.trace_root = 0;
   t.ring = Runtime::get().new_ring(t.tid, t.seed);
   return true;
 }
@@ -2198,10 +2225,12 @@ class Span {
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
     const detail::HotSettings& st = t.hot;
+    bool new_root = false;
     if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
       if (!t.pinned) {
-        t.trace_hi = detail::splitmix(t.rng);
-        t.trace_lo = detail::splitmix(t.rng);
+        new_root = true;
+        t.trace_root = ++t.seq;  // this span's seq (taken even when the trace is not sampled: ids never repeat)
+        detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
         t.trace_changed = true;
       }
       if (!t.pinned || t.custom) t.sampled = sampled_by_id(t, st.sample_rate);
@@ -2223,7 +2252,7 @@ class Span {
       scratch_start_ = scratch().size;
     }
     parent_ = t.current;
-    span_ = ++t.seq;
+    span_ = new_root ? t.trace_root : ++t.seq;
     t.current = span_;
     uncaught_ = uncaught(t);
     t0_ = detail::ticks();
@@ -2272,15 +2301,20 @@ class Span {
     if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
     bool error = uncaught(t) > uncaught_;
-    // The common case, kept short: a level-1 span into a ring with room (no payload, no trace record, no pad).
+    // The common case, kept short: a level-1 span (after the record of a new trace, when it is the first span
+    // to end in it) into a ring with room: no payload, no custom trace id, no pad.
     detail::Ring* r = t.ring;
     const std::size_t size = sizeof(detail::SpanRecord);
-    if (AGENTLOG_LIKELY(level_ == 1 && r && !t.trace_changed)) {
+    if (AGENTLOG_LIKELY(level_ == 1 && r && !t.custom)) {
+      std::size_t trace_size = trace_record_size(t);
       std::uint64_t head = r->head.load(std::memory_order_relaxed);
-      if (AGENTLOG_LIKELY(r->capacity - r->head_pos >= size && r->capacity - (head - r->cached_tail) >= size)) {
-        detail::store_span(r->data() + r->head_pos, detail::record_head(size, detail::kSpan, 1, error), site_id_,
-                           t0_, t1, span_, parent_);
-        publish(*r, size);
+      if (AGENTLOG_LIKELY(r->capacity - r->head_pos >= trace_size + size &&
+                          r->capacity - (head - r->cached_tail) >= trace_size + size)) {
+        char* p = r->data() + r->head_pos;
+        detail::RecordKind kind = span_kind(t);
+        p = store_trace(p, t, trace_size);
+        detail::store_span(p, detail::record_head(size, kind, 1, error), site_id_, t0_, t1, span_, parent_);
+        publish(*r, trace_size + size);
         if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
         return;
       }
@@ -2316,13 +2350,13 @@ class Span {
     }
     detail::Ring& r = *t.ring;
     // A trace record first when the thread's trace changed: reserved and published with the span.
-    std::size_t trace_size = t.trace_changed ? trace_record_size(t) : 0;
+    std::size_t trace_size = trace_record_size(t);
     char* p = trace_size + size <= std::min(r.capacity / 4, detail::kMaxRecord) ? reserve(r, trace_size + size)
                                                                                 : nullptr;
     if (p) {
-      if (trace_size) p = store_trace(p, t, trace_size);
-      detail::store_span(p, detail::record_head(size, detail::kSpan, level_, error), site_id_, t0_, t1, span_,
-                         parent_);
+      detail::RecordKind kind = span_kind(t);
+      p = store_trace(p, t, trace_size);
+      detail::store_span(p, detail::record_head(size, kind, level_, error), site_id_, t0_, t1, span_, parent_);
       if (level_ >= 2) {
         using detail::put32;  // the fields of PayloadRecord
         put32(put32(put32(put32(put32(put32(p + sizeof(detail::SpanRecord), static_cast<std::uint32_t>(params_len)),
@@ -2376,24 +2410,34 @@ class Span {
     }
   }
 
-  // The record that tells the writer the thread's trace, before the span that ends in it.
-  static std::size_t trace_record_size(const detail::ThreadState& t) {
+  // What tells the writer the thread's trace when it changed, before the span that ends in it: nothing when
+  // the span is the root its id is derived from (a kRootSpan), the root's seq when derived, else the trace.
+  std::size_t trace_record_size(const detail::ThreadState& t) const {
+    if (AGENTLOG_LIKELY(!t.trace_changed)) return 0;
+    if (t.trace_root) return t.trace_root == span_ ? 0 : sizeof(detail::DerivedTraceRecord);
     return detail::pad8(sizeof(detail::TraceRecord) + custom_length(t));
+  }
+  detail::RecordKind span_kind(const detail::ThreadState& t) const {
+    return t.trace_changed && t.trace_root && t.trace_root == span_ ? detail::kRootSpan : detail::kSpan;
   }
   static std::size_t custom_length(const detail::ThreadState& t) {
     return t.custom ? std::min(t.custom->size(), std::size_t(4096)) : 0;
   }
+  // Writes the record of trace_record_size(t) bytes at p; returns where the span goes.
   static char* store_trace(char* p, detail::ThreadState& t, std::size_t size) {
-    using detail::put64;  // the fields of TraceRecord
+    using detail::put64;
     using detail::put32;
-    std::size_t custom_len = custom_length(t);
+    if (!t.trace_changed) return p;
+    t.trace_changed = false;
+    if (!size) return p;  // the span is its trace's root
+    if (t.trace_root) return put64(put32(put32(p, detail::record_head(size, detail::kDerivedTrace)), 0), t.trace_root);
+    std::size_t custom_len = custom_length(t);  // the fields of TraceRecord
     char* q = put64(put64(put64(put32(put32(p, detail::record_head(size, detail::kTrace)),
                                       static_cast<std::uint32_t>(custom_len)),
                                 t.trace_hi),
                           t.trace_lo),
                     t.root_parent);
     if (custom_len) std::memcpy(q, t.custom->data(), custom_len);
-    t.trace_changed = false;
     return p + size;
   }
 
@@ -2495,6 +2539,7 @@ class ContextScope {
     t.current = 0;
     t.root_parent = c.span;
     t.trace_changed = true;
+    t.trace_root = 0;
     t.custom = context_.custom_id ? context_.custom_id.get() : nullptr;
     t.custom_owner = context_.custom_id ? &context_.custom_id : nullptr;
     t.sampled = c.sampled;
@@ -2507,6 +2552,7 @@ class ContextScope {
     t.current = saved_current_;
     t.root_parent = saved_root_parent_;
     t.trace_changed = true;
+    t.trace_root = 0;
     t.custom = saved_custom_;
     t.custom_owner = saved_owner_;
     t.sampled = saved_sampled_;
