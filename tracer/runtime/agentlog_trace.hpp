@@ -733,7 +733,9 @@ struct Ring {
   // Line 1, read only.
   const std::size_t capacity;
   char* data_ = nullptr;
-  char pad_const_[64 - 2 * sizeof(std::uint64_t)];
+  char* map_ = nullptr;  // the mapping data_ is in (aligned for huge pages)
+  std::size_t mapped_ = 0;
+  char pad_const_[64 - 4 * sizeof(std::uint64_t)];
   // Line 2, the traced thread's: written on every span; the producer re-reads `tail` only when its cached
   // copy says the ring is (half) full, so the two threads do not bounce a line on every span.
   std::atomic<std::uint64_t> head{0};
@@ -755,14 +757,21 @@ struct Ring {
  private:
   // Every page of the buffer is touched here, once, when the thread records its first span: page faults one
   // by one on the traced thread would cost far more than the spans (on a VM, microseconds each; MAP_POPULATE
-  // measured no better than faulting).
+  // measured no better than faulting). The buffer is asked for in 2 MiB pages where the kernel has them
+  // (transparent huge pages): 4 faults instead of 2,048 for the default 8 MiB, 4.2 -> 0.6 ms here.
   explicit Ring(std::size_t bytes) : capacity(bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const std::size_t huge = std::size_t(2) << 20;
+    mapped_ = bytes + huge;
+    void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    data_ = static_cast<char*>(p);
+    map_ = static_cast<char*>(p);
+    data_ = map_ + (huge - reinterpret_cast<std::uintptr_t>(map_) % huge) % huge;
+#if defined(MADV_HUGEPAGE)
+    ::madvise(data_, bytes, MADV_HUGEPAGE);  // a hint: without huge pages, 4 KiB pages as before
+#endif
     std::memset(data_, 0, bytes);
   }
-  ~Ring() { ::munmap(data_, capacity); }
+  ~Ring() { ::munmap(map_, mapped_); }
 };
 
 // Captured values (level >= 2) are kept in the ring as tagged items, not as JSON text: the traced thread
