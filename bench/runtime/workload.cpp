@@ -18,6 +18,7 @@
 // bookkeeping, no writer, no file).
 #include <sys/mman.h>
 #include <x86intrin.h>
+
 #include <cstring>
 namespace floor_trace {
 const std::size_t kBytes = std::size_t(8) << 20;
@@ -79,10 +80,11 @@ int main(int argc, char** argv) {
 #if !defined(AGENTLOG_DISABLE)
   agentlog::flush();
   agentlog::Stats st = agentlog::stats();
-  std::printf("{\"calls\":%ld,\"thread_ns_per_call\":%.2f,\"sink\":%ld,\"dropped\":%llu}\n", calls, ns / calls, sink,
-              static_cast<unsigned long long>(st.dropped));
+  std::printf("{\"calls\":%ld,\"thread_ns_per_call\":%.2f,\"sink\":%ld,\"dropped\":%llu}\n", calls,
+              ns / calls, sink, static_cast<unsigned long long>(st.dropped));
 #else
-  std::printf("{\"calls\":%ld,\"thread_ns_per_call\":%.2f,\"sink\":%ld,\"dropped\":0}\n", calls, ns / calls, sink);
+  std::printf("{\"calls\":%ld,\"thread_ns_per_call\":%.2f,\"sink\":%ld,\"dropped\":0}\n", calls, ns / calls,
+              sink);
 #endif
   return 0;
 }

@@ -22,8 +22,9 @@
 // config/tracing.config.json is re-read within a second of a change. Environment variables of the same names
 // override the file (useful in tests).
 //
-// Recording: each thread appends fixed-layout records (40 bytes at level 1) to its own lock-free ring. One
-// background writer formats them as JSON lines into
+// Recording: each thread appends fixed-layout records (40 bytes at level 1; from level 2 the captured values
+// follow as tagged items, formatted by the writer) to its own lock-free ring. One background writer formats
+// them as JSON lines into
 // .ai-agents/logging/traces/YYYY-MM-DD/<pid>-<startEpochMs>.jsonl every few milliseconds (SIGKILL loses at
 // most that), at exit(), at return from main, and in std::terminate. With TRACING_FORMAT=binary it copies the
 // records to <pid>-<startEpochMs>.bin instead, and agentlog (SpanFileConverter below) writes the same JSON
@@ -627,9 +628,11 @@ inline std::string plain_name(const std::string& fn) {
 }
 
 // ------------------------------------------------------------------------------------- the records
-// A thread's ring holds three kinds of record, each a multiple of 8 bytes. The first word of every record
-// is its size in bytes (< 16 MiB) in bits 0-23, its kind in bits 24-27, and for a span its level in bits
-// 28-30 and the error flag in bit 31.
+// A thread's ring holds records of these kinds, each a multiple of 8 bytes: spans (kRootSpan: a span that is
+// the root its trace's id is derived from, see derive_trace), what trace the next spans are in (kTrace, or
+// kDerivedTrace), and a pad that fills the end of the ring. The first word of every record is its size in
+// bytes (< 16 MiB) in bits 0-23, its kind in bits 24-27, and for a span its level in bits 28-30 and the error
+// flag in bit 31.
 enum RecordKind : std::uint32_t { kPad = 0, kSpan = 1, kTrace = 2, kRootSpan = 3, kDerivedTrace = 4 };
 const std::size_t kMaxRecord = (std::size_t(1) << 24) - 8;
 
@@ -663,7 +666,8 @@ inline char* store_span(char* p, std::uint32_t head, std::uint32_t site, std::ui
                         std::uint64_t seq, std::uint64_t parent) {
   return put64(put64(put64(put64(put32(put32(p, head), site), t0), t1), seq), parent);
 }
-// Follows a span of level >= 2: the lengths of the captured text that comes after it, in this order.
+// Follows a span of level >= 2: the lengths of what comes after it, in this order: the parameters (items, see
+// CaptureTag), the events (JSON text), the return value (an item) and the error (JSON text).
 struct PayloadRecord {
   std::uint32_t params_len, events_len, return_len, error_len, dropped_events, has_return;
 };
@@ -1563,10 +1567,10 @@ struct ThreadState {
   std::uint32_t tid;
   int depth;
   bool sampled;
-  bool pinned;  // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
-  bool writer;  // the writer thread never traces
-  Bytes scratch;         // captures of open spans, stacked
-  const EhGlobals* eh;   // this thread's exception globals (Itanium C++ ABI)
+  bool pinned;    // trace id (and parent) set by ScopedTrace / ContextScope: roots do not start a new trace
+  bool writer;    // the writer thread never traces
+  Bytes scratch;  // captures of open spans, stacked
+  const EhGlobals* eh;  // this thread's exception globals (Itanium C++ ABI)
   HotSettings hot;
 };
 
@@ -1574,27 +1578,11 @@ template <class U = void>
 struct Tls {
   static thread_local ThreadState state;
 };
+// clang-format off
 template <class U>
-thread_local ThreadState Tls<U>::state = {nullptr,
-                                          0,
-                                          0,
-                                          0,
-                                          0,
-                                          0,
-                                          0,
-                                          true,
-                                          0,
-                                          nullptr,
-                                          nullptr,
-                                          0,
-                                          0,
-                                          0,
-                                          true,
-                                          false,
-                                          false,
-                                          {nullptr, 0, 0},
-                                          nullptr,
-                                          {0, 0, 0, 0, false}};
+thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, 0, nullptr, nullptr, 0, 0, 0,
+                                          true, false, false, {nullptr, 0, 0}, nullptr, {0, 0, 0, 0, false}};
+// clang-format on
 
 inline ThreadState& tls() { return Tls<>::state; }
 
@@ -1955,7 +1943,8 @@ inline bool looks_like_jwt(const char* s, std::size_t n) {
   return dots == 2;
 }
 
-// A capture that is too long as a whole (the JSON text from `start` on) becomes a truncated string of its text.
+// A capture that is too long as a whole (the JSON text from `start` on) becomes a truncated string of its
+// text.
 inline void limit_capture(std::string& s, std::size_t start, std::size_t limit) {
   if (s.size() - start > limit + 32) {
     std::string text = s.substr(start);
@@ -1987,7 +1976,8 @@ inline void put_item(Bytes& b, CaptureTag tag, std::uint64_t word) {
 }
 inline void put_item_string(ItemOut& o, const char* s, std::size_t n) {
   if (o.redact && looks_like_jwt(s, n)) return put_item(o.b, kCapRedacted);
-  std::size_t kept = n > o.limit ? o.limit + 1 : n;  // past the limit, the formatter needs one more byte (UTF-8)
+  // Past the limit, one byte more than the limit is kept: the formatter cuts at whole UTF-8 characters.
+  std::size_t kept = n > o.limit ? o.limit + 1 : n;
   char* p = o.b.extend(13 + kept);
   std::uint32_t kept32 = static_cast<std::uint32_t>(kept);
   std::uint64_t n64 = n;
@@ -2015,10 +2005,9 @@ template <class T, typename std::enable_if<std::is_same<T, char>::value, int>::t
 void item_impl(ItemOut& o, T v, Rank<20>) {
   put_item_string(o, &v, 1);
 }
-template <class T,
-          typename std::enable_if<(std::is_integral<T>::value && std::is_signed<T>::value) ||
-                                      (std::is_enum<T>::value && !has_ostream<T>::value),
-                                  int>::type = 0>
+template <class T, typename std::enable_if<(std::is_integral<T>::value && std::is_signed<T>::value) ||
+                                               (std::is_enum<T>::value && !has_ostream<T>::value),
+                                           int>::type = 0>
 void item_impl(ItemOut& o, T v, Rank<19>) {
   put_item(o.b, kCapInt, static_cast<std::uint64_t>(static_cast<long long>(v)));
 }
@@ -2044,7 +2033,9 @@ inline void item_impl(ItemOut& o, const char* v, Rank<18>) {
   else
     put_item(o.b, kCapNull);
 }
-inline void item_impl(ItemOut& o, char* v, Rank<18>) { item_impl(o, static_cast<const char*>(v), Rank<18>()); }
+inline void item_impl(ItemOut& o, char* v, Rank<18>) {
+  item_impl(o, static_cast<const char*>(v), Rank<18>());
+}
 inline void item_impl(ItemOut& o, std::nullptr_t, Rank<18>) { put_item(o.b, kCapNull); }
 template <std::size_t N>
 void item_impl(ItemOut& o, const char (&v)[N], Rank<18>) {
@@ -2072,10 +2063,18 @@ inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std
   std::uint64_t word = 0;
   std::uint32_t len = 0;
   switch (static_cast<unsigned char>(*p)) {
-    case kCapTrue: o += "true"; return 1;
-    case kCapFalse: o += "false"; return 1;
-    case kCapNull: o += "null"; return 1;
-    case kCapRedacted: o += "\"[REDACTED]\""; return 1;
+    case kCapTrue:
+      o += "true";
+      return 1;
+    case kCapFalse:
+      o += "false";
+      return 1;
+    case kCapNull:
+      o += "null";
+      return 1;
+    case kCapRedacted:
+      o += "\"[REDACTED]\"";
+      return 1;
     case kCapInt:
     case kCapUint:
     case kCapDouble:
@@ -2238,7 +2237,8 @@ class Span {
     if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
       if (!t.pinned) {
         new_root = true;
-        t.trace_root = ++t.seq;  // this span's seq (taken even when the trace is not sampled: ids never repeat)
+        t.trace_root =
+            ++t.seq;  // this span's seq (taken even when the trace is not sampled: ids never repeat)
         detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
         t.trace_changed = true;
       }
@@ -2360,15 +2360,18 @@ class Span {
     detail::Ring& r = *t.ring;
     // A trace record first when the thread's trace changed: reserved and published with the span.
     std::size_t trace_size = trace_record_size(t);
-    char* p = trace_size + size <= std::min(r.capacity / 4, detail::kMaxRecord) ? reserve(r, trace_size + size)
-                                                                                : nullptr;
+    char* p = trace_size + size <= std::min(r.capacity / 4, detail::kMaxRecord)
+                  ? reserve(r, trace_size + size)
+                  : nullptr;
     if (p) {
       detail::RecordKind kind = span_kind(t);
       p = store_trace(p, t, trace_size);
-      detail::store_span(p, detail::record_head(size, kind, level_, error), site_id_, t0_, t1, span_, parent_);
+      detail::store_span(p, detail::record_head(size, kind, level_, error), site_id_, t0_, t1, span_,
+                         parent_);
       if (level_ >= 2) {
         using detail::put32;  // the fields of PayloadRecord
-        put32(put32(put32(put32(put32(put32(p + sizeof(detail::SpanRecord), static_cast<std::uint32_t>(params_len)),
+        put32(put32(put32(put32(put32(put32(p + sizeof(detail::SpanRecord),
+                                            static_cast<std::uint32_t>(params_len)),
                                       static_cast<std::uint32_t>(events_len)),
                                 static_cast<std::uint32_t>(return_len)),
                           static_cast<std::uint32_t>(error_len)),
@@ -2434,12 +2437,13 @@ class Span {
   }
   // Writes the record of trace_record_size(t) bytes at p; returns where the span goes.
   static char* store_trace(char* p, detail::ThreadState& t, std::size_t size) {
-    using detail::put64;
     using detail::put32;
+    using detail::put64;
     if (!t.trace_changed) return p;
     t.trace_changed = false;
     if (!size) return p;  // the span is its trace's root
-    if (t.trace_root) return put64(put32(put32(p, detail::record_head(size, detail::kDerivedTrace)), 0), t.trace_root);
+    if (t.trace_root)
+      return put64(put32(put32(p, detail::record_head(size, detail::kDerivedTrace)), 0), t.trace_root);
     std::size_t custom_len = custom_length(t);  // the fields of TraceRecord
     char* q = put64(put64(put64(put32(put32(p, detail::record_head(size, detail::kTrace)),
                                       static_cast<std::uint32_t>(custom_len)),
@@ -2692,7 +2696,8 @@ inline bool locked_by_writer(int fd) {
 inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
-  return std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) == 0 && header.version == kSpanFileVersion;
+  return std::memcmp(header.magic, kSpanFileMagic, sizeof header.magic) == 0 &&
+         header.version == kSpanFileVersion;
 }
 
 // Calls `block(header, body)` for every whole block from offset `at` on (a block cut short, still being

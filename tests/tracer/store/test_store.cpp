@@ -798,8 +798,8 @@ TEST_CASE(
     header.replace(0, 8, "AGLTRACE");
     header[8] = 1;
     agentlog::test::write_text(old_file, header);
-    auto old =
-        agentlog::test::run_agentlog({"traces", "convert", old_file.string(), "--root", root.path().string()});
+    auto old = agentlog::test::run_agentlog(
+        {"traces", "convert", old_file.string(), "--root", root.path().string()});
     CHECK(old.exit_code == 1);
     CHECK(old.err.find("binary span file of version 1") != std::string::npos);
     CHECK(fs::exists(old_file));
