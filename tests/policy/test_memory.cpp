@@ -154,6 +154,12 @@ agentlog::test::ProcessResult memory_cmd(const TempDir& root, const std::vector<
 }
 
 json outbox(const TempDir& root) { return json::parse(memory_cmd(root, {"list", "--json"}).out)["outbox"]; }
+// The server has a record once the sender's POST is answered; the sender removes it from the outbox just
+// after. A session ended (SIGKILL) before that leaves it there, to be sent again: wait for the removal.
+void wait_outbox_empty(const TempDir& root) {
+  for (int i = 0; i < 200 && !outbox(root).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+}
 
 // A PostToolUse hook call: one audited action of Claude Code.
 void hook_action(const TempDir& root, int n) {
@@ -251,6 +257,7 @@ TEST_CASE(
                         {{"pattern_name", "p"}, {"description", "d"}})["structuredContent"]["destination"] ==
           "server");
     REQUIRE(server.wait_for(5));  // the background sender
+    wait_outbox_empty(root);
   }
   auto got = server.received();
   int actions = 0;
@@ -349,6 +356,7 @@ TEST_CASE(
         "record_pattern",
         {{"pattern_name", "guard"}, {"description", "use guards"}, {"example", "G g;"}, {"tags", {"cpp"}}});
     REQUIRE(server.wait_for(3));
+    wait_outbox_empty(root);
   }
   CHECK(server.states == 1);
   {
@@ -403,8 +411,9 @@ struct EmbeddedStore {
   }();
 };
 
-TEST_CASE_FIXTURE(EmbeddedStore,
-                  "embedded store: four processes auditing and ingesting at once store every action exactly once") {
+TEST_CASE_FIXTURE(
+    EmbeddedStore,
+    "embedded store: four processes auditing and ingesting at once store every action exactly once") {
   const int failed = agentlog::test::run_in_children(4, [&](int k) {
     agentlog::policy::Memory memory(layout, config);
     agentlog::policy::AuditLog audit(layout.audit_dir());
@@ -477,8 +486,9 @@ int stored_rows(const agentlog::ProjectLayout& layout) {
       agentlog::test::sqlite_count(layout.memory_dir() / "memory.sqlite", "SELECT count(*) FROM memories"));
 }
 
-TEST_CASE_FIXTURE(EmbeddedStore,
-                  "embedded store: the background sender indexes the actions once they pause, without a reader") {
+TEST_CASE_FIXTURE(
+    EmbeddedStore,
+    "embedded store: the background sender indexes the actions once they pause, without a reader") {
   agentlog::policy::AuditLog audit(layout.audit_dir());
   agentlog::policy::Memory memory(layout, config);
   memory.start_background();
