@@ -235,6 +235,9 @@ void add_traces_commands(CLI::App& app) {
             << "converted " << r["convertedFiles"] << " binary span files; " << r["waitingFiles"]
             << " of running programs (agentlog serve converts them as they grow, any agentlog once their "
                "program exits)\n";
+        if (r["unreadableFiles"] > 0)
+          std::cout << r["unreadableFiles"] << " binary span files left as they are; the first: "
+                    << r["unreadable"].get<std::string>() << "\n";
         return;
       }
       json out = json::array();

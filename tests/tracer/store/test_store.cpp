@@ -803,6 +803,19 @@ TEST_CASE(
     CHECK(old.exit_code == 1);
     CHECK(old.err.find("binary span file of version 1") != std::string::npos);
     CHECK(fs::exists(old_file));
+    // Under traces/, a query leaves it as it is and says why.
+    fs::path old_in_traces = bin.parent_path() / "1-2.bin";  // (a day past retention would be removed)
+    fs::create_directories(old_in_traces.parent_path());
+    fs::copy_file(old_file, old_in_traces);
+    auto scan = agentlog::test::run_agentlog({"traces", "convert", "--json", "--root", root.path().string()});
+    CHECK(scan.exit_code == 0);
+    json report = json::parse(scan.out);
+    CHECK(report["unreadableFiles"] == 1);
+    CHECK(report["unreadable"].get<std::string>().find("1-2.bin is a binary span file of version 1") !=
+          std::string::npos);
+    CHECK(fs::exists(old_in_traces));
+    auto told = agentlog::test::run_agentlog({"traces", "convert", "--root", root.path().string()});
+    CHECK(told.out.find("1 binary span files left as they are") != std::string::npos);
   }
 }
 

@@ -265,6 +265,8 @@ json IngestReport::to_json() const {
           {"removedFiles", removed_files},
           {"convertedFiles", converted_files},
           {"waitingFiles", waiting_files},
+          {"unreadableFiles", unreadable_files},
+          {"unreadable", unreadable},
           {"complete", complete}};
 }
 
@@ -804,7 +806,11 @@ struct TraceStore::Impl {
       auto& converter = converters[bin.string()];
       if (!converter) {  // (a file followed already was looked at when its converter was made)
         agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
-        if (!info.valid) continue;  // not a span file: not ours to touch
+        if (!info.valid) {  // not a span file, or not one this agentlog reads: not ours to touch
+          if (info.version && !report.unreadable_files++)
+            report.unreadable = agentlog::unreadable_version(bin.string(), info.version);
+          continue;
+        }
         if (info.running && !follow_running) {
           ++report.waiting_files;
           continue;
