@@ -1637,13 +1637,15 @@ inline int resolve_level(Site& site) {
 }
 
 // Spans open across fork() end in the child and go to the child's file, under the same trace.
-// The child's new spans number from a random multiple of 2^32 on, so that they do not take the ids of the
-// parent's next spans.
+// The child keeps the thread's seed (the ids of the spans open across the fork must not change), and its new
+// spans number from a random 64-bit offset on: their span ids, and the trace ids derived from them, are then
+// not those of the parent's next spans nor of another child's (two ranges of 2^32 spans overlap with a chance
+// of about 2^-31).
 inline void after_fork_reset() {
   ThreadState& t = tls();
   t.ring = nullptr;
   std::uint64_t x = static_cast<std::uint64_t>(::getpid()) ^ ticks();
-  t.seq += ((splitmix(x) & 0xfffff) + 1) << 32;
+  t.seq += splitmix(x);
 }
 
 inline void Runtime::after_fork_child() {
@@ -1791,8 +1793,9 @@ inline void capture_impl(Out& o, char* v, Rank<18>) {
   capture_impl(o, static_cast<const char*>(v), Rank<18>());
 }
 inline void capture_impl(Out& o, std::nullptr_t, Rank<18>) { o.s += "null"; }
-template <std::size_t N>
-void capture_impl(Out& o, const char (&v)[N], Rank<18>) {
+template <std::size_t N>  // (ranked above const char*, which would otherwise win and read past an
+                          // unterminated array)
+                          void capture_impl(Out& o, const char (&v)[N], Rank<19>) {
   capture_string(o, v, strnlen(v, N));
 }
 template <class T>
@@ -1837,10 +1840,11 @@ void capture_impl(Out& o, const T& v, Rank<15>) {
 }
 template <class T, typename std::enable_if<is_map<T>::value && is_range<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<14>) {
+  const std::size_t start = o.s.size();  // the cut-off counts this value's own text
   o.s += '{';
   std::size_t n = 0;
   for (const auto& kv : v) {
-    if (n == kMaxItems || o.s.size() > o.limit * 4) {
+    if (n == kMaxItems || o.s.size() - start > o.limit * 4) {
       o.s += ",\"...\":";
       put_uint(o.s, static_cast<unsigned long long>(v.size() - n));
       break;
@@ -1862,10 +1866,11 @@ void capture_impl(Out& o, const T& v, Rank<14>) {
 }
 template <class T, typename std::enable_if<is_range<T>::value && !is_map<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<13>) {
+  const std::size_t start = o.s.size();  // the cut-off counts this value's own text
   o.s += '[';
   std::size_t n = 0;
   for (auto it = v.begin(); it != v.end(); ++it) {
-    if (n == kMaxItems || o.s.size() > o.limit * 4) {
+    if (n == kMaxItems || o.s.size() - start > o.limit * 4) {
       std::size_t rest = 0;
       for (; it != v.end(); ++it) ++rest;
       o.s += ",\"... ";
@@ -2037,8 +2042,8 @@ inline void item_impl(ItemOut& o, char* v, Rank<18>) {
   item_impl(o, static_cast<const char*>(v), Rank<18>());
 }
 inline void item_impl(ItemOut& o, std::nullptr_t, Rank<18>) { put_item(o.b, kCapNull); }
-template <std::size_t N>
-void item_impl(ItemOut& o, const char (&v)[N], Rank<18>) {
+template <std::size_t N>  // (ranked above const char*, as capture_impl's)
+void item_impl(ItemOut& o, const char (&v)[N], Rank<19>) {
   put_item_string(o, v, strnlen(v, N));
 }
 template <class T>
@@ -2106,10 +2111,10 @@ inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std
       if (n < 13) return 0;
       std::memcpy(&len, p + 1, 4);
       std::memcpy(&word, p + 5, 8);
-      if (len > n - 13 || len > word || (len < word && len == 0)) return 0;
+      // All its bytes, or (longer than the limit) the limit's bytes and one more.
+      if (len > n - 13 || len != std::min<std::uint64_t>(word, max_capture + 1)) return 0;
       std::size_t start = o.size();
-      // Not cut: all its bytes. Cut: the limit it was cut at is one less than the bytes kept.
-      Out out{o, len < word ? len - 1 : len, false};
+      Out out{o, max_capture, false};
       capture_string(out, p + 13, static_cast<std::size_t>(word));
       limit_capture(o, start, max_capture);
       return 13 + static_cast<std::size_t>(len);
@@ -2179,7 +2184,6 @@ class Span {
     int expand[] = {0, (param(info, i++, values), 0)...};
     (void)expand;
     (void)info;
-    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
   }
 
   // The return value: recorded (level >= 2), then passed through without a copy.
@@ -2195,7 +2199,7 @@ class Span {
 
   template <class T>
   void var(const char* name, const T& value) {
-    if (level_ < 4 || !event_begin()) return;
+    if (level_ < 4 || !event_room()) return;
     std::string s = "{\"kind\":\"var\",\"name\":";
     detail::put_string(s, name, std::strlen(name));
     s += ",\"value\":";
@@ -2207,7 +2211,7 @@ class Span {
     event_end(s);
   }
   void checkpoint(const char* label, int line) {
-    if (level_ < 4 || !event_begin()) return;
+    if (level_ < 4 || !event_room()) return;
     std::string s = "{\"kind\":\"checkpoint\",\"name\":";
     detail::put_string(s, label, std::strlen(label));
     s += ",\"line\":";
@@ -2215,7 +2219,7 @@ class Span {
     event_end(s);
   }
   void line(int n) {
-    if (level_ < 5 || !event_begin()) return;
+    if (level_ < 5 || !event_room()) return;
     std::string s = "{\"kind\":\"line\",\"line\":";
     detail::put_int(s, n);
     event_end(s);
@@ -2275,6 +2279,8 @@ class Span {
       detail::put_item(scratch(), detail::kCapRedacted);
     else
       detail::put_capture(scratch(), v, st);
+    // After each one: a capture that throws (an operator<< of the program's) leaves those before it.
+    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
   }
 
   template <class T>
@@ -2284,22 +2290,19 @@ class Span {
     has_return_ = true;
   }
 
-  bool event_begin() {
-    if (events_ >= kMaxEvents) {
-      ++dropped_events_;
-      return false;
-    }
-    if (has_return_) {  // the payload is params, events, return value: nothing after the return
-      ++dropped_events_;
-      return false;
-    }
-    if (events_++) *scratch().extend(1) = ',';
-    return true;
+  // Whether an event fits (else it is counted as dropped): at most kMaxEvents, none after the return value
+  // (the payload is params, events, return value).
+  bool event_room() {
+    if (events_ < kMaxEvents && !has_return_) return true;
+    ++dropped_events_;
+    return false;
   }
+  // Adds the event whose text is in s (built apart: a capture that throws leaves no part of it).
   void event_end(std::string& s) {
     s += ",\"offsetNs\":";
     detail::put_int(s, detail::steady_ns() - steady0_);
     s += '}';
+    if (events_++) *scratch().extend(1) = ',';
     scratch().append(s);
   }
 
@@ -2749,7 +2752,7 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   detail::MappedFile file(path);
   detail::FileHeader header;
   if (!file.data || !detail::read_header(file.data, file.size, header)) {
-    if (file.data && file.size >= sizeof header &&
+    if (file.data && file.size >= sizeof header.magic + sizeof header.version &&
         std::memcmp(file.data, detail::kSpanFileMagic, sizeof header.magic) == 0)
       std::memcpy(&info.version, file.data + sizeof header.magic, sizeof header.version);
     return info;

@@ -55,6 +55,13 @@ enum class Color { kRed = 1, kBlue = 2 };
 struct Opaque {
   int v;
 };
+// Its operator<< throws: a parameter capture that fails.
+struct Unprintable {};
+std::ostream& operator<<(std::ostream&, const Unprintable&) { throw std::runtime_error("cannot print"); }
+void capture_throws(const std::string& s, int n, const Unprintable& u) { AGENTLOG_SPAN(2, s, n, u); }
+// Not NUL-terminated: captured as its 4 bytes, never read past.
+void char_array(const char (&raw)[4]) { AGENTLOG_SPAN(2, raw); }
+
 struct Printable {
   int v;
 };
@@ -88,9 +95,11 @@ void secrets(const std::string& password, const std::string& api_key, const std:
 }
 
 void long_text(const std::string& text) { AGENTLOG_SPAN(2, text); }
-// Cut inside a UTF-8 character; longer than the limit only once escaped; a pointer; a long return value.
-std::string long_texts(const std::string& utf8, const std::string& controls, const int* ptr) {
-  AGENTLOG_SPAN(2, utf8, controls, ptr);
+// Cut inside a UTF-8 character; longer than the limit only once escaped; a pointer; one byte over the limit
+// and exactly at it; a long return value.
+std::string long_texts(const std::string& utf8, const std::string& controls, const int* ptr,
+                       const std::string& over, const std::string& at) {
+  AGENTLOG_SPAN(2, utf8, controls, ptr, over, at);
   return AGENTLOG_RETURN(std::string(100, 'r'));
 }
 
@@ -198,7 +207,14 @@ int main(int argc, char** argv) {
     std::string utf8(63, 'a');
     for (int i = 0; i < 10; ++i) utf8 += "\xc3\xa9";  // e acute: its first byte is the 64th
     int x = 0;
-    long_texts(utf8, std::string(60, '\x01'), &x);
+    long_texts(utf8, std::string(60, '\x01'), &x, std::string(65, 'o'), std::string(64, 'e'));
+  } else if (scenario == "capture_throws") {
+    try {
+      capture_throws("hello", 10, Unprintable());
+    } catch (const std::runtime_error&) {
+    }
+    const char raw[4] = {'a', 'b', 'c', 'd'};
+    char_array(raw);
   } else if (scenario == "exceptions") {
     try {
       throws_std(2);

@@ -282,6 +282,24 @@ TEST_CASE("long captures are truncated at TRACING_MAX_CAPTURE_SIZE") {
     CHECK(ptr.rfind("0x", 0) == 0);
     CHECK(ptr.size() > 3);
     CHECK(s["returnValue"] == std::string(64, 'r') + "...(truncated, 100 bytes)");
+    CHECK(s["params"]["over"] == std::string(64, 'o') + "...(truncated, 65 bytes)");
+    CHECK(s["params"]["at"] == std::string(64, 'e'));
+  });
+}
+
+TEST_CASE("a capture that throws keeps the parameters before it; a char array is read to its end only") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "capture_throws");
+    REQUIRE(r.process.exit_code == 0);
+    auto spans = named(r, "capture_throws");
+    REQUIRE(spans.size() == 1);  // one line, whole JSON
+    CHECK(spans[0]["params"] == json({{"s", "hello"}, {"n", 10}}));
+    CHECK(spans[0]["error"]["type"] == "std::runtime_error");
+    CHECK_FALSE(spans[0].contains("events"));
+    auto arrays = named(r, "char_array");
+    REQUIRE(arrays.size() == 1);
+    CHECK(arrays[0]["params"]["raw"] == "abcd");
   });
 }
 
