@@ -98,10 +98,12 @@
 #define AGENTLOG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define AGENTLOG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define AGENTLOG_NOINLINE __attribute__((noinline))
+#define AGENTLOG_INLINE __attribute__((always_inline)) inline
 #else
 #define AGENTLOG_LIKELY(x) (x)
 #define AGENTLOG_UNLIKELY(x) (x)
 #define AGENTLOG_NOINLINE
+#define AGENTLOG_INLINE inline
 #endif
 
 namespace agentlog {
@@ -1793,9 +1795,9 @@ inline void capture_impl(Out& o, char* v, Rank<18>) {
   capture_impl(o, static_cast<const char*>(v), Rank<18>());
 }
 inline void capture_impl(Out& o, std::nullptr_t, Rank<18>) { o.s += "null"; }
-template <std::size_t N>  // (ranked above const char*, which would otherwise win and read past an
-                          // unterminated array)
-                          void capture_impl(Out& o, const char (&v)[N], Rank<19>) {
+// Ranked above const char*, which would otherwise win and read past an unterminated array.
+template <std::size_t N>
+void capture_impl(Out& o, const char (&v)[N], Rank<19>) {
   capture_string(o, v, strnlen(v, N));
 }
 template <class T>
@@ -2313,46 +2315,74 @@ class Span {
     if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
     bool error = uncaught(t) > uncaught_;
-    // The common case, kept short: a level-1 span (after the record of a new trace, when it is the first span
-    // to end in it) into a ring with room: no payload, no custom trace id, no pad.
+    if (level_ != 1)
+      end_captures(t, t1, error);
+    else if (!end_short<false>(t, t1, error))
+      end_recorded(t, t1, error);
+  }
+  // A span of level >= 2. (Out of line: inlined in end(), its registers were saved for level-1 spans too.)
+  AGENTLOG_NOINLINE void end_captures(detail::ThreadState& t, std::uint64_t t1, bool error) {
+    if (error || !end_short<true>(t, t1, false)) end_recorded(t, t1, error);
+  }
+
+  // The common case, kept short: a span (after the record of a new trace, when it is the first span to end in
+  // it) into a ring with room: no custom trace id, no pad, no exception to describe. False: not done.
+  template <bool Captures>
+  AGENTLOG_INLINE bool end_short(detail::ThreadState& t, std::uint64_t t1, bool error) {
     detail::Ring* r = t.ring;
-    const std::size_t size = sizeof(detail::SpanRecord);
-    if (AGENTLOG_LIKELY(level_ == 1 && r && !t.custom)) {
-      std::size_t trace_size = trace_record_size(t);
-      std::uint64_t head = r->head.load(std::memory_order_relaxed);
-      if (AGENTLOG_LIKELY(r->capacity - r->head_pos >= trace_size + size &&
-                          r->capacity - (head - r->cached_tail) >= trace_size + size)) {
-        char* p = r->data() + r->head_pos;
-        detail::RecordKind kind = span_kind(t);
-        p = store_trace(p, t, trace_size);
-        detail::store_span(p, detail::record_head(size, kind, 1, error), site_id_, t0_, t1, span_, parent_);
-        publish(*r, trace_size + size);
-        if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
-        return;
-      }
+    if (AGENTLOG_UNLIKELY(!r || t.custom)) return false;
+    const std::size_t payload = Captures ? t.scratch.size - scratch_start_ : 0;
+    const std::size_t header = sizeof(detail::SpanRecord) + (Captures ? sizeof(detail::PayloadRecord) : 0);
+    const std::size_t size = detail::pad8(header + payload), trace_size = trace_record_size(t);
+    std::uint64_t head = r->head.load(std::memory_order_relaxed);
+    if (AGENTLOG_UNLIKELY(r->capacity - r->head_pos < trace_size + size ||
+                          r->capacity - (head - r->cached_tail) < trace_size + size ||
+                          (Captures && size > r->capacity / 4)))
+      return false;
+    char* p = r->data() + r->head_pos;
+    detail::RecordKind kind = span_kind(t);
+    p = store_trace(p, t, trace_size);
+    detail::store_span(p, detail::record_head(size, kind, Captures ? level_ : 1, error), site_id_, t0_, t1,
+                       span_, parent_);
+    if (Captures) {
+      store_payload(p + sizeof(detail::SpanRecord), t.scratch.size, 0);
+      std::memcpy(p + header, t.scratch.data + scratch_start_, payload);
+      t.scratch.size = scratch_start_;
     }
-    end_recorded(t, t1, error);
+    publish(*r, trace_size + size);
+    if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+    return true;
+  }
+
+  // The PayloadRecord after the span: the lengths of what the capture buffer holds for it up to `end`
+  // (parameters, events, return value), then `error_len` bytes of error.
+  void store_payload(char* p, std::size_t end, std::size_t error_len) const {
+    using detail::put32;
+    std::size_t return_len = has_return_ ? end - return_start_ : 0;
+    std::size_t events_len = end - scratch_start_ - params_len_ - return_len;
+    put32(put32(put32(put32(put32(put32(p, params_len_), static_cast<std::uint32_t>(events_len)),
+                            static_cast<std::uint32_t>(return_len)),
+                      static_cast<std::uint32_t>(error_len)),
+                dropped_events_),
+          has_return_ ? 1 : 0);
   }
 
   // Any other recorded span: level >= 2 (captured text after the record), a trace record first, a full or
   // wrapping ring.
   AGENTLOG_NOINLINE void end_recorded(detail::ThreadState& t, std::uint64_t t1, bool error) {
-    // Level >= 2: the captured text (parameters, events, return value, error) follows the record.
-    std::size_t params_len = 0, events_len = 0, return_len = 0, error_len = 0, payload = 0;
+    // Level >= 2: the captures (parameters, events, return value) and the error follow the record.
+    std::size_t end = 0, error_len = 0, payload = 0;
     std::size_t header = sizeof(detail::SpanRecord);
     if (level_ >= 2) {
       detail::Bytes& s = scratch();
-      params_len = params_len_;
-      std::size_t total = s.size - scratch_start_;
-      return_len = has_return_ ? s.size - return_start_ : 0;
-      events_len = total - params_len - return_len;
+      end = s.size;
       if (error) {
         std::string text;
         describe_unwinding(text);
         s.append(text);
         error_len = text.size();
       }
-      payload = total + error_len;
+      payload = s.size - scratch_start_;
       header += sizeof(detail::PayloadRecord);
     }
     std::size_t size = detail::pad8(header + payload);
@@ -2372,14 +2402,7 @@ class Span {
       detail::store_span(p, detail::record_head(size, kind, level_, error), site_id_, t0_, t1, span_,
                          parent_);
       if (level_ >= 2) {
-        using detail::put32;  // the fields of PayloadRecord
-        put32(put32(put32(put32(put32(put32(p + sizeof(detail::SpanRecord),
-                                            static_cast<std::uint32_t>(params_len)),
-                                      static_cast<std::uint32_t>(events_len)),
-                                static_cast<std::uint32_t>(return_len)),
-                          static_cast<std::uint32_t>(error_len)),
-                    dropped_events_),
-              has_return_ ? 1 : 0);
+        store_payload(p + sizeof(detail::SpanRecord), end, error_len);
         if (payload) std::memcpy(p + header, scratch().data + scratch_start_, payload);
       }
       publish(r, trace_size + size);
@@ -2405,7 +2428,7 @@ class Span {
 
   // Makes the `size` bytes written at the head (one span, maybe after a trace record) visible to the writer;
   // past half full, wakes it now rather than at its next tick (once per crossing).
-  static void publish(detail::Ring& r, std::size_t size) {
+  AGENTLOG_INLINE static void publish(detail::Ring& r, std::size_t size) {
     std::uint64_t head = r.head.load(std::memory_order_relaxed) + size;
     r.head_pos += size;
     if (r.head_pos == r.capacity) r.head_pos = 0;
