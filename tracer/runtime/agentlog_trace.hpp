@@ -2183,8 +2183,14 @@ class Span {
     if (!capturing()) return;
     detail::SiteInfo* info = site_->info.load(std::memory_order_acquire);
     std::size_t i = 0;
-    int expand[] = {0, (param(info, i++, values), 0)...};
-    (void)expand;
+    try {
+      int expand[] = {0, (param(info, i++, values), 0)...};
+      (void)expand;
+    } catch (...) {  // an operator<< of the program's threw: the parameters before it stay
+      params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
+      throw;
+    }
+    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
     (void)info;
   }
 
@@ -2281,8 +2287,6 @@ class Span {
       detail::put_item(scratch(), detail::kCapRedacted);
     else
       detail::put_capture(scratch(), v, st);
-    // After each one: a capture that throws (an operator<< of the program's) leaves those before it.
-    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
   }
 
   template <class T>
