@@ -46,6 +46,13 @@ void level4() {
   AGENTLOG_VAR(x);
   AGENTLOG_CHECKPOINT("after-x");
 }
+// A container in an event, after a long name, at a small capture limit: cut by its own length.
+void var_container() {
+  AGENTLOG_SPAN(4);
+  std::map<std::string, int> a_rather_long_variable_name_for_a_map;
+  for (int i = 0; i < 100; ++i) a_rather_long_variable_name_for_a_map["k" + std::to_string(i)] = i;
+  AGENTLOG_VAR(a_rather_long_variable_name_for_a_map);
+}
 void level5() {
   AGENTLOG_SPAN(5);
   for (int i = 0; i < 300; ++i) AGENTLOG_LINE(100 + i);
@@ -182,6 +189,8 @@ int main(int argc, char** argv) {
   std::string scenario = argc > 1 ? argv[1] : "";
   if (scenario == "tree") {
     fib(4);
+  } else if (scenario == "var_container") {
+    var_container();
   } else if (scenario == "levels") {
     level1();
     level2(9);

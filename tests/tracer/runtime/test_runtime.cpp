@@ -303,6 +303,22 @@ TEST_CASE("a capture that throws keeps the parameters before it; a char array is
   });
 }
 
+TEST_CASE("a container in an event is cut by its own length, not by the text before it") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "var_container", {}, "TRACING_DEFAULT_LEVEL=4\nTRACING_MAX_CAPTURE_SIZE=16\n");
+    REQUIRE(r.process.exit_code == 0);
+    auto spans = named(r, "var_container");
+    REQUIRE(spans.size() == 1);  // the line is whole JSON
+    REQUIRE(spans[0]["events"].size() == 1);
+    // Its first entries (the text before it no longer stops it at none: {,"...":100}), then, longer than the
+    // limit, cut as text.
+    std::string value = spans[0]["events"][0]["value"];
+    CHECK(value.rfind("{\"k0\":0,\"k1\":1,", 0) == 0);
+    CHECK(value.find("...(truncated, ") != std::string::npos);
+  });
+}
+
 TEST_CASE("exceptions mark every span they leave") {
   for_each_program([](const std::string& program, bool tsan) {
     (void)tsan;
