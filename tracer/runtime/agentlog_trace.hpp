@@ -2249,8 +2249,8 @@ class Span {
     if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
       if (!t.pinned) {
         new_root = true;
-        t.trace_root =
-            ++t.seq;  // this span's seq (taken even when the trace is not sampled: ids never repeat)
+        // This span's seq, taken even when the trace is not sampled, so that derived ids never repeat.
+        t.trace_root = ++t.seq;
         detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
         t.trace_changed = true;
       }
