@@ -1565,7 +1565,6 @@ struct ThreadState {
   std::uint64_t trace_root;   // the trace's id is derived from this root's seq (0: told in a TraceRecord)
   const std::string* custom;
   std::shared_ptr<const std::string>* custom_owner;  // the ScopedTrace/ContextScope holding `custom`
-  std::uint64_t rng;
   std::uint32_t tid;
   int depth;
   bool sampled;
@@ -1582,7 +1581,7 @@ struct Tls {
 };
 // clang-format off
 template <class U>
-thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, 0, nullptr, nullptr, 0, 0, 0,
+thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, 0, nullptr, nullptr, 0, 0,
                                           true, false, false, {nullptr, 0, 0}, nullptr, {0, 0, 0, 0, false}};
 // clang-format on
 
@@ -1616,10 +1615,10 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
   static thread_local ThreadCloser closer;
   (void)closer;
   t.tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-  t.rng = static_cast<std::uint64_t>(wall_ns()) ^ (static_cast<std::uint64_t>(t.tid) << 32) ^ ticks() ^
-          reinterpret_cast<std::uintptr_t>(&t);
+  std::uint64_t entropy = static_cast<std::uint64_t>(wall_ns()) ^ (static_cast<std::uint64_t>(t.tid) << 32) ^
+                          ticks() ^ reinterpret_cast<std::uintptr_t>(&t);
   if (!t.scratch.data) t.scratch.grow(4096);
-  if (!t.seed) t.seed = splitmix(t.rng);  // kept across fork: spans open then end in the child
+  if (!t.seed) t.seed = splitmix(entropy);  // kept across fork: spans open then end in the child
   const Settings& st = Runtime::get().settings();
   HotSettings hot = {st.sample_rate, st.max_capture, st.max_depth, st.full_wait_ms, st.redact};
   t.hot = hot;
@@ -1979,29 +1978,23 @@ inline void put_item(Bytes& b, CaptureTag tag) { *b.extend(1) = static_cast<char
 inline void put_item(Bytes& b, CaptureTag tag, std::uint64_t word) {
   char* p = b.extend(9);
   *p = static_cast<char>(tag);
-  std::memcpy(p + 1, &word, 8);
+  put64(p + 1, word);
 }
 inline void put_item_string(ItemOut& o, const char* s, std::size_t n) {
   if (o.redact && looks_like_jwt(s, n)) return put_item(o.b, kCapRedacted);
   // Past the limit, one byte more than the limit is kept: the formatter cuts at whole UTF-8 characters.
   std::size_t kept = n > o.limit ? o.limit + 1 : n;
   char* p = o.b.extend(13 + kept);
-  std::uint32_t kept32 = static_cast<std::uint32_t>(kept);
-  std::uint64_t n64 = n;
   *p = static_cast<char>(kCapString);
-  std::memcpy(p + 1, &kept32, 4);
-  std::memcpy(p + 5, &n64, 8);
-  std::memcpy(p + 13, s, kept);
+  std::memcpy(put64(put32(p + 1, static_cast<std::uint32_t>(kept)), n), s, kept);
 }
 template <class T>
 void put_item_text(ItemOut& o, const T& v) {
   std::string text;  // not a buffer of the thread's: formatting may run traced code (operator<<, to_string)
   capture_limited(text, v, o.limit, o.redact);
   char* p = o.b.extend(5 + text.size());
-  std::uint32_t len = static_cast<std::uint32_t>(text.size());
   *p = static_cast<char>(kCapText);
-  std::memcpy(p + 1, &len, 4);
-  std::memcpy(p + 5, text.data(), text.size());
+  std::memcpy(put32(p + 1, static_cast<std::uint32_t>(text.size())), text.data(), text.size());
 }
 
 template <class T, typename std::enable_if<std::is_same<T, bool>::value, int>::type = 0>
@@ -2723,6 +2716,15 @@ inline bool locked_by_writer(int fd) {
   return errno == EWOULDBLOCK;
 }
 
+// The format version in the header of a binary span file (of any version), 0 when it is not one.
+inline unsigned header_version(const char* data, std::size_t size) {
+  std::uint32_t version = 0;
+  if (data && size >= sizeof(kSpanFileMagic) + sizeof version &&
+      std::memcmp(data, kSpanFileMagic, sizeof kSpanFileMagic) == 0)
+    std::memcpy(&version, data + sizeof kSpanFileMagic, sizeof version);
+  return version;
+}
+
 inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
@@ -2779,9 +2781,7 @@ inline SpanFileInfo inspect_span_file(const std::string& path) {
   detail::MappedFile file(path);
   detail::FileHeader header;
   if (!file.data || !detail::read_header(file.data, file.size, header)) {
-    if (file.data && file.size >= sizeof header.magic + sizeof header.version &&
-        std::memcmp(file.data, detail::kSpanFileMagic, sizeof header.magic) == 0)
-      std::memcpy(&info.version, file.data + sizeof header.magic, sizeof header.version);
+    info.version = detail::header_version(file.data, file.size);
     return info;
   }
   info.valid = true;
@@ -2840,7 +2840,7 @@ class SpanFileConverter {
     bool running = detail::locked_by_writer(file.fd);
     detail::FileHeader header;
     if (!file.data || !detail::read_header(file.data, file.size, header)) {
-      unsigned version = inspect_span_file(path_).version;
+      unsigned version = detail::header_version(file.data, file.size);
       if (!running && version) return fail(r, unreadable_version(path_, version));
       if (!running) return fail(r, path_ + " is not a binary span file (TRACING_FORMAT=binary writes them)");
       r.ok = true;  // just created: its header comes with its first spans
