@@ -2336,19 +2336,29 @@ class Span {
                           r->capacity - (head - r->cached_tail) < trace_size + size ||
                           (Captures && size > r->capacity / 4)))
       return false;
-    char* p = r->data() + r->head_pos;
-    detail::RecordKind kind = span_kind(t);
-    p = store_trace(p, t, trace_size);
-    detail::store_span(p, detail::record_head(size, kind, Captures ? level_ : 1, error), site_id_, t0_, t1,
-                       span_, parent_);
-    if (Captures) {
-      store_payload(p + sizeof(detail::SpanRecord), t.scratch.size, 0);
-      std::memcpy(p + header, t.scratch.data + scratch_start_, payload);
-      t.scratch.size = scratch_start_;
-    }
+    store_records(r->data() + r->head_pos, t, trace_size, size, error, t1, Captures, payload, t.scratch.size,
+                  0);
+    if (Captures) t.scratch.size = scratch_start_;
     publish(*r, trace_size + size);
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
     return true;
+  }
+
+  // Writes at p the trace record of trace_size bytes (if any), the span's record of `size` bytes and, with
+  // `captures` (level >= 2), its payload: the `payload` bytes of the capture buffer from the span's start
+  // (its captures up to `end`, then error_len bytes of error).
+  AGENTLOG_INLINE void store_records(char* p, detail::ThreadState& t, std::size_t trace_size,
+                                     std::size_t size, bool error, std::uint64_t t1, bool captures,
+                                     std::size_t payload, std::size_t end, std::size_t error_len) {
+    detail::RecordKind kind = span_kind(t);
+    p = store_trace(p, t, trace_size);
+    detail::store_span(p, detail::record_head(size, kind, captures ? level_ : 1, error), site_id_, t0_, t1,
+                       span_, parent_);
+    if (captures) {
+      store_payload(p + sizeof(detail::SpanRecord), end, error_len);
+      std::memcpy(p + sizeof(detail::SpanRecord) + sizeof(detail::PayloadRecord),
+                  t.scratch.data + scratch_start_, payload);
+    }
   }
 
   // The PayloadRecord after the span: the lengths of what the capture buffer holds for it up to `end`
@@ -2394,14 +2404,7 @@ class Span {
                   ? reserve(r, trace_size + size)
                   : nullptr;
     if (p) {
-      detail::RecordKind kind = span_kind(t);
-      p = store_trace(p, t, trace_size);
-      detail::store_span(p, detail::record_head(size, kind, level_, error), site_id_, t0_, t1, span_,
-                         parent_);
-      if (level_ >= 2) {
-        store_payload(p + sizeof(detail::SpanRecord), end, error_len);
-        if (payload) std::memcpy(p + header, scratch().data + scratch_start_, payload);
-      }
+      store_records(p, t, trace_size, size, error, t1, level_ >= 2, payload, end, error_len);
       publish(r, trace_size + size);
     } else {
       r.dropped.fetch_add(1, std::memory_order_relaxed);
