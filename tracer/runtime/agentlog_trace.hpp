@@ -754,7 +754,7 @@ struct Ring {
   std::atomic<std::uint64_t> tail{0};
   std::atomic<bool> wake_sent{false};  // the producer asked the writer to drain early (set rarely)
   std::uint32_t number = 0;            // in this process, for the binary file
-  std::uint64_t spans_written = 0;
+  std::uint64_t spans_counted = 0;     // of `spans`, already in recorded_ (binary files)
   TraceCursor cursor;
   // Rarely written by either.
   std::atomic<bool> closed{false};  // the thread exited; free after the last drain
@@ -1375,7 +1375,7 @@ class Runtime {
 
   void drain_all() {
     std::vector<Ring*> rings;
-    std::vector<std::uint64_t> heads, spans;
+    std::vector<std::uint64_t> heads;
     {
       std::lock_guard<std::mutex> lock(rings_mutex_);
       rings = rings_;
@@ -1383,8 +1383,16 @@ class Runtime {
     // Heads first, then the site table: every site a record up to these heads names is in the table.
     bool any = false;
     for (Ring* r : rings) {
-      spans.push_back(r->spans.load(std::memory_order_acquire));
+      // Binary files: the spans are counted from the count the thread publishes (after their bytes), read
+      // before the head, so no more than the spans up to it; counted here, not with the copy of the bytes,
+      // also when the bytes were all copied by an earlier drain that saw an older count (else spans published
+      // between those two reads were never counted once the thread stopped tracing).
+      std::uint64_t spans = r->spans.load(std::memory_order_acquire);
       heads.push_back(r->head.load(std::memory_order_acquire));
+      if (settings_.binary) {
+        recorded_.fetch_add(spans - r->spans_counted, std::memory_order_relaxed);
+        r->spans_counted = spans;
+      }
       if (heads.back() != r->tail.load(std::memory_order_relaxed)) any = true;
     }
     if (any) {
@@ -1404,7 +1412,7 @@ class Runtime {
         ClockBlock clock = {fmt_.ns_per_tick, 0};
         write_block(kBlockClock, 0, &clock, sizeof clock);
       }
-      for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i], spans[i]);
+      for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i]);
       write_out();
     }
     // Free the rings of exited threads once empty.
@@ -1443,9 +1451,8 @@ class Runtime {
     write_block(kBlockSite, 0, block.data(), block.size());
   }
 
-  // Writes the ring's records up to `head`: formatted, or copied as they are to the binary file. `spans`: the
-  // ring's span count read before `head` (no more than the spans up to it).
-  void drain(Ring& r, std::uint64_t head, std::uint64_t spans) {
+  // Writes the ring's records up to `head`: formatted, or copied as they are to the binary file.
+  void drain(Ring& r, std::uint64_t head) {
     std::uint64_t tail = r.tail.load(std::memory_order_relaxed);
     if (tail == head) return;
     // [tail, head) is [first, first + n1) and, past the wrap, [0, len - n1).
@@ -1459,8 +1466,6 @@ class Runtime {
       write_all(&rb, sizeof rb);
       write_all(r.data() + first, n1);
       write_all(r.data(), len - n1);
-      recorded_.fetch_add(spans - r.spans_written, std::memory_order_relaxed);
-      r.spans_written = spans;
     } else {
       std::uint64_t before = fmt_.spans;
       auto out = [this] {
