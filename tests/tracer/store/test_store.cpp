@@ -3,6 +3,7 @@
 // queried through `agentlog serve` (tools and resources).
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -468,6 +469,40 @@ TEST_CASE("a query sees at once what was written since the last one: new day fol
          span(hex(5, 32), 5, 0, "h", "b.cpp", iso(4, 0, "2026-11-26"), 1.0).dump() + "\n");
   CHECK(other.summary()["spans"] == 5);
   CHECK(store.summary()["spans"] == 5);
+}
+
+TEST_CASE("a query while another process holds the index's write lock answers from the index, and says so") {
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path(), 30);
+  REQUIRE(store.find_slow(0, 1000)["traces"].size() == 100);
+  CHECK_FALSE(store.find_slow(0, 1).contains("indexBusy"));
+  append(dir / "2026-11-25/43-1.jsonl",
+         span(hex(500, 32), 500, 0, "Api::late", "src/api.cpp", iso(200, 0), 300.0).dump() + "\n");
+  // Another connection (a long background indexing batch, a reindex) holds the write lock past the busy
+  // timeout (5 s): the queries answer with the 200 spans indexed before, and say the newest may be missing.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open((dir / "index.sqlite").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  TraceStore other(dir.path(), 30);  // opening an index of this layout takes no write lock
+  json slow = other.find_slow(0, 1000);
+  CHECK(slow["traces"].size() == 100);
+  CHECK(slow["indexBusy"] == true);
+  CHECK(slow["note"].get<std::string>().find("ask again") != std::string::npos);
+  try {
+    other.get_trace(hex(500, 32));
+    FAIL("a trace not indexed yet was found");
+  } catch (const StoreError& e) {
+    CHECK(e.id() == "traces.not_found");
+    CHECK(std::string(e.what()).find("being updated by another agentlog process") != std::string::npos);
+  }
+  // The lock released, the next query indexes the new file and answers as usual.
+  REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  json late = other.get_trace(hex(500, 32));
+  CHECK(late["rootFunction"] == "Api::late");
+  CHECK_FALSE(late.contains("indexBusy"));
+  CHECK(other.find_slow(0, 1000)["traces"].size() == 101);
 }
 
 TEST_CASE("several stores in several threads ingest and query one folder while spans are written") {

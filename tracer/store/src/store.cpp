@@ -761,6 +761,13 @@ struct TraceStore::Impl {
     exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
     exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                        : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
+    {  // An index of this layout: nothing to make, and no write lock to wait for (a follower may hold it).
+      Stmt version(db, "PRAGMA user_version");
+      if (version.step() && version.i64(0) == kLayout) {
+        note_inode();
+        return;
+      }
+    }
     exec(db, "BEGIN IMMEDIATE");
     bool replaced = false;
     try {
@@ -788,6 +795,9 @@ struct TraceStore::Impl {
       throw;
     }
     if (replaced) sqlite3_exec(db, "VACUUM", nullptr, nullptr, nullptr);  // best effort: frees the old pages
+    note_inode();
+  }
+  void note_inode() {
     struct stat st {};
     db_ino = ::stat(db_path.c_str(), &st) == 0 ? st.st_ino : 0;
   }
@@ -1282,6 +1292,30 @@ auto recovering(TraceStore::Impl& impl, F fn) -> decltype(fn()) {
     return fn();
   }
 }
+
+// A query indexes what was written since the last one first. When another connection holds the index's
+// write lock past the busy timeout (a server's background indexing on a loaded machine, a reindex), the
+// query answers from the index as it is, and the answer says the newest spans may be missing.
+bool ingest_for_query(TraceStore& store) {
+  try {
+    store.ingest();
+    return true;
+  } catch (const SqliteError& e) {
+    if (e.code != SQLITE_BUSY && e.code != SQLITE_LOCKED) throw;
+    return false;
+  }
+}
+const char* const kIndexBusy =
+    "the trace index is being updated by another agentlog process, so spans from the last seconds may be "
+    "missing: ask again in a few seconds";
+json flag_busy(json out, bool fresh) {
+  if (!fresh) {
+    out["indexBusy"] = true;
+    out["note"] = kIndexBusy;
+  }
+  return out;
+}
+std::string busy_hint(bool fresh) { return fresh ? "" : std::string(" (") + kIndexBusy + ")"; }
 }  // namespace
 
 TraceStore::TraceStore(fs::path traces_dir, int retention_days)
@@ -1295,7 +1329,7 @@ IngestReport TraceStore::reindex() { return impl_->reindex(); }
 void TraceStore::follow_running_binaries(bool on) { impl_->follow_running = on; }
 
 json TraceStore::search(const SearchQuery& q) {
-  ingest();
+  const bool fresh = ingest_for_query(*this);
   Impl& impl = *impl_;
   std::int64_t offset = 0;
   if (!q.cursor.empty()) {
@@ -1393,17 +1427,20 @@ json TraceStore::search(const SearchQuery& q) {
     out.push_back(std::move(t));
     ++next_offset;
   }
-  return {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(next_offset)) : json(nullptr)}};
+  return flag_busy(
+      {{"traces", out}, {"nextCursor", more ? json("o:" + std::to_string(next_offset)) : json(nullptr)}},
+      fresh);
 }
 
 json TraceStore::get_trace(const std::string& trace_id) {
-  ingest();
+  const bool fresh = ingest_for_query(*this);
   Impl& impl = *impl_;
   Stmt head(impl.db, "SELECT " + kSummary + " FROM traces WHERE trace_id = ?", &impl.stmts);
   head.bind(1, trace_id);
   if (!head.step())
-    throw StoreError("traces.not_found",
-                     "No trace " + trace_id + "; find ids with search_traces or find_slow_traces");
+    throw StoreError(
+        "traces.not_found",
+        "No trace " + trace_id + "; find ids with search_traces or find_slow_traces" + busy_hint(fresh));
   json summary = summary_of(head);
   Stmt s(impl.db, "SELECT src, pos, len FROM spans WHERE tid = ? ORDER BY start_ns, id", &impl.stmts);
   s.bind(1, head.i64(6));
@@ -1438,40 +1475,41 @@ json TraceStore::get_trace(const std::string& trace_id) {
     ordered.push_back(std::move(spans[i]));
     for (auto c = children[i].rbegin(); c != children[i].rend(); ++c) stack.push_back(*c);
   }
-  return {{"traceId", trace_id},
-          {"rootFunction", summary["rootFunction"]},
-          {"startTime", summary["startTime"]},
-          {"duration", summary["duration"]},
-          {"spanCount", ordered.size()},
-          {"error", summary["error"]},
-          {"spans", std::move(ordered)}};
+  return flag_busy({{"traceId", trace_id},
+                    {"rootFunction", summary["rootFunction"]},
+                    {"startTime", summary["startTime"]},
+                    {"duration", summary["duration"]},
+                    {"spanCount", ordered.size()},
+                    {"error", summary["error"]},
+                    {"spans", std::move(ordered)}},
+                   fresh);
 }
 
 json TraceStore::find_slow(double threshold_ms, int limit) {
-  ingest();
+  const bool fresh = ingest_for_query(*this);
   Stmt s(impl_->db,
          "SELECT " + kSummary + " FROM traces WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
          &impl_->stmts);
   s.bind(1, static_cast<std::int64_t>(threshold_ms * 1e6)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
   json out = json::array();
   while (s.step()) out.push_back(summary_of(s));
-  return {{"threshold", threshold_ms}, {"traces", out}};
+  return flag_busy({{"threshold", threshold_ms}, {"traces", out}}, fresh);
 }
 
 json TraceStore::stats(const std::string& file, const std::string& function) {
-  ingest();
+  const bool fresh = ingest_for_query(*this);
   Impl& impl = *impl_;
   if (file.empty() && function.empty())
     throw StoreError("traces.bad_argument", "Name a file (and optionally a function) for get_trace_stats");
   // Resolve the names as recorded (exact, or a path suffix / an unqualified function name).
   const std::vector<Impl::Function> fns = impl.resolve(file, function);
   if (fns.empty() && function.empty())
-    throw StoreError("traces.unknown_file",
-                     "No spans recorded for file " + file + "; files with spans: " + impl.known_files());
+    throw StoreError("traces.unknown_file", "No spans recorded for file " + file + "; files with spans: " +
+                                                impl.known_files() + busy_hint(fresh));
   if (fns.empty())
     throw StoreError("traces.unknown_function", "No spans recorded for function " + function +
                                                     (file.empty() ? "" : " in " + file) +
-                                                    "; check the name with search_traces");
+                                                    "; check the name with search_traces" + busy_hint(fresh));
   // Every duration of the functions (for exact percentiles), the sum, the max, the errors.
   Stmt all(impl.db, "SELECT data FROM durations WHERE fn IN (" + Impl::id_list(fns) + ")", &impl.stmts);
   std::vector<std::int64_t> durations;
@@ -1524,17 +1562,18 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
   for (const auto& f : fns)
     if (std::string name = function.empty() ? f.file : f.file + "::" + f.function; listed.insert(name).second)
       functions.push_back(name);
-  return {{"file", file},
-          {"function", function.empty() ? json(nullptr) : json(function)},
-          {"matched", functions},
-          {"count", count},
-          {"mean", mean / 1e6},
-          {"p50", percentile(0.50)},
-          {"p95", percentile(0.95)},
-          {"p99", percentile(0.99)},
-          {"max", static_cast<double>(max) / 1e6},
-          {"errorRate", count ? static_cast<double>(errors) / static_cast<double>(count) : 0.0},
-          {"slowestTraceIds", slowest}};
+  return flag_busy({{"file", file},
+                    {"function", function.empty() ? json(nullptr) : json(function)},
+                    {"matched", functions},
+                    {"count", count},
+                    {"mean", mean / 1e6},
+                    {"p50", percentile(0.50)},
+                    {"p95", percentile(0.95)},
+                    {"p99", percentile(0.99)},
+                    {"max", static_cast<double>(max) / 1e6},
+                    {"errorRate", count ? static_cast<double>(errors) / static_cast<double>(count) : 0.0},
+                    {"slowestTraceIds", slowest}},
+                   fresh);
 }
 
 json TraceStore::summary() {
