@@ -3,7 +3,7 @@
 # `uftrace record` on a -pg build, and -finstrument-functions with empty hooks. Levels 1 and 2 run twice: span
 # lines written by the program (TRACING_FORMAT=jsonl, the default), and binary span files (TRACING_FORMAT=binary)
 # that `agentlog traces convert` turns into the same lines afterwards (timed apart, as `uftrace dump` would be).
-#   bench/runtime/run.sh [build dir] [runs] [workloads, default "fib str"]
+#   bench/runtime/run.sh [build dir] [runs] [workloads, default "fib str threads"]
 # Per variant and workload: median of <runs> of the time on the traced thread per call (the program times its
 # own loop) and of the whole-process wall time per call (start to exit, every span written to disk).
 # The build dir must hold the agentlog binary (for the conversion of binary span files).
@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 agentlog=$(cd "$build" && pwd)/agentlog
 runs=${2:-5}
-workloads=${3:-fib str}
+workloads=${3:-fib str threads}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 src="$here/workload.cpp"
@@ -68,16 +68,41 @@ measure() {
     "$label" "$workload" "$mt" "$mw" "$dropped" "${spans:--}" "$convert"
 }
 
+# Thread start: 200 threads one after another, each making one level-1 call; median of <runs> of the time per
+# thread (start, call, join) and of the worst thread of the run.
+thread_start() {
+  local label=$1 envs=$2 bin=$3 per=() worst=() buffers
+  for ((i = 0; i < runs; i++)); do
+    rm -rf "$proj/.ai-agents/logging/traces"
+    local line
+    line=$(env $envs "$bin" 200 | grep '^{')
+    per+=("$(echo "$line" | sed 's/.*"us_per_thread":\([0-9.]*\).*/\1/')")
+    worst+=("$(echo "$line" | sed 's/.*"worst_us":\([0-9.]*\).*/\1/')")
+    buffers=$(echo "$line" | sed 's/.*"buffers":\([0-9]*\).*/\1/')
+  done
+  printf '%-34s threads %8s us/thread   worst thread %8s us   buffers made (last run) %s\n' "$label" \
+    "$(printf '%s\n' "${per[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" \
+    "$(printf '%s\n' "${worst[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$buffers"
+}
+
 for w in $workloads; do
+  if [ $w = threads ]; then
+    $cxx $flags -DAGENTLOG_DISABLE "$here/threads.cpp" -o "$out/threads_untraced"
+    $cxx $flags "$here/threads.cpp" -o "$out/threads"
+    thread_start "untraced" "" "$out/threads_untraced"
+    thread_start "level 1" "TRACING_DEFAULT_LEVEL=1" "$out/threads"
+    continue
+  fi
   # A buffer that holds every span of the run (so the thread never waits for the writer), and no bigger:
-  # its pages are touched at the thread's first span, which the whole-process time includes.
-  if [ $w = fib ]; then mb=320; else mb=256; fi
+  # its pages are touched at the thread's first span, which the whole-process time includes (in 2 MiB pages
+  # when the kernel has them free; else it compacts memory first: 256 MiB took 54-835 ms here).
+  if [ $w = fib ]; then mb1=320 mb2=320; else mb1=64 mb2=128; fi
   measure "untraced" "" $w "$out/untraced" $w
   measure "untraced, every call made" "" $w "$out/untraced_calls" $w
   measure "floor: 2 TSC reads, 40-byte store" "" $w "$out/floor" $w
   measure "runtime in, TRACING_ENABLED=false" "TRACING_ENABLED=false" $w "$out/traced" $w
-  measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
-  measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb" $w "$out/traced" $w
+  measure "level 1" "TRACING_DEFAULT_LEVEL=1 TRACING_BUFFER_MB=$mb1" $w "$out/traced" $w
+  measure "level 2" "TRACING_DEFAULT_LEVEL=2 TRACING_BUFFER_MB=$mb2" $w "$out/traced" $w
   # Binary span files with the default 8 MiB buffer: the writer copies records as fast as they come.
   measure "level 1, binary" "TRACING_DEFAULT_LEVEL=1 TRACING_FORMAT=binary" $w "$out/traced" $w
   measure "level 2, binary" "TRACING_DEFAULT_LEVEL=2 TRACING_FORMAT=binary" $w "$out/traced" $w

@@ -121,6 +121,8 @@ struct Stats {
   std::uint64_t recorded = 0;  // spans written to the file
   std::uint64_t dropped = 0;   // spans lost to a full buffer
   std::uint64_t waited = 0;    // times a thread waited for buffer space
+  std::uint64_t buffers = 0;   // thread buffers made (each touched page by page at a thread's first span)
+  std::uint64_t reused = 0;    // threads that got the buffer of a thread that ended instead
 };
 
 namespace detail {
@@ -718,19 +720,50 @@ struct TraceCursor {
 // layouts, which the writer read for every record it formatted: the same program's cost per span went from
 // 46 to 70 ns (fib) and from 142 to 240 ns (str, level 2) with nothing but a longer project path.
 struct Ring {
-  static Ring* create(std::size_t bytes) {
+  // The buffer's pages, touched already: kept when a thread's ring is freed, for the next thread's ring.
+  struct Memory {
+    char* map;
+    char* data;
+    std::size_t mapped, bytes;
+  };
+  // A ring in `memory`, made by map() or released by an earlier ring.
+  static Ring* create(const Memory& memory) {
     void* mem = nullptr;
-    if (::posix_memalign(&mem, 64, sizeof(Ring)) != 0) throw std::bad_alloc();
-    try {
-      return new (mem) Ring(bytes);
-    } catch (...) {
-      std::free(mem);
-      throw;
+    if (::posix_memalign(&mem, 64, sizeof(Ring)) != 0) {
+      unmap(memory);
+      throw std::bad_alloc();
     }
+    return new (mem) Ring(memory);
   }
   static void destroy(Ring* r) {
     r->~Ring();
     std::free(r);
+  }
+  // Destroys the ring and hands back its buffer, still mapped.
+  static Memory release(Ring* r) {
+    Memory m = {r->map_, r->data_, r->mapped_, r->capacity};
+    r->map_ = nullptr;
+    destroy(r);
+    return m;
+  }
+  static void unmap(const Memory& m) { ::munmap(m.map, m.mapped); }
+
+  // Every page of a new buffer is touched here, once, before a thread records into it: page faults one by
+  // one on the traced thread would cost far more than the spans (on a VM, microseconds each; MAP_POPULATE
+  // measured no better than faulting). The buffer is asked for in 2 MiB pages where the kernel has them
+  // (transparent huge pages): 4 faults instead of 2,048 for the default 8 MiB, 4.2 -> 0.6 ms here.
+  static Memory map(std::size_t bytes) {
+    const std::size_t huge = std::size_t(2) << 20;
+    Memory m = {nullptr, nullptr, bytes + huge, bytes};
+    void* p = ::mmap(nullptr, m.mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    m.map = static_cast<char*>(p);
+    m.data = m.map + (huge - reinterpret_cast<std::uintptr_t>(m.map) % huge) % huge;
+#if defined(MADV_HUGEPAGE)
+    ::madvise(m.data, bytes, MADV_HUGEPAGE);  // a hint: without huge pages, 4 KiB pages as before
+#endif
+    std::memset(m.data, 0, bytes);
+    return m;
   }
   Ring(const Ring&) = delete;
   Ring& operator=(const Ring&) = delete;
@@ -761,23 +794,11 @@ struct Ring {
   std::atomic<std::uint64_t> dropped{0}, waited{0};
 
  private:
-  // Every page of the buffer is touched here, once, when the thread records its first span: page faults one
-  // by one on the traced thread would cost far more than the spans (on a VM, microseconds each; MAP_POPULATE
-  // measured no better than faulting). The buffer is asked for in 2 MiB pages where the kernel has them
-  // (transparent huge pages): 4 faults instead of 2,048 for the default 8 MiB, 4.2 -> 0.6 ms here.
-  explicit Ring(std::size_t bytes) : capacity(bytes) {
-    const std::size_t huge = std::size_t(2) << 20;
-    mapped_ = bytes + huge;
-    void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    map_ = static_cast<char*>(p);
-    data_ = map_ + (huge - reinterpret_cast<std::uintptr_t>(map_) % huge) % huge;
-#if defined(MADV_HUGEPAGE)
-    ::madvise(data_, bytes, MADV_HUGEPAGE);  // a hint: without huge pages, 4 KiB pages as before
-#endif
-    std::memset(data_, 0, bytes);
+  // What the buffer holds (from a ring before) is never read before this ring writes it.
+  explicit Ring(const Memory& m) : capacity(m.bytes), data_(m.data), map_(m.map), mapped_(m.mapped) {}
+  ~Ring() {
+    if (map_) ::munmap(map_, mapped_);
   }
-  ~Ring() { ::munmap(map_, mapped_); }
 };
 
 // Captured values (level >= 2) are kept in the ring as tagged items, not as JSON text: the traced thread
@@ -1065,8 +1086,25 @@ class Runtime {
     Globals<>::state.store(1, std::memory_order_release);
   }
 
+  // A thread's ring, in a spare buffer when there is one (a thread's that ended, or one the writer made
+  // ahead): touching a new buffer's pages costs a thread's first span milliseconds (8 MiB), many times what
+  // starting the thread costs.
   Ring* new_ring(std::uint32_t tid, std::uint64_t seed) {
-    Ring* r = Ring::create(settings_.buffer_bytes);
+    Ring::Memory memory = {nullptr, nullptr, 0, 0};
+    {
+      std::lock_guard<std::mutex> lock(rings_mutex_);
+      if (!spare_.empty()) {
+        memory = spare_.back();
+        spare_.pop_back();
+        ++reused_;
+      }
+    }
+    if (!memory.map) {
+      memory = Ring::map(settings_.buffer_bytes);
+      std::lock_guard<std::mutex> lock(rings_mutex_);
+      ++buffers_made_;
+    }
+    Ring* r = Ring::create(memory);
     r->cursor.tid = tid;
     r->cursor.seed = seed;
     std::lock_guard<std::mutex> lock(rings_mutex_);
@@ -1106,6 +1144,8 @@ class Runtime {
     s.dropped = dropped_closed_.load();
     s.waited = waited_closed_.load();
     std::lock_guard<std::mutex> lock(rings_mutex_);
+    s.buffers = buffers_made_;
+    s.reused = reused_;
     for (Ring* r : rings_) {
       s.dropped += r->dropped.load();
       s.waited += r->waited.load();
@@ -1343,6 +1383,7 @@ class Runtime {
         std::lock_guard<std::mutex> drain(drain_mutex_);
         drain_all();
       }
+      make_spare();
       long long now = steady_ns();
       if (now - last_config_check > 250000000LL) {
         last_config_check = now;
@@ -1353,6 +1394,24 @@ class Runtime {
   }
 
   static void mark_writer_thread();
+
+  // On the writer thread: a buffer made ahead for the next new thread, when there is none spare and the
+  // program starts threads (a third ring made): that thread's first span then costs no page faults.
+  void make_spare() {
+    {
+      std::lock_guard<std::mutex> lock(rings_mutex_);
+      if (!spare_.empty() || rings_made_ < 3) return;
+    }
+    Ring::Memory memory;
+    try {
+      memory = Ring::map(settings_.buffer_bytes);
+    } catch (const std::bad_alloc&) {
+      return;  // the next thread tries for itself
+    }
+    std::lock_guard<std::mutex> lock(rings_mutex_);
+    ++buffers_made_;
+    spare_.push_back(memory);
+  }
 
   double ns_per_tick() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -1415,7 +1474,7 @@ class Runtime {
       for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i]);
       write_out();
     }
-    // Free the rings of exited threads once empty.
+    // Free the rings of exited threads once empty; keep a few of their buffers for the next threads.
     std::lock_guard<std::mutex> lock(rings_mutex_);
     for (std::size_t i = 0; i < rings_.size();) {
       Ring* r = rings_[i];
@@ -1423,7 +1482,10 @@ class Runtime {
         dropped_closed_ += r->dropped.load();
         waited_closed_ += r->waited.load();
         rings_.erase(rings_.begin() + static_cast<long>(i));
-        Ring::destroy(r);
+        if (spare_.size() < kSpareRings && r->capacity == settings_.buffer_bytes)
+          spare_.push_back(Ring::release(r));
+        else
+          Ring::destroy(r);
       } else {
         ++i;
       }
@@ -1501,7 +1563,11 @@ class Runtime {
   bool running_ = false;
   std::thread writer_;
   std::vector<Ring*> rings_;
-  std::uint32_t rings_made_ = 0;
+  // Buffers for new threads' rings (rings_mutex_), at most kSpareRings: of threads that ended, and, once a
+  // program has started threads beyond its first two, one the writer makes ahead.
+  static const std::size_t kSpareRings = 4;
+  std::vector<Ring::Memory> spare_;
+  std::uint32_t rings_made_ = 0, buffers_made_ = 0, reused_ = 0;
   std::vector<SiteInfo*> sites_;   // by id (config_mutex_)
   std::size_t sites_written_ = 0;  // to the binary file
   SpanFormatter fmt_;
@@ -1603,7 +1669,10 @@ inline void Runtime::mark_writer_thread() { tls().writer = true; }
 struct ThreadCloser {
   ~ThreadCloser() {
     ThreadState& t = tls();
-    if (t.ring) t.ring->closed.store(true);
+    if (t.ring) {
+      t.ring->closed.store(true);
+      Runtime::get().wake();  // its last spans written, its buffer ready for the next thread, now
+    }
     t.ring = nullptr;
     std::free(t.scratch.data);
     t.scratch.data = nullptr;
@@ -1666,6 +1735,8 @@ inline void Runtime::after_fork_child() {
   new (&rt.wake_) std::condition_variable();
   new (&rt.writer_) std::thread();  // the old handle names a thread that does not exist in the child
   rt.rings_.clear();
+  for (std::size_t i = 0; i < rt.spare_.size(); ++i) Ring::unmap(rt.spare_[i]);  // this process's copies
+  rt.spare_.clear();
   rt.running_ = false;
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;

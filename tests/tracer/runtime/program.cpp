@@ -251,6 +251,17 @@ int main(int argc, char** argv) {
     std::vector<std::thread> threads;
     for (int i = 0; i < 8; ++i) threads.emplace_back(agentlog::wrap([i] { worker(i); }));
     for (auto& t : threads) t.join();
+  } else if (scenario == "thread_churn") {
+    // 40 threads one after another; after each, flush(): the ended thread's buffer is free for the next one.
+    for (int i = 0; i < 40; ++i) {
+      std::thread t([i] { worker(i); });
+      t.join();
+      agentlog::flush();
+    }
+    agentlog::Stats s = agentlog::stats();
+    std::printf("{\"buffers\":%llu,\"reused\":%llu,\"dropped\":%llu}\n",
+                static_cast<unsigned long long>(s.buffers), static_cast<unsigned long long>(s.reused),
+                static_cast<unsigned long long>(s.dropped));
   } else if (scenario == "sampling") {
     for (int i = 0; i < 400; ++i) fib(2);
   } else if (scenario == "depth") {
