@@ -256,7 +256,8 @@ const std::vector<EnvKeySpec>& tracing_env_keys() {
       {"TRACING_APPROVAL_TTL_MINUTES", EnvType::kInt, "60", "60", 1, 100000, "", "how long an approval is valid"},
       {"TRACING_FORMAT", EnvType::kEnum, "jsonl", "jsonl", 0, 0, "jsonl|binary",
        "span files: jsonl, or binary (cheapest to record; agentlog converts them to jsonl after the program exits)"},
-      {"TRACING_BUFFER_MB", EnvType::kInt, "8", "8", 1, 1024, "", "span buffer per traced thread"},
+      {"TRACING_BUFFER_MB", EnvType::kInt, "8", "8", 1, 1024, "",
+       "span buffer per traced thread (a thread that ended leaves its buffer to the next one)"},
       {"TRACING_FULL_WAIT_MS", EnvType::kInt, "100", "100", 0, 10000, "",
        "how long a thread waits for room in a full buffer before it drops the span"},
   };
