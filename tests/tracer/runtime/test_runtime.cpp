@@ -4,6 +4,8 @@
 #include <sys/utsname.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -130,6 +132,47 @@ void for_each_program(F check) {
 }
 
 }  // namespace
+
+TEST_CASE("the writer's number and id formatting matches printf") {
+  using namespace agentlog::detail;
+  std::vector<std::uint64_t> values = {0,
+                                       1,
+                                       9,
+                                       10,
+                                       15,
+                                       16,
+                                       99,
+                                       100,
+                                       101,
+                                       999,
+                                       1000,
+                                       65535,
+                                       1000000,
+                                       0xabcdef,
+                                       0x8000000000000000ULL,
+                                       0xfedcba9876543210ULL,
+                                       ~std::uint64_t(0)};
+  std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+  for (int i = 0; i < 1000; ++i) values.push_back(x = x * 6364136223846793005ULL + 1442695040888963407ULL);
+  for (std::uint64_t v : values) {
+    CAPTURE(v);
+    char got[40] = {}, want[40];
+    write_hex(got, v, 16);
+    std::snprintf(want, sizeof want, "%016llx", static_cast<unsigned long long>(v));
+    CHECK(std::string(got) == want);
+    std::memset(got, 0, sizeof got);
+    write_uint(got, v);
+    std::snprintf(want, sizeof want, "%llu", static_cast<unsigned long long>(v));
+    CHECK(std::string(got) == want);
+    for (int digits = 1; digits <= 6; ++digits) {
+      std::uint64_t m = v % 1000000 % static_cast<std::uint64_t>(std::pow(10, digits));
+      std::memset(got, 0, sizeof got);
+      write_fixed_digits(got, m, digits);
+      std::snprintf(want, sizeof want, "%0*llu", digits, static_cast<unsigned long long>(m));
+      CHECK(std::string(got) == want);
+    }
+  }
+}
 
 TEST_CASE("a recursive call tree with params and return values") {
   for_each_program([](const std::string& program, bool tsan) {
