@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The writer's formatting of span lines (format.cpp), side by side with the runtime header of another commit:
+#   bench/runtime/format.sh <git rev> [runs, default 9]
+# Prints, for each header, the median over <runs> interleaved runs of each run's median ns per span.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+rev=$1
+runs=${2:-9}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+mkdir -p "$out/base"
+git -C "$here" show "$rev:tracer/runtime/agentlog_trace.hpp" > "$out/base/agentlog_trace.hpp"
+cxx=${CXX:-g++}
+$cxx -std=c++17 -O2 -pthread -I"$out/base" "$here/format.cpp" -o "$out/base_fmt"
+$cxx -std=c++17 -O2 -pthread -I"$here/../../tracer/runtime" "$here/format.cpp" -o "$out/this_fmt"
+base=() this=()
+for ((i = 0; i < runs; i++)); do
+  base+=("$("$out/base_fmt")")
+  this+=("$("$out/this_fmt")")
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
+echo "header at $rev: $(median "${base[@]}") ns/span    this tree: $(median "${this[@]}") ns/span"
