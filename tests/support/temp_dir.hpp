@@ -22,4 +22,8 @@ class TempDir {
 std::string read_text(const std::filesystem::path& path);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+// Today's UTC date plus `offset_days`, as "YYYY-MM-DD": the day folders of span files in tests, which
+// retention (TRACING_RETENTION_DAYS, a store's retention) would remove once a fixed date grew old.
+std::string utc_day(int offset_days = 0);
+
 }  // namespace agentlog::test

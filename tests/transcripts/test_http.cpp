@@ -251,14 +251,15 @@ TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token'
   TempDir root;
   init_project(root,
                "AGENTLOG_API_TOKENS=alice:alice-secret-1,bob:bob-secret-2\nAGENTLOG_API_WRITE_TOKENS=alice");
-  // Two spans of one trace, in the runtime's format.
+  // Two spans of one trace, in the runtime's format, in yesterday's folder (retention keeps 14 days).
+  const std::string day = agentlog::test::utc_day(-1);
   json child = {{"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"},
                 {"spanId", "00f067aa0ba902b7"},
                 {"parentSpanId", "00f067aa0ba902b6"},
                 {"function", "Db::query"},
                 {"file", "src/db.cpp"},
                 {"line", 9},
-                {"startTime", "2026-11-25T10:00:00.000100Z"},
+                {"startTime", day + "T10:00:00.000100Z"},
                 {"duration", 2.5},
                 {"durationNs", 2500000},
                 {"params", {{"sql", "SELECT 1"}}},
@@ -269,11 +270,11 @@ TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token'
   parent["parentSpanId"] = nullptr;
   parent["function"] = "Api::handle";
   parent["file"] = "src/api.cpp";
-  parent["startTime"] = "2026-11-25T10:00:00.000000Z";
+  parent["startTime"] = day + "T10:00:00.000000Z";
   parent["duration"] = 4.0;
   parent["durationNs"] = 4000000;
-  std::filesystem::create_directories(root / ".ai-agents/logging/traces/2026-11-25");
-  agentlog::test::write_text(root / ".ai-agents/logging/traces/2026-11-25/1-1.jsonl",
+  std::filesystem::create_directories(root / ".ai-agents/logging/traces" / day);
+  agentlog::test::write_text(root / ".ai-agents/logging/traces" / day / "1-1.jsonl",
                              child.dump() + "\n" + parent.dump() + "\n");
   HttpServer http(root);
   const std::string bob = "bob-secret-2";

@@ -121,8 +121,9 @@ struct Stats {
   std::uint64_t recorded = 0;  // spans written to the file
   std::uint64_t dropped = 0;   // spans lost to a full buffer
   std::uint64_t waited = 0;    // times a thread waited for buffer space
-  std::uint64_t buffers = 0;   // thread buffers made (each touched page by page at a thread's first span)
-  std::uint64_t reused = 0;    // threads that got the buffer of a thread that ended instead
+  std::uint64_t buffers = 0;   // thread buffers made (each touched page by page, on a thread or ahead)
+  std::uint64_t reused = 0;  // threads that got a buffer made before them: a thread's that ended, or one made
+                             // ahead by the writer
 };
 
 namespace detail {
@@ -1449,11 +1450,14 @@ class Runtime {
   static void mark_writer_thread();
 
   // On the writer thread: a buffer made ahead for the next new thread, when there is none spare and the
-  // program starts threads (a third ring made): that thread's first span then costs no page faults.
+  // program starts threads (a third ring made): that thread's first span then costs no page faults. Only
+  // while the rings are nearly empty: making it (~2 ms for 8 MiB) holds up the writer's drains.
   void make_spare() {
     {
       std::lock_guard<std::mutex> lock(rings_mutex_);
-      if (!spare_.empty() || rings_made_ < 3) return;
+      if (!spare_.empty() || rings_made_ < 3 || !spare_room() ||
+          pending_.load(std::memory_order_relaxed) > settings_.buffer_bytes / 8)
+        return;
     }
     Ring::Memory memory;
     try {
@@ -1462,8 +1466,17 @@ class Runtime {
       return;  // the next thread tries for itself
     }
     std::lock_guard<std::mutex> lock(rings_mutex_);
+    if (!spare_room()) {  // threads that ended filled the list meanwhile (a flush() drains too)
+      Ring::unmap(memory);
+      return;
+    }
     ++buffers_made_;
     spare_.push_back(memory);
+  }
+  // Whether one more buffer may be kept spare (rings_mutex_): at most 4, and at most 64 MiB in all, so that
+  // big buffers go back to the system when their thread ends.
+  bool spare_room() const {
+    return spare_.size() < kSpareRings && (spare_.size() + 1) * settings_.buffer_bytes <= kSpareBytes;
   }
 
   double ns_per_tick() {
@@ -1494,6 +1507,7 @@ class Runtime {
     }
     // Heads first, then the site table: every site a record up to these heads names is in the table.
     bool any = false;
+    std::uint64_t pending = 0;
     for (Ring* r : rings) {
       // Binary files: the spans are counted from the count the thread publishes (after their bytes), read
       // before the head, so no more than the spans up to it; counted here, not with the copy of the bytes,
@@ -1505,8 +1519,11 @@ class Runtime {
         recorded_.fetch_add(spans - r->spans_counted, std::memory_order_relaxed);
         r->spans_counted = spans;
       }
-      if (heads.back() != r->tail.load(std::memory_order_relaxed)) any = true;
+      std::uint64_t tail = r->tail.load(std::memory_order_relaxed);
+      if (heads.back() != tail) any = true;
+      pending = std::max(pending, heads.back() - tail);
     }
+    pending_.store(static_cast<std::size_t>(pending), std::memory_order_relaxed);
     if (any) {
       open_file();
       fmt_.ns_per_tick = ns_per_tick();
@@ -1535,7 +1552,7 @@ class Runtime {
         dropped_closed_ += r->dropped.load();
         waited_closed_ += r->waited.load();
         rings_.erase(rings_.begin() + static_cast<long>(i));
-        if (spare_.size() < kSpareRings && r->capacity == settings_.buffer_bytes)
+        if (r->capacity == settings_.buffer_bytes && spare_room())
           spare_.push_back(Ring::release(r));
         else
           Ring::destroy(r);
@@ -1616,13 +1633,14 @@ class Runtime {
   bool running_ = false;
   std::thread writer_;
   std::vector<Ring*> rings_;
-  // Buffers for new threads' rings (rings_mutex_), at most kSpareRings: of threads that ended, and, once a
+  // Buffers for new threads' rings (rings_mutex_; see spare_room): of threads that ended, and, once a
   // program has started threads beyond its first two, one the writer makes ahead.
-  static const std::size_t kSpareRings = 4;
+  static const std::size_t kSpareRings = 4, kSpareBytes = std::size_t(64) << 20;
   std::vector<Ring::Memory> spare_;
   std::uint32_t rings_made_ = 0, buffers_made_ = 0, reused_ = 0;
-  std::vector<SiteInfo*> sites_;   // by id (config_mutex_)
-  std::size_t sites_written_ = 0;  // to the binary file
+  std::atomic<std::size_t> pending_{0};  // the fullest ring's bytes at the last drain
+  std::vector<SiteInfo*> sites_;         // by id (config_mutex_)
+  std::size_t sites_written_ = 0;        // to the binary file
   SpanFormatter fmt_;
   Settings settings_;
   std::string config_path_, file_path_;
@@ -1790,6 +1808,7 @@ inline void Runtime::after_fork_child() {
   rt.rings_.clear();
   for (std::size_t i = 0; i < rt.spare_.size(); ++i) Ring::unmap(rt.spare_[i]);  // this process's copies
   rt.spare_.clear();
+  rt.rings_made_ = rt.buffers_made_ = rt.reused_ = 0;  // the child's own, as its stats and file
   rt.running_ = false;
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;

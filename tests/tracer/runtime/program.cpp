@@ -166,6 +166,12 @@ void worker(int id) {
   for (int i = 0; i < 50; ++i) greet(id, "w");
 }
 
+// A thread's work of n calls (the buffer-reuse scenario gives each thread another count).
+void churn(int id, int n) {
+  AGENTLOG_SPAN(2, id, n);
+  for (int i = 0; i < n; ++i) greet(id, "c");
+}
+
 // One span (fib(1)) every `pause` for `length`; returns how many.
 long paced_spans(std::chrono::milliseconds length, std::chrono::microseconds pause) {
   auto start = std::chrono::steady_clock::now();
@@ -253,8 +259,10 @@ int main(int argc, char** argv) {
     for (auto& t : threads) t.join();
   } else if (scenario == "thread_churn") {
     // 40 threads one after another; after each, flush(): the ended thread's buffer is free for the next one.
+    // Each thread makes fewer spans than the one before, so a reused buffer holds the older thread's records
+    // past the new thread's last one.
     for (int i = 0; i < 40; ++i) {
-      std::thread t([i] { worker(i); });
+      std::thread t([i] { churn(i, 2 * (40 - i)); });
       t.join();
       agentlog::flush();
     }

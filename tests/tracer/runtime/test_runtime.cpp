@@ -449,20 +449,23 @@ TEST_CASE("a thread started after another ended gets its buffer; stale bytes in 
     CHECK(st["buffers"] <= 2);
     CHECK(st["reused"] == 39);
     CHECK(st["dropped"] == 0);
-    // Every span of every thread once, each thread's tree whole: 40 workers, each with its 50 greets.
-    REQUIRE(r.spans.size() == 40 * 51);
+    // Every span of every thread once, each thread's tree whole: thread i made churn(i, 2 * (40 - i)) and its
+    // greets, and no record a thread before it left in the buffer.
+    REQUIRE(r.spans.size() == 40 + 40 * 41);
     std::map<std::string, json> by_id;
-    std::map<long long, int> per_thread;
+    std::map<long long, int> per_thread, expected;
     for (const auto& s : r.spans) {
       CHECK(by_id.emplace(s["spanId"].get<std::string>(), s).second);
       ++per_thread[s["thread"].get<long long>()];
+      if (s["function"].get<std::string>().find("churn") != std::string::npos)
+        expected[s["thread"].get<long long>()] = 1 + s["params"]["n"].get<int>();
     }
     CHECK(per_thread.size() == 40);
-    for (const auto& [thread, count] : per_thread) CHECK(count == 51);
+    CHECK(per_thread == expected);
     for (const auto& s : r.spans) {
       if (s["function"].get<std::string>().find("greet") == std::string::npos) continue;
       const json& parent = by_id.at(s["parentSpanId"].get<std::string>());
-      CHECK(parent["function"].get<std::string>().find("worker") != std::string::npos);
+      CHECK(parent["function"].get<std::string>().find("churn") != std::string::npos);
       CHECK(parent["thread"] == s["thread"]);
       CHECK(parent["traceId"] == s["traceId"]);
     }

@@ -30,13 +30,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Day folders relative to today, so that retention (30 days in some tests, agentlog serve's 14 by default)
+// never removes them: yesterday and today.
+const std::string kDay = agentlog::test::utc_day(-1), kNextDay = agentlog::test::utc_day(0);
+
 std::string hex(std::uint64_t v, int digits) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%0*llx", digits, static_cast<unsigned long long>(v));
   return buf;
 }
 
-std::string iso(int second, int micros, const std::string& day = "2026-11-25") {
+std::string iso(int second, int micros, const std::string& day = kDay) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%sT10:%02d:%02d.%06dZ", day.c_str(), second / 60, second % 60, micros);
   return buf;
@@ -69,7 +73,7 @@ void append(const fs::path& file, const std::string& text) {
 
 // 100 traces: trace i has a root "handle" of (i+1) ms with one child "query" of (i+1)/2 ms; trace 7 failed.
 fs::path write_hundred(const TempDir& dir) {
-  fs::path f = dir / "2026-11-25/42-1.jsonl";
+  fs::path f = dir / (kDay + "/42-1.jsonl");
   std::string text;
   for (int i = 0; i < 100; ++i) {
     std::string t = hex(static_cast<std::uint64_t>(i + 1), 32);
@@ -220,7 +224,7 @@ TEST_CASE("full text: every word in one span, as whole tokens; pages pass over t
           span(t, 2000 + i, 1000 + i, "Job::step", "job.cpp", iso(i, 1), 1, {{"note", "beta"}}).dump() + "\n";
     }
   }
-  append(spread / "2026-11-25/1-1.jsonl", text);
+  append(spread / (kDay + "/1-1.jsonl"), text);
   TraceStore spread_store(spread.path());
   q = {};
   q.query = "alpha beta";
@@ -246,9 +250,9 @@ TEST_CASE("a span file truncated, renamed over or removed: its spans leave, the 
   TempDir dir;
   const std::string t = hex(1, 32), u = hex(2, 32);
   // Trace t has its root in a.jsonl and a child in b.jsonl; trace u lives in b.jsonl alone.
-  append(dir / "2026-11-25/a.jsonl", span(t, 1, 0, "root", "r.cpp", iso(0, 0), 50).dump() + "\n");
-  append(dir / "2026-11-25/b.jsonl", span(t, 2, 1, "child", "c.cpp", iso(0, 100), 80).dump() + "\n" +
-                                         span(u, 3, 0, "other", "c.cpp", iso(1, 0), 5).dump() + "\n");
+  append(dir / (kDay + "/a.jsonl"), span(t, 1, 0, "root", "r.cpp", iso(0, 0), 50).dump() + "\n");
+  append(dir / (kDay + "/b.jsonl"), span(t, 2, 1, "child", "c.cpp", iso(0, 100), 80).dump() + "\n" +
+                                        span(u, 3, 0, "other", "c.cpp", iso(1, 0), 5).dump() + "\n");
   TraceStore store(dir.path());
   CHECK(store.get_trace(t)["spanCount"] == 2);
   CHECK(store.get_trace(t)["duration"] == doctest::Approx(80.1));
@@ -256,7 +260,7 @@ TEST_CASE("a span file truncated, renamed over or removed: its spans leave, the 
 
   // b.jsonl rewritten shorter: its old spans go; trace t is its root alone again, u is gone.
   {
-    std::ofstream(dir / "2026-11-25/b.jsonl", std::ios::trunc)
+    std::ofstream(dir / (kDay + "/b.jsonl"), std::ios::trunc)
         << span(hex(3, 32), 4, 0, "new", "n.cpp", iso(2, 0), 1).dump() << "\n";
   }
   json tree = store.get_trace(t);
@@ -268,18 +272,18 @@ TEST_CASE("a span file truncated, renamed over or removed: its spans leave, the 
   CHECK(store.summary()["traces"] == 2);
 
   // c.jsonl renamed over by a longer file (another inode): read again from its start.
-  append(dir / "2026-11-25/c.jsonl", span(hex(4, 32), 5, 0, "before", "x.cpp", iso(3, 0), 1).dump() + "\n");
+  append(dir / (kDay + "/c.jsonl"), span(hex(4, 32), 5, 0, "before", "x.cpp", iso(3, 0), 1).dump() + "\n");
   CHECK(store.get_trace(hex(4, 32))["spans"][0]["function"] == "before");
   append(dir / "c.tmp", span(hex(5, 32), 6, 0, "after", "x.cpp", iso(4, 0), 1).dump() + "\n" +
                             span(hex(5, 32), 7, 6, "after2", "x.cpp", iso(4, 10), 1).dump() + "\n");
-  fs::rename(dir / "c.tmp", dir / "2026-11-25/c.jsonl");
+  fs::rename(dir / "c.tmp", dir / (kDay + "/c.jsonl"));
   CHECK_THROWS_AS(store.get_trace(hex(4, 32)), StoreError);
   CHECK(store.get_trace(hex(5, 32))["spanCount"] == 2);
   CHECK(store.stats("x.cpp", "")["count"] == 2);
-  fs::remove(dir / "2026-11-25/c.jsonl");
+  fs::remove(dir / (kDay + "/c.jsonl"));
 
   // a.jsonl removed by hand: trace t goes with it.
-  fs::remove(dir / "2026-11-25/a.jsonl");
+  fs::remove(dir / (kDay + "/a.jsonl"));
   CHECK_THROWS_AS(store.get_trace(t), StoreError);
   json sum = store.summary();
   CHECK(sum["spans"] == 1);
@@ -293,11 +297,12 @@ TEST_CASE("an index of an earlier layout is replaced by one built from the span 
   {  // the first layout: span records in SQLite, no layout number
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open((dir / "index.sqlite").c_str(), &db) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "CREATE TABLE files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL);"
-                         "CREATE TABLE spans(id INTEGER PRIMARY KEY, trace_id TEXT, record TEXT);"
-                         "INSERT INTO files VALUES('2026-11-25/42-1.jsonl', 999999);",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    const std::string sql =
+        "CREATE TABLE files(path TEXT PRIMARY KEY, offset INTEGER NOT NULL);"
+        "CREATE TABLE spans(id INTEGER PRIMARY KEY, trace_id TEXT, record TEXT);"
+        "INSERT INTO files VALUES('" +
+        kDay + "/42-1.jsonl', 999999);";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
   }
   TraceStore store(dir.path());
@@ -320,7 +325,7 @@ TEST_CASE("get_trace of a trace 50 calls deep and 100,000 calls wide") {
                  iso(2 + w / 1000000, w % 1000000), 0.01)
                 .dump() +
             "\n";
-  append(dir / "2026-11-25/1-1.jsonl", text);
+  append(dir / (kDay + "/1-1.jsonl"), text);
   TraceStore store(dir.path());
   const json tree = store.get_trace(t);
   REQUIRE(tree["spans"].size() == 100051);
@@ -339,7 +344,7 @@ TEST_CASE("get_trace of a trace 50 calls deep and 100,000 calls wide") {
 
 TEST_CASE("incremental ingest: torn last lines wait, corrupt lines are counted, files are remembered") {
   TempDir dir;
-  fs::path f = dir / "2026-11-25/1-1.jsonl";
+  fs::path f = dir / (kDay + "/1-1.jsonl");
   std::string line = span(hex(1, 32), 1, 0, "f", "a.cpp", iso(0, 0), 1.0).dump();
   append(f, line + "\n" + "{not json\n" + "{\"no\":\"span\"}\n" + line.substr(0, 40));
   TraceStore store(dir.path());
@@ -379,7 +384,7 @@ TEST_CASE("a budget splits an ingest into short transactions that together read 
 
   // A line longer than the whole budget is still read (alone), so a batch always moves on.
   const std::string line = span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0), 1.0).dump() + "\n";
-  append(dir / "2026-11-26/1-1.jsonl", line + line);
+  append(dir / (kNextDay + "/1-1.jsonl"), line + line);
   auto r = store.ingest(10);
   CHECK(r.spans == 1);
   CHECK_FALSE(r.complete);
@@ -393,8 +398,8 @@ TEST_CASE("a store goes on with the index another process's reindex put in place
   TraceStore serving(dir.path());  // a long-running server's store
   CHECK(serving.summary()["spans"] == 200);
   TraceStore(dir.path()).reindex();  // `agentlog traces reindex` elsewhere
-  append(dir / "2026-11-26/1-1.jsonl",
-         span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0, "2026-11-26"), 1.0).dump() + "\n");
+  append(dir / (kNextDay + "/1-1.jsonl"),
+         span(hex(7, 32), 7, 0, "f", "a.cpp", iso(0, 0, kNextDay), 1.0).dump() + "\n");
   CHECK(serving.summary()["spans"] == 201);
   // The new span went into the index in place (not into the replaced file the store had open).
   CHECK(agentlog::test::sqlite_count(dir / "index.sqlite", "SELECT count(*) FROM spans") == 201);
@@ -413,8 +418,8 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   CHECK(cli({"traces", "search", "anything"}).find("No traces yet") != std::string::npos);
   TempDir day;
   write_hundred(day);
-  fs::create_directories(root / ".ai-agents/logging/traces/2026-11-25");
-  fs::copy_file(day / "2026-11-25/42-1.jsonl", root / ".ai-agents/logging/traces/2026-11-25/42-1.jsonl");
+  fs::create_directories(root / ".ai-agents/logging/traces" / kDay);
+  fs::copy_file(day / (kDay + "/42-1.jsonl"), root / ".ai-agents/logging/traces" / kDay / "42-1.jsonl");
   CHECK(cli({"traces", "search", "no-such-word"}).find("No trace matches") != std::string::npos);
   CHECK(cli({"traces", "slow", "--threshold", "1s"}).find("Lower --threshold") != std::string::npos);
   const std::string found = cli({"traces", "search", "SELECT 42"});
@@ -430,8 +435,8 @@ TEST_CASE("agentlog serve indexes span files as they are written, before any que
   const fs::path traces = root / ".ai-agents/logging/traces";
   TempDir day;
   write_hundred(day);  // 200 spans, moved in as a traced program would have written them
-  fs::create_directories(traces / "2026-11-25");
-  fs::copy_file(day / "2026-11-25/42-1.jsonl", traces / "2026-11-25/42-1.jsonl");
+  fs::create_directories(traces / kDay);
+  fs::copy_file(day / (kDay + "/42-1.jsonl"), traces / (kDay + "/42-1.jsonl"));
   std::int64_t indexed = -1;
   for (int i = 0; i < 200 && indexed != 200; ++i) {  // up to 10 s on a busy machine
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -447,14 +452,14 @@ TEST_CASE("a query sees at once what was written since the last one: new day fol
   TraceStore store(dir.path(), 30);
   CHECK(store.summary()["spans"] == 0);
   const std::string line = span(hex(1, 32), 1, 0, "f", "a.cpp", iso(0, 0), 1.0).dump() + "\n";
-  append(dir / "2026-11-25/1-1.jsonl", line);  // a day folder made after the store started watching
+  append(dir / (kDay + "/1-1.jsonl"), line);  // a day folder made after the store started watching
   CHECK(store.summary()["spans"] == 1);
-  append(dir / "2026-11-25/1-1.jsonl", span(hex(2, 32), 2, 0, "g", "a.cpp", iso(1, 0), 1.0).dump() + "\n");
+  append(dir / (kDay + "/1-1.jsonl"), span(hex(2, 32), 2, 0, "g", "a.cpp", iso(1, 0), 1.0).dump() + "\n");
   CHECK(store.summary()["spans"] == 2);
-  append(dir / "2026-11-26/2-1.jsonl",
-         span(hex(3, 32), 3, 0, "h", "b.cpp", iso(2, 0, "2026-11-26"), 1.0).dump() + "\n");
-  append(dir / "2026-11-26/2-1.jsonl",
-         span(hex(4, 32), 4, 0, "h", "b.cpp", iso(3, 0, "2026-11-26"), 1.0).dump() + "\n");
+  append(dir / (kNextDay + "/2-1.jsonl"),
+         span(hex(3, 32), 3, 0, "h", "b.cpp", iso(2, 0, kNextDay), 1.0).dump() + "\n");
+  append(dir / (kNextDay + "/2-1.jsonl"),
+         span(hex(4, 32), 4, 0, "h", "b.cpp", iso(3, 0, kNextDay), 1.0).dump() + "\n");
   CHECK(store.summary()["spans"] == 4);
   CHECK(store.summary()["spans"] == 4);  // nothing new: nothing twice
   // An old day folder copied in is removed by retention on the next query.
@@ -465,8 +470,8 @@ TEST_CASE("a query sees at once what was written since the last one: new day fol
   // Another store of the same folder (another thread of the server) sees the same.
   TraceStore other(dir.path(), 30);
   CHECK(other.summary()["spans"] == 4);
-  append(dir / "2026-11-26/2-1.jsonl",
-         span(hex(5, 32), 5, 0, "h", "b.cpp", iso(4, 0, "2026-11-26"), 1.0).dump() + "\n");
+  append(dir / (kNextDay + "/2-1.jsonl"),
+         span(hex(5, 32), 5, 0, "h", "b.cpp", iso(4, 0, kNextDay), 1.0).dump() + "\n");
   CHECK(other.summary()["spans"] == 5);
   CHECK(store.summary()["spans"] == 5);
 }
@@ -474,17 +479,17 @@ TEST_CASE("a query sees at once what was written since the last one: new day fol
 TEST_CASE("a query while another process holds the index's write lock answers from the index, and says so") {
   TempDir dir;
   write_hundred(dir);
-  TraceStore store(dir.path(), 30);
+  TraceStore store(dir.path());
   REQUIRE(store.find_slow(0, 1000)["traces"].size() == 100);
   CHECK_FALSE(store.find_slow(0, 1).contains("indexBusy"));
-  append(dir / "2026-11-25/43-1.jsonl",
+  append(dir / (kDay + "/43-1.jsonl"),
          span(hex(500, 32), 500, 0, "Api::late", "src/api.cpp", iso(200, 0), 300.0).dump() + "\n");
   // Another connection (a long background indexing batch, a reindex) holds the write lock past the busy
   // timeout (5 s): the queries answer with the 200 spans indexed before, and say the newest may be missing.
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open((dir / "index.sqlite").c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
-  TraceStore other(dir.path(), 30);  // opening an index of this layout takes no write lock
+  TraceStore other(dir.path());  // opening an index of this layout takes no write lock
   json slow = other.find_slow(0, 1000);
   CHECK(slow["traces"].size() == 100);
   CHECK(slow["indexBusy"] == true);
@@ -494,7 +499,7 @@ TEST_CASE("a query while another process holds the index's write lock answers fr
     FAIL("a trace not indexed yet was found");
   } catch (const StoreError& e) {
     CHECK(e.id() == "traces.not_found");
-    CHECK(std::string(e.what()).find("being updated by another agentlog process") != std::string::npos);
+    CHECK(std::string(e.what()).find("the trace index was busy") != std::string::npos);
   }
   // The lock released, the next query indexes the new file and answers as usual.
   REQUIRE(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
@@ -503,11 +508,28 @@ TEST_CASE("a query while another process holds the index's write lock answers fr
   CHECK(late["rootFunction"] == "Api::late");
   CHECK_FALSE(late.contains("indexBusy"));
   CHECK(other.find_slow(0, 1000)["traces"].size() == 101);
+  // Another process puts a new index in place and is still making it (its write lock held): a store has no
+  // index to answer from, and says so; once it is made, the store goes on with it.
+  REQUIRE(sqlite3_open((dir / "index.new").c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE; CREATE TABLE t(x);", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  fs::rename(dir / "index.new", dir / "index.sqlite");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a store looks for a new index every second
+  try {
+    other.find_slow(0, 1);
+    FAIL("a query answered without an index");
+  } catch (const StoreError& e) {
+    CHECK(e.id() == "traces.index_busy");
+    CHECK(std::string(e.what()).find("ask again") != std::string::npos);
+  }
+  REQUIRE(sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK(other.find_slow(0, 1000)["traces"].size() == 101);
 }
 
 TEST_CASE("several stores in several threads ingest and query one folder while spans are written") {
   TempDir dir;
-  const fs::path file = dir / "2026-11-25/7-1.jsonl";
+  const fs::path file = dir / (kDay + "/7-1.jsonl");
   constexpr int kTraces = 400;  // 2 spans each
   std::atomic<bool> written{false};
   std::thread writer([&] {
@@ -607,7 +629,7 @@ TEST_CASE("retention removes old span files and their rows; reindex and a corrup
 TEST_CASE("exports: Chrome trace events and OTLP/JSON") {
   TempDir dir;
   write_hundred(dir);
-  append(dir / "2026-11-25/9-9.jsonl",
+  append(dir / (kDay + "/9-9.jsonl"),
          span("req-abc-123", 5, 0, "handle", "a.cpp", iso(0, 0), 3.0).dump() + "\n");
   TraceStore store(dir.path());
   json chrome = store.export_chrome(hex(8, 32));

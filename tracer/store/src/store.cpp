@@ -1293,21 +1293,24 @@ auto recovering(TraceStore::Impl& impl, F fn) -> decltype(fn()) {
   }
 }
 
+const char* const kIndexBusy =
+    "the trace index was busy with a long indexing batch, in the background or in another agentlog process, "
+    "so spans from the last seconds may be missing: ask again in a few seconds";
+
 // A query indexes what was written since the last one first. When another connection holds the index's
-// write lock past the busy timeout (a server's background indexing on a loaded machine, a reindex), the
-// query answers from the index as it is, and the answer says the newest spans may be missing.
-bool ingest_for_query(TraceStore& store) {
+// write lock past the busy timeout (a server's background indexing on a loaded machine, another process),
+// the query answers from the index as it is, and the answer says the newest spans may be missing.
+bool ingest_for_query(TraceStore& store, const TraceStore::Impl& impl) {
   try {
     store.ingest();
     return true;
   } catch (const SqliteError& e) {
-    if (e.code != SQLITE_BUSY && e.code != SQLITE_LOCKED) throw;
+    if (e.code != SQLITE_BUSY) throw;
+    // Busy while opening an index another process put in place: there is no index to answer from.
+    if (!impl.db) throw StoreError("traces.index_busy", std::string("No trace index to read: ") + kIndexBusy);
     return false;
   }
 }
-const char* const kIndexBusy =
-    "the trace index is being updated by another agentlog process, so spans from the last seconds may be "
-    "missing: ask again in a few seconds";
 json flag_busy(json out, bool fresh) {
   if (!fresh) {
     out["indexBusy"] = true;
@@ -1329,7 +1332,7 @@ IngestReport TraceStore::reindex() { return impl_->reindex(); }
 void TraceStore::follow_running_binaries(bool on) { impl_->follow_running = on; }
 
 json TraceStore::search(const SearchQuery& q) {
-  const bool fresh = ingest_for_query(*this);
+  const bool fresh = ingest_for_query(*this, *impl_);
   Impl& impl = *impl_;
   std::int64_t offset = 0;
   if (!q.cursor.empty()) {
@@ -1433,7 +1436,7 @@ json TraceStore::search(const SearchQuery& q) {
 }
 
 json TraceStore::get_trace(const std::string& trace_id) {
-  const bool fresh = ingest_for_query(*this);
+  const bool fresh = ingest_for_query(*this, *impl_);
   Impl& impl = *impl_;
   Stmt head(impl.db, "SELECT " + kSummary + " FROM traces WHERE trace_id = ?", &impl.stmts);
   head.bind(1, trace_id);
@@ -1486,7 +1489,7 @@ json TraceStore::get_trace(const std::string& trace_id) {
 }
 
 json TraceStore::find_slow(double threshold_ms, int limit) {
-  const bool fresh = ingest_for_query(*this);
+  const bool fresh = ingest_for_query(*this, *impl_);
   Stmt s(impl_->db,
          "SELECT " + kSummary + " FROM traces WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
          &impl_->stmts);
@@ -1497,7 +1500,7 @@ json TraceStore::find_slow(double threshold_ms, int limit) {
 }
 
 json TraceStore::stats(const std::string& file, const std::string& function) {
-  const bool fresh = ingest_for_query(*this);
+  const bool fresh = ingest_for_query(*this, *impl_);
   Impl& impl = *impl_;
   if (file.empty() && function.empty())
     throw StoreError("traces.bad_argument", "Name a file (and optionally a function) for get_trace_stats");
