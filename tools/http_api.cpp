@@ -125,6 +125,7 @@ int status_for(const std::string& id) {
   if (id.rfind("policy.", 0) == 0) return 403;
   if (id.find("not_found") != std::string::npos || id.find("unknown") != std::string::npos) return 404;
   if (id == "tool.failed") return 500;
+  if (id == "traces.index_busy") return 503;  // another process is making the index: ask again shortly
   return 400;
 }
 
