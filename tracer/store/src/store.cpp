@@ -761,12 +761,17 @@ struct TraceStore::Impl {
     exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
     exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                        : "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
-    {  // An index of this layout: nothing to make, and no write lock to wait for (a follower may hold it).
+    // An index of this layout: nothing to make, and no write lock to wait for (a follower may hold it).
+    // While another connection makes a new index, this read can be refused at once (not waited for): the
+    // write transaction below waits for it.
+    try {
       Stmt version(db, "PRAGMA user_version");
       if (version.step() && version.i64(0) == kLayout) {
         note_inode();
         return;
       }
+    } catch (const SqliteError& e) {
+      if (e.code != SQLITE_BUSY) throw;
     }
     exec(db, "BEGIN IMMEDIATE");
     bool replaced = false;
