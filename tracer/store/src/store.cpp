@@ -1305,9 +1305,10 @@ const char* const kIndexBusy =
 // A query indexes what was written since the last one first. When another connection holds the index's
 // write lock past the busy timeout (a server's background indexing on a loaded machine, another process),
 // the query answers from the index as it is, and the answer says the newest spans may be missing.
-bool ingest_for_query(TraceStore& store, const TraceStore::Impl& impl) {
+bool ingest_for_query(TraceStore& store, const TraceStore::Impl& impl, IngestReport* report = nullptr) {
   try {
-    store.ingest();
+    IngestReport r = store.ingest();
+    if (report) *report = r;
     return true;
   } catch (const SqliteError& e) {
     if (e.code != SQLITE_BUSY) throw;
@@ -1585,17 +1586,19 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
 }
 
 json TraceStore::summary() {
-  IngestReport r = ingest();
+  IngestReport r;
+  const bool fresh = ingest_for_query(*this, *impl_, &r);
   Stmt s(impl_->db,
          "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
          "(SELECT COALESCE(SUM(corrupt), 0) FROM files)",
          &impl_->stmts);
   s.step();
-  return {{"spans", s.i64(0)},
-          {"traces", s.i64(1)},
-          {"files", s.i64(2)},
-          {"corruptLines", s.i64(3)},
-          {"ingested", r.to_json()}};
+  return flag_busy({{"spans", s.i64(0)},
+                    {"traces", s.i64(1)},
+                    {"files", s.i64(2)},
+                    {"corruptLines", s.i64(3)},
+                    {"ingested", r.to_json()}},
+                   fresh);
 }
 
 json TraceStore::export_chrome(const std::string& trace_id) {
