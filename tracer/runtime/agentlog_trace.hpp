@@ -1153,16 +1153,14 @@ class Runtime {
         ++reused_;
       }
     }
-    if (!memory.map) {
-      memory = Ring::map(settings_.buffer_bytes);
-      std::lock_guard<std::mutex> lock(rings_mutex_);
-      ++buffers_made_;
-    }
+    const bool made = !memory.map;
+    if (made) memory = Ring::map(settings_.buffer_bytes);
     Ring* r = Ring::create(memory);
     r->cursor.tid = tid;
     r->cursor.seed = seed;
     std::lock_guard<std::mutex> lock(rings_mutex_);
     r->number = ++rings_made_;
+    if (made) ++buffers_made_;
     rings_.push_back(r);
     return r;
   }

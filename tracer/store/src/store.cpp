@@ -1305,9 +1305,9 @@ const char* const kIndexBusy =
 // A query indexes what was written since the last one first. When another connection holds the index's
 // write lock past the busy timeout (a server's background indexing on a loaded machine, another process),
 // the query answers from the index as it is, and the answer says the newest spans may be missing.
-bool ingest_for_query(TraceStore& store, const TraceStore::Impl& impl, IngestReport* report = nullptr) {
+bool ingest_for_query(TraceStore::Impl& impl, IngestReport* report = nullptr) {
   try {
-    IngestReport r = store.ingest();
+    IngestReport r = recovering(impl, [&] { return impl.ingest(); });
     if (report) *report = r;
     return true;
   } catch (const SqliteError& e) {
@@ -1338,7 +1338,7 @@ IngestReport TraceStore::reindex() { return impl_->reindex(); }
 void TraceStore::follow_running_binaries(bool on) { impl_->follow_running = on; }
 
 json TraceStore::search(const SearchQuery& q) {
-  const bool fresh = ingest_for_query(*this, *impl_);
+  const bool fresh = ingest_for_query(*impl_);
   Impl& impl = *impl_;
   std::int64_t offset = 0;
   if (!q.cursor.empty()) {
@@ -1442,7 +1442,7 @@ json TraceStore::search(const SearchQuery& q) {
 }
 
 json TraceStore::get_trace(const std::string& trace_id) {
-  const bool fresh = ingest_for_query(*this, *impl_);
+  const bool fresh = ingest_for_query(*impl_);
   Impl& impl = *impl_;
   Stmt head(impl.db, "SELECT " + kSummary + " FROM traces WHERE trace_id = ?", &impl.stmts);
   head.bind(1, trace_id);
@@ -1495,7 +1495,7 @@ json TraceStore::get_trace(const std::string& trace_id) {
 }
 
 json TraceStore::find_slow(double threshold_ms, int limit) {
-  const bool fresh = ingest_for_query(*this, *impl_);
+  const bool fresh = ingest_for_query(*impl_);
   Stmt s(impl_->db,
          "SELECT " + kSummary + " FROM traces WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
          &impl_->stmts);
@@ -1506,7 +1506,7 @@ json TraceStore::find_slow(double threshold_ms, int limit) {
 }
 
 json TraceStore::stats(const std::string& file, const std::string& function) {
-  const bool fresh = ingest_for_query(*this, *impl_);
+  const bool fresh = ingest_for_query(*impl_);
   Impl& impl = *impl_;
   if (file.empty() && function.empty())
     throw StoreError("traces.bad_argument", "Name a file (and optionally a function) for get_trace_stats");
@@ -1587,7 +1587,7 @@ json TraceStore::stats(const std::string& file, const std::string& function) {
 
 json TraceStore::summary() {
   IngestReport r;
-  const bool fresh = ingest_for_query(*this, *impl_, &r);
+  const bool fresh = ingest_for_query(*impl_, &r);
   Stmt s(impl_->db,
          "SELECT (SELECT COUNT(*) FROM spans), (SELECT COUNT(*) FROM traces), (SELECT COUNT(*) FROM files), "
          "(SELECT COALESCE(SUM(corrupt), 0) FROM files)",
