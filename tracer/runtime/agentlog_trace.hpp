@@ -631,6 +631,9 @@ inline std::string clean_function_name(std::string s) {
     if (c == ' ' && depth == 0) cut = i;
   }
   if (cut != std::string::npos) s = s.substr(cut + 1);
+  // clang++ puts a returned reference's or pointer's declarator on the name: "int &get()", "char *name()".
+  std::size_t first = s.find_first_not_of("&*");
+  if (first != std::string::npos) s.erase(0, first);
   // "main()::<lambda(int)>" -> "main::<lambda(int)>"; clang's "(anonymous class)::operator()" -> "<lambda>".
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -2299,6 +2302,43 @@ inline void note_throw(void* object, std::type_info* type) {
 #endif
 }
 
+// How AGENTLOG_RETURN passes through, and records, a return value of type R (what its expression gives):
+// 0 void; 1 a reference, passed as the same reference; 2 a value, built in a named variable that is the
+// caller's return slot (NRVO: no copy, no move); 3 a value that cannot be moved (a C++17 prvalue), passed
+// through unrecorded.
+template <class R, class V = typename std::remove_cv<R>::type>
+struct ReturnKind {
+  static const int value = std::is_void<R>::value ? 0
+                           : std::is_reference<R>::value ? 1
+                           : std::is_move_constructible<V>::value ? 2
+                                                                  : 3;
+};
+template <class R, int Kind = ReturnKind<R>::value>
+struct PassReturn {  // 0 and 3
+  template <class S, class F>
+  static R run(S&, F& f) {
+    return f();
+  }
+};
+template <class R>
+struct PassReturn<R, 1> {
+  template <class S, class F>
+  static R run(S& span, F& f) {
+    R r = f();
+    span.ret_value(r);
+    return static_cast<R>(r);
+  }
+};
+template <class R>
+struct PassReturn<R, 2> {
+  template <class S, class F>
+  static R run(S& span, F& f) {
+    typename std::remove_cv<R>::type v(f());
+    span.ret_value(v);
+    return v;
+  }
+};
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------- Span
@@ -2333,11 +2373,13 @@ class Span {
     (void)info;
   }
 
-  // The return value: recorded (level >= 2), then passed through without a copy.
-  template <class T>
-  T&& ret(T&& value) {
-    if (level_ >= 2 && capture_return_) record_return(value);
-    return std::forward<T>(value);
+  // The return value of AGENTLOG_RETURN(expr), which hands expr over as a lambda: evaluated here, a value is
+  // built where the function returns it (no temporary, no copy or move) and recorded (level >= 2) on the
+  // way; a reference passes through as the same reference.
+  template <class F>
+  AGENTLOG_INLINE auto ret_call(F&& f) -> decltype(f()) {
+    if (level_ < 2 || !capture_return_) return f();
+    return detail::PassReturn<decltype(f())>::run(*this, f);
   }
   template <class T>
   void ret_value(const T& value) {
@@ -3176,7 +3218,14 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 // The ceiling, AGENTLOG_SPAN's first argument: a literal from the instrumenter, so that a function traced at
 // most at level 1 has no capture code at all (fewer registers to save, a smaller frame).
 #define AGENTLOG_CEILING_(ceiling, ...) (ceiling)
-#define AGENTLOG_RETURN(...) agentlog_span_.ret(__VA_ARGS__)
+// The expression goes in a lambda so that a value it makes is built in the function's return slot, as
+// without tracing (`return (x)` in the lambda: a reference for an lvalue, the value for a prvalue).
+#if __cplusplus >= 201402L
+#define AGENTLOG_RETURN(...) agentlog_span_.ret_call([&]() -> decltype(auto) { return (__VA_ARGS__); })
+#else
+#define AGENTLOG_RETURN(...) \
+  agentlog_span_.ret_call([&]() -> decltype((__VA_ARGS__)) { return (__VA_ARGS__); })
+#endif
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
 #define AGENTLOG_CHECKPOINT(label) agentlog_span_.checkpoint(label, __LINE__)

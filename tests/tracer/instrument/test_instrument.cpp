@@ -186,6 +186,88 @@ int use() { return pick(true, 1, 2) + *make(1) + static_cast<int>(local().size()
   CHECK(agentlog::instrument::strip(out) == src);
 }
 
+TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {
+  const std::string src = R"(#include <cstdio>
+#include <string>
+struct Bits { unsigned f : 3; };
+struct P { int a, b; };
+struct Box { int v; };
+P braced(int a, int b) {
+  return {a, b};
+}
+unsigned bits(Bits& s) {
+  return s.f;
+}
+std::string named(int x) {
+  if (x) return "yes";
+  return std::string("no-") + __func__;
+}
+decltype(auto) member(Box& b) {
+  return (b.v);
+}
+template <class... A>
+int count(A&&... a) {
+  return static_cast<int>(sizeof...(a));
+}
+int twice(int a) {
+  return a * 2;
+}
+int main() {
+  Bits s{5};
+  Box box{1};
+  member(box) = 3;  // a reference, as without tracing
+  int b = braced(1, 2).b;
+  unsigned f = bits(s);
+  std::string no = named(0), yes = named(1);
+  int n = count(1, 2), t = twice(4);
+  std::printf("%d %u %s %s %d %d %d\n", b, f, no.c_str(), yes.c_str(), n, t, box.v);
+}
+)";
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_DEFAULT_LEVEL=2\n");
+  fs::path file = root / "p.cpp";
+  agentlog::instrument::Options o;
+  o.level = 2;
+  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
+  o.compile_args = {"-xc++", "-std=c++20"};
+  auto r = agentlog::instrument::instrument(file, src, o);
+  REQUIRE(r.ok);
+  const std::string& out = r.text;
+  CHECK(out.find("  return {a, b};\n") != std::string::npos);
+  CHECK(out.find("  return s.f;\n") != std::string::npos);
+  CHECK(out.find("  return std::string(\"no-\") + __func__;\n") != std::string::npos);  // a lambda's name
+  CHECK(out.find("  return (b.v);\n") != std::string::npos);  // decltype(auto)
+  CHECK(out.find("if (x) return AGENTLOG_RETURN(\"yes\"); // agentlog") != std::string::npos);
+  CHECK(out.find("return AGENTLOG_RETURN(a * 2); // agentlog") != std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2); // agentlog\n  return AGENTLOG_RETURN(static_cast<int>(sizeof...(a)));") !=
+        std::string::npos);  // the pack is not captured, the return still is
+  CHECK(out.find("AGENTLOG_SPAN(2, a, b); // agentlog\n  return {a, b};") != std::string::npos);
+  std::string notes;
+  for (const auto& n : r.notes) notes += n + "\n";
+  CHECK(notes.find("the return value at line 10 is not recorded (wrapping it did not compile: ") != std::string::npos);
+  CHECK(notes.find("the parameters of count (line 20) are not captured (capturing them did not compile: ") !=
+        std::string::npos);
+  CHECK(notes.find("return values are not wrapped") == std::string::npos);  // not the whole file's
+  CHECK(agentlog::instrument::strip(out) == src);
+
+  // g++ builds it, and it records what it should.
+  agentlog::test::write_text(file, out);
+  auto built = agentlog::test::run_process({"g++", "-std=c++20", "-Wall", "-Werror", "-pthread", file.string(), "-o",
+                                            (root / "p").string()});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  auto ran = agentlog::test::run_process({(root / "p").string()}, "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+  REQUIRE(ran.exit_code == 0);
+  CHECK(ran.out == "2 5 no-named yes 2 8 3\n");
+  std::map<std::string, std::vector<json>> returned;  // function -> its spans' return values in call order
+  for (const auto& s : spans_of(root)) returned[s["function"]].push_back(s.value("returnValue", json()));
+  CHECK(returned.at("twice") == std::vector<json>{8});
+  CHECK(returned.at("count") == std::vector<json>{2});
+  CHECK(returned.at("named") == std::vector<json>{json(), "yes"});  // only the second return is wrapped
+  CHECK(returned.at("bits") == std::vector<json>{json()});
+  CHECK(returned.at("braced") == std::vector<json>{json()});
+}
+
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -156,6 +157,43 @@ const std::string& longest(const std::string& a, const std::string& b) {
   return AGENTLOG_RETURN(a.size() >= b.size() ? a : b);
 }
 
+// More shapes of return: a member read through `this`, a void expression in a template, a value that
+// cannot be moved (C++17), and a prvalue in a decltype(auto) function (it must stay a value).
+struct Holder {
+  Counted held{7};
+  const Counted& get() const {
+    AGENTLOG_SPAN(2);
+    return AGENTLOG_RETURN(held);
+  }
+  int plus(int d) const {
+    AGENTLOG_SPAN(2, d);
+    return AGENTLOG_RETURN(held.v + d);
+  }
+};
+void set_flag(bool& flag) { flag = true; }
+template <class F>
+void call_through(F f) {
+  AGENTLOG_SPAN(2);
+  return AGENTLOG_RETURN(f());
+}
+#if __cplusplus >= 201703L
+struct Pinned {
+  int v;
+  explicit Pinned(int x) : v(x) {}
+  Pinned(Pinned&&) = delete;
+};
+Pinned make_pinned(int v) {
+  AGENTLOG_SPAN(2, v);
+  return AGENTLOG_RETURN(Pinned(v));
+}
+#endif
+#if __cplusplus >= 201402L
+decltype(auto) sum_auto(int a, int b) {
+  AGENTLOG_SPAN(2, a, b);
+  return AGENTLOG_RETURN(a + b);
+}
+#endif
+
 int recurse(int n) {
   AGENTLOG_SPAN(1, n);
   return n == 0 ? 0 : 1 + recurse(n - 1);
@@ -249,9 +287,26 @@ int main(int argc, char** argv) {
     int& r = ref_to_global();
     std::string a = "longer", b = "b";
     const std::string& l = longest(a, b);
-    std::printf("{\"copies\":%d,\"moves\":%d,\"value\":%d,\"unique\":%d,\"same_ref\":%s,\"same_str\":%s}\n",
-                Counted::copies, Counted::moves, c.v, *p, &r == &global_value ? "true" : "false",
-                &l == &a ? "true" : "false");
+    Holder h;
+    const int copies = Counted::copies, moves = Counted::moves;  // of the calls that return a Counted
+    const Counted& held = h.get();
+    int plus = h.plus(1);
+    bool flag = false;
+    call_through([&flag] { set_flag(flag); });
+    int pinned = 0, summed = 0;
+#if __cplusplus >= 201703L
+    pinned = make_pinned(9).v;
+#endif
+#if __cplusplus >= 201402L
+    static_assert(std::is_same<decltype(sum_auto(1, 2)), int>::value, "a prvalue stays a value");
+    summed = sum_auto(1, 2);
+#endif
+    std::printf(
+        "{\"copies\":%d,\"moves\":%d,\"value\":%d,\"unique\":%d,\"same_ref\":%s,\"same_str\":%s,"
+        "\"same_held\":%s,\"plus\":%d,\"flag\":%s,\"pinned\":%d,\"summed\":%d,\"std\":%ld}\n",
+        copies, moves, c.v, *p, &r == &global_value ? "true" : "false", &l == &a ? "true" : "false",
+        &held == &h.held ? "true" : "false", plus, flag ? "true" : "false", pinned, summed,
+        static_cast<long>(__cplusplus));
   } else if (scenario == "threads") {
     AGENTLOG_SPAN(3);
     std::vector<std::thread> threads;

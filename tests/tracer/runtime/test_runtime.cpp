@@ -384,24 +384,45 @@ TEST_CASE("exceptions mark every span they leave") {
   });
 }
 
-TEST_CASE("AGENTLOG_RETURN adds no copy, keeps move-only values and references") {
+TEST_CASE("AGENTLOG_RETURN adds no copy or move, keeps move-only values, references and void") {
   for_each_program([](const std::string& program, bool tsan) {
     (void)tsan;
-    auto r = run(program, "returns");
-    REQUIRE(r.process.exit_code == 0);
-    json out = json::parse(r.process.out);
-    CHECK(out["copies"] == 0);
-    CHECK(out["moves"].get<int>() <= 1);
-    CHECK(out["value"] == 3);
-    CHECK(out["unique"] == 4);
-    CHECK(out["same_ref"] == true);
-    CHECK(out["same_str"] == true);
-    for (const auto& s : r.spans) {
-      std::string fn = s["function"];
-      if (fn.find("make_counted") != std::string::npos) CHECK(s["returnValue"] == "Counted(3)");
-      if (fn.find("make_unique_int") != std::string::npos) CHECK(s["returnValue"] == 4);
-      if (fn.find("ref_to_global") != std::string::npos) CHECK(s["returnValue"] == 5);
-      if (fn.find("longest") != std::string::npos) CHECK(s["returnValue"] == "longer");
+    // Level 1 passes values through unrecorded, level 5 records them on the way: neither copies nor moves.
+    for (const char* level : {"TRACING_DEFAULT_LEVEL=1\n", "TRACING_DEFAULT_LEVEL=5\n"}) {
+      CAPTURE(level);
+      auto r = run(program, "returns", {}, level);
+      REQUIRE(r.process.exit_code == 0);
+      json out = json::parse(r.process.out);
+      CHECK(out["copies"] == 0);
+      CHECK(out["moves"] == 0);
+      CHECK(out["value"] == 3);
+      CHECK(out["unique"] == 4);
+      CHECK(out["same_ref"] == true);
+      CHECK(out["same_str"] == true);
+      CHECK(out["same_held"] == true);
+      CHECK(out["plus"] == 8);
+      CHECK(out["flag"] == true);
+      const long std = out["std"];
+      CHECK(out["pinned"] == (std >= 201703L ? 9 : 0));
+      CHECK(out["summed"] == (std >= 201402L ? 3 : 0));
+      std::map<std::string, json> returned;  // function -> returnValue (null: none recorded)
+      for (const auto& s : r.spans) {
+        std::string fn = s["function"];
+        returned[fn.substr(0, fn.find('('))] = s.contains("returnValue") ? s["returnValue"] : json();
+      }
+      if (std::string(level).find('1') != std::string::npos) {
+        for (const auto& [fn, value] : returned) CHECK_MESSAGE(value.is_null(), fn);
+        continue;
+      }
+      CHECK(returned.at("make_counted") == "Counted(3)");
+      CHECK(returned.at("make_unique_int") == 4);
+      CHECK(returned.at("ref_to_global") == 5);
+      CHECK(returned.at("longest") == "longer");
+      CHECK(returned.at("Holder::get") == "Counted(7)");
+      CHECK(returned.at("Holder::plus") == 8);
+      CHECK(returned.at("call_through").is_null());  // void
+      if (std >= 201703L) CHECK(returned.at("make_pinned").is_null());  // cannot be moved: passed, unrecorded
+      if (std >= 201402L) CHECK(returned.at("sum_auto") == 3);
     }
   });
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -29,6 +30,7 @@ namespace {
   X(clang_disposeString) \
   X(clang_disposeTokens) \
   X(clang_disposeTranslationUnit) \
+  X(clang_getChildDiagnostics) \
   X(clang_getCString) \
   X(clang_getCursorExtent) \
   X(clang_getCursorLocation) \
@@ -40,8 +42,12 @@ namespace {
   X(clang_getDiagnosticLocation) \
   X(clang_getDiagnosticSeverity) \
   X(clang_getDiagnosticSpelling) \
+  X(clang_getDiagnosticInSet) \
+  X(clang_getExpansionLocation) \
+  X(clang_getFileName) \
   X(clang_getNullCursor) \
   X(clang_getNumDiagnostics) \
+  X(clang_getNumDiagnosticsInSet) \
   X(clang_getRange) \
   X(clang_getRangeEnd) \
   X(clang_getRangeStart) \
@@ -96,6 +102,14 @@ struct Insertion {
   int order;  // among insertions at one offset: lower first
 };
 
+// An error of a parse: its message, and where it is in the parsed text (line 0: not in it).
+struct Diag {
+  std::string message;
+  unsigned line = 0;
+  std::size_t offset = std::string::npos;
+  std::string text() const { return line ? "line " + std::to_string(line) + ": " + message : message; }
+};
+
 // One parse of an in-memory text.
 class Parse {
  public:
@@ -117,18 +131,22 @@ class Parse {
   bool ok() const { return tu_ != nullptr; }
   CXTranslationUnit tu() const { return tu_; }
 
-  // Error messages (without locations, which move when text is inserted).
-  std::vector<std::string> errors() const {
-    std::vector<std::string> out;
-    if (!tu_) return {"the file could not be parsed"};
+  // The errors, each placed in this file: where it is, or for one in a header (a template of the runtime),
+  // the first of its notes that is in this file ("in instantiation ... requested here").
+  std::vector<Diag> errors() const {
+    std::vector<Diag> out;
+    if (!tu_) return {Diag{"the file could not be parsed"}};
     unsigned n = clang().clang_getNumDiagnostics(tu_);
     for (unsigned i = 0; i < n; ++i) {
       CXDiagnostic d = clang().clang_getDiagnostic(tu_, i);
       if (clang().clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
-        CXFile file;
-        unsigned line, col, off;
-        clang().clang_getSpellingLocation(clang().clang_getDiagnosticLocation(d), &file, &line, &col, &off);
-        out.push_back(take(clang().clang_getDiagnosticSpelling(d)) + "\t" + std::to_string(line));
+        Diag diag{take(clang().clang_getDiagnosticSpelling(d))};
+        if (!place(d, diag)) {
+          CXDiagnosticSet notes = clang().clang_getChildDiagnostics(d);
+          for (unsigned k = 0, m = clang().clang_getNumDiagnosticsInSet(notes); k < m; ++k)
+            if (place(clang().clang_getDiagnosticInSet(notes, k), diag)) break;
+        }
+        out.push_back(std::move(diag));
       }
       clang().clang_disposeDiagnostic(d);
     }
@@ -136,6 +154,17 @@ class Parse {
   }
 
  private:
+  // Sets diag's line and offset from d's location (where a macro was expanded) when that is in this file.
+  bool place(CXDiagnostic d, Diag& diag) const {
+    CXFile file;
+    unsigned line = 0, col = 0, off = 0;
+    clang().clang_getExpansionLocation(clang().clang_getDiagnosticLocation(d), &file, &line, &col, &off);
+    if (!file || take(clang().clang_getFileName(file)) != path_) return false;
+    diag.line = line;
+    diag.offset = off;
+    return true;
+  }
+
   std::string path_;
   CXIndex index_ = nullptr;
   CXTranslationUnit tu_ = nullptr;
@@ -229,6 +258,19 @@ struct Walk {
   bool returns_reference = false;  // of the function being instrumented
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   int order = 0;
+  // Left out after a first try did not compile: returns (by the offset of `return`), and the parameters of
+  // functions (by the offset of the body's '{').
+  const std::set<std::size_t>* keep_returns = nullptr;
+  const std::set<std::size_t>* keep_params = nullptr;
+  // What each edit is for (by its order), and the text of each wrapped return: to blame the errors on.
+  struct Captures {
+    std::size_t body;  // the offset of the body's '{'
+    std::string name;
+    int line;
+  };
+  std::map<int, std::size_t> return_of_edit;
+  std::map<int, Captures> params_of_edit;
+  std::map<std::size_t, std::size_t> wrapped_lines;  // `return` offset -> the end of its line
 
   bool wanted(CXCursor fn) const {
     if (options.functions.empty()) return true;
@@ -302,6 +344,7 @@ struct Walk {
               &expr);
           if (clang().clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
           if (clang().clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
+          if (expr.kind == CXCursor_InitListExpr) return CXChildVisit_Continue;  // return {a, b};
           // The type before implicit conversions (array-to-pointer decay shows as an unexposed cast).
           CXCursor inner = expr;
           while (inner.kind == CXCursor_UnexposedExpr || inner.kind == CXCursor_ParenExpr) {
@@ -333,6 +376,16 @@ struct Walk {
             return CXChildVisit_Continue;  // the statement must end its line: the marker goes there
           if (text.find('\n', rs) < ee) return CXChildVisit_Continue;  // one line only
           (void)re;
+          if (x->self->keep_returns && x->self->keep_returns->count(rs)) return CXChildVisit_Continue;
+          // AGENTLOG_RETURN evaluates the expression in a lambda: leave alone what would then mean something
+          // else (the function's name, its frame, memory on its stack).
+          for (const auto& t : x->self->c_language ? std::vector<std::string>{}
+                                                   : tokens_between(x->self->tu, clang().clang_getCursorExtent(expr)))
+            if (t == "__func__" || t == "__FUNCTION__" || t == "__PRETTY_FUNCTION__" || t == "source_location" ||
+                t == "__builtin_FUNCTION" || t == "__builtin_return_address" || t == "__builtin_frame_address" ||
+                t == "alloca" || t == "__builtin_alloca")
+              return CXChildVisit_Continue;
+          x->self->wrapped_lines[rs] = eol;
           // `return local;` keeps NRVO and the implicit move: record the value on a line of its own before it.
           std::string expr_text = text.substr(es, ee - es);
           bool plain_name = !expr_text.empty() && (std::isalpha(static_cast<unsigned char>(expr_text[0])) || expr_text[0] == '_') &&
@@ -342,10 +395,14 @@ struct Walk {
           if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
             if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt)
+            {
+              x->self->return_of_edit[x->self->order] = rs;
               x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
+            }
             x->wrapped = true;
             return CXChildVisit_Continue;
           }
+          for (int k = 0; k < 3; ++k) x->self->return_of_edit[x->self->order + k] = rs;
           x->self->add(es, "AGENTLOG_RETURN(");
           x->self->add(ee, ")");
           x->self->add(semi + 1, " // agentlog");
@@ -405,22 +462,31 @@ struct Walk {
     std::size_t body_start = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
     // Never constexpr/consteval, coroutines or naked functions.
     CXSourceRange head = clang().clang_getRange(clang().clang_getRangeStart(clang().clang_getCursorExtent(fn)), clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
-    for (const auto& t : tokens_between(tu, head))
+    const std::vector<std::string> head_tokens = tokens_between(tu, head);
+    bool decltype_auto = false;  // `decltype(auto)`: a wrapped `return s.m;` would return a reference
+    for (std::size_t i = 0; i < head_tokens.size(); ++i) {
+      const std::string& t = head_tokens[i];
       if (t == "constexpr" || t == "consteval" || t == "naked") return;
+      if (t == "decltype" && i + 2 < head_tokens.size() && head_tokens[i + 2] == "auto") decltype_auto = true;
+    }
     for (const auto& t : tokens_between(tu, clang().clang_getCursorExtent(body)))
       if (t == "co_await" || t == "co_yield" || t == "co_return") return;
     if (body_start >= text.size() || text[body_start] != '{') return;  // from a macro expansion
     int level = lambda ? std::max(options.level, 3) : options.level;
-    std::vector<std::string> params = level >= 2 && capture_params ? params_of(fn) : std::vector<std::string>{};
+    std::vector<std::string> params = level >= 2 && capture_params && !(keep_params && keep_params->count(body_start))
+                                          ? params_of(fn)
+                                          : std::vector<std::string>{};
+    const int span_edit = order;
     if (!span_at(body, lambda ? 3 : level, params)) return;
     FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
+    if (!params.empty()) params_of_edit[span_edit] = {body_start, f.name, f.line};
     bool structor = fn.kind == CXCursor_Constructor || fn.kind == CXCursor_Destructor;
     returns_reference = false;  // a lambda's result type is deduced: treat it as by value
     if (!lambda) {
       CXType result = clang().clang_getCursorResultType(fn);
       returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
     }
-    if (level >= 2 && wrap_returns && !structor) f.returns_wrapped = wrap_returns_in(body);
+    if (level >= 2 && wrap_returns && !structor && !decltype_auto) f.returns_wrapped = wrap_returns_in(body);
     if (level >= 4) statements_in(body, level);
     functions.push_back(f);
   }
@@ -446,7 +512,15 @@ struct Walk {
   }
 };
 
-std::string apply(const std::string& text, std::vector<Insertion> edits, const std::string& include_line) {
+// Where an inserted text went: its place in the edited text, its length, its place in the original text and
+// its edit's order (-1: the include line).
+struct Placed {
+  std::size_t at, length, original;
+  int order;
+};
+
+std::string apply(const std::string& text, std::vector<Insertion> edits, const std::string& include_line,
+                  std::vector<Placed>& placed) {
   std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
     return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
   });
@@ -461,34 +535,83 @@ std::string apply(const std::string& text, std::vector<Insertion> edits, const s
     if (!included && include_at <= e.offset) {
       out.append(text, pos, include_at - pos);
       pos = include_at;
+      placed.push_back({out.size(), include_line.size(), pos, -1});
       out += include_line;
       included = true;
     }
     out.append(text, pos, e.offset - pos);
     pos = e.offset;
+    placed.push_back({out.size(), e.text.size(), pos, e.order});
     out += e.text;
   }
   if (!included) {
     out.append(text, pos, include_at - pos);
     pos = include_at;
+    placed.push_back({out.size(), include_line.size(), pos, -1});
     out += include_line;
   }
   out.append(text, pos, std::string::npos);
   return out;
 }
 
-std::vector<std::string> new_errors(const std::vector<std::string>& before, const std::vector<std::string>& after) {
+// The errors of `after` that `before` has not (compared by message: their lines moved).
+std::vector<Diag> new_errors(const std::vector<Diag>& before, const std::vector<Diag>& after) {
   std::map<std::string, int> seen;
-  for (const auto& b : before) ++seen[b.substr(0, b.find('\t'))];
-  std::vector<std::string> out;
+  for (const auto& b : before) ++seen[b.message];
+  std::vector<Diag> out;
   for (const auto& a : after) {
-    std::string msg = a.substr(0, a.find('\t'));
-    if (seen[msg] > 0)
-      --seen[msg];
+    if (seen[a.message] > 0)
+      --seen[a.message];
     else
-      out.push_back("line " + a.substr(a.find('\t') + 1) + ": " + msg);
+      out.push_back(a);
   }
   return out;
+}
+
+std::size_t line_at(const std::string& text, std::size_t offset) {
+  return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
+}
+
+// Leaves out, for the next try, the return or the parameters each new error is in: the edit it points into, or
+// the wrapped return line its place in the original text is on. Adds to `why` what was left out. False when an
+// error is not in one (nothing then to leave out but all returns, or all parameters).
+bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<Placed>& placed,
+           const std::string& text, std::set<std::size_t>& keep_returns, std::set<std::size_t>& keep_params,
+           std::vector<std::string>& why) {
+  const std::size_t known = why.size();
+  for (const auto& e : errors) {
+    if (e.offset == std::string::npos) return false;
+    auto next = std::upper_bound(placed.begin(), placed.end(), e.offset,
+                                 [](std::size_t off, const Placed& p) { return off < p.at; });
+    std::size_t original = e.offset;  // no edit before it
+    int order = -2;                   // in the original text
+    if (next != placed.begin()) {
+      const Placed& p = *std::prev(next);
+      if (e.offset < p.at + p.length)
+        order = p.order, original = p.original;
+      else
+        original = p.original + (e.offset - p.at - p.length);
+    }
+    auto ret = walk.return_of_edit.find(order);
+    auto par = walk.params_of_edit.find(order);
+    std::size_t line = line_at(text, original);
+    if (ret != walk.return_of_edit.end()) {
+      if (keep_returns.insert(ret->second).second)
+        why.push_back("the return value at line " + std::to_string(line) + " is not recorded (wrapping it did not compile: " + e.message + ")");
+    } else if (par != walk.params_of_edit.end()) {
+      if (keep_params.insert(par->second.body).second)
+        why.push_back("the parameters of " + par->second.name + " (line " + std::to_string(par->second.line) +
+                      ") are not captured (capturing them did not compile: " + e.message + ")");
+    } else if (order == -2) {
+      auto w = walk.wrapped_lines.upper_bound(original);
+      if (w == walk.wrapped_lines.begin() || original > std::prev(w)->second) return false;
+      if (keep_returns.insert(std::prev(w)->first).second)
+        why.push_back("the return value at line " + std::to_string(line) + " is not recorded (wrapping it did not compile: " + e.message + ")");
+    } else {
+      return false;
+    }
+  }
+  return why.size() > known;
 }
 
 }  // namespace
@@ -607,39 +730,52 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
   }
   const auto before = original.errors();
   const std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
-  // Try the full edit, then without return wrapping, then without parameters: the first that parses as
-  // cleanly as the original wins.
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
+  // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
+  // that parses as cleanly as the original wins.
+  std::set<std::size_t> keep_returns, keep_params;
+  std::vector<std::string> why;
+  bool wrap = true, params = true;
+  for (int attempt = 0;; ++attempt) {
     Options effective = options;
     if (c_file) effective.level = std::min(options.level, 2);
-    Walk walk{text, original.tu(), effective, {}, {}, attempt == 0, attempt < 2};
+    Walk walk{text, original.tu(), effective, {}, {}, wrap, params};
     walk.c_language = c_file;
+    walk.keep_returns = &keep_returns;
+    walk.keep_params = &keep_params;
     walk.run();
     if (walk.functions.empty()) {
       result.text = text;
       if (!before.empty()) {  // nothing found because the file does not parse: say so
         result.ok = false;
-        for (const auto& e : before) result.diagnostics.push_back("line " + e.substr(e.find('\t') + 1) + ": " + e.substr(0, e.find('\t')));
+        for (const auto& e : before) result.diagnostics.push_back(e.text());
       }
       return result;
     }
-    std::string candidate = apply(text, walk.edits, include_line);
+    std::vector<Placed> placed;
+    std::string candidate = apply(text, walk.edits, include_line, placed);
     Parse check(path, candidate, args);
     auto introduced = new_errors(before, check.errors());
     if (introduced.empty()) {
       result.text = std::move(candidate);
       result.functions = std::move(walk.functions);
-      if (attempt > 0) result.notes.push_back(attempt == 1 ? "return values are not wrapped (wrapping did not compile)"
-                                                            : "parameters are not captured (capturing them did not compile)");
+      if (!wrap) result.notes.push_back("return values are not wrapped (wrapping did not compile)");
+      if (!params) result.notes.push_back("parameters are not captured (capturing them did not compile)");
+      result.notes.insert(result.notes.end(), why.begin(), why.end());
       return result;
     }
-    if (attempt == 2) {
+    if (attempt < 16 && blame(introduced, walk, placed, text, keep_returns, keep_params, why)) continue;
+    if (wrap) {
+      wrap = false;
+    } else if (params) {
+      params = false;
+    } else {
       result.ok = false;
-      result.diagnostics = introduced;
+      for (const auto& e : introduced) result.diagnostics.push_back(e.text());
       result.text = text;
+      return result;
     }
   }
-  return result;
 }
 
 std::string unified_diff(const std::string& path, const std::string& before, const std::string& after) {
