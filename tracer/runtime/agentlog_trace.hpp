@@ -48,6 +48,7 @@
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) static_cast<void>(0)
 #define AGENTLOG_VAR(x) static_cast<void>(0)
+#define AGENTLOG_PACK(pack) static_cast<void>(0)
 #define AGENTLOG_CHECKPOINT(label) static_cast<void>(0)
 #define AGENTLOG_LINE(n) static_cast<void>(0)
 
@@ -1365,8 +1366,10 @@ class Runtime {
     info->ceiling = std::max(1, std::min(5, std::atoi(args.substr(0, comma).c_str())));
     while (comma != std::string::npos) {
       std::size_t next = args.find(',', comma + 1);
-      info->names.push_back(
-          trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1)));
+      std::string name = trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+      if (name.compare(0, 14, "AGENTLOG_PACK(") == 0 && name[name.size() - 1] == ')')  // a parameter pack
+        name = trim(name.substr(14, name.size() - 15));
+      info->names.push_back(name);
       comma = next;
     }
     for (const auto& n : info->names) {
@@ -3228,6 +3231,8 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #endif
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
+// A parameter pack in AGENTLOG_SPAN's parameters: recorded under its name as an array of its values.
+#define AGENTLOG_PACK(pack) ::std::forward_as_tuple(pack...)
 #define AGENTLOG_CHECKPOINT(label) agentlog_span_.checkpoint(label, __LINE__)
 #define AGENTLOG_LINE(n) agentlog_span_.line(n)
 

@@ -188,7 +188,13 @@ int use() { return pick(true, 1, 2) + *make(1) + static_cast<int>(local().size()
 
 TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {
   const std::string src = R"(#include <cstdio>
+#include <ostream>
 #include <string>
+namespace strict {  // an operator<< for every type of this namespace, which only compiles for some
+struct Strict { int v; };
+template <class T>
+std::ostream& operator<<(std::ostream& os, const T& t) { return os << t.name(); }
+}
 struct Bits { unsigned f : 3; };
 struct P { int a, b; };
 struct Box { int v; };
@@ -212,6 +218,9 @@ int count(A&&... a) {
 int twice(int a) {
   return a * 2;
 }
+int use(const strict::Strict& s, int n) {
+  return s.v + n;
+}
 int main() {
   Bits s{5};
   Box box{1};
@@ -219,8 +228,8 @@ int main() {
   int b = braced(1, 2).b;
   unsigned f = bits(s);
   std::string no = named(0), yes = named(1);
-  int n = count(1, 2), t = twice(4);
-  std::printf("%d %u %s %s %d %d %d\n", b, f, no.c_str(), yes.c_str(), n, t, box.v);
+  int n = count(1, 2), t = twice(4), u = use(strict::Strict{1}, 2);
+  std::printf("%d %u %s %s %d %d %d %d\n", b, f, no.c_str(), yes.c_str(), n, t, box.v, u);
 }
 )";
   TempDir root;
@@ -240,14 +249,14 @@ int main() {
   CHECK(out.find("  return (b.v);\n") != std::string::npos);  // decltype(auto)
   CHECK(out.find("if (x) return AGENTLOG_RETURN(\"yes\"); // agentlog") != std::string::npos);
   CHECK(out.find("return AGENTLOG_RETURN(a * 2); // agentlog") != std::string::npos);
-  CHECK(out.find("AGENTLOG_SPAN(2); // agentlog\n  return AGENTLOG_RETURN(static_cast<int>(sizeof...(a)));") !=
-        std::string::npos);  // the pack is not captured, the return still is
+  CHECK(out.find("AGENTLOG_SPAN(2, AGENTLOG_PACK(a)); // agentlog") != std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2); // agentlog\n  return AGENTLOG_RETURN(s.v + n);") != std::string::npos);
   CHECK(out.find("AGENTLOG_SPAN(2, a, b); // agentlog\n  return {a, b};") != std::string::npos);
   std::string notes;
   for (const auto& n : r.notes) notes += n + "\n";
-  CHECK(notes.find("the return value at line 10 is not recorded (wrapping it did not compile: ") != std::string::npos);
-  CHECK(notes.find("the parameters of count (line 20) are not captured (capturing them did not compile: ") !=
-        std::string::npos);
+  CHECK(notes.find("the return value at line 16 is not recorded (wrapping it did not compile: ") != std::string::npos);
+  CHECK(notes.find("the parameters of use (line 32) are not captured (capturing them did not compile: no member "
+                   "named 'name' in 'strict::Strict')") != std::string::npos);
   CHECK(notes.find("return values are not wrapped") == std::string::npos);  // not the whole file's
   CHECK(agentlog::instrument::strip(out) == src);
 
@@ -258,11 +267,16 @@ int main() {
   REQUIRE_MESSAGE(built.exit_code == 0, built.err);
   auto ran = agentlog::test::run_process({(root / "p").string()}, "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
   REQUIRE(ran.exit_code == 0);
-  CHECK(ran.out == "2 5 no-named yes 2 8 3\n");
+  CHECK(ran.out == "2 5 no-named yes 2 8 3 3\n");
   std::map<std::string, std::vector<json>> returned;  // function -> its spans' return values in call order
   for (const auto& s : spans_of(root)) returned[s["function"]].push_back(s.value("returnValue", json()));
   CHECK(returned.at("twice") == std::vector<json>{8});
   CHECK(returned.at("count") == std::vector<json>{2});
+  CHECK(returned.at("use") == std::vector<json>{3});
+  std::map<std::string, json> params;
+  for (const auto& s : spans_of(root)) params[s["function"]] = s.value("params", json());
+  CHECK(params.at("count") == json::parse(R"({"a": [1, 2]})"));  // a pack: its values under its name
+  CHECK(params.at("use") == json::object());
   CHECK(returned.at("named") == std::vector<json>{json(), "yes"});  // only the second return is wrapped
   CHECK(returned.at("bits") == std::vector<json>{json()});
   CHECK(returned.at("braced") == std::vector<json>{json()});

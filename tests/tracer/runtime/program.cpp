@@ -81,6 +81,12 @@ struct Named {
 std::string to_string(const Named& n) { return "Named#" + std::to_string(n.v); }
 }  // namespace lib
 
+// A parameter pack, as the instrumenter writes it: recorded as an array under the pack's name.
+template <class... A>
+int packed(int first, A&&... rest) {
+  AGENTLOG_SPAN(2, first, AGENTLOG_PACK(rest));
+  return first + static_cast<int>(sizeof...(rest));
+}
 void captures(bool b, char c, unsigned u, long long neg, double d, Color color, const char* cstr,
               const char* null_cstr, const int* null_ptr, const std::shared_ptr<int>& sp,
               const std::unique_ptr<std::string>& up, const std::pair<int, std::string>& pair,
@@ -250,6 +256,9 @@ int main(int argc, char** argv) {
     captures(true, 'x', 7u, -12, 2.5, Color::kBlue, "c \"quoted\"", nullptr, nullptr, sp, up,
              std::make_pair(1, std::string("p")), std::make_tuple(3, false, std::string("t")),
              std::vector<int>(40, 1), map, Opaque{1}, Printable{3}, lib::Named{4});
+    std::string text = "s";
+    packed(1, text, 2.5, std::string("moved"));
+    packed(0);
 #if __cplusplus >= 201703L
     captures17("view", 5, std::nullopt);
 #endif

@@ -280,6 +280,10 @@ TEST_CASE("captures of every kind") {
     CHECK(p["opaque"].get<std::string>().find("Opaque") != std::string::npos);
     CHECK(p["printable"] == "Printable(3)");
     CHECK(p["named"] == "Named#4");
+    std::vector<json> packs;
+    for (const auto& s : named(r, "packed")) packs.push_back(s["params"]);
+    CHECK(packs == std::vector<json>{json::parse(R"({"first": 1, "rest": ["s", 2.5, "moved"]})"),
+                                     json::parse(R"({"first": 0, "rest": []})")});
     json c17;
     for (const auto& s : r.spans)
       if (s["function"] == "captures17") c17 = s;

@@ -54,6 +54,7 @@ namespace {
   X(clang_getSpellingLocation) \
   X(clang_getTokenSpelling) \
   X(clang_getTranslationUnitCursor) \
+  X(clang_getTypeSpelling) \
   X(clang_isCursorDefinition) \
   X(clang_isStatement) \
   X(clang_parseTranslationUnit2) \
@@ -102,11 +103,12 @@ struct Insertion {
   int order;  // among insertions at one offset: lower first
 };
 
-// An error of a parse: its message, and where it is in the parsed text (line 0: not in it).
+// An error of a parse: its message, its line in the parsed text (0: it is in a header), and the places in the
+// parsed text it and its notes point at ("in instantiation of ... requested here").
 struct Diag {
   std::string message;
   unsigned line = 0;
-  std::size_t offset = std::string::npos;
+  std::vector<std::size_t> offsets;
   std::string text() const { return line ? "line " + std::to_string(line) + ": " + message : message; }
 };
 
@@ -131,8 +133,7 @@ class Parse {
   bool ok() const { return tu_ != nullptr; }
   CXTranslationUnit tu() const { return tu_; }
 
-  // The errors, each placed in this file: where it is, or for one in a header (a template of the runtime),
-  // the first of its notes that is in this file ("in instantiation ... requested here").
+  // The errors, with the places in this file they and their notes point at.
   std::vector<Diag> errors() const {
     std::vector<Diag> out;
     if (!tu_) return {Diag{"the file could not be parsed"}};
@@ -141,11 +142,10 @@ class Parse {
       CXDiagnostic d = clang().clang_getDiagnostic(tu_, i);
       if (clang().clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
         Diag diag{take(clang().clang_getDiagnosticSpelling(d))};
-        if (!place(d, diag)) {
-          CXDiagnosticSet notes = clang().clang_getChildDiagnostics(d);
-          for (unsigned k = 0, m = clang().clang_getNumDiagnosticsInSet(notes); k < m; ++k)
-            if (place(clang().clang_getDiagnosticInSet(notes, k), diag)) break;
-        }
+        place(d, diag);
+        CXDiagnosticSet notes = clang().clang_getChildDiagnostics(d);
+        for (unsigned k = 0, m = clang().clang_getNumDiagnosticsInSet(notes); k < m; ++k)
+          place(clang().clang_getDiagnosticInSet(notes, k), diag);
         out.push_back(std::move(diag));
       }
       clang().clang_disposeDiagnostic(d);
@@ -154,15 +154,14 @@ class Parse {
   }
 
  private:
-  // Sets diag's line and offset from d's location (where a macro was expanded) when that is in this file.
-  bool place(CXDiagnostic d, Diag& diag) const {
+  // Adds d's location (where a macro was expanded) to diag's places when it is in this file.
+  void place(CXDiagnostic d, Diag& diag) const {
     CXFile file;
     unsigned line = 0, col = 0, off = 0;
     clang().clang_getExpansionLocation(clang().clang_getDiagnosticLocation(d), &file, &line, &col, &off);
-    if (!file || take(clang().clang_getFileName(file)) != path_) return false;
-    diag.line = line;
-    diag.offset = off;
-    return true;
+    if (!file || take(clang().clang_getFileName(file)) != path_) return;
+    if (diag.offsets.empty()) diag.line = line;
+    diag.offsets.push_back(off);
   }
 
   std::string path_;
@@ -313,6 +312,9 @@ struct Walk {
         [](CXCursor c, CXCursor, CXClientData data) {
           if (c.kind == CXCursor_ParmDecl) {
             std::string n = take(clang().clang_getCursorSpelling(c));
+            // A pack ("A &&..."): recorded as an array under its name.
+            std::string type = take(clang().clang_getTypeSpelling(clang().clang_getCursorType(c)));
+            if (!n.empty() && type.size() > 3 && type.compare(type.size() - 3, 3, "...") == 0) n = "AGENTLOG_PACK(" + n + ")";
             if (!n.empty()) static_cast<std::vector<std::string>*>(data)->push_back(n);
           }
           return CXChildVisit_Continue;
@@ -572,46 +574,63 @@ std::size_t line_at(const std::string& text, std::size_t offset) {
   return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
 }
 
-// Leaves out, for the next try, the return or the parameters each new error is in: the edit it points into, or
-// the wrapped return line its place in the original text is on. Adds to `why` what was left out. False when an
-// error is not in one (nothing then to leave out but all returns, or all parameters).
+// Leaves out, for the next try, the return or the parameters each new error comes from: the edit one of its
+// places (its own or a note's) is in, else the wrapped return line one of them is on. Adds to `why` what was
+// left out. False when an error comes from neither (nothing then to leave out but all returns, or all
+// parameters).
+struct Blame {
+  std::set<std::size_t> returns, params;  // see Walk::keep_returns, Walk::keep_params
+  std::vector<std::string> returns_why, params_why;
+};
+
 bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<Placed>& placed,
-           const std::string& text, std::set<std::size_t>& keep_returns, std::set<std::size_t>& keep_params,
-           std::vector<std::string>& why) {
-  const std::size_t known = why.size();
+           const std::string& text, Blame& out) {
+  const std::size_t known = out.returns.size() + out.params.size();
+  auto keep_return = [&](std::size_t at, const Diag& e) {
+    if (out.returns.insert(at).second)
+      out.returns_why.push_back("the return value at line " + std::to_string(line_at(text, at)) +
+                                " is not recorded (wrapping it did not compile: " + e.message + ")");
+  };
   for (const auto& e : errors) {
-    if (e.offset == std::string::npos) return false;
-    auto next = std::upper_bound(placed.begin(), placed.end(), e.offset,
-                                 [](std::size_t off, const Placed& p) { return off < p.at; });
-    std::size_t original = e.offset;  // no edit before it
-    int order = -2;                   // in the original text
-    if (next != placed.begin()) {
-      const Placed& p = *std::prev(next);
-      if (e.offset < p.at + p.length)
-        order = p.order, original = p.original;
+    // Its places in edits (by the edit's order) and in the original text. An error in a template the edit
+    // instantiates (a capture calling the program's operator<<) is in that template, with a note at the span.
+    std::vector<int> edits;
+    std::vector<std::size_t> originals;
+    for (std::size_t offset : e.offsets) {
+      auto next = std::upper_bound(placed.begin(), placed.end(), offset,
+                                   [](std::size_t off, const Placed& p) { return off < p.at; });
+      const Placed* p = next == placed.begin() ? nullptr : &*std::prev(next);
+      if (p && offset < p->at + p->length)
+        edits.push_back(p->order);
       else
-        original = p.original + (e.offset - p.at - p.length);
+        originals.push_back(p ? p->original + (offset - p->at - p->length) : offset);
     }
-    auto ret = walk.return_of_edit.find(order);
-    auto par = walk.params_of_edit.find(order);
-    std::size_t line = line_at(text, original);
-    if (ret != walk.return_of_edit.end()) {
-      if (keep_returns.insert(ret->second).second)
-        why.push_back("the return value at line " + std::to_string(line) + " is not recorded (wrapping it did not compile: " + e.message + ")");
-    } else if (par != walk.params_of_edit.end()) {
-      if (keep_params.insert(par->second.body).second)
-        why.push_back("the parameters of " + par->second.name + " (line " + std::to_string(par->second.line) +
-                      ") are not captured (capturing them did not compile: " + e.message + ")");
-    } else if (order == -2) {
-      auto w = walk.wrapped_lines.upper_bound(original);
-      if (w == walk.wrapped_lines.begin() || original > std::prev(w)->second) return false;
-      if (keep_returns.insert(std::prev(w)->first).second)
-        why.push_back("the return value at line " + std::to_string(line) + " is not recorded (wrapping it did not compile: " + e.message + ")");
-    } else {
-      return false;
+    // First a span's parameters, then the innermost wrapped return, then the wrapped line an error is on.
+    bool done = false;
+    for (int order : edits) {
+      auto c = walk.params_of_edit.find(order);
+      if (c == walk.params_of_edit.end()) continue;
+      if (out.params.insert(c->second.body).second)
+        out.params_why.push_back("the parameters of " + c->second.name + " (line " + std::to_string(c->second.line) +
+                                 ") are not captured (capturing them did not compile: " + e.message + ")");
+      done = true;
+      break;
     }
+    for (std::size_t i = 0; !done && i < edits.size(); ++i) {
+      auto r = walk.return_of_edit.find(edits[i]);
+      if (r == walk.return_of_edit.end()) continue;
+      keep_return(r->second, e);
+      done = true;
+    }
+    for (std::size_t i = 0; !done && i < originals.size(); ++i) {
+      auto w = walk.wrapped_lines.upper_bound(originals[i]);
+      if (w == walk.wrapped_lines.begin() || originals[i] > std::prev(w)->second) continue;
+      keep_return(std::prev(w)->first, e);
+      done = true;
+    }
+    if (!done) return false;
   }
-  return why.size() > known;
+  return out.returns.size() + out.params.size() > known;
 }
 
 }  // namespace
@@ -733,16 +752,15 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
   // that parses as cleanly as the original wins.
-  std::set<std::size_t> keep_returns, keep_params;
-  std::vector<std::string> why;
+  Blame left_out;
   bool wrap = true, params = true;
   for (int attempt = 0;; ++attempt) {
     Options effective = options;
     if (c_file) effective.level = std::min(options.level, 2);
     Walk walk{text, original.tu(), effective, {}, {}, wrap, params};
     walk.c_language = c_file;
-    walk.keep_returns = &keep_returns;
-    walk.keep_params = &keep_params;
+    walk.keep_returns = &left_out.returns;
+    walk.keep_params = &left_out.params;
     walk.run();
     if (walk.functions.empty()) {
       result.text = text;
@@ -761,10 +779,11 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
       result.functions = std::move(walk.functions);
       if (!wrap) result.notes.push_back("return values are not wrapped (wrapping did not compile)");
       if (!params) result.notes.push_back("parameters are not captured (capturing them did not compile)");
-      result.notes.insert(result.notes.end(), why.begin(), why.end());
+      if (wrap) result.notes.insert(result.notes.end(), left_out.returns_why.begin(), left_out.returns_why.end());
+      if (params) result.notes.insert(result.notes.end(), left_out.params_why.begin(), left_out.params_why.end());
       return result;
     }
-    if (attempt < 16 && blame(introduced, walk, placed, text, keep_returns, keep_params, why)) continue;
+    if (attempt < 16 && blame(introduced, walk, placed, text, left_out)) continue;
     if (wrap) {
       wrap = false;
     } else if (params) {
