@@ -1366,7 +1366,8 @@ class Runtime {
     info->ceiling = std::max(1, std::min(5, std::atoi(args.substr(0, comma).c_str())));
     while (comma != std::string::npos) {
       std::size_t next = args.find(',', comma + 1);
-      std::string name = trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
+      std::string name =
+          trim(args.substr(comma + 1, next == std::string::npos ? std::string::npos : next - comma - 1));
       if (name.compare(0, 14, "AGENTLOG_PACK(") == 0 && name[name.size() - 1] == ')')  // a parameter pack
         name = trim(name.substr(14, name.size() - 15));
       info->names.push_back(name);
@@ -2311,8 +2312,8 @@ inline void note_throw(void* object, std::type_info* type) {
 // through unrecorded.
 template <class R, class V = typename std::remove_cv<R>::type>
 struct ReturnKind {
-  static const int value = std::is_void<R>::value ? 0
-                           : std::is_reference<R>::value ? 1
+  static const int value = std::is_void<R>::value                 ? 0
+                           : std::is_reference<R>::value          ? 1
                            : std::is_move_constructible<V>::value ? 2
                                                                   : 3;
 };

@@ -246,7 +246,7 @@ int main() {
   CHECK(out.find("  return {a, b};\n") != std::string::npos);
   CHECK(out.find("  return s.f;\n") != std::string::npos);
   CHECK(out.find("  return std::string(\"no-\") + __func__;\n") != std::string::npos);  // a lambda's name
-  CHECK(out.find("  return (b.v);\n") != std::string::npos);  // decltype(auto)
+  CHECK(out.find("  return (b.v);\n") != std::string::npos);                            // decltype(auto)
   CHECK(out.find("if (x) return AGENTLOG_RETURN(\"yes\"); // agentlog") != std::string::npos);
   CHECK(out.find("return AGENTLOG_RETURN(a * 2); // agentlog") != std::string::npos);
   CHECK(out.find("AGENTLOG_SPAN(2, AGENTLOG_PACK(a)); // agentlog") != std::string::npos);
@@ -254,18 +254,21 @@ int main() {
   CHECK(out.find("AGENTLOG_SPAN(2, a, b); // agentlog\n  return {a, b};") != std::string::npos);
   std::string notes;
   for (const auto& n : r.notes) notes += n + "\n";
-  CHECK(notes.find("the return value at line 16 is not recorded (wrapping it did not compile: ") != std::string::npos);
-  CHECK(notes.find("the parameters of use (line 32) are not captured (capturing them did not compile: no member "
-                   "named 'name' in 'strict::Strict')") != std::string::npos);
+  CHECK(notes.find("the return value at line 16 is not recorded (wrapping it did not compile: ") !=
+        std::string::npos);
+  CHECK(notes.find(
+            "the parameters of use (line 32) are not captured (capturing them did not compile: no member "
+            "named 'name' in 'strict::Strict')") != std::string::npos);
   CHECK(notes.find("return values are not wrapped") == std::string::npos);  // not the whole file's
   CHECK(agentlog::instrument::strip(out) == src);
 
   // g++ builds it, and it records what it should.
   agentlog::test::write_text(file, out);
-  auto built = agentlog::test::run_process({"g++", "-std=c++20", "-Wall", "-Werror", "-pthread", file.string(), "-o",
-                                            (root / "p").string()});
+  auto built = agentlog::test::run_process(
+      {"g++", "-std=c++20", "-Wall", "-Werror", "-pthread", file.string(), "-o", (root / "p").string()});
   REQUIRE_MESSAGE(built.exit_code == 0, built.err);
-  auto ran = agentlog::test::run_process({(root / "p").string()}, "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+  auto ran = agentlog::test::run_process({(root / "p").string()}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
   REQUIRE(ran.exit_code == 0);
   CHECK(ran.out == "2 5 no-named yes 2 8 3 3\n");
   std::map<std::string, std::vector<json>> returned;  // function -> its spans' return values in call order

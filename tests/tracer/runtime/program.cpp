@@ -11,11 +11,11 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <type_traits>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 #if __cplusplus >= 201703L

@@ -424,7 +424,7 @@ TEST_CASE("AGENTLOG_RETURN adds no copy or move, keeps move-only values, referen
       CHECK(returned.at("longest") == "longer");
       CHECK(returned.at("Holder::get") == "Counted(7)");
       CHECK(returned.at("Holder::plus") == 8);
-      CHECK(returned.at("call_through").is_null());  // void
+      CHECK(returned.at("call_through").is_null());                     // void
       if (std >= 201703L) CHECK(returned.at("make_pinned").is_null());  // cannot be moved: passed, unrecorded
       if (std >= 201402L) CHECK(returned.at("sum_auto") == 3);
     }

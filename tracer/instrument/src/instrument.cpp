@@ -9,8 +9,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 namespace agentlog::instrument {
@@ -22,43 +22,43 @@ namespace {
 // libclang is loaded when the first file is instrumented, not when agentlog starts: linking it would make
 // every start of the binary (an MCP server, a hook) pay for loading libclang and libLLVM (~80 ms).
 #define AGENTLOG_CLANG_FUNCTIONS(X) \
-  X(clang_Cursor_isNull) \
-  X(clang_Location_isFromMainFile) \
-  X(clang_createIndex) \
-  X(clang_disposeDiagnostic) \
-  X(clang_disposeIndex) \
-  X(clang_disposeString) \
-  X(clang_disposeTokens) \
-  X(clang_disposeTranslationUnit) \
-  X(clang_getChildDiagnostics) \
-  X(clang_getCString) \
-  X(clang_getCursorExtent) \
-  X(clang_getCursorLocation) \
-  X(clang_getCursorResultType) \
-  X(clang_getCursorSemanticParent) \
-  X(clang_getCursorSpelling) \
-  X(clang_getCursorType) \
-  X(clang_getDiagnostic) \
-  X(clang_getDiagnosticLocation) \
-  X(clang_getDiagnosticSeverity) \
-  X(clang_getDiagnosticSpelling) \
-  X(clang_getDiagnosticInSet) \
-  X(clang_getExpansionLocation) \
-  X(clang_getFileName) \
-  X(clang_getNullCursor) \
-  X(clang_getNumDiagnostics) \
-  X(clang_getNumDiagnosticsInSet) \
-  X(clang_getRange) \
-  X(clang_getRangeEnd) \
-  X(clang_getRangeStart) \
-  X(clang_getSpellingLocation) \
-  X(clang_getTokenSpelling) \
+  X(clang_Cursor_isNull)            \
+  X(clang_Location_isFromMainFile)  \
+  X(clang_createIndex)              \
+  X(clang_disposeDiagnostic)        \
+  X(clang_disposeIndex)             \
+  X(clang_disposeString)            \
+  X(clang_disposeTokens)            \
+  X(clang_disposeTranslationUnit)   \
+  X(clang_getChildDiagnostics)      \
+  X(clang_getCString)               \
+  X(clang_getCursorExtent)          \
+  X(clang_getCursorLocation)        \
+  X(clang_getCursorResultType)      \
+  X(clang_getCursorSemanticParent)  \
+  X(clang_getCursorSpelling)        \
+  X(clang_getCursorType)            \
+  X(clang_getDiagnostic)            \
+  X(clang_getDiagnosticLocation)    \
+  X(clang_getDiagnosticSeverity)    \
+  X(clang_getDiagnosticSpelling)    \
+  X(clang_getDiagnosticInSet)       \
+  X(clang_getExpansionLocation)     \
+  X(clang_getFileName)              \
+  X(clang_getNullCursor)            \
+  X(clang_getNumDiagnostics)        \
+  X(clang_getNumDiagnosticsInSet)   \
+  X(clang_getRange)                 \
+  X(clang_getRangeEnd)              \
+  X(clang_getRangeStart)            \
+  X(clang_getSpellingLocation)      \
+  X(clang_getTokenSpelling)         \
   X(clang_getTranslationUnitCursor) \
-  X(clang_getTypeSpelling) \
-  X(clang_isCursorDefinition) \
-  X(clang_isStatement) \
-  X(clang_parseTranslationUnit2) \
-  X(clang_tokenize) \
+  X(clang_getTypeSpelling)          \
+  X(clang_isCursorDefinition)       \
+  X(clang_isStatement)              \
+  X(clang_parseTranslationUnit2)    \
+  X(clang_tokenize)                 \
   X(clang_visitChildren)
 
 struct Clang {
@@ -314,7 +314,8 @@ struct Walk {
             std::string n = take(clang().clang_getCursorSpelling(c));
             // A pack ("A &&..."): recorded as an array under its name.
             std::string type = take(clang().clang_getTypeSpelling(clang().clang_getCursorType(c)));
-            if (!n.empty() && type.size() > 3 && type.compare(type.size() - 3, 3, "...") == 0) n = "AGENTLOG_PACK(" + n + ")";
+            if (!n.empty() && type.size() > 3 && type.compare(type.size() - 3, 3, "...") == 0)
+              n = "AGENTLOG_PACK(" + n + ")";
             if (!n.empty()) static_cast<std::vector<std::string>*>(data)->push_back(n);
           }
           return CXChildVisit_Continue;
@@ -381,11 +382,12 @@ struct Walk {
           if (x->self->keep_returns && x->self->keep_returns->count(rs)) return CXChildVisit_Continue;
           // AGENTLOG_RETURN evaluates the expression in a lambda: leave alone what would then mean something
           // else (the function's name, its frame, memory on its stack).
-          for (const auto& t : x->self->c_language ? std::vector<std::string>{}
-                                                   : tokens_between(x->self->tu, clang().clang_getCursorExtent(expr)))
-            if (t == "__func__" || t == "__FUNCTION__" || t == "__PRETTY_FUNCTION__" || t == "source_location" ||
-                t == "__builtin_FUNCTION" || t == "__builtin_return_address" || t == "__builtin_frame_address" ||
-                t == "alloca" || t == "__builtin_alloca")
+          for (const auto& t : x->self->c_language
+                                   ? std::vector<std::string>{}
+                                   : tokens_between(x->self->tu, clang().clang_getCursorExtent(expr)))
+            if (t == "__func__" || t == "__FUNCTION__" || t == "__PRETTY_FUNCTION__" ||
+                t == "source_location" || t == "__builtin_FUNCTION" || t == "__builtin_return_address" ||
+                t == "__builtin_frame_address" || t == "alloca" || t == "__builtin_alloca")
               return CXChildVisit_Continue;
           x->self->wrapped_lines[rs] = eol;
           // `return local;` keeps NRVO and the implicit move: record the value on a line of its own before it.
@@ -396,8 +398,7 @@ struct Walk {
                             });
           if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
-            if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt)
-            {
+            if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt) {
               x->self->return_of_edit[x->self->order] = rs;
               x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
             }
@@ -475,9 +476,10 @@ struct Walk {
       if (t == "co_await" || t == "co_yield" || t == "co_return") return;
     if (body_start >= text.size() || text[body_start] != '{') return;  // from a macro expansion
     int level = lambda ? std::max(options.level, 3) : options.level;
-    std::vector<std::string> params = level >= 2 && capture_params && !(keep_params && keep_params->count(body_start))
-                                          ? params_of(fn)
-                                          : std::vector<std::string>{};
+    std::vector<std::string> params =
+        level >= 2 && capture_params && !(keep_params && keep_params->count(body_start))
+            ? params_of(fn)
+            : std::vector<std::string>{};
     const int span_edit = order;
     if (!span_at(body, lambda ? 3 : level, params)) return;
     FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
@@ -571,18 +573,20 @@ std::vector<Diag> new_errors(const std::vector<Diag>& before, const std::vector<
 }
 
 std::size_t line_at(const std::string& text, std::size_t offset) {
-  return 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
+  return 1 + static_cast<std::size_t>(
+                 std::count(text.begin(), text.begin() + std::min(offset, text.size()), '\n'));
 }
 
-// Leaves out, for the next try, the return or the parameters each new error comes from: the edit one of its
-// places (its own or a note's) is in, else the wrapped return line one of them is on. Adds to `why` what was
-// left out. False when an error comes from neither (nothing then to leave out but all returns, or all
-// parameters).
+// What the tries so far left out, and why (notes for the user).
 struct Blame {
   std::set<std::size_t> returns, params;  // see Walk::keep_returns, Walk::keep_params
   std::vector<std::string> returns_why, params_why;
 };
 
+// Leaves out, for the next try, the return or the parameters each new error comes from: the edit one of its
+// places (its own or a note's) is in, else the wrapped return line one of them is on. False when an error
+// comes from neither, or nothing new was left out (nothing then to leave out but all returns, or all
+// parameters).
 bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<Placed>& placed,
            const std::string& text, Blame& out) {
   const std::size_t known = out.returns.size() + out.params.size();
@@ -611,7 +615,8 @@ bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<
       auto c = walk.params_of_edit.find(order);
       if (c == walk.params_of_edit.end()) continue;
       if (out.params.insert(c->second.body).second)
-        out.params_why.push_back("the parameters of " + c->second.name + " (line " + std::to_string(c->second.line) +
+        out.params_why.push_back("the parameters of " + c->second.name + " (line " +
+                                 std::to_string(c->second.line) +
                                  ") are not captured (capturing them did not compile: " + e.message + ")");
       done = true;
       break;
@@ -779,8 +784,10 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
       result.functions = std::move(walk.functions);
       if (!wrap) result.notes.push_back("return values are not wrapped (wrapping did not compile)");
       if (!params) result.notes.push_back("parameters are not captured (capturing them did not compile)");
-      if (wrap) result.notes.insert(result.notes.end(), left_out.returns_why.begin(), left_out.returns_why.end());
-      if (params) result.notes.insert(result.notes.end(), left_out.params_why.begin(), left_out.params_why.end());
+      if (wrap)
+        result.notes.insert(result.notes.end(), left_out.returns_why.begin(), left_out.returns_why.end());
+      if (params)
+        result.notes.insert(result.notes.end(), left_out.params_why.begin(), left_out.params_why.end());
       return result;
     }
     if (attempt < 16 && blame(introduced, walk, placed, text, left_out)) continue;
