@@ -2423,15 +2423,42 @@ class Span {
  private:
   detail::Bytes& scratch() { return detail::tls().scratch; }
 
+  // The common case: a span inside a trace, on a thread that has its buffer, with no trace id of the program's
+  // own, at a level resolved for this configuration and below 4. It calls nothing, so it saves no registers.
+  // A root goes to begin_root() (deriving a trace id takes registers), the rest to begin_full().
   AGENTLOG_NOINLINE void begin(detail::Site& site) {
     if (detail::Globals<>::state.load(std::memory_order_acquire) == 0) return;
+    if (AGENTLOG_UNLIKELY(site.generation.load(std::memory_order_relaxed) !=
+                          detail::Globals<>::generation.load(std::memory_order_relaxed)))
+      return begin_full(site);
+    const int level = site.level.load(std::memory_order_relaxed);
+    if (level <= 0) return;
+    detail::ThreadState& t = detail::tls();
+    if (AGENTLOG_UNLIKELY(!t.ring || t.custom || level >= 4)) return begin_full(site);
+    if (t.current == 0 && t.root_parent == 0 && t.depth == 0) return begin_root(site, t, level);
+    enter<false>(site, t, level, false);
+  }
+
+  AGENTLOG_NOINLINE void begin_root(detail::Site& site, detail::ThreadState& t, int level) {
+    enter<false>(site, t, level, true);
+  }
+
+  AGENTLOG_NOINLINE void begin_full(detail::Site& site) {
     int level = detail::site_level(site);
     if (level <= 0) return;
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
+    enter<true>(site, t, level, t.current == 0 && t.root_parent == 0 && t.depth == 0);
+  }
+
+  // Enters the span (a root, the thread's outermost span, starts a trace unless one is pinned) and, when it is
+  // sampled and within the depth cap, records its start. Full: any case (a trace id of the program's own,
+  // level >= 4).
+  template <bool Full>
+  AGENTLOG_INLINE void enter(detail::Site& site, detail::ThreadState& t, int level, bool root) {
     const detail::HotSettings& st = t.hot;
     bool new_root = false;
-    if (t.current == 0 && t.root_parent == 0 && t.depth == 0) {  // a root: a new trace unless pinned
+    if (root) {
       if (!t.pinned) {
         new_root = true;
         // This span's seq, taken even when the trace is not sampled, so that derived ids never repeat.
@@ -2439,7 +2466,7 @@ class Span {
         detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
         t.trace_changed = true;
       }
-      if (!t.pinned || t.custom) t.sampled = sampled_by_id(t, st.sample_rate);
+      if (!t.pinned || (Full && t.custom)) t.sampled = sampled_by_id<Full>(t, st.sample_rate);
     }
     ++t.depth;
     depth_counted_ = true;
@@ -2454,8 +2481,8 @@ class Span {
       has_return_ = false;
       return_start_ = 0;
       params_len_ = events_ = dropped_events_ = 0;
-      steady0_ = level >= 4 ? detail::steady_ns() : 0;
-      scratch_start_ = scratch().size;
+      steady0_ = Full && level >= 4 ? detail::steady_ns() : 0;
+      scratch_start_ = t.scratch.size;
     }
     parent_ = t.current;
     span_ = new_root ? t.trace_root : ++t.seq;
@@ -2673,10 +2700,12 @@ class Span {
   }
 
   // Whole traces are sampled, decided from the trace id so that every process agrees.
+  // Custom: the trace may have an id of the program's own (hashed: a call); else it has a derived one.
+  template <bool Custom>
   static bool sampled_by_id(const detail::ThreadState& t, double rate) {
     if (rate >= 1.0) return true;
-    std::uint64_t h =
-        t.custom ? std::hash<std::string>()(*t.custom) : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
+    std::uint64_t h = Custom && t.custom ? std::hash<std::string>()(*t.custom)
+                                         : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
     return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < rate;
   }
 
