@@ -2541,24 +2541,23 @@ class Span {
     if (error || !end_short<true>(t, t1, false)) end_recorded(t, t1, error);
   }
 
-  // The common case, kept short: a span (after the record of a new trace, when it is the first span to end in
-  // it) into a ring with room: no custom trace id, no pad, no exception to describe. False: not done.
+  // The common case, kept short: a span into a ring with room, with no trace record before it (a span of the
+  // trace the thread's last span was in, or a root that starts its trace), no custom trace id, no pad, no
+  // exception to describe. False: not done. (A trace record first, once per trace, takes registers.)
   template <bool Captures>
   AGENTLOG_INLINE bool end_short(detail::ThreadState& t, std::uint64_t t1, bool error) {
     detail::Ring* r = t.ring;
-    if (AGENTLOG_UNLIKELY(!r || t.custom)) return false;
+    if (AGENTLOG_UNLIKELY(!r || t.custom || trace_record_size(t))) return false;
     const std::size_t payload = Captures ? t.scratch.size - scratch_start_ : 0;
     const std::size_t header = sizeof(detail::SpanRecord) + (Captures ? sizeof(detail::PayloadRecord) : 0);
-    const std::size_t size = detail::pad8(header + payload), trace_size = trace_record_size(t);
+    const std::size_t size = detail::pad8(header + payload);
     std::uint64_t head = r->head.load(std::memory_order_relaxed);
-    if (AGENTLOG_UNLIKELY(r->capacity - r->head_pos < trace_size + size ||
-                          r->capacity - (head - r->cached_tail) < trace_size + size ||
+    if (AGENTLOG_UNLIKELY(r->capacity - r->head_pos < size || r->capacity - (head - r->cached_tail) < size ||
                           (Captures && size > r->capacity / 4)))
       return false;
-    store_records(r->data() + r->head_pos, t, trace_size, size, error, t1, Captures, payload, t.scratch.size,
-                  0);
+    store_records(r->data() + r->head_pos, t, 0, size, error, t1, Captures, payload, t.scratch.size, 0);
     if (Captures) t.scratch.size = scratch_start_;
-    publish(*r, trace_size + size);
+    publish(*r, size);
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
     return true;
   }
