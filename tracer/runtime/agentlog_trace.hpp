@@ -107,6 +107,13 @@
 #define AGENTLOG_INLINE inline
 #endif
 
+// Programs built with -fno-exceptions: an allocation that fails aborts, as `new` does in them.
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define AGENTLOG_BAD_ALLOC() throw std::bad_alloc()
+#else
+#define AGENTLOG_BAD_ALLOC() std::abort()
+#endif
+
 namespace agentlog {
 
 // A position in a trace that can be carried to another thread (level 3).
@@ -762,12 +769,13 @@ struct Ring {
     char* data;
     std::size_t mapped, bytes;
   };
-  // A ring in `memory`, made by map() or released by an earlier ring.
+  // A ring in `memory`, made by map() or released by an earlier ring; null (the memory unmapped) when there
+  // is no memory for it.
   static Ring* create(const Memory& memory) {
     void* mem = nullptr;
     if (::posix_memalign(&mem, 64, sizeof(Ring)) != 0) {
       unmap(memory);
-      throw std::bad_alloc();
+      return nullptr;
     }
     return new (mem) Ring(memory);
   }
@@ -792,7 +800,7 @@ struct Ring {
     const std::size_t huge = std::size_t(2) << 20;
     Memory m = {nullptr, nullptr, bytes + huge, bytes};
     void* p = ::mmap(nullptr, m.mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
+    if (p == MAP_FAILED) return Memory{nullptr, nullptr, 0, 0};  // no memory: map == nullptr
     m.map = static_cast<char*>(p);
     m.data = m.map + (huge - reinterpret_cast<std::uintptr_t>(m.map) % huge) % huge;
 #if defined(MADV_HUGEPAGE)
@@ -1159,7 +1167,8 @@ class Runtime {
     }
     const bool made = !memory.map;
     if (made) memory = Ring::map(settings_.buffer_bytes);
-    Ring* r = Ring::create(memory);
+    Ring* r = memory.map ? Ring::create(memory) : nullptr;
+    if (!r) return nullptr;  // no memory: the thread records nothing, and tries again at its next span
     r->cursor.tid = tid;
     r->cursor.seed = seed;
     std::lock_guard<std::mutex> lock(rings_mutex_);
@@ -1464,12 +1473,8 @@ class Runtime {
           pending_.load(std::memory_order_relaxed) > settings_.buffer_bytes / 8)
         return;
     }
-    Ring::Memory memory;
-    try {
-      memory = Ring::map(settings_.buffer_bytes);
-    } catch (const std::bad_alloc&) {
-      return;  // the next thread tries for itself
-    }
+    Ring::Memory memory = Ring::map(settings_.buffer_bytes);
+    if (!memory.map) return;  // no memory: the next thread tries for itself
     std::lock_guard<std::mutex> lock(rings_mutex_);
     if (!spare_room()) {  // threads that ended filled the list meanwhile (a flush() drains too)
       Ring::unmap(memory);
@@ -1694,7 +1699,7 @@ struct Bytes {
   AGENTLOG_NOINLINE void grow(std::size_t n) {
     std::size_t c = std::max(std::max(cap * 2, size + n), std::size_t(4096));
     char* d = static_cast<char*>(std::realloc(data, c));
-    if (!d) throw std::bad_alloc();
+    if (!d) AGENTLOG_BAD_ALLOC();
     data = d;
     cap = c;
   }
@@ -1778,7 +1783,7 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
   t.trace_changed = true;
   t.trace_root = 0;
   t.ring = Runtime::get().new_ring(t.tid, t.seed);
-  return true;
+  return t.ring != nullptr;
 }
 
 inline int resolve_level(Site& site) {
@@ -2287,6 +2292,13 @@ template <class U>
 thread_local ThrownInfo ThrownTls<U>::info = {{0}, {0}, false};
 inline ThrownInfo& last_thrown() { return ThrownTls<>::info; }
 
+#if defined(__GLIBCXX__)
+// std::exception's type_info, named by its symbol: `typeid` is not allowed under -fno-rtti, and programs built
+// so still throw (their libraries do) with type_info.
+extern "C++" const std::type_info agentlog_std_exception_type_info __asm__("_ZTISt9exception");
+inline const std::type_info& std_exception_type() { return agentlog_std_exception_type_info; }
+#endif
+
 inline void note_throw(void* object, std::type_info* type) {
   ThrownInfo& t = last_thrown();
   if (Globals<>::state.load(std::memory_order_relaxed) != 1 || !type) return;
@@ -2297,7 +2309,7 @@ inline void note_throw(void* object, std::type_info* type) {
   t.has_message = false;
 #if defined(__GLIBCXX__)
   void* adjusted = object;
-  if (typeid(std::exception).__do_catch(type, &adjusted, 1)) {
+  if (std_exception_type().__do_catch(type, &adjusted, 1)) {
     std::snprintf(t.message, sizeof t.message, "%s", static_cast<std::exception*>(adjusted)->what());
     t.has_message = true;
   }
@@ -2365,16 +2377,12 @@ class Span {
   void params(int /*ceiling*/, const T&... values) {
     if (!capturing()) return;
     detail::SiteInfo* info = site_->info.load(std::memory_order_acquire);
+    ParamsEnd end = {this};  // also when an operator<< of the program's throws: the parameters before it stay
     std::size_t i = 0;
-    try {
-      int expand[] = {0, (param(info, i++, values), 0)...};
-      (void)expand;
-    } catch (...) {  // an operator<< of the program's threw: the parameters before it stay
-      params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
-      throw;
-    }
-    params_len_ = static_cast<std::uint32_t>(scratch().size - scratch_start_);
-    (void)info;
+    int expand[] = {0, (param(info, i++, values), 0)...};
+    (void)expand;
+    (void)end;
+    (void)info;  // an empty pack
   }
 
   // The return value of AGENTLOG_RETURN(expr), which hands expr over as a lambda: evaluated here, a value is
@@ -2422,6 +2430,12 @@ class Span {
 
  private:
   detail::Bytes& scratch() { return detail::tls().scratch; }
+
+  // Sets the length of the captured parameters when params() ends, however it ends.
+  struct ParamsEnd {
+    Span* span;
+    ~ParamsEnd() { span->params_len_ = static_cast<std::uint32_t>(span->scratch().size - span->scratch_start_); }
+  };
 
   // The common case: a span inside a trace, on a thread that has its buffer, with no trace id of the program's
   // own, at a level resolved for this configuration and below 4. It calls nothing, so it saves no registers.
@@ -2737,9 +2751,7 @@ class Span {
     return r.data() + offset;
   }
 
-  // Type and what() of the exception leaving this span: rethrow it inside a catch-all where the
-  // runtime can look at it (only possible from std::current_exception when the program already caught
-  // it; while unwinding, the type comes from the thread's last throw hook).
+  // Type and what() of the exception leaving this span, from the thread's last throw (the __cxa_throw hook).
   void describe_unwinding(std::string& s) {
     const detail::ThrownInfo& info = detail::last_thrown();
     if (!info.type[0]) return;

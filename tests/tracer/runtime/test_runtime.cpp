@@ -605,6 +605,33 @@ TEST_CASE("many spans: none dropped, every one on disk") {
   });
 }
 
+TEST_CASE("programs built with -fno-exceptions -fno-rtti, or -fno-rtti alone") {
+  std::ifstream in(RUNTIME_LEAN_PROGRAMS_FILE);
+  std::string program;
+  int built = 0;
+  while (std::getline(in, program)) {
+    if (program.empty()) continue;
+    ++built;
+    CAPTURE(program);
+    const bool throws = program.find("exceptions") == std::string::npos;  // -fno-rtti alone
+    auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
+    REQUIRE(r.process.exit_code == 0);
+    CHECK(r.process.out == (throws ? "lean#11 lean failure\n" : "lean#11\n"));
+    REQUIRE(r.spans.size() == (throws ? 3 : 2));
+    const json greet = named(r, "greet").at(0);
+    CHECK(greet["params"]["id"] == 7);
+    CHECK(greet["params"]["name"] == "lean");
+    CHECK(greet["params"]["items"] == json::array({1, 2, 3}));
+    CHECK(greet["params"]["at"] == "(1,2)");
+    CHECK(greet["params"]["opaque"] == "<Opaque>");
+    CHECK(greet["returnValue"] == "lean#11");
+    CHECK(named(r, "main").at(0)["spanId"] == greet["parentSpanId"]);
+    if (throws)  // the type and what() from the throw hook, which names std::exception without typeid
+      CHECK(named(r, "fails").at(0)["error"] == json({{"type", "std::runtime_error"}, {"message", "lean failure"}}));
+  }
+  CHECK(built >= 2);
+}
+
 TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
   std::ifstream in(RUNTIME_C_PROGRAMS_FILE);
   std::string program;
