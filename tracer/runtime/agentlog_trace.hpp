@@ -114,6 +114,13 @@
 #define AGENTLOG_BAD_ALLOC() std::abort()
 #endif
 
+// The header is included into the program's own files, under its warning flags: casts kept for 32-bit targets
+// are "useless" to g++'s -Wuseless-cast on 64-bit ones.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#endif
+
 namespace agentlog {
 
 // A position in a trace that can be carried to another thread (level 3).
@@ -3276,6 +3283,10 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #define AGENTLOG_PACK(pack) ::std::forward_as_tuple(pack...)
 #define AGENTLOG_CHECKPOINT(label) agentlog_span_.checkpoint(label, __LINE__)
 #define AGENTLOG_LINE(n) agentlog_span_.line(n)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // AGENTLOG_DISABLE
 #endif  // AGENTLOG_TRACE_HPP
