@@ -2456,7 +2456,7 @@ class Span {
     if (level <= 0) return;
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring || t.custom || level >= 4)) return begin_full(site);
-    if (t.current == 0 && t.root_parent == 0 && t.depth == 0) return begin_root(site, t, level);
+    if (at_root(t)) return begin_root(site, t, level);
     enter<false>(site, t, level, false);
   }
 
@@ -2469,12 +2469,14 @@ class Span {
     if (level <= 0) return;
     detail::ThreadState& t = detail::tls();
     if (AGENTLOG_UNLIKELY(!t.ring) && !detail::thread_setup(t)) return;
-    enter<true>(site, t, level, t.current == 0 && t.root_parent == 0 && t.depth == 0);
+    enter<true>(site, t, level, at_root(t));
   }
 
-  // Enters the span (a root, the thread's outermost span, starts a trace unless one is pinned) and, when it is
-  // sampled and within the depth cap, records its start. Full: any case (a trace id of the program's own,
-  // level >= 4).
+  // No span open on the thread, nor a context adopted: the next span is a root.
+  static bool at_root(const detail::ThreadState& t) { return t.current == 0 && t.root_parent == 0 && t.depth == 0; }
+
+  // Enters the span (a root starts a trace unless one is pinned) and, when it is sampled and within the depth
+  // cap, records its start. Full: any case (a trace id of the program's own, level >= 4).
   template <bool Full>
   AGENTLOG_INLINE void enter(detail::Site& site, detail::ThreadState& t, int level, bool root) {
     const detail::HotSettings& st = t.hot;
