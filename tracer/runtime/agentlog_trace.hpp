@@ -2473,7 +2473,9 @@ class Span {
   }
 
   // No span open on the thread, nor a context adopted: the next span is a root.
-  static bool at_root(const detail::ThreadState& t) { return t.current == 0 && t.root_parent == 0 && t.depth == 0; }
+  static bool at_root(const detail::ThreadState& t) {
+    return t.current == 0 && t.root_parent == 0 && t.depth == 0;
+  }
 
   // Enters the span (a root starts a trace unless one is pinned) and, when it is sampled and within the depth
   // cap, records its start. Full: any case (a trace id of the program's own, level >= 4).
