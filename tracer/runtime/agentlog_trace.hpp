@@ -1948,6 +1948,7 @@ void capture_impl(Out& o, const std::optional<T>& v, Rank<18>) {
   else
     o.s += "null";
 }
+inline void capture_impl(Out& o, std::nullopt_t, Rank<18>) { o.s += "null"; }  // `return std::nullopt;`
 #endif
 inline void capture_impl(Out& o, const char* v, Rank<18>) {
   if (v)
@@ -2325,6 +2326,21 @@ inline void note_throw(void* object, std::type_info* type) {
 #endif
 }
 
+// While a value is captured, the spans its operator<< (or to_string) makes count for depth only: a traced
+// operator<< of the captured type would otherwise capture its argument again, without end. (The depth cap is 0
+// meanwhile: no check is added to a span's start.)
+class CaptureScope {
+ public:
+  explicit CaptureScope(ThreadState& t) : t_(t), max_depth_(t.hot.max_depth) { t.hot.max_depth = 0; }
+  ~CaptureScope() { t_.hot.max_depth = max_depth_; }
+  CaptureScope(const CaptureScope&) = delete;
+  CaptureScope& operator=(const CaptureScope&) = delete;
+
+ private:
+  ThreadState& t_;
+  int max_depth_;
+};
+
 // How AGENTLOG_RETURN passes through, and records, a return value of type R (what its expression gives):
 // 0 void; 1 a reference, passed as the same reference; 2 a value, built in a named variable that is the
 // caller's return slot (NRVO: no copy, no move); 3 a value that cannot be moved (a C++17 prvalue), passed
@@ -2384,6 +2400,7 @@ class Span {
   void params(int /*ceiling*/, const T&... values) {
     if (!capturing()) return;
     detail::SiteInfo* info = site_->info.load(std::memory_order_acquire);
+    detail::CaptureScope capturing(detail::tls());
     ParamsEnd end = {this};  // also when an operator<< of the program's throws: the parameters before it stay
     std::size_t i = 0;
     int expand[] = {0, (param(info, i++, values), 0)...};
@@ -2412,10 +2429,12 @@ class Span {
     detail::put_string(s, name, std::strlen(name));
     s += ",\"value\":";
     const detail::HotSettings& st = detail::tls().hot;
-    if (st.redact && detail::looks_secret_name(name))
+    if (st.redact && detail::looks_secret_name(name)) {
       s += "\"[REDACTED]\"";
-    else
+    } else {
+      detail::CaptureScope capturing(detail::tls());
       detail::capture_limited(s, value, st.max_capture, st.redact);
+    }
     event_end(s);
   }
   void checkpoint(const char* label, int line) {
@@ -2529,6 +2548,7 @@ class Span {
   template <class T>
   void record_return(const T& value) {
     return_start_ = scratch().size;
+    detail::CaptureScope capturing(detail::tls());
     detail::put_capture(scratch(), value, detail::tls().hot);
     has_return_ = true;
   }

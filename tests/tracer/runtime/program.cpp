@@ -193,6 +193,24 @@ Pinned make_pinned(int v) {
   return AGENTLOG_RETURN(Pinned(v));
 }
 #endif
+#if __cplusplus >= 201703L
+std::optional<int> no_value() {
+  AGENTLOG_SPAN(2);
+  return AGENTLOG_RETURN(std::nullopt);
+}
+#endif
+// A traced operator<< of a type that is itself captured: the capture's own spans must not capture again.
+struct Traced {
+  int v;
+};
+std::ostream& operator<<(std::ostream& os, const Traced& t) {
+  AGENTLOG_SPAN(2, os, t);
+  return AGENTLOG_RETURN(os << "Traced(" << t.v << ")");
+}
+int use_traced(Traced t) {
+  AGENTLOG_SPAN(2, t);
+  return AGENTLOG_RETURN(t.v);
+}
 #if __cplusplus >= 201402L
 decltype(auto) sum_auto(int a, int b) {
   AGENTLOG_SPAN(2, a, b);
@@ -304,17 +322,18 @@ int main(int argc, char** argv) {
     call_through([&flag] { set_flag(flag); });
     int pinned = 0, summed = 0;
 #if __cplusplus >= 201703L
-    pinned = make_pinned(9).v;
+    pinned = make_pinned(9).v + (no_value() ? 100 : 0);
 #endif
+    int traced = use_traced(Traced{6});
 #if __cplusplus >= 201402L
     static_assert(std::is_same<decltype(sum_auto(1, 2)), int>::value, "a prvalue stays a value");
     summed = sum_auto(1, 2);
 #endif
     std::printf(
         "{\"copies\":%d,\"moves\":%d,\"value\":%d,\"unique\":%d,\"same_ref\":%s,\"same_str\":%s,"
-        "\"same_held\":%s,\"plus\":%d,\"flag\":%s,\"pinned\":%d,\"summed\":%d,\"std\":%ld}\n",
+        "\"same_held\":%s,\"plus\":%d,\"flag\":%s,\"pinned\":%d,\"summed\":%d,\"traced\":%d,\"std\":%ld}\n",
         copies, moves, c.v, *p, &r == &global_value ? "true" : "false", &l == &a ? "true" : "false",
-        &held == &h.held ? "true" : "false", plus, flag ? "true" : "false", pinned, summed,
+        &held == &h.held ? "true" : "false", plus, flag ? "true" : "false", pinned, summed, traced,
         static_cast<long>(__cplusplus));
   } else if (scenario == "threads") {
     AGENTLOG_SPAN(3);

@@ -409,6 +409,10 @@ TEST_CASE("AGENTLOG_RETURN adds no copy or move, keeps move-only values, referen
       const long std = out["std"];
       CHECK(out["pinned"] == (std >= 201703L ? 9 : 0));
       CHECK(out["summed"] == (std >= 201402L ? 3 : 0));
+      CHECK(out["traced"] == 6);
+      // use_traced captured a Traced through its traced operator<<: that span counted for depth only.
+      CHECK(named(r, "use_traced").size() == 1);
+      CHECK(named(r, "operator<<").empty());
       std::map<std::string, json> returned;  // function -> returnValue (null: none recorded)
       for (const auto& s : r.spans) {
         std::string fn = s["function"];
@@ -427,6 +431,9 @@ TEST_CASE("AGENTLOG_RETURN adds no copy or move, keeps move-only values, referen
       CHECK(returned.at("call_through").is_null());                     // void
       if (std >= 201703L) CHECK(returned.at("make_pinned").is_null());  // cannot be moved: passed, unrecorded
       if (std >= 201402L) CHECK(returned.at("sum_auto") == 3);
+      if (std >= 201703L) CHECK(returned.at("no_value").is_null());  // not "<std::nullopt_t>"
+      CHECK(returned.at("use_traced") == 6);
+      CHECK(named(r, "use_traced").at(0)["params"]["t"] == "Traced(6)");
     }
   });
 }
