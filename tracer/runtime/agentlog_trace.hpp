@@ -3287,9 +3287,24 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 
 // ------------------------------------------------------------------------------------- macros
 #define AGENTLOG_SPAN(...)                                                                               \
+  AGENTLOG_SHADOW_OFF_                                                                                   \
   static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, __LINE__, #__VA_ARGS__); \
   ::agentlog::Span agentlog_span_(agentlog_site_);                                                       \
+  AGENTLOG_SHADOW_ON_                                                                                    \
   if (AGENTLOG_CEILING_(__VA_ARGS__, 0) >= 2 && agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
+// A traced lambda or local class inside a traced function declares its own agentlog_span_ (its
+// AGENTLOG_RETURN must find it): -Wshadow is off for those two declarations.
+#if defined(__clang__)
+#define AGENTLOG_SHADOW_OFF_ \
+  _Pragma("clang diagnostic push") _Pragma("clang diagnostic ignored \"-Wshadow-all\"")
+#define AGENTLOG_SHADOW_ON_ _Pragma("clang diagnostic pop")
+#elif defined(__GNUC__)
+#define AGENTLOG_SHADOW_OFF_ _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")
+#define AGENTLOG_SHADOW_ON_ _Pragma("GCC diagnostic pop")
+#else
+#define AGENTLOG_SHADOW_OFF_
+#define AGENTLOG_SHADOW_ON_
+#endif
 // The ceiling, AGENTLOG_SPAN's first argument: a literal from the instrumenter, so that a function traced at
 // most at level 1 has no capture code at all (fewer registers to save, a smaller frame).
 #define AGENTLOG_CEILING_(ceiling, ...) (ceiling)

@@ -32,6 +32,11 @@ void fails() {
 int main() {
   AGENTLOG_SPAN(1);
   std::string s = greet(7, "lean", std::vector<int>{1, 2, 3}, Point{1, 2}, Opaque{3});
+  auto twice = [](int v) {  // its agentlog_span_ shadows main's: no -Wshadow warning
+    AGENTLOG_SPAN(3, v);
+    return AGENTLOG_RETURN(v * 2);
+  };
+  s += std::to_string(twice(5));
 #if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
   try {
     fails();

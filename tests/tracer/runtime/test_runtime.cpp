@@ -623,8 +623,15 @@ TEST_CASE("programs built with -fno-exceptions -fno-rtti, or -fno-rtti alone") {
     const bool throws = program.find("exceptions") == std::string::npos;  // -fno-rtti alone
     auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
     REQUIRE(r.process.exit_code == 0);
-    CHECK(r.process.out == (throws ? "lean#11 lean failure\n" : "lean#11\n"));
-    REQUIRE(r.spans.size() == (throws ? 3 : 2));
+    CHECK(r.process.out == (throws ? "lean#1110 lean failure\n" : "lean#1110\n"));
+    REQUIRE(r.spans.size() == (throws ? 4 : 3));
+    int lambdas = 0;
+    for (const auto& s : r.spans)
+      if (s["function"].get<std::string>().find("lambda") != std::string::npos) {
+        ++lambdas;
+        CHECK(s["returnValue"] == 10);
+      }
+    CHECK(lambdas == 1);
     const json greet = named(r, "greet").at(0);
     CHECK(greet["params"]["id"] == 7);
     CHECK(greet["params"]["name"] == "lean");
