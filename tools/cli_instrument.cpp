@@ -46,9 +46,11 @@ void add_instrument_commands(CLI::App& app) {
       try {
         json r = instrument_one(ctx, {f, level, functions, dry_run}, nullptr);
         if (dry_run && !common.json) std::cout << r["diff"].get<std::string>();
-        if (!common.json)
+        if (!common.json) {
           std::cerr << f << ": " << (r["changed"].get<bool>() ? (dry_run ? "would instrument " : "instrumented ") : "unchanged, ")
                     << r["functions"].size() << " functions at level " << level << "\n";
+          for (const auto& n : r["notes"]) std::cerr << "  note: " << n.get<std::string>() << "\n";
+        }
         results.push_back(r);
       } catch (const mcp::ToolError& e) {
         failed = true;
@@ -76,6 +78,7 @@ void add_instrument_commands(CLI::App& app) {
       try {
         json r = uninstrument_one(ctx, f, restore, dry_run, nullptr);
         if (all && r["outcome"] == "not_instrumented") continue;
+        if (dry_run && !common.json && r.contains("diff")) std::cout << r["diff"].get<std::string>();
         if (!common.json) std::cerr << f << ": " << r["outcome"].get<std::string>() << "\n";
         results.push_back(r);
       } catch (const mcp::ToolError& e) {

@@ -11,6 +11,7 @@
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
 #include "tools/cli.hpp"
+#include "tools/tracing_config.hpp"
 
 namespace agentlog {
 
@@ -38,6 +39,10 @@ json registry_entry(const ProjectLayout& layout, const std::string& file) {
 fs::path backup_path(const ProjectLayout& layout, const std::string& file) { return layout.backups_dir() / (file + ".orig"); }
 
 std::string read_source(const ProjectLayout& layout, const std::string& file) {
+  if (fs::path(file).is_absolute() || file.rfind("..", 0) == 0)
+    throw mcp::ToolError("instrument.outside_project",
+                         file + " is outside the project (" + layout.root.string() +
+                             "): only the project's own files are instrumented");
   if (!is_source_file(file))
     throw mcp::ToolError("instrument.not_source", file + " is not a C or C++ source file (.c .cc .cpp .cxx .h .hh .hpp .hxx)");
   auto text = read_file(layout.root / file);
@@ -84,6 +89,15 @@ json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::
   notes.push_back(note);
   for (const auto& n : r.notes)
     if (n != note) notes.push_back(n);
+  // The level in the file is a ceiling: say so when the configuration records less.
+  const json config = effective_tracing_config(layout, req.file, "");
+  const long long configured = config["effective"]["level"].get<long long>();
+  if (configured < req.level)
+    notes.push_back(
+        "spans of this file record at level " + std::to_string(configured) + " (" +
+        config["sources"]["level"].get<std::string>() + "), not " + std::to_string(req.level) +
+        ": the level written in the file is a ceiling. Raise the file's level with set_tracing_config "
+        "(tracing.config.json) or TRACING_DEFAULT_LEVEL");
   const bool changed = r.text != text;
   json out = {{"file", req.file}, {"level", req.level}, {"changed", changed}, {"functions", functions}, {"notes", notes}};
   if (req.dry_run) {

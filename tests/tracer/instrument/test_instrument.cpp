@@ -143,7 +143,8 @@ int visible(int a) {
 }
 )";
   std::string out = instrument_text("u.cpp", src, 2);
-  CHECK(out.find("AGENTLOG_SPAN(2); /* agentlog */ return 2;") != std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2); /* agentlog */ return AGENTLOG_RETURN(2); } // agentlog") !=
+        std::string::npos);
   CHECK(out.find("  AGENTLOG_SPAN(2, a); // agentlog\n  AGENTLOG_RETURN_VALUE(a); // agentlog\n  return a;") != std::string::npos);
   CHECK(out.find("int name() { return 1; }") != std::string::npos);   // the macro body
   CHECK(out.find("constexpr int cx(int v) { return v; }") != std::string::npos);
@@ -184,6 +185,71 @@ int use() { return pick(true, 1, 2) + *make(1) + static_cast<int>(local().size()
   CHECK(out.find("return AGENTLOG_RETURN(s); // agentlog") != std::string::npos);  // a reference passes through
   CHECK(out.find("  return;\n") != std::string::npos);
   CHECK(agentlog::instrument::strip(out) == src);
+}
+
+TEST_CASE(
+    "a constructor's parameters that its initialisers move from are not captured (they would be empty)") {
+  const std::string src = R"(#include <string>
+#include <utility>
+struct Shape {
+  std::string name_;
+  int sides_;
+  Shape(std::string name, int sides) : name_(std::move(name)), sides_(sides) {}
+  template <class T>
+  Shape(T&& t, double) : name_(std::forward<T>(t)), sides_(0) {}
+  explicit Shape(const std::string& label) : name_(label), sides_(1) {}
+};
+)";
+  std::string out = instrument_text("k.cpp", src, 2);
+  CHECK(out.find("sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") != std::string::npos);
+  CHECK(out.find("sides_(0) { AGENTLOG_SPAN(2); /* agentlog */}") != std::string::npos);
+  CHECK(out.find("sides_(1) { AGENTLOG_SPAN(2, label); /* agentlog */}") != std::string::npos);
+  CHECK(agentlog::instrument::strip(out) == src);
+}
+
+TEST_CASE("returns that share their line are wrapped; strip restores them, CRLF files too") {
+  const std::string src = R"src(#include <string>
+int fib(int n) {
+  if (n < 2) return n;
+  return fib(n - 1) + fib(n - 2);
+}
+int clamp(int v, int lo, int hi) {
+  if (v < lo) return lo; if (v > hi) return hi;  // two on a line
+  return v;
+}
+struct R { double w, h; double area() const { return w * h; } };
+std::string paren(int k) { if (k) return "(" + std::to_string(k); return std::string(")") + ')'; }
+int sep() { return 1'000 + 2; }  // a comment after
+std::string keep(bool b) {
+  std::string s = "abc";
+  if (b) return s;  // a class value would be copied: left alone
+  return s;
+}
+)src";
+  std::string out = instrument_text("s.cpp", src, 2);
+  CHECK(out.find("  if (n < 2) return AGENTLOG_RETURN(n); // agentlog\n") != std::string::npos);
+  CHECK(out.find("  if (v < lo) return AGENTLOG_RETURN(lo); if (v > hi) return AGENTLOG_RETURN(hi);  // two "
+                 "on a line "
+                 "// agentlog\n") != std::string::npos);
+  CHECK(out.find("/* agentlog */ return AGENTLOG_RETURN(w * h); } }; // agentlog\n") != std::string::npos);
+  CHECK(out.find("return AGENTLOG_RETURN(\"(\" + std::to_string(k)); return "
+                 "AGENTLOG_RETURN(std::string(\")\") + ')'); "
+                 "} // agentlog\n") != std::string::npos);
+  CHECK(out.find("return AGENTLOG_RETURN(1'000 + 2); }  // a comment after // agentlog\n") !=
+        std::string::npos);
+  CHECK(out.find("  if (b) return s;  // a class value") != std::string::npos);
+  CHECK(agentlog::instrument::strip(out) == src);
+  TempDir dir;
+  agentlog::test::write_text(dir / "s.cpp", out);
+  auto built =
+      agentlog::test::run_process({"g++", "-std=c++20", "-Wall", "-fsyntax-only", (dir / "s.cpp").string()});
+  CHECK_MESSAGE(built.exit_code == 0, built.err);
+
+  std::string crlf;
+  for (char c : src) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  std::string out_crlf = instrument_text("c.cpp", crlf, 2);
+  CHECK(out_crlf.find("  if (n < 2) return AGENTLOG_RETURN(n); // agentlog\r\n") != std::string::npos);
+  CHECK(agentlog::instrument::strip(out_crlf) == crlf);
 }
 
 TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {

@@ -52,10 +52,12 @@ namespace {
   X(clang_getRangeEnd)              \
   X(clang_getRangeStart)            \
   X(clang_getSpellingLocation)      \
+  X(clang_getTemplateCursorKind)    \
   X(clang_getTokenSpelling)         \
   X(clang_getTranslationUnitCursor) \
   X(clang_getTypeSpelling)          \
   X(clang_isCursorDefinition)       \
+  X(clang_isPODType)                \
   X(clang_isStatement)              \
   X(clang_parseTranslationUnit2)    \
   X(clang_tokenize)                 \
@@ -270,6 +272,7 @@ struct Walk {
   std::map<int, std::size_t> return_of_edit;
   std::map<int, Captures> params_of_edit;
   std::map<std::size_t, std::size_t> wrapped_lines;  // `return` offset -> the end of its line
+  std::set<std::size_t> marked_lines;                // lines (by their end) that have their `// agentlog`
 
   bool wanted(CXCursor fn) const {
     if (options.functions.empty()) return true;
@@ -375,9 +378,16 @@ struct Walk {
           if (rs >= text.size() || text.compare(rs, 6, "return") != 0 || es >= ee || ee > text.size()) return CXChildVisit_Continue;
           std::size_t semi = text.find(';', ee);
           std::size_t eol = text.find('\n', ee);
-          if (semi == std::string::npos || eol == std::string::npos || semi > eol || !only_space_between(text, semi + 1, eol))
-            return CXChildVisit_Continue;  // the statement must end its line: the marker goes there
+          if (semi == std::string::npos || eol == std::string::npos || semi > eol)
+            return CXChildVisit_Continue;
           if (text.find('\n', rs) < ee) return CXChildVisit_Continue;  // one line only
+          // The marker ends the line: right after the `;`, or after what follows it on the line (`}` of a
+          // one-line body, another statement, a comment), before a '\r'. Not after a line continuation, nor
+          // into a raw string.
+          std::size_t line_end = eol > 0 && text[eol - 1] == '\r' ? eol - 1 : eol;
+          std::size_t marker_at = only_space_between(text, semi + 1, line_end) ? semi + 1 : line_end;
+          std::size_t last = text.find_last_not_of(" \t", line_end - 1);
+          if (text[last] == '\\' || text.find("R\"", semi) < line_end) return CXChildVisit_Continue;
           (void)re;
           if (x->self->keep_returns && x->self->keep_returns->count(rs)) return CXChildVisit_Continue;
           // AGENTLOG_RETURN evaluates the expression in a lambda: leave alone what would then mean something
@@ -401,14 +411,18 @@ struct Walk {
             if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt) {
               x->self->return_of_edit[x->self->order] = rs;
               x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
+              x->wrapped = true;
+              return CXChildVisit_Continue;
             }
-            x->wrapped = true;
-            return CXChildVisit_Continue;
+            // No line of its own (`if (n < 2) return n;`): wrapped, when a copy of the value is as good as
+            // the value (a class value would be copied where it was moved or built in place).
+            if (!clang().clang_isPODType(clang().clang_getCursorType(expr))) return CXChildVisit_Continue;
           }
-          for (int k = 0; k < 3; ++k) x->self->return_of_edit[x->self->order + k] = rs;
+          const bool marked = !x->self->marked_lines.insert(eol).second;  // by an earlier return on the line
+          for (int k = 0; k < (marked ? 2 : 3); ++k) x->self->return_of_edit[x->self->order + k] = rs;
           x->self->add(es, "AGENTLOG_RETURN(");
           x->self->add(ee, ")");
-          x->self->add(semi + 1, " // agentlog");
+          if (!marked) x->self->add(marker_at, " // agentlog");
           x->wrapped = true;
           return CXChildVisit_Continue;
         },
@@ -480,18 +494,31 @@ struct Walk {
         level >= 2 && capture_params && !(keep_params && keep_params->count(body_start))
             ? params_of(fn)
             : std::vector<std::string>{};
+    // A constructor's span starts after its member initialisers: a parameter they move from would be recorded
+    // empty (`: name_(std::move(name))`). Such parameters are left out.
+    const CXCursorKind kind =
+        fn.kind == CXCursor_FunctionTemplate ? clang().clang_getTemplateCursorKind(fn) : fn.kind;
+    for (std::size_t i = 0; kind == CXCursor_Constructor && i < head_tokens.size(); ++i) {
+      if (head_tokens[i] != "move" && head_tokens[i] != "forward") continue;
+      std::size_t open = i + 1;
+      while (open < head_tokens.size() && head_tokens[open] != "(") ++open;
+      if (open + 1 < head_tokens.size())
+        params.erase(std::remove(params.begin(), params.end(), head_tokens[open + 1]), params.end());
+    }
     const int span_edit = order;
     if (!span_at(body, lambda ? 3 : level, params)) return;
     FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
     if (!params.empty()) params_of_edit[span_edit] = {body_start, f.name, f.line};
-    bool structor = fn.kind == CXCursor_Constructor || fn.kind == CXCursor_Destructor;
+    bool structor = kind == CXCursor_Constructor || kind == CXCursor_Destructor;
     returns_reference = false;  // a lambda's result type is deduced: treat it as by value
     if (!lambda) {
       CXType result = clang().clang_getCursorResultType(fn);
       returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
     }
-    if (level >= 2 && wrap_returns && !structor && !decltype_auto) f.returns_wrapped = wrap_returns_in(body);
+    // Statement events first: at the start of a `return local;` line, AGENTLOG_LINE goes before
+    // AGENTLOG_RETURN_VALUE (a span takes no events after its return value).
     if (level >= 4) statements_in(body, level);
+    if (level >= 2 && wrap_returns && !structor && !decltype_auto) f.returns_wrapped = wrap_returns_in(body);
     functions.push_back(f);
   }
 
@@ -645,6 +672,25 @@ bool is_instrumented(const std::string& text) {
          (text.size() >= 11 && text.compare(text.size() - 11, 11, "// agentlog") == 0);
 }
 
+namespace {
+// The ')' that closes the '(' at `open` on a line, past string and character literals (a quote after a digit
+// or letter is a digit separator: 1'000).
+std::size_t closing_paren(const std::string& line, std::size_t open) {
+  int depth = 0;
+  for (std::size_t i = open; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '"' || (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(line[i - 1]))))) {
+      for (++i; i < line.size() && line[i] != c; ++i)
+        if (line[i] == '\\') ++i;
+      continue;
+    }
+    if (c == '(') ++depth;
+    if (c == ')' && --depth == 0) return i;
+  }
+  return std::string::npos;
+}
+}  // namespace
+
 std::string strip(const std::string& text) {
   std::string out;
   std::size_t pos = 0;
@@ -661,25 +707,22 @@ std::string strip(const std::string& text) {
       line.erase(start, m + 15 - start);
     }
     const std::string marker = " // agentlog";
+    const bool cr =
+        !line.empty() && line[line.size() - 1] == '\r';  // a CRLF file: the marker is before the '\r'
+    if (cr) line.erase(line.size() - 1);
     if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
       std::size_t wrap = line.find("AGENTLOG_RETURN(");
       if (wrap == std::string::npos) continue;  // an inserted line: drop it with its newline
-      // A wrapped return: unwrap AGENTLOG_RETURN(expr) to expr and drop the marker.
+      // Wrapped returns: unwrap each AGENTLOG_RETURN(expr) to expr and drop the marker.
       line.erase(line.size() - marker.size());
-      int depth = 0;
-      std::size_t open = wrap + 15, close = std::string::npos;
-      for (std::size_t i = open; i < line.size(); ++i) {
-        if (line[i] == '(') ++depth;
-        if (line[i] == ')' && --depth == 0) {
-          close = i;
-          break;
-        }
-      }
-      if (close != std::string::npos) {
+      for (std::size_t at = wrap; at != std::string::npos; at = line.find("AGENTLOG_RETURN(", at)) {
+        std::size_t close = closing_paren(line, at + 15);
+        if (close == std::string::npos) break;
         line.erase(close, 1);
-        line.erase(wrap, 16);
+        line.erase(at, 16);
       }
     }
+    if (cr) line += '\r';
     out += line;
     if (has_newline) out += '\n';
   }
@@ -753,6 +796,12 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     return result;
   }
   const auto before = original.errors();
+  if (!before.empty())
+    result.notes.push_back(
+        "libclang finds " + std::to_string(before.size()) + " error" + (before.size() == 1 ? "" : "s") +
+        " in the file before instrumenting (" + before[0].text() +
+        "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
+        "but check that the file builds");
   const std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
@@ -802,41 +851,6 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
       return result;
     }
   }
-}
-
-std::string unified_diff(const std::string& path, const std::string& before, const std::string& after) {
-  auto split = [](const std::string& s) {
-    std::vector<std::string> v;
-    std::istringstream in(s);
-    for (std::string l; std::getline(in, l);) v.push_back(l);
-    return v;
-  };
-  auto a = split(before), b = split(after);
-  // LCS table (files are source files: fine for thousands of lines).
-  std::size_t n = a.size(), m = b.size();
-  std::vector<std::vector<int>> lcs(n + 1, std::vector<int>(m + 1, 0));
-  for (std::size_t i = n; i-- > 0;)
-    for (std::size_t j = m; j-- > 0;) lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
-  std::string out = "--- a/" + path + "\n+++ b/" + path + "\n";
-  std::size_t i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] == b[j]) {
-      ++i, ++j;
-      continue;
-    }
-    // One hunk: from here to the next common line.
-    std::size_t hi = i, hj = j;
-    std::string body;
-    while ((i < n || j < m) && !(i < n && j < m && a[i] == b[j])) {
-      if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j]))
-        body += "+" + b[j++] + "\n";
-      else
-        body += "-" + a[i++] + "\n";
-    }
-    out += "@@ -" + std::to_string(hi + 1) + "," + std::to_string(i - hi) + " +" + std::to_string(hj + 1) + "," +
-           std::to_string(j - hj) + " @@\n" + body;
-  }
-  return out;
 }
 
 }  // namespace agentlog::instrument
