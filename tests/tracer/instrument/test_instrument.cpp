@@ -361,6 +361,18 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   CHECK(dry.exit_code == 0);
   CHECK(dry.out.find("+  AGENTLOG_SPAN(2, v); // agentlog") != std::string::npos);
   CHECK(agentlog::test::read_text(root / "t.cpp") == src);
+  // The level in the file is a ceiling: the text output says the configuration records less.
+  auto capped =
+      agentlog::test::run_agentlog({"instrument", "t.cpp", "--level", "4", "--dry-run", "--root", r});
+  CHECK(capped.err.find("note: spans of this file record at level 2 (TRACING_DEFAULT_LEVEL at ") !=
+        std::string::npos);
+  // A file outside the project is refused, and stays as it was.
+  TempDir outside;
+  agentlog::test::write_text(outside / "o.cpp", src);
+  auto refused = agentlog::test::run_agentlog({"instrument", (outside / "o.cpp").string(), "--root", r});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.err.find("is outside the project") != std::string::npos);
+  CHECK(agentlog::test::read_text(outside / "o.cpp") == src);
 
   McpSession mcp(root.path());
   mcp.initialize();
@@ -377,6 +389,10 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   CHECK(level4.find("AGENTLOG_SPAN(4, v)") != std::string::npos);
   CHECK(level4.find("AGENTLOG_VAR(r); // agentlog") != std::string::npos);
   CHECK(level4.find("AGENTLOG_SPAN(2") == std::string::npos);
+  auto undry = agentlog::test::run_agentlog({"uninstrument", "t.cpp", "--dry-run", "--root", r});
+  CHECK(undry.out.find("-  AGENTLOG_SPAN(4, v); // agentlog") !=
+        std::string::npos);  // the diff, in text mode too
+  CHECK(agentlog::test::read_text(root / "t.cpp") == level4);
   json restored = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
   CHECK(restored["structuredContent"]["outcome"] == "restored");
   CHECK(agentlog::test::read_text(root / "t.cpp") == src);
