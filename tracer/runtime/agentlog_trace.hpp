@@ -49,6 +49,7 @@
 #define AGENTLOG_RETURN_VALUE(x) static_cast<void>(0)
 #define AGENTLOG_VAR(x) static_cast<void>(0)
 #define AGENTLOG_PACK(pack) static_cast<void>(0)
+#define AGENTLOG_WRAP
 #define AGENTLOG_CHECKPOINT(label) static_cast<void>(0)
 #define AGENTLOG_LINE(n) static_cast<void>(0)
 
@@ -2948,6 +2949,16 @@ detail::Wrapped<typename std::decay<F>::type> wrap(F&& fn) {
   return detail::Wrapped<typename std::decay<F>::type>{current_context(), std::forward<F>(fn)};
 }
 
+namespace detail {
+// `AGENTLOG_WRAP [&] { ... }`: wrap() as a prefix, so that the instrumenter inserts one word before a lambda
+// (given to std::thread, std::async, a thread container) and nothing after it, on another line.
+struct WrapTag {};
+template <class F>
+Wrapped<typename std::decay<F>::type> operator*(WrapTag, F&& fn) {
+  return wrap(std::forward<F>(fn));
+}
+}  // namespace detail
+
 // Counters of this process: spans recorded, dropped for a full buffer, waits for buffer space.
 inline Stats stats() {
   if (detail::Globals<>::state.load() != 1) return Stats();
@@ -3320,6 +3331,8 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
 // A parameter pack in AGENTLOG_SPAN's parameters: recorded under its name as an array of its values.
 #define AGENTLOG_PACK(pack) ::std::forward_as_tuple(pack...)
+// Before a lambda that runs on another thread (level 3): it runs under the context it was made in.
+#define AGENTLOG_WRAP ::agentlog::detail::WrapTag()*
 #define AGENTLOG_CHECKPOINT(label) agentlog_span_.checkpoint(label, __LINE__)
 #define AGENTLOG_LINE(n) agentlog_span_.line(n)
 

@@ -351,6 +351,82 @@ int main() {
   CHECK(returned.at("braced") == std::vector<json>{json()});
 }
 
+TEST_CASE(
+    "level 3: lambdas given to std::thread, std::async and thread containers run in their creator's trace") {
+  const std::string src = R"(#include <cstdio>
+#include <future>
+#include <thread>
+#include <vector>
+int work(int b, int e) {
+  int s = 0;
+  for (int i = b; i < e; ++i) s += i;
+  return s;
+}
+int parallel_sum() {
+  std::vector<int> partial(2);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < 2; ++t)
+    pool.emplace_back([&, t] { partial[t] = work(t * 10, t * 10 + 10); });  // one per chunk
+  for (auto& th : pool) th.join();
+  std::thread single([&] {
+    partial[0] += 1;
+  });
+  single.join();
+  return partial[0] + partial[1];
+}
+int async_product(int a) {
+  auto f = std::async(std::launch::async, [a] { return a * 3; });
+  auto local = [a] { return a + 1; };  // called here: not wrapped
+  return f.get() + local();
+}
+int main() {
+  std::printf("%d\n", parallel_sum() + async_product(2));
+}
+)";
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_DEFAULT_LEVEL=3\n");
+  fs::path file = root / "t.cpp";
+  agentlog::instrument::Options o;
+  o.level = 3;
+  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
+  o.compile_args = {"-xc++", "-std=c++17"};
+  auto r = agentlog::instrument::instrument(file, src, o);
+  REQUIRE(r.ok);
+  CHECK(r.text.find("pool.emplace_back(AGENTLOG_WRAP [&, t] {") != std::string::npos);
+  CHECK(r.text.find("std::thread single(AGENTLOG_WRAP [&] { // agentlog\n") != std::string::npos);
+  CHECK(r.text.find("std::async(std::launch::async, AGENTLOG_WRAP [a] {") != std::string::npos);
+  CHECK(r.text.find("auto local = [a] {") != std::string::npos);
+  CHECK(agentlog::instrument::strip(r.text) == src);
+
+  agentlog::test::write_text(file, r.text);
+  auto built = agentlog::test::run_process({"g++", "-std=c++17", "-Wall", "-Wextra", "-Wshadow", "-Werror",
+                                            "-pthread", file.string(), "-o", (root / "t").string()});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  auto ran = agentlog::test::run_process({(root / "t").string()}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
+  REQUIRE(ran.exit_code == 0);
+  CHECK(ran.out == "200\n");
+  std::map<std::string, json> by_id;
+  std::set<std::string> traces;
+  const auto spans = spans_of(root);
+  for (const auto& s : spans) {
+    by_id[s["spanId"]] = s;
+    traces.insert(s["traceId"].get<std::string>());
+  }
+  CHECK(traces.size() == 1);  // every thread's spans in main's trace
+  int lambdas = 0;
+  for (const auto& s : spans) {
+    const std::string fn = s["function"];
+    if (fn.find("lambda") == std::string::npos) continue;
+    ++lambdas;
+    REQUIRE(s["parentSpanId"].is_string());
+    const std::string parent = by_id.at(s["parentSpanId"])["function"];
+    CHECK(parent == fn.substr(0, fn.find("::")));  // parallel_sum::<lambda()> under parallel_sum
+  }
+  CHECK(lambdas == 5);
+}
+
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);

@@ -30,6 +30,7 @@ namespace {
   X(clang_disposeString)            \
   X(clang_disposeTokens)            \
   X(clang_disposeTranslationUnit)   \
+  X(clang_getCanonicalType)         \
   X(clang_getChildDiagnostics)      \
   X(clang_getCString)               \
   X(clang_getCursorExtent)          \
@@ -205,6 +206,19 @@ std::string qualified_name(CXCursor c) {
   return name;
 }
 
+// The first child of a cursor (null if none).
+CXCursor first_child(CXCursor c) {
+  CXCursor child = clang().clang_getNullCursor();
+  clang().clang_visitChildren(
+      c,
+      [](CXCursor e, CXCursor, CXClientData d) {
+        *static_cast<CXCursor*>(d) = e;
+        return CXChildVisit_Break;
+      },
+      &child);
+  return child;
+}
+
 CXCursor body_of(CXCursor fn) {
   CXCursor body = clang().clang_getNullCursor();
   clang().clang_visitChildren(
@@ -263,13 +277,14 @@ struct Walk {
   // functions (by the offset of the body's '{').
   const std::set<std::size_t>* keep_returns = nullptr;
   const std::set<std::size_t>* keep_params = nullptr;
+  const std::set<std::size_t>* keep_wraps = nullptr;  // lambdas given to threads (by their offset)
   // What each edit is for (by its order), and the text of each wrapped return: to blame the errors on.
   struct Captures {
     std::size_t body;  // the offset of the body's '{'
     std::string name;
     int line;
   };
-  std::map<int, std::size_t> return_of_edit;
+  std::map<int, std::size_t> return_of_edit, wrap_of_edit;
   std::map<int, Captures> params_of_edit;
   std::map<std::size_t, std::size_t> wrapped_lines;  // `return` offset -> the end of its line
   std::set<std::size_t> marked_lines;                // lines (by their end) that have their `// agentlog`
@@ -340,28 +355,14 @@ struct Walk {
           if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
             return CXChildVisit_Continue;
           if (c.kind != CXCursor_ReturnStmt) return CXChildVisit_Recurse;
-          CXCursor expr = clang().clang_getNullCursor();
-          clang().clang_visitChildren(
-              c,
-              [](CXCursor e, CXCursor, CXClientData d) {
-                *static_cast<CXCursor*>(d) = e;
-                return CXChildVisit_Break;
-              },
-              &expr);
+          CXCursor expr = first_child(c);
           if (clang().clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
           if (clang().clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
           if (expr.kind == CXCursor_InitListExpr) return CXChildVisit_Continue;  // return {a, b};
           // The type before implicit conversions (array-to-pointer decay shows as an unexposed cast).
           CXCursor inner = expr;
           while (inner.kind == CXCursor_UnexposedExpr || inner.kind == CXCursor_ParenExpr) {
-            CXCursor child = clang().clang_getNullCursor();
-            clang().clang_visitChildren(
-                inner,
-                [](CXCursor e, CXCursor, CXClientData d) {
-                  *static_cast<CXCursor*>(d) = e;
-                  return CXChildVisit_Break;
-                },
-                &child);
+            CXCursor child = first_child(inner);
             if (clang().clang_Cursor_isNull(child)) break;
             inner = child;
           }
@@ -384,10 +385,9 @@ struct Walk {
           // The marker ends the line: right after the `;`, or after what follows it on the line (`}` of a
           // one-line body, another statement, a comment), before a '\r'. Not after a line continuation, nor
           // into a raw string.
-          std::size_t line_end = eol > 0 && text[eol - 1] == '\r' ? eol - 1 : eol;
-          std::size_t marker_at = only_space_between(text, semi + 1, line_end) ? semi + 1 : line_end;
-          std::size_t last = text.find_last_not_of(" \t", line_end - 1);
-          if (text[last] == '\\' || text.find("R\"", semi) < line_end) return CXChildVisit_Continue;
+          std::size_t marker_at = x->self->marker_place(semi, eol);
+          if (marker_at == std::string::npos) return CXChildVisit_Continue;
+          if (only_space_between(text, semi + 1, marker_at)) marker_at = semi + 1;
           (void)re;
           if (x->self->keep_returns && x->self->keep_returns->count(rs)) return CXChildVisit_Continue;
           // AGENTLOG_RETURN evaluates the expression in a lambda: leave alone what would then mean something
@@ -428,6 +428,70 @@ struct Walk {
         },
         &ctx);
     return ctx.wrapped;
+  }
+
+  // Where " // agentlog" goes to end the line that ends at `eol`: before a '\r'; npos when the line (from
+  // `from`) continues on the next one or opens a raw string, where it would change the code.
+  std::size_t marker_place(std::size_t from, std::size_t eol) const {
+    std::size_t line_end = eol > 0 && text[eol - 1] == '\r' ? eol - 1 : eol;
+    std::size_t last = text.find_last_not_of(" \t", line_end - 1);
+    if (last == std::string::npos || last < from || text[last] == '\\' || text.find("R\"", from) < line_end)
+      return std::string::npos;
+    return line_end;
+  }
+
+  // Level 3: AGENTLOG_WRAP before a lambda given to std::thread or std::jthread, std::async, or emplaced into
+  // a container of threads, so that it runs under the context it was made in. (Not inside nested lambdas or
+  // local classes: a lambda's body is a function of its own.)
+  void wrap_thread_lambdas(CXCursor body) {
+    clang().clang_visitChildren(
+        body,
+        [](CXCursor c, CXCursor, CXClientData data) {
+          auto* self = static_cast<Walk*>(data);
+          if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
+            return CXChildVisit_Continue;
+          if (c.kind == CXCursor_CallExpr && starts_thread(c))
+            clang().clang_visitChildren(
+                c,
+                [](CXCursor arg, CXCursor, CXClientData d) {
+                  while (arg.kind == CXCursor_UnexposedExpr || arg.kind == CXCursor_ParenExpr) {
+                    CXCursor child = first_child(arg);
+                    if (clang().clang_Cursor_isNull(child)) break;
+                    arg = child;
+                  }
+                  if (arg.kind == CXCursor_LambdaExpr) static_cast<Walk*>(d)->wrap_lambda(arg);
+                  return CXChildVisit_Continue;
+                },
+                self);
+          return CXChildVisit_Recurse;
+        },
+        this);
+  }
+
+  static bool starts_thread(CXCursor call) {
+    const std::string name = take(clang().clang_getCursorSpelling(call));
+    std::string type = take(
+        clang().clang_getTypeSpelling(clang().clang_getCanonicalType(clang().clang_getCursorType(call))));
+    while (!type.empty() && (type.back() == '&' || type.back() == ' '))
+      type.pop_back();  // emplace_back's result
+    const bool thread = type == "std::thread" || type == "std::jthread";
+    if (name == "thread" || name == "jthread" || name == "emplace_back" || name == "emplace") return thread;
+    return name == "async" && type.rfind("std::future<", 0) == 0;
+  }
+
+  void wrap_lambda(CXCursor lambda) {
+    const std::size_t at = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(lambda)));
+    const std::size_t eol = text.find('\n', at);
+    if (at >= text.size() || text[at] != '[' || eol == std::string::npos) return;  // from a macro
+    if (keep_wraps && keep_wraps->count(at)) return;
+    const std::size_t marker_at = marker_place(at, eol);
+    if (marker_at == std::string::npos) return;
+    wrap_of_edit[order] = at;
+    add(at, "AGENTLOG_WRAP ");
+    if (marked_lines.insert(eol).second) {
+      wrap_of_edit[order] = at;
+      add(marker_at, " // agentlog");
+    }
   }
 
   // Level 4/5: AGENTLOG_VAR after declarations and AGENTLOG_LINE before statements that have lines of their own.
@@ -519,6 +583,7 @@ struct Walk {
     // AGENTLOG_RETURN_VALUE (a span takes no events after its return value).
     if (level >= 4) statements_in(body, level);
     if (level >= 2 && wrap_returns && !structor && !decltype_auto) f.returns_wrapped = wrap_returns_in(body);
+    if (level >= 3 && !c_language) wrap_thread_lambdas(body);
     functions.push_back(f);
   }
 
@@ -606,8 +671,8 @@ std::size_t line_at(const std::string& text, std::size_t offset) {
 
 // What the tries so far left out, and why (notes for the user).
 struct Blame {
-  std::set<std::size_t> returns, params;  // see Walk::keep_returns, Walk::keep_params
-  std::vector<std::string> returns_why, params_why;
+  std::set<std::size_t> returns, params, wraps;  // see Walk::keep_returns, keep_params, keep_wraps
+  std::vector<std::string> returns_why, params_why, wraps_why;
 };
 
 // Leaves out, for the next try, the return or the parameters each new error comes from: the edit one of its
@@ -616,7 +681,7 @@ struct Blame {
 // parameters).
 bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<Placed>& placed,
            const std::string& text, Blame& out) {
-  const std::size_t known = out.returns.size() + out.params.size();
+  const std::size_t known = out.returns.size() + out.params.size() + out.wraps.size();
   auto keep_return = [&](std::size_t at, const Diag& e) {
     if (out.returns.insert(at).second)
       out.returns_why.push_back("the return value at line " + std::to_string(line_at(text, at)) +
@@ -649,10 +714,16 @@ bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<
       break;
     }
     for (std::size_t i = 0; !done && i < edits.size(); ++i) {
-      auto r = walk.return_of_edit.find(edits[i]);
-      if (r == walk.return_of_edit.end()) continue;
-      keep_return(r->second, e);
-      done = true;
+      if (auto r = walk.return_of_edit.find(edits[i]); r != walk.return_of_edit.end()) {
+        keep_return(r->second, e);
+        done = true;
+      } else if (auto w = walk.wrap_of_edit.find(edits[i]); w != walk.wrap_of_edit.end()) {
+        if (out.wraps.insert(w->second).second)
+          out.wraps_why.push_back(
+              "the lambda at line " + std::to_string(line_at(text, w->second)) +
+              " runs without its creator's trace context (wrapping it did not compile: " + e.message + ")");
+        done = true;
+      }
     }
     for (std::size_t i = 0; !done && i < originals.size(); ++i) {
       auto w = walk.wrapped_lines.upper_bound(originals[i]);
@@ -662,7 +733,7 @@ bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<
     }
     if (!done) return false;
   }
-  return out.returns.size() + out.params.size() > known;
+  return out.returns.size() + out.params.size() + out.wraps.size() > known;
 }
 
 }  // namespace
@@ -712,9 +783,13 @@ std::string strip(const std::string& text) {
     if (cr) line.erase(line.size() - 1);
     if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
       std::size_t wrap = line.find("AGENTLOG_RETURN(");
-      if (wrap == std::string::npos) continue;  // an inserted line: drop it with its newline
-      // Wrapped returns: unwrap each AGENTLOG_RETURN(expr) to expr and drop the marker.
+      if (wrap == std::string::npos && line.find("AGENTLOG_WRAP ") == std::string::npos)
+        continue;  // an inserted line: drop it with its newline
+      // Wrapped returns and lambdas: unwrap each AGENTLOG_RETURN(expr) to expr, drop each AGENTLOG_WRAP and
+      // the marker.
       line.erase(line.size() - marker.size());
+      for (std::size_t at; (at = line.find("AGENTLOG_WRAP ")) != std::string::npos;) line.erase(at, 14);
+      wrap = line.find("AGENTLOG_RETURN(");
       for (std::size_t at = wrap; at != std::string::npos; at = line.find("AGENTLOG_RETURN(", at)) {
         std::size_t close = closing_paren(line, at + 15);
         if (close == std::string::npos) break;
@@ -815,6 +890,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     walk.c_language = c_file;
     walk.keep_returns = &left_out.returns;
     walk.keep_params = &left_out.params;
+    walk.keep_wraps = &left_out.wraps;
     walk.run();
     if (walk.functions.empty()) {
       result.text = text;
@@ -837,6 +913,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         result.notes.insert(result.notes.end(), left_out.returns_why.begin(), left_out.returns_why.end());
       if (params)
         result.notes.insert(result.notes.end(), left_out.params_why.begin(), left_out.params_why.end());
+      result.notes.insert(result.notes.end(), left_out.wraps_why.begin(), left_out.wraps_why.end());
       return result;
     }
     if (attempt < 16 && blame(introduced, walk, placed, text, left_out)) continue;
