@@ -1,7 +1,9 @@
 // agentlog instrument FILE...|--all [--level N] [--functions a,b] [--dry-run];
 // agentlog uninstrument FILE...|--all [--restore]. The human's way to what the tools do (same code path,
 // no policy gate: the human is the policy).
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "tools/cli.hpp"
 #include "tools/instrumentation.hpp"
@@ -40,23 +42,46 @@ void add_instrument_commands(CLI::App& app) {
     ToolsContext ctx{common.layout()};
     std::vector<std::string> list = all ? project_sources(ctx, {}, {}) : resolve_files(ctx.layout, files);
     if (list.empty()) throw CLI::ValidationError("instrument", "name files or pass --all");
+    // Each file is parsed by libclang (a second or so with the standard headers): on every core, printed in
+    // order.
+    std::vector<json> outcomes(list.size());
+    std::vector<std::string> errors(list.size());
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t i; (i = next++) < list.size();) {
+        try {
+          outcomes[i] = instrument_one(ctx, {list[i], level, functions, dry_run}, nullptr);
+        } catch (const mcp::ToolError& e) {
+          errors[i] = e.what();
+        }
+      }
+    };
+    const unsigned workers = std::max(
+        1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(list.size())));
+    std::vector<std::thread> pool;
+    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
     bool failed = false;
     json results = json::array();
-    for (const auto& f : list) {
-      try {
-        json r = instrument_one(ctx, {f, level, functions, dry_run}, nullptr);
-        if (dry_run && !common.json) std::cout << r["diff"].get<std::string>();
-        if (!common.json) {
-          std::cerr << f << ": " << (r["changed"].get<bool>() ? (dry_run ? "would instrument " : "instrumented ") : "unchanged, ")
-                    << r["functions"].size() << " functions at level " << level << "\n";
-          for (const auto& n : r["notes"]) std::cerr << "  note: " << n.get<std::string>() << "\n";
-        }
-        results.push_back(r);
-      } catch (const mcp::ToolError& e) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string& f = list[i];
+      if (!errors[i].empty()) {
         failed = true;
-        std::cerr << f << ": " << e.what() << "\n";
-        results.push_back({{"file", f}, {"error", e.what()}});
+        std::cerr << f << ": " << errors[i] << "\n";
+        results.push_back({{"file", f}, {"error", errors[i]}});
+        continue;
       }
+      const json& r = outcomes[i];
+      if (dry_run && !common.json) std::cout << r["diff"].get<std::string>();
+      if (!common.json) {
+        std::cerr << f << ": "
+                  << (r["changed"].get<bool>() ? (dry_run ? "would instrument " : "instrumented ")
+                                               : "unchanged, ")
+                  << r["functions"].size() << " functions at level " << level << "\n";
+        for (const auto& n : r["notes"]) std::cerr << "  note: " << n.get<std::string>() << "\n";
+      }
+      results.push_back(r);
     }
     if (common.json) print_json(results);
     if (failed) throw CLI::RuntimeError(1);
