@@ -9,6 +9,11 @@
 //     return AGENTLOG_RETURN(name + "!"); // agentlog   records the value, passes it through unchanged
 //   }
 //
+// AGENTLOG_RETURN evaluates its expression in a lambda, so a value is built where the function returns it (no
+// copy, no move). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))` records a parameter pack as an array. At level 3,
+// `AGENTLOG_WRAP [&] { ... }` before a lambda given to another thread (std::thread, std::async) runs it under the
+// context it was made in. Programs may be built with -fno-exceptions and -fno-rtti.
+//
 // Levels: 1 entry/exit + timing (+ error flag on exceptions); 2 + parameters, return values, exception type
 // and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR
 // / AGENTLOG_CHECKPOINT events; 5 + AGENTLOG_LINE statement events. The level in the file is a ceiling: the
