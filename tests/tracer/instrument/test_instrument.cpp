@@ -58,6 +58,37 @@ std::string instrument_text(const std::string& name, const std::string& text, in
   return r.text;
 }
 
+// A project at `root` whose .env.tracing sets TRACING_DEFAULT_LEVEL to `level`, and src instrumented at that
+// level as `name` in it (not yet written: the test checks the text first).
+agentlog::instrument::Result instrument_in_project(const TempDir& root, const std::string& name,
+                                                   const std::string& src, int level,
+                                                   const std::string& std) {
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing",
+                             "TRACING_DEFAULT_LEVEL=" + std::to_string(level) + "\n");
+  agentlog::instrument::Options o;
+  o.level = level;
+  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
+  o.compile_args = {"-xc++", "-std=" + std};
+  auto r = agentlog::instrument::instrument(root / name, src, o);
+  REQUIRE(r.ok);
+  return r;
+}
+
+// Writes the instrumented text, builds it with g++ (warnings are errors) and runs it in the project.
+agentlog::test::ProcessResult build_and_run(const TempDir& root, const std::string& name,
+                                            const std::string& text, const std::string& std) {
+  const fs::path file = root / name, program = root / fs::path(name).stem();
+  agentlog::test::write_text(file, text);
+  auto built = agentlog::test::run_process({"g++", "-std=" + std, "-Wall", "-Wextra", "-Wshadow", "-Werror",
+                                            "-pthread", file.string(), "-o", program.string()});
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  auto ran = agentlog::test::run_process({program.string()}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
+  REQUIRE(ran.exit_code == 0);
+  return ran;
+}
+
 }  // namespace
 
 TEST_CASE("the fixture project at levels 1-5: builds with -Werror, passes its test, traces, restores") {
@@ -299,15 +330,7 @@ int main() {
 }
 )";
   TempDir root;
-  fs::create_directories(root / ".ai-agents/logging/config");
-  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_DEFAULT_LEVEL=2\n");
-  fs::path file = root / "p.cpp";
-  agentlog::instrument::Options o;
-  o.level = 2;
-  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
-  o.compile_args = {"-xc++", "-std=c++20"};
-  auto r = agentlog::instrument::instrument(file, src, o);
-  REQUIRE(r.ok);
+  auto r = instrument_in_project(root, "p.cpp", src, 2, "c++20");
   const std::string& out = r.text;
   CHECK(out.find("  return {a, b};\n") != std::string::npos);
   CHECK(out.find("  return s.f;\n") != std::string::npos);
@@ -329,14 +352,7 @@ int main() {
   CHECK(agentlog::instrument::strip(out) == src);
 
   // g++ builds it, and it records what it should.
-  agentlog::test::write_text(file, out);
-  auto built = agentlog::test::run_process(
-      {"g++", "-std=c++20", "-Wall", "-Werror", "-pthread", file.string(), "-o", (root / "p").string()});
-  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
-  auto ran = agentlog::test::run_process({(root / "p").string()}, "", root.path(),
-                                         {{"AGENTLOG_ROOT", root.path().string()}});
-  REQUIRE(ran.exit_code == 0);
-  CHECK(ran.out == "2 5 no-named yes 2 8 3 3\n");
+  CHECK(build_and_run(root, "p.cpp", out, "c++20").out == "2 5 no-named yes 2 8 3 3\n");
   std::map<std::string, std::vector<json>> returned;  // function -> its spans' return values in call order
   for (const auto& s : spans_of(root)) returned[s["function"]].push_back(s.value("returnValue", json()));
   CHECK(returned.at("twice") == std::vector<json>{8});
@@ -384,29 +400,14 @@ int main() {
 }
 )";
   TempDir root;
-  fs::create_directories(root / ".ai-agents/logging/config");
-  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_DEFAULT_LEVEL=3\n");
-  fs::path file = root / "t.cpp";
-  agentlog::instrument::Options o;
-  o.level = 3;
-  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
-  o.compile_args = {"-xc++", "-std=c++17"};
-  auto r = agentlog::instrument::instrument(file, src, o);
-  REQUIRE(r.ok);
+  auto r = instrument_in_project(root, "t.cpp", src, 3, "c++17");
   CHECK(r.text.find("pool.emplace_back(AGENTLOG_WRAP [&, t] {") != std::string::npos);
   CHECK(r.text.find("std::thread single(AGENTLOG_WRAP [&] { // agentlog\n") != std::string::npos);
   CHECK(r.text.find("std::async(std::launch::async, AGENTLOG_WRAP [a] {") != std::string::npos);
   CHECK(r.text.find("auto local = [a] {") != std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == src);
 
-  agentlog::test::write_text(file, r.text);
-  auto built = agentlog::test::run_process({"g++", "-std=c++17", "-Wall", "-Wextra", "-Wshadow", "-Werror",
-                                            "-pthread", file.string(), "-o", (root / "t").string()});
-  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
-  auto ran = agentlog::test::run_process({(root / "t").string()}, "", root.path(),
-                                         {{"AGENTLOG_ROOT", root.path().string()}});
-  REQUIRE(ran.exit_code == 0);
-  CHECK(ran.out == "200\n");
+  CHECK(build_and_run(root, "t.cpp", r.text, "c++17").out == "200\n");
   std::map<std::string, json> by_id;
   std::set<std::string> traces;
   const auto spans = spans_of(root);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -97,6 +98,20 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
       }
     }
   return r;
+}
+
+// Runs body(program) for each program listed, one per line, in the file `list` (the builds CMake made);
+// returns how many.
+int for_each_listed(const char* list, const std::function<void(const std::string&)>& body) {
+  std::ifstream in(list);
+  int count = 0;
+  for (std::string program; std::getline(in, program);) {
+    if (program.empty()) continue;
+    ++count;
+    CAPTURE(program);
+    body(program);
+  }
+  return count;
 }
 
 std::vector<json> named(const Run& r, const std::string& function) {
@@ -613,13 +628,7 @@ TEST_CASE("many spans: none dropped, every one on disk") {
 }
 
 TEST_CASE("programs built with -fno-exceptions -fno-rtti, or -fno-rtti alone") {
-  std::ifstream in(RUNTIME_LEAN_PROGRAMS_FILE);
-  std::string program;
-  int built = 0;
-  while (std::getline(in, program)) {
-    if (program.empty()) continue;
-    ++built;
-    CAPTURE(program);
+  const int built = for_each_listed(RUNTIME_LEAN_PROGRAMS_FILE, [](const std::string& program) {
     const bool throws = program.find("exceptions") == std::string::npos;  // -fno-rtti alone
     auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
     REQUIRE(r.process.exit_code == 0);
@@ -642,18 +651,12 @@ TEST_CASE("programs built with -fno-exceptions -fno-rtti, or -fno-rtti alone") {
     CHECK(named(r, "main").at(0)["spanId"] == greet["parentSpanId"]);
     if (throws)  // the type and what() from the throw hook, which names std::exception without typeid
       CHECK(named(r, "fails").at(0)["error"] == json({{"type", "std::runtime_error"}, {"message", "lean failure"}}));
-  }
+  });
   CHECK(built >= 2);
 }
 
 TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
-  std::ifstream in(RUNTIME_C_PROGRAMS_FILE);
-  std::string program;
-  int built = 0;
-  while (std::getline(in, program)) {
-    if (program.empty()) continue;
-    ++built;
-    CAPTURE(program);
+  const int built = for_each_listed(RUNTIME_C_PROGRAMS_FILE, [](const std::string& program) {
     auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
     REQUIRE(r.process.exit_code == 0);
     CHECK(r.process.out == "15\n");
@@ -684,6 +687,6 @@ TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
     auto off = run(program, "", {}, "TRACING_ENABLED=false\n");
     CHECK(off.process.out == "15\n");
     CHECK(off.files.empty());
-  }
+  });
   CHECK(built >= 1);
 }
