@@ -3,15 +3,16 @@
 // dry run, idempotence and re-levelling; the MCP tools with policy and progress.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "instrument/instrument.hpp"
 #include "support/process.hpp"
@@ -565,6 +566,23 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
       REQUIRE(fs::exists(expected));
       CHECK(r.text == agentlog::test::read_text(expected));
       CHECK(agentlog::instrument::strip(r.text) == src);
+      // AGENTLOG_LINE(n) names its statement's line in the instrumented file (as a span's __LINE__ does):
+      // line n is the next line that is not inserted.
+      std::vector<std::string> lines;
+      std::istringstream in_text(r.text);
+      for (std::string l; std::getline(in_text, l);) lines.push_back(l);
+      auto inserted = [](const std::string& l) {
+        return l.size() >= 11 && l.compare(l.size() - 11, 11, "// agentlog") == 0 &&
+               l.find("AGENTLOG_RETURN(") == std::string::npos &&
+               l.find("AGENTLOG_WRAP ") == std::string::npos;
+      };
+      for (std::size_t k = 0; k < lines.size(); ++k) {
+        std::size_t at = lines[k].find("AGENTLOG_LINE(");
+        if (at == std::string::npos) continue;
+        std::size_t next = k + 1;
+        while (next < lines.size() && inserted(lines[next])) ++next;
+        CHECK_MESSAGE(std::stoul(lines[k].substr(at + 14)) == next + 1, lines[k]);
+      }
       // The same level again changes nothing (the tools strip first, then instrument).
       CHECK(agentlog::instrument::instrument(dir / in.name, agentlog::instrument::strip(r.text), o).text == r.text);
     }

@@ -100,6 +100,10 @@ std::string take(CXString s) {
   return out;
 }
 
+// In an inserted AGENTLOG_LINE, replaced by apply() with the line its statement has in the edited text (the
+// line a span reports is the edited text's too: __LINE__).
+const std::string kStatementLine = "\x01";
+
 struct Insertion {
   std::size_t offset;
   std::string text;
@@ -515,7 +519,7 @@ struct Walk {
           if (!only_space_between(text, ls, s)) return CXChildVisit_Recurse;
           std::string indent = indent_at(text, ls);
           if (x->level >= 5)
-            x->self->add(ls, indent + "AGENTLOG_LINE(" + std::to_string(line_of(clang().clang_getRangeStart(r))) + "); // agentlog\n");
+            x->self->add(ls, indent + "AGENTLOG_LINE(" + kStatementLine + "); // agentlog\n");
           if (c.kind == CXCursor_DeclStmt) {
             std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
             std::size_t eol = text.find('\n', e);
@@ -620,11 +624,26 @@ std::string apply(const std::string& text, std::vector<Insertion> edits, const s
   std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
     return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
   });
-  std::string out;
-  out.reserve(text.size() + edits.size() * 40 + include_line.size());
   // The include goes first, or after a leading `#pragma once`.
   std::size_t include_at = 0;
   if (text.rfind("#pragma once", 0) == 0) include_at = text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1;
+  // The original text at an offset goes after every insertion at that offset: its line in the edited text is
+  // its line in the original plus the lines inserted up to there.
+  std::size_t line = 1, counted = 0;  // the original line at offset `counted`
+  for (std::size_t i = 0, j; i < edits.size(); i = j) {
+    const std::size_t at = edits[i].offset;
+    line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
+                                                text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
+    counted = at;
+    for (j = i; j < edits.size() && edits[j].offset == at; ++j)
+      line += static_cast<std::size_t>(std::count(edits[j].text.begin(), edits[j].text.end(), '\n'));
+    const std::size_t edited_line = line + (include_at <= at ? 1 : 0);
+    for (std::size_t k = i; k < j; ++k)
+      for (std::size_t p; (p = edits[k].text.find(kStatementLine)) != std::string::npos;)
+        edits[k].text.replace(p, kStatementLine.size(), std::to_string(edited_line));
+  }
+  std::string out;
+  out.reserve(text.size() + edits.size() * 40 + include_line.size());
   std::size_t pos = 0;
   bool included = false;
   for (const auto& e : edits) {
