@@ -2,6 +2,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -25,9 +26,19 @@ int terminal_width() {
   return 120;
 }
 
+// Columns of UTF-8 text (one per character).
+std::size_t columns(const std::string& s) {
+  return static_cast<std::size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// At most `width` columns: cut at a character boundary, with "…" for the rest.
 std::string fit(std::string s, std::size_t width) {
-  if (s.size() > width) s = s.substr(0, width > 1 ? width - 1 : 0) + "…";
-  return s;
+  if (columns(s) <= width) return s;
+  std::size_t keep = width > 1 ? width - 1 : 0, at = 0;
+  for (std::size_t seen = 0; at < s.size(); ++at)
+    if ((static_cast<unsigned char>(s[at]) & 0xC0) != 0x80 && seen++ == keep) break;
+  return s.substr(0, at) + "…";
 }
 
 std::string compact(const json& v) {
@@ -86,17 +97,23 @@ void print_tree(const json& trace, const Colour& c) {
       std::snprintf(head, sizeof head, "%10.3f ms %5.1f%%  ", ms, 100.0 * ms / parent_ms);
     else
       std::snprintf(head, sizeof head, "%10.3f ms %6s  ", ms, "");
-    std::string call = s["function"].get<std::string>();
+    const std::string name = s["function"].get<std::string>();
     std::string args;
     if (s["params"].is_object())
       for (const auto& [k, v] : s["params"].items())
         args += (args.empty() ? "" : ", ") + k + "=" + compact(v);
-    call += "(" + args + ")";
-    if (!s["returnValue"].is_null()) call += " -> " + compact(s["returnValue"]);
-    std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
+    // Too long for the terminal: the arguments are cut first, then the result, so that the file stays.
+    const std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
+    std::string result = s["returnValue"].is_null() ? "" : " -> " + compact(s["returnValue"]);
     std::string indent(static_cast<std::size_t>(std::min(depth, 40)) * 2, ' ');
     std::size_t room = static_cast<std::size_t>(std::max(20, width - 22 - static_cast<int>(indent.size())));
-    std::string line = fit(call + where, room);
+    const std::size_t fixed = columns(name) + 2 + columns(where);
+    if (fixed + columns(result) + columns(args) > room) {
+      result = fit(result, std::max<std::size_t>(room > fixed ? (room - fixed) / 2 : 0, 12));
+      const std::size_t used = fixed + columns(result);
+      args = fit(args, room > used ? std::max<std::size_t>(room - used, 4) : 4);
+    }
+    std::string line = fit(name + "(" + args + ")" + result + where, room);
     bool slow = parent_ms > 0 && ms / parent_ms > 0.5;
     std::cout << c(slow ? "33" : "2", head) << indent << c(s["error"].is_null() ? "0" : "31", line) << "\n";
     if (!s["error"].is_null())

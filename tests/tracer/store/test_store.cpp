@@ -433,6 +433,16 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   const std::string found = cli({"traces", "search", "SELECT 42"});
   CHECK(found.find(hex(43, 32)) != std::string::npos);
   CHECK(found.find("Db::query") != std::string::npos);
+  // `traces show` fits a long call to the terminal (120 columns without one): the arguments are cut first, so
+  // the result and the file stay.
+  append(root / ".ai-agents/logging/traces" / kDay / "43-1.jsonl",
+         span(hex(900, 32), 900, 0, "Db::load", "src/db.cpp", iso(0, 0), 2.0,
+              {{"sql", std::string(300, 'q')}}, "rows=12")
+                 .dump() +
+             "\n");
+  const std::string shown = cli({"traces", "show", hex(900, 32)});
+  CHECK(shown.find("Db::load(sql=qqq") != std::string::npos);
+  CHECK(shown.find(") -> rows=12  src/db.cpp:10\n") != std::string::npos);
 }
 
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
