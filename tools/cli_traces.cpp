@@ -74,6 +74,18 @@ void print_summaries(const json& traces, const Colour& c, store::TraceStore& ind
   }
 }
 
+// "  12.345 ms", "  42.000 us" or "     850 ns": 13 columns.
+std::string duration_text(double ms) {
+  char out[32];
+  if (ms >= 1.0)
+    std::snprintf(out, sizeof out, "%10.3f ms", ms);
+  else if (ms >= 0.001)
+    std::snprintf(out, sizeof out, "%10.3f us", ms * 1e3);
+  else
+    std::snprintf(out, sizeof out, "%10.0f ns", ms * 1e6);
+  return out;
+}
+
 // The call tree the way `uftrace graph` and `tree` read: duration, share of the parent, call, result.
 void print_tree(const json& trace, const Colour& c) {
   const int width = terminal_width();
@@ -92,11 +104,12 @@ void print_tree(const json& trace, const Colour& c) {
     }
     double ms = s["duration"].get<double>();
     depth_and_parent_ms[s["spanId"].get<std::string>()] = {depth, ms};
-    char head[48];
+    char head[64];
+    const std::string took = duration_text(ms);
     if (parent_ms > 0)
-      std::snprintf(head, sizeof head, "%10.3f ms %5.1f%%  ", ms, 100.0 * ms / parent_ms);
+      std::snprintf(head, sizeof head, "%s %5.1f%%  ", took.c_str(), 100.0 * ms / parent_ms);
     else
-      std::snprintf(head, sizeof head, "%10.3f ms %6s  ", ms, "");
+      std::snprintf(head, sizeof head, "%s %6s  ", took.c_str(), "");
     const std::string name = s["function"].get<std::string>();
     std::string args;
     if (s["params"].is_object())
@@ -118,6 +131,18 @@ void print_tree(const json& trace, const Colour& c) {
     std::cout << c(slow ? "33" : "2", head) << indent << c(s["error"].is_null() ? "0" : "31", line) << "\n";
     if (!s["error"].is_null())
       std::cout << std::string(22, ' ') << indent << c("31", "! " + compact(s["error"])) << "\n";
+    // Level 4/5 events, at their offset from the span's start.
+    for (const auto& e : s.value("events", json::array())) {
+      const std::string kind = e.value("kind", "");
+      const json value = e.value("value", json());
+      std::string text =
+          kind == "var" ? e.value("name", "") + " = " + (value.is_string() ? value.dump() : compact(value))
+          : kind == "checkpoint" ? "checkpoint " + e.value("name", "")
+                                 : kind + " " + compact(e.value("line", json()));
+      if (kind == "checkpoint" && e.contains("line")) text += " (line " + compact(e["line"]) + ")";
+      std::cout << duration_text(e.value("offsetNs", 0.0) / 1e6) << "      +  " << indent << "  "
+                << c("2", fit(". " + text, room)) << "\n";
+    }
   }
 }
 

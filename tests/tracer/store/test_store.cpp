@@ -435,14 +435,19 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   CHECK(found.find("Db::query") != std::string::npos);
   // `traces show` fits a long call to the terminal (120 columns without one): the arguments are cut first, so
   // the result and the file stay.
+  json loaded = span(hex(900, 32), 900, 0, "Db::load", "src/db.cpp", iso(0, 0), 2.0,
+                     {{"sql", std::string(300, 'q')}}, "rows=12");
+  json child = span(hex(900, 32), 901, 900, "Db::row", "src/db.cpp", iso(0, 1), 0.0005);
+  child["events"] = json::parse(R"([{"kind": "line", "line": 12, "offsetNs": 100},
+                                    {"kind": "var", "name": "id", "value": "x7", "offsetNs": 250}])");
   append(root / ".ai-agents/logging/traces" / kDay / "43-1.jsonl",
-         span(hex(900, 32), 900, 0, "Db::load", "src/db.cpp", iso(0, 0), 2.0,
-              {{"sql", std::string(300, 'q')}}, "rows=12")
-                 .dump() +
-             "\n");
+         loaded.dump() + "\n" + child.dump() + "\n");
   const std::string shown = cli({"traces", "show", hex(900, 32)});
   CHECK(shown.find("Db::load(sql=qqq") != std::string::npos);
   CHECK(shown.find(") -> rows=12  src/db.cpp:10\n") != std::string::npos);
+  CHECK(shown.find("     500 ns") != std::string::npos);  // sub-microsecond, not "0.000 ms"
+  CHECK(shown.find(". line 12\n") != std::string::npos);  // level 4/5 events under their span
+  CHECK(shown.find(". id = \"x7\"\n") != std::string::npos);
 }
 
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
