@@ -281,6 +281,10 @@ std::string keep(bool b) {
   for (char c : src) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
   std::string out_crlf = instrument_text("c.cpp", crlf, 2);
   CHECK(out_crlf.find("  if (n < 2) return AGENTLOG_RETURN(n); // agentlog\r\n") != std::string::npos);
+  CHECK(out_crlf.find("  AGENTLOG_SPAN(2, n); // agentlog\r\n") !=
+        std::string::npos);  // inserted lines: CRLF too
+  for (std::size_t at = 0; (at = out_crlf.find('\n', at)) != std::string::npos; ++at)
+    CHECK_MESSAGE(out_crlf[at - 1] == '\r', out_crlf.substr(out_crlf.rfind('\n', at - 1) + 1, at));
   CHECK(agentlog::instrument::strip(out_crlf) == crlf);
 }
 

@@ -262,7 +262,7 @@ std::size_t line_start_of(const std::string& text, std::size_t offset) {
 
 bool only_space_between(const std::string& text, std::size_t a, std::size_t b) {
   for (std::size_t i = a; i < b && i < text.size(); ++i)
-    if (text[i] != ' ' && text[i] != '\t') return false;
+    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r') return false;  // '\r': a CRLF line end
   return true;
 }
 
@@ -619,8 +619,17 @@ struct Placed {
   int order;
 };
 
-std::string apply(const std::string& text, std::vector<Insertion> edits, const std::string& include_line,
+std::string apply(const std::string& text, std::vector<Insertion> edits, std::string include_line,
                   std::vector<Placed>& placed) {
+  // A file with CRLF line ends gets inserted lines with CRLF too.
+  const std::size_t first_newline = text.find('\n');
+  if (first_newline != std::string::npos && first_newline > 0 && text[first_newline - 1] == '\r') {
+    auto crlf = [](std::string& s) {
+      for (std::size_t at = 0; (at = s.find('\n', at)) != std::string::npos; at += 2) s.insert(at, 1, '\r');
+    };
+    crlf(include_line);
+    for (auto& e : edits) crlf(e.text);
+  }
   std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
     return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
   });
