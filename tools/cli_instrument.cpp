@@ -1,7 +1,6 @@
 // agentlog instrument FILE...|--all [--level N] [--functions a,b] [--dry-run];
 // agentlog uninstrument FILE...|--all [--restore]. The human's way to what the tools do (same code path,
 // no policy gate: the human is the policy).
-#include <atomic>
 #include <iostream>
 #include <thread>
 
@@ -46,22 +45,13 @@ void add_instrument_commands(CLI::App& app) {
     // order.
     std::vector<json> outcomes(list.size());
     std::vector<std::string> errors(list.size());
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t i; (i = next++) < list.size();) {
-        try {
-          outcomes[i] = instrument_one(ctx, {list[i], level, functions, dry_run}, nullptr);
-        } catch (const mcp::ToolError& e) {
-          errors[i] = e.what();
-        }
+    for_each_on_workers(list.size(), std::thread::hardware_concurrency(), [&](std::size_t i) {
+      try {
+        outcomes[i] = instrument_one(ctx, {list[i], level, functions, dry_run}, nullptr);
+      } catch (const mcp::ToolError& e) {
+        errors[i] = e.what();
       }
-    };
-    const unsigned workers = std::max(
-        1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(list.size())));
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
+    });
     bool failed = false;
     json results = json::array();
     for (std::size_t i = 0; i < list.size(); ++i) {

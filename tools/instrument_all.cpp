@@ -32,39 +32,37 @@ mcp::Tool make_instrument_all(ToolsContext& ctx) {
     for (const auto& g : env.get_list("TRACING_EXCLUDE_FILES")) exclude.push_back(g);
     const std::vector<std::string> files = project_sources(ctx, include, exclude);
     std::vector<json> results(files.size());
-    std::atomic<std::size_t> next{0}, done{0};
+    std::atomic<std::size_t> done{0};
     std::mutex progress_mutex;
     std::mutex touched_mutex;
-    auto worker = [&] {
-      for (std::size_t i; (i = next++) < files.size();) {
-        if (call.cancelled()) {
-          results[i] = {{"file", files[i]}, {"outcome", "skipped"}, {"error", "cancelled"}};
-          continue;
-        }
-        try {
-          std::vector<mcp::FileTouch> touched;
-          json r = instrument_one(ctx, {files[i], level, {}, dry_run}, &touched);
-          results[i] = {{"file", files[i]},
-                        {"outcome", r["changed"].get<bool>() ? (dry_run ? "would_instrument" : "instrumented") : "unchanged"},
-                        {"functions", r["functions"].size()}};
-          std::lock_guard lock(touched_mutex);
-          for (auto& t : touched) call.files_touched.push_back(std::move(t));
-        } catch (const mcp::ToolError& e) {
-          results[i] = {{"file", files[i]}, {"outcome", "failed"}, {"error", std::string("[") + e.id() + "] " + e.what()}};
-        } catch (const std::exception& e) {
-          results[i] = {{"file", files[i]}, {"outcome", "failed"}, {"error", e.what()}};
-        }
-        std::lock_guard lock(progress_mutex);
-        call.report_progress(static_cast<double>(++done), static_cast<double>(files.size()), files[i]);
+    auto task = [&](std::size_t i) {
+      if (call.cancelled()) {
+        results[i] = {{"file", files[i]}, {"outcome", "skipped"}, {"error", "cancelled"}};
+        return;
       }
+      try {
+        std::vector<mcp::FileTouch> touched;
+        json r = instrument_one(ctx, {files[i], level, {}, dry_run}, &touched);
+        results[i] = {{"file", files[i]},
+                      {"outcome", r["changed"].get<bool>() ? (dry_run ? "would_instrument" : "instrumented")
+                                                           : "unchanged"},
+                      {"functions", r["functions"].size()}};
+        std::lock_guard lock(touched_mutex);
+        for (auto& t : touched) call.files_touched.push_back(std::move(t));
+      } catch (const mcp::ToolError& e) {
+        results[i] = {{"file", files[i]},
+                      {"outcome", "failed"},
+                      {"error", std::string("[") + e.id() + "] " + e.what()}};
+      } catch (const std::exception& e) {
+        results[i] = {{"file", files[i]}, {"outcome", "failed"}, {"error", e.what()}};
+      }
+      std::lock_guard lock(progress_mutex);
+      call.report_progress(static_cast<double>(++done), static_cast<double>(files.size()), files[i]);
     };
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const unsigned wanted = static_cast<unsigned>(arg_or<int>(call.arguments, "workers", static_cast<int>(cores)));
-    const unsigned workers = std::max(1u, std::min<unsigned>(wanted, static_cast<unsigned>(files.size())));
-    std::vector<std::thread> pool;
-    for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
+    for_each_on_workers(
+        files.size(), static_cast<unsigned>(arg_or<int>(call.arguments, "workers", static_cast<int>(cores))),
+        task);
     json summary = {{"files", files.size()}, {"instrumented", 0}, {"unchanged", 0}, {"failed", 0}, {"skipped", 0}};
     for (const auto& r : results) {
       std::string o = r["outcome"];

@@ -4,7 +4,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "instrument/instrument.hpp"
 #include "logger/files.hpp"
@@ -51,6 +54,18 @@ std::string read_source(const ProjectLayout& layout, const std::string& file) {
 }
 
 }  // namespace
+
+void for_each_on_workers(std::size_t count, unsigned workers, const std::function<void(std::size_t)>& task) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < count;) task(i);
+  };
+  workers = std::max(1u, std::min<unsigned>(workers, static_cast<unsigned>(count)));
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < workers; ++w) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+}
 
 bool is_source_file(const std::string& path) {
   std::string ext = fs::path(path).extension().string();

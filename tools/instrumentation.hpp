@@ -5,6 +5,8 @@
 // Thread-safety: files are independent; the registry is updated under an exclusive lock.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -34,5 +36,9 @@ std::vector<std::string> project_sources(const ToolsContext& ctx, const std::vec
                                          const std::vector<std::string>& exclude);
 
 bool is_source_file(const std::string& path);
+
+// Runs task(i) for every i in [0, count) on up to `workers` threads (the caller's among them), each thread
+// taking the next index (libclang takes a second or so per file). Returns when every task has run.
+void for_each_on_workers(std::size_t count, unsigned workers, const std::function<void(std::size_t)>& task);
 
 }  // namespace agentlog
