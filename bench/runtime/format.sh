@@ -5,13 +5,7 @@
 # of each run's median ns per span.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-rev=$1
-runs=${2:-9}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-mkdir -p "$out/base"
-git -C "$here" show "$rev:tracer/runtime/agentlog_trace.hpp" > "$out/base/agentlog_trace.hpp"
-cxx=${CXX:-g++}
+source "$here/against_rev.sh"
 $cxx -std=c++17 -O2 -pthread -I"$out/base" "$here/format.cpp" -o "$out/base_fmt"
 $cxx -std=c++17 -O2 -pthread -I"$here/../../tracer/runtime" "$here/format.cpp" -o "$out/this_fmt"
 base1=() base2=() this1=() this2=()
@@ -21,6 +15,5 @@ for ((i = 0; i < runs; i++)); do
   read -r a b < <("$out/this_fmt")
   this1+=("$a") this2+=("$b")
 done
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (runs + 1) / 2 ))p"; }
 echo "one trace:         header at $rev $(median "${base1[@]}") ns/span   this tree $(median "${this1[@]}") ns/span"
 echo "a trace per span:  header at $rev $(median "${base2[@]}") ns/span   this tree $(median "${this2[@]}") ns/span"

@@ -8,13 +8,8 @@
 # waits for the writer.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-rev=$1
-runs=${2:-9}
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-mkdir -p "$out/base" "$out/proj/.ai-agents/logging/config"
-git -C "$here" show "$rev:tracer/runtime/agentlog_trace.hpp" > "$out/base/agentlog_trace.hpp"
-cxx=${CXX:-g++}
+source "$here/against_rev.sh"
+mkdir -p "$out/proj/.ai-agents/logging/config"
 flags="-std=c++17 -O2 -pthread"
 src="$here/workload.cpp"
 $cxx $flags -I"$out/base" "$src" -o "$out/base"/workload
@@ -22,7 +17,6 @@ $cxx $flags -I"$here/../../tracer/runtime" "$src" -o "$out/this"
 $cxx $flags -I"$here/../../tracer/runtime" -DBENCH_FLOOR "$src" -o "$out/floor"
 $cxx $flags -I"$here/../../tracer/runtime" -DBENCH_NO_RUNTIME -fno-optimize-sibling-calls "$src" -o "$out/untraced"
 export AGENTLOG_ROOT="$out/proj"
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 thread_ns() { env $1 "$2" "$3" | grep '^{' | tail -1 | sed 's/.*"thread_ns_per_call":\([0-9.]*\).*/\1/'; }
 # Instructions per call: the difference of two run lengths, so that start-up and exit cancel out.
 instructions() {
