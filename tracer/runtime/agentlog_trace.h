@@ -21,6 +21,7 @@
 #if defined(AGENTLOG_DISABLE)
 #define AGENTLOG_SPAN(...) ((void)0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
+#define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)
 #else
 
 #include <fcntl.h>
@@ -331,10 +332,13 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
 #define AGENTLOG_C_FIRST(first, ...) first
 #define AGENTLOG_C_REST(first, ...) __VA_ARGS__
 
-/* return AGENTLOG_RETURN(expr): records the value (level 2) and yields it. */
-#define AGENTLOG_RETURN(...)                                                                                   \
+/* return AGENTLOG_RETURN(expr): records the value (level 2) and yields it. AGENTLOG_RETURN_AS(type, expr): the
+ * same, for the value converted to the function's arithmetic type (a pointer returned as _Bool). */
+#define AGENTLOG_RETURN(...) AGENTLOG_C_RETURN_(__typeof__(__VA_ARGS__), __VA_ARGS__)
+#define AGENTLOG_RETURN_AS(type, ...) AGENTLOG_C_RETURN_(type, __VA_ARGS__)
+#define AGENTLOG_C_RETURN_(type, ...)                                                                          \
   __extension__({                                                                                              \
-    __typeof__(__VA_ARGS__) agentlog_rv_ = (__VA_ARGS__);                                                      \
+    type agentlog_rv_ = (__VA_ARGS__);                                                                         \
     if (agentlog_span_.level >= 2) {                                                                           \
       AGENTLOG_C_CAPTURE(agentlog_span_.ret, (int)sizeof agentlog_span_.ret, agentlog_rv_);                    \
       agentlog_span_.has_return = 1;                                                                           \

@@ -10,7 +10,8 @@
 //   }
 //
 // AGENTLOG_RETURN evaluates its expression in a lambda, so a value is built where the function returns it (no
-// copy, no move). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))` records a parameter pack as an array. At level 3,
+// copy, no move). `AGENTLOG_RETURN_AS(int, c)` records the value converted to the function's arithmetic type
+// (`return 'A';` in a function that returns int records 65). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))` records a parameter pack as an array. At level 3,
 // `AGENTLOG_WRAP [&] { ... }` before a lambda given to another thread (std::thread, std::async) runs it under the
 // context it was made in. Programs may be built with -fno-exceptions and -fno-rtti.
 //
@@ -51,6 +52,7 @@
 
 #define AGENTLOG_SPAN(...) static_cast<void>(0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
+#define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) static_cast<void>(0)
 #define AGENTLOG_VAR(x) static_cast<void>(0)
 #define AGENTLOG_PACK(pack) static_cast<void>(0)
@@ -3332,6 +3334,9 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #define AGENTLOG_RETURN(...) \
   agentlog_span_.ret_call([&]() -> decltype((__VA_ARGS__)) { return (__VA_ARGS__); })
 #endif
+// The instrumenter writes this form where the function's type is arithmetic and the expression's is another
+// (`return c;` of a char in a function returning int): the value is recorded as the function returns it.
+#define AGENTLOG_RETURN_AS(type, ...) agentlog_span_.ret_call([&]() -> type { return (__VA_ARGS__); })
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
 // A parameter pack in AGENTLOG_SPAN's parameters: recorded under its name as an array of its values.

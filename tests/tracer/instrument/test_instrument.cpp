@@ -288,6 +288,47 @@ std::string keep(bool b) {
   CHECK(agentlog::instrument::strip(out_crlf) == crlf);
 }
 
+TEST_CASE("a return value is recorded as the function's arithmetic type, not the expression's") {
+  const std::string src = R"(#include <cstdio>
+enum Suit { kClubs, kHearts };
+int letter() { return 'A'; }
+bool non_null(const int* p) { return p; }
+double half() { return 3; }
+char code(int k) { if (k) return 66; return 67; }
+int promoted() {
+  char c = 'D';
+  return c;
+}
+long suit() { return kHearts; }
+unsigned long same(unsigned long n) { return n; }
+int main() {
+  int x = 0;
+  std::printf("%d %d %g %c %d %ld %lu\n", letter(), non_null(&x), half(), code(1), promoted(), suit(), same(7));
+}
+)";
+  TempDir root;
+  auto r = instrument_in_project(root, "a.cpp", src, 2, "c++17");
+  CHECK(r.text.find("return AGENTLOG_RETURN_AS(int, 'A'); } // agentlog") != std::string::npos);
+  CHECK(r.text.find("return AGENTLOG_RETURN_AS(bool, p); } // agentlog") != std::string::npos);
+  CHECK(r.text.find("if (k) return AGENTLOG_RETURN_AS(char, 66); return AGENTLOG_RETURN_AS(char, 67); }") !=
+        std::string::npos);
+  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") != std::string::npos);
+  CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
+  CHECK(agentlog::instrument::strip(r.text) == src);
+
+  CHECK(build_and_run(root, "a.cpp", r.text, "c++17").out == "65 1 3 B 68 1 7\n");
+  std::map<std::string, json> returned;
+  for (const auto& s : spans_of(root))
+    if (s.contains("returnValue")) returned[s["function"]] = s["returnValue"];
+  CHECK(returned["letter"] == 65);
+  CHECK(returned["non_null"] == true);
+  CHECK(returned["half"] == 3.0);
+  CHECK(returned["code"] == "B");
+  CHECK(returned["promoted"] == 68);
+  CHECK(returned["suit"] == 1);
+  CHECK(returned["same"] == 7);
+}
+
 TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {
   const std::string src = R"(#include <cstdio>
 #include <ostream>
@@ -578,7 +619,7 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
       auto inserted = [](const std::string& l) {
         return l.size() >= 11 && l.compare(l.size() - 11, 11, "// agentlog") == 0 &&
                l.find("AGENTLOG_RETURN(") == std::string::npos &&
-               l.find("AGENTLOG_WRAP ") == std::string::npos;
+               l.find("AGENTLOG_RETURN_AS(") == std::string::npos && l.find("AGENTLOG_WRAP ") == std::string::npos;
       };
       for (std::size_t k = 0; k < lines.size(); ++k) {
         std::size_t at = lines[k].find("AGENTLOG_LINE(");

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -275,6 +276,7 @@ struct Walk {
   bool wrap_returns = true;
   bool capture_params = true;
   bool returns_reference = false;  // of the function being instrumented
+  CXType arithmetic_result{};      // of the function being instrumented, when it is a built-in arithmetic type
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   int order = 0;
   // Left out after a first try did not compile: returns (by the offset of `return`), and the parameters of
@@ -404,6 +406,9 @@ struct Walk {
                 t == "__builtin_frame_address" || t == "alloca" || t == "__builtin_alloca")
               return CXChildVisit_Continue;
           x->self->wrapped_lines[rs] = eol;
+          // The type the value is recorded as, when the function converts it to another arithmetic type
+          // (`return 'A';` in a function returning int records 65, not "A").
+          const std::string as = x->self->conversion_to_result(inner);
           // `return local;` keeps NRVO and the implicit move: record the value on a line of its own before it.
           std::string expr_text = text.substr(es, ee - es);
           bool plain_name = !expr_text.empty() && (std::isalpha(static_cast<unsigned char>(expr_text[0])) || expr_text[0] == '_') &&
@@ -414,7 +419,9 @@ struct Walk {
             std::size_t ls = line_start_of(text, rs);
             if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt) {
               x->self->return_of_edit[x->self->order] = rs;
-              x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" + expr_text + "); // agentlog\n");
+              x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" +
+                                   (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") +
+                                   "); // agentlog\n");
               x->wrapped = true;
               return CXChildVisit_Continue;
             }
@@ -424,7 +431,7 @@ struct Walk {
           }
           const bool marked = !x->self->marked_lines.insert(eol).second;  // by an earlier return on the line
           for (int k = 0; k < (marked ? 2 : 3); ++k) x->self->return_of_edit[x->self->order + k] = rs;
-          x->self->add(es, "AGENTLOG_RETURN(");
+          x->self->add(es, as.empty() ? "AGENTLOG_RETURN(" : "AGENTLOG_RETURN_AS(" + as + ", ");
           x->self->add(ee, ")");
           if (!marked) x->self->add(marker_at, " // agentlog");
           x->wrapped = true;
@@ -432,6 +439,22 @@ struct Walk {
         },
         &ctx);
     return ctx.wrapped;
+  }
+
+  static bool is_arithmetic(CXTypeKind kind) { return kind >= CXType_Bool && kind <= CXType_LongDouble; }
+
+  // The function's arithmetic type, spelled, when the returned expression `value` (before implicit
+  // conversions) has another arithmetic type, an enum or a pointer (to bool) type. Empty when the types are
+  // the same or not known.
+  std::string conversion_to_result(CXCursor value) const {
+    if (arithmetic_result.kind == CXType_Invalid) return {};
+    const CXTypeKind kind = clang().clang_getCanonicalType(clang().clang_getCursorType(value)).kind;
+    if (kind == arithmetic_result.kind || !(is_arithmetic(kind) || kind == CXType_Enum || kind == CXType_Pointer))
+      return {};
+    std::string spelled = take(clang().clang_getTypeSpelling(arithmetic_result));
+    for (const char* qualifier : {"const ", "volatile "})
+      if (spelled.rfind(qualifier, 0) == 0) spelled.erase(0, std::strlen(qualifier));
+    return spelled;
   }
 
   // Where " // agentlog" goes to end the line that ends at `eol`: before a '\r'; npos when the line (from
@@ -579,9 +602,12 @@ struct Walk {
     if (!params.empty()) params_of_edit[span_edit] = {body_start, f.name, f.line};
     bool structor = kind == CXCursor_Constructor || kind == CXCursor_Destructor;
     returns_reference = false;  // a lambda's result type is deduced: treat it as by value
+    arithmetic_result = CXType{};
     if (!lambda) {
       CXType result = clang().clang_getCursorResultType(fn);
       returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
+      CXType canonical = clang().clang_getCanonicalType(result);
+      if (is_arithmetic(canonical.kind)) arithmetic_result = canonical;
     }
     // Statement events first: at the start of a `return local;` line, AGENTLOG_LINE goes before
     // AGENTLOG_RETURN_VALUE (a span takes no events after its return value).
@@ -810,19 +836,27 @@ std::string strip(const std::string& text) {
         !line.empty() && line[line.size() - 1] == '\r';  // a CRLF file: the marker is before the '\r'
     if (cr) line.erase(line.size() - 1);
     if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
-      std::size_t wrap = line.find("AGENTLOG_RETURN(");
-      if (wrap == std::string::npos && line.find("AGENTLOG_WRAP ") == std::string::npos)
+      if (line.find("AGENTLOG_RETURN(") == std::string::npos &&
+          line.find("AGENTLOG_RETURN_AS(") == std::string::npos && line.find("AGENTLOG_WRAP ") == std::string::npos)
         continue;  // an inserted line: drop it with its newline
-      // Wrapped returns and lambdas: unwrap each AGENTLOG_RETURN(expr) to expr, drop each AGENTLOG_WRAP and
-      // the marker.
+      // Wrapped returns and lambdas: unwrap each AGENTLOG_RETURN(expr) and AGENTLOG_RETURN_AS(type, expr) to
+      // expr, drop each AGENTLOG_WRAP and the marker.
       line.erase(line.size() - marker.size());
       for (std::size_t at; (at = line.find("AGENTLOG_WRAP ")) != std::string::npos;) line.erase(at, 14);
-      wrap = line.find("AGENTLOG_RETURN(");
-      for (std::size_t at = wrap; at != std::string::npos; at = line.find("AGENTLOG_RETURN(", at)) {
-        std::size_t close = closing_paren(line, at + 15);
-        if (close == std::string::npos) break;
+      for (std::size_t at = 0; (at = line.find("AGENTLOG_RETURN", at)) != std::string::npos;) {
+        std::size_t open = line.compare(at, 16, "AGENTLOG_RETURN(") == 0      ? at + 15
+                           : line.compare(at, 19, "AGENTLOG_RETURN_AS(") == 0 ? at + 18
+                                                                             : std::string::npos;
+        if (open == std::string::npos) {
+          ++at;
+          continue;
+        }
+        std::size_t close = closing_paren(line, open);
+        std::size_t expr = open + 1;
+        if (line[open - 1] == 'S') expr = line.find(", ", open) + 2;  // after the type (no comma in it)
+        if (close == std::string::npos || expr < open || expr > close) break;
         line.erase(close, 1);
-        line.erase(at, 16);
+        line.erase(at, expr - at);
       }
     }
     if (cr) line += '\r';
