@@ -332,18 +332,18 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
 #define AGENTLOG_C_FIRST(first, ...) first
 #define AGENTLOG_C_REST(first, ...) __VA_ARGS__
 
-/* return AGENTLOG_RETURN(expr): records the value (level 2) and yields it. AGENTLOG_RETURN_AS(type, expr): the
- * same, for the value converted to the function's arithmetic type (a pointer returned as _Bool). */
+/* return AGENTLOG_RETURN(expr): records the value (level 2) and yields it. AGENTLOG_RETURN_AS(type, expr):
+ * the same, for the value converted to the function's arithmetic type (a pointer returned as _Bool). */
 #define AGENTLOG_RETURN(...) AGENTLOG_C_RETURN_(__typeof__(__VA_ARGS__), __VA_ARGS__)
 #define AGENTLOG_RETURN_AS(type, ...) AGENTLOG_C_RETURN_(type, __VA_ARGS__)
-#define AGENTLOG_C_RETURN_(type, ...)                                                                          \
-  __extension__({                                                                                              \
-    type agentlog_rv_ = (__VA_ARGS__);                                                                         \
-    if (agentlog_span_.level >= 2) {                                                                           \
-      AGENTLOG_C_CAPTURE(agentlog_span_.ret, (int)sizeof agentlog_span_.ret, agentlog_rv_);                    \
-      agentlog_span_.has_return = 1;                                                                           \
-    }                                                                                                          \
-    agentlog_rv_;                                                                                              \
+#define AGENTLOG_C_RETURN_(type, ...)                                                       \
+  __extension__({                                                                           \
+    type agentlog_rv_ = (__VA_ARGS__);                                                      \
+    if (agentlog_span_.level >= 2) {                                                        \
+      AGENTLOG_C_CAPTURE(agentlog_span_.ret, (int)sizeof agentlog_span_.ret, agentlog_rv_); \
+      agentlog_span_.has_return = 1;                                                        \
+    }                                                                                       \
+    agentlog_rv_;                                                                           \
   })
 
 #endif /* AGENTLOG_DISABLE */

@@ -11,9 +11,10 @@
 //
 // AGENTLOG_RETURN evaluates its expression in a lambda, so a value is built where the function returns it (no
 // copy, no move). `AGENTLOG_RETURN_AS(int, c)` records the value converted to the function's arithmetic type
-// (`return 'A';` in a function that returns int records 65). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))` records a parameter pack as an array. At level 3,
-// `AGENTLOG_WRAP [&] { ... }` before a lambda given to another thread (std::thread, std::async) runs it under the
-// context it was made in. Programs may be built with -fno-exceptions and -fno-rtti.
+// (`return 'A';` in a function that returns int records 65). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))`
+// records a parameter pack as an array. At level 3, `AGENTLOG_WRAP [&] { ... }` before a lambda given to
+// another thread (std::thread, std::async) runs it under the context it was made in. Programs may be built
+// with -fno-exceptions and -fno-rtti.
 //
 // Levels: 1 entry/exit + timing (+ error flag on exceptions); 2 + parameters, return values, exception type
 // and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR

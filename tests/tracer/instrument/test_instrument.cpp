@@ -312,7 +312,8 @@ int main() {
   CHECK(r.text.find("return AGENTLOG_RETURN_AS(bool, p); } // agentlog") != std::string::npos);
   CHECK(r.text.find("if (k) return AGENTLOG_RETURN_AS(char, 66); return AGENTLOG_RETURN_AS(char, 67); }") !=
         std::string::npos);
-  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") != std::string::npos);
+  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") !=
+        std::string::npos);
   CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
   CHECK(agentlog::instrument::strip(r.text) == src);
 
@@ -619,7 +620,8 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
       auto inserted = [](const std::string& l) {
         return l.size() >= 11 && l.compare(l.size() - 11, 11, "// agentlog") == 0 &&
                l.find("AGENTLOG_RETURN(") == std::string::npos &&
-               l.find("AGENTLOG_RETURN_AS(") == std::string::npos && l.find("AGENTLOG_WRAP ") == std::string::npos;
+               l.find("AGENTLOG_RETURN_AS(") == std::string::npos &&
+               l.find("AGENTLOG_WRAP ") == std::string::npos;
       };
       for (std::size_t k = 0; k < lines.size(); ++k) {
         std::size_t at = lines[k].find("AGENTLOG_LINE(");

@@ -276,7 +276,7 @@ struct Walk {
   bool wrap_returns = true;
   bool capture_params = true;
   bool returns_reference = false;  // of the function being instrumented
-  CXType arithmetic_result{};      // of the function being instrumented, when it is a built-in arithmetic type
+  CXType arithmetic_result{};  // of the function being instrumented, when it is a built-in arithmetic type
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   int order = 0;
   // Left out after a first try did not compile: returns (by the offset of `return`), and the parameters of
@@ -449,7 +449,8 @@ struct Walk {
   std::string conversion_to_result(CXCursor value) const {
     if (arithmetic_result.kind == CXType_Invalid) return {};
     const CXTypeKind kind = clang().clang_getCanonicalType(clang().clang_getCursorType(value)).kind;
-    if (kind == arithmetic_result.kind || !(is_arithmetic(kind) || kind == CXType_Enum || kind == CXType_Pointer))
+    if (kind == arithmetic_result.kind ||
+        !(is_arithmetic(kind) || kind == CXType_Enum || kind == CXType_Pointer))
       return {};
     std::string spelled = take(clang().clang_getTypeSpelling(arithmetic_result));
     for (const char* qualifier : {"const ", "volatile "})
@@ -837,7 +838,8 @@ std::string strip(const std::string& text) {
     if (cr) line.erase(line.size() - 1);
     if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
       if (line.find("AGENTLOG_RETURN(") == std::string::npos &&
-          line.find("AGENTLOG_RETURN_AS(") == std::string::npos && line.find("AGENTLOG_WRAP ") == std::string::npos)
+          line.find("AGENTLOG_RETURN_AS(") == std::string::npos &&
+          line.find("AGENTLOG_WRAP ") == std::string::npos)
         continue;  // an inserted line: drop it with its newline
       // Wrapped returns and lambdas: unwrap each AGENTLOG_RETURN(expr) and AGENTLOG_RETURN_AS(type, expr) to
       // expr, drop each AGENTLOG_WRAP and the marker.
@@ -846,7 +848,7 @@ std::string strip(const std::string& text) {
       for (std::size_t at = 0; (at = line.find("AGENTLOG_RETURN", at)) != std::string::npos;) {
         std::size_t open = line.compare(at, 16, "AGENTLOG_RETURN(") == 0      ? at + 15
                            : line.compare(at, 19, "AGENTLOG_RETURN_AS(") == 0 ? at + 18
-                                                                             : std::string::npos;
+                                                                              : std::string::npos;
         if (open == std::string::npos) {
           ++at;
           continue;
