@@ -112,9 +112,13 @@ void print_tree(const json& trace, const Colour& c) {
       std::snprintf(head, sizeof head, "%s %6s  ", took.c_str(), "");
     const std::string name = s["function"].get<std::string>();
     std::string args;
-    if (s["params"].is_object())
-      for (const auto& [k, v] : s["params"].items())
-        args += (args.empty() ? "" : ", ") + k + "=" + compact(v);
+    if (s["params"].is_object()) {
+      json order = s.value("paramOrder", json::array());  // the signature's
+      if (order.empty())
+        for (const auto& [k, v] : s["params"].items()) order.push_back(k);
+      for (const auto& k : order)
+        args += (args.empty() ? "" : ", ") + k.get<std::string>() + "=" + compact(s["params"][k.get<std::string>()]);
+    }
     // Too long for the terminal: the arguments are cut first, then the result, so that the file stays.
     const std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
     std::string result = s["returnValue"].is_null() ? "" : " -> " + compact(s["returnValue"]);

@@ -440,14 +440,20 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   json child = span(hex(900, 32), 901, 900, "Db::row", "src/db.cpp", iso(0, 1), 0.0005);
   child["events"] = json::parse(R"([{"kind": "line", "line": 12, "offsetNs": 100},
                                     {"kind": "var", "name": "id", "value": "x7", "offsetNs": 250}])");
-  append(root / ".ai-agents/logging/traces" / kDay / "43-1.jsonl",
-         loaded.dump() + "\n" + child.dump() + "\n");
+  // Parameters in the signature's order, which is not the keys' order.
+  std::string child_line = child.dump();
+  child_line.replace(child_line.find("\"params\":{}"), 11, R"("params":{"zone":"eu","id":3})");
+  append(root / ".ai-agents/logging/traces" / kDay / "43-1.jsonl", loaded.dump() + "\n" + child_line + "\n");
   const std::string shown = cli({"traces", "show", hex(900, 32)});
   CHECK(shown.find("Db::load(sql=qqq") != std::string::npos);
   CHECK(shown.find(") -> rows=12  src/db.cpp:10\n") != std::string::npos);
   CHECK(shown.find("     500 ns") != std::string::npos);  // sub-microsecond, not "0.000 ms"
   CHECK(shown.find(". line 12\n") != std::string::npos);  // level 4/5 events under their span
   CHECK(shown.find(". id = \"x7\"\n") != std::string::npos);
+  CHECK(shown.find("Db::row(zone=eu, id=3)") != std::string::npos);
+  json shown_json = TraceStore(root / ".ai-agents/logging/traces").get_trace(hex(900, 32));
+  CHECK(shown_json["spans"][1]["paramOrder"] == json::array({"zone", "id"}));
+  CHECK(shown_json["spans"][0]["paramOrder"] == json::array({"sql"}));
 }
 
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {

@@ -240,7 +240,11 @@ json summary_of(Stmt& s) {
           {"error", s.i64(5) != 0}};
 }
 
-json span_view(const json& record) {
+json param_order(const std::string& line);  // with the span lines' reader, below
+
+json span_view(const std::string& line) {
+  const json record = json::parse(line, nullptr, false);
+  if (!record.is_object()) return nullptr;  // the span file went away meanwhile
   json out = {{"spanId", record.value("spanId", "")},
               {"parentSpanId", record.contains("parentSpanId") ? record["parentSpanId"] : json(nullptr)},
               {"function", record.value("function", "")},
@@ -253,6 +257,15 @@ json span_view(const json& record) {
               {"error", record.contains("error") ? record["error"] : json(nullptr)}};
   for (const char* extra : {"thread", "pid", "level", "events", "droppedEvents"})
     if (record.contains(extra)) out[extra] = record[extra];
+  // The parameters' names in the signature's order: a json object's keys come back sorted.
+  if (out["params"].is_object() && out["params"].size() < 2) {
+    json order = json::array();
+    for (const auto& [name, value] : out["params"].items()) order.push_back(name);
+    out["paramOrder"] = std::move(order);
+  } else if (out["params"].is_object()) {
+    json order = param_order(line);
+    if (order.size() == out["params"].size()) out["paramOrder"] = std::move(order);
+  }
   return out;
 }
 
@@ -415,6 +428,23 @@ bool raw_json_of(od::value value, std::string_view& out) {
       while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.remove_suffix(1);
       return true;
   }
+}
+
+// The names in the line's params object, in the line's order (empty when it cannot be read).
+json param_order(const std::string& line) {
+  thread_local od::parser parser;
+  json names = json::array();
+  const simdjson::padded_string padded(line);
+  od::document doc;
+  od::object params;
+  if (parser.iterate(padded).get(doc) || doc.find_field_unordered("params").get_object().get(params))
+    return names;
+  for (auto field : params) {
+    std::string_view name;
+    if (field.unescaped_key().get(name)) return json::array();
+    names.push_back(name);
+  }
+  return names;
 }
 
 // Reads one span line; false when it is not JSON or not a span (a trace id, a span id and a start time are
@@ -1404,8 +1434,7 @@ json TraceStore::search(const SearchQuery& q) {
         if (verify &&
             !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases)))
           continue;
-        if (json record = json::parse(line, nullptr, false); record.is_object())
-          found.push_back(span_view(record));
+        if (json span = span_view(line); span.is_object()) found.push_back(std::move(span));
       }
     }
     return found;
@@ -1457,8 +1486,7 @@ json TraceStore::get_trace(const std::string& trace_id) {
   while (s.step()) locs.push_back({s.i64(0), s.i64(1), s.i64(2)});
   std::vector<json> spans;
   for (const std::string& line : impl.read_lines(locs)) {
-    json record = json::parse(line, nullptr, false);
-    if (record.is_object()) spans.push_back(span_view(record));  // not when the span file went away meanwhile
+    if (json span = span_view(line); span.is_object()) spans.push_back(std::move(span));
   }
   // Tree order (depth first, children by start time), iteratively: 50 deep and 100k wide both work.
   std::map<std::string, std::size_t> index;
