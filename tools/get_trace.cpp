@@ -10,9 +10,8 @@ mcp::Tool make_get_trace(ToolsContext& ctx) {
   tool.title = "Get a trace";
   tool.description =
       "Return every span of one trace in call-tree order (depth first): spanId, parentSpanId, function, file, "
-      "line, startTime, duration (ms), params (paramOrder: their names in the signature's order), returnValue, "
-      "error and children (span ids). Find trace ids with "
-      "search_traces or find_slow_traces.";
+      "line, startTime, duration (ms), params (paramOrder: their names in the signature's order), "
+      "returnValue, error and children (span ids). Find trace ids with search_traces or find_slow_traces.";
   tool.input_schema = tool_schema("get_trace.input");
   tool.output_schema = tool_schema("get_trace.output");
   tool.annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false};
