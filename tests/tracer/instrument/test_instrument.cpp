@@ -230,12 +230,18 @@ struct Shape {
   template <class T>
   Shape(T&& t, double) : name_(std::forward<T>(t)), sides_(0) {}
   explicit Shape(const std::string& label) : name_(label), sides_(1) {}
+  template <class... A>
+  Shape(int sides, A&&... parts) : name_(std::forward<A>(parts)...), sides_(sides) {}
+  template <class... A>
+  static int count(A... parts) { return static_cast<int>(sizeof...(parts)); }
 };
 )";
   std::string out = instrument_text("k.cpp", src, 2);
   CHECK(out.find("sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") != std::string::npos);
   CHECK(out.find("sides_(0) { AGENTLOG_SPAN(2); /* agentlog */}") != std::string::npos);
   CHECK(out.find("sides_(1) { AGENTLOG_SPAN(2, label); /* agentlog */}") != std::string::npos);
+  CHECK(out.find("(parts)...), sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") != std::string::npos);
+  CHECK(out.find("{ AGENTLOG_SPAN(2, AGENTLOG_PACK(parts)); /* agentlog */ return") != std::string::npos);
   CHECK(agentlog::instrument::strip(out) == src);
 }
 

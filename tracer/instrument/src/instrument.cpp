@@ -594,8 +594,11 @@ struct Walk {
       if (head_tokens[i] != "move" && head_tokens[i] != "forward") continue;
       std::size_t open = i + 1;
       while (open < head_tokens.size() && head_tokens[open] != "(") ++open;
-      if (open + 1 < head_tokens.size())
-        params.erase(std::remove(params.begin(), params.end(), head_tokens[open + 1]), params.end());
+      if (open + 1 >= head_tokens.size()) continue;
+      const std::string& moved = head_tokens[open + 1];  // `std::forward<A>(args)...`: the pack too
+      params.erase(std::remove_if(params.begin(), params.end(),
+                                  [&](const std::string& p) { return p == moved || p == "AGENTLOG_PACK(" + moved + ")"; }),
+                   params.end());
     }
     const int span_edit = order;
     if (!span_at(body, lambda ? 3 : level, params)) return;
@@ -829,6 +832,8 @@ std::string strip(const std::string& text) {
     // Inline statements: " AGENTLOG_SPAN(...); /* agentlog */"
     for (std::size_t m; (m = line.find(" /* agentlog */")) != std::string::npos;) {
       std::size_t start = line.rfind(" AGENTLOG_", m);
+      while (start != std::string::npos && start > 0 && line.compare(start, 15, " AGENTLOG_PACK(") == 0)
+        start = line.rfind(" AGENTLOG_", start - 1);  // a parameter pack in the span's arguments
       if (start == std::string::npos) break;
       line.erase(start, m + 15 - start);
     }
