@@ -240,7 +240,8 @@ struct Shape {
   CHECK(out.find("sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") != std::string::npos);
   CHECK(out.find("sides_(0) { AGENTLOG_SPAN(2); /* agentlog */}") != std::string::npos);
   CHECK(out.find("sides_(1) { AGENTLOG_SPAN(2, label); /* agentlog */}") != std::string::npos);
-  CHECK(out.find("(parts)...), sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") != std::string::npos);
+  CHECK(out.find("(parts)...), sides_(sides) { AGENTLOG_SPAN(2, sides); /* agentlog */}") !=
+        std::string::npos);
   CHECK(out.find("{ AGENTLOG_SPAN(2, AGENTLOG_PACK(parts)); /* agentlog */ return") != std::string::npos);
   CHECK(agentlog::instrument::strip(out) == src);
 }

@@ -597,7 +597,9 @@ struct Walk {
       if (open + 1 >= head_tokens.size()) continue;
       const std::string& moved = head_tokens[open + 1];  // `std::forward<A>(args)...`: the pack too
       params.erase(std::remove_if(params.begin(), params.end(),
-                                  [&](const std::string& p) { return p == moved || p == "AGENTLOG_PACK(" + moved + ")"; }),
+                                  [&](const std::string& p) {
+                                    return p == moved || p == "AGENTLOG_PACK(" + moved + ")";
+                                  }),
                    params.end());
     }
     const int span_edit = order;
