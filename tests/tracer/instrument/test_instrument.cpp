@@ -295,8 +295,9 @@ std::string keep(bool b) {
   CHECK(agentlog::instrument::strip(out_crlf) == crlf);
 }
 
-TEST_CASE("a return value is recorded as the function's arithmetic type, not the expression's") {
+TEST_CASE("a return value is recorded as the function returns it: its arithmetic type, a one-line local") {
   const std::string src = R"(#include <cstdio>
+#include <string>
 enum Suit { kClubs, kHearts };
 int letter() { return 'A'; }
 bool non_null(const int* p) { return p; }
@@ -308,9 +309,12 @@ int promoted() {
 }
 long suit() { return kHearts; }
 unsigned long same(unsigned long n) { return n; }
+std::string word() { std::string w = "hey"; return w; }
+std::string echo(std::string s) {return s;}
 int main() {
   int x = 0;
   std::printf("%d %d %g %c %d %ld %lu\n", letter(), non_null(&x), half(), code(1), promoted(), suit(), same(7));
+  std::printf("%s %s\n", word().c_str(), echo("yo").c_str());
 }
 )";
   TempDir root;
@@ -322,9 +326,14 @@ int main() {
   CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") !=
         std::string::npos);
   CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
+  // A class value returned by name, on a line with more: recorded before the return (NRVO kept).
+  CHECK(r.text.find("std::string w = \"hey\"; AGENTLOG_RETURN_VALUE(w); /* agentlog */ return w; }") !=
+        std::string::npos);
+  CHECK(r.text.find("{ AGENTLOG_SPAN(2, s); /* agentlog */ AGENTLOG_RETURN_VALUE(s); /* agentlog */return s;}") !=
+        std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == src);
 
-  CHECK(build_and_run(root, "a.cpp", r.text, "c++17").out == "65 1 3 B 68 1 7\n");
+  CHECK(build_and_run(root, "a.cpp", r.text, "c++17").out == "65 1 3 B 68 1 7\nhey yo\n");
   std::map<std::string, json> returned;
   for (const auto& s : spans_of(root))
     if (s.contains("returnValue")) returned[s["function"]] = s["returnValue"];
@@ -335,6 +344,8 @@ int main() {
   CHECK(returned["promoted"] == 68);
   CHECK(returned["suit"] == 1);
   CHECK(returned["same"] == 7);
+  CHECK(returned["word"] == "hey");
+  CHECK(returned["echo"] == "yo");
 }
 
 TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {

@@ -417,17 +417,23 @@ struct Walk {
                             });
           if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
-            if (only_space_between(text, ls, rs) && parent.kind == CXCursor_CompoundStmt) {
+            const bool pod = clang().clang_isPODType(clang().clang_getCursorType(expr));
+            const std::string record = "AGENTLOG_RETURN_VALUE(" +
+                                       (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") +
+                                       ");";
+            const bool own_line = only_space_between(text, ls, rs);
+            if (parent.kind == CXCursor_CompoundStmt && (own_line || !pod)) {
               x->self->return_of_edit[x->self->order] = rs;
-              x->self->add(ls, indent_at(text, ls) + "AGENTLOG_RETURN_VALUE(" +
-                                   (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") +
-                                   "); // agentlog\n");
+              if (own_line)
+                x->self->add(ls, indent_at(text, ls) + record + " // agentlog\n");
+              else  // `{ std::string s = f(); return s; }`: before the return, on its line
+                x->self->add(text[rs - 1] == ' ' ? rs - 1 : rs, " " + record + " /* agentlog */");
               x->wrapped = true;
               return CXChildVisit_Continue;
             }
-            // No line of its own (`if (n < 2) return n;`): wrapped, when a copy of the value is as good as
+            // A branch's statement (`if (n < 2) return n;`): wrapped, when a copy of the value is as good as
             // the value (a class value would be copied where it was moved or built in place).
-            if (!clang().clang_isPODType(clang().clang_getCursorType(expr))) return CXChildVisit_Continue;
+            if (!pod) return CXChildVisit_Continue;
           }
           const bool marked = !x->self->marked_lines.insert(eol).second;  // by an earlier return on the line
           for (int k = 0; k < (marked ? 2 : 3); ++k) x->self->return_of_edit[x->self->order + k] = rs;
