@@ -329,7 +329,8 @@ int main() {
   // A class value returned by name, on a line with more: recorded before the return (NRVO kept).
   CHECK(r.text.find("std::string w = \"hey\"; AGENTLOG_RETURN_VALUE(w); /* agentlog */ return w; }") !=
         std::string::npos);
-  CHECK(r.text.find("{ AGENTLOG_SPAN(2, s); /* agentlog */ AGENTLOG_RETURN_VALUE(s); /* agentlog */return s;}") !=
+  CHECK(r.text.find(
+            "{ AGENTLOG_SPAN(2, s); /* agentlog */ AGENTLOG_RETURN_VALUE(s); /* agentlog */return s;}") !=
         std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == src);
 

@@ -418,9 +418,9 @@ struct Walk {
           if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
             const bool pod = clang().clang_isPODType(clang().clang_getCursorType(expr));
-            const std::string record = "AGENTLOG_RETURN_VALUE(" +
-                                       (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") +
-                                       ");";
+            const std::string record =
+                "AGENTLOG_RETURN_VALUE(" +
+                (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") + ");";
             const bool own_line = only_space_between(text, ls, rs);
             if (parent.kind == CXCursor_CompoundStmt && (own_line || !pod)) {
               x->self->return_of_edit[x->self->order] = rs;
