@@ -1755,6 +1755,14 @@ thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, 0, nu
 
 inline ThreadState& tls() { return Tls<>::state; }
 
+// Makes the thread's trace id known on the thread. A root span's trace has an id derived from the root's seq,
+// which the writer derives too: a span's start leaves it to this, for what asks for it (a context for another
+// thread, the ids of the current span).
+inline void know_trace_id(ThreadState& t) {
+  if (t.trace_root && t.depth > 0 && !(t.trace_hi | t.trace_lo))
+    derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
+}
+
 // The id of the thread's innermost open span, else of the span it adopted from another thread (0: none).
 inline std::uint64_t current_span_id(const ThreadState& t) {
   return t.current ? span_id(t.seed, t.current) : t.root_parent;
@@ -2516,7 +2524,7 @@ class Span {
         new_root = true;
         // This span's seq, taken even when the trace is not sampled, so that derived ids never repeat.
         t.trace_root = ++t.seq;
-        detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
+        t.trace_hi = t.trace_lo = 0;  // derived when asked for (know_trace_id), and by the writer
         t.trace_changed = true;
       }
       if (!t.pinned || (Full && t.custom)) t.sampled = sampled_by_id<Full>(t, st.sample_rate);
@@ -2755,8 +2763,9 @@ class Span {
   // Whole traces are sampled, decided from the trace id so that every process agrees.
   // Custom: the trace may have an id of the program's own (hashed: a call); else it has a derived one.
   template <bool Custom>
-  static bool sampled_by_id(const detail::ThreadState& t, double rate) {
+  static bool sampled_by_id(detail::ThreadState& t, double rate) {
     if (rate >= 1.0) return true;
+    if (t.trace_root && !(t.trace_hi | t.trace_lo)) detail::derive_trace(t.seed, t.trace_root, t.trace_hi, t.trace_lo);
     std::uint64_t h = Custom && t.custom ? std::hash<std::string>()(*t.custom)
                                          : (t.trace_lo ^ (t.trace_hi * 0x9e3779b97f4a7c15ULL));
     return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < rate;
@@ -2821,7 +2830,8 @@ class Span {
 // ---------------------------------------------------------------------------------- public API
 // Where the calling thread is in a trace, to carry to another thread (level 3).
 inline Context current_context() {
-  const detail::ThreadState& t = detail::tls();
+  detail::ThreadState& t = detail::tls();
+  detail::know_trace_id(t);
   Context c;
   c.trace_hi = t.trace_hi;
   c.trace_lo = t.trace_lo;
@@ -2836,6 +2846,7 @@ class ContextScope {
  public:
   explicit ContextScope(const Context& c) : context_(c) {
     detail::ThreadState& t = detail::tls();
+    detail::know_trace_id(t);  // restored as an explicit id at the scope's end
     saved_hi_ = t.trace_hi;
     saved_lo_ = t.trace_lo;
     saved_current_ = t.current;
@@ -3266,7 +3277,8 @@ inline ConvertResult convert_span_file(const std::string& path) {
 // outside a span. Weak, so one definition wins however many files include this header.
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
                                                                 char* span_id, unsigned long span_cap) {
-  const agentlog::detail::ThreadState& t = agentlog::detail::tls();
+  agentlog::detail::ThreadState& t = agentlog::detail::tls();
+  agentlog::detail::know_trace_id(t);
   std::uint64_t current = agentlog::detail::current_span_id(t);
   if (current == 0 || span_cap < 17) return 0;
   std::string trace, span;

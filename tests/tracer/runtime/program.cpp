@@ -381,6 +381,25 @@ int main(int argc, char** argv) {
   } else if (scenario == "terminate") {
     greet(1, "before-terminate");
     throw std::logic_error("out of main");
+  } else if (scenario == "ids") {
+    // What a log line written in a span carries (the logger asks the runtime): the ids of the span, in a root
+    // span and in its child, and none outside a span.
+    char trace[80], span[24];
+    auto print_ids = [&] {
+      if (agentlog_trace_current_ids(trace, sizeof trace, span, sizeof span))
+        std::printf("%s %s\n", trace, span);
+      else
+        std::printf("none\n");
+    };
+    {
+      AGENTLOG_SPAN(1);
+      print_ids();
+      [&] {
+        AGENTLOG_SPAN(1);
+        print_ids();
+      }();
+    }
+    print_ids();
   } else if (scenario == "scoped") {
     {
       agentlog::ScopedTrace trace("req-abc-123");

@@ -603,6 +603,26 @@ TEST_CASE("a program-chosen trace id and W3C traceparent") {
   });
 }
 
+TEST_CASE("the ids a log line written in a span carries are the span's") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto r = run(program, "ids", {}, "TRACING_DEFAULT_LEVEL=1\n");
+    REQUIRE(r.spans.size() == 2);
+    std::map<std::string, json> by_id;
+    for (const auto& s : r.spans) by_id[s["spanId"]] = s;
+    std::istringstream out(r.process.out);
+    std::string trace, span, none;
+    for (int i = 0; i < 2; ++i) {
+      out >> trace >> span;
+      REQUIRE(by_id.count(span) == 1);
+      CHECK(by_id[span]["traceId"] == trace);
+    }
+    CHECK(by_id[span]["parentSpanId"].is_string());  // the second line is the child's
+    out >> none;
+    CHECK(none == "none");
+  });
+}
+
 TEST_CASE("SIGKILL loses no span finished 100 ms before") {
   for_each_program([](const std::string& program, bool tsan) {
     (void)tsan;
