@@ -2912,6 +2912,11 @@ struct Wrapped {
     ContextScope scope(context);
     return fn(std::forward<A>(args)...);
   }
+  template <class... A>  // for what calls a const callable (a lambda that is not mutable)
+  auto operator()(A&&... args) const -> decltype(fn(std::forward<A>(args)...)) {
+    ContextScope scope(context);
+    return fn(std::forward<A>(args)...);
+  }
 };
 }  // namespace detail
 

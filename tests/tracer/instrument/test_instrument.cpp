@@ -436,6 +436,7 @@ int main() {
 TEST_CASE(
     "level 3: lambdas given to std::thread, std::async and thread containers run in their creator's trace") {
   const std::string src = R"(#include <cstdio>
+#include <functional>
 #include <future>
 #include <thread>
 #include <vector>
@@ -461,19 +462,38 @@ int async_product(int a) {
   auto local = [a] { return a + 1; };  // called here: not wrapped
   return f.get() + local();
 }
+struct Pool {  // a hand-written thread pool: submit() queues work
+  std::vector<std::thread> workers;
+  void submit(std::function<void()> f) {
+    workers.emplace_back([f] { f(); });
+  }
+  ~Pool() {
+    for (auto& w : workers) w.join();
+  }
+};
+int pooled() {
+  int out = 0;
+  {
+    Pool pool;
+    pool.submit([&out] { out = work(0, 5); });
+  }
+  return out;
+}
 int main() {
-  std::printf("%d\n", parallel_sum() + async_product(2));
+  std::printf("%d\n", parallel_sum() + async_product(2) + pooled());
 }
 )";
   TempDir root;
   auto r = instrument_in_project(root, "t.cpp", src, 3, "c++17");
+  CHECK(r.text.find("pool.submit(AGENTLOG_WRAP [&out] {") != std::string::npos);
+  CHECK(r.text.find("workers.emplace_back(AGENTLOG_WRAP [f] {") != std::string::npos);
   CHECK(r.text.find("pool.emplace_back(AGENTLOG_WRAP [&, t] {") != std::string::npos);
   CHECK(r.text.find("std::thread single(AGENTLOG_WRAP [&] { // agentlog\n") != std::string::npos);
   CHECK(r.text.find("std::async(std::launch::async, AGENTLOG_WRAP [a] {") != std::string::npos);
   CHECK(r.text.find("auto local = [a] {") != std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == src);
 
-  CHECK(build_and_run(root, "t.cpp", r.text, "c++17").out == "200\n");
+  CHECK(build_and_run(root, "t.cpp", r.text, "c++17").out == "210\n");
   std::map<std::string, json> by_id;
   std::set<std::string> traces;
   const auto spans = spans_of(root);
@@ -489,9 +509,9 @@ int main() {
     ++lambdas;
     REQUIRE(s["parentSpanId"].is_string());
     const std::string parent = by_id.at(s["parentSpanId"])["function"];
-    CHECK(parent == fn.substr(0, fn.find("::")));  // parallel_sum::<lambda()> under parallel_sum
+    CHECK(parent == fn.substr(0, fn.rfind("::")));  // parallel_sum::<lambda()> under parallel_sum
   }
-  CHECK(lambdas == 5);
+  CHECK(lambdas == 7);  // Pool::submit's lambda runs pooled's, under pooled
 }
 
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {

@@ -339,6 +339,8 @@ int main(int argc, char** argv) {
     AGENTLOG_SPAN(3);
     std::vector<std::thread> threads;
     for (int i = 0; i < 8; ++i) threads.emplace_back(agentlog::wrap([i] { worker(i); }));
+    const auto constant = agentlog::wrap([] { return 7; });  // callable as const, as a lambda is
+    if (constant() != 7) std::abort();
     for (auto& t : threads) t.join();
   } else if (scenario == "thread_churn") {
     // 40 threads one after another; after each, flush(): the ended thread's buffer is free for the next one.

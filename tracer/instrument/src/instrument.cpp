@@ -488,9 +488,13 @@ struct Walk {
             clang().clang_visitChildren(
                 c,
                 [](CXCursor arg, CXCursor, CXClientData d) {
-                  while (arg.kind == CXCursor_UnexposedExpr || arg.kind == CXCursor_ParenExpr) {
+                  // Through implicit conversions, a std::function made of the lambda among them (a call
+                  // that spans exactly its argument).
+                  while (arg.kind == CXCursor_UnexposedExpr || arg.kind == CXCursor_ParenExpr ||
+                         arg.kind == CXCursor_CallExpr) {
                     CXCursor child = first_child(arg);
                     if (clang().clang_Cursor_isNull(child)) break;
+                    if (arg.kind == CXCursor_CallExpr && !same_extent(arg, child)) break;
                     arg = child;
                   }
                   if (arg.kind == CXCursor_LambdaExpr) static_cast<Walk*>(d)->wrap_lambda(arg);
@@ -502,6 +506,12 @@ struct Walk {
         this);
   }
 
+  static bool same_extent(CXCursor a, CXCursor b) {
+    const CXSourceRange ra = clang().clang_getCursorExtent(a), rb = clang().clang_getCursorExtent(b);
+    return offset_of(clang().clang_getRangeStart(ra)) == offset_of(clang().clang_getRangeStart(rb)) &&
+           offset_of(clang().clang_getRangeEnd(ra)) == offset_of(clang().clang_getRangeEnd(rb));
+  }
+
   static bool starts_thread(CXCursor call) {
     const std::string name = take(clang().clang_getCursorSpelling(call));
     std::string type = take(
@@ -510,7 +520,12 @@ struct Walk {
       type.pop_back();  // emplace_back's result
     const bool thread = type == "std::thread" || type == "std::jthread";
     if (name == "thread" || name == "jthread" || name == "emplace_back" || name == "emplace") return thread;
-    return name == "async" && type.rfind("std::future<", 0) == 0;
+    if (name == "async") return type.rfind("std::future<", 0) == 0;
+    // What thread pools and executors call the functions that queue work (BS::thread_pool, asio, most
+    // hand-written pools). A lambda that runs on the calling thread after all keeps its place in the trace.
+    static const std::set<std::string> queue_work = {"submit",  "submit_task", "detach_task", "push_task",
+                                                     "enqueue", "post",        "dispatch",    "defer"};
+    return queue_work.count(name) > 0;
   }
 
   void wrap_lambda(CXCursor lambda) {
