@@ -1900,6 +1900,44 @@ struct has_to_string : std::false_type {};
 template <class T>
 struct has_to_string<T, decltype(void(adl::call_to_string(std::declval<const T&>())))> : std::true_type {};
 
+// A class's value is written by its own operator<< or to_string, never through one of its implicit
+// conversions: `os << money` that compiles because Money converts to bool would call the program's
+// conversion (which may throw, or do work) and record "1". Exactly<T> converts to T only, so what takes an
+// Exactly<T> takes a T itself: a conversion from there to bool would be a second user-defined conversion.
+// A template operator<< (deduction sees no conversions) is trusted for a class with no implicit conversion to
+// a number or a pointer.
+template <class T>
+struct Exactly {
+  operator const T&() const;  // declared only: for overload resolution
+};
+template <class T, class = void>
+struct has_own_ostream : std::false_type {};
+template <class T>
+struct has_own_ostream<T, decltype(void(std::declval<std::ostream&>() << std::declval<Exactly<T> >()))>
+    : std::true_type {};
+template <class T, class = void>
+struct has_own_to_string : std::false_type {};
+template <class T>
+struct has_own_to_string<T, decltype(void(adl::call_to_string(std::declval<Exactly<T> >())))>
+    : std::true_type {};
+template <class T>
+struct converts_to_scalar
+    : std::integral_constant<bool, std::is_convertible<const T&, long double>::value ||
+                                       std::is_convertible<const T&, bool>::value ||
+                                       std::is_convertible<const T&, long long>::value ||
+                                       std::is_convertible<const T&, unsigned long long>::value ||
+                                       std::is_convertible<const T&, const void*>::value> {};
+template <class T>
+struct streams_itself
+    : std::integral_constant<bool, has_ostream<T>::value &&
+                                       (!std::is_class<T>::value || has_own_ostream<T>::value ||
+                                        !converts_to_scalar<T>::value)> {};
+template <class T>
+struct to_string_itself
+    : std::integral_constant<bool, has_to_string<T>::value &&
+                                       (!std::is_class<T>::value || has_own_to_string<T>::value ||
+                                        !converts_to_scalar<T>::value)> {};
+
 template <class T, class = void>
 struct is_range : std::false_type {};
 template <class T>
@@ -1955,9 +1993,23 @@ template <class T, typename std::enable_if<std::is_enum<T>::value && !has_ostrea
 void capture_impl(Out& o, T v, Rank<19>) {
   put_int(o.s, static_cast<long long>(v));
 }
-inline void capture_impl(Out& o, const std::string& v, Rank<18>) { capture_string(o, v.data(), v.size()); }
+// The string, C string and nullptr overloads take their exact types (templates: a class that converts to one
+// is not converted).
+template <class T>
+struct is_exactly_string : std::integral_constant<bool, std::is_same<T, std::string>::value
 #if __cplusplus >= 201703L
-inline void capture_impl(Out& o, std::string_view v, Rank<18>) { capture_string(o, v.data(), v.size()); }
+                                                            || std::is_same<T, std::string_view>::value
+#endif
+                                                  > {
+};
+template <class T>
+struct is_c_string
+    : std::integral_constant<bool, std::is_same<T, const char*>::value || std::is_same<T, char*>::value> {};
+template <class T, typename std::enable_if<is_exactly_string<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<18>) {
+  capture_string(o, v.data(), v.size());
+}
+#if __cplusplus >= 201703L
 template <class T>
 void capture_impl(Out& o, const std::optional<T>& v, Rank<18>) {
   if (v)
@@ -1967,16 +2019,17 @@ void capture_impl(Out& o, const std::optional<T>& v, Rank<18>) {
 }
 inline void capture_impl(Out& o, std::nullopt_t, Rank<18>) { o.s += "null"; }  // `return std::nullopt;`
 #endif
-inline void capture_impl(Out& o, const char* v, Rank<18>) {
+template <class T, typename std::enable_if<is_c_string<T>::value, int>::type = 0>
+void capture_impl(Out& o, T v, Rank<18>) {
   if (v)
     capture_string(o, v, std::strlen(v));
   else
     o.s += "null";
 }
-inline void capture_impl(Out& o, char* v, Rank<18>) {
-  capture_impl(o, static_cast<const char*>(v), Rank<18>());
+template <class T, typename std::enable_if<std::is_same<T, std::nullptr_t>::value, int>::type = 0>
+void capture_impl(Out& o, T, Rank<18>) {
+  o.s += "null";
 }
-inline void capture_impl(Out& o, std::nullptr_t, Rank<18>) { o.s += "null"; }
 // Ranked above const char*, which would otherwise win and read past an unterminated array.
 template <std::size_t N>
 void capture_impl(Out& o, const char (&v)[N], Rank<19>) {
@@ -2067,14 +2120,14 @@ void capture_impl(Out& o, const T& v, Rank<13>) {
   }
   o.s += ']';
 }
-template <class T, typename std::enable_if<has_ostream<T>::value, int>::type = 0>
+template <class T, typename std::enable_if<streams_itself<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<12>) {
   std::ostringstream ss;
   ss << v;
   std::string text = ss.str();
   capture_string(o, text.data(), text.size());
 }
-template <class T, typename std::enable_if<has_to_string<T>::value, int>::type = 0>
+template <class T, typename std::enable_if<to_string_itself<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<11>) {
   std::string text = adl::call_to_string(v);
   capture_string(o, text.data(), text.size());
@@ -2206,20 +2259,21 @@ void item_impl(ItemOut& o, T v, Rank<19>) {
   std::memcpy(&bits, &d, 8);
   put_item(o.b, kCapDouble, bits);
 }
-inline void item_impl(ItemOut& o, const std::string& v, Rank<18>) { put_item_string(o, v.data(), v.size()); }
-#if __cplusplus >= 201703L
-inline void item_impl(ItemOut& o, std::string_view v, Rank<18>) { put_item_string(o, v.data(), v.size()); }
-#endif
-inline void item_impl(ItemOut& o, const char* v, Rank<18>) {
+template <class T, typename std::enable_if<is_exactly_string<T>::value, int>::type = 0>
+void item_impl(ItemOut& o, const T& v, Rank<18>) {
+  put_item_string(o, v.data(), v.size());
+}
+template <class T, typename std::enable_if<is_c_string<T>::value, int>::type = 0>
+void item_impl(ItemOut& o, T v, Rank<18>) {
   if (v)
     put_item_string(o, v, std::strlen(v));
   else
     put_item(o.b, kCapNull);
 }
-inline void item_impl(ItemOut& o, char* v, Rank<18>) {
-  item_impl(o, static_cast<const char*>(v), Rank<18>());
+template <class T, typename std::enable_if<std::is_same<T, std::nullptr_t>::value, int>::type = 0>
+void item_impl(ItemOut& o, T, Rank<18>) {
+  put_item(o.b, kCapNull);
 }
-inline void item_impl(ItemOut& o, std::nullptr_t, Rank<18>) { put_item(o.b, kCapNull); }
 template <std::size_t N>  // (ranked above const char*, as capture_impl's)
 void item_impl(ItemOut& o, const char (&v)[N], Rank<19>) {
   put_item_string(o, v, strnlen(v, N));

@@ -81,6 +81,35 @@ struct Named {
 std::string to_string(const Named& n) { return "Named#" + std::to_string(n.v); }
 }  // namespace lib
 
+// Implicit conversions are never called to capture a value: a throwing operator bool, an operator int and an
+// operator const char*, with no operator<< of their own. One with both: its own operator<< is used.
+struct Handle {
+  int fd;
+  operator bool() const {
+    if (fd < 0) throw std::logic_error("converted");
+    return true;
+  }
+};
+struct Celsius {
+  double v;
+  operator int() const { return static_cast<int>(v); }
+};
+struct Label {
+  operator const char*() const { return "converted"; }
+};
+struct Money {
+  long cents;
+  operator bool() const { return cents != 0; }
+};
+std::ostream& operator<<(std::ostream& os, const Money& m) { return os << m.cents << " cents"; }
+Handle open_handle(int fd) {
+  AGENTLOG_SPAN(2, fd);
+  return AGENTLOG_RETURN(Handle{fd});
+}
+void conversions(const Handle& handle, const Celsius& celsius, const Label& label, const Money& money) {
+  AGENTLOG_SPAN(2, handle, celsius, label, money);
+}
+
 // A parameter pack, as the instrumenter writes it: recorded as an array under the pack's name.
 template <class... A>
 int packed(int first, A&&... rest) {
@@ -277,6 +306,7 @@ int main(int argc, char** argv) {
     std::string text = "s";
     packed(1, text, 2.5, std::string("moved"));
     packed(0);
+    conversions(open_handle(-1), Celsius{21.5}, Label(), Money{750});
 #if __cplusplus >= 201703L
     captures17("view", 5, std::nullopt);
 #endif

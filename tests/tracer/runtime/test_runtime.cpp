@@ -295,6 +295,15 @@ TEST_CASE("captures of every kind") {
     CHECK(p["opaque"].get<std::string>().find("Opaque") != std::string::npos);
     CHECK(p["printable"] == "Printable(3)");
     CHECK(p["named"] == "Named#4");
+    // Implicit conversions are not called (open_handle's would have thrown): the type's name, or its own
+    // operator<<.
+    REQUIRE(named(r, "conversions").size() == 1);
+    const json conv = named(r, "conversions")[0]["params"];
+    CHECK(conv["handle"].get<std::string>().find("Handle") != std::string::npos);
+    CHECK(conv["celsius"].get<std::string>().find("Celsius") != std::string::npos);
+    CHECK(conv["label"].get<std::string>().find("Label") != std::string::npos);
+    CHECK(conv["money"] == "750 cents");
+    CHECK(named(r, "open_handle")[0]["returnValue"].get<std::string>().find("Handle") != std::string::npos);
     std::vector<json> packs;
     for (const auto& s : named(r, "packed")) packs.push_back(s["params"]);
     CHECK(packs == std::vector<json>{json::parse(R"({"first": 1, "rest": ["s", 2.5, "moved"]})"),
