@@ -191,6 +191,21 @@ static inline struct agentlog_c_span agentlog_c_begin(const char* function, cons
 }
 
 /* JSON string of at most `limit` bytes of text into buf. Returns the length written. */
+/* The length of the valid UTF-8 sequence at p (p[0] >= 0x80; NUL-terminated), else 0. */
+static inline int agentlog_c_utf8_sequence(const unsigned char* p) {
+  int len = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+            : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+            : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                           : 0;
+  for (int k = 1; k < len; ++k)
+    if ((p[k] & 0xc0) != 0x80) return 0;
+  if (len && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f) ||
+              (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f)))
+    return 0; /* overlong, a surrogate, past U+10FFFF */
+  return len;
+}
+
+/* A JSON string of text, cut after `limit` bytes; a byte that is not valid UTF-8 becomes U+FFFD. */
 static inline int agentlog_c_json_string(char* buf, int size, const char* text, int limit) {
   int n = 0;
   if (size < 3) return 0;
@@ -201,7 +216,19 @@ static inline int agentlog_c_json_string(char* buf, int size, const char* text, 
       break;
     }
     unsigned char c = (unsigned char)text[i];
-    if (c == '"' || c == '\\') {
+    if (c >= 0x80) {
+      int len = agentlog_c_utf8_sequence((const unsigned char*)text + i);
+      if (len == 0) {
+        n += snprintf(buf + n, (size_t)(size - n), "\\ufffd");
+      } else if (i + len > limit || n + len >= size - 8) {
+        n += snprintf(buf + n, (size_t)(size - n), "...");
+        break;
+      } else {
+        memcpy(buf + n, text + i, (size_t)len);
+        n += len;
+        i += len - 1;
+      }
+    } else if (c == '"' || c == '\\') {
       buf[n++] = '\\';
       buf[n++] = (char)c;
     } else if (c < 0x20) {

@@ -207,12 +207,37 @@ inline int site_level(Site& site) {
 }
 
 // ------------------------------------------------------------------------------------ json helpers
-// Characters that need no escape are appended in runs, not one by one.
+// The length of the valid UTF-8 sequence at p (n bytes left; p[0] >= 0x80), else 0.
+inline std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
+  const unsigned char c = p[0];
+  std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (len == 0 || len > n) return 0;
+  for (std::size_t k = 1; k < len; ++k)
+    if ((p[k] & 0xc0) != 0x80) return 0;
+  if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+      (c == 0xf4 && p[1] > 0x8f))
+    return 0;  // overlong, a surrogate, past U+10FFFF
+  return len;
+}
+
+// Characters that need no escape are appended in runs, not one by one. A byte that is not part of valid UTF-8
+// (binary data in a std::string) becomes U+FFFD: the line stays valid JSON.
 inline void put_escaped(std::string& o, const char* s, std::size_t n) {
   static const char hex[] = "0123456789abcdef";
   std::size_t run = 0;  // where the pending run of plain characters starts
   for (std::size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t len = utf8_sequence(reinterpret_cast<const unsigned char*>(s) + i, n - i);
+      if (len) {
+        i += len - 1;
+        continue;
+      }
+      o.append(s + run, i - run);
+      run = i + 1;
+      o += "\\ufffd";
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     o.append(s + run, i - run);
     run = i + 1;

@@ -110,6 +110,8 @@ void conversions(const Handle& handle, const Celsius& celsius, const Label& labe
   AGENTLOG_SPAN(2, handle, celsius, label, money);
 }
 
+void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
+
 // A parameter pack, as the instrumenter writes it: recorded as an array under the pack's name.
 template <class... A>
 int packed(int first, A&&... rest) {
@@ -307,6 +309,7 @@ int main(int argc, char** argv) {
     packed(1, text, 2.5, std::string("moved"));
     packed(0);
     conversions(open_handle(-1), Celsius{21.5}, Label(), Money{750});
+    binary_text("a\xff\xc3\xa9\xed\xa0\x80z");  // a stray byte, e acute, a surrogate's 3 bytes
 #if __cplusplus >= 201703L
     captures17("view", 5, std::nullopt);
 #endif

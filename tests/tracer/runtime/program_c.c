@@ -21,6 +21,7 @@ int main(void) {
   for (int i = 0; i < 3; ++i) total += helper(i);
   describe("box \"A\"", 2.5, 3u, "hunter2", NULL);
   describe(NULL, 0.5, 0u, "x", &total);
+  describe("a\xff\xc3\xa9z", 0.1, 1u, "y", NULL); /* not valid UTF-8: the line stays JSON */
   total += quiet();
   printf("%d\n", total);
   return 0;
