@@ -651,6 +651,13 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
       REQUIRE(fs::exists(expected));
       CHECK(r.text == agentlog::test::read_text(expected));
       CHECK(agentlog::instrument::strip(r.text) == src);
+      // What is inserted compiles, warnings as errors.
+      agentlog::test::write_text(dir / in.name, r.text);
+      const bool c_file = in.header == "agentlog_trace.h";
+      auto compiled =
+          agentlog::test::run_process({c_file ? "gcc" : "g++", c_file ? "-std=gnu11" : "-std=c++20", "-Wall",
+                                       "-Wextra", "-Werror", "-fsyntax-only", (dir / in.name).string()});
+      CHECK_MESSAGE(compiled.exit_code == 0, compiled.err);
       // AGENTLOG_LINE(n) names its statement's line in the instrumented file (as a span's __LINE__ does):
       // line n is the next line that is not inserted.
       std::vector<std::string> lines;

@@ -59,6 +59,7 @@ namespace {
   X(clang_getTranslationUnitCursor) \
   X(clang_getTypeSpelling)          \
   X(clang_isCursorDefinition)       \
+  X(clang_isExpression)             \
   X(clang_isPODType)                \
   X(clang_isStatement)              \
   X(clang_parseTranslationUnit2)    \
@@ -555,7 +556,16 @@ struct Walk {
           auto* x = static_cast<Ctx*>(data);
           if (c.kind == CXCursor_LambdaExpr || c.kind == CXCursor_ClassDecl || c.kind == CXCursor_StructDecl)
             return CXChildVisit_Continue;
-          if (parent.kind != CXCursor_CompoundStmt || !clang().clang_isStatement(c.kind)) return CXChildVisit_Recurse;
+          // A statement of a block, or the one a label names (`case 1:` then a line of its own). No event
+          // goes before a label: `[[fallthrough]];` must precede it, and a jump to it would pass the event
+          // by.
+          const bool labelled = parent.kind == CXCursor_CaseStmt || parent.kind == CXCursor_DefaultStmt ||
+                                parent.kind == CXCursor_LabelStmt;
+          // (An expression there is an expression statement: a call, an assignment.)
+          if ((parent.kind != CXCursor_CompoundStmt && !labelled) ||
+              !(clang().clang_isStatement(c.kind) || clang().clang_isExpression(c.kind)) ||
+              c.kind == CXCursor_CaseStmt || c.kind == CXCursor_DefaultStmt || c.kind == CXCursor_LabelStmt)
+            return CXChildVisit_Recurse;
           const std::string& text = x->self->text;
           CXSourceRange r = clang().clang_getCursorExtent(c);
           std::size_t s = offset_of(clang().clang_getRangeStart(r)), e = offset_of(clang().clang_getRangeEnd(r));
@@ -569,16 +579,29 @@ struct Walk {
             std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
             std::size_t eol = text.find('\n', e);
             if (semi != std::string::npos && eol != std::string::npos && semi < eol && only_space_between(text, semi + 1, eol)) {
-              std::vector<std::string> vars;
+              // Variables with an initialiser only: `char buf[32];` or `int n;` would be read before they
+              // hold a value.
+              struct Vars {
+                CXTranslationUnit tu;
+                std::vector<std::string> names;
+              } vars{x->self->tu, {}};
               clang().clang_visitChildren(
                   c,
                   [](CXCursor v, CXCursor, CXClientData d) {
-                    if (v.kind == CXCursor_VarDecl) static_cast<std::vector<std::string>*>(d)->push_back(take(clang().clang_getCursorSpelling(v)));
+                    if (v.kind != CXCursor_VarDecl) return CXChildVisit_Continue;
+                    auto* vs = static_cast<Vars*>(d);
+                    const std::string name = take(clang().clang_getCursorSpelling(v));
+                    const auto tokens = tokens_between(vs->tu, clang().clang_getCursorExtent(v));
+                    auto after = std::find(tokens.begin(), tokens.end(), name);
+                    if (!name.empty() && after != tokens.end() &&
+                        std::any_of(after, tokens.end(),
+                                    [](const std::string& t) { return t == "=" || t == "(" || t == "{"; }))
+                      vs->names.push_back(name);
                     return CXChildVisit_Continue;
                   },
                   &vars);
-              for (const auto& v : vars)
-                if (!v.empty()) x->self->add(eol + 1, indent + "AGENTLOG_VAR(" + v + "); // agentlog\n");
+              for (const auto& v : vars.names)
+                x->self->add(eol + 1, indent + "AGENTLOG_VAR(" + v + "); // agentlog\n");
             }
           }
           return CXChildVisit_Recurse;
@@ -602,7 +625,7 @@ struct Walk {
     for (const auto& t : tokens_between(tu, clang().clang_getCursorExtent(body)))
       if (t == "co_await" || t == "co_yield" || t == "co_return") return;
     if (body_start >= text.size() || text[body_start] != '{') return;  // from a macro expansion
-    int level = lambda ? std::max(options.level, 3) : options.level;
+    int level = options.level;  // lambdas are traced from level 3 (see run())
     std::vector<std::string> params =
         level >= 2 && capture_params && !(keep_params && keep_params->count(body_start))
             ? params_of(fn)
@@ -624,7 +647,7 @@ struct Walk {
                    params.end());
     }
     const int span_edit = order;
-    if (!span_at(body, lambda ? 3 : level, params)) return;
+    if (!span_at(body, level, params)) return;
     FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
     if (!params.empty()) params_of_edit[span_edit] = {body_start, f.name, f.line};
     bool structor = kind == CXCursor_Constructor || kind == CXCursor_Destructor;

@@ -76,3 +76,23 @@ int run() {
   apply(v, n);
   return biggest(v) + square(2) + from_macro() + *make_owned(1) + static_cast<int>(named(3).size());
 }
+
+int classify(int k) {
+  int acc = 0;
+  int unset;
+  switch (k) {
+    case 0:
+      acc += 1;
+      [[fallthrough]];
+    case 1:
+      acc += 10;
+      break;
+    default:
+      break;
+  }
+  if (acc > 5) goto done;
+  acc = -acc;
+done:
+  unset = acc;
+  return unset;
+}
