@@ -39,7 +39,8 @@ void add_instrument_commands(CLI::App& app) {
   ins->add_flag("--dry-run", dry_run, "Print the diff, write nothing");
   ins->callback([] {
     ToolsContext ctx{common.layout()};
-    std::vector<std::string> list = all ? project_sources(ctx, {}, {}) : resolve_files(ctx.layout, files);
+    std::vector<std::string> list =
+        all ? sources_to_instrument(ctx, {}, {}) : resolve_files(ctx.layout, files);
     if (list.empty()) throw CLI::ValidationError("instrument", "name files or pass --all");
     // Each file is parsed by libclang (a second or so with the standard headers): on every core, printed in
     // order.

@@ -27,10 +27,8 @@ mcp::Tool make_instrument_all(ToolsContext& ctx) {
     const int level = call.arguments.at("level").get<int>();
     const bool dry_run = arg_or<bool>(call.arguments, "dryRun", false);
     auto include = arg_or<std::vector<std::string>>(call.arguments, "include", {});
-    auto exclude = arg_or<std::vector<std::string>>(call.arguments, "exclude", {});
-    EnvSettings env = EnvSettings::load(ctx.layout.env_tracing(), tracing_env_keys());
-    for (const auto& g : env.get_list("TRACING_EXCLUDE_FILES")) exclude.push_back(g);
-    const std::vector<std::string> files = project_sources(ctx, include, exclude);
+    const std::vector<std::string> files =
+        sources_to_instrument(ctx, include, arg_or<std::vector<std::string>>(call.arguments, "exclude", {}));
     std::vector<json> results(files.size());
     std::atomic<std::size_t> done{0};
     std::mutex progress_mutex;

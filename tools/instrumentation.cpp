@@ -201,4 +201,12 @@ std::vector<std::string> project_sources(const ToolsContext& ctx, const std::vec
   return out;
 }
 
+std::vector<std::string> sources_to_instrument(const ToolsContext& ctx,
+                                               const std::vector<std::string>& include,
+                                               std::vector<std::string> exclude) {
+  EnvSettings env = EnvSettings::load(ctx.layout.env_tracing(), tracing_env_keys());
+  for (const auto& g : env.get_list("TRACING_EXCLUDE_FILES")) exclude.push_back(g);
+  return project_sources(ctx, include, exclude);
+}
+
 }  // namespace agentlog

@@ -34,6 +34,11 @@ json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool res
 // build directories, third_party/, vendor/, external/, node_modules/, .git/, .ai-agents/.
 std::vector<std::string> project_sources(const ToolsContext& ctx, const std::vector<std::string>& include,
                                          const std::vector<std::string>& exclude);
+// The sources that `instrument --all` and instrument_all take: project_sources without the files that
+// TRACING_EXCLUDE_FILES names (never instrumented), nor those of `exclude`.
+std::vector<std::string> sources_to_instrument(const ToolsContext& ctx,
+                                               const std::vector<std::string>& include,
+                                               std::vector<std::string> exclude);
 
 bool is_source_file(const std::string& path);
 

@@ -119,7 +119,7 @@ TEST_CASE("the fixture project at levels 1-5: builds with -Werror, passes its te
     std::map<std::string, int> by_function;
     for (const auto& s : spans) {
       ++by_function[s["function"].get<std::string>()];
-      CHECK(s["level"].get<int>() <= std::max(level, 3));  // lambdas are written at 3
+      CHECK(s["level"].get<int>() <= level);  // lambdas too (traced from level 3)
     }
     CHECK(by_function["main"] == 1);
     CHECK(by_function["shop::Inventory::find"] == 2);
@@ -617,6 +617,18 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_ALLOW_AI_INSTRUMENTATION=false\n");
   json denied = mcp.call_tool("instrument_file", {{"file", "b.cpp"}, {"level", 3}});
   CHECK(denied["content"][0]["text"].get<std::string>().rfind("[policy.denied.permission]", 0) == 0);
+
+  // `agentlog instrument --all` (the human's) leaves out what TRACING_EXCLUDE_FILES names, as instrument_all
+  // does.
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nTRACING_EXCLUDE_FILES=b.cpp,*.hpp\n");
+  agentlog::test::write_text(root / "c.hpp", "inline int four() {\n  return 4;\n}\n");
+  fs::remove(root / "broken.cpp");
+  auto cli = agentlog::test::run_agentlog(
+      {"instrument", "--all", "--dry-run", "--json", "--level", "1", "--root", root.path().string()});
+  REQUIRE_MESSAGE(cli.exit_code == 0, cli.err);
+  std::set<std::string> listed;
+  for (const auto& f : json::parse(cli.out)) listed.insert(f["file"].get<std::string>());
+  CHECK(listed == std::set<std::string>{"a.cpp"});
 }
 
 // The corpus: one input per language and its expected output at each level (corpus/<input>.L<n>), so any
