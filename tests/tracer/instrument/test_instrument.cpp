@@ -514,6 +514,30 @@ int main() {
   CHECK(lambdas == 7);  // Pool::submit's lambda runs pooled's, under pooled
 }
 
+TEST_CASE("a header with no compile_commands.json entry is parsed with the flags of the project's sources") {
+  TempDir root;
+  fs::create_directories(root / "src");
+  agentlog::test::write_text(
+      root / "src/m.hpp",
+      "#pragma once\n#include <concepts>\ntemplate <std::integral T>\nT sq(T x) {\n  return x * x;\n}\n");
+  agentlog::test::write_text(root / "src/a.cpp", "#include \"m.hpp\"\nint main() { return sq(2) - 4; }\n");
+  const json db = json::array({{{"directory", root.path().string()},
+                                {"command", "/usr/bin/g++ -std=gnu++20 -Wall -o a.o -c src/a.cpp"},
+                                {"file", "src/a.cpp"}}});
+  agentlog::test::write_text(root / "compile_commands.json", db.dump());
+  agentlog::instrument::Options o;
+  o.level = 2;
+  o.runtime_include = std::string(RUNTIME_DIR) + "/agentlog_trace.hpp";
+  std::string note;
+  o.compile_args =
+      agentlog::instrument::compile_args_for(root / "src/m.hpp", root.path(), note);  // as the tools do
+  CHECK(note.find("flags of " + (root / "src/a.cpp").string()) != std::string::npos);
+  auto r =
+      agentlog::instrument::instrument(root / "src/m.hpp", agentlog::test::read_text(root / "src/m.hpp"), o);
+  REQUIRE_MESSAGE(r.ok, (r.diagnostics.empty() ? "" : r.diagnostics[0]));  // -std=c++17 knew no std::integral
+  CHECK(r.text.find("return AGENTLOG_RETURN(x * x);") != std::string::npos);
+}
+
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);

@@ -919,9 +919,48 @@ std::string strip(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// An entry's flags without the compiler, its file, -c and -o; relative -I made absolute.
+std::vector<std::string> entry_flags(const nlohmann::json& entry, const fs::path& file) {
+  std::vector<std::string> args;
+  if (entry.contains("arguments")) {
+    for (const auto& a : entry["arguments"]) args.push_back(a.get<std::string>());
+  } else {
+    std::istringstream ss(entry.value("command", ""));
+    for (std::string a; ss >> a;) args.push_back(a);
+  }
+  std::vector<std::string> out;
+  const std::string dir_of_entry = entry.value("directory", "");
+  for (std::size_t i = 1; i < args.size(); ++i) {  // drop the compiler
+    const std::string& a = args[i];
+    if (a == "-o" || a == "-c") {
+      if (a == "-o") ++i;
+      continue;
+    }
+    if (fs::path(a) == file || a == entry.value("file", "")) continue;
+    if (a.rfind("-I", 0) == 0 && a.size() > 2 && a[2] != '/') {
+      out.push_back("-I" + (fs::path(dir_of_entry) / a.substr(2)).string());
+      continue;
+    }
+    out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> compile_args_for(const fs::path& path, const fs::path& project_root, std::string& note) {
   std::error_code ec;
   fs::path abs = fs::weakly_canonical(path, ec);
+  const bool c_file = abs.extension() == ".c";
+  // A file with no entry of its own (a header): the flags of the entry nearest to it in the same language
+  // (C++ for a .h when the project has C++), so that it is parsed with the project's standard and includes.
+  struct Borrowed {
+    std::vector<std::string> flags;
+    std::string from;
+    int score = -1;
+  } borrowed;
   for (fs::path dir = abs.parent_path();; dir = dir.parent_path()) {
     std::vector<fs::path> candidates = {dir / "compile_commands.json"};
     for (const auto& e : fs::directory_iterator(dir, ec))
@@ -935,36 +974,29 @@ std::vector<std::string> compile_args_for(const fs::path& path, const fs::path& 
       for (const auto& entry : db) {
         fs::path file = entry.value("file", "");
         if (file.is_relative()) file = fs::path(entry.value("directory", "")) / file;
-        if (fs::weakly_canonical(file, ec) != abs) continue;
-        std::vector<std::string> args;
-        if (entry.contains("arguments")) {
-          for (const auto& a : entry["arguments"]) args.push_back(a.get<std::string>());
-        } else {
-          std::istringstream ss(entry.value("command", ""));
-          for (std::string a; ss >> a;) args.push_back(a);
+        const fs::path canonical = fs::weakly_canonical(file, ec);
+        if (canonical == abs) {
+          note = "flags from " + c.string();
+          return entry_flags(entry, file);
         }
-        std::vector<std::string> out;
-        std::string dir_of_entry = entry.value("directory", "");
-        for (std::size_t i = 1; i < args.size(); ++i) {  // drop the compiler
-          const std::string& a = args[i];
-          if (a == "-o" || a == "-c") {
-            if (a == "-o") ++i;
-            continue;
-          }
-          if (fs::path(a) == file || a == entry.value("file", "")) continue;
-          if (a.rfind("-I", 0) == 0 && a.size() > 2 && a[2] != '/') {
-            out.push_back("-I" + (fs::path(dir_of_entry) / a.substr(2)).string());
-            continue;
-          }
-          out.push_back(a);
-        }
-        note = "flags from " + c.string();
-        return out;
+        const bool entry_c = canonical.extension() == ".c";
+        const auto common = std::mismatch(abs.begin(), abs.end(), canonical.begin(), canonical.end()).first;
+        const int score =
+            (entry_c == c_file ? 10000 : 0) + static_cast<int>(std::distance(abs.begin(), common));
+        if (score > borrowed.score)
+          borrowed = {entry_flags(entry, file), canonical.string() + " in " + c.string(), score};
       }
     }
     if (dir == project_root || dir == dir.parent_path()) break;
   }
-  bool c_file = abs.extension() == ".c";
+  if (borrowed.score >= 10000 || (borrowed.score >= 0 && abs.extension() == ".h")) {
+    const bool as_c = c_file || borrowed.score < 10000;  // a .h of a project with C entries only
+    std::vector<std::string> args = {as_c ? "-xc" : "-xc++"};
+    args.insert(args.end(), borrowed.flags.begin(), borrowed.flags.end());
+    args.push_back("-I" + abs.parent_path().string());
+    note = "no compile_commands.json entry for this file: parsed with the flags of " + borrowed.from;
+    return args;
+  }
   note = std::string("no compile_commands.json entry for this file: parsed with guessed flags (") +
          (c_file ? "-std=gnu11" : "-std=c++17") + ", -I for the file's folder and the project root)";
   return {c_file ? "-xc" : "-xc++", c_file ? "-std=gnu11" : "-std=c++17", "-I" + abs.parent_path().string(),
