@@ -994,6 +994,7 @@ std::vector<std::string> compile_args_for(const fs::path& path, const fs::path& 
     std::vector<std::string> args = {as_c ? "-xc" : "-xc++"};
     args.insert(args.end(), borrowed.flags.begin(), borrowed.flags.end());
     args.push_back("-I" + abs.parent_path().string());
+    args.push_back("-Wno-pragma-once-outside-header");  // a header parsed as the main file
     note = "no compile_commands.json entry for this file: parsed with the flags of " + borrowed.from;
     return args;
   }
