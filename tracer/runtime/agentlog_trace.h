@@ -22,6 +22,10 @@
 #define AGENTLOG_SPAN(...) ((void)0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)
+#define AGENTLOG_RETURN_VALUE(x) ((void)0)
+#define AGENTLOG_VAR(x) ((void)0)
+#define AGENTLOG_CHECKPOINT(label) ((void)0)
+#define AGENTLOG_LINE(n) ((void)0)
 #else
 
 #include <fcntl.h>
@@ -178,6 +182,7 @@ static inline struct agentlog_c_span agentlog_c_begin(const char* function, cons
     if (__atomic_load_n(&agentlog_c_state, __ATOMIC_ACQUIRE) != 1) return s;
   }
   s.level = ceiling < agentlog_c_default_level ? ceiling : agentlog_c_default_level;
+  if (s.level > 2) s.level = 2; /* a header shared with C++ may carry a higher ceiling */
   if (s.level <= 0) return s;
   if (!agentlog_c_current) {
     agentlog_c_trace_hi = agentlog_c_next_id();
@@ -372,6 +377,19 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
     }                                                                                       \
     agentlog_rv_;                                                                           \
   })
+
+/* What a header shared with C++ files may carry (instrumented as C++): `AGENTLOG_RETURN_VALUE(x); return x;`
+ * records x; levels 4-5 events are C++ only. */
+#define AGENTLOG_RETURN_VALUE(x)                                                 \
+  do {                                                                           \
+    if (agentlog_span_.level >= 2) {                                             \
+      AGENTLOG_C_CAPTURE(agentlog_span_.ret, (int)sizeof agentlog_span_.ret, x); \
+      agentlog_span_.has_return = 1;                                             \
+    }                                                                            \
+  } while (0)
+#define AGENTLOG_VAR(x) ((void)0)
+#define AGENTLOG_CHECKPOINT(label) ((void)0)
+#define AGENTLOG_LINE(n) ((void)0)
 
 #endif /* AGENTLOG_DISABLE */
 #endif /* AGENTLOG_TRACE_H */

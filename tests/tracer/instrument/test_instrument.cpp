@@ -538,6 +538,46 @@ TEST_CASE("a header with no compile_commands.json entry is parsed with the flags
   CHECK(r.text.find("return AGENTLOG_RETURN(x * x);") != std::string::npos);
 }
 
+TEST_CASE("a .h that C and C++ files include gets the runtime of each: both build and record") {
+  const std::string header = R"(#pragma once
+#ifdef __cplusplus
+extern "C" {
+#endif
+static inline int twice(int v) {
+  int r = 2 * v;
+  return r;
+}
+#ifdef __cplusplus
+}
+#endif
+)";
+  TempDir root;
+  auto r = instrument_in_project(root, "shared.h", header, 2, "c++17");
+  CHECK(r.text.find("#ifdef __cplusplus // agentlog\n#include \"") != std::string::npos);
+  CHECK(r.text.find("agentlog_trace.h\" // agentlog\n#endif // agentlog\n") != std::string::npos);
+  CHECK(agentlog::instrument::strip(r.text) == header);
+  agentlog::test::write_text(root / "shared.h", r.text);
+  agentlog::test::write_text(root / "b.c", "#include \"shared.h\"\nint from_c(int v) { return twice(v); }\n");
+  agentlog::test::write_text(root / "a.cpp",
+                             "#include <cstdio>\n#include \"shared.h\"\nextern \"C\" int from_c(int);\n"
+                             "int main() { std::printf(\"%d\\n\", twice(2) + from_c(3)); }\n");
+  auto c = agentlog::test::run_process({"gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-c",
+                                        (root / "b.c").string(), "-o", (root / "b.o").string()});
+  REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+  auto cpp = agentlog::test::run_process({"g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-pthread",
+                                          (root / "a.cpp").string(), (root / "b.o").string(), "-o",
+                                          (root / "prog").string()});
+  REQUIRE_MESSAGE(cpp.exit_code == 0, cpp.err);
+  auto ran = agentlog::test::run_process({(root / "prog").string()}, "", root.path(),
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
+  CHECK(ran.out == "10\n");
+  std::map<int, json> by_param;
+  for (const auto& s : spans_of(root))
+    if (s["function"] == "twice") by_param[s["params"]["v"].get<int>()] = s;
+  CHECK(by_param[2]["returnValue"] == 4);  // from C++
+  CHECK(by_param[3]["returnValue"] == 6);  // from C
+}
+
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);

@@ -1025,7 +1025,14 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         " in the file before instrumenting (" + before[0].text() +
         "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
         "but check that the file builds");
-  const std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
+  std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
+  // A .h may be a header that C files include too: they get the C runtime (agentlog_trace.h, next to the C++
+  // one), which takes what is written here at levels 1-2.
+  const std::string& runtime = options.runtime_include;
+  if (path.extension() == ".h" && !c_file && runtime.size() > 4 &&
+      runtime.compare(runtime.size() - 4, 4, ".hpp") == 0)
+    include_line = "#ifdef __cplusplus // agentlog\n" + include_line + "#else // agentlog\n#include \"" +
+                   runtime.substr(0, runtime.size() - 2) + "\" // agentlog\n#endif // agentlog\n";
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
   // that parses as cleanly as the original wins.
