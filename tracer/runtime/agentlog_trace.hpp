@@ -631,6 +631,36 @@ inline std::string clean_function_name(std::string s) {
       }
     }
   }
+  if (s.find("operator") == std::string::npos) {
+    // g++'s " mutable" after a lambda's name; a trailing requires-clause.
+    if (s.size() > 8 && s.compare(s.size() - 8, 8, " mutable") == 0) s.erase(s.size() - 8);
+    int depth = 0;
+    std::size_t open = std::string::npos;  // the first '(' outside <> and []
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const char c = s[i];
+      if (c == '(' && depth == 0 && open == std::string::npos) open = i;
+      if (c == '(' || c == '<' || c == '[') ++depth;
+      if (c == ')' || c == '>' || c == ']') --depth;
+      if (depth == 0 && s.compare(i, 10, " requires ") == 0) {
+        s = trim(s.substr(0, i));
+        break;
+      }
+    }
+    // A function that returns a pointer to a function or a reference to an array: "int (* ns::f(char))(int)",
+    // "int (&g())[3]": its name and parameters are in that first parenthesis, after the '*' or '&'.
+    const std::size_t star = open == std::string::npos ? open : s.find_first_not_of(' ', open + 1);
+    if (star != std::string::npos && (s[star] == '*' || s[star] == '&')) {
+      depth = 0;
+      for (std::size_t j = open; j < s.size(); ++j) {
+        if (s[j] == '(') ++depth;
+        if (s[j] == ')' && --depth == 0) {
+          const std::size_t from = s.find_first_not_of("*& ", star);
+          s = s.substr(from, j - from);
+          break;
+        }
+      }
+    }
+  }
   // Enclosing functions of local lambdas/classes: "f(int) const::<lambda()>" -> "f::<lambda()>".
   for (std::size_t p = s.find("::"); p != std::string::npos; p = s.find("::", p + 2)) {
     std::size_t e = p;

@@ -148,6 +148,28 @@ void for_each_program(F check) {
 
 }  // namespace
 
+TEST_CASE("function names from __PRETTY_FUNCTION__, g++'s and clang++'s") {
+  const std::map<std::string, std::string> names = {
+      {"int main()", "main"},
+      {"std::string greet(int, const std::string&)", "greet"},
+      {"std::vector<int> ns::Widget::get(int) const [with T = int]", "ns::Widget::get"},
+      {"bool shop::Cart::operator==(const shop::Cart&) const", "shop::Cart::operator=="},
+      {"main()::<lambda(int)>", "main::<lambda(int)>"},
+      {"auto run(int)::(anonymous class)::operator()(int) const", "run::<lambda>"},
+      // a function pointer or an array reference returned: the name is inside the declarator
+      {"int (* algo::pick_op(char))(int, int)", "algo::pick_op"},
+      {"int (*algo::pick_op(char))(int, int)", "algo::pick_op"},
+      {"int (& array_ref())[3]", "array_ref"},
+      {"int (&array_ref())[3]", "array_ref"},
+      // g++'s mutable lambda, a trailing requires-clause
+      {"counter_demo()::<lambda()> mutable", "counter_demo::<lambda()>"},
+      {"T trailing_req(T) requires  floating_point<T> [with T = double]", "trailing_req"},
+      {"T trailing_req(T) requires std::floating_point<T> [T = double]", "trailing_req"},
+  };
+  for (const auto& [pretty, name] : names)
+    CHECK_MESSAGE(agentlog::detail::clean_function_name(pretty) == name, pretty);
+}
+
 TEST_CASE("the writer's number and id formatting matches printf") {
   using namespace agentlog::detail;
   std::vector<std::uint64_t> values = {0,
