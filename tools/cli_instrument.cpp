@@ -35,7 +35,10 @@ void add_instrument_commands(CLI::App& app) {
   ins->add_option("files", files, "Source files");
   ins->add_flag("--all", all, "Every source file of the project");
   ins->add_option("--level", level, "1-5")->check(CLI::Range(1, 5))->capture_default_str();
-  ins->add_option("--functions", functions, "Only these functions")->delimiter(',');
+  // One value (comma-separated names), so that the files may follow it.
+  ins->add_option("--functions", functions, "Only these functions (comma-separated: a,b)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
   ins->add_flag("--dry-run", dry_run, "Print the diff, write nothing");
   ins->callback([] {
     ToolsContext ctx{common.layout()};

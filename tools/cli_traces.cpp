@@ -53,6 +53,18 @@ struct Colour {
   }
 };
 
+// "  12.345 ms", "  42.000 us" or "     850 ns": 13 columns.
+std::string duration_text(double ms) {
+  char out[32];
+  if (ms >= 1.0)
+    std::snprintf(out, sizeof out, "%10.3f ms", ms);
+  else if (ms >= 0.001)
+    std::snprintf(out, sizeof out, "%10.3f us", ms * 1e3);
+  else
+    std::snprintf(out, sizeof out, "%10.0f ns", ms * 1e6);
+  return out;
+}
+
 // `if_none`: what to try when spans exist but none of them answers.
 void print_summaries(const json& traces, const Colour& c, store::TraceStore& index, const char* if_none) {
   if (traces.empty()) {
@@ -69,21 +81,9 @@ void print_summaries(const json& traces, const Colour& c, store::TraceStore& ind
               << "  " << c("1", t["rootFunction"].is_string() ? t["rootFunction"].get<std::string>() : "?")
               << "  " << t["spanCount"] << " spans  " << t["startTime"].get<std::string>() << "\n";
     for (const auto& m : t.value("matches", json::array()))
-      std::cout << "      " << m["function"].get<std::string>() << "  " << m["duration"].get<double>()
-                << " ms\n";
+      std::cout << "      " << m["function"].get<std::string>() << "  "
+                << duration_text(m["duration"].get<double>()) << "\n";
   }
-}
-
-// "  12.345 ms", "  42.000 us" or "     850 ns": 13 columns.
-std::string duration_text(double ms) {
-  char out[32];
-  if (ms >= 1.0)
-    std::snprintf(out, sizeof out, "%10.3f ms", ms);
-  else if (ms >= 0.001)
-    std::snprintf(out, sizeof out, "%10.3f us", ms * 1e3);
-  else
-    std::snprintf(out, sizeof out, "%10.0f ns", ms * 1e6);
-  return out;
 }
 
 // The call tree the way `uftrace graph` and `tree` read: duration, share of the parent, call, result.
@@ -157,7 +157,13 @@ void run(F body) {
   try {
     body();
   } catch (const store::StoreError& e) {
-    std::cerr << "agentlog traces: " << e.what() << "\n";
+    std::string message = e.what();  // written for agents: the MCP tools' names become the commands'
+    for (const auto& [tool, command] :
+         {std::pair<std::string, std::string>{"find_slow_traces", "`agentlog traces slow`"},
+          {"search_traces", "`agentlog traces search`"}})
+      for (std::size_t at; (at = message.find(tool)) != std::string::npos;)
+        message.replace(at, tool.size(), command);
+    std::cerr << "agentlog traces: " << message << "\n";
     throw CLI::RuntimeError(1);
   }
 }

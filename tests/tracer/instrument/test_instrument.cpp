@@ -693,6 +693,11 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   std::set<std::string> listed;
   for (const auto& f : json::parse(cli.out)) listed.insert(f["file"].get<std::string>());
   CHECK(listed == std::set<std::string>{"a.cpp"});
+  // --functions takes one comma-separated value: the files may follow it.
+  auto named_cli = agentlog::test::run_agentlog({"instrument", "--level", "1", "--functions", "one,two",
+                                                 "a.cpp", "--dry-run", "--root", root.path().string()});
+  CHECK_MESSAGE(named_cli.exit_code == 0, named_cli.err);
+  CHECK(named_cli.out.find("a.cpp") != std::string::npos);
 }
 
 // The corpus: one input per language and its expected output at each level (corpus/<input>.L<n>), so any

@@ -424,6 +424,9 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
     return result.out;
   };
   CHECK(cli({"traces", "search", "anything"}).find("No traces yet") != std::string::npos);
+  auto unknown = agentlog::test::run_agentlog({"traces", "show", "ffff", "--root", r});
+  CHECK(unknown.exit_code == 1);  // the hint names the commands, not the MCP tools
+  CHECK(unknown.err.find("`agentlog traces search` or `agentlog traces slow`") != std::string::npos);
   TempDir day;
   write_hundred(day);
   fs::create_directories(root / ".ai-agents/logging/traces" / kDay);
