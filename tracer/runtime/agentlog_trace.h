@@ -48,6 +48,7 @@ struct agentlog_c_span {
   int level; /* 0: not recorded */
   int64_t start_ns;
   uint64_t span, parent;
+  int joined; /* a root of this thread's C spans whose parent is the C++ runtime's current span */
   int params_len;
   int has_return;
   char params[512];
@@ -166,6 +167,39 @@ static inline void agentlog_c_init(void) {
   pthread_mutex_unlock(&agentlog_c_mutex);
 }
 
+/* Called from C++ code that the C++ runtime traces (both runtimes in one program): the trace and the span to
+ * continue. The C++ runtime defines it (weak); without it, C spans start traces of their own. */
+int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap, char* span_id, unsigned long span_cap)
+    __attribute__((weak));
+
+static inline int agentlog_c_hex64(const char* p, uint64_t* out) {
+  uint64_t v = 0;
+  for (int i = 0; i < 16; ++i) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return 0;
+    v = v << 4 | (uint64_t)d;
+  }
+  *out = v;
+  return 1;
+}
+
+/* A C span with no C span open: the child of the C++ runtime's current span, in its trace, when there is one
+ * (a W3C trace id: a trace named by the program stays apart). */
+static inline int agentlog_c_join_cpp(uint64_t* parent) {
+  char trace[80], span[24];
+  uint64_t hi, lo, id;
+  if (!agentlog_trace_current_ids || !agentlog_trace_current_ids(trace, sizeof trace, span, sizeof span))
+    return 0;
+  if (strlen(trace) != 32 || !agentlog_c_hex64(trace, &hi) || !agentlog_c_hex64(trace + 16, &lo) ||
+      !agentlog_c_hex64(span, &id))
+    return 0;
+  agentlog_c_trace_hi = hi;
+  agentlog_c_trace_lo = lo;
+  *parent = id;
+  return 1;
+}
+
 static inline struct agentlog_c_span agentlog_c_begin(const char* function, const char* file, int line, int ceiling) {
   struct agentlog_c_span s;
   s.function = function;
@@ -184,11 +218,13 @@ static inline struct agentlog_c_span agentlog_c_begin(const char* function, cons
   s.level = ceiling < agentlog_c_default_level ? ceiling : agentlog_c_default_level;
   if (s.level > 2) s.level = 2; /* a header shared with C++ may carry a higher ceiling */
   if (s.level <= 0) return s;
+  s.parent = agentlog_c_current;
+  s.joined = 0;
   if (!agentlog_c_current) {
     agentlog_c_trace_hi = agentlog_c_next_id();
     agentlog_c_trace_lo = agentlog_c_next_id();
+    s.joined = agentlog_c_join_cpp(&s.parent);
   }
-  s.parent = agentlog_c_current;
   s.span = agentlog_c_next_id();
   agentlog_c_current = s.span;
   s.start_ns = agentlog_c_now_ns();
@@ -303,7 +339,7 @@ static inline int agentlog_c_secret(const char* name) {
 static inline void agentlog_c_end(struct agentlog_c_span* s) {
   if (s->level <= 0) return;
   int64_t end = agentlog_c_now_ns();
-  agentlog_c_current = s->parent;
+  agentlog_c_current = s->joined ? 0 : s->parent;
   int64_t dur = end - s->start_ns;
   time_t secs = (time_t)(s->start_ns / 1000000000);
   struct tm tm;

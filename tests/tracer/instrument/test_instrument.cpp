@@ -558,9 +558,10 @@ static inline int twice(int v) {
   CHECK(agentlog::instrument::strip(r.text) == header);
   agentlog::test::write_text(root / "shared.h", r.text);
   agentlog::test::write_text(root / "b.c", "#include \"shared.h\"\nint from_c(int v) { return twice(v); }\n");
-  agentlog::test::write_text(root / "a.cpp",
-                             "#include <cstdio>\n#include \"shared.h\"\nextern \"C\" int from_c(int);\n"
-                             "int main() { std::printf(\"%d\\n\", twice(2) + from_c(3)); }\n");
+  agentlog::test::write_text(
+      root / "a.cpp",
+      "#include <cstdio>\n#include \"shared.h\"\nextern \"C\" int from_c(int);\n"
+      "int main() {\n  AGENTLOG_SPAN(1);\n  std::printf(\"%d\\n\", twice(2) + from_c(3));\n}\n");
   auto c = agentlog::test::run_process({"gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-c",
                                         (root / "b.c").string(), "-o", (root / "b.o").string()});
   REQUIRE_MESSAGE(c.exit_code == 0, c.err);
@@ -572,10 +573,19 @@ static inline int twice(int v) {
                                          {{"AGENTLOG_ROOT", root.path().string()}});
   CHECK(ran.out == "10\n");
   std::map<int, json> by_param;
-  for (const auto& s : spans_of(root))
+  json main_span;
+  for (const auto& s : spans_of(root)) {
     if (s["function"] == "twice") by_param[s["params"]["v"].get<int>()] = s;
+    if (s["function"] == "main") main_span = s;
+  }
   CHECK(by_param[2]["returnValue"] == 4);  // from C++
   CHECK(by_param[3]["returnValue"] == 6);  // from C
+  // Both under main: the C span (the C runtime's file) continues the C++ runtime's trace.
+  REQUIRE(main_span.is_object());
+  for (int v : {2, 3}) {
+    CHECK(by_param[v]["parentSpanId"] == main_span["spanId"]);
+    CHECK(by_param[v]["traceId"] == main_span["traceId"]);
+  }
 }
 
 TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
