@@ -225,11 +225,18 @@ CXCursor first_child(CXCursor c) {
   return child;
 }
 
+// A function's body; of a function-try-block (`int f() try { ... } catch (...) { ... }`), the try block: the
+// span covers it, and ends (marked with the error) before a handler runs.
 CXCursor body_of(CXCursor fn) {
   CXCursor body = clang().clang_getNullCursor();
   clang().clang_visitChildren(
       fn,
       [](CXCursor c, CXCursor, CXClientData data) {
+        if (c.kind == CXCursor_CXXTryStmt) {
+          CXCursor block = first_child(c);
+          if (block.kind == CXCursor_CompoundStmt) *static_cast<CXCursor*>(data) = block;
+          return CXChildVisit_Break;
+        }
         if (c.kind == CXCursor_CompoundStmt) {
           *static_cast<CXCursor*>(data) = c;
           return CXChildVisit_Break;

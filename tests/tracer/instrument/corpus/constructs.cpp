@@ -96,3 +96,9 @@ done:
   unset = acc;
   return unset;
 }
+
+int parse_or(const std::string& text, int fallback) try {
+  return std::stoi(text);
+} catch (const std::exception&) {
+  return fallback;
+}
