@@ -311,6 +311,10 @@ long suit() { return kHearts; }
 unsigned long same(unsigned long n) { return n; }
 std::string word() { std::string w = "hey"; return w; }
 std::string echo(std::string s) {return s;}
+int split(int a, int b) {
+  return a +
+         b;
+}
 int main() {
   int x = 0;
   std::printf("%d %d %g %c %d %ld %lu\n", letter(), non_null(&x), half(), code(1), promoted(), suit(), same(7));
@@ -326,6 +330,10 @@ int main() {
   CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") !=
         std::string::npos);
   CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
+  bool multi_line_noted = false;  // split(): left alone, and said so
+  for (const auto& n : r.notes) multi_line_noted |= n.find("spans several lines") != std::string::npos;
+  CHECK(multi_line_noted);
+  CHECK(r.text.find("  return a +\n         b;") != std::string::npos);
   // A class value returned by name, on a line with more: recorded before the return (NRVO kept).
   CHECK(r.text.find("std::string w = \"hey\"; AGENTLOG_RETURN_VALUE(w); /* agentlog */ return w; }") !=
         std::string::npos);

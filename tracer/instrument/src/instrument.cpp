@@ -287,6 +287,7 @@ struct Walk {
   CXType arithmetic_result{};  // of the function being instrumented, when it is a built-in arithmetic type
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   int order = 0;
+  std::vector<std::string> skipped;  // what is left unrecorded, for the notes
   // Left out after a first try did not compile: returns (by the offset of `return`), and the parameters of
   // functions (by the offset of the body's '{').
   const std::set<std::size_t>* keep_returns = nullptr;
@@ -395,7 +396,12 @@ struct Walk {
           std::size_t eol = text.find('\n', ee);
           if (semi == std::string::npos || eol == std::string::npos || semi > eol)
             return CXChildVisit_Continue;
-          if (text.find('\n', rs) < ee) return CXChildVisit_Continue;  // one line only
+          if (text.find('\n', rs) < ee) {  // one line only: the marker and strip work line by line
+            x->self->skipped.push_back("the return value at line " +
+                                       std::to_string(line_of(clang().clang_getCursorLocation(c))) +
+                                       " is not recorded: the return statement spans several lines");
+            return CXChildVisit_Continue;
+          }
           // The marker ends the line: right after the `;`, or after what follows it on the line (`}` of a
           // one-line body, another statement, a comment), before a '\r'. Not after a line continuation, nor
           // into a raw string.
@@ -1069,6 +1075,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     if (introduced.empty()) {
       result.text = std::move(candidate);
       result.functions = std::move(walk.functions);
+      result.notes.insert(result.notes.end(), walk.skipped.begin(), walk.skipped.end());
       if (!wrap) result.notes.push_back("return values are not wrapped (wrapping did not compile)");
       if (!params) result.notes.push_back("parameters are not captured (capturing them did not compile)");
       if (wrap)
