@@ -208,7 +208,7 @@ inline int site_level(Site& site) {
 
 // ------------------------------------------------------------------------------------ json helpers
 // The length of the valid UTF-8 sequence at p (n bytes left; p[0] >= 0x80), else 0.
-inline std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
+AGENTLOG_NOINLINE inline std::size_t utf8_sequence(const unsigned char* p, std::size_t n) {
   const unsigned char c = p[0];
   std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
   if (len == 0 || len > n) return 0;
@@ -227,6 +227,7 @@ inline void put_escaped(std::string& o, const char* s, std::size_t n) {
   std::size_t run = 0;  // where the pending run of plain characters starts
   for (std::size_t i = 0; i < n; ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
     if (c >= 0x80) {
       std::size_t len = utf8_sequence(reinterpret_cast<const unsigned char*>(s) + i, n - i);
       if (len) {
@@ -238,7 +239,6 @@ inline void put_escaped(std::string& o, const char* s, std::size_t n) {
       o += "\\ufffd";
       continue;
     }
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
     o.append(s + run, i - run);
     run = i + 1;
     if (c == '"' || c == '\\') {
