@@ -73,7 +73,8 @@ void add_instrument_commands(CLI::App& app) {
                   << (r["changed"].get<bool>() ? (dry_run ? "would instrument " : "instrumented ")
                                                : "unchanged, ")
                   << r["functions"].size() << " functions at level "
-                  << (fs::path(f).extension() == ".c" && level > 2 ? "2 (C files: 1-2)" : std::to_string(level))
+                  << (fs::path(f).extension() == ".c" && level > 2 ? "2 (C files: 1-2)"
+                                                                   : std::to_string(level))
                   << "\n";
         for (const auto& n : r["notes"]) std::cerr << "  note: " << n.get<std::string>() << "\n";
       }
