@@ -231,7 +231,6 @@ static inline struct agentlog_c_span agentlog_c_begin(const char* function, cons
   return s;
 }
 
-/* JSON string of at most `limit` bytes of text into buf. Returns the length written. */
 /* The length of the valid UTF-8 sequence at p (p[0] >= 0x80; NUL-terminated), else 0. */
 static inline int agentlog_c_utf8_sequence(const unsigned char* p) {
   int len = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
@@ -246,7 +245,8 @@ static inline int agentlog_c_utf8_sequence(const unsigned char* p) {
   return len;
 }
 
-/* A JSON string of text, cut after `limit` bytes; a byte that is not valid UTF-8 becomes U+FFFD. */
+/* JSON string of at most `limit` bytes of text into buf; a byte that is not valid UTF-8 becomes U+FFFD. Returns
+ * the length written. */
 static inline int agentlog_c_json_string(char* buf, int size, const char* text, int limit) {
   int n = 0;
   if (size < 3) return 0;
