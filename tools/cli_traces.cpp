@@ -178,10 +178,11 @@ void add_traces_commands(CLI::App& app) {
   auto* search =
       traces->add_subcommand("search", "Traces whose spans match all the given filters, newest first");
   static std::string query, min_d, max_d, file, function, since, until, cursor;
+  static std::vector<std::string> words;
   static bool errors_only = false;
   static int limit = 20;
   add_common_options(search, common);
-  search->add_option("query", query, "Words in function, file, parameters or return values");
+  search->add_option("query", words, "Words in function, file, parameters or return values (all must match)");
   search->add_option("--min-duration", min_d, "e.g. 10ms, 1.5s");
   search->add_option("--max-duration", max_d);
   search->add_option("--file", file);
@@ -193,6 +194,8 @@ void add_traces_commands(CLI::App& app) {
   search->add_option("--cursor", cursor);
   search->callback([] {
     run([] {
+      query.clear();
+      for (const auto& w : words) query += (query.empty() ? "" : " ") + w;
       json a = json::object();
       for (auto [k, v] : {std::pair{"query", &query},
                           {"minDuration", &min_d},

@@ -77,6 +77,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -726,6 +727,10 @@ inline std::string clean_function_name(std::string s) {
     } else if (s.compare(i, 30, "(anonymous class)::operator()") == 0) {
       out += "<lambda>";
       i += 29;
+    } else if (s.compare(i, 5, "auto:") == 0 && i + 5 < s.size() &&
+               std::isdigit(static_cast<unsigned char>(s[i + 5]))) {
+      out += "auto";  // g++'s generic lambda parameters, numbered per translation unit: "auto:52"
+      for (i += 5; i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1]));) ++i;
     } else {
       out += s[i];
     }

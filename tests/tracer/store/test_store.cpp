@@ -433,7 +433,7 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   fs::copy_file(day / (kDay + "/42-1.jsonl"), root / ".ai-agents/logging/traces" / kDay / "42-1.jsonl");
   CHECK(cli({"traces", "search", "no-such-word"}).find("No trace matches") != std::string::npos);
   CHECK(cli({"traces", "slow", "--threshold", "1s"}).find("Lower --threshold") != std::string::npos);
-  const std::string found = cli({"traces", "search", "SELECT 42"});
+  const std::string found = cli({"traces", "search", "SELECT", "42"});  // several words need no quotes
   CHECK(found.find(hex(43, 32)) != std::string::npos);
   CHECK(found.find("Db::query") != std::string::npos);
   // `traces show` fits a long call to the terminal (120 columns without one): the arguments are cut first, so
