@@ -613,6 +613,17 @@ struct Walk {
                     return CXChildVisit_Continue;
                   },
                   &vars);
+              if (vars.names.empty()) {  // a structured binding, `auto& [key, value] = *it;`: each name
+                const auto tokens = tokens_between(x->self->tu, r);
+                std::size_t k = 0;
+                while (k < tokens.size() &&
+                       (tokens[k] == "auto" || tokens[k] == "const" || tokens[k] == "&" ||
+                        tokens[k] == "&&" || tokens[k] == "static" || tokens[k] == "volatile"))
+                  ++k;
+                if (k > 0 && k < tokens.size() && tokens[k] == "[")
+                  for (++k; k < tokens.size() && tokens[k] != "]"; ++k)
+                    if (tokens[k] != ",") vars.names.push_back(tokens[k]);
+              }
               for (const auto& v : vars.names)
                 x->self->add(eol + 1, indent + "AGENTLOG_VAR(" + v + "); // agentlog\n");
             }

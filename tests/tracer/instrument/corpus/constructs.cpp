@@ -1,6 +1,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #define MAKE(name) int name() { return 1; }
@@ -101,4 +102,13 @@ int parse_or(const std::string& text, int fallback) try {
   return std::stoi(text);
 } catch (const std::exception&) {
   return fallback;
+}
+
+int sum_pairs(const std::vector<std::pair<int, int>>& pairs) {
+  int total = 0;
+  for (const auto& pair : pairs) {
+    const auto& [first, second] = pair;
+    total += first * second;
+  }
+  return total;
 }
