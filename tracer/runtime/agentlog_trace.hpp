@@ -1864,6 +1864,7 @@ AGENTLOG_NOINLINE inline bool thread_setup(ThreadState& t) {
 #if defined(__GLIBCXX__) || defined(_LIBCPPABI_VERSION)
   t.eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
 #endif
+  know_trace_id(t);  // a span open since before fork(): its trace is told as an explicit id from here on
   t.trace_changed = true;
   t.trace_root = 0;
   t.ring = Runtime::get().new_ring(t.tid, t.seed);

@@ -112,6 +112,19 @@ void conversions(const Handle& handle, const Celsius& celsius, const Label& labe
 
 void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
 
+// A fork inside a span: the child's spans are its children, in its trace.
+void fork_in_span() {
+  AGENTLOG_SPAN(1);
+  agentlog::flush();
+  pid_t child = fork();
+  if (child == 0) {
+    greet(4, "child-in-span");
+    std::exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+}
+
 // A parameter pack, as the instrumenter writes it: recorded as an array under the pack's name.
 template <class... A>
 int packed(int first, A&&... rest) {
@@ -410,6 +423,7 @@ int main(int argc, char** argv) {
     int status = 0;
     waitpid(child, &status, 0);
     greet(3, "parent-after");
+    fork_in_span();
   } else if (scenario == "exit") {
     greet(1, "before-exit");
     std::exit(3);

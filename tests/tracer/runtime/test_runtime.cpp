@@ -617,11 +617,18 @@ TEST_CASE("a fork child writes its own file") {
     if (tsan) return;  // ThreadSanitizer does not support fork() from a threaded program
     auto r = run(program, "fork");
     REQUIRE(r.process.exit_code == 0);
-    CHECK(r.files.size() == 2);
+    CHECK(r.files.size() == 3);  // the parent's and its two children's
     std::set<long long> pids;
     for (const auto& s : r.spans) pids.insert(s["pid"].get<long long>());
-    CHECK(pids.size() == 2);
-    CHECK(r.spans.size() == 3);
+    CHECK(pids.size() == 3);
+    REQUIRE(r.spans.size() == 5);
+    REQUIRE(named(r, "fork_in_span").size() == 1);
+    const json parent = named(r, "fork_in_span")[0];
+    for (const auto& g : named(r, "greet"))
+      if (g["params"]["name"] == "child-in-span") {
+        CHECK(g["parentSpanId"] == parent["spanId"]);
+        CHECK(g["traceId"] == parent["traceId"]);  // the parent's trace id, not zeros
+      }
   });
 }
 
