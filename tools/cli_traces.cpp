@@ -118,7 +118,7 @@ void print_tree(const json& trace, const Colour& c) {
         for (const auto& [k, v] : s["params"].items()) order.push_back(k);
       for (const auto& k : order)
         args += (args.empty() ? "" : ", ") + k.get<std::string>() + "=" +
-                compact(s["params"][k.get<std::string>()]);
+                compact(s["params"].value(k.get<std::string>(), json()));
     }
     // Too long for the terminal: the arguments are cut first, then the result, so that the file stays.
     const std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));

@@ -327,8 +327,7 @@ int main() {
   CHECK(r.text.find("return AGENTLOG_RETURN_AS(bool, p); } // agentlog") != std::string::npos);
   CHECK(r.text.find("if (k) return AGENTLOG_RETURN_AS(char, 66); return AGENTLOG_RETURN_AS(char, 67); }") !=
         std::string::npos);
-  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE(static_cast<int>(c)); // agentlog\n  return c;") !=
-        std::string::npos);
+  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE((int)(c)); // agentlog\n  return c;") != std::string::npos);
   CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
   bool multi_line_noted = false;  // split(): left alone, and said so
   for (const auto& n : r.notes) multi_line_noted |= n.find("spans several lines") != std::string::npos;
@@ -561,14 +560,15 @@ static inline int twice(int v) {
 )";
   TempDir root;
   auto r = instrument_in_project(root, "shared.h", header, 2, "c++17");
-  CHECK(r.text.find("#ifdef __cplusplus // agentlog\n#include \"") != std::string::npos);
+  CHECK(r.text.find("#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n#include \"") !=
+        std::string::npos);
   CHECK(r.text.find("agentlog_trace.h\" // agentlog\n#endif // agentlog\n") != std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == header);
   agentlog::test::write_text(root / "shared.h", r.text);
   agentlog::test::write_text(root / "b.c", "#include \"shared.h\"\nint from_c(int v) { return twice(v); }\n");
   agentlog::test::write_text(
       root / "a.cpp",
-      "#include <cstdio>\n#include \"shared.h\"\nextern \"C\" int from_c(int);\n"
+      "#include <cstdio>\nextern \"C\" {\n#include \"shared.h\"\n}\nextern \"C\" int from_c(int);\n"
       "int main() {\n  AGENTLOG_SPAN(1);\n  std::printf(\"%d\\n\", twice(2) + from_c(3));\n}\n");
   auto c = agentlog::test::run_process({"gcc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-c",
                                         (root / "b.c").string(), "-o", (root / "b.o").string()});

@@ -432,9 +432,9 @@ struct Walk {
           if (plain_name && !x->self->returns_reference && !x->self->c_language) {  // C has no NRVO to keep
             std::size_t ls = line_start_of(text, rs);
             const bool pod = clang().clang_isPODType(clang().clang_getCursorType(expr));
-            const std::string record =
-                "AGENTLOG_RETURN_VALUE(" +
-                (as.empty() ? expr_text : "static_cast<" + as + ">(" + expr_text + ")") + ");";
+            // (A C cast: a .h may be compiled as C too.)
+            const std::string record = "AGENTLOG_RETURN_VALUE(" +
+                                       (as.empty() ? expr_text : "(" + as + ")(" + expr_text + ")") + ");";
             const bool own_line = only_space_between(text, ls, rs);
             if (parent.kind == CXCursor_CompoundStmt && (own_line || !pod)) {
               x->self->return_of_edit[x->self->order] = rs;
@@ -1034,7 +1034,8 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
   std::vector<std::string> args =
       options.compile_args.empty() ? compile_args_for(path, path.parent_path(), note) : options.compile_args;
   if (!note.empty()) result.notes.push_back(note);
-  const bool c_file = path.extension() == ".c";
+  // C: a .c file, or a header parsed as C (a project whose compile_commands.json has C sources only).
+  const bool c_file = path.extension() == ".c" || std::find(args.begin(), args.end(), "-xc") != args.end();
   Parse original(path, text, args);
   if (!original.ok()) {
     result.ok = false;
@@ -1049,14 +1050,20 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         " in the file before instrumenting (" + before[0].text() +
         "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
         "but check that the file builds");
-  std::string include_line = "#include \"" + options.runtime_include + "\" // agentlog\n";
+  std::string runtime_include = options.runtime_include;
+  if (c_file && runtime_include.size() > 4 &&
+      runtime_include.compare(runtime_include.size() - 4, 4, ".hpp") == 0)
+    runtime_include.pop_back(), runtime_include.pop_back();  // agentlog_trace.h, next to the C++ one
+  std::string include_line = "#include \"" + runtime_include + "\" // agentlog\n";
   // A .h may be a header that C files include too: they get the C runtime (agentlog_trace.h, next to the C++
   // one), which takes what is written here at levels 1-2.
-  const std::string& runtime = options.runtime_include;
+  const std::string& runtime = runtime_include;
   if (path.extension() == ".h" && !c_file && runtime.size() > 4 &&
       runtime.compare(runtime.size() - 4, 4, ".hpp") == 0)
-    include_line = "#ifdef __cplusplus // agentlog\n" + include_line + "#else // agentlog\n#include \"" +
-                   runtime.substr(0, runtime.size() - 2) + "\" // agentlog\n#endif // agentlog\n";
+    include_line =
+        "#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n" + include_line +
+        "} // agentlog\n#else // agentlog\n#include \"" + runtime.substr(0, runtime.size() - 2) +
+        "\" // agentlog\n#endif // agentlog\n";  // (extern "C++": it may be included in extern "C")
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
   // that parses as cleanly as the original wins.
