@@ -2193,9 +2193,26 @@ void capture_impl(Out& o, const T& v, Rank<11>) {
   std::string text = adl::call_to_string(v);
   capture_string(o, text.data(), text.size());
 }
+// A standard library type that converts (std::atomic<int>, std::vector<bool>::reference): its conversion is
+// the library's, cheap and without side effects, so the value is written through it.
+template <class T, typename std::enable_if<has_ostream<T>::value, int>::type = 0>
+bool capture_standard(Out& o, const T& v, const std::string& type) {
+  if (type.compare(0, 5, "std::") != 0) return false;
+  std::ostringstream ss;
+  ss << v;
+  std::string text = ss.str();
+  capture_string(o, text.data(), text.size());
+  return true;
+}
+template <class T, typename std::enable_if<!has_ostream<T>::value, int>::type = 0>
+bool capture_standard(Out&, const T&, const std::string&) {
+  return false;
+}
 template <class T>
-void capture_impl(Out& o, const T&, Rank<0>) {
-  std::string name = "<" + type_name<T>() + ">";
+void capture_impl(Out& o, const T& v, Rank<0>) {
+  const std::string type = type_name<T>();
+  if (capture_standard(o, v, type)) return;
+  std::string name = "<" + type + ">";
   capture_string(o, name.data(), name.size());
 }
 

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -106,8 +107,9 @@ Handle open_handle(int fd) {
   AGENTLOG_SPAN(2, fd);
   return AGENTLOG_RETURN(Handle{fd});
 }
-void conversions(const Handle& handle, const Celsius& celsius, const Label& label, const Money& money) {
-  AGENTLOG_SPAN(2, handle, celsius, label, money);
+void conversions(const Handle& handle, const Celsius& celsius, const Label& label, const Money& money,
+                 const std::atomic<int>& counter) {
+  AGENTLOG_SPAN(2, handle, celsius, label, money, counter);
 }
 
 void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
@@ -321,7 +323,8 @@ int main(int argc, char** argv) {
     std::string text = "s";
     packed(1, text, 2.5, std::string("moved"));
     packed(0);
-    conversions(open_handle(-1), Celsius{21.5}, Label(), Money{750});
+    std::atomic<int> counter(4);
+    conversions(open_handle(-1), Celsius{21.5}, Label(), Money{750}, counter);
     binary_text("a\xff\xc3\xa9\xed\xa0\x80z");  // a stray byte, e acute, a surrogate's 3 bytes
 #if __cplusplus >= 201703L
     captures17("view", 5, std::nullopt);

@@ -326,6 +326,7 @@ TEST_CASE("captures of every kind") {
     CHECK(conv["celsius"].get<std::string>().find("Celsius") != std::string::npos);
     CHECK(conv["label"].get<std::string>().find("Label") != std::string::npos);
     CHECK(conv["money"] == "750 cents");
+    CHECK(conv["counter"] == "4");  // a standard library type's conversion is used
     // Bytes that are not UTF-8 (binary data in a string) are U+FFFD: the line stays JSON.
     CHECK(named(r, "binary_text")[0]["params"]["s"] ==
           "a\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdz");
