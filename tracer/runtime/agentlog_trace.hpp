@@ -2181,12 +2181,17 @@ void capture_impl(Out& o, const T& v, Rank<13>) {
   }
   o.s += ']';
 }
-template <class T, typename std::enable_if<streams_itself<T>::value, int>::type = 0>
-void capture_impl(Out& o, const T& v, Rank<12>) {
+// The value as its operator<< writes it.
+template <class T>
+void capture_streamed(Out& o, const T& v) {
   std::ostringstream ss;
   ss << v;
   std::string text = ss.str();
   capture_string(o, text.data(), text.size());
+}
+template <class T, typename std::enable_if<streams_itself<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<12>) {
+  capture_streamed(o, v);
 }
 template <class T, typename std::enable_if<to_string_itself<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<11>) {
@@ -2198,10 +2203,7 @@ void capture_impl(Out& o, const T& v, Rank<11>) {
 template <class T, typename std::enable_if<has_ostream<T>::value, int>::type = 0>
 bool capture_standard(Out& o, const T& v, const std::string& type) {
   if (type.compare(0, 5, "std::") != 0) return false;
-  std::ostringstream ss;
-  ss << v;
-  std::string text = ss.str();
-  capture_string(o, text.data(), text.size());
+  capture_streamed(o, v);
   return true;
 }
 template <class T, typename std::enable_if<!has_ostream<T>::value, int>::type = 0>

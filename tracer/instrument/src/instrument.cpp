@@ -1050,20 +1050,17 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         " in the file before instrumenting (" + before[0].text() +
         "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
         "but check that the file builds");
-  std::string runtime_include = options.runtime_include;
-  if (c_file && runtime_include.size() > 4 &&
-      runtime_include.compare(runtime_include.size() - 4, 4, ".hpp") == 0)
-    runtime_include.pop_back(), runtime_include.pop_back();  // agentlog_trace.h, next to the C++ one
-  std::string include_line = "#include \"" + runtime_include + "\" // agentlog\n";
-  // A .h may be a header that C files include too: they get the C runtime (agentlog_trace.h, next to the C++
-  // one), which takes what is written here at levels 1-2.
-  const std::string& runtime = runtime_include;
-  if (path.extension() == ".h" && !c_file && runtime.size() > 4 &&
-      runtime.compare(runtime.size() - 4, 4, ".hpp") == 0)
-    include_line =
-        "#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n" + include_line +
-        "} // agentlog\n#else // agentlog\n#include \"" + runtime.substr(0, runtime.size() - 2) +
-        "\" // agentlog\n#endif // agentlog\n";  // (extern "C++": it may be included in extern "C")
+  // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and a .h parsed as C++
+  // gets both (C files may include it too; the C runtime takes what is written here at levels 1-2). The C++
+  // include is in extern "C++": the header may be included inside extern "C".
+  const std::string& runtime = options.runtime_include;
+  const bool cxx_runtime = runtime.size() > 4 && runtime.compare(runtime.size() - 4, 4, ".hpp") == 0;
+  const std::string c_runtime = cxx_runtime ? runtime.substr(0, runtime.size() - 2) : runtime;
+  auto include = [](const std::string& header) { return "#include \"" + header + "\" // agentlog\n"; };
+  std::string include_line = include(c_file ? c_runtime : runtime);
+  if (path.extension() == ".h" && !c_file && cxx_runtime)
+    include_line = "#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n" + include_line +
+                   "} // agentlog\n#else // agentlog\n" + include(c_runtime) + "#endif // agentlog\n";
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
   // that parses as cleanly as the original wins.
