@@ -114,17 +114,22 @@ void conversions(const Handle& handle, const Celsius& celsius, const Label& labe
 
 void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
 
-// A fork inside a span: the child's spans are its children, in its trace.
-void fork_in_span() {
-  AGENTLOG_SPAN(1);
+// Runs greet(id, name) in a child process (after writing this process's spans) and waits for it.
+void greet_in_child(int id, const char* name) {
   agentlog::flush();
   pid_t child = fork();
   if (child == 0) {
-    greet(4, "child-in-span");
+    greet(id, name);
     std::exit(0);
   }
   int status = 0;
   waitpid(child, &status, 0);
+}
+
+// A fork inside a span: the child's spans are its children, in its trace.
+void fork_in_span() {
+  AGENTLOG_SPAN(1);
+  greet_in_child(4, "child-in-span");
 }
 
 // A parameter pack, as the instrumenter writes it: recorded as an array under the pack's name.
@@ -417,14 +422,7 @@ int main(int argc, char** argv) {
     greet(2, "after");
   } else if (scenario == "fork") {
     greet(1, "parent-before");
-    agentlog::flush();
-    pid_t child = fork();
-    if (child == 0) {
-      greet(2, "child");
-      std::exit(0);
-    }
-    int status = 0;
-    waitpid(child, &status, 0);
+    greet_in_child(2, "child");
     greet(3, "parent-after");
     fork_in_span();
   } else if (scenario == "exit") {

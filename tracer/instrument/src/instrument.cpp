@@ -1050,9 +1050,9 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         " in the file before instrumenting (" + before[0].text() +
         "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
         "but check that the file builds");
-  // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and a .h parsed as C++
-  // gets both (C files may include it too; the C runtime takes what is written here at levels 1-2). The C++
-  // include is in extern "C++": the header may be included inside extern "C".
+  // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and a .h parsed as
+  // C++ gets both (C files may include it too; the C runtime takes what is written here at levels 1-2). The
+  // C++ include is in extern "C++": the header may be included inside extern "C".
   const std::string& runtime = options.runtime_include;
   const bool cxx_runtime = runtime.size() > 4 && runtime.compare(runtime.size() - 4, 4, ".hpp") == 0;
   const std::string c_runtime = cxx_runtime ? runtime.substr(0, runtime.size() - 2) : runtime;
