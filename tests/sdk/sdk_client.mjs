@@ -154,7 +154,7 @@ try {
   const ins = await call("instrument_file", { file: "src/calc.cpp", level: 2 });
   assert.equal(ins.isError, false, JSON.stringify(ins));
   assert.equal(ins.structuredContent.changed, true);
-  assert.match(fs.readFileSync(path.join(scratch, "src/calc.cpp"), "utf8"), /AGENTLOG_SPAN\(2, a, b\); \/\/ agentlog/);
+  assert.match(fs.readFileSync(path.join(scratch, "src/calc.cpp"), "utf8"), /int add\(int a, int b\) \{ AGENTLOG_SPAN\(2, a, b\); \/\* agentlog \*\//);
   const all = await call("instrument_all", { level: 1, dryRun: true });
   assert.equal(all.isError, false, JSON.stringify(all));
   assert.equal(all.structuredContent.files[0].file, "src/calc.cpp");

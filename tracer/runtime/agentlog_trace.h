@@ -1,12 +1,13 @@
 /* agentlog tracing runtime for GNU C (gcc and clang), levels 1 and 2. Header-only: the shared state is in
  * weak symbols, so every .c file can include this header and the program still has one tracer.
  *
- *   #include "../.ai-agents/logging/runtime/agentlog_trace.h" // agentlog
- *   int add(int a, int b) {
- *     AGENTLOG_SPAN(2, a, b); // agentlog
+ *   #include "../.ai-agents/logging/runtime/agentlog_trace.h" // agentlog: was an empty line
+ *   int add(int a, int b) { AGENTLOG_SPAN(2, a, b);
  *     return AGENTLOG_RETURN(a + b); // agentlog
  *   }
  *
+ * (the span is followed by a marker comment; see agentlog_trace.hpp)
+ * Included by a C++ file (a header shared by C and C++ files), it is the C++ runtime, agentlog_trace.hpp.
  * The span ends when the scope ends (__attribute__((cleanup))). Parameters (level 2, up to 8 per function)
  * are captured by type with _Generic: integers, _Bool, float/double, char pointers (null-safe) and other
  * pointers (as addresses); a struct passed by value cannot be captured (list its fields or pass a pointer).
@@ -18,7 +19,13 @@
 #ifndef AGENTLOG_TRACE_H
 #define AGENTLOG_TRACE_H
 
-#if defined(AGENTLOG_DISABLE)
+#if defined(__cplusplus)
+/* A C++ file (one that includes a header shared with C files) gets the C++ runtime, next to this file. The
+ * header may be included inside extern "C". */
+extern "C++" {
+#include "agentlog_trace.hpp"
+}
+#elif defined(AGENTLOG_DISABLE)
 #define AGENTLOG_SPAN(...) ((void)0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)

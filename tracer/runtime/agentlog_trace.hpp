@@ -1,11 +1,12 @@
 // agentlog tracing runtime: header-only, standard library only, C++11 to C++20, g++ and clang++.
 //
-// Instrumented code (written by `agentlog instrument`, every inserted line ends with `// agentlog`):
+// Instrumented code, as `agentlog instrument` writes it. It adds no line, so that the lines spans name are
+// the original file's: the include takes an empty line's place, the rest goes on existing lines, and every
+// piece is marked (`/* agentlog */` after an inserted statement, `// agentlog` at the end of a changed line):
 //
-//   #include "../.ai-agents/logging/runtime/agentlog_trace.hpp" // agentlog
-//   std::string greet(int id, const std::string& name) {
-//     AGENTLOG_SPAN(2, id, name); // agentlog        ceiling level, then the parameters to capture
-//     ...
+//   #include "../.ai-agents/logging/runtime/agentlog_trace.hpp" // agentlog: was an empty line
+//   std::string greet(int id, const std::string& name) { AGENTLOG_SPAN(2, id, name); /* agentlog */
+//     ...                                          ceiling level, then the parameters to capture
 //     return AGENTLOG_RETURN(name + "!"); // agentlog   records the value, passes it through unchanged
 //   }
 //

@@ -177,7 +177,12 @@ int visible(int a) {
   std::string out = instrument_text("u.cpp", src, 2);
   CHECK(out.find("AGENTLOG_SPAN(2); /* agentlog */ return AGENTLOG_RETURN(2); } // agentlog") !=
         std::string::npos);
-  CHECK(out.find("  AGENTLOG_SPAN(2, a); // agentlog\n  AGENTLOG_RETURN_VALUE(a); // agentlog\n  return a;") != std::string::npos);
+  CHECK(out.find("int visible(int a) { AGENTLOG_SPAN(2, a); /* agentlog */\n  AGENTLOG_RETURN_VALUE(a); /* "
+                 "agentlog */ "
+                 "return a;") != std::string::npos);
+  // No empty line to take: the include goes first, and #line gives the lines after it their own numbers.
+  CHECK(out.find("agentlog_trace.hpp\" // agentlog\n#line 1 // agentlog\n#define MAKE(name)") !=
+        std::string::npos);
   CHECK(out.find("int name() { return 1; }") != std::string::npos);   // the macro body
   CHECK(out.find("constexpr int cx(int v) { return v; }") != std::string::npos);
   CHECK(out.find("S() = default;") != std::string::npos);
@@ -213,7 +218,7 @@ int use() { return pick(true, 1, 2) + *make(1) + static_cast<int>(local().size()
 )";
   std::string out = instrument_text("r.cpp", src, 2);
   CHECK(out.find("return AGENTLOG_RETURN(std::unique_ptr<int>(new int(v))); // agentlog") != std::string::npos);
-  CHECK(out.find("AGENTLOG_RETURN_VALUE(s); // agentlog\n  return s;") != std::string::npos);  // NRVO kept
+  CHECK(out.find("  AGENTLOG_RETURN_VALUE(s); /* agentlog */ return s;") != std::string::npos);  // NRVO kept
   CHECK(out.find("return AGENTLOG_RETURN(s); // agentlog") != std::string::npos);  // a reference passes through
   CHECK(out.find("  return;\n") != std::string::npos);
   CHECK(agentlog::instrument::strip(out) == src);
@@ -244,6 +249,84 @@ struct Shape {
         std::string::npos);
   CHECK(out.find("{ AGENTLOG_SPAN(2, AGENTLOG_PACK(parts)); /* agentlog */ return") != std::string::npos);
   CHECK(agentlog::instrument::strip(out) == src);
+}
+
+TEST_CASE("no line is added: the include takes an empty line at file scope, else #line keeps the numbers") {
+  struct Case {
+    std::string why, src;
+    int taken;  // the line the include takes (1-based), 0: none fits (include first, then #line)
+  };
+  const std::string f = "int f(int v) {\n  return v;\n}\n";
+  const std::vector<Case> cases = {
+      {"after the includes", "#include <string>\n\n" + f, 2},
+      {"the first of several", "// head\n\n#include <string>\n\n" + f, 2},
+      {"in a namespace: none", "namespace n {\n\n" + f + "}\n", 0},
+      {"before the namespace", "\nnamespace n {\n\n" + f + "}\n", 1},
+      {"in a block comment: none", "/* a\n\n*/\n" + f, 0},
+      {"in an #if that ends before: none", "#if defined(X)\n\n#endif\n" + f, 0},
+      {"in the include guard", "#ifndef G_H\n#define G_H\n\n" + f + "#endif\n", 3},
+      {"after #pragma once", "// c\n\n#pragma once\n\n" + f, 4},
+      {"in a declaration: none", "int x =\n\n  3;\n" + f, 0},
+      {"after a line continuation: none", "#define M 1 \\\n\n" + f, 0},
+      {"in a raw string: none", "const char* s = R\"(\n\n)\";\n" + f, 0},
+      {"after the function: none", f + "\n", 0},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.why);
+    const std::string out = instrument_text("p.cpp", c.src, 2);
+    CHECK(agentlog::instrument::strip(out) == c.src);
+    std::vector<std::string> lines;
+    std::istringstream ss(out);
+    for (std::string l; std::getline(ss, l);) lines.push_back(l);
+    const auto count = static_cast<std::size_t>(std::count(c.src.begin(), c.src.end(), '\n'));
+    if (c.taken > 0) {
+      REQUIRE(lines.size() == count);
+      CHECK(lines[static_cast<std::size_t>(c.taken - 1)].find("// agentlog: was an empty line") !=
+            std::string::npos);
+    } else {
+      REQUIRE(lines.size() == count + 2);
+      const std::size_t at = c.src.rfind("#pragma once", 0) == 0 ? 1 : 0;
+      CHECK(lines[at + 1] == "#line " + std::to_string(at + 1) + " // agentlog");
+    }
+    // What g++ says about the instrumented file names the original lines.
+    TempDir dir;
+    agentlog::test::write_text(dir / "p.cpp", out + "int g() { return h(); }\n");  // h is not declared
+    auto built =
+        agentlog::test::run_process({"g++", "-std=c++20", "-fsyntax-only", (dir / "p.cpp").string()});
+    CHECK(built.err.find("p.cpp:" + std::to_string(count + 1) + ":18: error: ") != std::string::npos);
+  }
+}
+
+TEST_CASE("spans and AGENTLOG_LINE events name the lines of the original file") {
+  const std::string src = R"(// a program
+#include <cstdio>
+
+int add(int a, int b)
+{
+  int s = a + b;
+  if (s > 10)
+    return s;
+  return s * 2;
+}
+
+int main() {
+  std::printf("%d\n", add(2, 3));
+}
+)";
+  TempDir root;
+  auto r = instrument_in_project(root, "l.cpp", src, 5, "c++17");
+  CHECK(build_and_run(root, "l.cpp", r.text, "c++17").out == "10\n");
+  std::map<std::string, json> by_function;
+  for (const auto& s : spans_of(root)) by_function[s["function"]] = s;
+  CHECK(by_function["add"]["line"] == 5);  // the body's '{'
+  CHECK(by_function["main"]["line"] == 12);
+  std::vector<std::string> events;
+  for (const auto& e : by_function["add"]["events"])
+    events.push_back(e["kind"] == "line" ? std::to_string(e["line"].get<int>())
+                                         : e["name"].get<std::string>());
+  CHECK(events ==
+        std::vector<std::string>{"6", "s", "7", "9"});  // the declaration, its variable, the if, the return
+  CHECK(agentlog::instrument::strip(r.text) == src);
 }
 
 TEST_CASE("returns that share their line are wrapped; strip restores them, CRLF files too") {
@@ -288,8 +371,9 @@ std::string keep(bool b) {
   for (char c : src) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
   std::string out_crlf = instrument_text("c.cpp", crlf, 2);
   CHECK(out_crlf.find("  if (n < 2) return AGENTLOG_RETURN(n); // agentlog\r\n") != std::string::npos);
-  CHECK(out_crlf.find("  AGENTLOG_SPAN(2, n); // agentlog\r\n") !=
-        std::string::npos);  // inserted lines: CRLF too
+  CHECK(out_crlf.find("int fib(int n) { AGENTLOG_SPAN(2, n); /* agentlog */\r\n") != std::string::npos);
+  CHECK(out_crlf.find("\" // agentlog\r\n#line 1 // agentlog\r\n#include <string>\r\n") ==
+        out_crlf.find('\n') - 14);  // inserted lines: CRLF too
   for (std::size_t at = 0; (at = out_crlf.find('\n', at)) != std::string::npos; ++at)
     CHECK_MESSAGE(out_crlf[at - 1] == '\r', out_crlf.substr(out_crlf.rfind('\n', at - 1) + 1, at));
   CHECK(agentlog::instrument::strip(out_crlf) == crlf);
@@ -327,12 +411,10 @@ int main() {
   CHECK(r.text.find("return AGENTLOG_RETURN_AS(bool, p); } // agentlog") != std::string::npos);
   CHECK(r.text.find("if (k) return AGENTLOG_RETURN_AS(char, 66); return AGENTLOG_RETURN_AS(char, 67); }") !=
         std::string::npos);
-  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE((int)(c)); // agentlog\n  return c;") != std::string::npos);
+  CHECK(r.text.find("  AGENTLOG_RETURN_VALUE((int)(c)); /* agentlog */ return c;") != std::string::npos);
   CHECK(r.text.find("return AGENTLOG_RETURN(n); }") != std::string::npos);  // the same type: as it was
-  bool multi_line_noted = false;  // split(): left alone, and said so
-  for (const auto& n : r.notes) multi_line_noted |= n.find("spans several lines") != std::string::npos;
-  CHECK(multi_line_noted);
-  CHECK(r.text.find("  return a +\n         b;") != std::string::npos);
+  CHECK(r.text.find("  return AGENTLOG_RETURN(a + // agentlog\n         b); // agentlog\n") !=
+        std::string::npos);
   // A class value returned by name, on a line with more: recorded before the return (NRVO kept).
   CHECK(r.text.find("std::string w = \"hey\"; AGENTLOG_RETURN_VALUE(w); /* agentlog */ return w; }") !=
         std::string::npos);
@@ -354,6 +436,61 @@ int main() {
   CHECK(returned["same"] == 7);
   CHECK(returned["word"] == "hey");
   CHECK(returned["echo"] == "yo");
+}
+
+TEST_CASE("a return over several lines is wrapped, and strip finds its end on a later line") {
+  const std::string src = R"src(#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+std::string label(int n) {
+  return std::string("(") +  // an opening "(" in a comment
+         std::to_string(n) + ")" +
+         /* ) */ std::string(1, ')');
+}
+int positives(const std::vector<int>& v) {
+  return static_cast<int>(std::count_if(v.begin(), v.end(), [](int x) {
+    return x > 0;
+  }));
+}
+int later(int a)
+{
+  return
+      a * 2;
+}
+int pick(bool b) {
+  if (b) return 1 +
+                2; return 4;
+}
+int main() {
+  std::printf("%s %d %d %d\n", label(7).c_str(), positives({1, -1, 2}), later(4), pick(true) + pick(false));
+}
+)src";
+  for (const bool crlf : {false, true}) {
+    CAPTURE(crlf);
+    std::string text = src;
+    if (crlf)
+      for (std::size_t at = 0; (at = text.find('\n', at)) != std::string::npos; at += 2)
+        text.insert(at, 1, '\r');
+    TempDir root;
+    auto r = instrument_in_project(root, "m.cpp", text, 3, "c++17");
+    CHECK(agentlog::instrument::strip(r.text) == text);
+    if (crlf) continue;
+    CHECK(r.text.find("  return AGENTLOG_RETURN(std::string(\"(\") +  // an opening \"(\" in a comment // "
+                      "agentlog\n") != std::string::npos);
+    CHECK(r.text.find("         /* ) */ std::string(1, ')')); // agentlog\n") != std::string::npos);
+    CHECK(r.text.find("  }))); // agentlog\n") != std::string::npos);
+    CHECK(r.text.find("  return\n      AGENTLOG_RETURN(a * 2); // agentlog\n") != std::string::npos);
+    CHECK(r.text.find("                2); return AGENTLOG_RETURN(4); // agentlog\n") != std::string::npos);
+    CHECK(build_and_run(root, "m.cpp", r.text, "c++17").out == "(7)) 2 8 7\n");
+    std::map<std::string, json> returned;
+    for (const auto& s : spans_of(root))
+      if (s.contains("returnValue")) returned[s["function"]] = s["returnValue"];
+    CHECK(returned["label"] == "(7))");
+    CHECK(returned["positives"] == 2);
+    CHECK(returned["later"] == 8);
+  }
 }
 
 TEST_CASE("a return or parameter list that cannot be wrapped is left alone; the rest of the file is traced") {
@@ -411,9 +548,10 @@ int main() {
   CHECK(out.find("  return (b.v);\n") != std::string::npos);                            // decltype(auto)
   CHECK(out.find("if (x) return AGENTLOG_RETURN(\"yes\"); // agentlog") != std::string::npos);
   CHECK(out.find("return AGENTLOG_RETURN(a * 2); // agentlog") != std::string::npos);
-  CHECK(out.find("AGENTLOG_SPAN(2, AGENTLOG_PACK(a)); // agentlog") != std::string::npos);
-  CHECK(out.find("AGENTLOG_SPAN(2); // agentlog\n  return AGENTLOG_RETURN(s.v + n);") != std::string::npos);
-  CHECK(out.find("AGENTLOG_SPAN(2, a, b); // agentlog\n  return {a, b};") != std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2, AGENTLOG_PACK(a)); /* agentlog */") != std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2); /* agentlog */\n  return AGENTLOG_RETURN(s.v + n);") !=
+        std::string::npos);
+  CHECK(out.find("AGENTLOG_SPAN(2, a, b); /* agentlog */\n  return {a, b};") != std::string::npos);
   std::string notes;
   for (const auto& n : r.notes) notes += n + "\n";
   CHECK(notes.find("the return value at line 16 is not recorded (wrapping it did not compile: ") !=
@@ -495,7 +633,9 @@ int main() {
   CHECK(r.text.find("pool.submit(AGENTLOG_WRAP [&out] {") != std::string::npos);
   CHECK(r.text.find("workers.emplace_back(AGENTLOG_WRAP [f] {") != std::string::npos);
   CHECK(r.text.find("pool.emplace_back(AGENTLOG_WRAP [&, t] {") != std::string::npos);
-  CHECK(r.text.find("std::thread single(AGENTLOG_WRAP [&] { // agentlog\n") != std::string::npos);
+  CHECK(
+      r.text.find("std::thread single(AGENTLOG_WRAP [&] { AGENTLOG_SPAN(3); /* agentlog */ // agentlog\n") !=
+      std::string::npos);  // the marker after the lambda's span
   CHECK(r.text.find("std::async(std::launch::async, AGENTLOG_WRAP [a] {") != std::string::npos);
   CHECK(r.text.find("auto local = [a] {") != std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == src);
@@ -560,9 +700,10 @@ static inline int twice(int v) {
 )";
   TempDir root;
   auto r = instrument_in_project(root, "shared.h", header, 2, "c++17");
-  CHECK(r.text.find("#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n#include \"") !=
+  // The C runtime's header, which in C++ is the C++ runtime; after `#pragma once`, then #line.
+  CHECK(r.text.find("#pragma once\n#include \"") == 0);
+  CHECK(r.text.find("agentlog_trace.h\" // agentlog\n#line 2 // agentlog\n#ifdef __cplusplus\n") !=
         std::string::npos);
-  CHECK(r.text.find("agentlog_trace.h\" // agentlog\n#endif // agentlog\n") != std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == header);
   agentlog::test::write_text(root / "shared.h", r.text);
   agentlog::test::write_text(root / "b.c", "#include \"shared.h\"\nint from_c(int v) { return twice(v); }\n");
@@ -604,7 +745,7 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   const std::string r = root.path().string();
   auto dry = agentlog::test::run_agentlog({"instrument", "t.cpp", "--level", "2", "--dry-run", "--root", r});
   CHECK(dry.exit_code == 0);
-  CHECK(dry.out.find("+  AGENTLOG_SPAN(2, v); // agentlog") != std::string::npos);
+  CHECK(dry.out.find("+int twice(int v) { AGENTLOG_SPAN(2, v); /* agentlog */") != std::string::npos);
   CHECK(agentlog::test::read_text(root / "t.cpp") == src);
   // The level in the file is a ceiling: the text output says the configuration records less.
   auto capped =
@@ -632,10 +773,10 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   CHECK(relevel["structuredContent"]["changed"] == true);
   std::string level4 = agentlog::test::read_text(root / "t.cpp");
   CHECK(level4.find("AGENTLOG_SPAN(4, v)") != std::string::npos);
-  CHECK(level4.find("AGENTLOG_VAR(r); // agentlog") != std::string::npos);
+  CHECK(level4.find("  int r = v * 2; AGENTLOG_VAR(r); /* agentlog */\n") != std::string::npos);
   CHECK(level4.find("AGENTLOG_SPAN(2") == std::string::npos);
   auto undry = agentlog::test::run_agentlog({"uninstrument", "t.cpp", "--dry-run", "--root", r});
-  CHECK(undry.out.find("-  AGENTLOG_SPAN(4, v); // agentlog") !=
+  CHECK(undry.out.find("-int twice(int v) { AGENTLOG_SPAN(4, v); /* agentlog */") !=
         std::string::npos);  // the diff, in text mode too
   CHECK(agentlog::test::read_text(root / "t.cpp") == level4);
   json restored = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
@@ -757,24 +898,28 @@ TEST_CASE("corpus: every construct, expected output per level, C and C++") {
           agentlog::test::run_process({c_file ? "gcc" : "g++", c_file ? "-std=gnu11" : "-std=c++20", "-Wall",
                                        "-Wextra", "-Werror", "-fsyntax-only", (dir / in.name).string()});
       CHECK_MESSAGE(compiled.exit_code == 0, compiled.err);
-      // AGENTLOG_LINE(n) names its statement's line in the instrumented file (as a span's __LINE__ does):
-      // line n is the next line that is not inserted.
-      std::vector<std::string> lines;
-      std::istringstream in_text(r.text);
-      for (std::string l; std::getline(in_text, l);) lines.push_back(l);
-      auto inserted = [](const std::string& l) {
-        return l.size() >= 11 && l.compare(l.size() - 11, 11, "// agentlog") == 0 &&
-               l.find("AGENTLOG_RETURN(") == std::string::npos &&
-               l.find("AGENTLOG_RETURN_AS(") == std::string::npos &&
-               l.find("AGENTLOG_WRAP ") == std::string::npos;
+      // No line is added: the include takes an empty line's place, and AGENTLOG_LINE(n) is on line n, the
+      // line its statement has in the original file.
+      auto lines_of = [](const std::string& text) {
+        std::vector<std::string> out;
+        std::istringstream ss(text);
+        for (std::string l; std::getline(ss, l);) out.push_back(l);
+        return out;
       };
+      const auto lines = lines_of(r.text), original_lines = lines_of(src);
+      REQUIRE(lines.size() == original_lines.size());
+      const auto blank = std::find(original_lines.begin(), original_lines.end(), "") - original_lines.begin();
+      REQUIRE(blank < static_cast<std::ptrdiff_t>(lines.size()));
+      CHECK(lines[static_cast<std::size_t>(blank)] ==
+            "#include \"" + in.header + "\" // agentlog: was an empty line");
+      int events = 0;
       for (std::size_t k = 0; k < lines.size(); ++k) {
-        std::size_t at = lines[k].find("AGENTLOG_LINE(");
-        if (at == std::string::npos) continue;
-        std::size_t next = k + 1;
-        while (next < lines.size() && inserted(lines[next])) ++next;
-        CHECK_MESSAGE(std::stoul(lines[k].substr(at + 14)) == next + 1, lines[k]);
+        CHECK(agentlog::instrument::strip(lines[k]) == original_lines[k]);
+        for (std::size_t at = 0; (at = lines[k].find("AGENTLOG_LINE(", at)) != std::string::npos;
+             ++at, ++events)
+          CHECK_MESSAGE(std::stoul(lines[k].substr(at + 14)) == k + 1, lines[k]);
       }
+      CHECK((level == 5) == (events > 0));
       // The same level again changes nothing (the tools strip first, then instrument).
       CHECK(agentlog::instrument::instrument(dir / in.name, agentlog::instrument::strip(r.text), o).text == r.text);
     }
@@ -795,7 +940,8 @@ TEST_CASE("TRACING_AUTO_INSTRUMENT=true instruments the project when the server 
     for (int i = 0; i < 300 && agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN(1)") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN(1); // agentlog") != std::string::npos);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("int a() { AGENTLOG_SPAN(1); /* agentlog */") !=
+        std::string::npos);
   auto audit = agentlog::test::read_text(root / ".ai-agents/logging/audit/actions.jsonl");
   CHECK(audit.find("\"tool\":\"instrument_all\"") != std::string::npos);
   CHECK(audit.find("TRACING_AUTO_INSTRUMENT") != std::string::npos);

@@ -102,14 +102,11 @@ std::string take(CXString s) {
   return out;
 }
 
-// In an inserted AGENTLOG_LINE, replaced by apply() with the line its statement has in the edited text (the
-// line a span reports is the edited text's too: __LINE__).
-const std::string kStatementLine = "\x01";
-
 struct Insertion {
   std::size_t offset;
   std::string text;
   int order;  // among insertions at one offset: lower first
+  bool line_end = false;  // a `// agentlog` marker: after every other insertion at its offset
 };
 
 // An error of a parse: its message, its line in the parsed text (0: it is in a header), and the places in the
@@ -258,12 +255,6 @@ std::vector<std::string> tokens_between(CXTranslationUnit tu, CXSourceRange rang
   return out;
 }
 
-std::string indent_at(const std::string& text, std::size_t line_start) {
-  std::size_t e = line_start;
-  while (e < text.size() && (text[e] == ' ' || text[e] == '\t')) ++e;
-  return text.substr(line_start, e - line_start);
-}
-
 std::size_t line_start_of(const std::string& text, std::size_t offset) {
   std::size_t p = text.rfind('\n', offset == 0 ? 0 : offset - 1);
   return p == std::string::npos || offset == 0 ? (offset == 0 ? 0 : (p == std::string::npos ? 0 : p + 1)) : p + 1;
@@ -313,6 +304,14 @@ struct Walk {
   }
 
   void add(std::size_t offset, std::string s) { edits.push_back({offset, std::move(s), order++}); }
+  void add_marker(std::size_t offset) { edits.push_back({offset, " // agentlog", order++, true}); }
+
+  // A statement inserted before the code at `at`, on its line (no line is added: the lines of the edited text
+  // are the original's). " X; /* agentlog */" goes before the space in front of `at`, so that strip() leaves
+  // the line as it was.
+  void add_before(std::size_t at, const std::string& statement) {
+    add(at > 0 && text[at - 1] == ' ' ? at - 1 : at, " " + statement + " /* agentlog */");
+  }
 
   // AGENTLOG_SPAN at the top of a body. The body's '{' must be in this file's own text (not a macro).
   bool span_at(CXCursor body, int level, const std::vector<std::string>& params) {
@@ -321,20 +320,7 @@ struct Walk {
     std::string call = "AGENTLOG_SPAN(" + std::to_string(level);
     for (const auto& p : params) call += ", " + p;
     call += ");";
-    std::size_t after = brace + 1;
-    std::size_t eol = text.find('\n', after);
-    if (eol != std::string::npos && only_space_between(text, after, eol)) {
-      // "{" ends its line: a line of its own, indented like the body's first line.
-      std::size_t next = eol + 1;
-      std::string indent = indent_at(text, next);
-      if (next >= text.size() || text[next] == '}' || indent.size() == text.size() - next)
-        indent = indent_at(text, line_start_of(text, brace)) + "  ";
-      if (next < text.size() && text.compare(next + indent.size(), 1, "}") == 0)
-        indent = indent_at(text, line_start_of(text, brace)) + "  ";
-      add(next, indent + call + " // agentlog\n");
-    } else {
-      add(after, " " + call + " /* agentlog */");
-    }
+    add(brace + 1, " " + call + " /* agentlog */");
     return true;
   }
 
@@ -396,11 +382,20 @@ struct Walk {
           std::size_t eol = text.find('\n', ee);
           if (semi == std::string::npos || eol == std::string::npos || semi > eol)
             return CXChildVisit_Continue;
-          if (text.find('\n', rs) < ee) {  // one line only: the marker and strip work line by line
-            x->self->skipped.push_back("the return value at line " +
-                                       std::to_string(line_of(clang().clang_getCursorLocation(c))) +
-                                       " is not recorded: the return statement spans several lines");
-            return CXChildVisit_Continue;
+          // An expression over several lines gets a marker on its first line too: strip() unwraps it there
+          // and finds the closing ')' on a later line.
+          const std::size_t first_eol = text.find('\n', es);
+          const bool several_lines = first_eol < ee;
+          std::size_t first_marker = std::string::npos;
+          if (several_lines) {
+            first_marker = x->self->marker_place(es, first_eol);
+            if (first_marker == std::string::npos || text.find("R\"", es) < ee) {
+              x->self->skipped.push_back(
+                  "the return value at line " + std::to_string(line_of(clang().clang_getCursorLocation(c))) +
+                  " is not recorded: it spans several lines with a raw string or a line "
+                  "continuation");
+              return CXChildVisit_Continue;
+            }
           }
           // The marker ends the line: right after the `;`, or after what follows it on the line (`}` of a
           // one-line body, another statement, a comment), before a '\r'. Not after a line continuation, nor
@@ -435,13 +430,9 @@ struct Walk {
             // (A C cast: a .h may be compiled as C too.)
             const std::string record = "AGENTLOG_RETURN_VALUE(" +
                                        (as.empty() ? expr_text : "(" + as + ")(" + expr_text + ")") + ");";
-            const bool own_line = only_space_between(text, ls, rs);
-            if (parent.kind == CXCursor_CompoundStmt && (own_line || !pod)) {
+            if (parent.kind == CXCursor_CompoundStmt && (only_space_between(text, ls, rs) || !pod)) {
               x->self->return_of_edit[x->self->order] = rs;
-              if (own_line)
-                x->self->add(ls, indent_at(text, ls) + record + " // agentlog\n");
-              else  // `{ std::string s = f(); return s; }`: before the return, on its line
-                x->self->add(text[rs - 1] == ' ' ? rs - 1 : rs, " " + record + " /* agentlog */");
+              x->self->add_before(rs, record);  // `{ std::string s = f(); return s; }` too
               x->wrapped = true;
               return CXChildVisit_Continue;
             }
@@ -450,10 +441,13 @@ struct Walk {
             if (!pod) return CXChildVisit_Continue;
           }
           const bool marked = !x->self->marked_lines.insert(eol).second;  // by an earlier return on the line
-          for (int k = 0; k < (marked ? 2 : 3); ++k) x->self->return_of_edit[x->self->order + k] = rs;
+          const bool first_marked = !several_lines || !x->self->marked_lines.insert(first_eol).second;
+          for (int k = 0; k < 2 + !marked + !first_marked; ++k)
+            x->self->return_of_edit[x->self->order + k] = rs;
           x->self->add(es, as.empty() ? "AGENTLOG_RETURN(" : "AGENTLOG_RETURN_AS(" + as + ", ");
           x->self->add(ee, ")");
-          if (!marked) x->self->add(marker_at, " // agentlog");
+          if (!marked) x->self->add_marker(marker_at);
+          if (!first_marked) x->self->add_marker(first_marker);
           x->wrapped = true;
           return CXChildVisit_Continue;
         },
@@ -553,7 +547,7 @@ struct Walk {
     add(at, "AGENTLOG_WRAP ");
     if (marked_lines.insert(eol).second) {
       wrap_of_edit[order] = at;
-      add(marker_at, " // agentlog");
+      add_marker(marker_at);
     }
   }
 
@@ -585,9 +579,9 @@ struct Walk {
           if (s >= text.size() || e > text.size()) return CXChildVisit_Continue;
           std::size_t ls = line_start_of(text, s);
           if (!only_space_between(text, ls, s)) return CXChildVisit_Recurse;
-          std::string indent = indent_at(text, ls);
           if (x->level >= 5)
-            x->self->add(ls, indent + "AGENTLOG_LINE(" + kStatementLine + "); // agentlog\n");
+            x->self->add_before(
+                s, "AGENTLOG_LINE(" + std::to_string(line_of(clang().clang_getCursorLocation(c))) + ");");
           if (c.kind == CXCursor_DeclStmt) {
             std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
             std::size_t eol = text.find('\n', e);
@@ -625,7 +619,7 @@ struct Walk {
                     if (tokens[k] != ",") vars.names.push_back(tokens[k]);
               }
               for (const auto& v : vars.names)
-                x->self->add(eol + 1, indent + "AGENTLOG_VAR(" + v + "); // agentlog\n");
+                x->self->add(semi + 1, " AGENTLOG_VAR(" + v + "); /* agentlog */");
             }
           }
           return CXChildVisit_Recurse;
@@ -719,60 +713,135 @@ struct Placed {
   int order;
 };
 
-std::string apply(const std::string& text, std::vector<Insertion> edits, std::string include_line,
-                  std::vector<Placed>& placed) {
-  // A file with CRLF line ends gets inserted lines with CRLF too.
-  const std::size_t first_newline = text.find('\n');
-  if (first_newline != std::string::npos && first_newline > 0 && text[first_newline - 1] == '\r') {
-    auto crlf = [](std::string& s) {
-      for (std::size_t at = 0; (at = s.find('\n', at)) != std::string::npos; at += 2) s.insert(at, 1, '\r');
-    };
-    crlf(include_line);
-    for (auto& e : edits) crlf(e.text);
-  }
-  std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
-    return a.offset != b.offset ? a.offset < b.offset : a.order < b.order;
-  });
-  // The include goes first, or after a leading `#pragma once`.
-  std::size_t include_at = 0;
-  if (text.rfind("#pragma once", 0) == 0) include_at = text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1;
-  // The original text at an offset goes after every insertion at that offset: its line in the edited text is
-  // its line in the original plus the lines inserted up to there.
-  std::size_t line = 1, counted = 0;  // the original line at offset `counted`
-  for (std::size_t i = 0, j; i < edits.size(); i = j) {
-    const std::size_t at = edits[i].offset;
-    line += static_cast<std::size_t>(std::count(text.begin() + static_cast<std::ptrdiff_t>(counted),
-                                                text.begin() + static_cast<std::ptrdiff_t>(at), '\n'));
-    counted = at;
-    for (j = i; j < edits.size() && edits[j].offset == at; ++j)
-      line += static_cast<std::size_t>(std::count(edits[j].text.begin(), edits[j].text.end(), '\n'));
-    const std::size_t edited_line = line + (include_at <= at ? 1 : 0);
-    for (std::size_t k = i; k < j; ++k)
-      for (std::size_t p; (p = edits[k].text.find(kStatementLine)) != std::string::npos;)
-        edits[k].text.replace(p, kStatementLine.size(), std::to_string(edited_line));
-  }
-  std::string out;
-  out.reserve(text.size() + edits.size() * 40 + include_line.size());
-  std::size_t pos = 0;
-  bool included = false;
-  for (const auto& e : edits) {
-    if (!included && include_at <= e.offset) {
-      out.append(text, pos, include_at - pos);
-      pos = include_at;
-      placed.push_back({out.size(), include_line.size(), pos, -1});
-      out += include_line;
-      included = true;
+// The include of the runtime takes the place of an empty line, so that every line of the edited text keeps
+// its number: spans, AGENTLOG_LINE, compiler messages and debuggers then name the original file's lines,
+// before and after strip(). strip() puts the empty line back.
+const std::string kOnBlankLine = " // agentlog: was an empty line";
+
+// The empty line the include can take: at file scope (outside every declaration, comment and line
+// continuation), in a preprocessor branch that encloses the first edit, after a `#pragma once`, before the
+// first edit. npos: there is none.
+std::size_t blank_line_for_include(const std::string& text, CXTranslationUnit tu, std::size_t first_edit) {
+  // Top-level declarations of the file, by their expansion in it (a macro that opens a namespace too).
+  struct Extents {
+    std::vector<std::pair<std::size_t, std::size_t>> ranges;
+  } extents;
+  clang().clang_visitChildren(
+      clang().clang_getTranslationUnitCursor(tu),
+      [](CXCursor c, CXCursor, CXClientData data) {
+        CXSourceRange r = clang().clang_getCursorExtent(c);
+        CXFile fs, fe;
+        unsigned line, col, start, end;
+        clang().clang_getExpansionLocation(clang().clang_getRangeStart(r), &fs, &line, &col, &start);
+        clang().clang_getExpansionLocation(clang().clang_getRangeEnd(r), &fe, &line, &col, &end);
+        if (in_main_file(c)) static_cast<Extents*>(data)->ranges.emplace_back(start, end);
+        return CXChildVisit_Continue;
+      },
+      &extents);
+  // The preprocessor branch of a place: one number per open #if, renumbered at each #elif/#else.
+  std::vector<int> branch;
+  int branches = 0;
+  struct Candidate {
+    std::size_t at;
+    std::vector<int> branch;
+  };
+  std::vector<Candidate> candidates;
+  bool in_comment = false, continued = false;
+  for (std::size_t at = 0; at < text.size() && at <= first_edit;) {
+    std::size_t eol = text.find('\n', at);
+    if (eol == std::string::npos) eol = text.size();
+    const bool empty = eol == at || (eol == at + 1 && text[at] == '\r');
+    if (empty && !in_comment && !continued) candidates.push_back({at, branch});
+    std::size_t i = at;
+    while (i < eol && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (!in_comment && !continued && i < eol && text[i] == '#') {
+      std::size_t d = i + 1;
+      while (d < eol && (text[d] == ' ' || text[d] == '\t')) ++d;
+      std::size_t de = d;
+      while (de < eol && std::isalpha(static_cast<unsigned char>(text[de]))) ++de;
+      const std::string directive = text.substr(d, de - d);
+      if (directive == "if" || directive == "ifdef" || directive == "ifndef")
+        branch.push_back(++branches);
+      else if ((directive == "elif" || directive == "else" || directive == "elifdef" ||
+                directive == "elifndef") &&
+               !branch.empty())
+        branch.back() = ++branches;
+      else if (directive == "endif" && !branch.empty())
+        branch.pop_back();
+      else if (directive == "pragma" && text.substr(de, eol - de).find("once") != std::string::npos)
+        candidates.clear();  // the include goes after it
     }
+    // Comments and literals, to know whether the next line starts in a comment.
+    for (; i < eol; ++i) {
+      if (in_comment) {
+        if (text.compare(i, 2, "*/") == 0) in_comment = false, ++i;
+      } else if (text.compare(i, 2, "/*") == 0) {
+        in_comment = true, ++i;
+      } else if (text.compare(i, 2, "//") == 0) {
+        break;
+      } else if (text[i] == '"' ||
+                 (text[i] == '\'' && !(i > at && std::isalnum(static_cast<unsigned char>(text[i - 1]))))) {
+        if (text[i] == '"' && i > at && text[i - 1] == 'R')
+          return std::string::npos;  // a raw string: give up
+        const char quote = text[i];
+        for (++i; i < eol && text[i] != quote; ++i)
+          if (text[i] == '\\') ++i;
+      }
+    }
+    std::size_t last = eol;
+    if (last > at && text[last - 1] == '\r') --last;
+    continued = last > at && text[last - 1] == '\\';
+    at = eol + 1;
+  }
+  // The branch of the first edit is the one the loop ended in.
+  for (const auto& c : candidates) {
+    if (c.at >= first_edit || c.branch.size() > branch.size() ||
+        !std::equal(c.branch.begin(), c.branch.end(), branch.begin()))
+      continue;
+    if (std::none_of(extents.ranges.begin(), extents.ranges.end(),
+                     [&](const auto& r) { return r.first < c.at && c.at < r.second; }))
+      return c.at;
+  }
+  return std::string::npos;
+}
+
+// The edited text: the insertions and the include line. `include_at` is an empty line the include takes,
+// else npos: the include goes first (after a leading `#pragma once`), and a `#line` after it gives the
+// following lines their original numbers.
+std::string apply(const std::string& text, std::vector<Insertion> edits, const std::string& header,
+                  std::size_t include_at, std::vector<Placed>& placed) {
+  std::string include_line = "#include \"" + header + "\"";
+  if (include_at != std::string::npos) {
+    include_line += kOnBlankLine;
+  } else {
+    include_at = 0;
+    if (text.rfind("#pragma once", 0) == 0)
+      include_at = text.find('\n') == std::string::npos ? text.size() : text.find('\n') + 1;
+    include_line +=
+        " // agentlog\n#line " +
+        std::to_string(
+            1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(include_at), '\n')) +
+        " // agentlog\n";
+    // A file with CRLF line ends gets inserted lines with CRLF too.
+    const std::size_t first_newline = text.find('\n');
+    if (first_newline != std::string::npos && first_newline > 0 && text[first_newline - 1] == '\r')
+      for (std::size_t at = 0; (at = include_line.find('\n', at)) != std::string::npos; at += 2)
+        include_line.insert(at, 1, '\r');
+  }
+  edits.push_back({include_at, include_line, -1});
+  std::stable_sort(edits.begin(), edits.end(), [](const Insertion& a, const Insertion& b) {
+    return a.offset != b.offset       ? a.offset < b.offset
+           : a.line_end != b.line_end ? b.line_end
+                                      : a.order < b.order;
+  });
+  std::string out;
+  out.reserve(text.size() + edits.size() * 40);
+  std::size_t pos = 0;
+  for (const auto& e : edits) {
     out.append(text, pos, e.offset - pos);
     pos = e.offset;
     placed.push_back({out.size(), e.text.size(), pos, e.order});
     out += e.text;
-  }
-  if (!included) {
-    out.append(text, pos, include_at - pos);
-    pos = include_at;
-    placed.push_back({out.size(), include_line.size(), pos, -1});
-    out += include_line;
   }
   out.append(text, pos, std::string::npos);
   return out;
@@ -872,15 +941,22 @@ bool is_instrumented(const std::string& text) {
 }
 
 namespace {
-// The ')' that closes the '(' at `open` on a line, past string and character literals (a quote after a digit
-// or letter is a digit separator: 1'000).
-std::size_t closing_paren(const std::string& line, std::size_t open) {
-  int depth = 0;
-  for (std::size_t i = open; i < line.size(); ++i) {
+// Scans a line from `from` for the ')' that brings `depth` (the '(' open before `from`) to 0, past string and
+// character literals (a quote after a digit or letter is a digit separator: 1'000) and comments. Its offset,
+// else npos with `depth` what is still open at the line's end.
+std::size_t closing_paren(const std::string& line, std::size_t from, int& depth) {
+  for (std::size_t i = from; i < line.size(); ++i) {
     char c = line[i];
     if (c == '"' || (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(line[i - 1]))))) {
       for (++i; i < line.size() && line[i] != c; ++i)
         if (line[i] == '\\') ++i;
+      continue;
+    }
+    if (line.compare(i, 2, "//") == 0) break;
+    if (line.compare(i, 2, "/*") == 0) {
+      i = line.find("*/", i + 2);
+      if (i == std::string::npos) break;
+      ++i;
       continue;
     }
     if (c == '(') ++depth;
@@ -893,6 +969,7 @@ std::size_t closing_paren(const std::string& line, std::size_t open) {
 std::string strip(const std::string& text) {
   std::string out;
   std::size_t pos = 0;
+  int open_wrap = 0;  // the parentheses a wrapped return value left open on an earlier line
   while (pos < text.size()) {
     std::size_t eol = text.find('\n', pos);
     std::size_t end = eol == std::string::npos ? text.size() : eol;
@@ -911,8 +988,17 @@ std::string strip(const std::string& text) {
     const bool cr =
         !line.empty() && line[line.size() - 1] == '\r';  // a CRLF file: the marker is before the '\r'
     if (cr) line.erase(line.size() - 1);
+    if (line.size() >= kOnBlankLine.size() &&
+        line.compare(line.size() - kOnBlankLine.size(), kOnBlankLine.size(), kOnBlankLine) == 0)
+      line.clear();  // the include, in place of an empty line
+    // The rest of a return value wrapped over several lines: its closing ')' is on this line or a later one.
+    bool closed = false;
+    if (open_wrap > 0) {
+      const std::size_t close = closing_paren(line, 0, open_wrap);
+      if (close != std::string::npos) line.erase(close, 1), closed = true;
+    }
     if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
-      if (line.find("AGENTLOG_RETURN(") == std::string::npos &&
+      if (!closed && line.find("AGENTLOG_RETURN(") == std::string::npos &&
           line.find("AGENTLOG_RETURN_AS(") == std::string::npos &&
           line.find("AGENTLOG_WRAP ") == std::string::npos)
         continue;  // an inserted line: drop it with its newline
@@ -928,11 +1014,15 @@ std::string strip(const std::string& text) {
           ++at;
           continue;
         }
-        std::size_t close = closing_paren(line, open);
+        int depth = 0;
+        const std::size_t close = closing_paren(line, open, depth);
         std::size_t expr = open + 1;
         if (line[open - 1] == 'S') expr = line.find(", ", open) + 2;  // after the type (no comma in it)
-        if (close == std::string::npos || expr < open || expr > close) break;
-        line.erase(close, 1);
+        if (expr < open || expr > std::min(close, line.size())) break;
+        if (close == std::string::npos)
+          open_wrap = depth;  // it ends on a later line
+        else
+          line.erase(close, 1);
         line.erase(at, expr - at);
       }
     }
@@ -1050,17 +1140,13 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
         " in the file before instrumenting (" + before[0].text() +
         "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
         "but check that the file builds");
-  // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and a .h parsed as
-  // C++ gets both (C files may include it too; the C runtime takes what is written here at levels 1-2). The
-  // C++ include is in extern "C++": the header may be included inside extern "C".
+  // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and so does a .h
+  // parsed as C++ (C files may include it too): in C++ it includes the C++ runtime, and in C it takes what is
+  // written here at levels 1-2.
   const std::string& runtime = options.runtime_include;
   const bool cxx_runtime = runtime.size() > 4 && runtime.compare(runtime.size() - 4, 4, ".hpp") == 0;
-  const std::string c_runtime = cxx_runtime ? runtime.substr(0, runtime.size() - 2) : runtime;
-  auto include = [](const std::string& header) { return "#include \"" + header + "\" // agentlog\n"; };
-  std::string include_line = include(c_file ? c_runtime : runtime);
-  if (path.extension() == ".h" && !c_file && cxx_runtime)
-    include_line = "#ifdef __cplusplus // agentlog\nextern \"C++\" { // agentlog\n" + include_line +
-                   "} // agentlog\n#else // agentlog\n" + include(c_runtime) + "#endif // agentlog\n";
+  const std::string header =
+      cxx_runtime && (c_file || path.extension() == ".h") ? runtime.substr(0, runtime.size() - 2) : runtime;
   // Try the full edit. When it makes new errors, leave out the returns and parameters they are in and try
   // again; when an error is in neither, leave out all return wrapping, then all parameters. The first edit
   // that parses as cleanly as the original wins.
@@ -1084,7 +1170,12 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
       return result;
     }
     std::vector<Placed> placed;
-    std::string candidate = apply(text, walk.edits, include_line, placed);
+    const std::size_t first_edit =
+        std::min_element(walk.edits.begin(), walk.edits.end(), [](const Insertion& a, const Insertion& b) {
+          return a.offset < b.offset;
+        })->offset;
+    std::string candidate =
+        apply(text, walk.edits, header, blank_line_for_include(text, original.tu(), first_edit), placed);
     Parse check(path, candidate, args);
     auto introduced = new_errors(before, check.errors());
     if (introduced.empty()) {

@@ -1,7 +1,10 @@
 // The libclang instrumenter: computes the edits that insert the tracing runtime's macros into one C/C++
 // file (DESIGN.md, Tracing), applies them to the text, and checks the result still parses with no new
-// errors. Inserted text is always marked (`// agentlog` at the end of an inserted line, or
-// `/* agentlog */` after an inserted statement on an existing line) so that strip() removes exactly it.
+// errors. No line is added, so that the edited text's lines are the original's: the include takes an empty
+// line (`// agentlog: was an empty line`), else it goes first with a `#line` after it; the rest goes on
+// existing lines. Inserted text is always marked (`/* agentlog */` after an inserted statement, `// agentlog`
+// at the end of a line with a wrapped return or lambda, or of an inserted line) so that strip() removes
+// exactly it.
 //
 // Thread-safety: every function is independent (each parse has its own CXIndex); call from any thread.
 #pragma once
