@@ -718,6 +718,18 @@ struct Placed {
 // before and after strip(). strip() puts the empty line back.
 const std::string kOnBlankLine = " // agentlog: was an empty line";
 
+// At a quote in text[line_start, end) that opens a string or character literal (a quote after a digit or
+// letter is a digit separator: 1'000), the offset of the quote that closes it (or `end`); else npos.
+std::size_t literal_end(const std::string& text, std::size_t i, std::size_t line_start, std::size_t end) {
+  const char quote = text[i];
+  if (quote != '"' &&
+      (quote != '\'' || (i > line_start && std::isalnum(static_cast<unsigned char>(text[i - 1])))))
+    return std::string::npos;
+  for (++i; i < end && text[i] != quote; ++i)
+    if (text[i] == '\\') ++i;
+  return std::min(i, end);
+}
+
 // The empty line the include can take: at file scope (outside every declaration, comment and line
 // continuation), in a preprocessor branch that encloses the first edit, after a `#pragma once`, before the
 // first edit. npos: there is none.
@@ -779,13 +791,10 @@ std::size_t blank_line_for_include(const std::string& text, CXTranslationUnit tu
         in_comment = true, ++i;
       } else if (text.compare(i, 2, "//") == 0) {
         break;
-      } else if (text[i] == '"' ||
-                 (text[i] == '\'' && !(i > at && std::isalnum(static_cast<unsigned char>(text[i - 1]))))) {
-        if (text[i] == '"' && i > at && text[i - 1] == 'R')
-          return std::string::npos;  // a raw string: give up
-        const char quote = text[i];
-        for (++i; i < eol && text[i] != quote; ++i)
-          if (text[i] == '\\') ++i;
+      } else if (text[i] == '"' && i > at && text[i - 1] == 'R') {
+        return std::string::npos;  // a raw string: give up
+      } else if (const std::size_t end = literal_end(text, i, at, eol); end != std::string::npos) {
+        i = end;
       }
     }
     std::size_t last = eol;
@@ -947,9 +956,8 @@ namespace {
 std::size_t closing_paren(const std::string& line, std::size_t from, int& depth) {
   for (std::size_t i = from; i < line.size(); ++i) {
     char c = line[i];
-    if (c == '"' || (c == '\'' && !(i > 0 && std::isalnum(static_cast<unsigned char>(line[i - 1]))))) {
-      for (++i; i < line.size() && line[i] != c; ++i)
-        if (line[i] == '\\') ++i;
+    if (const std::size_t end = literal_end(line, i, 0, line.size()); end != std::string::npos) {
+      i = end;
       continue;
     }
     if (line.compare(i, 2, "//") == 0) break;
