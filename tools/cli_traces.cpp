@@ -144,7 +144,7 @@ void print_tree(const json& trace, const Colour& c) {
           kind == "var" ? e.value("name", "") + " = " + (value.is_string() ? value.dump() : compact(value))
           : kind == "checkpoint" ? "checkpoint " + e.value("name", "")
                                  : kind + " " + compact(e.value("line", json()));
-      if (kind == "checkpoint" && e.contains("line")) text += " (line " + compact(e["line"]) + ")";
+      if (kind != "line" && e.contains("line")) text += " (line " + compact(e["line"]) + ")";
       std::cout << duration_text(e.value("offsetNs", 0.0) / 1e6) << "      +  " << indent << "  "
                 << c("2", fit(". " + text, room)) << "\n";
     }

@@ -27,8 +27,8 @@ double median_ns(bool trace_per_span) {
   SpanFormatter f;
   f.pid = 12345;
   f.start_wall_ns = 1796085231615000000LL;
-  f.tick0 = 1000000;
-  f.ns_per_tick = 0.37;
+  f.start_clock(1000000);
+  f.set_rate(0.37, 1000000);
   SiteFormat site;
   site.fields = ",\"function\":\"fib\",\"file\":\"/work/main/bench/runtime/workload.cpp\",\"line\":42";
   f.sites.push_back(site);

@@ -8,9 +8,9 @@
  *
  * (the span is followed by a marker comment; see agentlog_trace.hpp)
  * Included by a C++ file (a header shared by C and C++ files), it is the C++ runtime, agentlog_trace.hpp.
- * The span ends when the scope ends (__attribute__((cleanup))). Parameters (level 2, up to 8 per function)
+ * The span ends when the scope ends (__attribute__((cleanup))). Parameters (level 2, up to 16 per function)
  * are captured by type with _Generic: integers, _Bool, float/double, char pointers (null-safe) and other
- * pointers (as addresses); a struct passed by value cannot be captured (list its fields or pass a pointer).
+ * pointers (as addresses); a struct, union or complex value as "<struct>", "<union>", "<complex>".
  * Configuration is the C++ runtime's: AGENTLOG_ROOT or the nearest .ai-agents/logging,
  * config/.env.tracing (TRACING_ENABLED, TRACING_DEFAULT_LEVEL, TRACING_MAX_CAPTURE_SIZE) and the same
  * variables from the environment. Each finished span is one JSON line (the C++ runtime's format), written
@@ -27,6 +27,7 @@ extern "C++" {
 }
 #elif defined(AGENTLOG_DISABLE)
 #define AGENTLOG_SPAN(...) ((void)0)
+#define AGENTLOG_SPAN_AT(line, ...) ((void)0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) ((void)0)
@@ -303,15 +304,37 @@ static inline int agentlog_c_cap_s(char* b, int n, const char* v) {
 static inline int agentlog_c_cap_p(char* b, int n, const void* v) {
   return v ? snprintf(b, (size_t)n, "\"%p\"", v) : snprintf(b, (size_t)n, "null");
 }
+/* A struct, a union or a complex number, passed by value: its kind (C has no type names to print). */
+static inline int agentlog_c_cap_struct(char* b, int n, ...) {
+  return snprintf(b, (size_t)n, "\"<struct>\"");
+}
+static inline int agentlog_c_cap_union(char* b, int n, ...) { return snprintf(b, (size_t)n, "\"<union>\""); }
+static inline int agentlog_c_cap_complex(char* b, int n, ...) {
+  return snprintf(b, (size_t)n, "\"<complex>\"");
+}
 
-#define AGENTLOG_C_CAPTURE(buf, size, x)                                                                      \
-  _Generic((x),                                                                                               \
-      _Bool: agentlog_c_cap_b, char: agentlog_c_cap_i, signed char: agentlog_c_cap_i, short: agentlog_c_cap_i, \
-      int: agentlog_c_cap_i, long: agentlog_c_cap_i, long long: agentlog_c_cap_i,                             \
-      unsigned char: agentlog_c_cap_u, unsigned short: agentlog_c_cap_u, unsigned: agentlog_c_cap_u,          \
-      unsigned long: agentlog_c_cap_u, unsigned long long: agentlog_c_cap_u, float: agentlog_c_cap_d,         \
-      double: agentlog_c_cap_d, long double: agentlog_c_cap_d, char*: agentlog_c_cap_s,                       \
-      const char*: agentlog_c_cap_s, default: agentlog_c_cap_p)(buf, size, x)
+/* The capture of x by its type: _Generic for the scalar types (else a pointer), and before it the type
+ * classes that no function of a scalar parameter takes (GCC's and clang's __builtin_classify_type: 9
+ * complex, 12 struct, 13 union), whose captures take them through `...`. Only function names are chosen, then
+ * called. */
+/* clang-format off */
+#define AGENTLOG_C_CAPTURE(buf, size, x)                                                                     \
+  __builtin_choose_expr(                                                                                     \
+      __builtin_classify_type(x) == 12, agentlog_c_cap_struct,                                               \
+      __builtin_choose_expr(                                                                                 \
+          __builtin_classify_type(x) == 13, agentlog_c_cap_union,                                            \
+          __builtin_choose_expr(__builtin_classify_type(x) == 9, agentlog_c_cap_complex,                     \
+                                _Generic((x),                                                                \
+                                    _Bool: agentlog_c_cap_b, char: agentlog_c_cap_i,                         \
+                                    signed char: agentlog_c_cap_i, short: agentlog_c_cap_i,                  \
+                                    int: agentlog_c_cap_i, long: agentlog_c_cap_i,                           \
+                                    long long: agentlog_c_cap_i, unsigned char: agentlog_c_cap_u,            \
+                                    unsigned short: agentlog_c_cap_u, unsigned: agentlog_c_cap_u,            \
+                                    unsigned long: agentlog_c_cap_u, unsigned long long: agentlog_c_cap_u,   \
+                                    float: agentlog_c_cap_d, double: agentlog_c_cap_d,                       \
+                                    long double: agentlog_c_cap_d, char*: agentlog_c_cap_s,                  \
+                                    const char*: agentlog_c_cap_s, default: agentlog_c_cap_p))))(buf, size, x)
+/* clang-format on */
 
 static inline void agentlog_c_param_name(struct agentlog_c_span* s, const char* name) {
   int room = (int)sizeof s->params - s->params_len;
@@ -380,12 +403,14 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
   (void)written;
 }
 
-/* The FOR_EACH of up to 8 parameters. The list always ends with a 0 terminator (so that it is never empty,
+/* The FOR_EACH of up to 16 parameters. The list always ends with a 0 terminator (so that it is never empty,
    as C before C23 requires), which P1 drops. */
-#define AGENTLOG_C_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, N, ...) N
-#define AGENTLOG_C_COUNT(...) AGENTLOG_C_N(__VA_ARGS__, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define AGENTLOG_C_N(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, N, ...) N
+#define AGENTLOG_C_COUNT(...) \
+  AGENTLOG_C_N(__VA_ARGS__, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
 #define AGENTLOG_C_CAT_(a, b) a##b
 #define AGENTLOG_C_CAT(a, b) AGENTLOG_C_CAT_(a, b)
+/* clang-format off */
 #define AGENTLOG_C_P1(terminator)
 #define AGENTLOG_C_P2(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P1(__VA_ARGS__)
 #define AGENTLOG_C_P3(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P2(__VA_ARGS__)
@@ -395,13 +420,25 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
 #define AGENTLOG_C_P7(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P6(__VA_ARGS__)
 #define AGENTLOG_C_P8(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P7(__VA_ARGS__)
 #define AGENTLOG_C_P9(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P8(__VA_ARGS__)
+#define AGENTLOG_C_P10(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P9(__VA_ARGS__)
+#define AGENTLOG_C_P11(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P10(__VA_ARGS__)
+#define AGENTLOG_C_P12(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P11(__VA_ARGS__)
+#define AGENTLOG_C_P13(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P12(__VA_ARGS__)
+#define AGENTLOG_C_P14(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P13(__VA_ARGS__)
+#define AGENTLOG_C_P15(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P14(__VA_ARGS__)
+#define AGENTLOG_C_P16(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P15(__VA_ARGS__)
+#define AGENTLOG_C_P17(a, ...) AGENTLOG_C_PARAM(a); AGENTLOG_C_P16(__VA_ARGS__)
+/* clang-format on */
 
-/* AGENTLOG_SPAN(level, params...): the level, then up to 8 parameter names. */
-#define AGENTLOG_SPAN(...)                                                                                     \
-  struct agentlog_c_span agentlog_span_ __attribute__((cleanup(agentlog_c_end), unused)) =                           \
-      agentlog_c_begin(__func__, __FILE__, __LINE__, AGENTLOG_C_FIRST(__VA_ARGS__, 0));                        \
-  AGENTLOG_C_APPLY(AGENTLOG_C_CAT(AGENTLOG_C_P, AGENTLOG_C_COUNT(AGENTLOG_C_REST(__VA_ARGS__, 0))),            \
-                   (AGENTLOG_C_REST(__VA_ARGS__, 0)))                                                          \
+/* AGENTLOG_SPAN(level, params...): the level, then up to 16 parameter names. AGENTLOG_SPAN_AT(line, level,
+ * params...): the same, naming the line of the function's name (before its body's '{'). */
+#define AGENTLOG_SPAN(...) AGENTLOG_C_SPAN_(__LINE__, __VA_ARGS__)
+#define AGENTLOG_SPAN_AT(line, ...) AGENTLOG_C_SPAN_(line, __VA_ARGS__)
+#define AGENTLOG_C_SPAN_(line, ...)                                                                 \
+  struct agentlog_c_span agentlog_span_ __attribute__((cleanup(agentlog_c_end), unused)) =          \
+      agentlog_c_begin(__func__, __FILE__, line, AGENTLOG_C_FIRST(__VA_ARGS__, 0));                 \
+  AGENTLOG_C_APPLY(AGENTLOG_C_CAT(AGENTLOG_C_P, AGENTLOG_C_COUNT(AGENTLOG_C_REST(__VA_ARGS__, 0))), \
+                   (AGENTLOG_C_REST(__VA_ARGS__, 0)))                                               \
   (void)0
 #define AGENTLOG_C_APPLY(macro, args) macro args
 #define AGENTLOG_C_FIRST(first, ...) first

@@ -13,9 +13,10 @@
 // AGENTLOG_RETURN evaluates its expression in a lambda, so a value is built where the function returns it (no
 // copy, no move). `AGENTLOG_RETURN_AS(int, c)` records the value converted to the function's arithmetic type
 // (`return 'A';` in a function that returns int records 65). `AGENTLOG_SPAN(2, id, AGENTLOG_PACK(args))`
-// records a parameter pack as an array. At level 3, `AGENTLOG_WRAP [&] { ... }` before a lambda given to
-// another thread (std::thread, std::async) runs it under the context it was made in. Programs may be built
-// with -fno-exceptions and -fno-rtti.
+// records a parameter pack as an array; `AGENTLOG_SPAN_AT(7, 2, id)` names line 7 (the function's name, when
+// its body opens on a later line) instead of its own. At level 3, `AGENTLOG_WRAP [&] { ... }` before a lambda
+// given to another thread (std::thread, std::async) runs it under the context it was made in. Programs may be
+// built with -fno-exceptions and -fno-rtti.
 //
 // Levels: 1 entry/exit + timing (+ error flag on exceptions); 2 + parameters, return values, exception type
 // and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR
@@ -53,6 +54,7 @@
 #if defined(AGENTLOG_DISABLE)
 
 #define AGENTLOG_SPAN(...) static_cast<void>(0)
+#define AGENTLOG_SPAN_AT(line, ...) static_cast<void>(0)
 #define AGENTLOG_RETURN(...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_AS(type, ...) (__VA_ARGS__)
 #define AGENTLOG_RETURN_VALUE(x) static_cast<void>(0)
@@ -191,18 +193,19 @@ struct Site {
   const char* pretty;  // __PRETTY_FUNCTION__
   const char* file;    // __FILE__
   int line;
-  const char* args;  // "#__VA_ARGS__" of AGENTLOG_SPAN: "2, id, name"
-  std::atomic<unsigned> generation;
-  std::atomic<int> level;  // effective level for this generation (0 = off)
+  std::atomic<std::uint32_t> id;     // info->id, for the span's record without a load of info
+  const char* args;                  // "#__VA_ARGS__" of AGENTLOG_SPAN: "2, id, name"
+  std::atomic<unsigned> generation;  // level (and id) are set for this configuration generation
+  std::atomic<int> level;            // effective level for this generation (0 = off)
   std::atomic<SiteInfo*> info;
   constexpr Site(const char* p, const char* f, int l, const char* a)
-      : pretty(p), file(f), line(l), args(a), generation(0), level(0), info(nullptr) {}
+      : pretty(p), file(f), line(l), id(0), args(a), generation(0), level(0), info(nullptr) {}
 };
 
 int resolve_level(Site& site);  // slow path: parse the site once, look the config up
 
 inline int site_level(Site& site) {
-  if (AGENTLOG_LIKELY(site.generation.load(std::memory_order_relaxed) ==
+  if (AGENTLOG_LIKELY(site.generation.load(std::memory_order_acquire) ==
                       Globals<>::generation.load(std::memory_order_relaxed)))
     return site.level.load(std::memory_order_relaxed);
   return resolve_level(site);
@@ -899,11 +902,24 @@ struct Ring {
   // Line 2, the traced thread's: written on every span; the producer re-reads `tail` only when its cached
   // copy says the ring is (half) full, so the two threads do not bounce a line on every span.
   std::atomic<std::uint64_t> head{0};
-  std::uint64_t cached_tail = 0;        // producer's last view of tail
   std::size_t head_pos = 0;             // head % capacity (a division costs ~30 cycles)
-  std::uint64_t next_check = 0;         // the producer looks at tail again from this head on
+  std::uint64_t fast_limit = 0;         // a span whose record ends at or before this head needs no check
   std::atomic<std::uint64_t> spans{0};  // span records published (stored after head)
-  char pad_head_[64 - 5 * sizeof(std::uint64_t)];
+  std::uint64_t cached_tail = 0;        // producer's last view of tail
+  std::uint64_t next_check = 0;         // the producer looks at tail again from this head on
+  char pad_head_[64 - 6 * sizeof(std::uint64_t)];
+
+  // Sets fast_limit, the one bound the common span checks (Span::end_short): its record ends before the end
+  // of the buffer (so that it needs no pad and head_pos does not wrap), fits before the tail the producer
+  // saw, and does not reach the head where the producer is to look at the tail again (past half full).
+  // Whatever goes past it takes the full path, which does each of these and sets it again.
+  void set_fast_limit() {
+    std::uint64_t h = head.load(std::memory_order_relaxed);
+    std::uint64_t wrap = h + (capacity - head_pos) - 1;
+    std::uint64_t full = cached_tail + capacity;
+    std::uint64_t look = std::max(cached_tail + capacity / 2, next_check);
+    fast_limit = std::min(wrap, std::min(full, look));
+  }
   // Line 3, the writer's, which a producer waiting for room reads.
   std::atomic<std::uint64_t> tail{0};
   std::atomic<bool> wake_sent{false};  // the producer asked the writer to drain early (set rarely)
@@ -958,12 +974,38 @@ class SpanFormatter {
  public:
   int pid = 0;
   std::int64_t start_wall_ns = 0;
-  std::uint64_t tick0 = 0;
-  double ns_per_tick = 1.0;
   std::size_t max_capture = 1024;  // TRACING_MAX_CAPTURE_SIZE of the program
   std::vector<SiteFormat> sites;   // by site id
   std::string out;
   std::uint64_t spans = 0;
+
+  // Ticks to nanoseconds after start_wall_ns, in segments. The writer measures the rate of the ticks again at
+  // every drain (the longer the run, the closer), and each new rate starts where the last one ends, at the
+  // tick of the previous drain: after it, the spans formatted before are all over, so the start times of the
+  // spans of one thread never step back when the estimate moves (a rate applied from tick0 would move them
+  // by up to the error of the first estimate times the run's length: 0.1 ms after 10 s).
+  void start_clock(std::uint64_t tick0) {
+    Segment s = {tick0, 0, 1.0};
+    now_ = before_ = s;
+  }
+  // The rate from tick `from` on; the first rate, or one from the start tick or before (files of older
+  // writers say 0), replaces the segment from the start.
+  void set_rate(double ns_per_tick, std::uint64_t from) {
+    if (!(ns_per_tick > 0)) return;
+    if (from > now_.tick) {
+      before_ = now_;
+      now_.ns = ns_at(from);
+      now_.tick = from;
+    } else {
+      before_.rate = ns_per_tick;
+    }
+    now_.rate = ns_per_tick;
+  }
+  double ns_at(std::uint64_t tick) const {
+    const Segment& s = tick >= now_.tick ? now_ : before_;  // spans begun before the last drain, or earlier
+    return s.ns + static_cast<double>(static_cast<std::int64_t>(tick - s.tick)) * s.rate;
+  }
+  double ns_per_tick() const { return now_.rate; }
 
   // Formats the record at p (of at most `avail` bytes) into `out`; returns its size, 0 when malformed.
   std::size_t record(TraceCursor& c, const char* p, std::size_t avail) {
@@ -1068,11 +1110,9 @@ class SpanFormatter {
       o += site->fields;
       p = buf;
     }
-    std::int64_t start_offset = static_cast<std::int64_t>(
-        static_cast<double>(static_cast<std::int64_t>(rec.t0 - tick0)) * ns_per_tick);
-    std::int64_t start = start_wall_ns + start_offset;
+    std::int64_t start = start_wall_ns + static_cast<std::int64_t>(ns_at(rec.t0));
     std::uint64_t dur =
-        rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * ns_per_tick) : 0;
+        rec.t1 > rec.t0 ? static_cast<std::uint64_t>(static_cast<double>(rec.t1 - rec.t0) * now_.rate) : 0;
     time_t secs = static_cast<time_t>(start / 1000000000LL);
     if (secs != cached_second_) {
       struct tm tm;
@@ -1154,6 +1194,12 @@ class SpanFormatter {
   time_t cached_second_ = -1;
   char cached_stamp_[32] = {};
   std::size_t cached_stamp_len_ = 0;
+  struct Segment {
+    std::uint64_t tick;  // from here on
+    double ns;           // at tick, after start_wall_ns
+    double rate;         // ns per tick
+  };
+  Segment now_ = {0, 0, 1.0}, before_ = {0, 0, 1.0};
 };
 
 // ------------------------------------------------------------------------------ binary span files
@@ -1182,9 +1228,10 @@ struct RingBlock {  // then the ring's records
   std::uint32_t tid, pad;
   std::uint64_t seed;
 };
+// The rate of the ticks from tick `from` on (0 in files of older writers: from the start).
 struct ClockBlock {
   double ns_per_tick;
-  std::uint64_t pad;
+  std::uint64_t from;
 };
 struct EndBlock {  // the program stopped tracing: the file is complete
   std::uint64_t recorded, dropped;
@@ -1211,7 +1258,8 @@ class Runtime {
     steady0_ = steady_ns();
     fmt_.pid = pid_;
     fmt_.start_wall_ns = start_wall_ns_;
-    fmt_.tick0 = tick0_;
+    fmt_.start_clock(tick0_);
+    rate_from_ = tick0_;
     fmt_.max_capture = settings_.max_capture;
     if (!settings_.enabled || settings_.root.empty()) {
       Globals<>::state.store(0);
@@ -1310,6 +1358,7 @@ class Runtime {
       info = make_info(site);
       info->id = static_cast<std::uint32_t>(sites_.size());
       sites_.push_back(info);
+      site.id.store(info->id, std::memory_order_relaxed);
       site.info.store(info, std::memory_order_release);
     }
     unsigned gen = Globals<>::generation.load();
@@ -1330,7 +1379,7 @@ class Runtime {
     info->capture_params.store(params, std::memory_order_relaxed);
     info->capture_return.store(returns, std::memory_order_relaxed);
     site.level.store(level, std::memory_order_relaxed);
-    site.generation.store(gen, std::memory_order_relaxed);
+    site.generation.store(gen, std::memory_order_release);
     return level;
   }
 
@@ -1612,8 +1661,9 @@ class Runtime {
     }
     pending_.store(static_cast<std::size_t>(pending), std::memory_order_relaxed);
     if (any) {
+      std::uint64_t heads_tick = ticks();  // every span up to these heads ended before it
       open_file();
-      fmt_.ns_per_tick = ns_per_tick();
+      fmt_.set_rate(ns_per_tick(), rate_from_);
       std::size_t known = fmt_.sites.size();
       {
         std::lock_guard<std::mutex> lock(config_mutex_);
@@ -1625,11 +1675,12 @@ class Runtime {
       if (settings_.binary) {
         for (std::size_t i = sites_written_; i < fmt_.sites.size(); ++i) write_site(i);
         sites_written_ = fmt_.sites.size();
-        ClockBlock clock = {fmt_.ns_per_tick, 0};
+        ClockBlock clock = {fmt_.ns_per_tick(), rate_from_};
         write_block(kBlockClock, 0, &clock, sizeof clock);
       }
       for (std::size_t i = 0; i < rings.size(); ++i) drain(*rings[i], heads[i]);
       write_out();
+      rate_from_ = heads_tick;
     }
     // Free the rings of exited threads once empty; keep a few of their buffers for the next threads.
     std::lock_guard<std::mutex> lock(rings_mutex_);
@@ -1736,6 +1787,7 @@ class Runtime {
   std::int64_t start_wall_ns_ = 0, steady0_ = 0;
   std::uint64_t tick0_ = 0;
   double cached_ns_per_tick_ = 0;
+  std::uint64_t rate_from_ = 0;  // the next rate of the ticks applies from here: the tick of the last drain
   std::atomic<std::uint64_t> recorded_{0}, dropped_closed_{0}, waited_closed_{0};
   std::atomic<bool> wake_requested_{false};
   std::terminate_handler previous_terminate_ = nullptr;
@@ -2575,10 +2627,14 @@ class Span {
   }
 
   template <class T>
-  void var(const char* name, const T& value) {
+  void var(const char* name, const T& value, int line = 0) {
     if (level_ < 4 || !event_room()) return;
     std::string s = "{\"kind\":\"var\",\"name\":";
     detail::put_string(s, name, std::strlen(name));
+    if (line > 0) {
+      s += ",\"line\":";
+      detail::put_int(s, line);
+    }
     s += ",\"value\":";
     const detail::HotSettings& st = detail::tls().hot;
     if (st.redact && detail::looks_secret_name(name)) {
@@ -2615,12 +2671,13 @@ class Span {
     ~ParamsEnd() { span->params_len_ = static_cast<std::uint32_t>(span->scratch().size - span->scratch_start_); }
   };
 
-  // The common case: a span inside a trace, on a thread that has its buffer, with no trace id of the program's
-  // own, at a level resolved for this configuration and below 4. It calls nothing, so it saves no registers.
-  // A root goes to begin_root() (deriving a trace id takes registers), the rest to begin_full().
+  // The common case: a span inside a trace, on a thread that has its buffer, with no trace id of the
+  // program's own, at a level resolved for this configuration and below 4. It calls nothing, so it saves no
+  // registers. A root goes to begin_root() (deriving a trace id takes registers), the rest to begin_full().
+  // Called when the constructor saw the runtime not disabled; what this reads is atomic or the thread's, and
+  // begin_full() (by resolve_level()) looks at the state again before it uses the runtime.
   AGENTLOG_NOINLINE void begin(detail::Site& site) {
-    if (detail::Globals<>::state.load(std::memory_order_acquire) == 0) return;
-    if (AGENTLOG_UNLIKELY(site.generation.load(std::memory_order_relaxed) !=
+    if (AGENTLOG_UNLIKELY(site.generation.load(std::memory_order_acquire) !=
                           detail::Globals<>::generation.load(std::memory_order_relaxed)))
       return begin_full(site);
     const int level = site.level.load(std::memory_order_relaxed);
@@ -2667,11 +2724,11 @@ class Span {
     ++t.depth;
     depth_counted_ = true;
     if (!t.sampled || t.depth > st.max_depth) return;
-    detail::SiteInfo* info = site.info.load(std::memory_order_acquire);
-    site_ = &site;
-    site_id_ = info->id;
+    site_id_ = site.id.load(std::memory_order_relaxed);
     level_ = static_cast<std::uint8_t>(level);
     if (level >= 2) {  // the members of captures: a level-1 span never reads them
+      detail::SiteInfo* info = site.info.load(std::memory_order_acquire);
+      site_ = &site;
       capture_params_ = info->capture_params.load(std::memory_order_relaxed);
       capture_return_ = info->capture_return.load(std::memory_order_relaxed);
       has_return_ = false;
@@ -2744,17 +2801,29 @@ class Span {
   template <bool Captures>
   AGENTLOG_INLINE bool end_short(detail::ThreadState& t, std::uint64_t t1, bool error) {
     detail::Ring* r = t.ring;
-    if (AGENTLOG_UNLIKELY(!r || t.custom || trace_record_size(t))) return false;
+    if (AGENTLOG_UNLIKELY(!r || t.custom)) return false;
+    // A changed trace needs no record first when this span is the root the trace's id is derived from.
+    const bool root = t.trace_changed;
+    if (AGENTLOG_UNLIKELY(root && t.trace_root != span_)) return false;
     const std::size_t payload = Captures ? t.scratch.size - scratch_start_ : 0;
     const std::size_t header = sizeof(detail::SpanRecord) + (Captures ? sizeof(detail::PayloadRecord) : 0);
     const std::size_t size = detail::pad8(header + payload);
-    std::uint64_t head = r->head.load(std::memory_order_relaxed);
-    if (AGENTLOG_UNLIKELY(r->capacity - r->head_pos < size || r->capacity - (head - r->cached_tail) < size ||
-                          (Captures && size > r->capacity / 4)))
-      return false;
-    store_records(r->data() + r->head_pos, t, 0, size, error, t1, Captures, payload, t.scratch.size, 0);
+    const std::uint32_t word =
+        detail::record_head(size, root ? detail::kRootSpan : detail::kSpan, Captures ? level_ : 1, error);
+    const std::uint64_t head = r->head.load(std::memory_order_relaxed) + size;
+    const std::size_t pos = r->head_pos;
+    char* const data = r->data();
+    if (AGENTLOG_UNLIKELY(head > r->fast_limit || (Captures && size > r->capacity / 4))) return false;
+    t.trace_changed = false;
+    store_span_payload(data + pos, t, word, t1, Captures, payload, t.scratch.size, 0);
     if (Captures) t.scratch.size = scratch_start_;
-    publish(*r, size);
+    // What publish() does, less what fast_limit rules out: no wrap, no look at the tail.
+    r->head_pos = pos + size;
+    r->head.store(head, std::memory_order_release);
+    r->spans.store(r->spans.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+#if defined(__GNUC__)
+    __builtin_prefetch(data + pos + size + 1024, 1, 3);  // own the line early (within the mapping, see map())
+#endif
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
     return true;
   }
@@ -2765,10 +2834,14 @@ class Span {
   AGENTLOG_INLINE void store_records(char* p, detail::ThreadState& t, std::size_t trace_size,
                                      std::size_t size, bool error, std::uint64_t t1, bool captures,
                                      std::size_t payload, std::size_t end, std::size_t error_len) {
-    detail::RecordKind kind = span_kind(t);
-    p = store_trace(p, t, trace_size);
-    detail::store_span(p, detail::record_head(size, kind, captures ? level_ : 1, error), site_id_, t0_, t1,
-                       span_, parent_);
+    std::uint32_t word = detail::record_head(size, span_kind(t), captures ? level_ : 1, error);
+    store_span_payload(store_trace(p, t, trace_size), t, word, t1, captures, payload, end, error_len);
+  }
+  // The span's record at p (its first word given), then its payload (see store_records).
+  AGENTLOG_INLINE void store_span_payload(char* p, const detail::ThreadState& t, std::uint32_t word,
+                                          std::uint64_t t1, bool captures, std::size_t payload,
+                                          std::size_t end, std::size_t error_len) {
+    detail::store_span(p, word, site_id_, t0_, t1, span_, parent_);
     if (captures) {
       store_payload(p + sizeof(detail::SpanRecord), end, error_len);
       std::memcpy(p + sizeof(detail::SpanRecord) + sizeof(detail::PayloadRecord),
@@ -2843,24 +2916,21 @@ class Span {
 
   // Makes the `size` bytes written at the head (one span, maybe after a trace record) visible to the writer;
   // past half full, wakes it now rather than at its next tick (once per crossing).
-  AGENTLOG_INLINE static void publish(detail::Ring& r, std::size_t size) {
+  static void publish(detail::Ring& r, std::size_t size) {
     std::uint64_t head = r.head.load(std::memory_order_relaxed) + size;
     r.head_pos += size;
     if (r.head_pos == r.capacity) r.head_pos = 0;
     r.head.store(head, std::memory_order_release);
     r.spans.store(r.spans.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-#if defined(__GNUC__)
-    if (r.head_pos + 1024 < r.capacity)
-      __builtin_prefetch(r.data() + r.head_pos + 1024, 1, 3);  // own the line early
-#endif
     // While the writer lags more than half a ring behind, this looks again only every 1/16 of the ring: the
     // writer's cache lines are not pulled over on every span.
-    if (AGENTLOG_UNLIKELY(head - r.cached_tail > r.capacity / 2) && head >= r.next_check) {
+    if (head - r.cached_tail > r.capacity / 2 && head >= r.next_check) {
       r.cached_tail = r.tail.load(std::memory_order_acquire);
       r.next_check = head + r.capacity / 16;
       if (head - r.cached_tail > r.capacity / 2 && !r.wake_sent.exchange(true, std::memory_order_relaxed))
         detail::Runtime::get().wake();
     }
+    r.set_fast_limit();
   }
 
   // What tells the writer the thread's trace when it changed, before the span that ends in it: nothing when
@@ -3343,7 +3413,7 @@ class SpanFileConverter {
     offset_ = sizeof header;
     fmt_.pid = static_cast<int>(header.pid);
     fmt_.start_wall_ns = header.start_wall_ns;
-    fmt_.tick0 = header.tick0;
+    fmt_.start_clock(header.tick0);
     fmt_.max_capture = static_cast<std::size_t>(header.max_capture);
     return true;
   }
@@ -3368,7 +3438,7 @@ class SpanFileConverter {
     } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
       detail::ClockBlock cb;
       std::memcpy(&cb, body, sizeof cb);
-      if (cb.ns_per_tick > 0) fmt_.ns_per_tick = cb.ns_per_tick;  // as the writer had it for the spans after
+      fmt_.set_rate(cb.ns_per_tick, cb.from);  // as the writer had it for the spans after (0: from the start)
     } else if (h.kind == detail::kBlockRing && h.size >= sizeof(detail::RingBlock)) {
       detail::RingBlock rb;
       std::memcpy(&rb, body, sizeof rb);
@@ -3457,11 +3527,15 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #endif
 
 // ------------------------------------------------------------------------------------- macros
-#define AGENTLOG_SPAN(...)                                                                               \
-  AGENTLOG_SHADOW_OFF_                                                                                   \
-  static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, __LINE__, #__VA_ARGS__); \
-  ::agentlog::Span agentlog_span_(agentlog_site_);                                                       \
-  AGENTLOG_SHADOW_ON_                                                                                    \
+#define AGENTLOG_SPAN(...) AGENTLOG_SPAN_SITE_(__LINE__, #__VA_ARGS__, __VA_ARGS__)
+// The same, for a function whose name is on an earlier line than its body's '{': the span names that line
+// (the instrumenter writes this form; the line is the original file's, as debuggers give it).
+#define AGENTLOG_SPAN_AT(line, ...) AGENTLOG_SPAN_SITE_(line, #__VA_ARGS__, __VA_ARGS__)
+#define AGENTLOG_SPAN_SITE_(line, args, ...)                                                 \
+  AGENTLOG_SHADOW_OFF_                                                                       \
+  static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, line, args); \
+  ::agentlog::Span agentlog_span_(agentlog_site_);                                           \
+  AGENTLOG_SHADOW_ON_                                                                        \
   if (AGENTLOG_CEILING_(__VA_ARGS__, 0) >= 2 && agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
 // A traced lambda or local class inside a traced function declares its own agentlog_span_ (its
 // AGENTLOG_RETURN must find it): -Wshadow is off for those two declarations.
@@ -3491,7 +3565,7 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 // (`return c;` of a char in a function returning int): the value is recorded as the function returns it.
 #define AGENTLOG_RETURN_AS(type, ...) agentlog_span_.ret_call([&]() -> type { return (__VA_ARGS__); })
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
-#define AGENTLOG_VAR(x) agentlog_span_.var(#x, x)
+#define AGENTLOG_VAR(x) agentlog_span_.var(#x, x, __LINE__)
 // A parameter pack in AGENTLOG_SPAN's parameters: recorded under its name as an array of its values.
 #define AGENTLOG_PACK(pack) ::std::forward_as_tuple(pack...)
 // Before a lambda that runs on another thread (level 3): it runs under the context it was made in.

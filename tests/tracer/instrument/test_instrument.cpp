@@ -318,14 +318,16 @@ int main() {
   CHECK(build_and_run(root, "l.cpp", r.text, "c++17").out == "10\n");
   std::map<std::string, json> by_function;
   for (const auto& s : spans_of(root)) by_function[s["function"]] = s;
-  CHECK(by_function["add"]["line"] == 5);  // the body's '{'
+  CHECK(by_function["add"]["line"] == 4);  // the name's line, not the body's '{'
+  CHECK(r.text.find("{ AGENTLOG_SPAN_AT(4, 5, a, b); /* agentlog */\n") != std::string::npos);
   CHECK(by_function["main"]["line"] == 12);
   std::vector<std::string> events;
   for (const auto& e : by_function["add"]["events"])
-    events.push_back(e["kind"] == "line" ? std::to_string(e["line"].get<int>())
-                                         : e["name"].get<std::string>());
+    events.push_back(e["kind"] == "line"
+                         ? std::to_string(e["line"].get<int>())
+                         : e["name"].get<std::string>() + "@" + std::to_string(e["line"].get<int>()));
   CHECK(events ==
-        std::vector<std::string>{"6", "s", "7", "9"});  // the declaration, its variable, the if, the return
+        std::vector<std::string>{"6", "s@6", "7", "9"});  // the declaration, its variable, the if, the return
   CHECK(agentlog::instrument::strip(r.text) == src);
 }
 
@@ -690,9 +692,19 @@ TEST_CASE("a .h that C and C++ files include gets the runtime of each: both buil
 #ifdef __cplusplus
 extern "C" {
 #endif
-static inline int twice(int v) {
+static inline int twice(int v)
+{
   int r = 2 * v;
   return r;
+}
+struct pt { int x, y; };
+static inline struct pt nudge(struct pt p, int a, int b, int c, int d, int e, int f, int g, int h, int i) {
+  struct pt q = {p.x + a + b + c + d + e + f + g + h + i, p.y};
+  return q;
+}
+static inline int wide(int a, int b, int c, int d, int e, int f, int g, int h, int i, int j, int k, int l, int m,
+                       int n, int o, int p, int q) {
+  return a + b + c + d + e + f + g + h + i + j + k + l + m + n + o + p + q;
 }
 #ifdef __cplusplus
 }
@@ -706,7 +718,12 @@ static inline int twice(int v) {
         std::string::npos);
   CHECK(agentlog::instrument::strip(r.text) == header);
   agentlog::test::write_text(root / "shared.h", r.text);
-  agentlog::test::write_text(root / "b.c", "#include \"shared.h\"\nint from_c(int v) { return twice(v); }\n");
+  // As C, the struct by value and the ten parameters the C++ parse gave nudge's span build too.
+  agentlog::test::write_text(
+      root / "b.c",
+      "#include \"shared.h\"\nint from_c(int v) {\n"
+      "  return twice(v) + nudge((struct pt){0, 0}, 1, 1, 1, 1, 1, 1, 1, 1, 1).x - 9 +\n"
+      "         wide(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);\n}\n");
   agentlog::test::write_text(
       root / "a.cpp",
       "#include <cstdio>\nextern \"C\" {\n#include \"shared.h\"\n}\nextern \"C\" int from_c(int);\n"
@@ -723,12 +740,29 @@ static inline int twice(int v) {
   CHECK(ran.out == "10\n");
   std::map<int, json> by_param;
   json main_span;
+  json nudge;
   for (const auto& s : spans_of(root)) {
     if (s["function"] == "twice") by_param[s["params"]["v"].get<int>()] = s;
     if (s["function"] == "main") main_span = s;
+    if (s["function"] == "nudge") nudge = s;
+    if (s["function"] == "wide") {  // the first 16 parameters: what the C runtime takes
+      CHECK(s["params"].size() == 16);
+      CHECK(s["params"].contains("p"));
+      CHECK_FALSE(s["params"].contains("q"));
+    }
   }
+  CHECK(std::any_of(r.notes.begin(), r.notes.end(), [](const std::string& n) {
+    return n.find("parameters of wide after the 16th") != n.npos;
+  }));
+  REQUIRE(nudge.is_object());
+  CHECK(nudge["params"]["p"] == "<struct>");
+  CHECK(nudge["params"]["i"] == 1);
+  CHECK(nudge["returnValue"] == "<struct>");
   CHECK(by_param[2]["returnValue"] == 4);  // from C++
   CHECK(by_param[3]["returnValue"] == 6);  // from C
+  CHECK(r.text.find("{ AGENTLOG_SPAN_AT(5, 2, v); /* agentlog */\n") != std::string::npos);
+  CHECK(by_param[2]["line"] == 5);  // the name's line (the '{' is on the next), in both runtimes
+  CHECK(by_param[3]["line"] == 5);
   // Both under main: the C span (the C runtime's file) continues the C++ runtime's trace.
   REQUIRE(main_span.is_object());
   for (int v : {2, 3}) {

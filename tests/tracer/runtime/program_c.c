@@ -11,6 +11,23 @@ static const char* describe(const char* name, double weight, unsigned count, con
   return AGENTLOG_RETURN(weight > 1.0 ? "heavy" : "light");
 }
 
+struct point {
+  int x, y;
+};
+union word {
+  int i;
+  float f;
+};
+
+/* A struct, a union and a complex number by value, and eleven parameters: what a header shared with C++
+ * files gets, since it is instrumented as C++ with every parameter. */
+static struct point shift(struct point p, union word w, _Complex double z, int a, int b, int c, int d, int e,
+                          int f, int g, int h) {
+  AGENTLOG_SPAN(2, p, w, z, a, b, c, d, e, f, g, h);
+  struct point q = {p.x + a + b + c + d + e + f + g + h + (int)__real__ z, p.y + w.i};
+  return AGENTLOG_RETURN(q);
+}
+
 static int quiet(void) {
   AGENTLOG_SPAN(1);
   return 7;
@@ -22,7 +39,8 @@ int main(void) {
   describe("box \"A\"", 2.5, 3u, "hunter2", NULL);
   describe(NULL, 0.5, 0u, "x", &total);
   describe("a\xff\xc3\xa9z", 0.1, 1u, "y", NULL); /* not valid UTF-8: the line stays JSON */
-  total += quiet();
+  struct point moved = shift((struct point){1, 2}, (union word){.i = 3}, 0, 1, 2, 3, 4, 5, 6, 7, 8);
+  total += quiet() + moved.x - 37 + moved.y - 5;
   printf("%d\n", total);
   return 0;
 }

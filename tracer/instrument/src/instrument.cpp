@@ -277,6 +277,7 @@ struct Walk {
   bool returns_reference = false;  // of the function being instrumented
   CXType arithmetic_result{};  // of the function being instrumented, when it is a built-in arithmetic type
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
+  bool c_runtime = false;          // agentlog_trace.h: a C file, or a .h that C files may include too
   int order = 0;
   std::vector<std::string> skipped;  // what is left unrecorded, for the notes
   // Left out after a first try did not compile: returns (by the offset of `return`), and the parameters of
@@ -313,11 +314,19 @@ struct Walk {
     add(at > 0 && text[at - 1] == ' ' ? at - 1 : at, " " + statement + " /* agentlog */");
   }
 
-  // AGENTLOG_SPAN at the top of a body. The body's '{' must be in this file's own text (not a macro).
-  bool span_at(CXCursor body, int level, const std::vector<std::string>& params) {
-    std::size_t brace = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(body)));
+  // AGENTLOG_SPAN at the top of a body. The body's '{' must be in this file's own text (not a macro). Where
+  // the function's name (a macro's use that makes the function) is on an earlier line of this file, the span
+  // names that line: AGENTLOG_SPAN_AT(line, ...).
+  bool span_at(CXCursor fn, CXCursor body, int level, const std::vector<std::string>& params) {
+    const CXSourceLocation open = clang().clang_getRangeStart(clang().clang_getCursorExtent(body));
+    std::size_t brace = offset_of(open);
     if (brace >= text.size() || text[brace] != '{') return false;
+    const CXSourceLocation name = clang().clang_getCursorLocation(fn);
+    unsigned line = 0;
+    clang().clang_getExpansionLocation(name, nullptr, &line, nullptr, nullptr);
     std::string call = "AGENTLOG_SPAN(" + std::to_string(level);
+    if (clang().clang_Location_isFromMainFile(name) && line < line_of(open))
+      call = "AGENTLOG_SPAN_AT(" + std::to_string(line) + ", " + std::to_string(level);
     for (const auto& p : params) call += ", " + p;
     call += ");";
     add(brace + 1, " " + call + " /* agentlog */");
@@ -664,8 +673,16 @@ struct Walk {
                                   }),
                    params.end());
     }
+    const std::size_t max_c_params = 16;  // agentlog_trace.h's AGENTLOG_SPAN in C
+    if (c_runtime && params.size() > max_c_params) {
+      const std::string max = std::to_string(max_c_params);
+      skipped.push_back("the parameters of " + qualified_name(fn) + " after the " + max +
+                        "th are not recorded (" + std::to_string(params.size()) +
+                        "; agentlog_trace.h records up to " + max + " in C)");
+      params.resize(max_c_params);
+    }
     const int span_edit = order;
-    if (!span_at(body, level, params)) return;
+    if (!span_at(fn, body, level, params)) return;
     FunctionEdit f{lambda ? "<lambda>" : qualified_name(fn), static_cast<int>(line_of(clang().clang_getCursorLocation(fn))), level, false};
     if (!params.empty()) params_of_edit[span_edit] = {body_start, f.name, f.line};
     bool structor = kind == CXCursor_Constructor || kind == CXCursor_Destructor;
@@ -1165,6 +1182,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     if (c_file) effective.level = std::min(options.level, 2);
     Walk walk{text, original.tu(), effective, {}, {}, wrap, params};
     walk.c_language = c_file;
+    walk.c_runtime = header.ends_with(".h");
     walk.keep_returns = &left_out.returns;
     walk.keep_params = &left_out.params;
     walk.keep_wraps = &left_out.wraps;

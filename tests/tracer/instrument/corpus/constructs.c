@@ -16,6 +16,14 @@ size_t measure(const char* text, size_t limit) {
 
 _Bool present(const int* p) { return p; }
 
+// Allman style: the span names the line of the name.
+// clang-format off
+int clamp_low(int v, int low)
+{
+  return v < low ? low : v;
+}
+// clang-format on
+
 void fill(int* out, int count, int value) {
   for (int i = 0; i < count; ++i) out[i] = value;
 }

@@ -98,6 +98,16 @@ done:
   return unset;
 }
 
+// Allman style, the signature over two lines: the span names the line of the name.
+// clang-format off
+long
+scale(long value,
+      int factor)
+{
+  return value * factor;
+}
+// clang-format on
+
 int parse_or(const std::string& text, int fallback) try {
   return std::stoi(text);
 } catch (const std::exception&) {
