@@ -25,14 +25,15 @@ TraceFollower::~TraceFollower() {
 void TraceFollower::run(const ToolsContext& ctx, std::chrono::milliseconds every) {
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);  // the traced program and the calls first
   std::int64_t last_report = 0;
-  trace_store(ctx).follow_running_binaries(true);  // spans of TRACING_FORMAT=binary programs as they come
   std::unique_lock lock(mutex_);
   bool more = false;  // the last batch left span lines to read: go on at once
   while (!stop_) {
     if (!more && wake_.wait_for(lock, every, [this] { return stop_; })) break;
     lock.unlock();
-    try {
-      more = !trace_store(ctx).ingest(kBatchBytes).complete;
+    try {  // (the store is opened here: opening may fail too)
+      store::TraceStore& store = trace_store(ctx);
+      store.follow_running_binaries(true);  // spans of TRACING_FORMAT=binary programs as they come
+      more = !store.ingest(kBatchBytes).complete;
     } catch (const std::exception& e) {  // a busy or broken index: the next query says so; try again later
       more = false;
       const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(

@@ -610,6 +610,47 @@ TEST_CASE("several stores in several threads ingest and query one folder while s
   CHECK(check.get_trace(hex(kTraces, 32))["spanCount"] == 2);
 }
 
+TEST_CASE("stores of several threads opening a new folder at once all open it and answer") {
+  // SQLite answers busy at once, without its timeout, where one connection changes the journal mode while
+  // another makes the tables: opening waits that out (a server's background indexer died of it). Both cores
+  // are kept busy meanwhile, as a loaded machine would: the openers are then stopped half-way (without the
+  // wait, half the runs failed so).
+  std::atomic<bool> done{false};
+  std::vector<std::thread> load;
+  for (int i = 0; i < 2; ++i)
+    load.emplace_back([&] {
+      while (!done) {
+      }
+    });
+  struct StopLoad {
+    std::atomic<bool>& done;
+    std::vector<std::thread>& load;
+    ~StopLoad() {
+      done = true;
+      for (auto& t : load) t.join();
+    }
+  } stop_load{done, load};
+  for (int round = 0; round < 20; ++round) {
+    TempDir dir;
+    append(dir / (kDay + "/7-1.jsonl"),
+           span(hex(1, 32), 2, 1, "Db::query", "db.cpp", iso(0, 1), 1).dump() + "\n" +
+               span(hex(1, 32), 1, 0, "Api::handle", "api.cpp", iso(0, 0), 2).dump() + "\n");
+    std::vector<std::thread> stores;
+    std::atomic<int> answered{0};
+    for (int t = 0; t < 8; ++t)
+      stores.emplace_back([&] {
+        try {
+          TraceStore store(dir.path());
+          if (store.summary()["spans"] == 2) ++answered;
+        } catch (const std::exception& e) {
+          MESSAGE(std::string(e.what()));
+        }
+      });
+    for (auto& t : stores) t.join();
+    REQUIRE(answered == 8);
+  }
+}
+
 TEST_CASE("durations and times as agents write them") {
   using agentlog::store::parse_duration_ms;
   CHECK(parse_duration_ms(json(250)) == 250);
@@ -742,6 +783,26 @@ TEST_CASE("spans of a real traced program, through agentlog serve: tools and res
   CHECK(templates["result"]["resourceTemplates"][0]["uriTemplate"] == "trace://{traceId}");
   json log = mcp.request("resources/read", {{"uri", "log://latest"}});
   CHECK(log.contains("result"));
+}
+
+TEST_CASE("agentlog serve goes on answering when the trace index cannot be opened, and says why") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path index = root / ".ai-agents/logging/traces/index.sqlite";
+  fs::create_directories(index);  // a folder where the index should be: SQLite cannot open it
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // the background indexer has tried by now
+  json slow = mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}});
+  CHECK(slow["isError"] == true);
+  const std::string text = slow["content"][0]["text"];
+  CHECK(text.find(index.string()) != std::string::npos);
+  CHECK(text.find("rebuilt from the span files") != std::string::npos);
+  json logged = mcp.call_tool("log_event", {{"message", "still here"}});  // the server is alive
+  CHECK_FALSE(logged["isError"].get<bool>());
+  fs::remove(index);  // put right: the next query opens a new index
+  json again = mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}});
+  CHECK_FALSE(again["isError"].get<bool>());
 }
 
 namespace {

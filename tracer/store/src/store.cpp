@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -763,17 +764,26 @@ struct TraceStore::Impl {
 
   // Opens the index; a corrupt one, or one of another layout, is removed and rebuilt (the span files are the
   // source of truth).
+  // Busy is waited out: SQLite answers it at once, without its busy timeout, where waiting could deadlock
+  // (stores of several threads or processes opening a new index together, one changing its journal mode
+  // while another makes the tables).
   void open(bool journaled = true) {
-    for (int attempt = 0;; ++attempt) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (bool rebuilt = false;;) {
       try {
         connect(journaled);
         return;
       } catch (const SqliteError& e) {
         close();
-        // Not an index (corrupt, or not SQLite at all): removed and made again. Anything else (busy, no
-        // space, no permission) is reported, and the file left alone: other processes may be using it.
-        if (attempt > 0 || (e.code != SQLITE_CORRUPT && e.code != SQLITE_NOTADB)) throw;
+        if (e.code == SQLITE_BUSY && std::chrono::steady_clock::now() < give_up) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        // Not an index (corrupt, or not SQLite at all): removed and made again. Anything else (no space, no
+        // permission, busy for long) is reported, and the file left alone: other processes may be using it.
+        if (rebuilt || (e.code != SQLITE_CORRUPT && e.code != SQLITE_NOTADB)) throw;
         remove_index(db_path);
+        rebuilt = true;
       }
     }
   }
@@ -786,7 +796,9 @@ struct TraceStore::Impl {
     if (int rc = sqlite3_open_v2(db_path.c_str(), &db,
                                  SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
         rc != SQLITE_OK)
-      throw SqliteError(rc, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+      throw SqliteError(rc, db_path.string() + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)) +
+                                " (check the folder's permissions and free space; the index may be removed: "
+                                "it is rebuilt from the span files)");
     sqlite3_busy_timeout(db, 5000);
     exec(db, "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;");
     exec(db, journaled ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
