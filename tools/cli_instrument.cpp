@@ -52,7 +52,7 @@ void add_instrument_commands(CLI::App& app) {
     for_each_on_workers(list.size(), std::thread::hardware_concurrency(), [&](std::size_t i) {
       try {
         outcomes[i] = instrument_one(ctx, {list[i], level, functions, dry_run}, nullptr);
-      } catch (const mcp::ToolError& e) {
+      } catch (const std::exception& e) {  // (on a worker thread: nothing may escape it)
         errors[i] = e.what();
       }
     });
