@@ -356,6 +356,12 @@ struct HttpApi::Impl {
 
     json args = json::object();
     if (!req.body.empty()) {
+      if (mcp::json_nesting(req.body) > mcp::kMaxNesting) {
+        send_error(res, 400, "http.bad_json",
+                   "The body nests arrays and objects more than " + std::to_string(mcp::kMaxNesting) +
+                       " deep; send flatter arguments");
+        return;
+      }
       try {
         args = json::parse(req.body);
       } catch (const json::parse_error& e) {

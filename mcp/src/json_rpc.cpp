@@ -1,5 +1,7 @@
 #include "mcp/json_rpc.hpp"
 
+#include <algorithm>
+
 namespace agentlog::mcp {
 
 json make_error_reply(const json& id, ErrorCode code, const std::string& message, const json& data) {
@@ -10,6 +12,27 @@ json make_error_reply(const json& id, ErrorCode code, const std::string& message
 
 json make_result_reply(const json& id, json result) {
   return {{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
+}
+
+std::size_t json_nesting(std::string_view text) {
+  std::size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace agentlog::mcp

@@ -158,7 +158,18 @@ void Server::on_line(std::string_view line) {
                           std::string("Parse error: the line is not JSON (") + e.what() + ")"));
     return;
   }
-  on_message(std::move(message));
+  if (json_nesting(line) > kMaxNesting) {  // (parsing and freeing deep values is safe; walking them is not)
+    const json* id = message.is_object() ? get_param(message, "id") : nullptr;
+    send(make_error_reply(id && valid_id(*id) ? *id : json(), ErrorCode::kInvalidRequest,
+                          "Invalid Request: arrays and objects nest more than " +
+                              std::to_string(kMaxNesting) + " deep; send flatter arguments"));
+    return;
+  }
+  try {
+    on_message(std::move(message));
+  } catch (const std::exception& e) {  // a message of unexpected shape must not end the server
+    send(make_error_reply(nullptr, ErrorCode::kInvalidRequest, std::string("Invalid Request: ") + e.what()));
+  }
 }
 
 void Server::on_message(json message) {
@@ -169,7 +180,7 @@ void Server::on_message(json message) {
   }
   json id = message.is_object() && message.contains("id") ? message["id"] : json();
   bool has_id = message.is_object() && message.contains("id");
-  if (!message.is_object() || message.value("jsonrpc", "") != "2.0" || (has_id && !valid_id(id))) {
+  if (!message.is_object() || message.value("jsonrpc", json()) != "2.0" || (has_id && !valid_id(id))) {
     send(
         make_error_reply(valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
                          "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\":\"2.0\", a string "
@@ -246,12 +257,17 @@ json Server::dispatch(const std::string& method, const json& params) {
 }
 
 json Server::initialize(const json& params) {
-  std::string requested = params.value("protocolVersion", "");
+  const json* version = get_param(params, "protocolVersion");
+  const std::string requested = version && version->is_string() ? version->get<std::string>() : "";
   auto supported = std::find(kSupportedProtocolVersions.begin(), kSupportedProtocolVersions.end(), requested);
   protocol_version_ = supported != kSupportedProtocolVersions.end() ? requested : kLatestProtocolVersion;
   if (const json* ci = get_param(params, "clientInfo"); ci && ci->is_object()) {
-    client_.name = ci->value("name", "unknown");
-    client_.version = ci->value("version", "");
+    auto text = [&](const char* key, const char* fallback) {
+      const json* v = get_param(*ci, key);
+      return v && v->is_string() ? v->get<std::string>() : std::string(fallback);
+    };
+    client_.name = text("name", "unknown");
+    client_.version = text("version", "");
   }
   if (const json* caps = get_param(params, "capabilities"); caps && caps->is_object())
     client_.capabilities = *caps;
@@ -268,7 +284,8 @@ json Server::initialize(const json& params) {
 }
 
 void Server::start_tool_call(const json& id, json params) {
-  std::string name = params.value("name", "");
+  const json* given = get_param(params, "name");
+  std::string name = given && given->is_string() ? given->get<std::string>() : "";  // else refused by the job
   const Tool* tool = tools_.find(name);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   {

@@ -104,6 +104,42 @@ TEST_CASE("a line over 16 MiB is refused with an error and the server keeps serv
   CHECK(s.request("ping")["result"] == json::object());
 }
 
+TEST_CASE("messages of unexpected shape get errors and the server keeps serving") {
+  TempDir dir;
+  McpSession s(dir.path());
+  s.initialize();
+  // A tool name that is not a string (the server died of these), a jsonrpc that is not a string, clientInfo
+  // of the wrong types.
+  for (const char* name : {"42", "null", "[]", "{}", "true"}) {
+    json r = s.request("tools/call", json::parse(std::string(R"({"name":)") + name + "}"));
+    CHECK(r["error"]["code"] == -32602);
+    CHECK(r["error"]["message"].get<std::string>().find("string 'name'") != std::string::npos);
+  }
+  s.send_line(R"({"jsonrpc":2,"id":"v","method":"ping"})");
+  auto wrong = s.read(std::chrono::seconds(30));
+  REQUIRE(wrong);
+  CHECK((*wrong)["error"]["code"] == -32600);
+  json again = s.request("initialize",
+                         {{"protocolVersion", 7}, {"clientInfo", {{"name", 1}, {"version", json::array()}}}});
+  CHECK(again["result"]["protocolVersion"] == "2025-11-25");
+  // Arguments nested 20,000 deep in a 40 KB line (the server crashed in the tool path): refused unparsed.
+  const std::string deep = std::string(20000, '[') + std::string(20000, ']');
+  s.send_line(
+      R"({"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"get_trace","arguments":{"traceId":"x","extra":)" +
+      deep + "}}}");
+  auto refused = s.read(std::chrono::seconds(30));
+  REQUIRE(refused);
+  CHECK((*refused)["id"] == "deep");
+  CHECK((*refused)["error"]["code"] == -32600);
+  CHECK((*refused)["error"]["message"].get<std::string>().find("nest more than 256") != std::string::npos);
+  // As deep as allowed is served (brackets inside strings do not count).
+  json ok = s.call_tool("log_event",
+                        {{"message", std::string(1000, '[')},
+                         {"fields", {{"k", json::parse(std::string(200, '[') + std::string(200, ']'))}}}});
+  CHECK(ok["isError"] == false);
+  CHECK(s.request("ping")["result"] == json::object());
+}
+
 TEST_CASE("SIGTERM ends the server cleanly; so does stdin EOF") {
   TempDir dir;
   {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace agentlog::mcp {
 
@@ -42,5 +43,11 @@ class RpcError : public std::runtime_error {
 // Builds the error reply of one request (id may be null for unparseable input).
 json make_error_reply(const json& id, ErrorCode code, const std::string& message, const json& data = nullptr);
 json make_result_reply(const json& id, json result);
+
+// How deeply arrays and objects nest in JSON text (brackets inside strings do not count). A message nested
+// deeper than kMaxNesting is refused before it is parsed: schema validation, redaction and the audit walk
+// values recursively, and a line of 40 KB can nest 20,000 deep.
+constexpr std::size_t kMaxNesting = 256;
+std::size_t json_nesting(std::string_view text);
 
 }  // namespace agentlog::mcp
