@@ -29,8 +29,33 @@ bool names_protected(const std::string& text) {
   return false;
 }
 
-// A command that only reads: every segment (split at ; && || |) that names a protected file starts with a
-// reading command, and nothing is redirected into a file or edited in place.
+// A word of a command that names a protected file or a folder holding one (.ai-agents, .ai-agents/logging,
+// its config/, audit/, approvals/), also through a glob (`.ai-agents/logging/conf*`): removing or moving the
+// folder removes the files (and `serve` would then make permissive defaults again).
+bool covers_protected(const std::string& word) {
+  const std::string tree = ".ai-agents";
+  const std::size_t at = word.find(tree);
+  if (at == std::string::npos) return false;
+  std::string rest = word.substr(at + tree.size());
+  rest.erase(std::remove(rest.begin(), rest.end(), '"'), rest.end());
+  rest.erase(std::remove(rest.begin(), rest.end(), '\''), rest.end());
+  const std::size_t glob = rest.find_first_of("*?[{");
+  const bool globbed = glob != std::string::npos;
+  if (globbed) rest.resize(glob);
+  for (std::size_t p; (p = rest.find("/./")) != std::string::npos;) rest.erase(p, 2);
+  for (std::size_t p; (p = rest.find("//")) != std::string::npos;) rest.erase(p, 1);
+  if (!globbed)
+    while (!rest.empty() && (rest.back() == '/' || (rest.size() >= 2 && rest.ends_with("/."))))
+      rest.pop_back();
+  for (const std::string p : {"/logging/config/.env", "/logging/audit", "/logging/approvals"}) {
+    if (rest.starts_with(p)) return true;                                        // in it
+    if (globbed ? p.starts_with(rest) : p.starts_with(rest + "/")) return true;  // a folder holding it
+  }
+  return false;
+}
+
+// A command that only reads: every segment (split at ; && || |) that names a protected file, or a folder
+// holding one, starts with a reading command, and nothing is redirected into a file or edited in place.
 bool plain_read(const std::string& command) {
   if (command.find('>') != std::string::npos || command.find(" -i") != std::string::npos ||
       command.find("tee ") != std::string::npos || command.find('`') != std::string::npos || command.find("$(") != std::string::npos)
@@ -40,13 +65,18 @@ bool plain_read(const std::string& command) {
     for (std::size_t p; (p = normalized.find(sep)) != std::string::npos;) normalized.replace(p, std::strlen(sep), "\x1f");
   std::stringstream segments(normalized);
   for (std::string seg; std::getline(segments, seg, '\x1f');) {
-    if (!names_protected(seg)) continue;
-    std::stringstream words(seg);
-    std::string first;
-    words >> first;
-    if (first == "sudo" || first == "env" || first == "command") return false;
-    static const char* const reads[] = {"cat", "head", "tail", "less", "grep", "wc"};
-    if (std::find(std::begin(reads), std::end(reads), first) == std::end(reads)) return false;
+    std::vector<std::string> words;
+    std::stringstream split(seg);
+    for (std::string w; split >> w;) words.push_back(w);
+    if (!names_protected(seg) && std::none_of(words.begin(), words.end(), covers_protected)) continue;
+    if (words.empty()) continue;
+    static const char* const reads[] = {"cat", "head", "tail", "less", "more", "grep",
+                                        "wc",  "ls",   "stat", "du",   "file", "find"};
+    if (std::find(std::begin(reads), std::end(reads), words[0]) == std::end(reads)) return false;
+    for (const auto& w : words)  // find's actions that change files
+      if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
+          w == "-fls")
+        return false;
   }
   return true;
 }
@@ -94,12 +124,11 @@ void add_hook_commands(CLI::App& app) {
   pre->callback([] {
     std::string raw((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     json input = json::parse(raw, nullptr, false);
-    if (input.is_discarded() || !input.is_object()) {
-      if (names_protected(raw)) {  // fail closed when a protected file may be involved
-        std::cerr << "agentlog: blocked: the hook input is not valid JSON and mentions a protected file\n";
-        throw CLI::RuntimeError(2);
-      }
-      return;
+    if (input.is_discarded() || !input.is_object()) {  // a guard fails closed
+      std::cerr
+          << "agentlog: blocked: the hook input is not a JSON object; `agentlog hook pre-tool-use` reads "
+             "Claude Code's PreToolUse JSON on stdin (see .ai-agents/logging/integrations/hooks/)\n";
+      throw CLI::RuntimeError(2);
     }
     ProjectLayout layout = layout_for(common, input);
     const std::string tool = input.value("tool_name", "");
@@ -116,9 +145,11 @@ void add_hook_commands(CLI::App& app) {
     } else if (tool == "Bash") {
       std::string command = tool_input.value("command", "");
       static const std::regex self_approval(R"(\bapprovals\s+(approve|deny)\b)");
-      if (names_protected(command) && !plain_read(command))
-        reason = "the command names a protected file (.env files, the audit log, approvals) and is not a plain "
-                 "read (cat, head, tail, less, grep, wc); only the human may change these files";
+      if (!plain_read(command))
+        reason =
+            "the command names a protected file (.env files, the audit log, approvals) or a folder holding "
+            "one, and is not a plain read (cat, head, tail, less, more, grep, wc, ls, stat, du, file, find "
+            "without -delete or -exec); only the human may change these files";
       else if (std::regex_search(command, self_approval))
         reason = "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; ask the "
                  "human to run it";

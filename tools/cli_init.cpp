@@ -1,7 +1,9 @@
 // agentlog init: install the .ai-agents/logging tree (and, with --claude, the Claude Code registration).
 #include <iostream>
 
+#include "logger/event_writer.hpp"
 #include "logger/files.hpp"
+#include "policy/audit.hpp"
 #include "tools/cli.hpp"
 #include "tools/embedded.hpp"
 
@@ -43,6 +45,12 @@ void add_unique(nlohmann::json& array, const nlohmann::json& item) {
 
 InitReport install_templates(const ProjectLayout& layout) {
   InitReport report;
+  // A project with an audit chain has been set up before: a human-only .env file missing from it was removed
+  // (by hand, or by an agent's command the hook did not see), and its defaults may allow what the human had
+  // denied. It is made again, and that is said on stderr and recorded in the audit log.
+  std::error_code in_use_ec;
+  const bool in_use = fs::exists(layout.audit_head(), in_use_ec);
+  std::vector<std::string> restored;
   for (const auto* bundle : {&embedded_templates(), &embedded_runtime()}) {
     for (const auto& file : *bundle) {
       fs::path target = layout.base() / fs::path(std::string(file.path));
@@ -58,10 +66,32 @@ InitReport install_templates(const ProjectLayout& layout) {
         continue;
       }
       // The .env files hold API tokens and keys: readable by their owner only.
-      int mode = fs::path(std::string(file.path)).filename().string().rfind(".env", 0) == 0 ? 0600 : 0644;
-      write_file_atomic(target, file.data, mode);
+      const bool env = fs::path(std::string(file.path)).filename().string().rfind(".env", 0) == 0;
+      write_file_atomic(target, file.data, env ? 0600 : 0644);
       report.created.push_back(rel);
+      if (env && in_use) restored.push_back(rel);
     }
+  }
+  if (!restored.empty()) {
+    std::string list;
+    for (const auto& r : restored) list += (list.empty() ? "" : ", ") + r;
+    const bool one = restored.size() == 1;
+    const std::string what = "the human-only " + list + (one ? " was" : " were") +
+                             " missing from a project with an audit log and " + (one ? "was" : "were") +
+                             " made again with the defaults; check who removed " + (one ? "it" : "them") +
+                             " and set the values again";
+    std::cerr << "agentlog: warning: " << what << "\n";
+    policy::AuditLog(layout.audit_dir())
+        .append({{"time", iso8601_now_ms()},
+                 {"agent", {{"name", "agentlog"}, {"version", AGENTLOG_VERSION}}},
+                 {"session", ""},
+                 {"tool", "agentlog:restore_config"},
+                 {"arguments", {{"files", restored}}},
+                 {"decision", "allowed"},
+                 {"outcome", "error"},
+                 {"error", "[config.restored] " + what},
+                 {"durationMs", 0},
+                 {"files", restored}});
   }
   for (const fs::path& dir : {layout.logs_dir(), layout.traces_dir(), layout.audit_dir(), layout.memory_dir(),
                               layout.approvals_dir(), layout.backups_dir(), layout.hooks_dir()}) {

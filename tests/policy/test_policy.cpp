@@ -355,30 +355,46 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   }
   CHECK(pre(hook_input("NotebookEdit", {{"notebook_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 2);
   ++blocked;
-  for (const char* cmd : {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
-                                 "sed -i s/false/true/ .ai-agents/logging/config/.env.tracing",
-                                 "rm .ai-agents/logging/audit/actions.jsonl", "cp /tmp/x .ai-agents/logging/config/.env.logging",
-                                 "cat x | tee .ai-agents/logging/config/.env.logging", "python3 -c 'open(\".env.tracing\",\"w\")'",
-                                 "mv .ai-agents/logging/audit/head.json /tmp"}) {
+  for (const char* cmd :
+       {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
+        "sed -i s/false/true/ .ai-agents/logging/config/.env.tracing",
+        "rm .ai-agents/logging/audit/actions.jsonl", "cp /tmp/x .ai-agents/logging/config/.env.logging",
+        "cat x | tee .ai-agents/logging/config/.env.logging", "python3 -c 'open(\".env.tracing\",\"w\")'",
+        "mv .ai-agents/logging/audit/head.json /tmp",
+        // A folder holding protected files, removed or moved whole (serve would then
+        // make permissive defaults again), also through a glob or a cd.
+        "rm -rf .ai-agents/logging/config", "rm -rf .ai-agents", "rm -rf ./.ai-agents/logging/",
+        "find .ai-agents -name '.env*' -delete", "mv .ai-agents/logging/config /tmp/x",
+        "rm -rf .ai-agents/logging/conf*", "cd .ai-agents/logging && rm -rf config",
+        "find .ai-agents -exec rm {} +", "rm -r \".ai-agents/logging/approvals\""}) {
     CAPTURE(cmd);
     CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 2);
     ++blocked;
   }
-  // Malformed input mentioning a protected file fails closed.
-  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use"}, "{\"tool_name\": \"Write\", \"file_path\": \".env.tracing\"").exit_code == 2);
-  ++blocked;
   CHECK(blocked >= 60);
-  CHECK(audit_records(root).size() == before + static_cast<std::size_t>(blocked - 1));  // the malformed one has no record
+  CHECK(audit_records(root).size() == before + static_cast<std::size_t>(blocked));
+  // Input that is not a hook's JSON fails closed (with nothing to record), whatever it mentions.
+  for (const char* raw :
+       {"{\"tool_name\": \"Write\", \"file_path\": \".env.tracing\"", "not json at all", "", "[1]"}) {
+    CAPTURE(raw);
+    auto r = agentlog::test::run_agentlog({"hook", "pre-tool-use"}, raw);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("PreToolUse JSON on stdin") != std::string::npos);
+  }
+  CHECK(audit_records(root).size() == before + static_cast<std::size_t>(blocked));
 
   // Reads and ordinary work pass.
-  for (const char* cmd : {"cat .ai-agents/logging/config/.env.tracing", "grep LEVEL .ai-agents/logging/config/.env.tracing | wc -l",
-                                 "make test", "tail -n 5 .ai-agents/logging/audit/actions.jsonl"}) {
+  for (const char* cmd :
+       {"cat .ai-agents/logging/config/.env.tracing",
+        "grep LEVEL .ai-agents/logging/config/.env.tracing | wc -l", "make test",
+        "tail -n 5 .ai-agents/logging/audit/actions.jsonl", "ls -la .ai-agents/logging/config",
+        "find .ai-agents -name '*.jsonl'", "rm -rf .ai-agents/logging/traces",
+        "rm -rf .ai-agents/logging/logs/archive", "g++ -I.ai-agents/logging/runtime -c src/main.cpp"}) {
     CAPTURE(cmd);
     CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 0);
   }
   CHECK(pre(hook_input("Write", {{"file_path", "src/main.cpp"}, {"content", "int main() {}"}})).exit_code == 0);
   CHECK(pre(hook_input("Read", {{"file_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 0);
-  CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use"}, "not json at all").exit_code == 0);
 
   // post-tool-use records every tool use; the chain stays intact.
   json post = {{"session_id", "s-1"}, {"cwd", R}, {"hook_event_name", "PostToolUse"}, {"tool_name", "Bash"},
@@ -389,4 +405,20 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   CHECK(last["agent"]["name"] == "claude-code");
   CHECK(last["arguments"]["api_key"] == "[REDACTED]");
   CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", R}).exit_code == 0);
+
+  // The config folder removed anyway (a command the hook could not read): the next server makes the .env
+  // files again with their defaults, says so, and the audit log records it.
+  fs::remove_all(root / ".ai-agents/logging/config");
+  auto served = agentlog::test::run_agentlog({"serve", "--root", R}, "");
+  CHECK(served.exit_code == 0);
+  CHECK(served.err.find("missing from a project with an audit log") != std::string::npos);
+  auto restored = audit_records(root).back();
+  CHECK(restored["tool"] == "agentlog:restore_config");
+  CHECK(restored["files"] ==
+        json::array({".ai-agents/logging/config/.env.logging", ".ai-agents/logging/config/.env.tracing"}));
+  CHECK(restored["error"].get<std::string>().find("[config.restored]") == 0);
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", R}).exit_code == 0);
+  const std::size_t records = audit_records(root).size();
+  CHECK(agentlog::test::run_agentlog({"serve", "--root", R}, "").err.find("missing") == std::string::npos);
+  CHECK(audit_records(root).size() == records);  // present again: nothing to say
 }
