@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -341,7 +343,15 @@ void add_traces_commands(CLI::App& app) {
       if (output.empty()) {
         std::cout << out.dump() << "\n";
       } else {
-        std::ofstream(output) << out.dump() << "\n";
+        std::ofstream file(output, std::ios::trunc);
+        file << out.dump() << "\n";
+        file.close();
+        if (!file) {
+          std::cerr << "agentlog traces export: cannot write " << output << ": " << std::strerror(errno)
+                    << " (give -o a file in a folder that exists and that you may write, or leave -o out for "
+                       "stdout)\n";
+          throw CLI::RuntimeError(1);
+        }
         std::cerr << "wrote " << output << "\n";
       }
     });

@@ -457,6 +457,23 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   json shown_json = TraceStore(root / ".ai-agents/logging/traces").get_trace(hex(900, 32));
   CHECK(shown_json["spans"][1]["paramOrder"] == json::array({"zone", "id"}));
   CHECK(shown_json["spans"][0]["paramOrder"] == json::array({"sql"}));
+
+  // traces export: to a file, to stdout, and a file that cannot be written is an error (it said "wrote").
+  const fs::path chrome = root / "trace.json";
+  auto exported =
+      agentlog::test::run_agentlog({"traces", "export", hex(900, 32), "-o", chrome.string(), "--root", r});
+  CHECK(exported.exit_code == 0);
+  CHECK(json::parse(agentlog::test::read_text(chrome))["traceEvents"].size() >= 2);
+  CHECK(json::parse(cli({"traces", "export", hex(900, 32), "--format", "otlp"})).contains("resourceSpans"));
+  for (const fs::path& bad : {root / "no-such-folder/t.json", chrome / "t.json"}) {
+    CAPTURE(bad);
+    auto refused =
+        agentlog::test::run_agentlog({"traces", "export", hex(900, 32), "-o", bad.string(), "--root", r});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("cannot write " + bad.string()) != std::string::npos);
+    CHECK(refused.err.find("wrote") == std::string::npos);
+    CHECK_FALSE(fs::exists(bad));
+  }
 }
 
 TEST_CASE("agentlog serve indexes span files as they are written, before any query") {
