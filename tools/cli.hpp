@@ -22,6 +22,10 @@ void add_common_options(CLI::App* sub, CliCommon& common);
 // True when stdout is a terminal (colour, progress).
 bool stdout_is_tty();
 
+// Text from logs or traces as it may reach a terminal: control characters (a newline that would fake a
+// second log line, ESC that would move the cursor or recolour) are written as \n, \t, \r or \u00XX.
+std::string printable(std::string_view text);
+
 // Prints `value` as indented JSON (for --json).
 void print_json(const nlohmann::json& value);
 

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <cstdio>
 #include <iostream>
 
 #include "tools/cli.hpp"
@@ -17,6 +18,34 @@ void add_common_options(CLI::App* sub, CliCommon& common) {
 }
 
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    // C1 controls are two bytes in UTF-8 (C2 80 to C2 9F): U+009B is a CSI to some terminals.
+    const bool c1 =
+        c == 0xC2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0) == 0x80;
+    if (c >= 0x20 && c != 0x7F && !c1) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    const unsigned code = c1 ? static_cast<unsigned char>(text[++i]) : c;
+    if (code == '\n') {
+      out += "\\n";
+    } else if (code == '\t') {
+      out += "\\t";
+    } else if (code == '\r') {
+      out += "\\r";
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\u%04x", code);
+      out += hex;
+    }
+  }
+  return out;
+}
 
 void print_json(const nlohmann::json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

@@ -28,8 +28,10 @@ std::string human(const json& m, bool colour) {
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   const char* code = level == "error" || level == "fatal" ? "31" : level == "warn" ? "33" : level == "debug" || level == "trace" ? "2" : "0";
   std::string lvl = colour ? std::string("\033[") + code + "m" + upper + "\033[0m" : upper;
-  std::string out = m.value("ts", "") + " " + lvl + " [" + m.value("category", "") + "] " + m.value("msg", "");
-  if (m.contains("fields") && !m["fields"].empty()) out += " " + m["fields"].dump();
+  std::string out = printable(m.value("ts", "")) + " " + lvl + " [" + printable(m.value("category", "")) +
+                    "] " + printable(m.value("msg", ""));
+  if (m.contains("fields") && !m["fields"].empty())
+    out += " " + m["fields"].dump(-1, ' ', false, json::error_handler_t::replace);  // (JSON escapes controls)
   return out;
 }
 
@@ -102,7 +104,7 @@ void add_logs_commands(CLI::App& app) {
       if (rec.is_object() && !common.json)
         std::cout << human(rec, colour) << "\n";
       else
-        std::cout << line << "\n";
+        std::cout << (common.json ? std::string(line) : printable(line)) << "\n";
     };
     // Archive folders seen so far: after a rotation, the new ones are the file being read (found by its
     // inode while it is not compressed, else the oldest new one) and files rotated out before this process

@@ -44,7 +44,7 @@ std::string fit(std::string s, std::size_t width) {
 }
 
 std::string compact(const json& v) {
-  if (v.is_string()) return v.get<std::string>();
+  if (v.is_string()) return printable(v.get<std::string>());  // a traced program's strings reach a terminal
   return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

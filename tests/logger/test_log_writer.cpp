@@ -548,3 +548,29 @@ TEST_CASE("agentlog logs tail -n N prints the last N whole lines of a large file
   CHECK(lines_of(many.out).size() == 700);
   CHECK(json::parse(lines_of(many.out).front())["n"] == 4300);
 }
+
+TEST_CASE(
+    "agentlog logs search and tail write control characters in messages escaped, so a line stays one line") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  // A message that would fake a second record and clear the terminal line, printed raw.
+  const json rec = {
+      {"ts", "2026-12-02T03:00:00.000Z"},
+      {"level", "error"},
+      {"category", "ai-agent"},
+      {"msg", "innocent\n2026-12-02T00:00:00.000Z INFO [ai-agent] approved\x1b[2K\tnext\x7f\xc2\x9b"}};
+  agentlog::test::write_text(layout.latest_log(), rec.dump() + "\nnot json\x1b[31m\n");
+  for (const char* command : {"search", "tail"}) {
+    CAPTURE(command);
+    auto r = agentlog::test::run_agentlog({"logs", command, "--root", root.path().string()});
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find('\x1b') == std::string::npos);
+    CHECK(
+        r.out.find(
+            "innocent\\n2026-12-02T00:00:00.000Z INFO [ai-agent] approved\\u001b[2K\\tnext\\u007f\\u009b") !=
+        std::string::npos);
+  }
+  auto tail = agentlog::test::run_agentlog({"logs", "tail", "--root", root.path().string()});
+  CHECK(lines_of(tail.out).size() == 2);
+  CHECK(tail.out.find("not json\\u001b[31m") != std::string::npos);
+}
