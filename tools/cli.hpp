@@ -13,11 +13,15 @@ namespace agentlog {
 struct CliCommon {
   std::string root;   // --root DIR; empty = current directory or the nearest parent holding .ai-agents/
   bool json = false;  // --json: machine-readable output
+  // The command makes .ai-agents/logging where it is missing (init, serve, http, instrument) or works
+  // without one (hook, config). Other commands read a project: layout() refuses a folder that is none.
+  bool makes_project = false;
   ProjectLayout layout() const;
 };
 
-// Adds --root and --json to a subcommand.
-void add_common_options(CLI::App* sub, CliCommon& common);
+// Adds --root and --json to a subcommand. --root must name a folder that exists, unless `root_may_be_new`
+// (init makes it).
+void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new = false);
 
 // True when stdout is a terminal (colour, progress).
 bool stdout_is_tty();

@@ -8,12 +8,22 @@
 namespace agentlog {
 
 ProjectLayout CliCommon::layout() const {
-  return root.empty() ? ProjectLayout::discover(fs::current_path()) : ProjectLayout::at(root);
+  ProjectLayout layout = root.empty() ? ProjectLayout::discover(fs::current_path()) : ProjectLayout::at(root);
+  std::error_code ec;
+  if (!makes_project && !fs::is_directory(layout.base(), ec))
+    throw std::runtime_error("no project at " + layout.root.string() + " (it has no .ai-agents/logging/): " +
+                             (root.empty() ? "run this inside the project or pass --root the folder holding "
+                                             ".ai-agents/"
+                                           : "pass --root the folder holding .ai-agents/") +
+                             ", or run `agentlog init` there first");
+  return layout;
 }
 
-void add_common_options(CLI::App* sub, CliCommon& common) {
-  sub->add_option("--root", common.root,
-                  "Project root (default: the current directory, or the nearest parent holding .ai-agents/)");
+void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new) {
+  auto* root = sub->add_option("--root", common.root,
+                               "Project root (default: the current directory, or the nearest parent holding "
+                               ".ai-agents/)");
+  if (!root_may_be_new) root->check(CLI::ExistingDirectory);
   sub->add_flag("--json", common.json, "Print JSON for scripts");
 }
 

@@ -10,7 +10,7 @@ void add_config_commands(CLI::App& app) {
   auto* config = app.add_subcommand("config", "Show configuration");
   config->require_subcommand(1);
   auto* show = config->add_subcommand("show", "Print every .env setting with where its value came from");
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
   add_common_options(show, common);
   show->callback([] {
     ProjectLayout layout = common.layout();

@@ -117,7 +117,7 @@ void audit(const ProjectLayout& layout, const json& input, const std::string& de
 void add_hook_commands(CLI::App& app) {
   auto* hook = app.add_subcommand("hook", "Claude Code hooks: guard protected files, record every agent tool use");
   hook->require_subcommand(1);
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
 
   auto* pre = hook->add_subcommand("pre-tool-use", "Reads the PreToolUse JSON on stdin; exit 2 blocks the tool use");
   add_common_options(pre, common);

@@ -21,7 +21,7 @@ void on_terminate(int) {
 
 void add_http_command(CLI::App& app) {
   auto* sub = app.add_subcommand("http", "Serve the HTTP API and the trace viewer (bearer tokens from .env.logging)");
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
   static HttpOptions options;
   add_common_options(sub, common);
   sub->add_option("--bind", options.bind, "Address to listen on (non-loopback needs AGENTLOG_API_TOKENS)")

@@ -146,9 +146,9 @@ InitReport install_claude_files(const ProjectLayout& layout, const std::string& 
 
 void add_init_command(CLI::App& app) {
   auto* sub = app.add_subcommand("init", "Create .ai-agents/logging/ with commented defaults (never overwrites)");
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
   static bool claude = false;
-  add_common_options(sub, common);
+  add_common_options(sub, common, /*root_may_be_new=*/true);
   sub->add_flag("--claude", claude, "Also register agentlog in .mcp.json and its hooks in .claude/settings.json");
   sub->callback([] {
     // init works on exactly the directory given (or the current one): it must not climb into a parent project.

@@ -25,7 +25,7 @@ std::vector<std::string> resolve_files(const ProjectLayout& layout, const std::v
 }  // namespace
 
 void add_instrument_commands(CLI::App& app) {
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
   static std::vector<std::string> files, functions;
   static int level = 2;
   static bool all = false, dry_run = false, restore = false;

@@ -112,7 +112,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
 
 void add_serve_command(CLI::App& app) {
   auto* sub = app.add_subcommand("serve", "Run the MCP server on stdin/stdout (newline-delimited JSON-RPC 2.0)");
-  static CliCommon common;
+  static CliCommon common{.makes_project = true};
   static std::size_t page_size = 100;
   add_common_options(sub, common);
   sub->add_option("--page-size", page_size, "Tools per tools/list page")->check(CLI::Range(1, 1000));

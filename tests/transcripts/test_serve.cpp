@@ -203,3 +203,43 @@ TEST_CASE("usage errors exit 2 with a message") {
   CHECK(r.exit_code == 2);
   CHECK_FALSE(r.err.empty());
 }
+
+TEST_CASE(
+    "a --root that is no folder is a usage error; commands that read a project refuse a folder that is "
+    "none") {
+  TempDir dir;
+  const std::string missing = (dir / "no-such-folder").string();
+  for (std::vector<std::string> args : {std::vector<std::string>{"logs", "search"},
+                                        {"audit", "verify"},
+                                        {"traces", "search", "x"},
+                                        {"serve"},
+                                        {"config", "show"}}) {
+    CAPTURE(args[0]);
+    args.insert(args.end(), {"--root", missing});
+    auto r = run_agentlog(args);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("Directory does not exist: " + missing) != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(missing));  // serve made nothing there
+  // An existing folder with no .ai-agents/logging: "audit verify" said "intact: 0 records", "traces search"
+  // made the tree.
+  for (std::vector<std::string> args : {std::vector<std::string>{"logs", "search"},
+                                        {"logs", "tail"},
+                                        {"audit", "verify"},
+                                        {"audit", "list"},
+                                        {"traces", "search", "x"},
+                                        {"traces", "slow"},
+                                        {"memory", "list"},
+                                        {"approvals", "list"}}) {
+    CAPTURE(args[0] + " " + args[1]);
+    args.insert(args.end(), {"--root", dir.path().string()});
+    auto r = run_agentlog(args);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("no project at " + dir.path().string()) != std::string::npos);
+    CHECK(r.err.find("agentlog init") != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(dir / ".ai-agents"));
+  // init makes the folder it is given.
+  CHECK(run_agentlog({"init", "--root", missing}).exit_code == 0);
+  CHECK(run_agentlog({"audit", "verify", "--root", missing}).exit_code == 0);
+}
