@@ -29,7 +29,9 @@ void add_audit_commands(CLI::App& app) {
   list->add_option("--tool", filter.tool, "Only this tool");
   list->add_option("--since", since, "ISO-8601 or an age (1h, 2d)");
   list->add_flag("--denied", filter.denied_only, "Only denied (or parked) calls");
-  list->add_option("--limit", filter.limit, "At most this many")->capture_default_str();
+  list->add_option("--limit", filter.limit, "At most this many")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
   list->callback([] {
     try {
       if (!since.empty()) filter.since = resolve_time_iso(since);

@@ -26,7 +26,9 @@ void add_http_command(CLI::App& app) {
   add_common_options(sub, common);
   sub->add_option("--bind", options.bind, "Address to listen on (non-loopback needs AGENTLOG_API_TOKENS)")
       ->capture_default_str();
-  sub->add_option("--port", options.port, "Port (0 = any free port, printed on stderr)")->capture_default_str();
+  sub->add_option("--port", options.port, "Port (0 = any free port, printed on stderr)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   sub->callback([] {
     ToolsContext ctx{common.layout()};
     install_templates(ctx.layout);

@@ -64,7 +64,9 @@ void add_logs_commands(CLI::App& app) {
   search->add_option("--until", until);
   search->add_option("--field", fields, "key=value equality (repeatable)");
   search->add_option("--filter", filter, "Saved filter of config/filters.json");
-  search->add_option("--limit", limit)->capture_default_str();
+  search->add_option("--limit", limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   search->add_option("--cursor", cursor);
   search->callback([] {
     json a = json::object();

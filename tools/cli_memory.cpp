@@ -43,7 +43,9 @@ void add_memory_commands(CLI::App& app) {
 
   auto* list = memory->add_subcommand("list", "Newest memories of the embedded store, and the outbox");
   add_common_options(list, common);
-  list->add_option("--limit", limit, "At most this many")->capture_default_str();
+  list->add_option("--limit", limit, "At most this many")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
   list->callback([] {
     policy::Memory m = open_memory(common.layout());
     json items = m.list(limit), outbox = m.outbox();
@@ -56,7 +58,9 @@ void add_memory_commands(CLI::App& app) {
   auto* search = memory->add_subcommand("search", "Full-text search of the embedded store (every word must occur)");
   add_common_options(search, common);
   search->add_option("query", query, "Words to find")->required();
-  search->add_option("--limit", limit, "At most this many")->capture_default_str();
+  search->add_option("--limit", limit, "At most this many (1-100)")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   search->callback([] {
     json items = open_memory(common.layout()).search(query, limit);
     if (common.json) return print_json(items);

@@ -192,7 +192,9 @@ void add_traces_commands(CLI::App& app) {
   search->add_option("--since", since, "ISO-8601 or an age (1h, 2d)");
   search->add_option("--until", until);
   search->add_flag("--errors-only", errors_only);
-  search->add_option("--limit", limit)->capture_default_str();
+  search->add_option("--limit", limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   search->add_option("--cursor", cursor);
   search->callback([] {
     run([] {
@@ -237,7 +239,9 @@ void add_traces_commands(CLI::App& app) {
   static std::string threshold = "0";
   add_common_options(slow, common);
   slow->add_option("--threshold", threshold, "Minimum duration (ms or 250ms, 1.5s)")->capture_default_str();
-  slow->add_option("--limit", limit)->capture_default_str();
+  slow->add_option("--limit", limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   slow->callback([] {
     run([] {
       store::TraceStore& index = trace_store(ToolsContext{common.layout()});

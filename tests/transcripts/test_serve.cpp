@@ -202,6 +202,25 @@ TEST_CASE("usage errors exit 2 with a message") {
   auto r = run_agentlog({"frobnicate"});
   CHECK(r.exit_code == 2);
   CHECK_FALSE(r.err.empty());
+  // Numbers out of range are refused, not taken as another (--limit 0 acted as 1, --port 99999 listened on
+  // 34463 while it printed 99999).
+  TempDir dir;
+  REQUIRE(run_agentlog({"init", "--root", dir.path().string()}).exit_code == 0);
+  for (std::vector<std::string> args : {std::vector<std::string>{"logs", "search", "--limit", "0"},
+                                        {"logs", "search", "--limit", "1001"},
+                                        {"traces", "search", "x", "--limit", "0"},
+                                        {"traces", "slow", "--limit", "-3"},
+                                        {"memory", "list", "--limit", "-1"},
+                                        {"memory", "search", "x", "--limit", "0"},
+                                        {"audit", "list", "--limit", "0"},
+                                        {"http", "--port", "99999"},
+                                        {"http", "--port", "-5"}}) {
+    CAPTURE(args[0] + " " + args[1]);
+    args.insert(args.end(), {"--root", dir.path().string()});
+    auto bad = run_agentlog(args);
+    CHECK(bad.exit_code == 2);
+    CHECK(bad.err.find("not in range") != std::string::npos);
+  }
 }
 
 TEST_CASE(

@@ -125,6 +125,13 @@ TEST_CASE("exact percentiles, mean, max, error rate and slowest traces") {
   CHECK(f["p50"] == doctest::Approx(25.0));
   CHECK_THROWS_WITH_AS(store.stats("nothere.cpp", ""), doctest::Contains("src/api.cpp"), StoreError);
   CHECK_THROWS_AS(store.stats("src/api.cpp", "nope"), StoreError);
+  // Names are matched as they are written: SQL's LIKE wildcards match nothing ('%' matched every file).
+  for (const char* wild : {"%", "%.cpp", "_b.cpp", "src/%"}) {
+    CAPTURE(wild);
+    CHECK_THROWS_AS(store.stats(wild, ""), StoreError);
+    CHECK_THROWS_AS(store.stats("", wild), StoreError);
+  }
+  CHECK_THROWS_AS(store.stats("DB.CPP", ""), StoreError);  // paths are case-sensitive
 }
 
 TEST_CASE("slow traces, whole traces in tree order, unknown ids") {

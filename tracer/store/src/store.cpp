@@ -1301,11 +1301,12 @@ struct TraceStore::Impl {
   };
   std::vector<Function> resolve(const std::string& file, const std::string& function) {
     std::vector<Function> out;
-    Stmt s(
-        db,
-        "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR file LIKE '%/' || ?1) AND "
-        "(?2 = '' OR function = ?2 OR function LIKE '%::' || ?2) ORDER BY file, function",
-        &stmts);
+    Stmt s(db,
+           "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR substr(file, -length(?1) "
+           "- 1) "
+           "= '/' || ?1) AND (?2 = '' OR function = ?2 OR substr(function, -length(?2) - 2) = '::' || ?2) "
+           "ORDER BY file, function",
+           &stmts);
     s.bind(1, file).bind(2, function);
     while (s.step()) out.push_back({s.i64(0), s.text(1), s.text(2)});
     return out;
