@@ -840,6 +840,20 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   REQUIRE(named["isError"] == false);
   CHECK(named["structuredContent"]["functions"].size() == 1);
   CHECK(named["structuredContent"]["functions"][0]["name"] == "two");
+  // A name that matches nothing is said (it was silent), also in a file that does not parse (that was "would
+  // introduce compile errors").
+  json misspelt =
+      mcp.call_tool("instrument_file",
+                    {{"file", "b.cpp"}, {"level", 1}, {"functions", {"thre", "three"}}, {"dryRun", true}});
+  REQUIRE(misspelt["isError"] == false);
+  CHECK(misspelt["structuredContent"]["functions"].size() == 1);
+  CHECK(misspelt["structuredContent"]["notes"].dump().find(
+            "no function named 'thre' was instrumented in b.cpp") != std::string::npos);
+  json none = mcp.call_tool("instrument_file",
+                            {{"file", "broken.cpp"}, {"level", 1}, {"functions", {"zz"}}, {"dryRun", true}});
+  REQUIRE(none["isError"] == false);
+  CHECK(none["structuredContent"]["changed"] == false);
+  CHECK(none["structuredContent"]["notes"].dump().find("no function named 'zz'") != std::string::npos);
   CHECK(mcp.call_tool("instrument_file", {{"file", "missing.cpp"}, {"level", 1}})["content"][0]["text"].get<std::string>().find(
             "instrument.file_not_found") != std::string::npos);
   CHECK(mcp.call_tool("instrument_file", {{"file", "notes.txt"}, {"level", 1}})["isError"] == true);

@@ -1187,9 +1187,17 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     walk.keep_params = &left_out.params;
     walk.keep_wraps = &left_out.wraps;
     walk.run();
+    // A name asked for that names no function instrumented here (misspelt, or in another file).
+    std::vector<std::string> missing;
+    for (const auto& f : options.functions)
+      if (std::none_of(walk.functions.begin(), walk.functions.end(),
+                       [&](const FunctionEdit& e) { return e.name == f || e.name.ends_with("::" + f); }))
+        missing.push_back("no function named '" + f + "' was instrumented in " + path.filename().string() +
+                          " (name it as written, `query`, or qualified, `Db::query`)");
     if (walk.functions.empty()) {
       result.text = text;
-      if (!before.empty()) {  // nothing found because the file does not parse: say so
+      result.notes.insert(result.notes.end(), missing.begin(), missing.end());
+      if (!before.empty() && options.functions.empty()) {  // nothing found because the file does not parse
         result.ok = false;
         for (const auto& e : before) result.diagnostics.push_back(e.text());
       }
@@ -1207,6 +1215,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     if (introduced.empty()) {
       result.text = std::move(candidate);
       result.functions = std::move(walk.functions);
+      result.notes.insert(result.notes.end(), missing.begin(), missing.end());
       result.notes.insert(result.notes.end(), walk.skipped.begin(), walk.skipped.end());
       if (!wrap) result.notes.push_back("return values are not wrapped (wrapping did not compile)");
       if (!params) result.notes.push_back("parameters are not captured (capturing them did not compile)");
