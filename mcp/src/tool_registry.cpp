@@ -188,7 +188,8 @@ ToolResult ToolRegistry::call(ToolCall& call) const {
   if (auto problems = validate_input(*tool, call.arguments); !problems.empty()) {
     std::string text = "Invalid arguments for " + tool->name + ": ";
     for (std::size_t i = 0; i < problems.size(); ++i) text += (i ? "; " : "") + problems[i];
-    text += ". See the tool's inputSchema in tools/list.";
+    if (text.back() != '.') text += '.';  // (a problem may end in its own full stop)
+    text += " See the tool's inputSchema in tools/list.";
     invalid = ToolResult::error("tool.invalid_arguments", text);
     call.invalid_arguments = true;
   }

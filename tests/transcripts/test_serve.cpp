@@ -62,6 +62,7 @@ TEST_CASE("a whole session: initialize, list, call, errors; stdout carries only 
   CHECK(by_id["8"]["error"]["code"] == -32602);
   CHECK(by_id["9"]["result"]["isError"] == true);
   CHECK(by_id["9"]["result"]["content"][0]["text"].get<std::string>().find("'level'") != std::string::npos);
+  CHECK(by_id["9"]["result"]["content"][0]["text"].get<std::string>().find("..") == std::string::npos);
   CHECK(by_id["10"]["error"]["code"] == -32602);
 
   std::string log = read_text(dir / ".ai-agents/logging/logs/latest.log");
@@ -69,6 +70,9 @@ TEST_CASE("a whole session: initialize, list, call, errors; stdout carries only 
   CHECK(line["msg"] == "from transcript");
   CHECK(line["level"] == "warn");
   CHECK(line["fields"]["k"] == "v");
+  CHECK(line["pid"].get<long>() > 0);
+  CHECK(by_id["4"]["result"]["structuredContent"]["record"]["pid"] ==
+        line["pid"]);  // the record returned was pid 0
 }
 
 TEST_CASE("tools/list pages follow nextCursor to the end") {
