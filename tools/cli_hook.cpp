@@ -54,6 +54,17 @@ bool covers_protected(const std::string& word) {
   return false;
 }
 
+// The command names a protected file, or a folder holding one, anywhere.
+bool touches_protected(std::string command) {
+  if (names_protected(command)) return true;
+  for (char& c : command)
+    if (std::strchr(";|&()<>`$", c)) c = ' ';
+  std::stringstream words(command);
+  for (std::string w; words >> w;)
+    if (covers_protected(w)) return true;
+  return false;
+}
+
 // A command that only reads: every segment (split at ; && || |) that names a protected file, or a folder
 // holding one, starts with a reading command, and nothing is redirected into a file or edited in place.
 bool plain_read(const std::string& command) {
@@ -145,7 +156,7 @@ void add_hook_commands(CLI::App& app) {
     } else if (tool == "Bash") {
       std::string command = tool_input.value("command", "");
       static const std::regex self_approval(R"(\bapprovals\s+(approve|deny)\b)");
-      if (!plain_read(command))
+      if (touches_protected(command) && !plain_read(command))
         reason =
             "the command names a protected file (.env files, the audit log, approvals) or a folder holding "
             "one, and is not a plain read (cat, head, tail, less, more, grep, wc, ls, stat, du, file, find "

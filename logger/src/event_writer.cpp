@@ -61,8 +61,7 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
   r.source = event.source;
   r.msg = event.message;
   r.fields = &event.fields;
-  r.pid =
-      static_cast<long>(::getpid());  // (write() fills it in its own copy; the record returned has it too)
+  r.pid = static_cast<long>(::getpid());  // (write() would fill in its copy only)
   r.tid = current_tid();
   r.trace_id = event.trace_id;
   r.span_id = event.span_id;

@@ -1302,9 +1302,9 @@ struct TraceStore::Impl {
   std::vector<Function> resolve(const std::string& file, const std::string& function) {
     std::vector<Function> out;
     Stmt s(db,
-           "SELECT id, file, function FROM functions WHERE (?1 = '' OR file = ?1 OR substr(file, -length(?1) "
-           "- 1) "
-           "= '/' || ?1) AND (?2 = '' OR function = ?2 OR substr(function, -length(?2) - 2) = '::' || ?2) "
+           "SELECT id, file, function FROM functions "
+           "WHERE (?1 = '' OR file = ?1 OR substr(file, -length(?1) - 1) = '/' || ?1) "
+           "AND (?2 = '' OR function = ?2 OR substr(function, -length(?2) - 2) = '::' || ?2) "
            "ORDER BY file, function",
            &stmts);
     s.bind(1, file).bind(2, function);
