@@ -205,8 +205,13 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
       std::vector<std::string> before;
       for (const auto& p : checked_paths) before.push_back(policy::sha256_file(ctx.layout.root / p));
       result = proceed(call);
-      for (std::size_t i = 0; i < checked_paths.size(); ++i)
-        call.files_touched.push_back({checked_paths[i], before[i], policy::sha256_file(ctx.layout.root / checked_paths[i])});
+      for (std::size_t i = 0; i < checked_paths.size(); ++i) {
+        const auto& touched = call.files_touched;  // a tool that reported the file itself knows best
+        if (std::none_of(touched.begin(), touched.end(),
+                         [&](const mcp::FileTouch& t) { return t.path == checked_paths[i]; }))
+          call.files_touched.push_back(
+              {checked_paths[i], before[i], policy::sha256_file(ctx.layout.root / checked_paths[i])});
+      }
     }
 
     json files = json::array();

@@ -840,6 +840,15 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   REQUIRE(named["isError"] == false);
   CHECK(named["structuredContent"]["functions"].size() == 1);
   CHECK(named["structuredContent"]["functions"][0]["name"] == "two");
+  {  // the audit record names the file once, with its hashes before and after (it was listed twice)
+    json record;
+    std::istringstream audit(agentlog::test::read_text(root / ".ai-agents/logging/audit/actions.jsonl"));
+    for (std::string line; std::getline(audit, line);)
+      if (json r = json::parse(line); r["tool"] == "instrument_file") record = r;
+    REQUIRE(record["files"].size() == 1);
+    CHECK(record["files"][0]["path"] == "a.cpp");
+    CHECK(record["files"][0]["sha256Before"] != record["files"][0]["sha256After"]);
+  }
   // A name that matches nothing is said (it was silent), also in a file that does not parse (that was "would
   // introduce compile errors").
   json misspelt =
