@@ -672,10 +672,12 @@ json Memory::search(const std::string& query, int limit) const {
   }
   add();
   if (match.empty()) return list(limit);
+  // The searches themselves are recorded actions too, whose arguments hold the words: they are left out (the
+  // MCP tool's and Claude Code's records of it), or each search would find the ones before it.
   return rows(db.get(),
               "SELECT rowid, created, kind, content, tags, metadata FROM memories WHERE memories MATCH ? "
-              "ORDER BY rowid DESC "
-              "LIMIT ?",
+              "AND NOT (kind = 'action' AND content GLOB 'Agent * performed: *search_memory (*') "
+              "ORDER BY rowid DESC LIMIT ?",
               {match}, limit);
 }
 

@@ -214,6 +214,9 @@ TEST_CASE("embedded store: every action and pattern, searchable; the record mapp
     CHECK(actions["structuredContent"]["memories"].size() >= 1);
     CHECK(mcp.call_tool("search_memory", {{"query", "nothing-like-this"}})["structuredContent"]["memories"]
               .empty());
+    // Nor do the searches find each other (each is a recorded action holding the words).
+    CHECK(mcp.call_tool("search_memory", {{"query", "nothing-like-this"}})["structuredContent"]["memories"]
+              .empty());
   }
   json found = json::parse(memory_cmd(root, {"search", "pool checkout", "--json"}).out);
   REQUIRE(found.size() >= 1);
