@@ -66,8 +66,19 @@ InitReport install_templates(const ProjectLayout& layout) {
         continue;
       }
       // The .env files hold API tokens and keys: readable by their owner only.
-      const bool env = fs::path(std::string(file.path)).filename().string().rfind(".env", 0) == 0;
-      write_file_atomic(target, file.data, env ? 0600 : 0644);
+      const std::string name = fs::path(std::string(file.path)).filename().string();
+      const bool env = name.rfind(".env", 0) == 0;
+      std::string data(file.data);
+      if (env && in_use && name == ".env.tracing") {  // fail closed: the human decides until they review it
+        const std::string off = "TRACING_AI_REQUIRE_APPROVAL=false", on = "TRACING_AI_REQUIRE_APPROVAL=true";
+        if (auto at = data.find(off); at != std::string::npos) data.replace(at, off.size(), on);
+        data =
+            "# Made again by agentlog at " + iso8601_now_ms() +
+            ": this file was missing. Every AI operation needs your approval until you have set the values\n"
+            "# you want here (TRACING_AI_REQUIRE_APPROVAL below).\n" +
+            data;
+      }
+      write_file_atomic(target, data, env ? 0600 : 0644);
       report.created.push_back(rel);
       if (env && in_use) restored.push_back(rel);
     }
@@ -76,10 +87,12 @@ InitReport install_templates(const ProjectLayout& layout) {
     std::string list;
     for (const auto& r : restored) list += (list.empty() ? "" : ", ") + r;
     const bool one = restored.size() == 1;
-    const std::string what = "the human-only " + list + (one ? " was" : " were") +
-                             " missing from a project with an audit log and " + (one ? "was" : "were") +
-                             " made again with the defaults; check who removed " + (one ? "it" : "them") +
-                             " and set the values again";
+    const std::string what =
+        "the human-only " + list + (one ? " was" : " were") +
+        " missing from a project with an audit log and " + (one ? "was" : "were") +
+        " made again with the defaults, but with TRACING_AI_REQUIRE_APPROVAL=true; check who "
+        "removed " +
+        (one ? "it" : "them") + " and set the values again";
     std::cerr << "agentlog: warning: " << what << "\n";
     policy::AuditLog(layout.audit_dir())
         .append({{"time", iso8601_now_ms()},

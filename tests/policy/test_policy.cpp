@@ -419,6 +419,17 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   CHECK(restored["files"] ==
         json::array({".ai-agents/logging/config/.env.logging", ".ai-agents/logging/config/.env.tracing"}));
   CHECK(restored["error"].get<std::string>().find("[config.restored]") == 0);
+  // Made again failing closed: every AI operation waits for the human's approval until they review the file.
+  const std::string tracing_env = agentlog::test::read_text(root / ".ai-agents/logging/config/.env.tracing");
+  CHECK(tracing_env.rfind("# Made again by agentlog at ", 0) == 0);
+  CHECK(tracing_env.find("\nTRACING_AI_REQUIRE_APPROVAL=true") != std::string::npos);
+  CHECK(tracing_env.find("TRACING_AI_REQUIRE_APPROVAL=false") == std::string::npos);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  agentlog::test::write_text(root / "src/a.cpp", "int a() {\n  return 1;\n}\n");
+  json parked = mcp.call_tool("instrument_file", {{"file", "src/a.cpp"}, {"level", 1}});
+  CHECK(parked["isError"] == true);
+  CHECK(parked["content"][0]["text"].get<std::string>().rfind("[policy.approval.required]", 0) == 0);
   CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", R}).exit_code == 0);
   const std::size_t records = audit_records(root).size();
   CHECK(agentlog::test::run_agentlog({"serve", "--root", R}, "").err.find("missing") == std::string::npos);
