@@ -55,7 +55,6 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
     return result;
   }
   LogRecord r;
-  r.ts_ms = system_ms();
   r.level = level;
   r.category = event.category;
   r.source = event.source;
@@ -65,7 +64,7 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
   r.tid = current_tid();
   r.trace_id = event.trace_id;
   r.span_id = event.span_id;
-  log->write(r, true);
+  r.ts_ms = log->write(r, true);  // the time is taken under the log's lock
   result.written = true;
   result.record = log_record_json(r);
   return result;

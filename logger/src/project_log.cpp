@@ -138,18 +138,21 @@ const LogSettings& ProjectLog::current(std::int64_t now_ms) {
   return *current_.load(std::memory_order_acquire);
 }
 
-void ProjectLog::write(LogRecord r, bool flush_now) {
-  if (r.ts_ms == 0) r.ts_ms = clock_();
+std::int64_t ProjectLog::write(LogRecord r, bool flush_now) {
+  // A record without a time gets it under the lock, so that such lines are in the file in the order of their
+  // times (calls from several threads took it before and could land out of order).
+  const bool stamp = r.ts_ms == 0;
   if (r.pid == 0) r.pid = cached_pid();
   if (r.tid == 0) r.tid = current_tid();
-  const LogFormat format = current(r.ts_ms).format;
+  const LogFormat format = current(stamp ? clock_() : r.ts_ms).format;
+  std::lock_guard lock(buffer_mutex_);
+  if (stamp) r.ts_ms = clock_();
   if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
     std::string line;
     append_log_line(line, r, format);
-    write_through(line);
-    return;
+    write_through_locked(line);
+    return r.ts_ms;
   }
-  std::lock_guard lock(buffer_mutex_);
   const std::size_t before = buffer_.size();
   append_log_line(buffer_, r, format);
   if (buffer_.size() > kMaxBufferBytes) buffer_.resize(before);  // the disk has refused for a while
@@ -165,10 +168,10 @@ void ProjectLog::write(LogRecord r, bool flush_now) {
   } else {
     start_flusher();
   }
+  return r.ts_ms;
 }
 
-void ProjectLog::write_through(std::string_view line) {
-  std::lock_guard lock(buffer_mutex_);
+void ProjectLog::write_through_locked(std::string_view line) {
   buffer_.append(line);  // after what is buffered, so the file keeps the order of the calls
   try {
     flush_locked();

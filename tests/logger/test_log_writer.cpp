@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "logger/event_writer.hpp"
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
 #include "logger/project_log.hpp"
@@ -573,4 +574,38 @@ TEST_CASE(
   auto tail = agentlog::test::run_agentlog({"logs", "tail", "--root", root.path().string()});
   CHECK(lines_of(tail.out).size() == 2);
   CHECK(tail.out.find("not json\\u001b[31m") != std::string::npos);
+}
+
+TEST_CASE("events written from many threads at once are in the file in the order of their times") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::vector<std::thread> threads;
+  std::vector<std::vector<std::string>> returned(8);  // the times the callers were told
+  for (std::size_t t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        agentlog::LogEvent event;
+        event.message = "thread " + std::to_string(t) + " event " + std::to_string(i);
+        auto r = agentlog::write_event(layout, event);
+        if (r.written) returned[t].push_back(r.record["ts"]);
+      }
+    });
+  for (auto& t : threads) t.join();
+  auto lines = lines_of(agentlog::test::read_text(layout.latest_log()));
+  REQUIRE(lines.size() == 2400);
+  std::string previous;
+  std::size_t out_of_order = 0;
+  std::map<std::string, std::string> ts_of;  // message -> ts in the file
+  for (const auto& l : lines) {
+    json j = json::parse(l);
+    const std::string ts = j["ts"];
+    if (ts < previous) ++out_of_order;
+    previous = ts;
+    ts_of[j["msg"]] = ts;
+  }
+  CHECK(out_of_order == 0);
+  for (std::size_t t = 0; t < 8; ++t) {
+    REQUIRE(returned[t].size() == 300);
+    CHECK(returned[t].back() == ts_of["thread " + std::to_string(t) + " event 299"]);
+  }
 }

@@ -55,10 +55,11 @@ class ProjectLog {
   const LogSettings& current(std::int64_t now_ms);
   std::int64_t now() const { return clock_(); }
 
-  // Formats and appends the record (ts, pid and tid are filled in when 0). With `flush`, the line is in
-  // latest.log when this returns, else it may wait in the buffer. Throws std::runtime_error on write errors
-  // (flush) — buffered lines that cannot be written stay buffered and are retried.
-  void write(LogRecord record, bool flush);
+  // Formats and appends the record (ts, pid and tid are filled in when 0; ts under the write lock, so lines
+  // stamped here are in the order of their times). With `flush`, the line is in latest.log when this
+  // returns, else it may wait in the buffer. Throws std::runtime_error on write errors (flush) — buffered
+  // lines that cannot be written stay buffered and are retried. Returns the record's time.
+  std::int64_t write(LogRecord record, bool flush);
   void flush();
 
   LogWriter& writer() { return writer_; }
@@ -66,7 +67,7 @@ class ProjectLog {
 
  private:
   void flush_locked();
-  void write_through(std::string_view line);
+  void write_through_locked(std::string_view line);  // with buffer_mutex_ held
   void start_flusher();
 
   ProjectLayout layout_;
