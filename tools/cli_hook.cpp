@@ -79,8 +79,7 @@ bool plain_read(const std::string& command) {
     std::vector<std::string> words;
     std::stringstream split(seg);
     for (std::string w; split >> w;) words.push_back(w);
-    if (!names_protected(seg) && std::none_of(words.begin(), words.end(), covers_protected)) continue;
-    if (words.empty()) continue;
+    if (words.empty() || !touches_protected(seg)) continue;
     static const char* const reads[] = {"cat", "head", "tail", "less", "more", "grep",
                                         "wc",  "ls",   "stat", "du",   "file", "find"};
     if (std::find(std::begin(reads), std::end(reads), words[0]) == std::end(reads)) return false;

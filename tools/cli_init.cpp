@@ -1,4 +1,5 @@
 // agentlog init: install the .ai-agents/logging tree (and, with --claude, the Claude Code registration).
+#include <algorithm>
 #include <iostream>
 
 #include "logger/event_writer.hpp"
@@ -87,12 +88,14 @@ InitReport install_templates(const ProjectLayout& layout) {
     std::string list;
     for (const auto& r : restored) list += (list.empty() ? "" : ", ") + r;
     const bool one = restored.size() == 1;
-    const std::string what =
-        "the human-only " + list + (one ? " was" : " were") +
-        " missing from a project with an audit log and " + (one ? "was" : "were") +
-        " made again with the defaults, but with TRACING_AI_REQUIRE_APPROVAL=true; check who "
-        "removed " +
-        (one ? "it" : "them") + " and set the values again";
+    const std::string what = "the human-only " + list + (one ? " was" : " were") +
+                             " missing from a project with an audit log and " + (one ? "was" : "were") +
+                             " made again with the defaults" +
+                             (std::any_of(restored.begin(), restored.end(),
+                                          [](const std::string& r) { return r.ends_with(".env.tracing"); })
+                                  ? std::string(", but with TRACING_AI_REQUIRE_APPROVAL=true")
+                                  : std::string()) +
+                             "; check who removed " + (one ? "it" : "them") + " and set the values again";
     std::cerr << "agentlog: warning: " << what << "\n";
     policy::AuditLog(layout.audit_dir())
         .append({{"time", iso8601_now_ms()},

@@ -47,6 +47,13 @@ std::optional<std::string> optional_string(const json& params, const char* key) 
   return v->get<std::string>();
 }
 
+// The string at `key`, or `fallback` when it is absent or of another type (fields a client may leave out
+// or fill wrongly without harm).
+std::string string_or(const json& params, const char* key, const std::string& fallback) {
+  const json* v = get_param(params, key);
+  return v && v->is_string() ? v->get<std::string>() : fallback;
+}
+
 std::string required_string(const json& params, const char* key) {
   auto v = optional_string(params, key);
   if (!v) throw RpcError::invalid_params(std::string("missing required parameter '") + key + "'");
@@ -159,7 +166,7 @@ void Server::on_line(std::string_view line) {
     return;
   }
   if (json_nesting(line) > kMaxNesting) {  // (parsing and freeing deep values is safe; walking them is not)
-    const json* id = message.is_object() ? get_param(message, "id") : nullptr;
+    const json* id = get_param(message, "id");
     send(make_error_reply(id && valid_id(*id) ? *id : json(), ErrorCode::kInvalidRequest,
                           "Invalid Request: arrays and objects nest more than " +
                               std::to_string(kMaxNesting) + " deep; send flatter arguments"));
@@ -257,17 +264,12 @@ json Server::dispatch(const std::string& method, const json& params) {
 }
 
 json Server::initialize(const json& params) {
-  const json* version = get_param(params, "protocolVersion");
-  const std::string requested = version && version->is_string() ? version->get<std::string>() : "";
+  const std::string requested = string_or(params, "protocolVersion", "");
   auto supported = std::find(kSupportedProtocolVersions.begin(), kSupportedProtocolVersions.end(), requested);
   protocol_version_ = supported != kSupportedProtocolVersions.end() ? requested : kLatestProtocolVersion;
   if (const json* ci = get_param(params, "clientInfo"); ci && ci->is_object()) {
-    auto text = [&](const char* key, const char* fallback) {
-      const json* v = get_param(*ci, key);
-      return v && v->is_string() ? v->get<std::string>() : std::string(fallback);
-    };
-    client_.name = text("name", "unknown");
-    client_.version = text("version", "");
+    client_.name = string_or(*ci, "name", "unknown");
+    client_.version = string_or(*ci, "version", "");
   }
   if (const json* caps = get_param(params, "capabilities"); caps && caps->is_object())
     client_.capabilities = *caps;
@@ -284,8 +286,7 @@ json Server::initialize(const json& params) {
 }
 
 void Server::start_tool_call(const json& id, json params) {
-  const json* given = get_param(params, "name");
-  std::string name = given && given->is_string() ? given->get<std::string>() : "";  // else refused by the job
+  std::string name = string_or(params, "name", "");  // not a string: refused by the job
   const Tool* tool = tools_.find(name);
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   {

@@ -296,11 +296,15 @@ struct Walk {
   std::map<std::size_t, std::size_t> wrapped_lines;  // `return` offset -> the end of its line
   std::set<std::size_t> marked_lines;                // lines (by their end) that have their `// agentlog`
 
+  // A name asked for (options.functions) names the function: as written, or qualified.
+  static bool names(const std::string& asked, const std::string& qualified) {
+    return asked == qualified || qualified.ends_with("::" + asked);
+  }
   bool wanted(CXCursor fn) const {
     if (options.functions.empty()) return true;
     std::string plain = take(clang().clang_getCursorSpelling(fn)), qualified = qualified_name(fn);
     for (const auto& f : options.functions)
-      if (f == plain || f == qualified || (qualified.size() > f.size() && qualified.ends_with("::" + f))) return true;
+      if (f == plain || names(f, qualified)) return true;
     return false;
   }
 
@@ -1191,7 +1195,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     std::vector<std::string> missing;
     for (const auto& f : options.functions)
       if (std::none_of(walk.functions.begin(), walk.functions.end(),
-                       [&](const FunctionEdit& e) { return e.name == f || e.name.ends_with("::" + f); }))
+                       [&](const FunctionEdit& e) { return Walk::names(f, e.name); }))
         missing.push_back("no function named '" + f + "' was instrumented in " + path.filename().string() +
                           " (name it as written, `query`, or qualified, `Db::query`)");
     if (walk.functions.empty()) {
