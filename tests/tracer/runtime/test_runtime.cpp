@@ -636,6 +636,30 @@ TEST_CASE("TRACING_ENABLED=false records nothing") {
   });
 }
 
+// Disabled, a span stores nothing in its frame (the constructor returns at once) and must read none of its
+// members; memcheck reports a branch on an unset member. Every scenario that uses a span's level or flags:
+// parameters, return values of every kind, events, exceptions, threads, and a fork.
+TEST_CASE("TRACING_ENABLED=false: a span reads none of its unset members (valgrind memcheck)") {
+  std::string program;
+  for (const auto& p : programs())
+    if (p.find("cxx11") != std::string::npos) program = p;
+  REQUIRE_FALSE(program.empty());
+  for (const char* scenario : {"tree", "levels", "captures", "returns", "var_container", "exceptions",
+                               "threads", "fork", "capture_throws"}) {
+    CAPTURE(scenario);
+    TempDir root("agentlog-runtime-off");
+    fs::create_directories(root / ".ai-agents/logging/config");
+    agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_ENABLED=false\n");
+    auto p = agentlog::test::run_process(
+        {"valgrind", "-q", "--error-exitcode=97", "--trace-children=no", "--track-fds=no", program, scenario},
+        "", root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+    INFO(p.err);
+    CHECK(p.exit_code != 97);
+    CHECK(p.err.find("uninitialised") == std::string::npos);
+    CHECK_FALSE(fs::exists(root / ".ai-agents/logging/traces"));
+  }
+}
+
 TEST_CASE("exit paths: exit(), an exception out of main") {
   for_each_program([](const std::string& program, bool tsan) {
     (void)tsan;
