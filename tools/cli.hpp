@@ -33,6 +33,12 @@ std::string printable(std::string_view text);
 // Prints `value` as indented JSON (for --json).
 void print_json(const nlohmann::json& value);
 
+// An action a command recorded in the audit log (`written`, as AuditLog::append returned it), also into
+// OpenMemory: the embedded store indexes it from the audit log; for a server it goes to the outbox and is
+// sent now (2 s at most; a server that is down gets it later from the outbox). Never throws: says on stderr,
+// prefixed with `who`, when the record could not be kept.
+void remember_action(const ProjectLayout& layout, const nlohmann::json& written, const std::string& who);
+
 // Each adds its subcommands to the app. Exit codes: 0 ok, 1 failure/verify mismatch, 2 usage.
 void add_serve_command(CLI::App& app);
 void add_init_command(CLI::App& app);

@@ -75,16 +75,18 @@ void add_approvals_commands(CLI::App& app) {
         throw CLI::RuntimeError(1);
       }
       try {
-        policy::AuditLog(layout.audit_dir())
-            .append({{"time", iso8601_now_ms()},
-                     {"agent", {{"name", human_name()}, {"version", ""}}},
-                     {"session", ""},
-                     {"tool", approve ? "approvals.approve" : "approvals.deny"},
-                     {"arguments", {{"approvalId", a.id}, {"tool", a.tool}, {"reason", reason}}},
-                     {"decision", "allowed"},
-                     {"outcome", "ok"},
-                     {"durationMs", 0},
-                     {"files", json::array()}});
+        json written =
+            policy::AuditLog(layout.audit_dir())
+                .append({{"time", iso8601_now_ms()},
+                         {"agent", {{"name", human_name()}, {"version", ""}}},
+                         {"session", ""},
+                         {"tool", approve ? "approvals.approve" : "approvals.deny"},
+                         {"arguments", {{"approvalId", a.id}, {"tool", a.tool}, {"reason", reason}}},
+                         {"decision", "allowed"},
+                         {"outcome", "ok"},
+                         {"durationMs", 0},
+                         {"files", json::array()}});
+        remember_action(layout, written, "agentlog approvals");
       } catch (const std::exception& e) {
         std::cerr << "agentlog approvals: the decision is saved but its audit record is not: " << e.what() << "\n";
       }

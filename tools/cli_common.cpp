@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "logger/env_file.hpp"
+#include "policy/memory.hpp"
 #include "tools/cli.hpp"
 
 namespace agentlog {
@@ -59,6 +61,19 @@ std::string printable(std::string_view text) {
 
 void print_json(const nlohmann::json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void remember_action(const ProjectLayout& layout, const nlohmann::json& written, const std::string& who) {
+  try {
+    auto config =
+        policy::MemoryConfig::from_env(EnvSettings::load(layout.env_logging(), logging_env_keys()), layout);
+    config.timeout_ms = 2000;
+    policy::Memory memory(layout, config);
+    memory.record_action(written);
+    if (!config.url.empty()) memory.flush();
+  } catch (const std::exception& e) {
+    std::cerr << who << ": memory record not written: " << e.what() << "\n";
+  }
 }
 
 }  // namespace agentlog

@@ -6,6 +6,23 @@
 
 namespace agentlog {
 
+namespace {
+
+// Secrets are shown as set, never printed: whoever can run the command (an agent through its shell too) is
+// not meant to read them from the human's files.
+std::string shown(const EnvSettings& s, const std::string& key, const std::string& value) {
+  if (key == "OPENMEMORY_API_KEY") return value.empty() ? "" : "<set, hidden>";
+  if (key != "AGENTLOG_API_TOKENS") return value;
+  std::string names;
+  for (const auto& entry : s.get_list(key))
+    names += (names.empty() ? "" : ",") +
+             (entry.find(':') == std::string::npos ? std::string("?") : entry.substr(0, entry.find(':'))) +
+             ":<hidden>";
+  return names;
+}
+
+}  // namespace
+
 void add_config_commands(CLI::App& app) {
   auto* config = app.add_subcommand("config", "Show configuration");
   config->require_subcommand(1);
@@ -22,7 +39,8 @@ void add_config_commands(CLI::App& app) {
       nlohmann::json section = {{"file", layout.relative(path)}, {"settings", nlohmann::json::object()},
                                 {"diagnostics", nlohmann::json::array()}};
       for (const auto& [key, value] : s.values())
-        section["settings"][key] = {{"value", value}, {"source", layout.relative(s.source(key))}};
+        section["settings"][key] = {{"value", shown(s, key, value)},
+                                    {"source", layout.relative(s.source(key))}};
       for (const auto& d : s.diagnostics()) {
         section["diagnostics"].push_back(d.to_string());
         errors |= d.severity == EnvDiagnostic::Severity::kError;

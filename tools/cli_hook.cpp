@@ -5,13 +5,12 @@
 #include <chrono>
 #include <cstring>
 #include <iostream>
-#include <regex>
 #include <iterator>
+#include <regex>
 #include <sstream>
 
 #include "logger/event_writer.hpp"
 #include "policy/audit.hpp"
-#include "policy/memory.hpp"
 #include "policy/paths.hpp"
 #include "tools/cli.hpp"
 #include "tools/context.hpp"
@@ -110,16 +109,7 @@ void audit(const ProjectLayout& layout, const json& input, const std::string& de
                  {"durationMs", 0},
                  {"files", json::array()}};
   if (!error.empty()) record["error"] = error;
-  json written = policy::AuditLog(layout.audit_dir()).append(std::move(record));
-  try {  // and to OpenMemory; a server that is down gets it later from the outbox (the server's sender, or flush)
-    auto config = policy::MemoryConfig::from_env(EnvSettings::load(layout.env_logging(), logging_env_keys()), layout);
-    config.timeout_ms = 2000;
-    policy::Memory memory(layout, config);
-    memory.record_action(written);
-    if (!config.url.empty()) memory.flush();
-  } catch (const std::exception& e) {
-    std::cerr << "agentlog: memory record not written: " << e.what() << "\n";
-  }
+  remember_action(layout, policy::AuditLog(layout.audit_dir()).append(std::move(record)), "agentlog");
 }
 
 }  // namespace

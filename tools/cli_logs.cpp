@@ -97,7 +97,9 @@ void add_logs_commands(CLI::App& app) {
   static int lines = 20;
   add_common_options(tail, common);
   tail->add_flag("-f,--follow", follow, "Keep printing new lines (Ctrl-C to stop)");
-  tail->add_option("-n,--lines", lines, "Lines to print first")->capture_default_str();
+  tail->add_option("-n,--lines", lines, "Lines to print first")
+      ->check(CLI::Range(0, 100000000))
+      ->capture_default_str();
   tail->callback([] {
     const auto path = common.layout().latest_log();
     bool colour = stdout_is_tty();

@@ -62,9 +62,15 @@ void add_memory_commands(CLI::App& app) {
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   search->callback([] {
-    json items = open_memory(common.layout()).search(query, limit);
+    policy::Memory m = open_memory(common.layout());
+    json items = m.search(query, limit);
     if (common.json) return print_json(items);
-    if (items.empty()) std::cout << "Nothing matches '" << query << "'.\n";
+    if (items.empty())
+      std::cout << "Nothing in the embedded store matches '" << query << "'"
+                << (m.config().url.empty()
+                        ? "."
+                        : " (records go to " + m.config().url + "; the agent's search_memory asks it).")
+                << "\n";
     print_memories(items);
   });
 
@@ -75,10 +81,11 @@ void add_memory_commands(CLI::App& app) {
     policy::FlushReport r = m.flush(true);
     if (common.json) print_json(r.to_json());
     else {
-      std::cout << "Delivered " << r.delivered << ", waiting " << r.waiting << ".\n";
+      std::cout << "Delivered " << r.delivered << ", waiting " << r.waiting
+                << (r.set_aside ? ", set aside " + std::to_string(r.set_aside) : "") << ".\n";
       if (!r.last_error.empty()) std::cout << "Last error: " << r.last_error << "\n";
     }
-    if (r.waiting > 0) throw CLI::RuntimeError(1);
+    if (r.waiting > 0 || r.set_aside > 0) throw CLI::RuntimeError(1);
   });
 }
 

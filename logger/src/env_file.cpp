@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace agentlog {
@@ -194,6 +195,13 @@ EnvSettings EnvSettings::from_text(std::string_view text, const std::string& fil
     s.values_[key] = value;
     s.sources_[key] = file_name + ":" + std::to_string(entry.line);
   }
+  for (const auto& spec : keys) {
+    auto entry = parsed.entries.find(spec.key);
+    if (!spec.check || entry == parsed.entries.end()) continue;
+    if (std::string problem = spec.check(s, spec.key); !problem.empty())
+      s.diagnostics_.push_back(
+          {EnvDiagnostic::Severity::kWarning, file_name, entry->second.line, spec.key, problem});
+  }
   return s;
 }
 
@@ -264,23 +272,59 @@ const std::vector<EnvKeySpec>& tracing_env_keys() {
   return keys;
 }
 
+namespace {
+
+// AGENTLOG_API_TOKENS entries that are not name:token (the HTTP API skips them). Named by position, never
+// by text: an entry without its name may be a bare token.
+std::string check_api_tokens(const EnvSettings& all, const std::string& key) {
+  std::string bad;
+  int n = 0;
+  for (const auto& entry : all.get_list(key)) {
+    auto colon = entry.find(':');
+    ++n;
+    if (colon == std::string::npos || colon == 0 || colon + 1 == entry.size())
+      bad += (bad.empty() ? "" : ", ") + std::to_string(n);
+  }
+  return bad.empty()
+             ? ""
+             : "entry " + bad + " is not name:token and is ignored (write name:token, comma-separated)";
+}
+
+// AGENTLOG_API_WRITE_TOKENS names that no token has (nobody can write under them).
+std::string check_api_writers(const EnvSettings& all, const std::string& key) {
+  std::set<std::string> names;
+  for (const auto& entry : all.get_list("AGENTLOG_API_TOKENS"))
+    names.insert(entry.substr(0, entry.find(':')));
+  std::string unknown;
+  for (const auto& name : all.get_list(key))
+    if (!names.count(name)) unknown += (unknown.empty() ? "'" : ", '") + name + "'";
+  return unknown.empty() ? ""
+                         : "no token in AGENTLOG_API_TOKENS is named " + unknown + "; check the spelling";
+}
+
+}  // namespace
+
 const std::vector<EnvKeySpec>& logging_env_keys() {
   static const std::vector<EnvKeySpec> keys = {
       {"LOGGING_ENABLED", EnvType::kBool, "true", "true", 0, 0, "", "master switch"},
       {"LOG_LEVEL", EnvType::kEnum, "debug", "info", 0, 0, "trace|debug|info|warn|error|fatal", "ceiling"},
       {"LOG_FORMAT", EnvType::kEnum, "json", "json", 0, 0, "json|text", "line format of latest.log"},
       {"LOG_MAX_SIZE_MB", EnvType::kDouble, "10", "10", 0.001, 1048576, "", "rotate at this size"},
-      {"LOG_ROTATE_INTERVAL", EnvType::kEnum, "daily", "daily", 0, 0, "hourly|daily|weekly|none", "rotate by time"},
+      {"LOG_ROTATE_INTERVAL", EnvType::kEnum, "daily", "daily", 0, 0, "hourly|daily|weekly|none",
+       "rotate by time"},
       {"LOG_COMPRESS_ARCHIVES", EnvType::kBool, "true", "true", 0, 0, "", "gzip rotated files"},
       {"LOG_RETENTION_DAYS", EnvType::kInt, "30", "30", 0, 36500, "", "days archives are kept (0 = forever)"},
       {"LOG_MAX_ARCHIVES", EnvType::kInt, "100", "100", 0, 1000000, "", "archives kept (0 = no limit)"},
-      {"LOG_MAX_TOTAL_MB", EnvType::kDouble, "1024", "1024", 0, 1048576, "", "archive size cap (0 = no limit)"},
+      {"LOG_MAX_TOTAL_MB", EnvType::kDouble, "1024", "1024", 0, 1048576, "",
+       "archive size cap (0 = no limit)"},
       {"OPENMEMORY_URL", EnvType::kString, "", "", 0, 0, "", "OpenMemory server; empty = embedded store"},
       {"OPENMEMORY_API_KEY", EnvType::kString, "", "", 0, 0, "", "x-api-key for the server"},
       {"OPENMEMORY_MODE", EnvType::kEnum, "memory", "memory", 0, 0, "memory|ai-agents", "which API"},
       {"OPENMEMORY_PROJECT", EnvType::kString, "", "", 0, 0, "", "project name; empty = folder name"},
-      {"AGENTLOG_API_TOKENS", EnvType::kList, "", "", 0, 0, "", "HTTP API tokens name:token,..."},
-      {"AGENTLOG_API_WRITE_TOKENS", EnvType::kList, "", "", 0, 0, "", "token names allowed to write; empty = all"},
+      {"AGENTLOG_API_TOKENS", EnvType::kList, "", "", 0, 0, "", "HTTP API tokens name:token,...",
+       check_api_tokens},
+      {"AGENTLOG_API_WRITE_TOKENS", EnvType::kList, "", "", 0, 0, "",
+       "token names allowed to write; empty = all", check_api_writers},
       {"AGENTLOG_API_RATE_LIMIT", EnvType::kDouble, "50", "50", 0.1, 1000000, "", "requests/s per token"},
       {"AGENTLOG_API_RATE_BURST", EnvType::kInt, "100", "100", 1, 1000000, "", "bucket size"},
   };

@@ -267,7 +267,10 @@ void LogWriter::schedule_maintenance() {
   {
     std::lock_guard lock(work_mutex_);
     work_pending_ = true;
-    if (!worker_.joinable()) worker_ = std::thread([this] { worker_loop(); });
+    if (!worker_.joinable()) {
+      worker_ = std::thread([this] { worker_loop(); });
+      worker_pid_ = ::getpid();
+    }
   }
   work_cv_.notify_all();
 }
@@ -293,6 +296,7 @@ void LogWriter::worker_loop() {
 
 void LogWriter::wait_idle() {
   std::unique_lock lock(work_mutex_);
+  if (worker_pid_ != ::getpid()) return;
   work_cv_.wait(lock, [&] { return !work_pending_ && !work_running_; });
 }
 

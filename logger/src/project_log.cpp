@@ -61,6 +61,13 @@ std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
   return s;
 }
 
+std::vector<std::shared_ptr<ProjectLog>> all_logs() {
+  std::lock_guard lock(registry_mutex());
+  std::vector<std::shared_ptr<ProjectLog>> all;
+  for (auto& [dir, log] : registry()) all.push_back(log);
+  return all;
+}
+
 void flush_all_quietly() {
   try {
     ProjectLog::flush_all();
@@ -68,10 +75,18 @@ void flush_all_quietly() {
   }
 }
 
+// At exit the lines are flushed and a rotation's compression and clean-up finish before the process ends
+// (the writers are never destroyed, so their maintenance thread would be cut off mid-file: the archive
+// left plain, a stray .gz.tmp, expired archives kept).
+void finish_all_quietly() {
+  flush_all_quietly();
+  for (auto& log : all_logs()) log->writer().wait_idle();
+}
+
 void register_process_hooks() {
   static std::once_flag once;
   std::call_once(once, [] {
-    std::atexit(flush_all_quietly);
+    std::atexit(finish_all_quietly);
     // Flush before fork so the child does not write the parent's buffered lines a second time.
     ::pthread_atfork(flush_all_quietly, nullptr, [] { g_pid.store(0); });
   });
@@ -95,12 +110,7 @@ std::shared_ptr<ProjectLog> ProjectLog::shared(const ProjectLayout& layout) {
 }
 
 void ProjectLog::flush_all() {
-  std::vector<std::shared_ptr<ProjectLog>> all;
-  {
-    std::lock_guard lock(registry_mutex());
-    for (auto& [dir, log] : registry()) all.push_back(log);
-  }
-  for (auto& log : all) log->flush();
+  for (auto& log : all_logs()) log->flush();
 }
 
 ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)

@@ -170,7 +170,7 @@ MemoryConfig MemoryConfig::from_env(const EnvSettings& logging, const ProjectLay
 }
 
 json FlushReport::to_json() const {
-  json j = {{"delivered", delivered}, {"waiting", waiting}};
+  json j = {{"delivered", delivered}, {"waiting", waiting}, {"setAside", set_aside}};
   if (!last_error.empty()) j["lastError"] = last_error;
   return j;
 }
@@ -520,6 +520,12 @@ void Memory::record_pattern(const std::string& name, const std::string& descript
   submit(e);
 }
 
+// What `memory list` and `memory flush` say of a file in the outbox that is not a record.
+const char* const kNotARecord =
+    "not an outbox record (damaged, or not written by agentlog); set aside as *.bad, never sent: look at it, "
+    "then "
+    "delete it";
+
 FlushReport Memory::flush(bool force) {
   std::lock_guard one(flush_mutex_);
   FlushReport report;
@@ -553,10 +559,14 @@ FlushReport Memory::flush(bool force) {
     if (!entry.is_object()) {  // not ours to judge: keep it aside, never lose it
       fs::rename(file, file.string() + ".bad", ec);
       ::close(fd);
+      ++report.set_aside;
+      report.last_error = kNotARecord;
       continue;
     }
-    const bool due = force || entry.value("nextAttemptMs", std::int64_t{0}) <= system_ms();
+    const std::int64_t next = entry.value("nextAttemptMs", std::int64_t{0});
+    const bool due = force || next <= system_ms();
     if (!due || server_down) {
+      if (!due) report.wait_until(next);
       ++report.waiting;
       ::close(fd);
       continue;
@@ -582,6 +592,7 @@ FlushReport Memory::flush(bool force) {
           std::min<std::int64_t>(kMaxBackoffMs, 1000LL << std::min(attempts - 1, 20));
       entry["attempts"] = attempts;
       entry["nextAttemptMs"] = system_ms() + backoff;
+      report.wait_until(entry["nextAttemptMs"]);
       entry["lastError"] = r.status ? "HTTP " + std::to_string(r.status) + " from " + base + endpoint + ": " +
                                           r.body.substr(0, 200)
                                     : r.error + " (" + base + endpoint + ")";
@@ -605,11 +616,15 @@ void Memory::start_background() {
     std::unique_lock lock(mutex_);
     std::uint64_t taken = 0;  // records_ when the last ingest began
     while (!stop_) {
-      // Asleep until a record comes (or 30 s pass: the outbox's retries), unless some came meanwhile.
+      // Asleep until a record comes, or an outbox record is due again (30 s at most: records other
+      // processes left), unless some came meanwhile.
       if (records_.load(std::memory_order_relaxed) == taken) {
+        std::int64_t sleep_ms = 30000;
+        if (next_attempt_ms_ > 0)
+          sleep_ms = std::clamp<std::int64_t>(next_attempt_ms_ - system_ms(), 0, sleep_ms);
         sleeping_.store(true);
         if (records_.load() == taken)  // none came between the look and the flag
-          wake_.wait_for(lock, std::chrono::seconds(30), [&] { return stop_ || kicked_; });
+          wake_.wait_for(lock, std::chrono::milliseconds(sleep_ms), [&] { return stop_ || kicked_; });
         sleeping_.store(false);
         kicked_ = false;
       }
@@ -629,13 +644,15 @@ void Memory::start_background() {
       if (stop_) break;  // what waits is indexed by the next sender or reader
       taken = records_.load(std::memory_order_relaxed);
       lock.unlock();
+      std::int64_t next = 0;
       try {
         ingest();
-        flush(false);
+        next = flush(false).next_attempt_ms;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "agentlog: memory: %s\n", e.what());
       }
       lock.lock();
+      next_attempt_ms_ = next;
     }
   });
 }
@@ -730,12 +747,15 @@ json Memory::outbox() const {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& f : fs::directory_iterator(layout_.outbox_dir(), ec))
-    if (f.path().extension() == ".json") files.push_back(f.path());
+    if (f.path().extension() == ".json" || f.path().extension() == ".bad") files.push_back(f.path());
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     auto text = read_file(f);
-    json e = text ? json::parse(*text, nullptr, false) : json();
-    if (!e.is_object()) continue;
+    json e = text && f.extension() == ".json" ? json::parse(*text, nullptr, false) : json();
+    if (!e.is_object()) {
+      out.push_back({{"file", f.filename().string()}, {"unreadable", true}, {"lastError", kNotARecord}});
+      continue;
+    }
     json item = {{"file", f.filename().string()},
                  {"endpoint", e.value("endpoint", "")},
                  {"kind", e.value("kind", "")},

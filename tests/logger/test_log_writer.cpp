@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <regex>
 #include <set>
 #include <string>
@@ -608,4 +609,40 @@ TEST_CASE("events written from many threads at once are in the file in the order
     REQUIRE(returned[t].size() == 300);
     CHECK(returned[t].back() == ts_of["thread " + std::to_string(t) + " event 299"]);
   }
+}
+
+TEST_CASE("a process that rotates and exits at once finishes the archives' compression and retention first") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::string env = agentlog::test::read_text(layout.env_logging());
+  env = std::regex_replace(env, std::regex("(^|\n)LOG_MAX_SIZE_MB=[^\n]*"), "$1LOG_MAX_SIZE_MB=0.5");
+  agentlog::test::write_text(layout.env_logging(), env);
+  const fs::path expired = layout.logs_dir() / "archive" / "2025-01-01-000000";  // past LOG_RETENTION_DAYS=30
+  fs::create_directories(expired);
+  agentlog::test::write_text(expired / "latest.log", "{\"ts\":\"2025-01-01T00:00:00Z\",\"msg\":\"old\"}\n");
+  {
+    agentlog::test::McpSession s(root.path());
+    s.initialize();
+    // 60 KB events: the ninth does not fit in 0.5 MB, so the process rotates just before it exits and has a
+    // 480 KB archive to compress (of random text: it takes a while).
+    std::mt19937 random(7);
+    for (int i = 0; i < 9; ++i) {
+      std::string message(60000, ' ');
+      for (auto& c : message) c = static_cast<char>('a' + random() % 26);
+      auto r = s.call_tool("log_event", {{"level", "info"}, {"message", message}});
+      REQUIRE_FALSE(r.value("isError", false));
+    }
+    s.close_stdin();
+    CHECK(s.wait() == 0);
+  }
+  CHECK_FALSE(fs::exists(expired));
+  int archives = 0;
+  for (const auto& e : fs::recursive_directory_iterator(layout.logs_dir() / "archive")) {
+    if (!e.is_regular_file()) continue;
+    CAPTURE(e.path());
+    CHECK(e.path().filename() == "latest.log.gz");  // no plain archive, no .gz.tmp left
+    ++archives;
+  }
+  CHECK(archives == 1);
 }

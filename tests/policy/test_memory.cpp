@@ -403,6 +403,77 @@ TEST_CASE(
   CHECK(outbox(root).empty());
 }
 
+TEST_CASE("a server that comes back gets the waiting record at its next backoff, not at a 30 s wake-up") {
+  int port;
+  {
+    FakeOpenMemory probe;
+    port = probe.port();
+  }
+  TempDir root;
+  init_project(root,
+               "OPENMEMORY_URL=http://127.0.0.1:" + std::to_string(port) + "\nOPENMEMORY_API_KEY=key-123\n");
+  McpSession mcp(root.path());
+  mcp.initialize();
+  mcp.call_tool("log_event", {{"message", "while the server is down"}});
+  auto tried = [&] {  // the sender tried and failed
+    json o = outbox(root);
+    return o.size() == 1 && o[0].value("attempts", 0) >= 1;
+  };
+  for (int i = 0; i < 200 && !tried(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(tried());
+  FakeOpenMemory server(port);
+  const auto up = std::chrono::steady_clock::now();
+  REQUIRE(server.wait_for(1, std::chrono::seconds(20)));  // backoff 1, 2, 4, 8 s: at most ~9 s after now
+  CHECK(std::chrono::steady_clock::now() - up < std::chrono::seconds(20));
+  CHECK(server.received()[0]["body"]["content"].get<std::string>().find("log_event") != std::string::npos);
+}
+
+TEST_CASE("the human's approval decisions reach the OpenMemory server like the agent's actions") {
+  FakeOpenMemory server;
+  TempDir root;
+  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_API_KEY=key-123\n");
+  const fs::path env_tracing = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env_tracing,
+                             agentlog::test::read_text(env_tracing) + "\nTRACING_AI_REQUIRE_APPROVAL=true\n");
+  std::string id;
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    json parked = mcp.call_tool("set_tracing_config", {{"file", "src/a.cpp"}, {"level", 2}});
+    const std::string text = parked["content"][0]["text"];
+    REQUIRE(text.find("apr-") != std::string::npos);
+    id = text.substr(text.find("apr-"), 12);
+  }
+  auto approved = agentlog::test::run_agentlog({"approvals", "approve", id, "--root", root.path().string()});
+  REQUIRE(approved.exit_code == 0);
+  CHECK(approved.err.empty());
+  bool decision = false;
+  for (const auto& r : server.received())
+    decision =
+        decision || r["body"]["content"].get<std::string>().find("approvals.approve") != std::string::npos;
+  CHECK(decision);  // sent by the command itself
+}
+
+TEST_CASE("a damaged outbox file is shown by memory list, set aside (not lost) by flush, which says so") {
+  FakeOpenMemory server;
+  TempDir root;
+  init_project(root, "OPENMEMORY_URL=" + server.url() + "\nOPENMEMORY_API_KEY=key-123\n");
+  const fs::path damaged = root / ".ai-agents/logging/memory/outbox/0001-cut.json";
+  fs::create_directories(damaged.parent_path());
+  agentlog::test::write_text(damaged, "{\"endpoint\":\"/memory/ad");
+  json listed = outbox(root);
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0]["unreadable"] == true);
+  CHECK(listed[0]["lastError"].get<std::string>().find("not an outbox record") != std::string::npos);
+  auto flushed = memory_cmd(root, {"flush"});
+  CHECK(flushed.exit_code == 1);
+  CHECK(flushed.out.find("set aside 1") != std::string::npos);
+  CHECK(flushed.out.find("look at it") != std::string::npos);
+  CHECK(agentlog::test::read_text(damaged.string() + ".bad") == "{\"endpoint\":\"/memory/ad");
+  CHECK(outbox(root).size() == 1);  // still shown
+  CHECK(server.received().empty());
+}
+
 // A project with the embedded memory store (project "p"), for the tests of its ingestion.
 struct EmbeddedStore {
   TempDir root;

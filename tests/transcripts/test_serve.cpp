@@ -202,6 +202,33 @@ TEST_CASE("agentlog config show reports values, sources and bad values (exit 1)"
   CHECK(bad.err.find("TRACING_SAMPLE_RATE: bad value '2'; accepted: a number from 0 to 1") != std::string::npos);
 }
 
+TEST_CASE("agentlog config show hides secrets and reports API token entries it cannot use") {
+  TempDir dir;
+  run_agentlog({"init", "--root", dir.path().string()});
+  const fs::path env = dir / ".ai-agents/logging/config/.env.logging";
+  write_text(env, read_text(env) + "\nAGENTLOG_API_TOKENS=alice:s3cret-a,bare-t0ken,bob:,:orphan-t0ken\n" +
+                      "AGENTLOG_API_WRITE_TOKENS=alcie\nOPENMEMORY_API_KEY=om-k3y\n");
+  for (bool as_json : {false, true}) {
+    std::vector<std::string> args = {"config", "show", "--root", dir.path().string()};
+    if (as_json) args.push_back("--json");
+    auto r = run_agentlog(args);
+    CHECK(r.exit_code == 0);  // warnings: the usable entries are kept
+    for (const char* secret : {"s3cret-a", "bare-t0ken", "orphan-t0ken", "om-k3y"}) {
+      CHECK(r.out.find(secret) == std::string::npos);
+      CHECK(r.err.find(secret) == std::string::npos);
+    }
+    const std::string all = r.out + r.err;
+    CHECK(all.find("entry 2, 3, 4 is not name:token") != std::string::npos);
+    CHECK(all.find("no token in AGENTLOG_API_TOKENS is named 'alcie'") != std::string::npos);
+    if (as_json) {
+      json cfg = json::parse(r.out);
+      CHECK(cfg[".env.logging"]["settings"]["AGENTLOG_API_TOKENS"]["value"] ==
+            "alice:<hidden>,?:<hidden>,bob:<hidden>,:<hidden>");
+      CHECK(cfg[".env.logging"]["settings"]["OPENMEMORY_API_KEY"]["value"] == "<set, hidden>");
+    }
+  }
+}
+
 TEST_CASE("usage errors exit 2 with a message") {
   auto r = run_agentlog({"frobnicate"});
   CHECK(r.exit_code == 2);
@@ -218,7 +245,8 @@ TEST_CASE("usage errors exit 2 with a message") {
                                         {"memory", "search", "x", "--limit", "0"},
                                         {"audit", "list", "--limit", "0"},
                                         {"http", "--port", "99999"},
-                                        {"http", "--port", "-5"}}) {
+                                        {"http", "--port", "-5"},
+                                        {"logs", "tail", "-n", "-1"}}) {
     CAPTURE(args[0] + " " + args[1]);
     args.insert(args.end(), {"--root", dir.path().string()});
     auto bad = run_agentlog(args);

@@ -50,6 +50,9 @@ struct EnvKeySpec {
   double max = 0;
   const char* choices = "";  // kEnum: '|'-separated
   const char* help = "";
+  // What is wrong with a value of the right type, in the light of the whole file (empty: nothing): a
+  // warning, the value is kept (the reader skips what it cannot use).
+  std::string (*check)(const class EnvSettings& all, const std::string& key) = nullptr;
 };
 
 // The keys of each file (the spec's keys verbatim, plus agentlog's own).

@@ -106,6 +106,7 @@ class LogWriter {
   std::condition_variable work_cv_;
   bool work_pending_ = false, work_running_ = false, stop_ = false;
   std::thread worker_;
+  pid_t worker_pid_ = 0;  // a fork child has no worker: it waits for none
 };
 
 // Gzips `file` to `file`.gz (through a temporary and rename) and removes `file`. False when another process

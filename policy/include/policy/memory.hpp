@@ -44,6 +44,11 @@ struct MemoryConfig {
 struct FlushReport {
   int delivered = 0;
   int waiting = 0;  // still in the outbox (not due yet, or failed now)
+  int set_aside = 0;  // files in the outbox that are no record: renamed *.bad for the human to look at
+  std::int64_t next_attempt_ms = 0;  // when the first of them is due (0: none waits)
+  void wait_until(std::int64_t ms) {
+    if (ms > 0 && (next_attempt_ms == 0 || ms < next_attempt_ms)) next_attempt_ms = ms;
+  }
   std::string last_error;
   nlohmann::json to_json() const;
 };
@@ -72,7 +77,7 @@ class Memory {
   // Sends what is due in the outbox (everything with `force`), oldest first.
   FlushReport flush(bool force = false);
   // Indexes and sends in the background, at nice 10: once records pause for a second (at most 10 s after
-  // the first), and every 30 s (the server uses this).
+  // the first), when an outbox record is due again (its backoff), and every 30 s (the server uses this).
   void start_background();
 
   // The embedded store, newest first; `query` is full text (every word must occur).
@@ -115,6 +120,7 @@ class Memory {
   std::thread sender_;
   std::condition_variable wake_;
   bool stop_ = false, kicked_ = false;
+  std::int64_t next_attempt_ms_ = 0;       // the outbox's first due time after the sender's last flush
   std::atomic<std::uint64_t> records_{0};  // records this process made (the sender gathers them)
   std::atomic<bool> sleeping_{false};      // the sender waits for a record: wake it
   std::mutex journal_mutex_;
