@@ -1,25 +1,31 @@
 #include "tools/http_api.hpp"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <sys/socket.h>
 
 #include <chrono>
-#include <httplib.h>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <regex>
 
 #include "logger/env_file.hpp"
+#include "logger/event_writer.hpp"
 #include "logger/files.hpp"
 #include "policy/audit.hpp"
+#include "policy/memory.hpp"
 #include "tools/cli.hpp"
 #include "tools/embedded.hpp"
+#include "tools/tools.hpp"
 
 namespace agentlog {
 
 bool is_loopback_address(const std::string& host) {
   if (host == "localhost" || host == "::1") return true;
+  if (host.rfind("::ffff:", 0) == 0) return is_loopback_address(host.substr(7));  // IPv4 on an IPv6 socket
   in_addr addr{};
   if (inet_pton(AF_INET, host.c_str(), &addr) == 1) return (ntohl(addr.s_addr) >> 24) == 127;
   return false;
@@ -103,12 +109,17 @@ class RateLimiter {
 
 struct Route {
   std::string method;
-  std::regex pattern;
-  std::string tool;
+  std::regex pattern;  // matched against the raw path, so that an encoded '/' stays inside its segment
+  std::string tool;    // empty: the audit log, which is not a tool
   bool write;
-  // Turns regex captures into arguments (before the query string and body are merged in).
+  // Turns regex captures into arguments (after the query string and body are merged in).
   std::function<void(const std::smatch&, json&)> captures;
+  const char* required = nullptr;  // an argument the tool may go without but this endpoint may not
 };
+
+std::string decoded(const std::ssub_match& segment) {
+  return httplib::detail::decode_url(segment.str(), false);
+}
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
@@ -177,27 +188,37 @@ struct HttpApi::Impl {
       : ctx(c), registry(r), options(std::move(o)), settings(c.layout.env_logging()) {
     auto none = [](const std::smatch&, json&) {};
     auto add = [&](std::string method, std::string pattern, std::string tool, bool write,
-                   std::function<void(const std::smatch&, json&)> captures) {
-      routes.push_back({std::move(method), std::regex(pattern), std::move(tool), write, std::move(captures)});
+                   std::function<void(const std::smatch&, json&)> captures, const char* required = nullptr) {
+      routes.push_back(
+          {std::move(method), std::regex(pattern), std::move(tool), write, std::move(captures), required});
     };
     add("PUT", "/api/tracing/config/file", "set_tracing_config", true, none);
-    add("PUT", "/api/tracing/config/function", "set_tracing_config", true, none);
+    add("PUT", "/api/tracing/config/function", "set_tracing_config", true, none, "function");
     add("GET", "/api/tracing/config", "get_tracing_config", false, none);
     add("POST", "/api/tracing/instrument/file", "instrument_file", true, none);
     add("POST", "/api/tracing/instrument/all", "instrument_all", true, none);
     add("POST", "/api/tracing/uninstrument/file", "uninstrument_file", true, none);
     add("GET", "/api/tracing/search", "search_traces", false, none);
     add("GET", "/api/tracing/trace/([^/]+)", "get_trace", false,
-        [](const std::smatch& m, json& a) { a["traceId"] = m[1].str(); });
+        [](const std::smatch& m, json& a) { a["traceId"] = decoded(m[1]); });
     add("GET", "/api/tracing/slow", "find_slow_traces", false, none);
     add("GET", "/api/tracing/stats/file/(.+)", "get_trace_stats", false,
-        [](const std::smatch& m, json& a) { a["file"] = m[1].str(); });
-    add("GET", "/api/tracing/stats/function/(.+)/([^/]+)", "get_trace_stats", false, [](const std::smatch& m, json& a) {
-      a["file"] = m[1].str();
-      a["function"] = m[2].str();
-    });
+        [](const std::smatch& m, json& a) { a["file"] = decoded(m[1]); });
+    add("GET", "/api/tracing/stats/function/(.+)/([^/]+)", "get_trace_stats", false,
+        [](const std::smatch& m, json& a) {
+          a["file"] = decoded(m[1]);
+          a["function"] = decoded(m[2]);
+        });
     add("POST", "/api/logs/event", "log_event", true, none);
     add("GET", "/api/logs/search", "search_logs", false, none);
+    add("GET", "/api/audit", "", false, none);
+
+    // httplib's default adds SO_REUSEPORT, with which a second server listens on our port too and the
+    // kernel spreads connections over both projects. SO_REUSEADDR alone still lets a restart bind at once.
+    server.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
 
     server.set_payload_max_length(options.max_body_bytes);
     server.set_read_timeout(options.read_timeout_seconds, 0);
@@ -226,12 +247,22 @@ struct HttpApi::Impl {
       send_error(res, 500, "http.internal", "Internal error: " + what);
     });
 
-    for (const char* method : {"GET", "PUT", "POST"}) {
-      auto handler = [this, method](const httplib::Request& req, httplib::Response& res) { dispatch(method, req, res); };
-      if (std::string(method) == "GET") server.Get("/api/.*", handler);
-      if (std::string(method) == "PUT") server.Put("/api/.*", handler);
-      if (std::string(method) == "POST") server.Post("/api/.*", handler);
-    }
+    server.Get("/api/.*", [this](const httplib::Request& req, httplib::Response& res) {
+      dispatch("GET", req, "", res);
+    });
+    // Methods with a body get it unread (read_body says why). Routes or not, every method reaches dispatch(),
+    // which answers 405 with Allow where the path has other methods.
+    using WithBody =
+        httplib::Server& (httplib::Server::*)(const std::string&, httplib::Server::HandlerWithContentReader);
+    const std::pair<const char*, WithBody> with_body[] = {{"POST", &httplib::Server::Post},
+                                                          {"PUT", &httplib::Server::Put},
+                                                          {"PATCH", &httplib::Server::Patch},
+                                                          {"DELETE", &httplib::Server::Delete}};
+    for (auto [method, register_route] : with_body)
+      (server.*register_route)("/api/.*", [this, method](const httplib::Request& req, httplib::Response& res,
+                                                         const httplib::ContentReader& reader) {
+        if (auto body = read_body(req, res, reader)) dispatch(method, req, *body, res);
+      });
     server.Get("/", [](const httplib::Request&, httplib::Response& res) { serve_asset("index.html", res); });
     server.Get("/viewer/(.+)", [](const httplib::Request& req, httplib::Response& res) {
       serve_asset(req.matches[1].str(), res);
@@ -251,11 +282,19 @@ struct HttpApi::Impl {
     send_error(res, 404, "http.not_found", "No such file: " + name);
   }
 
-  // Who is calling: the token's name, "" when the token is wrong, "anonymous" without tokens configured.
+  // Who is calling: the token's name, nullopt when the token is wrong, "anonymous" for a loopback client
+  // without tokens configured.
   std::optional<std::string> authenticate(const httplib::Request& req, const ApiSettings::Snapshot& s,
                                           std::string& problem) {
     std::string auth = req.get_header_value("Authorization");
     if (s.token_hash_to_name.empty()) {
+      // Checked per request: bind() saw tokens, but the human may have removed them since.
+      if (!is_loopback_address(req.remote_addr)) {
+        problem =
+            "Without API tokens only loopback clients are served; the human sets "
+            "AGENTLOG_API_TOKENS=name:token in .env.logging";
+        return std::nullopt;
+      }
       if (!auth.empty()) {
         problem = "No API tokens are configured; the human sets AGENTLOG_API_TOKENS=name:token in .env.logging";
         return std::nullopt;
@@ -284,7 +323,14 @@ struct HttpApi::Impl {
     try {
       if (req.has_param("since") && !req.get_param_value("since").empty())
         filter.since = resolve_time_iso(req.get_param_value("since"));
-      if (req.has_param("limit")) filter.limit = static_cast<std::size_t>(std::stoul(req.get_param_value("limit")));
+      if (req.has_param("limit")) {
+        const std::string text = req.get_param_value("limit");
+        std::size_t used = 0;
+        const long long n = std::stoll(text, &used);
+        if (used != text.size() || n < 1 || n > 100000000)
+          throw std::invalid_argument("limit must be a whole number from 1 to 100000000, not '" + text + "'");
+        filter.limit = static_cast<std::size_t>(n);
+      }
     } catch (const std::exception& e) {
       send_error(res, 400, "http.bad_argument", std::string("Bad since or limit: ") + e.what());
       return;
@@ -294,7 +340,41 @@ struct HttpApi::Impl {
     send_json(res, 200, {{"records", records}});
   }
 
-  void dispatch(const std::string& method, const httplib::Request& req, httplib::Response& res) {
+  // The body, read here rather than by httplib: it would wait for the connection to close when a request has
+  // neither Content-Length nor Transfer-Encoding (such a request has no body, RFC 9112 6.3), and it would
+  // parse a form-encoded body into parameters. Arguments come from the query string and a JSON body only,
+  // whatever the Content-Type says (curl -d sends JSON as a form). nullopt when the reply is made.
+  std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
+                                       const httplib::ContentReader& reader) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return std::string();
+    if (req.is_multipart_form_data()) {
+      reader([](const httplib::MultipartFormData&) { return true; },
+             [](const char*, std::size_t) { return true; });
+      send_error(res, 415, "http.unsupported_media_type",
+                 "Send the arguments as a JSON object in the body or in the query string, not as "
+                 "multipart/form-data");
+      return std::nullopt;
+    }
+    std::string body;
+    bool too_large = false;
+    bool complete = reader([&](const char* data, std::size_t n) {
+      too_large = body.size() + n > options.max_body_bytes;  // httplib limits Content-Length, not chunks
+      if (!too_large) body.append(data, n);
+      return !too_large;
+    });
+    if (complete) return body;
+    if (too_large || res.status == 413)
+      res.status = 413;  // the error handler says what to do
+    else
+      send_error(res, 400, "http.bad_body",
+                 "The body ended before its Content-Length or its chunks are malformed");
+    return std::nullopt;
+  }
+
+  // A write refused here never reaches the policy guard, so its audit record is made here, in the form the
+  // guard gives a denial.
+  void dispatch(const std::string& method, const httplib::Request& req, const std::string& body,
+                httplib::Response& res) {
     auto snap = settings.get();
     std::string problem;
     auto caller = authenticate(req, *snap, problem);
@@ -310,43 +390,31 @@ struct HttpApi::Impl {
                  "Too many requests; retry after " + std::to_string(wait) + " s (AGENTLOG_API_RATE_LIMIT in .env.logging)");
       return;
     }
-    if (req.path == "/api/audit") {  // the audit log is not a tool: read it directly (read-only)
-      if (method != "GET") {
-        send_error(res, 405, "http.method_not_allowed", "Method " + method + " is not allowed on /api/audit");
-        return;
-      }
-      send_audit(req, res);
-      return;
-    }
+    const std::string path = req.target.substr(0, req.target.find('?'));  // raw: %2F inside a segment stays
     const Route* route = nullptr;
     std::smatch match;
-    bool path_known = false;
+    std::string allow;
     for (const auto& r : routes) {
-      if (!std::regex_match(req.path, match, r.pattern)) continue;
-      path_known = true;
+      if (!std::regex_match(path, match, r.pattern)) continue;
       if (r.method == method) {
         route = &r;
         break;
       }
+      if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
     }
     if (!route) {
-      send_error(res, path_known ? 405 : 404, path_known ? "http.method_not_allowed" : "http.not_found",
-                 path_known ? "Method " + method + " is not allowed on " + req.path
-                            : "No such endpoint " + req.path + "; see README.md, HTTP API");
+      if (allow.empty()) {
+        send_error(res, 404, "http.not_found", "No such endpoint " + path + "; see README.md, HTTP API");
+        return;
+      }
+      res.set_header("Allow", allow);
+      send_error(res, 405, "http.method_not_allowed",
+                 "Method " + method + " is not allowed on " + path + "; use " + allow);
       return;
     }
-    if (route->write) {
-      if (*caller == "anonymous") {
-        send_error(res, 401, "http.unauthorized",
-                   "Write endpoints need a token: the human sets AGENTLOG_API_TOKENS=name:token in .env.logging");
-        return;
-      }
-      const auto& w = snap->write_names;
-      if (!w.empty() && std::find(w.begin(), w.end(), *caller) == w.end()) {
-        send_error(res, 403, "http.forbidden_write",
-                   "Token '" + *caller + "' may only read; AGENTLOG_API_WRITE_TOKENS in .env.logging lists the writers");
-        return;
-      }
+    if (route->tool.empty()) {
+      send_audit(req, res);
+      return;
     }
     const mcp::Tool* tool = registry.find(route->tool);
     if (!tool) {
@@ -355,15 +423,15 @@ struct HttpApi::Impl {
     }
 
     json args = json::object();
-    if (!req.body.empty()) {
-      if (mcp::json_nesting(req.body) > mcp::kMaxNesting) {
+    if (!body.empty()) {
+      if (mcp::json_nesting(body) > mcp::kMaxNesting) {
         send_error(res, 400, "http.bad_json",
                    "The body nests arrays and objects more than " + std::to_string(mcp::kMaxNesting) +
                        " deep; send flatter arguments");
         return;
       }
       try {
-        args = json::parse(req.body);
+        args = json::parse(body);
       } catch (const json::parse_error& e) {
         send_error(res, 400, "http.bad_json", std::string("The body is not JSON: ") + e.what());
         return;
@@ -387,7 +455,29 @@ struct HttpApi::Impl {
     call.client.name = *caller;
     call.client.version = "http";
     call.session = "http:" + req.remote_addr;
-    call.request_id = req.path;
+    call.request_id = path;
+    if (route->write) {
+      auto refuse = [&](int status, const std::string& id, const std::string& message) {
+        audit_call(ctx, call, policy::redact(call.arguments), "denied", mcp::ToolResult::error(id, message),
+                   0);
+        send_error(res, status, id, message);
+      };
+      const auto& w = snap->write_names;
+      if (*caller == "anonymous")
+        return refuse(
+            401, "http.unauthorized",
+            "Write endpoints need a token: the human sets AGENTLOG_API_TOKENS=name:token in .env.logging");
+      if (!w.empty() && std::find(w.begin(), w.end(), *caller) == w.end())
+        return refuse(403, "http.forbidden_write",
+                      "Token '" + *caller +
+                          "' may only read; AGENTLOG_API_WRITE_TOKENS in .env.logging lists the writers");
+    }
+    if (route->required && !call.arguments.contains(route->required)) {
+      send_error(
+          res, 400, "http.bad_argument",
+          method + " " + path + " needs \"" + route->required + "\" (in the JSON body or the query string)");
+      return;
+    }
     mcp::ToolResult result;
     try {
       result = registry.call(call);

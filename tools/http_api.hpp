@@ -1,8 +1,9 @@
 // The spec's HTTP API: a second transport over the same tool handlers, guard (policy + audit) and schemas
-// as the MCP server. Routes map to tools; bodies and query strings become tool arguments (query values are
+// as the MCP server. Routes map to tools (matched on the raw path; each captured segment is then decoded);
+// a JSON body, whatever its Content-Type, and the query string become tool arguments (query values are
 // typed by the tool's input schema); results are the tools' structuredContent; errors are
 // {"error": {"id", "message"}} with a status from the error id (400 bad argument, 403 denied, 404 unknown,
-// 409 approval pending, 413 body too large, 429 rate limited, 500 internal).
+// 405 other method (with Allow), 409 approval pending, 413 body too large, 429 rate limited, 500 internal).
 //
 // Thread-safety: requests are served on cpp-httplib's thread pool; the registry and context are read-only,
 // the rate limiter and token cache lock internally. start()/stop() from one controlling thread.
@@ -30,7 +31,7 @@ class HttpApi {
   ~HttpApi();
 
   // Binds the socket; returns the port. Throws std::runtime_error with what to do when the address is not
-  // loopback and no API token is configured, or when the port is taken.
+  // loopback and no API token is configured, or when the port is taken (another agentlog http included).
   int bind();
   // Serves until stop(). Call bind() first.
   void run();

@@ -147,6 +147,42 @@ ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const EnvSe
 
 }  // namespace
 
+void audit_call(ToolsContext& ctx, const mcp::ToolCall& call, const json& arguments,
+                const std::string& decision, const mcp::ToolResult& result, double duration_ms,
+                const std::string& approval_id) {
+  json files = json::array();
+  for (const auto& f : call.files_touched)
+    files.push_back({{"path", f.path}, {"sha256Before", f.sha256_before}, {"sha256After", f.sha256_after}});
+  json record = {{"time", iso8601_now_ms()},
+                 {"agent", {{"name", call.client.name}, {"version", call.client.version}}},
+                 {"session", call.session},
+                 {"tool", call.tool},
+                 {"arguments", arguments},
+                 {"decision", decision},
+                 {"outcome", result.is_error ? "error" : "ok"},
+                 {"durationMs", duration_ms},
+                 {"files", files}};
+  if (!approval_id.empty()) record["approvalId"] = approval_id;
+  if (result.is_error) {
+    record["errorId"] = error_id(result.text);
+    record["error"] = result.text;
+  }
+  json written;
+  try {
+    written = policy::AuditLog(ctx.layout.audit_dir()).append(std::move(record));
+  } catch (const std::exception& e) {
+    // The action happened (or was refused); say loudly that its record did not (stderr, never stdout).
+    std::cerr << "agentlog: AUDIT RECORD NOT WRITTEN for " << call.tool << ": " << e.what() << std::endl;
+    return;
+  }
+  if (!ctx.memory) return;
+  try {  // and to OpenMemory (the embedded store now, or the outbox for the server)
+    ctx.memory->record_action(written);
+  } catch (const std::exception& e) {
+    std::cerr << "agentlog: memory record not written for " << call.tool << ": " << e.what() << std::endl;
+  }
+}
+
 mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
   auto tracing_env = std::make_shared<EnvCache>(ctx.layout.env_tracing(), tracing_env_keys());
   auto logging_env = std::make_shared<EnvCache>(ctx.layout.env_logging(), logging_env_keys());
@@ -214,38 +250,14 @@ mcp::CallGuard make_policy_guard(ToolsContext& ctx) {
       }
     }
 
-    json files = json::array();
-    for (const auto& f : call.files_touched)
-      files.push_back({{"path", f.path}, {"sha256Before", f.sha256_before}, {"sha256After", f.sha256_after}});
-    json record = {
-        {"time", iso8601_now_ms()},
-        {"agent", {{"name", call.client.name}, {"version", call.client.version}}},
-        {"session", call.session},
-        {"tool", call.tool},
-        {"arguments", logged_arguments},
-        {"decision", decision},
-        {"outcome", result.is_error ? "error" : "ok"},
-        {"durationMs", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count()},
-        {"files", files}};
-    if (!approval_id.empty()) record["approvalId"] = approval_id;
-    if (result.is_error) {
-      record["errorId"] = error_id(result.text);
-      record["error"] = result.text;
-    }
-    json written;
-    try {
-      written = policy::AuditLog(ctx.layout.audit_dir()).append(std::move(record));
-    } catch (const std::exception& e) {
-      // The action happened; say loudly that its record did not (stderr, never stdout).
-      std::cerr << "agentlog: AUDIT RECORD NOT WRITTEN for " << call.tool << ": " << e.what() << std::endl;
-      return result;
-    }
-    try {  // and to OpenMemory (the embedded store now, or the outbox for the server)
+    try {  // OpenMemory follows the human's edits of .env.logging, as the policy does
       ctx.memory->configure(policy::MemoryConfig::from_env(logging, ctx.layout));
-      ctx.memory->record_action(written);
     } catch (const std::exception& e) {
-      std::cerr << "agentlog: memory record not written for " << call.tool << ": " << e.what() << std::endl;
+      std::cerr << "agentlog: OpenMemory settings not applied: " << e.what() << std::endl;
     }
+    audit_call(ctx, call, logged_arguments, decision, result,
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+               approval_id);
     return result;
   };
 }

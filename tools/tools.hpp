@@ -32,6 +32,12 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);
 
 // Permissions, path checks and the audit record around every call (tools/policy_guard.cpp).
 mcp::CallGuard make_policy_guard(ToolsContext& ctx);
+// The audit record of one call (arguments as given: redact them first), then OpenMemory. Never throws: says
+// on stderr when a record could not be kept. The guard writes one per call; a transport that refuses a call
+// before the guard (HTTP without write rights) writes the refusal's.
+void audit_call(ToolsContext& ctx, const mcp::ToolCall& call, const nlohmann::json& arguments,
+                const std::string& decision, const mcp::ToolResult& result, double duration_ms,
+                const std::string& approval_id = {});
 
 // What every transport (MCP stdio, HTTP) serves: every tool, with the policy guard around each call.
 void prepare_registry(mcp::ToolRegistry& registry, ToolsContext& ctx);

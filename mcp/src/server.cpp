@@ -264,6 +264,12 @@ json Server::dispatch(const std::string& method, const json& params) {
 }
 
 json Server::initialize(const json& params) {
+  // Once: the client's name is the agent of every audit record of the session (and tool calls on other
+  // threads read it).
+  if (initialized_.exchange(true))
+    throw RpcError(
+        ErrorCode::kInvalidRequest,
+        "The session is already initialized; a new client starts a new session (a new agentlog serve)");
   const std::string requested = string_or(params, "protocolVersion", "");
   auto supported = std::find(kSupportedProtocolVersions.begin(), kSupportedProtocolVersions.end(), requested);
   protocol_version_ = supported != kSupportedProtocolVersions.end() ? requested : kLatestProtocolVersion;

@@ -184,12 +184,12 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("initialize negotiates the protocol version") {
-  Fixture f;
   for (auto [asked, expected] : std::vector<std::pair<std::string, std::string>>{{"2025-11-25", "2025-11-25"},
                                                                                 {"2025-06-18", "2025-06-18"},
                                                                                 {"2025-03-26", "2025-03-26"},
                                                                                 {"2024-11-05", "2024-11-05"},
                                                                                 {"1999-01-01", "2025-11-25"}}) {
+    Fixture f;
     f.transport.push(req(asked, "initialize",
                          {{"protocolVersion", asked}, {"capabilities", json::object()},
                           {"clientInfo", {{"name", "tester"}, {"version", "9"}}}}));
@@ -201,8 +201,24 @@ TEST_CASE("initialize negotiates the protocol version") {
     CHECK(r["result"]["capabilities"].contains("tools"));
     CHECK(r["result"]["capabilities"].contains("logging"));
     CHECK(r["result"]["capabilities"].contains("resources"));
+    CHECK(f.server->client().name == "tester");
   }
-  CHECK(f.server->client().name == "tester");
+}
+
+TEST_CASE("a second initialize is refused: the client an audit record names cannot change mid-session") {
+  Fixture f;
+  f.transport.push(
+      req(1, "initialize", {{"protocolVersion", "2025-11-25"}, {"clientInfo", {{"name", "claude-code"}}}}));
+  REQUIRE(f.transport.reply(1).contains("result"));
+  f.transport.push(
+      req(2, "initialize", {{"protocolVersion", "2025-06-18"}, {"clientInfo", {{"name", "someone-else"}}}}));
+  json again = f.transport.reply(2);
+  CHECK(again["error"]["code"] == -32600);
+  CHECK(again["error"]["message"].get<std::string>().find("already initialized") != std::string::npos);
+  CHECK(f.server->client().name == "claude-code");
+  CHECK(f.server->protocol_version() == "2025-11-25");
+  f.transport.push(req(3, "tools/call", {{"name", "echo"}, {"arguments", json::object()}}));
+  CHECK(f.transport.reply(3)["result"]["structuredContent"]["client"] == "claude-code");
 }
 
 TEST_CASE("error codes") {

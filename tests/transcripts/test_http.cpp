@@ -1,9 +1,14 @@
-// `agentlog http` through a real HTTP client (libcurl) on loopback: every endpoint, authentication, write
-// tokens, rate limiting, body limits, bad JSON, policy denials, and the embedded viewer files.
+// `agentlog http` through a real HTTP client (libcurl), mostly on loopback: every endpoint, authentication,
+// write tokens and the audit records of refused writes, rate limiting, bodies (limits, bad JSON, none,
+// form-typed), methods (405 with Allow), encoded path segments, policy denials, the port, and the embedded
+// viewer files.
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <doctest/doctest.h>
+#include <ifaddrs.h>
 #include <signal.h>
 
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -47,12 +52,20 @@ size_t on_header(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// How a request goes out, where it differs from a JSON body to 127.0.0.1.
+struct Send {
+  std::string content_type = "application/json";
+  bool no_body = false;  // neither a body nor Content-Length, as `curl -X POST` sends
+  std::string host = "127.0.0.1";
+};
+
 // A running `agentlog http --port 0` on a project, and a libcurl client for it.
 class HttpServer {
  public:
-  explicit HttpServer(const TempDir& root, std::vector<std::string> extra = {})
+  explicit HttpServer(const TempDir& root, std::vector<std::string> extra = {}, int port = 0)
       : process_(McpSession::Command{[&] {
-          std::vector<std::string> args = {"http", "--root", root.path().string(), "--port", "0", "--json"};
+          std::vector<std::string> args = {
+              "http", "--root", root.path().string(), "--port", std::to_string(port), "--json"};
           args.insert(args.end(), extra.begin(), extra.end());
           return args;
         }()}) {
@@ -65,18 +78,22 @@ class HttpServer {
     process_.wait();
   }
 
+  int port() const { return port_; }
+
   Reply request(const std::string& method, const std::string& path, const std::string& body = "",
-                const std::string& token = "") {
+                const std::string& token = "", const Send& send = {}) {
     Reply reply;
     CURL* curl = curl_easy_init();
-    std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    std::string url = "http://" + send.host + ":" + std::to_string(port_) + path;
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
-    curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    std::string type = "Content-Type: " + send.content_type;
+    curl_slist* headers = curl_slist_append(nullptr, type.c_str());
     std::string auth = "Authorization: Bearer " + token;
     if (!token.empty()) headers = curl_slist_append(headers, auth.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (!body.empty() || method == "POST" || method == "PUT") {
+    if (!send.no_body && (!body.empty() || method == "POST" || method == "PUT")) {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
       curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
@@ -97,6 +114,29 @@ class HttpServer {
   McpSession process_;
   int port_ = 0;
 };
+
+// The records `agentlog audit list --denied` shows.
+json denied_records(const TempDir& root) {
+  auto r =
+      agentlog::test::run_agentlog({"audit", "list", "--denied", "--json", "--root", root.path().string()});
+  REQUIRE(r.exit_code == 0);
+  return json::parse(r.out);
+}
+
+// An IPv4 address of this machine that is not loopback ("" when it has none).
+std::string non_loopback_address() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (ifaddrs* i = list; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).rfind("127.", 0) != 0) found = text;
+  }
+  freeifaddrs(list);
+  return found;
+}
 
 void init_project(const TempDir& root, const std::string& env_logging_extra = "") {
   auto r = agentlog::test::run_agentlog({"init", "--root", root.path().string()});
@@ -124,12 +164,18 @@ TEST_CASE("without tokens, loopback reads work and writes are refused") {
   CHECK(write.error_id() == "http.unauthorized");
   CHECK(write.json_body()["error"]["message"].get<std::string>().find("AGENTLOG_API_TOKENS") !=
         std::string::npos);
+  json denied = denied_records(root);
+  REQUIRE(denied.size() == 1);
+  CHECK(denied[0]["agent"]["name"] == "anonymous");
+  CHECK(denied[0]["tool"] == "log_event");
+  CHECK(denied[0]["errorId"] == "http.unauthorized");
 
   auto missing = http.request("GET", "/api/nope");
   CHECK(missing.status == 404);
   CHECK(missing.error_id() == "http.not_found");
   auto wrong_method = http.request("POST", "/api/tracing/config", "{}");
   CHECK(wrong_method.status == 405);
+  CHECK(wrong_method.headers["allow"] == "GET");
 }
 
 TEST_CASE("the viewer's files are served from the binary") {
@@ -164,6 +210,12 @@ TEST_CASE("bearer tokens: 401 without or with a wrong token, read-only tokens ca
       http.request("POST", "/api/logs/event", R"({"level":"info","message":"from bob"})", "bob-secret-2");
   CHECK(bob_write.status == 403);
   CHECK(bob_write.error_id() == "http.forbidden_write");
+  json denied = denied_records(root);
+  REQUIRE(denied.size() == 1);
+  CHECK(denied[0]["agent"]["name"] == "bob");
+  CHECK(denied[0]["tool"] == "log_event");
+  CHECK(denied[0]["arguments"]["message"] == "from bob");
+  CHECK(denied[0]["errorId"] == "http.forbidden_write");
 
   auto event = http.request("POST", "/api/logs/event",
                             R"({"level":"warn","category":"api","message":"from alice","fields":{"n":1}})",
@@ -311,6 +363,12 @@ TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token'
   auto only_denied = http.request("GET", "/api/audit?denied=true", "", bob);
   CHECK(only_denied.json_body()["records"].size() == 1);
   CHECK(http.request("GET", "/api/audit").status == 401);
+  for (const char* limit : {"-1", "0", "5x", "18446744073709551615"}) {
+    auto bad = http.request("GET", std::string("/api/audit?limit=") + limit, "", bob);
+    CHECK(bad.status == 400);
+    CHECK(bad.error_id() == "http.bad_argument");
+  }
+  CHECK(http.request("GET", "/api/audit?limit=1", "", bob).json_body()["records"].size() == 1);
   CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
 }
 
@@ -346,4 +404,160 @@ TEST_CASE("instrumenting and log search over HTTP") {
   auto bad = http.request("GET", "/api/logs/search?regex=(x", "", token);
   CHECK(bad.status == 400);
   CHECK(bad.error_id() == "logs.bad_regex");
+}
+
+TEST_CASE("a second server on a port already taken fails and says what to do; a restart gets the port") {
+  TempDir root;
+  init_project(root);
+  int port = 0;
+  {
+    HttpServer first(root);
+    port = first.port();
+    // Before the fix both listened (SO_REUSEPORT) and the second served until killed.
+    auto second = agentlog::test::run_process(
+        {AGENTLOG_BINARY, "http", "--root", root.path().string(), "--port", std::to_string(port)}, "", {}, {},
+        std::chrono::seconds(10));
+    CHECK(second.exit_code == 1);
+    CHECK(second.err.find("(in use?); choose another with --port") != std::string::npos);
+    CHECK(first.request("GET", "/api/tracing/config?file=a.cpp").status == 200);
+  }
+  HttpServer restarted(root, {}, port);
+  CHECK(restarted.request("GET", "/api/tracing/config?file=a.cpp").status == 200);
+}
+
+TEST_CASE("anonymous reads from another host are refused once the tokens are removed") {
+  const std::string address = non_loopback_address();
+  if (address.empty()) {
+    MESSAGE("skipped: this machine has no non-loopback IPv4 address to call from");
+    return;
+  }
+  std::vector<std::string> binds = {"0.0.0.0"};
+  // On "::" IPv4 clients arrive as ::ffff:a.b.c.d, and ::ffff:127.0.0.1 is still loopback.
+  const std::filesystem::path inet6 = "/proc/net/if_inet6";  // empty or absent without IPv6
+  if (std::filesystem::exists(inet6) && !agentlog::test::read_text(inet6).empty()) binds.push_back("::");
+  for (const auto& bind : binds) {
+    CAPTURE(bind);
+    TempDir root;
+    init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+    HttpServer http(root, {"--bind", bind});
+    const Send from_outside{.host = address};
+    CHECK(http.request("GET", "/api/tracing/config?file=a.cpp", "", "alice-secret-1", from_outside).status ==
+          200);
+
+    // The human removes the tokens while the server runs (.env.logging is read again on the next request).
+    auto env = root / ".ai-agents/logging/config/.env.logging";
+    std::string text = agentlog::test::read_text(env);
+    text.erase(text.find("AGENTLOG_API_TOKENS=alice:alice-secret-1"));
+    agentlog::test::write_text(env, text);
+
+    auto outside = http.request("GET", "/api/tracing/config?file=a.cpp", "", "", from_outside);
+    CHECK(outside.status == 401);
+    CHECK(outside.error_id() == "http.unauthorized");
+    CHECK(outside.json_body()["error"]["message"].get<std::string>().find("AGENTLOG_API_TOKENS") !=
+          std::string::npos);
+    CHECK(http.request("GET", "/api/tracing/config?file=a.cpp").status == 200);  // loopback still reads
+  }
+}
+
+TEST_CASE("a JSON body is JSON whatever its Content-Type; arguments come from it and the query string") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  HttpServer http(root);
+  const std::string token = "alice-secret-1";
+  const Send as_form{.content_type = "application/x-www-form-urlencoded"};  // what curl -d sends
+
+  auto event = http.request("POST", "/api/logs/event?category=api",
+                            R"({"level":"info","message":"sent as a form"})", token, as_form);
+  CHECK_MESSAGE(event.status == 200, event.body);
+  CHECK(event.json_body()["record"]["category"] == "api");
+  auto put =
+      http.request("PUT", "/api/tracing/config/file", R"({"file":"src/a.cpp","level":3})", token, as_form);
+  CHECK_MESSAGE(put.status == 200, put.body);
+  auto form = http.request("POST", "/api/logs/event", "level=info&message=plain+form", token, as_form);
+  CHECK(form.status == 400);
+  CHECK(form.error_id() == "http.bad_json");
+  CHECK(agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log").find("plain form") ==
+        std::string::npos);
+}
+
+TEST_CASE("POST without a body or Content-Length is an empty body") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  agentlog::test::write_text(root / "src/calc.cpp", "int add(int a, int b) {\n  return a + b;\n}\n");
+  HttpServer http(root);
+  const std::string token = "alice-secret-1";
+  const Send no_body{.no_body = true};
+
+  auto start = std::chrono::steady_clock::now();
+  auto all = http.request("POST", "/api/tracing/instrument/all?level=1&dryRun=true", "", token, no_body);
+  CHECK_MESSAGE(all.status == 200, all.body);
+  CHECK(all.json_body()["summary"]["files"] == 1);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));  // not the read timeout
+  auto missing = http.request("POST", "/api/logs/event", "", token, no_body);
+  CHECK(missing.status == 400);
+  CHECK(missing.error_id() == "tool.invalid_arguments");
+  auto audit = http.request("POST", "/api/audit", "", token, no_body);
+  CHECK(audit.status == 405);
+  CHECK(audit.headers["allow"] == "GET");
+}
+
+TEST_CASE("other methods on an endpoint get 405 with Allow; the function endpoint needs a function") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  HttpServer http(root);
+  const std::string token = "alice-secret-1";
+
+  for (const char* method : {"DELETE", "PATCH"}) {
+    auto reply = http.request(method, "/api/logs/event", "", token);
+    CHECK(reply.status == 405);
+    CHECK(reply.error_id() == "http.method_not_allowed");
+    CHECK(reply.headers["allow"] == "POST");
+  }
+  auto with_body = http.request("DELETE", "/api/tracing/config/file", R"({"file":"src/a.cpp"})", token);
+  CHECK(with_body.status == 405);
+  CHECK(with_body.headers["allow"] == "PUT");
+  auto get = http.request("GET", "/api/logs/event", "", token);
+  CHECK(get.status == 405);
+  CHECK(get.headers["allow"] == "POST");
+  CHECK(http.request("DELETE", "/api/nope", "", token).status == 404);
+
+  auto no_function =
+      http.request("PUT", "/api/tracing/config/function", R"({"file":"src/a.cpp","level":3})", token);
+  CHECK(no_function.status == 400);
+  CHECK(no_function.error_id() == "http.bad_argument");
+  CHECK(no_function.json_body()["error"]["message"].get<std::string>().find("\"function\"") !=
+        std::string::npos);
+  auto cfg = root / ".ai-agents/logging/config/tracing.config.json";
+  CHECK((!std::filesystem::exists(cfg) ||
+         agentlog::test::read_text(cfg).find("src/a.cpp") == std::string::npos));
+}
+
+TEST_CASE("a function name with '/' is reachable with the slash encoded") {
+  TempDir root;
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  const std::string day = agentlog::test::utc_day(-1);
+  json span = {{"traceId", "5bf92f3577b34da6a3ce929d0e0e4736"},
+               {"spanId", "10f067aa0ba902b7"},
+               {"parentSpanId", nullptr},
+               {"function", "operator/"},
+               {"file", "src/vec.cpp"},
+               {"line", 3},
+               {"startTime", day + "T10:00:00.000000Z"},
+               {"duration", 1.5},
+               {"durationNs", 1500000},
+               {"params", json::object()},
+               {"returnValue", nullptr},
+               {"error", nullptr}};
+  std::filesystem::create_directories(root / ".ai-agents/logging/traces" / day);
+  agentlog::test::write_text(root / ".ai-agents/logging/traces" / day / "1-1.jsonl", span.dump() + "\n");
+  HttpServer http(root);
+  const std::string token = "alice-secret-1";
+
+  // As the viewer asks (encodeURIComponent on both), and with the file's slashes left as they are.
+  for (const char* path : {"/api/tracing/stats/function/src%2Fvec.cpp/operator%2F",
+                           "/api/tracing/stats/function/src/vec.cpp/operator%2F"}) {
+    auto stats = http.request("GET", path, "", token);
+    CHECK_MESSAGE(stats.status == 200, path << ": " << stats.body);
+    CHECK(stats.json_body()["count"] == 1);
+  }
 }

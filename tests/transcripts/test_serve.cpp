@@ -123,9 +123,13 @@ TEST_CASE("messages of unexpected shape get errors and the server keeps serving"
   auto wrong = s.read(std::chrono::seconds(30));
   REQUIRE(wrong);
   CHECK((*wrong)["error"]["code"] == -32600);
-  json again = s.request("initialize",
-                         {{"protocolVersion", 7}, {"clientInfo", {{"name", 1}, {"version", json::array()}}}});
-  CHECK(again["result"]["protocolVersion"] == "2025-11-25");
+  {
+    McpSession fresh(dir.path());
+    json first = fresh.request(
+        "initialize", {{"protocolVersion", 7}, {"clientInfo", {{"name", 1}, {"version", json::array()}}}});
+    CHECK(first["result"]["protocolVersion"] == "2025-11-25");
+  }
+  CHECK(s.request("initialize", json::object())["error"]["code"] == -32600);  // once per session
   // Arguments nested 20,000 deep in a 40 KB line (the server crashed in the tool path): refused unparsed.
   const std::string deep = std::string(20000, '[') + std::string(20000, ']');
   s.send_line(

@@ -87,6 +87,7 @@ class Server {
   ServerOptions options_;
   Transport* transport_ = nullptr;
 
+  std::atomic<bool> initialized_{false};
   ClientInfo client_;
   std::string protocol_version_ = kLatestProtocolVersion;
   std::string session_;
