@@ -115,6 +115,7 @@ struct Route {
   // Turns regex captures into arguments (after the query string and body are merged in).
   std::function<void(const std::smatch&, json&)> captures;
   const char* required = nullptr;  // an argument the tool may go without but this endpoint may not
+  const char* refused = nullptr;   // an argument the tool takes but this endpoint does not (another one does)
 };
 
 std::string decoded(const std::ssub_match& segment) {
@@ -188,11 +189,12 @@ struct HttpApi::Impl {
       : ctx(c), registry(r), options(std::move(o)), settings(c.layout.env_logging()) {
     auto none = [](const std::smatch&, json&) {};
     auto add = [&](std::string method, std::string pattern, std::string tool, bool write,
-                   std::function<void(const std::smatch&, json&)> captures, const char* required = nullptr) {
-      routes.push_back(
-          {std::move(method), std::regex(pattern), std::move(tool), write, std::move(captures), required});
+                   std::function<void(const std::smatch&, json&)> captures, const char* required = nullptr,
+                   const char* refused = nullptr) {
+      routes.push_back({std::move(method), std::regex(pattern), std::move(tool), write, std::move(captures),
+                        required, refused});
     };
-    add("PUT", "/api/tracing/config/file", "set_tracing_config", true, none);
+    add("PUT", "/api/tracing/config/file", "set_tracing_config", true, none, nullptr, "function");
     add("PUT", "/api/tracing/config/function", "set_tracing_config", true, none, "function");
     add("GET", "/api/tracing/config", "get_tracing_config", false, none);
     add("POST", "/api/tracing/instrument/file", "instrument_file", true, none);
@@ -471,6 +473,12 @@ struct HttpApi::Impl {
         return refuse(403, "http.forbidden_write",
                       "Token '" + *caller +
                           "' may only read; AGENTLOG_API_WRITE_TOKENS in .env.logging lists the writers");
+    }
+    if (route->refused && call.arguments.contains(route->refused)) {
+      send_error(res, 400, "http.bad_argument",
+                 method + " " + path + " does not take \"" + route->refused +
+                     "\"; a function's setting goes to PUT /api/tracing/config/function");
+      return;
     }
     if (route->required && !call.arguments.contains(route->required)) {
       send_error(

@@ -88,12 +88,19 @@ bool elicit(ToolsContext& ctx, mcp::ToolCall& call, const policy::Approval& a) {
   if (action == "cancel") return false;
   const json content = answer.value("content", json::object());
   const bool yes = action == "accept" && content.value("approve", false);
+  mcp::ToolCall decision;  // the human's decision, in the audit log as the CLI's is (approvals.approve|deny)
+  decision.tool = yes ? "approvals.approve" : "approvals.deny";
+  decision.client = call.client;
+  decision.client.name = "elicitation:" + call.client.name;
+  decision.session = call.session;
+  decision.arguments = {{"approvalId", a.id}, {"tool", a.tool}, {"reason", content.value("reason", "")}};
   try {
     policy::ApprovalStore(ctx.layout.approvals_dir())
-        .decide(a.id, yes, content.value("reason", ""), "elicitation:" + call.client.name, system_ms());
+        .decide(a.id, yes, decision.arguments["reason"], decision.client.name, system_ms());
   } catch (const policy::ApprovalError&) {
     return false;  // decided meanwhile on the CLI
   }
+  audit_call(ctx, decision, policy::redact(decision.arguments), "allowed", mcp::ToolResult{}, 0);
   return true;
 }
 

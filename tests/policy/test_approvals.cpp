@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -236,6 +237,11 @@ TEST_CASE(
   int by_elicitation = 0;
   for (const auto& a : list) by_elicitation += a.value("decidedBy", "") == "elicitation:elicit-client";
   CHECK(by_elicitation == 2);
+  std::map<std::string, int> decisions;  // and in the audit log, as the CLI's decisions are
+  for (const auto& r : audit_records(root))
+    if (r["agent"]["name"] == "elicitation:elicit-client") ++decisions[r["tool"].get<std::string>()];
+  CHECK(decisions == std::map<std::string, int>{{"approvals.approve", 1}, {"approvals.deny", 1}});
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
 }
 
 TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approvals approve|deny") {

@@ -147,6 +147,12 @@ void init_project(const TempDir& root, const std::string& env_logging_extra = ""
   }
 }
 
+// A project with src/calc.cpp whose one API token is alice's ("alice-secret-1").
+void init_calc_project(const TempDir& root) {
+  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
+  agentlog::test::write_text(root / "src/calc.cpp", "int add(int a, int b) {\n  return a + b;\n}\n");
+}
+
 }  // namespace
 
 TEST_CASE("without tokens, loopback reads work and writes are refused") {
@@ -374,8 +380,7 @@ TEST_CASE("trace endpoints and the audit log over HTTP; the caller is the token'
 
 TEST_CASE("instrumenting and log search over HTTP") {
   TempDir root;
-  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
-  agentlog::test::write_text(root / "src/calc.cpp", "int add(int a, int b) {\n  return a + b;\n}\n");
+  init_calc_project(root);
   HttpServer http(root);
   const std::string token = "alice-secret-1";
   auto file =
@@ -482,8 +487,7 @@ TEST_CASE("a JSON body is JSON whatever its Content-Type; arguments come from it
 
 TEST_CASE("POST without a body or Content-Length is an empty body") {
   TempDir root;
-  init_project(root, "AGENTLOG_API_TOKENS=alice:alice-secret-1");
-  agentlog::test::write_text(root / "src/calc.cpp", "int add(int a, int b) {\n  return a + b;\n}\n");
+  init_calc_project(root);
   HttpServer http(root);
   const std::string token = "alice-secret-1";
   const Send no_body{.no_body = true};
@@ -527,6 +531,11 @@ TEST_CASE("other methods on an endpoint get 405 with Allow; the function endpoin
   CHECK(no_function.error_id() == "http.bad_argument");
   CHECK(no_function.json_body()["error"]["message"].get<std::string>().find("\"function\"") !=
         std::string::npos);
+  auto with_function = http.request("PUT", "/api/tracing/config/file",
+                                    R"({"file":"src/a.cpp","function":"f","level":3})", token);
+  CHECK(with_function.status == 400);
+  CHECK(with_function.json_body()["error"]["message"].get<std::string>().find(
+            "/api/tracing/config/function") != std::string::npos);
   auto cfg = root / ".ai-agents/logging/config/tracing.config.json";
   CHECK((!std::filesystem::exists(cfg) ||
          agentlog::test::read_text(cfg).find("src/a.cpp") == std::string::npos));
