@@ -522,9 +522,8 @@ void Memory::record_pattern(const std::string& name, const std::string& descript
 
 // What `memory list` and `memory flush` say of a file in the outbox that is not a record.
 const char* const kNotARecord =
-    "not an outbox record (damaged, or not written by agentlog); set aside as *.bad, never sent: look at it, "
-    "then "
-    "delete it";
+    "not an outbox record (damaged, or not written by agentlog); set aside as *.bad, never sent: "
+    "look at it, then delete it";
 
 FlushReport Memory::flush(bool force) {
   std::lock_guard one(flush_mutex_);

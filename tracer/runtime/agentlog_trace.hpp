@@ -2590,7 +2590,7 @@ struct PassReturn<R, 2> {
 class Span {
  public:
   // Disabled, the span stores nothing: the constructor and the destructor each load the state and branch
-  // (a store into the frame cost fib 0.3 ns per call here, twenty times the two checks). The state never
+  // (a store into the frame cost fib 0.33 ns per call here, the two checks 0.05 ns). The state never
   // leaves 0 (off), so a span that saw 0 sees it at its end and in every method, and its members are read
   // only when the state is not 0.
   explicit Span(detail::Site& site) {
