@@ -48,9 +48,40 @@ std::string read_source(const ProjectLayout& layout, const std::string& file) {
                              "): only the project's own files are instrumented");
   if (!is_source_file(file))
     throw mcp::ToolError("instrument.not_source", file + " is not a C or C++ source file (.c .cc .cpp .cxx .h .hh .hpp .hxx)");
-  auto text = read_file(layout.root / file);
+  // Written in place by renaming a new file over it: a symbolic link would become a copy of what it names
+  // (a file outside the project, too). The file it names is instrumented under its own path.
+  const fs::path abs = layout.root / file;
+  std::error_code ec;
+  const fs::path real = fs::canonical(abs, ec);
+  if (!ec) {
+    const std::string rel = real.lexically_relative(fs::canonical(layout.root, ec)).generic_string();
+    if (rel.empty() || rel.rfind("..", 0) == 0)
+      throw mcp::ToolError("instrument.outside_project",
+                           file + " is " + real.string() +
+                               " (through a symbolic link), outside the project: only "
+                               "the project's own files are instrumented");
+    if (fs::is_symlink(abs))
+      throw mcp::ToolError("instrument.symlink",
+                           file + " is a symbolic link to " + rel + "; name " + rel +
+                               " instead (a link is never replaced by a copy of its file)");
+  }
+  auto text = read_file(abs);
   if (!text) throw mcp::ToolError("instrument.file_not_found", "No file " + file + " in the project; pass a project-relative path");
   return *text;
+}
+
+// The UTF-8 byte order mark some editors write first (Windows ones): it stays the file's first bytes, and
+// the instrumenter and strip() work on the text after it (the include line went before it, where a compiler
+// takes it for a stray character).
+std::string_view bom_of(std::string_view text) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  return text.substr(0, kBom.size()) == kBom ? kBom : std::string_view();
+}
+
+// strip() of what follows the mark, after the mark.
+std::string strip_keeping_bom(const std::string& text) {
+  const std::string_view bom = bom_of(text);
+  return std::string(bom) + instrument::strip(text.substr(bom.size()));
 }
 
 }  // namespace
@@ -77,7 +108,8 @@ bool is_source_file(const std::string& path) {
 json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::vector<mcp::FileTouch>* touched) {
   const ProjectLayout& layout = ctx.layout;
   const std::string text = read_source(layout, req.file);
-  const std::string original = instrument::strip(text);
+  const std::string original = strip_keeping_bom(text);
+  const std::string_view bom = bom_of(original);
   install_templates(layout);  // the runtime headers the include points at
   const fs::path abs = layout.root / req.file;
   const bool c_file = abs.extension() == ".c";
@@ -88,7 +120,8 @@ json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::
       (layout.runtime_dir() / (c_file ? "agentlog_trace.h" : "agentlog_trace.hpp")).lexically_relative(abs.parent_path()).generic_string();
   std::string note;
   options.compile_args = instrument::compile_args_for(abs, layout.root, note);
-  instrument::Result r = instrument::instrument(abs, original, options);
+  instrument::Result r = instrument::instrument(abs, original.substr(bom.size()), options);
+  r.text.insert(0, bom);
   if (!r.ok)
     throw mcp::ToolError("instrument.would_break",
                          "Instrumenting " + req.file + " would introduce compile errors, so nothing was written: " +
@@ -155,7 +188,7 @@ json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool res
     result = *backup_text;  // byte for byte
     outcome = "restored";
   } else {
-    result = instrument::strip(text);  // exactly the inserted text goes; the human's or agent's edits stay
+    result = strip_keeping_bom(text);  // exactly the inserted text goes; the human's or agent's edits stay
     outcome = "stripped";
     edits_kept = true;
   }
@@ -189,6 +222,7 @@ std::vector<std::string> project_sources(const ToolsContext& ctx, const std::vec
         it.disable_recursion_pending();
       continue;
     }
+    if (it->is_symlink()) continue;  // its file, when in the project, is listed under its own path
     std::string rel = ctx.layout.relative(it->path());
     if (!is_source_file(rel)) continue;
     bool included = include.empty();

@@ -245,6 +245,16 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   const std::size_t limit = static_cast<std::size_t>(std::clamp(q.limit, 1, 1000));
   const std::size_t want = skip + limit + 1;  // one more tells whether there is a next page
 
+  // The text as a line holds it: the writer escapes " \ and control characters (a tab, a newline) in JSON
+  // strings and in the text form's message. A line holding either form matches.
+  std::string query_escaped;
+  append_json_escaped(query_escaped, q.query);
+  if (query_escaped == q.query) query_escaped.clear();
+  auto holds_query = [&](std::string_view line) {
+    return line.find(q.query) != std::string_view::npos ||
+           (!query_escaped.empty() && line.find(query_escaped) != std::string_view::npos);
+  };
+
   // Filters that need the parsed record (checked after the cheap looks at the raw line).
   const bool needs_record = !q.source.empty() || !q.fields.empty() || min_level >= 0 || !q.category.empty() ||
                             !q.since.empty() || !q.until.empty();
@@ -263,7 +273,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   // that are neither JSON nor the text form (torn by a killed foreign writer).
   long long corrupt = 0;
   auto matches = [&](std::string_view line, std::int64_t end_ms, std::optional<json>& rec) {
-    if (!q.query.empty() && line.find(q.query) == std::string_view::npos) return false;
+    if (!q.query.empty() && !holds_query(line)) return false;
     // Cheap looks at agentlog's own layout before any parsing; `decided` when they settle every filter but
     // source and fields.
     bool decided = false;
@@ -321,6 +331,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   std::vector<std::string> any_of;
   if (!q.query.empty()) {
     any_of = {q.query};
+    if (!query_escaped.empty()) any_of.push_back(query_escaped);
   } else if (std::string lit = re ? required_literal(q.regex) : ""; lit.size() >= 3) {
     // A message with escapes (\" \\ \n ...) is stored differently from how the regex sees it: lines with a
     // backslash are always looked at too.

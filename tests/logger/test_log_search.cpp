@@ -155,6 +155,20 @@ TEST_CASE("search_logs through the binary") {
   CHECK(mcp.call_tool("search_logs", {{"since", "yesterday"}})["content"][0]["text"].get<std::string>().rfind("[logs.bad_time]", 0) == 0);
   CHECK(mcp.call_tool("search_logs", {{"filter", "nope"}})["content"][0]["text"].get<std::string>().rfind("[logs.unknown_filter]", 0) == 0);
   CHECK(mcp.call_tool("search_logs", {{"level", "loud"}})["isError"] == true);  // the schema's enum
+
+  // A message with a quote, a backslash and a tab is found by its own text, as a regex finds it (the text
+  // was matched against the escaped line: only `say \"hi\"` found it).
+  mcp.call_tool("log_event", {{"message", "say \"hi\" to C:\\tmp\tnow"}});
+  for (const char* text : {"say \"hi\"", "C:\\tmp\tnow", "request 2"}) {
+    CAPTURE(text);
+    json found = mcp.call_tool("search_logs", {{"query", text}});
+    REQUIRE(found["structuredContent"]["matches"].size() == 1);
+    auto cli =
+        agentlog::test::run_agentlog({"logs", "search", text, "--json", "--root", root.path().string()});
+    CHECK(cli.exit_code == 0);
+    CHECK(json::parse(cli.out)["matches"].size() == 1);
+  }
+  CHECK(mcp.call_tool("search_logs", {{"query", "say \\\"hi"}})["structuredContent"]["matches"].size() == 1);
 }
 
 TEST_CASE("the text form (LOG_FORMAT=text) is searched with its fields, source and a date") {

@@ -793,6 +793,38 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   CHECK(refused.exit_code != 0);
   CHECK(refused.err.find("is outside the project") != std::string::npos);
   CHECK(agentlog::test::read_text(outside / "o.cpp") == src);
+  // Symbolic links stay links: one to a file outside is refused, one inside names its file instead; --all
+  // skips both (it was writing an instrumented copy of the outside file into the project).
+  fs::create_symlink(outside / "o.cpp", root / "ext.cpp");
+  fs::create_symlink("t.cpp", root / "alias.cpp");
+  auto via_link = agentlog::test::run_agentlog({"instrument", "ext.cpp", "--root", r});
+  CHECK(via_link.exit_code != 0);
+  CHECK(via_link.err.find("through a symbolic link), outside the project") != std::string::npos);
+  auto alias = agentlog::test::run_agentlog({"instrument", "alias.cpp", "--root", r});
+  CHECK(alias.exit_code != 0);
+  CHECK(alias.err.find("alias.cpp is a symbolic link to t.cpp; name t.cpp instead") != std::string::npos);
+  auto all = agentlog::test::run_agentlog({"instrument", "--all", "--dry-run", "--json", "--root", r});
+  CHECK(all.exit_code == 0);
+  CHECK(all.out.find("ext.cpp") == std::string::npos);
+  CHECK(all.out.find("alias.cpp") == std::string::npos);
+  CHECK(all.out.find("t.cpp") != std::string::npos);
+  CHECK(fs::is_symlink(root / "ext.cpp"));
+  CHECK(fs::is_symlink(root / "alias.cpp"));
+  CHECK(agentlog::test::read_text(outside / "o.cpp") == src);
+  fs::remove(root / "ext.cpp");
+  fs::remove(root / "alias.cpp");
+  // A file that begins with a UTF-8 byte order mark keeps it first: instrumented, stripped after an edit.
+  const std::string bom = "\xEF\xBB\xBF";
+  agentlog::test::write_text(root / "bom.cpp", bom + src);
+  auto marked = agentlog::test::run_agentlog({"instrument", "bom.cpp", "--level", "2", "--root", r});
+  CHECK_MESSAGE(marked.exit_code == 0, marked.err);
+  std::string with_bom = agentlog::test::read_text(root / "bom.cpp");
+  CHECK(with_bom.rfind(bom, 0) == 0);
+  CHECK(with_bom.find(bom, 1) == std::string::npos);
+  CHECK(with_bom.find("AGENTLOG_SPAN(2, v)") != std::string::npos);
+  agentlog::test::write_text(root / "bom.cpp", with_bom + "// edited\n");
+  CHECK(agentlog::test::run_agentlog({"uninstrument", "bom.cpp", "--root", r}).exit_code == 0);
+  CHECK(agentlog::test::read_text(root / "bom.cpp") == bom + src + "// edited\n");
 
   McpSession mcp(root.path());
   mcp.initialize();
