@@ -122,14 +122,18 @@ json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::
   options.compile_args = instrument::compile_args_for(abs, layout.root, note);
   instrument::Result r = instrument::instrument(abs, original.substr(bom.size()), options);
   r.text.insert(0, bom);
-  if (!r.ok)
+  if (!r.ok) {
+    std::string errors;
+    for (const auto& d : r.diagnostics) errors += (errors.empty() ? "" : "; ") + d;
+    if (r.source_broken)
+      throw mcp::ToolError("instrument.source_broken",
+                           req.file + " does not compile as it is, so nothing was written: " + errors +
+                               ". Fix the file, or give compile_commands.json the flags it is built with.");
     throw mcp::ToolError("instrument.would_break",
-                         "Instrumenting " + req.file + " would introduce compile errors, so nothing was written: " +
-                             [&] {
-                               std::string s;
-                               for (const auto& d : r.diagnostics) s += (s.empty() ? "" : "; ") + d;
-                               return s;
-                             }() + ". Try a lower level or name the functions to instrument.");
+                         "Instrumenting " + req.file +
+                             " would introduce compile errors, so nothing was written: " + errors +
+                             ". Try a lower level or name the functions to instrument.");
+  }
   json functions = json::array();
   for (const auto& f : r.functions)
     functions.push_back({{"name", f.name}, {"line", f.line}, {"level", f.level}, {"returnsWrapped", f.returns_wrapped}});

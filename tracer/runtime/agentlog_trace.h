@@ -68,6 +68,9 @@ AGENTLOG_C_WEAK int agentlog_c_fd = -1;
 AGENTLOG_C_WEAK int agentlog_c_default_level = 1;
 AGENTLOG_C_WEAK int agentlog_c_max_capture = 256;
 AGENTLOG_C_WEAK char agentlog_c_root[4096];
+/* The working directory relative to the root, with a trailing '/' ("" at the root or outside it): a
+ * relative __FILE__ (the compiler was given a relative path) is taken from there, as the C++ runtime does. */
+AGENTLOG_C_WEAK char agentlog_c_cwd_prefix[4096];
 AGENTLOG_C_WEAK pthread_mutex_t agentlog_c_mutex = PTHREAD_MUTEX_INITIALIZER;
 AGENTLOG_C_WEAK __thread uint64_t agentlog_c_current;
 AGENTLOG_C_WEAK __thread uint64_t agentlog_c_trace_hi;
@@ -137,6 +140,12 @@ static inline void agentlog_c_init(void) {
     }
   }
   int state = 0;
+  if (agentlog_c_root[0]) {
+    char cwd[4096];
+    size_t rootlen = strlen(agentlog_c_root);
+    if (getcwd(cwd, sizeof cwd) && strncmp(cwd, agentlog_c_root, rootlen) == 0 && cwd[rootlen] == '/')
+      snprintf(agentlog_c_cwd_prefix, sizeof agentlog_c_cwd_prefix, "%s/", cwd + rootlen + 1);
+  }
   if (agentlog_c_root[0]) {
     char path[4300], text[16384] = {0}, value[64];
     snprintf(path, sizeof path, "%s/.ai-agents/logging/config/.env.tracing", agentlog_c_root);
@@ -377,17 +386,19 @@ static inline void agentlog_c_end(struct agentlog_c_span* s) {
   char stamp[32];
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
   const char* file = s->file;
+  const char* prefix = file[0] == '/' || file[0] == '.' ? "" : agentlog_c_cwd_prefix;
   size_t rootlen = strlen(agentlog_c_root);
   if (rootlen && strncmp(file, agentlog_c_root, rootlen) == 0 && file[rootlen] == '/') file += rootlen + 1;
   char parent[24] = "null";
   if (s->parent) snprintf(parent, sizeof parent, "\"%016llx\"", (unsigned long long)s->parent);
   char line[2048];
-  int n = snprintf(line, sizeof line,
-                   "{\"traceId\":\"%016llx%016llx\",\"spanId\":\"%016llx\",\"parentSpanId\":%s,\"function\":\"%s\","
-                   "\"file\":\"%s\",\"line\":%d,\"startTime\":\"%s.%06lldZ\",\"duration\":%.6f,\"durationNs\":%lld",
-                   (unsigned long long)agentlog_c_trace_hi, (unsigned long long)agentlog_c_trace_lo,
-                   (unsigned long long)s->span, parent, s->function, file, s->line, stamp,
-                   (long long)((s->start_ns % 1000000000) / 1000), (double)dur / 1e6, (long long)dur);
+  int n = snprintf(
+      line, sizeof line,
+      "{\"traceId\":\"%016llx%016llx\",\"spanId\":\"%016llx\",\"parentSpanId\":%s,\"function\":\"%s\","
+      "\"file\":\"%s%s\",\"line\":%d,\"startTime\":\"%s.%06lldZ\",\"duration\":%.6f,\"durationNs\":%lld",
+      (unsigned long long)agentlog_c_trace_hi, (unsigned long long)agentlog_c_trace_lo,
+      (unsigned long long)s->span, parent, s->function, prefix, file, s->line, stamp,
+      (long long)((s->start_ns % 1000000000) / 1000), (double)dur / 1e6, (long long)dur);
   if (s->level >= 2 && n < (int)sizeof line)
     n += snprintf(line + n, sizeof line - (size_t)n, ",\"params\":{%.*s},\"returnValue\":%s", s->params_len, s->params,
                   s->has_return ? s->ret : "null");

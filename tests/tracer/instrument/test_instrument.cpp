@@ -895,6 +895,10 @@ TEST_CASE("the tools: named functions, bad input, policy, instrument_all with pr
   REQUIRE(none["isError"] == false);
   CHECK(none["structuredContent"]["changed"] == false);
   CHECK(none["structuredContent"]["notes"].dump().find("no function named 'zz'") != std::string::npos);
+  // A file that does not parse as it is: said so, not blamed on instrumenting.
+  const std::string broken_text =
+      mcp.call_tool("instrument_file", {{"file", "broken.cpp"}, {"level", 1}})["content"][0]["text"];
+  CHECK(broken_text.rfind("[instrument.source_broken] broken.cpp does not compile as it is", 0) == 0);
   CHECK(mcp.call_tool("instrument_file", {{"file", "missing.cpp"}, {"level", 1}})["content"][0]["text"].get<std::string>().find(
             "instrument.file_not_found") != std::string::npos);
   CHECK(mcp.call_tool("instrument_file", {{"file", "notes.txt"}, {"level", 1}})["isError"] == true);

@@ -808,6 +808,32 @@ TEST_CASE("programs built with -fno-exceptions -fno-rtti, or -fno-rtti alone") {
   CHECK(built >= 2);
 }
 
+TEST_CASE("a GNU C file compiled by a relative path records its path in the project, as C++ files do") {
+  TempDir root("agentlog-runtime-c");
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", "TRACING_DEFAULT_LEVEL=2\n");
+  const fs::path here = fs::path(__FILE__).parent_path();
+  fs::create_directories(root / "src");
+  for (const char* name : {"program_c.c", "program_c_helper.c"})
+    fs::copy_file(here / name, root / "src" / name);
+  auto built = agentlog::test::run_process(
+      {"gcc", "-std=gnu11", "-O1", "-pthread", "-I" + (here / "../../../tracer/runtime").string(),
+       "program_c.c", "program_c_helper.c", "-o", "prog"},
+      "", root / "src");
+  REQUIRE_MESSAGE(built.exit_code == 0, built.err);
+  auto ran = agentlog::test::run_process({(root / "src/prog").string()}, "", root / "src",
+                                         {{"AGENTLOG_ROOT", root.path().string()}});
+  REQUIRE(ran.exit_code == 0);
+  std::set<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces"))
+    if (e.path().extension() == ".jsonl") {
+      std::istringstream in(agentlog::test::read_text(e.path()));
+      for (std::string line; std::getline(in, line);)
+        if (json s = json::parse(line); s.contains("file")) files.insert(s["file"].get<std::string>());
+    }
+  CHECK(files == std::set<std::string>{"src/program_c.c", "src/program_c_helper.c"});  // were "program_c.c"
+}
+
 TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
   const int built = for_each_listed(RUNTIME_C_PROGRAMS_FILE, [](const std::string& program) {
     auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");

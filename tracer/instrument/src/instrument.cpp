@@ -1203,6 +1203,7 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
       result.notes.insert(result.notes.end(), missing.begin(), missing.end());
       if (!before.empty() && options.functions.empty()) {  // nothing found because the file does not parse
         result.ok = false;
+        result.source_broken = true;
         for (const auto& e : before) result.diagnostics.push_back(e.text());
       }
       return result;

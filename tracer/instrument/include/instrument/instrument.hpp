@@ -29,6 +29,7 @@ struct Result {
   std::vector<std::string> diagnostics;  // errors the instrumented text has that the original had not
   std::vector<std::string> notes;        // e.g. "no compile_commands.json: parsed with -std=c++17"
   bool ok = true;                        // false: the edit would break the file; nothing should be written
+  bool source_broken = false;  // with !ok: the diagnostics are the file's own (it does not parse as it is)
 };
 
 struct Options {
