@@ -145,8 +145,6 @@ static inline void agentlog_c_init(void) {
     size_t rootlen = strlen(agentlog_c_root);
     if (getcwd(cwd, sizeof cwd) && strncmp(cwd, agentlog_c_root, rootlen) == 0 && cwd[rootlen] == '/')
       snprintf(agentlog_c_cwd_prefix, sizeof agentlog_c_cwd_prefix, "%s/", cwd + rootlen + 1);
-  }
-  if (agentlog_c_root[0]) {
     char path[4300], text[16384] = {0}, value[64];
     snprintf(path, sizeof path, "%s/.ai-agents/logging/config/.env.tracing", agentlog_c_root);
     FILE* f = fopen(path, "r");
