@@ -88,6 +88,8 @@ void add_logs_commands(CLI::App& app) {
     }
     if (common.json) return print_json(out);
     bool colour = stdout_is_tty();
+    if (out["matches"].empty())
+      std::cout << "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n";
     for (const auto& m : out["matches"]) std::cout << human(m, colour) << "\n";
     if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
   });

@@ -169,6 +169,9 @@ TEST_CASE("search_logs through the binary") {
     CHECK(json::parse(cli.out)["matches"].size() == 1);
   }
   CHECK(mcp.call_tool("search_logs", {{"query", "say \\\"hi"}})["structuredContent"]["matches"].size() == 1);
+  auto none = agentlog::test::run_agentlog({"logs", "search", "no such words", "--root", root.path().string()});
+  CHECK(none.exit_code == 0);
+  CHECK(none.out == "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n");
 }
 
 TEST_CASE("the text form (LOG_FORMAT=text) is searched with its fields, source and a date") {
