@@ -153,7 +153,8 @@ void print_tree(const json& trace, const Colour& c) {
   }
 }
 
-// Runs a command body; store errors become exit code 1 with the message on stderr.
+// Runs a command body; store errors go to stderr, and exit 2 for a bad value given (as the usage errors and
+// `logs search` do), else 1.
 template <class F>
 void run(F body) {
   try {
@@ -166,7 +167,7 @@ void run(F body) {
       for (std::size_t at; (at = message.find(tool)) != std::string::npos;)
         message.replace(at, tool.size(), command);
     std::cerr << "agentlog traces: " << message << "\n";
-    throw CLI::RuntimeError(1);
+    throw CLI::RuntimeError(e.id().rfind("traces.bad_", 0) == 0 ? 2 : 1);
   }
 }
 

@@ -431,6 +431,9 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
     return result.out;
   };
   CHECK(cli({"traces", "search", "anything"}).find("No traces yet") != std::string::npos);
+  auto bad_time = agentlog::test::run_agentlog({"traces", "search", "--since", "yesterday", "--root", r});
+  CHECK(bad_time.exit_code == 2);  // a bad value given is a usage error, as in `logs search`
+  CHECK_FALSE(bad_time.err.empty());
   auto unknown = agentlog::test::run_agentlog({"traces", "show", "ffff", "--root", r});
   CHECK(unknown.exit_code == 1);  // the hint names the commands, not the MCP tools
   CHECK(unknown.err.find("`agentlog traces search` or `agentlog traces slow`") != std::string::npos);
