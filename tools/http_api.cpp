@@ -7,16 +7,13 @@
 #include <sys/socket.h>
 
 #include <chrono>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <regex>
 
 #include "logger/env_file.hpp"
-#include "logger/event_writer.hpp"
 #include "logger/files.hpp"
 #include "policy/audit.hpp"
-#include "policy/memory.hpp"
 #include "tools/cli.hpp"
 #include "tools/embedded.hpp"
 #include "tools/tools.hpp"

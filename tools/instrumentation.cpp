@@ -121,7 +121,6 @@ json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::
   std::string note;
   options.compile_args = instrument::compile_args_for(abs, layout.root, note);
   instrument::Result r = instrument::instrument(abs, original.substr(bom.size()), options);
-  r.text.insert(0, bom);
   if (!r.ok) {
     std::string errors;
     for (const auto& d : r.diagnostics) errors += (errors.empty() ? "" : "; ") + d;
@@ -134,6 +133,7 @@ json instrument_one(const ToolsContext& ctx, const InstrumentRequest& req, std::
                              " would introduce compile errors, so nothing was written: " + errors +
                              ". Try a lower level or name the functions to instrument.");
   }
+  r.text.insert(0, bom);
   json functions = json::array();
   for (const auto& f : r.functions)
     functions.push_back({{"name", f.name}, {"line", f.line}, {"level", f.level}, {"returnsWrapped", f.returns_wrapped}});
