@@ -101,7 +101,15 @@ void add_instrument_commands(CLI::App& app) {
         json r = uninstrument_one(ctx, f, restore, dry_run, nullptr);
         if (all && r["outcome"] == "not_instrumented") continue;
         if (dry_run && !common.json && r.contains("diff")) std::cout << r["diff"].get<std::string>();
-        if (!common.json) std::cerr << f << ": " << r["outcome"].get<std::string>() << "\n";
+        if (!common.json) {
+          std::cerr << f << ": " << r["outcome"].get<std::string>();
+          if (r.contains("editsSavedTo"))
+            std::cerr << " (the edits made since it was instrumented are kept in "
+                      << r["editsSavedTo"].get<std::string>() << ")";
+          else if (r.contains("editsDiscarded"))
+            std::cerr << " (would discard the edits made since it was instrumented, keeping a copy of them)";
+          std::cerr << "\n";
+        }
         results.push_back(r);
       } catch (const mcp::ToolError& e) {
         failed = true;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "instrument/instrument.hpp"
+#include "logger/event_writer.hpp"
 #include "logger/files.hpp"
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
@@ -197,11 +198,19 @@ json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool res
     edits_kept = true;
   }
   json out = {{"file", file}, {"outcome", outcome}, {"changed", true}, {"editsKept", edits_kept}};
-  if (!unedited && restore && backup_text) out["editsDiscarded"] = true;
+  const bool discards_edits = !unedited && restore && backup_text;
+  if (discards_edits) out["editsDiscarded"] = true;
   if (dry_run) {
     out["dryRun"] = true;
     out["diff"] = instrument::unified_diff(file, text, result);
     return out;
+  }
+  if (discards_edits) {  // restore: the edits leave the file but are not lost: they stay beside the backup
+    std::string stamp = iso8601_now_ms();
+    std::replace(stamp.begin(), stamp.end(), ':', '-');
+    const fs::path kept = layout.backups_dir() / (file + ".edited-" + stamp);
+    write_file_atomic(kept, strip_keeping_bom(text));
+    out["editsSavedTo"] = layout.relative(kept);
   }
   write_file_atomic(layout.root / file, result);
   update_registry(layout, [&](json& instrumented) { instrumented.erase(file); });

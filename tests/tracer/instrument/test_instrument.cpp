@@ -857,6 +857,27 @@ TEST_CASE("idempotent, re-levels, and a dry run writes nothing") {
   json stripped = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}});
   CHECK(stripped["structuredContent"]["outcome"] == "stripped");
   CHECK(agentlog::test::read_text(root / "t.cpp") == src + "int added() { return 1; }\n");
+
+  // restore: true gives back the original bytes, and the edits it takes out of the file are kept, not lost.
+  mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 1}});
+  const std::string edited = agentlog::test::read_text(root / "t.cpp") + "int more() { return 2; }\n";
+  agentlog::test::write_text(root / "t.cpp", edited);
+  json forced = mcp.call_tool("uninstrument_file", {{"file", "t.cpp"}, {"restore", true}});
+  REQUIRE(forced["isError"] == false);
+  CHECK(forced["structuredContent"]["outcome"] == "restored");
+  CHECK(forced["structuredContent"]["editsDiscarded"] == true);
+  CHECK(agentlog::test::read_text(root / "t.cpp") == src + "int added() { return 1; }\n");
+  const std::string kept = forced["structuredContent"].value("editsSavedTo", "");
+  REQUIRE(!kept.empty());
+  CHECK(agentlog::test::read_text(root / kept) ==
+        src + "int added() { return 1; }\nint more() { return 2; }\n");
+  // The CLI says it, naming the copy.
+  mcp.call_tool("instrument_file", {{"file", "t.cpp"}, {"level", 1}});
+  agentlog::test::write_text(root / "t.cpp", agentlog::test::read_text(root / "t.cpp") + "// note\n");
+  auto cli = agentlog::test::run_agentlog({"uninstrument", "t.cpp", "--restore", "--root", r});
+  CHECK_MESSAGE(cli.exit_code == 0, cli.err);
+  CHECK(cli.err.find("t.cpp: restored (the edits made since it was instrumented are kept in .ai-agents/") !=
+        std::string::npos);
 }
 
 TEST_CASE("the tools: named functions, bad input, policy, instrument_all with progress") {
