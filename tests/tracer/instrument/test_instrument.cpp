@@ -128,6 +128,12 @@ TEST_CASE("the fixture project at levels 1-5: builds with -Werror, passes its te
     if (level >= 2)  // C returns are wrapped too (the C header's statement-expression AGENTLOG_RETURN)
       for (const auto& s : spans)
         if (s["function"] == "checksum") CHECK(s["returnValue"].is_number());
+    if (level >= 2) {  // a string literal returned in C: recorded as the pointer the function returns
+      std::set<std::string> parities;
+      for (const auto& s : spans)
+        if (s["function"] == "parity") parities.insert(s.value("returnValue", json()).dump());
+      CHECK(parities == std::set<std::string>{"\"even\"", "\"odd\""});
+    }
     CHECK(by_function.count("square") == 0);  // constexpr: never instrumented
     if (level >= 3) CHECK(by_function["shop::Inventory::parallel_total::<lambda()>"] == 4);  // one per thread
     if (level >= 3) {

@@ -276,6 +276,7 @@ struct Walk {
   bool capture_params = true;
   bool returns_reference = false;  // of the function being instrumented
   CXType arithmetic_result{};  // of the function being instrumented, when it is a built-in arithmetic type
+  std::string pointer_result;  // C: the function's type as spelled, when it is a pointer
   bool c_language = false;         // C: AGENTLOG_RETURN is a statement expression over a __typeof__ copy
   bool c_runtime = false;          // agentlog_trace.h: a C file, or a .h that C files may include too
   int order = 0;
@@ -381,11 +382,13 @@ struct Walk {
             inner = child;
           }
           const CXTypeKind type_kind = clang().clang_getCursorType(inner).kind;
-          // In C the macro copies the value into a local: an array (a string literal) would decay to a
-          // pointer into that local, which dies with the statement expression. Leave such returns alone.
-          if (x->self->c_language && (type_kind == CXType_ConstantArray || type_kind == CXType_IncompleteArray ||
-                                      type_kind == CXType_VariableArray))
-            return CXChildVisit_Continue;
+          // In C the macro copies the value into a local of the expression's type: an array (a string
+          // literal) would decay to a pointer into that local, which dies with the statement expression. It
+          // is recorded as the pointer the function returns instead; without one, left alone.
+          const bool c_array = x->self->c_language &&
+                               (type_kind == CXType_ConstantArray || type_kind == CXType_IncompleteArray ||
+                                type_kind == CXType_VariableArray);
+          if (c_array && x->self->pointer_result.empty()) return CXChildVisit_Continue;
           const std::string& text = x->self->text;
           CXSourceRange r = clang().clang_getCursorExtent(c), er = clang().clang_getCursorExtent(expr);
           std::size_t rs = offset_of(clang().clang_getRangeStart(r)), re = offset_of(clang().clang_getRangeEnd(r));
@@ -430,7 +433,7 @@ struct Walk {
           x->self->wrapped_lines[rs] = eol;
           // The type the value is recorded as, when the function converts it to another arithmetic type
           // (`return 'A';` in a function returning int records 65, not "A").
-          const std::string as = x->self->conversion_to_result(inner);
+          const std::string as = c_array ? x->self->pointer_result : x->self->conversion_to_result(inner);
           // `return local;` keeps NRVO and the implicit move: record the value on a line of its own before it.
           std::string expr_text = text.substr(es, ee - es);
           bool plain_name = !expr_text.empty() && (std::isalpha(static_cast<unsigned char>(expr_text[0])) || expr_text[0] == '_') &&
@@ -692,11 +695,14 @@ struct Walk {
     bool structor = kind == CXCursor_Constructor || kind == CXCursor_Destructor;
     returns_reference = false;  // a lambda's result type is deduced: treat it as by value
     arithmetic_result = CXType{};
+    pointer_result.clear();
     if (!lambda) {
       CXType result = clang().clang_getCursorResultType(fn);
       returns_reference = result.kind == CXType_LValueReference || result.kind == CXType_RValueReference;
       CXType canonical = clang().clang_getCanonicalType(result);
       if (is_arithmetic(canonical.kind)) arithmetic_result = canonical;
+      if (c_language && canonical.kind == CXType_Pointer)
+        pointer_result = take(clang().clang_getTypeSpelling(result));
     }
     // Statement events first: at the start of a `return local;` line, AGENTLOG_LINE goes before
     // AGENTLOG_RETURN_VALUE (a span takes no events after its return value).
