@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -323,6 +324,136 @@ TEST_CASE("secrets are redacted in recorded arguments") {
   CHECK(r["nested"]["keep"] == 1);
   CHECK(r["jwt"] == "[REDACTED]");
   CHECK(r["list"] == json::array({"plain", "x"}));
+}
+
+TEST_CASE(
+    "Claude Code hooks: the guard holds wherever the agent's shell is, through quoting, globs and pipes") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const std::string R = root.path().string();
+  const std::string env_tracing = R + "/.ai-agents/logging/config/.env.tracing";
+  // The hook as Claude Code runs it: in the project, $CLAUDE_PROJECT_DIR set, the agent's cwd in the input.
+  auto hook = [&](const char* which, const std::string& cwd, const std::string& tool, const json& tool_input,
+                  bool project_dir = true) {
+    json input = {{"session_id", "s-2"}, {"cwd", cwd}, {"tool_name", tool}, {"tool_input", tool_input}};
+    std::map<std::string, std::string> env;
+    if (project_dir) env["CLAUDE_PROJECT_DIR"] = R;
+    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", which}, input.dump(), root.path(), env);
+  };
+  auto pre = [&](const std::string& cwd, const std::string& tool, const json& tool_input,
+                 bool project_dir = true) {
+    return hook("pre-tool-use", cwd, tool, tool_input, project_dir).exit_code;
+  };
+  auto bash = [&](const std::string& command, const std::string& cwd = "") {
+    return pre(cwd.empty() ? R : cwd, "Bash", {{"command", command}});
+  };
+
+  // The agent's cwd elsewhere: in a folder of the project holding an .ai-agents of its own, outside the
+  // project, gone. The project's files stay guarded (they were not: the cwd chose the project).
+  fs::create_directories(root / "sub/.ai-agents");
+  fs::create_directories(root / "elsewhere");
+  const std::string outside = (fs::temp_directory_path() / "agentlog-hook-elsewhere").string();
+  fs::create_directories(outside);
+  for (const std::string& cwd : {R + "/sub", outside, std::string("/nonexistent")}) {
+    CAPTURE(cwd);
+    CHECK(pre(cwd, "Write", {{"file_path", env_tracing}, {"content", "TRACING_AI_REQUIRE_APPROVAL=false"}}) ==
+          2);
+    CHECK(pre(cwd, "Write", {{"file_path", env_tracing}, {"content", "x"}}, false) ==
+          2);  // by its name alone
+  }
+  CHECK_FALSE(fs::exists("/nonexistent"));  // nor was a project made where the cwd said
+  // A .env file that is a link to a file outside the project: guarded by the name the agent uses.
+  fs::rename(root / ".ai-agents/logging/config/.env.logging", fs::path(outside) / "env.logging");
+  fs::create_symlink(fs::path(outside) / "env.logging", root / ".ai-agents/logging/config/.env.logging");
+  CHECK(pre(R, "Edit",
+            {{"file_path", R + "/.ai-agents/logging/config/.env.logging"},
+             {"old_string", "a"},
+             {"new_string", "b"}}) == 2);
+  // post-tool-use records in the project Claude Code runs in, not in a stray one made where the cwd was.
+  const std::size_t records = audit_records(root).size();
+  CHECK(hook("post-tool-use", R + "/sub", "Bash", {{"command", "ls"}}).exit_code == 0);
+  CHECK(audit_records(root).size() == records + 1);
+  CHECK_FALSE(fs::exists(root / "sub/.ai-agents/logging"));
+
+  // Writing commands, however the path is spelt or passed on.
+  for (const char* cmd :
+       {"find .ai-agents/logging/config -name .env.tracing | xargs sed --in-place s/true/false/",
+        "ls .ai-agents/logging/config/.env.tracing | xargs -I{} cp /tmp/evil {}",
+        "grep -l x .ai-agents/logging/config/.env.tracing | xargs rm",
+        "cp /tmp/evil .ai-agent?/logging/conf*/.env.l*", "rm -rf .[a]i-agents", "cd .ai-age*/logging/config",
+        "echo X >> .ai-agents/logging/config/.en\\v.logging", "rm -rf .??*",
+        "rm -r \".ai-agents\"/logging/audit", "F=.ai-agents/logging/config/.env.tracing; echo x > $F",
+        "cat .ai-agents/logging/config/.env.tracing > /tmp/copy && cp /tmp/copy "
+        "/x/.ai-agents-old/p/.ai-agents/logging/config/.env.tracing",
+        "echo '{\"disableAllHooks\":true}' > .claude/settings.local.json"}) {
+    CAPTURE(cmd);
+    CHECK(bash(cmd) == 2);
+  }
+  // From inside the tree (the agent's shell went there earlier), its relative paths are its files.
+  const std::string inside = R + "/.ai-agents/logging";
+  CHECK(bash("rm -rf config", inside) == 2);
+  CHECK(bash("echo x > ../logging/config/.env.tracing", inside + "/runtime") == 2);
+  CHECK(bash("cat config/.env.tracing", inside) == 0);
+  CHECK(bash("rm -rf traces", inside) == 0);
+  // The approvals, in any quoting.
+  for (const char* cmd :
+       {"agentlog approvals 'approve' apr-1", "agentlog approvals \"approve\" apr-1",
+        "agentlog approvals appro\\ve apr-1", "X=approve; agentlog approvals $X apr-1",
+        "echo approve apr-1 | xargs agentlog approvals", "USER=alice agentlog approvals deny apr-1"}) {
+    CAPTURE(cmd);
+    CHECK(bash(cmd) == 2);
+  }
+  // Claude Code's settings, where the guard is registered.
+  CHECK(pre(R, "Write",
+            {{"file_path", R + "/.claude/settings.local.json"}, {"content", "{\"disableAllHooks\":true}"}}) ==
+        2);
+  // The user's own files and ordinary commands pass (they were blocked by a name's substring, or by a '>'
+  // anywhere in a command that also listed the tree).
+  for (const char* cmd : {"cp .env.example config/.env", "vim app/config/.env.production",
+                          "mkdir -p src/logging/audit && touch src/logging/audit/mod.rs",
+                          "ls .ai-agents && echo done > notes.txt",
+                          "cat .ai-agents/logging/config/.env.tracing 2>/dev/null | grep LEVEL",
+                          "agentlog approvals list", "cat .claude/settings.json", "cat docs/approvals.md"}) {
+    CAPTURE(cmd);
+    CHECK(bash(cmd) == 0);
+  }
+
+  // Input that is not Claude Code's is blocked (it ran the tool: exit 1, or a crash on deep nesting).
+  for (const json& odd :
+       {json{{"cwd", 42}, {"tool_name", "Write"}, {"tool_input", {{"file_path", env_tracing}}}},
+        json{{"tool_name", "Write"}, {"tool_input", {{"file_path", json::array({env_tracing})}}}},
+        json{{"tool_name", "Bash"}, {"tool_input", {{"command", json::array({"rm", env_tracing})}}}},
+        json{{"tool_name", "Write"}, {"tool_input", env_tracing}}}) {
+    CAPTURE(odd.dump());
+    auto r = agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, odd.dump(), root.path());
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("agentlog: blocked: the hook input is not Claude Code's PreToolUse JSON") == 0);
+  }
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  auto nested = [&](const char* which, const std::string& tool) {
+    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", which},
+                                       "{\"cwd\":\"" + R + "\",\"tool_name\":\"" + tool +
+                                           "\",\"tool_input\":{\"file_path\":\"" + env_tracing +
+                                           "\",\"extra\":" + deep + "}}",
+                                       root.path());
+  };
+  auto deep_pre = nested("pre-tool-use", "Write");
+  CHECK(deep_pre.exit_code == 2);
+  CHECK(deep_pre.err.find("nests deeper than 256 levels") != std::string::npos);
+  CHECK(nested("post-tool-use", "mcp__x__y").exit_code == 0);  // recorded, without what is too deep
+  CHECK(audit_records(root).back()["error"].get<std::string>().rfind("[hook.input_too_deep]", 0) == 0);
+
+  // A long input in a language written with more than one byte a character is recorded (cut on a character,
+  // it was dropped as invalid UTF-8).
+  std::string text = "a";
+  for (int i = 0; i < 3000; ++i) text += "\xc3\xa9";
+  CHECK(hook("post-tool-use", R, "Write", {{"file_path", R + "/notes.md"}, {"content", text}}).exit_code ==
+        0);
+  auto last = audit_records(root).back();
+  CHECK(last["tool"] == "claude:Write");
+  CHECK(last["arguments"].get<std::string>().size() <= 4003);
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", R}).exit_code == 0);
+  fs::remove_all(outside);
 }
 
 TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked and audited, reads pass") {

@@ -27,6 +27,10 @@ pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& c
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(127);
+    // The same results when the tests run inside a Claude Code session (its Bash tool sets these; the
+    // hooks and the human-only commands read them): a test that wants them says so in `env`.
+    ::unsetenv("CLAUDECODE");
+    ::unsetenv("CLAUDE_PROJECT_DIR");
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
