@@ -2506,10 +2506,16 @@ thread_local ThrownInfo ThrownTls<U>::info = {{0}, {0}, false};
 inline ThrownInfo& last_thrown() { return ThrownTls<>::info; }
 
 #if defined(__GLIBCXX__)
-// std::exception's type_info, named by its symbol: `typeid` is not allowed under -fno-rtti, and programs built
-// so still throw (their libraries do) with type_info.
+// std::exception's type_info, named by its symbol: `typeid` is not allowed under -fno-rtti, and programs
+// built so still throw (their libraries do) with type_info. The object is a __class_type_info: the empty asm
+// hides what it is, or g++ -O2 calls std::type_info's own
+// __do_catch (the object's declared type), which only compares, and no exception had its what() recorded.
 extern "C++" const std::type_info agentlog_std_exception_type_info __asm__("_ZTISt9exception");
-inline const std::type_info& std_exception_type() { return agentlog_std_exception_type_info; }
+inline const std::type_info& std_exception_type() {
+  const std::type_info* type = &agentlog_std_exception_type_info;
+  __asm__("" : "+r"(type));
+  return *type;
+}
 #endif
 
 inline void note_throw(void* object, std::type_info* type) {
@@ -3240,6 +3246,70 @@ inline unsigned header_version(const char* data, std::size_t size) {
   return version;
 }
 
+// A JSON text as the runtime writes it into a site block (strings of valid UTF-8 without control characters,
+// numbers, literals, objects, arrays): a converter pastes a site's fields into every line of its spans, so a
+// damaged or crafted file must not put half a line, or lines of its own, into the .jsonl.
+struct JsonCheck {
+  const std::string& t;
+  std::size_t i;
+  bool string() {
+    if (i >= t.size() || t[i] != '"') return false;
+    for (++i; i < t.size();) {
+      const unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c == '"') return ++i, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        const char e = i + 1 < t.size() ? t[i + 1] : 0;
+        if (e == 'u') {
+          for (std::size_t k = i + 2; k < i + 6; ++k)
+            if (k >= t.size() || !std::isxdigit(static_cast<unsigned char>(t[k]))) return false;
+          i += 6;
+        } else if (e && std::strchr("\"\\/bfnrt", e)) {
+          i += 2;
+        } else {
+          return false;
+        }
+      } else if (c < 0x80) {
+        ++i;
+      } else {  // a UTF-8 sequence: its lead byte, then as many continuation bytes as it says
+        const std::size_t n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 0;
+        if (n == 0 || c > 0xF4) return false;
+        for (std::size_t k = 1; k <= n; ++k)
+          if (i + k >= t.size() || (static_cast<unsigned char>(t[i + k]) & 0xC0) != 0x80) return false;
+        i += n + 1;
+      }
+    }
+    return false;
+  }
+  bool value(int depth) {
+    if (i >= t.size() || depth > 32) return false;
+    const char c = t[i];
+    if (c == '"') return string();
+    if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      if (++i < t.size() && t[i] == close) return ++i, true;
+      for (;;) {
+        if (c == '{' && !(string() && i < t.size() && t[i++] == ':')) return false;
+        if (!value(depth + 1) || i >= t.size()) return false;
+        if (t[i] == close) return ++i, true;
+        if (t[i++] != ',') return false;
+      }
+    }
+    for (const char* word : {"true", "false", "null"})
+      if (t.compare(i, std::strlen(word), word) == 0) return i += std::strlen(word), true;
+    const std::size_t start = i;
+    while (i < t.size() && t[i] && std::strchr("-+.eE0123456789", t[i])) ++i;
+    return i > start;
+  }
+  // `,"key":value` repeated (a site's fields), or `"name":` (a parameter's name).
+  bool members() {
+    while (i < t.size())
+      if (t[i++] != ',' || !string() || i >= t.size() || t[i++] != ':' || !value(0)) return false;
+    return true;
+  }
+  bool name() { return string() && i + 1 == t.size() && t[i] == ':'; }
+};
+
 inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
@@ -3285,6 +3355,10 @@ struct MappedFile {
 
 // The error for a binary span file of a format version this code does not read.
 inline std::string unreadable_version(const std::string& path, unsigned version) {
+  if (version == detail::kSpanFileVersion)  // its magic and version, then the end of the file
+    return path +
+           " is a binary span file cut short in its header (its program was killed as it started): it "
+           "holds no spans; delete it";
   return path + " is a binary span file of version " + std::to_string(version) +
          ", which this agentlog does not read (it reads version " + std::to_string(detail::kSpanFileVersion) +
          "): convert it with the agentlog whose runtime wrote it, or trace the program again with this one's "
@@ -3375,8 +3449,9 @@ class SpanFileConverter {
       end += sizeof h + static_cast<std::size_t>(h.size);
     });
     if (failed || !flush()) {  // the next step starts the .jsonl again
-      fail(r, "cannot write " + jsonl_ + ": " + std::strerror(errno));
-      ::close(out_);
+      fail(r, damaged_.empty() ? "cannot write " + jsonl_ + ": " + std::strerror(errno)
+                               : path_ + " is damaged (" + damaged_ + "): it is kept as it is");
+      if (!damaged_.empty()) ::unlink(jsonl_.c_str());  // no half of its spans beside it      ::close(out_);
       out_ = -1;
       fmt_.out.clear();
       return r;
@@ -3444,6 +3519,13 @@ class SpanFileConverter {
         site.names.push_back(text.substr(nul + 1, next == std::string::npos ? next : next - nul - 1));
         nul = next;
       }
+      bool whole = detail::JsonCheck{site.fields, 0}.members();
+      for (const std::string& name : site.names) whole = whole && detail::JsonCheck{name, 0}.name();
+      if (!whole) {
+        damaged_ =
+            "the name, file and parameters of traced function #" + std::to_string(sb.id) + " are damaged";
+        return false;
+      }
     } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
       detail::ClockBlock cb;
       std::memcpy(&cb, body, sizeof cb);
@@ -3469,6 +3551,7 @@ class SpanFileConverter {
   }
 
   std::string path_, jsonl_;
+  std::string damaged_;  // what of the file cannot be read, when that stopped the conversion
   int out_ = -1;
   std::size_t offset_ = 0;  // the next block to read
   bool done_ = false, complete_ = false;

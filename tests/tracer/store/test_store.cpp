@@ -999,6 +999,33 @@ TEST_CASE(
     CHECK(fs::exists(old_in_traces));
     auto told = agentlog::test::run_agentlog({"traces", "convert", "--root", root.path().string()});
     CHECK(told.out.find("1 binary span files left as they are") != std::string::npos);
+    fs::remove(old_in_traces);
+
+    // Cut short in its header (magic and version, then the end): said so, not "a version it does not read".
+    fs::path whole = binary_span_file(root);
+    const std::string bytes = agentlog::test::read_text(whole);
+    fs::path short_file = root / "short.bin";
+    agentlog::test::write_text(short_file, bytes.substr(0, 20));
+    auto cut = agentlog::test::run_agentlog(
+        {"traces", "convert", short_file.string(), "--root", root.path().string()});
+    CHECK(cut.exit_code == 1);
+    CHECK(cut.err.find("short.bin is a binary span file cut short in its header") != std::string::npos);
+    // A damaged function description (a control character and a line break in its name): refused, the
+    // binary file kept and no .jsonl beside it. It was converted into lines that are not JSON, or lines of
+    // the file's own making, and the binary file removed.
+    std::string damaged = bytes;
+    const std::size_t name = damaged.find("\"function\":\"");
+    REQUIRE(name != std::string::npos);
+    damaged.replace(name + 12, 4, "\x01\"}\n");
+    fs::path damaged_file = root / "damaged.bin";
+    agentlog::test::write_text(damaged_file, damaged);
+    auto refused = agentlog::test::run_agentlog(
+        {"traces", "convert", damaged_file.string(), "--root", root.path().string()});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("damaged.bin is damaged (the name, file and parameters of traced function #") !=
+          std::string::npos);
+    CHECK(fs::exists(damaged_file));
+    CHECK_FALSE(fs::exists(root / "damaged.jsonl"));
   }
 }
 
