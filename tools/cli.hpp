@@ -26,6 +26,11 @@ void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new =
 // True when stdout is a terminal (colour, progress).
 bool stdout_is_tty();
 
+// True when this runs in the AI agent's shell: Claude Code sets CLAUDECODE=1 in the environment of the
+// commands its Bash tool runs. What is the human's there (approving) is refused, and what changes tracing
+// (instrument, uninstrument) passes the policy the agent's MCP calls pass.
+bool in_agent_shell();
+
 // Text from logs or traces as it may reach a terminal: control characters (a newline that would fake a
 // second log line, ESC that would move the cursor or recolour) are written as \n, \t, \r or \u00XX.
 std::string printable(std::string_view text);
@@ -61,7 +66,9 @@ struct InitReport {
   std::vector<std::string> kept;
 };
 InitReport install_templates(const ProjectLayout& layout);
-// Writes or merges .mcp.json and .claude/settings.json for Claude Code.
+// Writes or merges .mcp.json and .claude/settings.json for Claude Code: the server, the deny rules and the
+// hooks (agentlog's earlier hook entries replaced, the user's kept; through a symbolic link to its target).
+// Throws, having written nothing, when either file is not JSON or a section it merges into has another type.
 InitReport install_claude_files(const ProjectLayout& layout, const std::string& agentlog_path);
 
 }  // namespace agentlog

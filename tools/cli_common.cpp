@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "logger/env_file.hpp"
@@ -30,6 +31,11 @@ void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new) 
 }
 
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
+
+bool in_agent_shell() {
+  const char* claudecode = std::getenv("CLAUDECODE");
+  return claudecode && *claudecode;
+}
 
 std::string printable(std::string_view text) {
   std::string out;

@@ -1,6 +1,7 @@
 // agentlog init: install the .ai-agents/logging tree (and, with --claude, the Claude Code registration).
 #include <algorithm>
 #include <iostream>
+#include <regex>
 
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
@@ -28,11 +29,88 @@ nlohmann::json load_json_object(const fs::path& path) {
   try {
     value = nlohmann::json::parse(*text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(path.string() + " is not valid JSON (" + e.what() +
-                             "); fix it by hand, then run agentlog init --claude again");
+    throw std::runtime_error(
+        path.string() + " is not valid JSON (" + e.what() +
+        "); fix it by hand, then run agentlog init --claude again. Nothing was written.");
   }
-  if (!value.is_object()) throw std::runtime_error(path.string() + " must hold a JSON object");
+  if (!value.is_object())
+    throw std::runtime_error(path.string() +
+                             " must hold a JSON object; fix it by hand, then run agentlog init "
+                             "--claude again. Nothing was written.");
   return value;
+}
+
+// A section of the user's file that is not of the type Claude Code reads: init stops before writing anything
+// rather than replace the user's value or register the server without the hooks.
+[[noreturn]] void wrong_type(const fs::path& file, const std::string& key, const std::string& expected,
+                             const nlohmann::json& found) {
+  throw std::runtime_error(
+      file.string() + ": `" + key + "` must be " + expected + ", not " + found.type_name() +
+      "; fix or remove it by hand, then run agentlog init --claude again. Nothing was written.");
+}
+
+void check_mcp_json(const nlohmann::json& mcp, const fs::path& file) {
+  if (mcp.contains("mcpServers") && !mcp["mcpServers"].is_object())
+    wrong_type(file, "mcpServers", "an object", mcp["mcpServers"]);
+}
+
+// The sections of .claude/settings.json that init merges into.
+void check_settings(const nlohmann::json& settings, const fs::path& file) {
+  if (settings.contains("permissions")) {
+    const nlohmann::json& permissions = settings["permissions"];
+    if (!permissions.is_object()) wrong_type(file, "permissions", "an object", permissions);
+    if (permissions.contains("deny") && !permissions["deny"].is_array())
+      wrong_type(file, "permissions.deny", "an array of rules", permissions["deny"]);
+  }
+  if (!settings.contains("hooks")) return;
+  const nlohmann::json& hooks = settings["hooks"];
+  if (!hooks.is_object()) wrong_type(file, "hooks", "an object", hooks);
+  for (const char* event : {"PreToolUse", "PostToolUse"}) {
+    if (!hooks.contains(event)) continue;
+    const std::string key = std::string("hooks.") + event;
+    const nlohmann::json& list = hooks[event];
+    if (!list.is_array()) wrong_type(file, key, "an array of objects", list);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string at = key + "[" + std::to_string(i) + "]";
+      if (!list[i].is_object()) wrong_type(file, at, "an object", list[i]);
+      if (!list[i].contains("hooks")) continue;
+      const nlohmann::json& commands = list[i]["hooks"];
+      if (!commands.is_array()) wrong_type(file, at + ".hooks", "an array of objects", commands);
+      for (std::size_t j = 0; j < commands.size(); ++j) {
+        const std::string hook_at = at + ".hooks[" + std::to_string(j) + "]";
+        if (!commands[j].is_object()) wrong_type(file, hook_at, "an object", commands[j]);
+        if (commands[j].contains("command") && !commands[j]["command"].is_string())
+          wrong_type(file, hook_at + ".command", "a string", commands[j]["command"]);
+      }
+    }
+  }
+}
+
+// The file to write for `path`: the target of a symbolic link (a settings file kept in a dotfiles folder
+// stays linked), else `path` itself.
+fs::path write_target(fs::path path) {
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(path, ec); ++hops) {
+    fs::path target = fs::read_symlink(path, ec);
+    if (ec) break;
+    path = target.is_absolute() ? target : path.parent_path() / target;
+  }
+  return path;
+}
+
+// `word` as one word for sh (Claude Code runs a hook's command through a shell): in single quotes, each ' in
+// it written '\''.
+std::string shell_quoted(const std::string& word) {
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// A hook command agentlog wrote, from whichever binary path and with whatever options after it:
+// `... hook pre-tool-use [--root DIR]` (`kind` is "pre" or "post").
+bool is_agentlog_hook(const std::string& command, const std::string& kind) {
+  const std::regex ours("\\shook\\s+" + kind + "-tool-use(\\s+-.*)?\\s*$");
+  return std::regex_search(command, ours);
 }
 
 void add_unique(nlohmann::json& array, const nlohmann::json& item) {
@@ -40,6 +118,42 @@ void add_unique(nlohmann::json& array, const nlohmann::json& item) {
   for (const auto& x : array)
     if (x == item) return;
   array.push_back(item);
+}
+
+// Puts agentlog's `kind` ("pre" or "post") hook under `event` in the settings: in place of the one an earlier
+// init wrote (another binary path after an upgrade or an install), once; the user's own hooks stay as they
+// are.
+void set_hook(nlohmann::json& settings, const char* event, const std::string& kind, const char* matcher,
+              const std::string& command) {
+  nlohmann::json& list = settings["hooks"][event];
+  if (!list.is_array()) list = nlohmann::json::array();
+  bool placed = false;
+  nlohmann::json kept = nlohmann::json::array();
+  for (nlohmann::json entry : list) {
+    if (!entry.contains("hooks")) {
+      kept.push_back(std::move(entry));
+      continue;
+    }
+    nlohmann::json hooks = nlohmann::json::array();
+    bool ours_here = false;
+    for (nlohmann::json h : entry["hooks"]) {
+      if (!is_agentlog_hook(h.value("command", ""), kind)) {
+        hooks.push_back(std::move(h));
+      } else if (!placed) {  // the first one becomes this binary's; any other is a duplicate and goes
+        h["type"] = "command";
+        h["command"] = command;
+        hooks.push_back(std::move(h));
+        placed = ours_here = true;
+      }
+    }
+    if (hooks.empty() && !entry["hooks"].empty()) continue;  // held only agentlog duplicates
+    if (ours_here && hooks.size() == 1) entry["matcher"] = matcher;
+    entry["hooks"] = std::move(hooks);
+    kept.push_back(std::move(entry));
+  }
+  if (!placed)
+    kept.push_back({{"matcher", matcher}, {"hooks", {{{"type", "command"}, {"command", command}}}}});
+  list = std::move(kept);
 }
 
 }  // namespace
@@ -119,42 +233,51 @@ InitReport install_templates(const ProjectLayout& layout) {
 
 InitReport install_claude_files(const ProjectLayout& layout, const std::string& agentlog_path) {
   InitReport report;
+  // Both files are read and checked before either is written: a server registered without its guard hooks
+  // would look set up and guard nothing.
   const fs::path mcp_json = layout.root / ".mcp.json";
+  const fs::path settings_path = layout.root / ".claude" / "settings.json";
   nlohmann::json mcp = load_json_object(mcp_json);
-  nlohmann::json server = {{"type", "stdio"}, {"command", agentlog_path}, {"args", {"serve"}}};
-  if (mcp["mcpServers"].is_object() && mcp["mcpServers"].contains("openmemory-code-global") &&
-      mcp["mcpServers"]["openmemory-code-global"] == server) {
+  check_mcp_json(mcp, mcp_json);
+  nlohmann::json settings = load_json_object(settings_path);
+  check_settings(settings, settings_path);
+
+  const nlohmann::json server = {{"type", "stdio"}, {"command", agentlog_path}, {"args", {"serve"}}};
+  const bool mcp_current = mcp.contains("mcpServers") &&
+                           mcp["mcpServers"].contains("openmemory-code-global") &&
+                           mcp["mcpServers"]["openmemory-code-global"] == server;
+  mcp["mcpServers"]["openmemory-code-global"] = server;
+
+  const nlohmann::json before = settings;
+  nlohmann::json& deny = settings["permissions"]["deny"];
+  // Claude Code's Read and Edit rules follow gitignore: `/path` is relative to the folder of the settings
+  // file (the project), `path` to the session's current directory, which follows the agent's `cd`. Edit rules
+  // apply to every tool that edits files (Write, MultiEdit, NotebookEdit too). An earlier init wrote the
+  // cwd-relative form for each of those tools: those rules are replaced; the user's own rules stay.
+  for (const char* path : {".ai-agents/logging/config/.env*", ".ai-agents/logging/audit/**",
+                           ".ai-agents/logging/approvals/**"}) {
+    if (deny.is_array())
+      for (const char* tool : {"Edit", "Write", "MultiEdit", "NotebookEdit"}) {
+        const std::string old_rule = std::string(tool) + "(" + path + ")";
+        deny.erase(std::remove(deny.begin(), deny.end(), old_rule), deny.end());
+      }
+    add_unique(deny, std::string("Edit(/") + path + ")");
+  }
+  const std::string hook_cmd = shell_quoted(agentlog_path) + " hook ";
+  set_hook(settings, "PreToolUse", "pre", "Edit|Write|MultiEdit|NotebookEdit|Bash",
+           hook_cmd + "pre-tool-use");
+  set_hook(settings, "PostToolUse", "post", "*", hook_cmd + "post-tool-use");
+
+  if (mcp_current) {
     report.kept.push_back(".mcp.json");
   } else {
-    mcp["mcpServers"]["openmemory-code-global"] = server;
-    write_file_atomic(mcp_json, mcp.dump(2) + "\n");
+    write_file_atomic(write_target(mcp_json), mcp.dump(2) + "\n");
     report.created.push_back(".mcp.json (server openmemory-code-global)");
   }
-
-  const fs::path settings_path = layout.root / ".claude" / "settings.json";
-  nlohmann::json settings = load_json_object(settings_path);
-  nlohmann::json before = settings;
-  nlohmann::json& deny = settings["permissions"]["deny"];
-  for (const char* tool : {"Edit", "Write", "MultiEdit", "NotebookEdit"}) {
-    add_unique(deny, std::string(tool) + "(.ai-agents/logging/config/.env*)");
-    add_unique(deny, std::string(tool) + "(.ai-agents/logging/audit/**)");
-    add_unique(deny, std::string(tool) + "(.ai-agents/logging/approvals/**)");
-  }
-  const std::string hook_cmd = agentlog_path + " hook ";
-  auto add_hook = [&](const char* event, const char* matcher, const std::string& command) {
-    nlohmann::json& list = settings["hooks"][event];
-    if (!list.is_array()) list = nlohmann::json::array();
-    for (const auto& entry : list)
-      for (const auto& h : entry.value("hooks", nlohmann::json::array()))
-        if (h.value("command", "") == command) return;
-    list.push_back({{"matcher", matcher}, {"hooks", {{{"type", "command"}, {"command", command}}}}});
-  };
-  add_hook("PreToolUse", "Edit|Write|MultiEdit|NotebookEdit|Bash", hook_cmd + "pre-tool-use");
-  add_hook("PostToolUse", "*", hook_cmd + "post-tool-use");
   if (settings == before) {
     report.kept.push_back(".claude/settings.json");
   } else {
-    write_file_atomic(settings_path, settings.dump(2) + "\n");
+    write_file_atomic(write_target(settings_path), settings.dump(2) + "\n");
     report.created.push_back(".claude/settings.json (hooks and deny rules merged)");
   }
   return report;
@@ -169,12 +292,12 @@ void add_init_command(CLI::App& app) {
   sub->callback([] {
     // init works on exactly the directory given (or the current one): it must not climb into a parent project.
     ProjectLayout layout = common.root.empty() ? ProjectLayout::at(fs::current_path()) : ProjectLayout::at(common.root);
+    // The Claude Code files first: when the user's are not as Claude Code reads them, nothing at all is
+    // written.
+    InitReport c = claude ? install_claude_files(layout, self_path().string()) : InitReport{};
     InitReport report = install_templates(layout);
-    if (claude) {
-      InitReport c = install_claude_files(layout, self_path().string());
-      report.created.insert(report.created.end(), c.created.begin(), c.created.end());
-      report.kept.insert(report.kept.end(), c.kept.begin(), c.kept.end());
-    }
+    report.created.insert(report.created.end(), c.created.begin(), c.created.end());
+    report.kept.insert(report.kept.end(), c.kept.begin(), c.kept.end());
     if (common.json) {
       print_json({{"root", layout.root.string()}, {"created", report.created}, {"kept", report.kept}});
       return;

@@ -1,8 +1,11 @@
 // Approvals: with TRACING_AI_REQUIRE_APPROVAL=true a gated call is parked, the human approves or denies it
 // with `agentlog approvals`, the retry with the id (or the same call again) runs once; mismatches, reuse,
 // expiry and bad ids are refused clearly; MCP elicitation asks the human in the client; the agent cannot
-// approve itself through the Bash hook. Everything is audited.
+// approve itself through the Bash hook nor in its shell, where `agentlog instrument|uninstrument` pass its
+// policy. Everything is audited.
 #include <doctest/doctest.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -52,11 +55,27 @@ std::vector<json> audit_records(const TempDir& root) {
   return out;
 }
 
-agentlog::test::ProcessResult approvals(const TempDir& root, std::vector<std::string> args) {
-  args.insert(args.begin(), "approvals");
+// Claude Code sets CLAUDECODE=1 in the commands its Bash tool runs; the human's terminal has none.
+const std::map<std::string, std::string> kHumanShell = {};
+const std::map<std::string, std::string> kAgentShell = {{"CLAUDECODE", "1"}};
+
+// `agentlog <args...> --root ROOT`, in the human's terminal or the agent's shell.
+agentlog::test::ProcessResult agentlog_in(const std::map<std::string, std::string>& shell,
+                                          const TempDir& root, std::vector<std::string> args) {
+  args.insert(args.begin(), AGENTLOG_BINARY);
   args.push_back("--root");
   args.push_back(root.path().string());
-  return agentlog::test::run_agentlog(args);
+  return agentlog::test::run_process(args, "", {}, shell);
+}
+
+agentlog::test::ProcessResult approvals(const TempDir& root, std::vector<std::string> args) {
+  args.insert(args.begin(), "approvals");
+  return agentlog_in(kHumanShell, root, args);
+}
+
+void set_tracing(const TempDir& root, const std::string& lines) {
+  const fs::path env = root / ".ai-agents/logging/config/.env.tracing";
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\n" + lines + "\n");
 }
 
 }  // namespace
@@ -269,4 +288,111 @@ TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approv
   CHECK(agentlog::test::run_agentlog({"hook", "pre-tool-use", "--root", root.path().string()},
                                      list_input.dump())
             .exit_code == 0);
+}
+
+TEST_CASE(
+    "in the agent's shell approvals approve is refused and audited, deny is the agent's; a decision is the "
+    "login user's, not $USER's; list --all tells who decided apart from the use") {
+  TempDir root;
+  make_project(root);
+  McpSession mcp(root.path());
+  mcp.initialize();
+  const json a = {{"file", "src/a.cpp"}, {"level", 1}};
+  const std::string id = approval_id(mcp.call_tool("instrument_file", a));
+
+  auto refused = agentlog_in(kAgentShell, root, {"approvals", "approve", id});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("approvals are the human's") != std::string::npos);
+  CHECK(refused.err.find("in their own terminal") != std::string::npos);
+  CHECK(json::parse(approvals(root, {"list", "--json"}).out)[0]["status"] == "pending");
+  int refusals = 0;
+  for (const auto& r : audit_records(root))
+    refusals +=
+        r["tool"] == "approvals.approve" && r["decision"] == "denied" && r["agent"]["name"] == "claude-code";
+  CHECK(refusals == 1);
+
+  // $USER and $LOGNAME are the caller's to set; the decision is the real user's.
+  const passwd* pw = ::getpwuid(::getuid());
+  REQUIRE(pw);
+  const std::string human = std::string("human:") + pw->pw_name;
+  auto ok = agentlog::test::run_process(
+      {AGENTLOG_BINARY, "approvals", "approve", id, "--root", root.path().string()}, "", {},
+      {{"USER", "alice-not-me"}, {"LOGNAME", "alice-not-me"}});
+  REQUIRE(ok.exit_code == 0);
+  json listed = json::parse(approvals(root, {"list", "--json"}).out);
+  CHECK(listed[0]["decidedBy"] == human);
+  bool audited_as_human = false;
+  for (const auto& r : audit_records(root))
+    audited_as_human |=
+        r["tool"] == "approvals.approve" && r["decision"] == "allowed" && r["agent"]["name"] == human;
+  CHECK(audited_as_human);
+
+  REQUIRE(mcp.call_tool("instrument_file", a)["isError"] == false);  // the agent uses it
+  auto all = approvals(root, {"list", "--all"});
+  CHECK(all.out.find("approved by " + human + " at ") != std::string::npos);
+  CHECK(all.out.find("; used: the call ran once") != std::string::npos);
+  CHECK(all.out.find("used by") == std::string::npos);  // (it said "used by human:..." for the agent's use)
+
+  const std::string id_b =
+      approval_id(mcp.call_tool("instrument_file", {{"file", "src/b.cpp"}, {"level", 1}}));
+  auto withdrawn = agentlog_in(kAgentShell, root, {"approvals", "deny", id_b, "--reason", "not needed"});
+  CHECK(withdrawn.exit_code == 0);
+  for (const auto& x : json::parse(approvals(root, {"list", "--all", "--json"}).out))
+    if (x["id"] == id_b) CHECK(x["decidedBy"] == "claude-code");
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
+}
+
+TEST_CASE(
+    "in the agent's shell agentlog instrument|uninstrument pass the agent's policy: parked, refused, "
+    "audited; the human's are unchanged") {
+  TempDir root;
+  make_project(root);  // TRACING_AI_REQUIRE_APPROVAL=true
+  auto parked = agentlog_in(kAgentShell, root, {"instrument", "src/a.cpp", "--level", "2"});
+  CHECK(parked.exit_code == 1);
+  CHECK(parked.err.find("[policy.approval.required]") != std::string::npos);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp") == kSource);  // nothing was done
+  json pending = json::parse(approvals(root, {"list", "--json"}).out);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0]["tool"] == "instrument_file");
+  CHECK(pending[0]["arguments"] == json{{"file", "src/a.cpp"}, {"level", 2}});  // the MCP call's arguments
+  REQUIRE(approvals(root, {"approve", pending[0]["id"]}).exit_code == 0);
+  auto ran = agentlog_in(kAgentShell, root, {"instrument", "src/a.cpp", "--level", "2"});  // the same command
+  CHECK_MESSAGE(ran.exit_code == 0, ran.err);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN") != std::string::npos);
+
+  // uninstrument --all asks for the instrumented file only.
+  auto un = agentlog_in(kAgentShell, root, {"uninstrument", "--all"});
+  CHECK(un.exit_code == 1);
+  CHECK(un.err.find("src/a.cpp: [policy.approval.required]") != std::string::npos);
+  CHECK(un.err.find("src/b.cpp") == std::string::npos);
+  CHECK(agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN") != std::string::npos);
+
+  std::map<std::string, int> by_agent;  // tool/decision of the agent's shell calls, as its MCP calls are
+  for (const auto& r : audit_records(root))
+    if (r["agent"]["name"] == "claude-code")
+      ++by_agent[r["tool"].get<std::string>() + "/" + r["decision"].get<std::string>()];
+  CHECK(by_agent == std::map<std::string, int>{{"instrument_file/parked", 1},
+                                               {"instrument_file/allowed", 1},
+                                               {"uninstrument_file/parked", 1}});
+
+  // TRACING_ALLOW_AI_INSTRUMENTATION=false refuses the agent, not the human.
+  set_tracing(root, "TRACING_ALLOW_AI_INSTRUMENTATION=false\nTRACING_AI_REQUIRE_APPROVAL=false");
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"instrument", "src/b.cpp"}, {"instrument", "--all", "--level", "1"}}) {
+    CAPTURE(args[1]);
+    auto denied = agentlog_in(kAgentShell, root, args);
+    CHECK(denied.exit_code == 1);
+    CHECK(denied.err.find("[policy.denied.permission] Instrumenting files is not allowed: "
+                          "TRACING_ALLOW_AI_INSTRUMENTATION is false") != std::string::npos);
+    CHECK(agentlog::test::read_text(root / "src/b.cpp") == kSource);
+  }
+  int denied_records = 0;
+  for (const auto& r : audit_records(root))
+    denied_records += r["agent"]["name"] == "claude-code" && r["decision"] == "denied" &&
+                      r.value("errorId", "") == "policy.denied.permission";
+  CHECK(denied_records == 2);
+  auto human = agentlog_in(kHumanShell, root, {"instrument", "src/b.cpp"});
+  CHECK_MESSAGE(human.exit_code == 0, human.err);
+  CHECK(agentlog::test::read_text(root / "src/b.cpp").find("AGENTLOG_SPAN") != std::string::npos);
+  CHECK(agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()}).exit_code == 0);
 }

@@ -56,10 +56,10 @@ TEST_CASE("install_claude_files merges into existing user files") {
   json settings = json::parse(read_file(dir / ".claude/settings.json").value());
   CHECK(settings["model"] == "opus");
   CHECK(settings["permissions"]["deny"][0] == "Bash(rm:*)");
-  CHECK(settings["permissions"]["deny"].size() > 4);
+  CHECK(settings["permissions"]["deny"].size() == 4);  // and one Edit rule per protected path
   CHECK(settings["hooks"]["PreToolUse"].size() == 2);
   CHECK(settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"] == "mine");
-  CHECK(settings["hooks"]["PostToolUse"][0]["hooks"][0]["command"] == "/opt/agentlog hook post-tool-use");
+  CHECK(settings["hooks"]["PostToolUse"][0]["hooks"][0]["command"] == "'/opt/agentlog' hook post-tool-use");
   // Idempotent.
   InitReport again = install_claude_files(l, "/opt/agentlog");
   CHECK(again.created.empty());

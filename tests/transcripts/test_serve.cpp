@@ -191,6 +191,140 @@ TEST_CASE("agentlog init: creates, then keeps; --json; --claude") {
   CHECK(fs::is_regular_file(dir / ".claude/settings.json"));
 }
 
+namespace {
+
+// Every hook command of `event` in a .claude/settings.json.
+std::vector<std::string> hook_commands(const json& settings, const char* event) {
+  std::vector<std::string> out;
+  for (const auto& entry : settings["hooks"][event])
+    for (const auto& h : entry["hooks"]) out.push_back(h["command"]);
+  return out;
+}
+
+// A copy of the agentlog binary at `path` (another install of it).
+void copy_agentlog(const fs::path& path) {
+  fs::create_directories(path.parent_path());
+  fs::copy_file(AGENTLOG_BINARY, path, fs::copy_options::overwrite_existing);
+}
+
+}  // namespace
+
+TEST_CASE("init --claude: the hook commands are shell-quoted, so a binary in a folder with a space guards") {
+  TempDir dir;
+  const fs::path binary = dir / "my tools/it's agentlog";
+  copy_agentlog(binary);
+  const fs::path project = dir / "project";
+  fs::create_directories(project);
+  REQUIRE(agentlog::test::run_process({binary.string(), "init", "--claude"}, "", project).exit_code == 0);
+  const json settings = json::parse(read_text(project / ".claude/settings.json"));
+  const auto pre = hook_commands(settings, "PreToolUse");
+  REQUIRE(pre.size() == 1);
+  const std::string real = fs::canonical(binary).string();  // what /proc/self/exe names
+  const std::string quoted = "'" + real.substr(0, real.rfind('\'')) + "'\\''s agentlog'";
+  CHECK(pre[0] == quoted + " hook pre-tool-use");
+  // Claude Code runs the command through a shell, the hook JSON on stdin: a Write of a .env file is blocked.
+  const std::string env_file = (project / ".ai-agents/logging/config/.env.tracing").string();
+  const json input = {
+      {"session_id", "s"},
+      {"cwd", project.string()},
+      {"hook_event_name", "PreToolUse"},
+      {"tool_name", "Write"},
+      {"tool_input", {{"file_path", env_file}, {"content", "TRACING_AI_REQUIRE_APPROVAL=false\n"}}}};
+  auto r = agentlog::test::run_process({"sh", "-c", pre[0]}, input.dump(), project);
+  CHECK_MESSAGE(r.exit_code == 2, r.err);  // (unquoted: sh found no "/.../my", exit 127, and the Write ran)
+  CHECK(r.err.find("agentlog: blocked") != std::string::npos);
+  const auto post = hook_commands(settings, "PostToolUse");
+  REQUIRE(post.size() == 1);
+  CHECK(agentlog::test::run_process({"sh", "-c", post[0]}, input.dump(), project).exit_code == 0);
+}
+
+TEST_CASE("init --claude from another binary replaces agentlog's hooks and rules; the user's stay") {
+  TempDir dir;
+  fs::path first = dir / "build/agentlog", second = dir / "usr/local/bin/agentlog";
+  copy_agentlog(first);
+  copy_agentlog(second);
+  second = fs::canonical(second);  // what /proc/self/exe names
+  const fs::path project = dir / "project";
+  write_text(project / ".claude/settings.json",
+             R"J({"permissions":{"deny":["Bash(rm:*)","Edit(.ai-agents/logging/config/.env*)",
+                 "Write(.ai-agents/logging/audit/**)"]},
+                 "hooks":{"PreToolUse":[{"matcher":"Bash","hooks":[{"type":"command","command":"mine pre"}]},
+                   {"matcher":"Edit","hooks":[{"type":"command",
+                     "command":"/opt/old agentlog/agentlog hook pre-tool-use --root /x"}]}]}})J");
+  REQUIRE(agentlog::test::run_process({first.string(), "init", "--claude"}, "", project).exit_code == 0);
+  REQUIRE(agentlog::test::run_process({second.string(), "init", "--claude"}, "", project).exit_code == 0);
+  const json settings = json::parse(read_text(project / ".claude/settings.json"));
+  CHECK(hook_commands(settings, "PreToolUse") ==
+        std::vector<std::string>{"mine pre", "'" + second.string() + "' hook pre-tool-use"});
+  CHECK(hook_commands(settings, "PostToolUse") ==
+        std::vector<std::string>{"'" + second.string() + "' hook post-tool-use"});
+  CHECK(settings["hooks"]["PreToolUse"][1]["matcher"] == "Edit|Write|MultiEdit|NotebookEdit|Bash");
+  // Deny rules anchored at the project (`/path`: relative to the settings file; `path` follows the session's
+  // cwd); Edit rules cover every editing tool. Those an earlier init wrote are replaced, the user's kept.
+  CHECK(settings["permissions"]["deny"] == json{"Bash(rm:*)", "Edit(/.ai-agents/logging/config/.env*)",
+                                                "Edit(/.ai-agents/logging/audit/**)",
+                                                "Edit(/.ai-agents/logging/approvals/**)"});
+  json mcp = json::parse(read_text(project / ".mcp.json"));
+  CHECK(mcp["mcpServers"]["openmemory-code-global"]["command"] == second.string());
+  auto again = agentlog::test::run_process({second.string(), "init", "--claude", "--json"}, "", project);
+  REQUIRE(again.exit_code == 0);
+  CHECK(json::parse(again.out)["created"].empty());
+}
+
+TEST_CASE("init --claude refuses a settings file or .mcp.json it cannot merge into, and writes nothing") {
+  struct Case {
+    const char* file;
+    const char* text;
+    std::string says;
+  };
+  for (const Case& c :
+       {Case{".claude/settings.json", R"({"model":"opus",})", "is not valid JSON"},
+        Case{".claude/settings.json", R"({"hooks":[]})", "`hooks` must be an object, not array"},
+        Case{".claude/settings.json", R"({"hooks":{"PreToolUse":{"matcher":"*"}}})",
+             "`hooks.PreToolUse` must be an array of objects, not object"},
+        Case{".claude/settings.json", R"({"hooks":{"PreToolUse":["x"]}})",
+             "`hooks.PreToolUse[0]` must be an object, not string"},
+        Case{".claude/settings.json", R"({"hooks":{"PostToolUse":[{"hooks":"x"}]}})",
+             "`hooks.PostToolUse[0].hooks` must be an array of objects, not string"},
+        Case{".claude/settings.json", R"({"permissions":{"deny":"Bash"}})",
+             "`permissions.deny` must be an array of rules, not string"},
+        Case{".claude/settings.json", R"({"permissions":[]})", "`permissions` must be an object"},
+        Case{".mcp.json", R"({"mcpServers":[]})", "`mcpServers` must be an object, not array"},
+        Case{".mcp.json", "[1,2]", "must hold a JSON object"}}) {
+    CAPTURE(c.text);
+    TempDir dir;
+    write_text(dir / c.file, c.text);
+    auto r = run_agentlog({"init", "--claude"}, "", dir.path());
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find((dir / c.file).string()) != std::string::npos);
+    CHECK(r.err.find(c.says) != std::string::npos);
+    CHECK(r.err.find("Nothing was written.") != std::string::npos);
+    CHECK(read_text(dir / c.file) == c.text);
+    CHECK_FALSE(fs::exists(dir / (std::string(c.file) == ".mcp.json" ? ".claude" : ".mcp.json")));
+    CHECK_FALSE(fs::exists(dir / ".ai-agents"));
+  }
+}
+
+TEST_CASE("init --claude writes through a symlinked settings file and .mcp.json: the links stay") {
+  TempDir dir;
+  const fs::path project = dir / "project", dotfiles = dir / "dotfiles";
+  write_text(dotfiles / "settings.json", R"({"model":"opus"})");
+  write_text(dotfiles / "mcp.json", R"({"mcpServers":{"other":{"command":"x"}}})");
+  fs::create_directories(project / ".claude");
+  fs::create_symlink(dotfiles / "settings.json", project / ".claude/settings.json");
+  fs::create_symlink("../dotfiles/mcp.json", project / ".mcp.json");  // relative to the link's folder
+  auto r = run_agentlog({"init", "--claude"}, "", project);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(fs::is_symlink(project / ".claude/settings.json"));
+  CHECK(fs::is_symlink(project / ".mcp.json"));
+  const json settings = json::parse(read_text(dotfiles / "settings.json"));
+  CHECK(settings["model"] == "opus");
+  CHECK(hook_commands(settings, "PreToolUse").size() == 1);
+  const json mcp = json::parse(read_text(dotfiles / "mcp.json"));
+  CHECK(mcp["mcpServers"]["other"]["command"] == "x");
+  CHECK(mcp["mcpServers"].contains("openmemory-code-global"));
+}
+
 TEST_CASE("agentlog config show reports values, sources and bad values (exit 1)") {
   TempDir dir;
   run_agentlog({"init", "--root", dir.path().string()});
