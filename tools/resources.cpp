@@ -44,7 +44,8 @@ void register_resources(mcp::ResourceRegistry& resources, ToolsContext& ctx) {
     std::vector<mcp::Resource> out;
     store::SearchQuery q;
     q.limit = 20;
-    for (const auto& t : trace_store(ctx).search(q)["traces"]) {
+    const json found = trace_store(ctx).search(q);  // (bound: a range-for over found["traces"] of the
+    for (const auto& t : found["traces"]) {         // temporary read freed memory, and listed nothing)
       mcp::Resource r;
       r.uri = "trace://" + t["traceId"].get<std::string>();
       r.name = t["traceId"].get<std::string>();

@@ -7,7 +7,9 @@ namespace agentlog::mcp {
 json make_error_reply(const json& id, ErrorCode code, const std::string& message, const json& data) {
   json error = {{"code", static_cast<int>(code)}, {"message", message}};
   if (!data.is_null()) error["data"] = data;
-  return {{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
+  json reply = {{"jsonrpc", "2.0"}, {"error", std::move(error)}};
+  if (!id.is_null()) reply["id"] = id;  // an id that could not be read is left out (2025-11-25), not null
+  return reply;
 }
 
 json make_result_reply(const json& id, json result) {

@@ -187,6 +187,13 @@ void Server::on_message(json message) {
   }
   json id = message.is_object() && message.contains("id") ? message["id"] : json();
   bool has_id = message.is_object() && message.contains("id");
+  // A response (the client's answer to an elicitation, or its error about something we sent) is never
+  // answered, whatever its id: two peers answering each other's errors would not stop.
+  if (message.is_object() && !message.contains("method") &&
+      (message.contains("result") || message.contains("error"))) {
+    if (has_id && valid_id(id)) on_response(message);
+    return;
+  }
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0" || (has_id && !valid_id(id))) {
     send(
         make_error_reply(valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
@@ -195,10 +202,6 @@ void Server::on_message(json message) {
     return;
   }
   if (!message.contains("method")) {
-    if (has_id && (message.contains("result") || message.contains("error"))) {
-      on_response(message);
-      return;
-    }
     send(
         make_error_reply(has_id ? id : json(), ErrorCode::kInvalidRequest, "Invalid Request: no \"method\""));
     return;
@@ -331,8 +334,9 @@ void Server::run_tool_call(const json& id, json params, std::shared_ptr<std::ato
         meta && meta->is_object() && meta->contains("progressToken"))
       token = (*meta)["progressToken"];
     if (!token.is_null()) {
-      call.progress = [this, token](double progress, std::optional<double> total,
-                                    const std::string& message) {
+      call.progress = [this, token, cancelled](double progress, std::optional<double> total,
+                                               const std::string& message) {
+        if (cancelled->load()) return;  // the client has forgotten the token: no progress after a cancel
         json p = {{"progressToken", token}, {"progress", progress}};
         if (total) p["total"] = *total;
         if (!message.empty()) p["message"] = message;

@@ -57,6 +57,7 @@ struct Send {
   std::string content_type = "application/json";
   bool no_body = false;  // neither a body nor Content-Length, as `curl -X POST` sends
   std::string host = "127.0.0.1";
+  std::vector<std::string> headers = {};  // more of them ("Origin: ...")
 };
 
 // A running `agentlog http --port 0` on a project, and a libcurl client for it.
@@ -92,6 +93,7 @@ class HttpServer {
     curl_slist* headers = curl_slist_append(nullptr, type.c_str());
     std::string auth = "Authorization: Bearer " + token;
     if (!token.empty()) headers = curl_slist_append(headers, auth.c_str());
+    for (const auto& h : send.headers) headers = curl_slist_append(headers, h.c_str());
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (!send.no_body && (!body.empty() || method == "POST" || method == "PUT")) {
       curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
@@ -569,4 +571,44 @@ TEST_CASE("a function name with '/' is reachable with the slash encoded") {
     CHECK_MESSAGE(stats.status == 200, path << ": " << stats.body);
     CHECK(stats.json_body()["count"] == 1);
   }
+}
+
+TEST_CASE(
+    "without tokens, web pages of other sites and rebound names are refused; big bodies stay small in the "
+    "audit") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  HttpServer server(root);
+  const std::size_t denied_before = denied_records(root).size();
+  // A name whose DNS points at 127.0.0.1 (its page would be same-origin), and another site's page.
+  Reply rebound =
+      server.request("GET", "/api/audit?limit=5", "", "", {.headers = {"Host: attacker.example"}});
+  CHECK(rebound.status == 401);
+  CHECK(rebound.body.find("Host and Origin must be 127.0.0.1, localhost or [::1]") != std::string::npos);
+  const std::string big = json{{"level", "error"}, {"message", std::string(900000, 'A')}}.dump();
+  Reply foreign = server.request("POST", "/api/logs/event", big, "",
+                                 {.content_type = "text/plain", .headers = {"Origin: http://evil.example"}});
+  CHECK(foreign.status == 401);
+  CHECK(denied_records(root).size() == denied_before);  // not even a record: nothing to fill the log with
+  // This server's own pages and programs here are served.
+  CHECK(server.request("GET", "/api/audit?limit=1", "", "", {.headers = {"Host: localhost"}}).status == 200);
+  CHECK(server
+            .request("GET", "/api/audit?limit=1", "", "",
+                     {.headers = {"Origin: http://127.0.0.1:" + std::to_string(server.port())}})
+            .status == 200);
+  // A refused write from here is audited, its 900 KB body by size, hash and beginning (it was whole).
+  CHECK(server.request("POST", "/api/logs/event", big).status == 401);
+  json denied = denied_records(root);
+  REQUIRE(denied.size() == denied_before + 1);
+  const json& args = denied[0]["arguments"];
+  CHECK(args["truncated"] == true);
+  CHECK(args["bytes"].get<std::size_t>() > 900000);
+  CHECK(args["head"].get<std::string>().size() <= 4096);
+  CHECK(std::filesystem::file_size(root / ".ai-agents/logging/audit/actions.jsonl") < 64 * 1024);
+  // JSON goes out as it is, whatever the client accepts (Brotli at its slowest setting took minutes).
+  Reply plain = server.request("GET", "/api/audit?limit=5", "", "",
+                               {.headers = {"Accept-Encoding: gzip, deflate, br"}});
+  CHECK(plain.status == 200);
+  CHECK(plain.headers.count("content-encoding") == 0);
+  CHECK(plain.headers["content-type"] == "application/json; charset=utf-8");
 }

@@ -8,11 +8,18 @@ const tokenInput = document.getElementById('token');
 tokenInput.value = localStorage.getItem('agentlog.token') || '';
 tokenInput.addEventListener('change', () => { localStorage.setItem('agentlog.token', tokenInput.value); route(); });
 
+// The page shown: a view's answer that comes after the reader went to another page is dropped (it was added
+// to that page).
+let page = 0;
+class Stale extends Error {}
+
 async function api(path, params) {
+  const mine = page;
   const qs = params ? '?' + new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v != null)) : '';
   const headers = tokenInput.value ? { Authorization: 'Bearer ' + tokenInput.value } : {};
   const res = await fetch(path + qs, { headers });
   const body = await res.json().catch(() => ({ error: { id: 'http.bad_json', message: res.statusText } }));
+  if (mine !== page) throw new Stale();
   if (!res.ok) throw new Error((body.error && body.error.message) || res.statusText);
   return body;
 }
@@ -31,8 +38,13 @@ const pct = (v) => v == null ? '' : (v * 100).toFixed(1) + ' %';
 const short = (v, n = 80) => { const s = typeof v === 'string' ? v : JSON.stringify(v); return s && s.length > n ? s.slice(0, n - 1) + '…' : s; };
 const traceLink = (id) => el('a', { href: '#/trace/' + encodeURIComponent(id), class: 'mono' }, id);
 
-function show(title, ...content) { app.replaceChildren(el('h2', {}, title), ...content); }
-function fail(err) { app.append(el('div', { class: 'error' }, String(err.message || err))); }
+function show(title, ...content) {
+  ++page;
+  app.replaceChildren(el('h2', {}, title), ...content);
+}
+function fail(err) {
+  if (!(err instanceof Stale)) app.append(el('div', {class: 'error'}, String(err.message || err)));
+}
 
 function traceTable(traces) {
   if (!traces || traces.length === 0) return el('div', { class: 'empty' }, 'No traces. Run a traced program, then reload.');
@@ -117,8 +129,10 @@ function waterfall(trace) {
   const NS = 'http://www.w3.org/2000/svg';
   const labelW = 340, barW = Math.max(400, app.clientWidth - labelW - 40), rowH = 20, maxRows = 5000;
   const shown = rows.slice(0, maxRows);
-  const t0 = Math.min(...trace.spans.map((s) => epochUs(s.startTime)));
-  const total = Math.max(...trace.spans.map((s) => epochUs(s.startTime) - t0 + s.duration * 1000), 1);
+  // (A loop: spreading 125,000 spans into Math.min's arguments overflows the stack.)
+  let t0 = Infinity, total = 1;
+  for (const s of trace.spans) t0 = Math.min(t0, epochUs(s.startTime));
+  for (const s of trace.spans) total = Math.max(total, epochUs(s.startTime) - t0 + s.duration * 1000);
   const svg = document.createElementNS(NS, 'svg');
   svg.setAttribute('class', 'waterfall');
   svg.setAttribute('width', labelW + barW + 20);

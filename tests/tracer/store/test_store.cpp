@@ -808,6 +808,12 @@ TEST_CASE("spans of a real traced program, through agentlog serve: tools and res
   CHECK(unknown["error"]["code"] == -32002);
   json templates = mcp.request("resources/templates/list");
   CHECK(templates["result"]["resourceTemplates"][0]["uriTemplate"] == "trace://{traceId}");
+  // The recent traces are listed as resources (the list read freed memory and came back without them).
+  json listed = mcp.request("resources/list");
+  std::vector<std::string> uris;
+  for (const auto& r : listed["result"]["resources"]) uris.push_back(r["uri"]);
+  CHECK(std::find(uris.begin(), uris.end(), "trace://" + id) != uris.end());
+  CHECK(std::find(uris.begin(), uris.end(), "log://latest") != uris.end());
   json log = mcp.request("resources/read", {{"uri", "log://latest"}});
   CHECK(log.contains("result"));
 }
