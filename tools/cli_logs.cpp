@@ -92,6 +92,10 @@ void add_logs_commands(CLI::App& app) {
       std::cout << "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n";
     for (const auto& m : out["matches"]) std::cout << human(m, colour) << "\n";
     if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
+    const long long skipped = out.value("corruptLines", 0LL) + out.value("tornLines", 0LL);
+    if (skipped > 0)  // (on stderr: the matches stay what stdout holds)
+      std::cerr << skipped << " line" << (skipped == 1 ? "" : "s")
+                << " skipped: cut short (a writer killed mid-line) or not log lines\n";
   });
 
   auto* tail = logs->add_subcommand("tail", "Print the end of latest.log; -f follows it across rotations");

@@ -148,7 +148,12 @@ FileLock::FileLock(const std::filesystem::path& path, int extra_open_flags, int 
   }
 }
 
-FileLock::~FileLock() { ::close(fd_); }
+FileLock::~FileLock() {
+  // Unlocked before the close: a fork child may share the descriptor (forked while this lock was held), and
+  // a close alone would leave the lock held until the child exits too.
+  ::flock(fd_, LOCK_UN);
+  ::close(fd_);
+}
 
 void update_json_file_locked(const std::filesystem::path& path,
                              const std::function<void(nlohmann::json&)>& change) {

@@ -268,9 +268,15 @@ int log_level_index(std::string_view name) {
   return -1;
 }
 
+namespace {
+thread_local long t_tid = 0;  // 0: not looked up yet in this thread (or since fork())
+}  // namespace
+
 long current_tid() {
-  thread_local long tid = static_cast<long>(::syscall(SYS_gettid));
-  return tid;
+  if (t_tid == 0) t_tid = static_cast<long>(::syscall(SYS_gettid));
+  return t_tid;
 }
+
+void forget_current_tid() { t_tid = 0; }
 
 }  // namespace agentlog

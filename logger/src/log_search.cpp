@@ -147,6 +147,16 @@ std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) 
   return r;
 }
 
+// A cheap look that rules out most lines that are not log lines: a JSON line must end in '}' (one cut short
+// by a killed writer almost never does), a text line starts with '[' (see parse_text_line). The lines that
+// pass are parsed before they are returned, and a match that does not parse is skipped then.
+bool looks_whole(std::string_view line) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+  if (line.empty()) return false;
+  if (line.front() == '{') return line.back() == '}';
+  return line.front() == '[';
+}
+
 // The level of an agentlog line from the word at its fixed place (`p` points after "level":"), or -1.
 int own_level(const char* p, std::size_t n) {
   static const char* words[] = {"trace\"", "debug\"", "info\"", "warn\"", "error\"", "fatal\""};
@@ -270,10 +280,15 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   };
 
   // Whether the line matches; `rec` is filled when the record had to be parsed. `corrupt` counts lines
-  // that are neither JSON nor the text form (torn by a killed foreign writer).
+  // looked at that are neither JSON nor the text form: above all a line cut short by a killed writer, which
+  // the next writer left on a line of its own (a JSON object that does not end in '}').
   long long corrupt = 0;
   auto matches = [&](std::string_view line, std::int64_t end_ms, std::optional<json>& rec) {
     if (!q.query.empty() && !holds_query(line)) return false;
+    if (!looks_whole(line)) {
+      ++corrupt;
+      return false;
+    }
     // Cheap looks at agentlog's own layout before any parsing; `decided` when they settle every filter but
     // source and fields.
     bool decided = false;
@@ -446,8 +461,10 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
       if (total >= skip && matches_out.size() < limit) {
         if (!it->rec) it->rec = parse(it->line, file.end_ms);
-        if (!it->rec) {  // matched as text but is not a log line: report it as it is
-          it->rec = json{{"msg", it->line}};
+        if (!it->rec) {  // looked whole but does not parse (cut right after a '}'): skipped, its place kept
+          ++corrupt;
+          ++total;
+          continue;
         }
         const json& rec = *it->rec;
         json m = {{"ts", rec.value("ts", "")},

@@ -33,21 +33,6 @@ std::runtime_error io_error(const std::string& what, const fs::path& path, int e
   return std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(err) + hint);
 }
 
-// Holds an exclusive flock for its lifetime.
-class FlockGuard {
- public:
-  explicit FlockGuard(int fd) : fd_(fd) {
-    while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-    }
-  }
-  ~FlockGuard() { ::flock(fd_, LOCK_UN); }
-  FlockGuard(const FlockGuard&) = delete;
-  FlockGuard& operator=(const FlockGuard&) = delete;
-
- private:
-  int fd_;
-};
-
 bool write_all(int fd, const char* data, std::size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd, data, n);
@@ -113,12 +98,19 @@ LogWriter::LogWriter(fs::path logs_dir, RotationPolicy policy, MsClock clock)
     : dir_(std::move(logs_dir)), clock_(std::move(clock)), policy_(policy) {}
 
 LogWriter::~LogWriter() {
+  Maintenance& work = *work_;
   {
-    std::lock_guard lock(work_mutex_);
-    stop_ = true;
+    std::lock_guard lock(work.mutex);
+    work.stop = true;
   }
-  work_cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  work.cv.notify_all();
+  if (work.thread.joinable()) {
+    if (work.pid == ::getpid())
+      work.thread.join();
+    else  // a fork child of an unmanaged writer: the thread is not here (destroying its handle would
+          // terminate)
+      static_cast<void>(work_.release());
+  }
   if (fd_ >= 0) ::close(fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
@@ -203,18 +195,58 @@ void LogWriter::append(std::string_view lines) {
   std::lock_guard lock(mutex_);
   std::size_t pos = 0;
   try {
-    if (lock_fd_ < 0) {
-      std::error_code ec;
-      fs::create_directories(dir_, ec);
-      const fs::path lock_path = dir_ / ".lock";
-      lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-      if (lock_fd_ < 0) throw io_error("open", lock_path, errno);
-    }
-    FlockGuard flock_guard(lock_fd_);
+    lock_file_locked();
+    struct Unlock {
+      int fd;
+      ~Unlock() { ::flock(fd, LOCK_UN); }
+    } unlock{lock_fd_};
     append_locked(lines, pos);
   } catch (const std::exception& e) {
     throw LogWriteError(e.what(), pos);
   }
+}
+
+// Takes the flock on logs/.lock, opening the file first (and creating logs/) when this process has none
+// open, or when the one it has is no longer logs/.lock: logs/ or the lock file was removed while the
+// program ran. A lock on a removed file would exclude nobody (the next process creates a new one), so the
+// name is checked again once the lock is held.
+void LogWriter::lock_file_locked() {
+  const fs::path lock_path = dir_ / ".lock";
+  for (int attempt = 1;; ++attempt) {
+    if (lock_fd_ < 0) {
+      std::error_code ec;
+      fs::create_directories(dir_, ec);
+      lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+      if (lock_fd_ < 0) throw io_error("open", lock_path, errno);
+    }
+    while (::flock(lock_fd_, LOCK_EX) != 0 && errno == EINTR) {
+    }
+    struct stat held {
+    }, named{};
+    if (::fstat(lock_fd_, &held) == 0 && ::stat(lock_path.c_str(), &named) == 0 &&
+        held.st_ino == named.st_ino && held.st_dev == named.st_dev)
+      return;
+    ::flock(lock_fd_, LOCK_UN);
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (attempt == 10)
+      throw std::runtime_error("cannot lock " + lock_path.string() + ": it keeps being removed");
+  }
+}
+
+void LogWriter::before_fork() { mutex_.lock(); }
+
+void LogWriter::after_fork_in_parent() { mutex_.unlock(); }
+
+void LogWriter::after_fork_in_child() {
+  if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // the parent's lock stays held or released as the parent decides
+  fd_ = lock_fd_ = -1;
+  inode_ = 0;
+  clean_end_ = kUnknownEnd;
+  static_cast<void>(work_.release());  // leaked: its thread is not in this process, its mutex may be held
+  work_ = std::make_unique<Maintenance>();
+  mutex_.unlock();
 }
 
 void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
@@ -264,24 +296,25 @@ void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
 }
 
 void LogWriter::schedule_maintenance() {
+  Maintenance& work = *work_;
   {
-    std::lock_guard lock(work_mutex_);
-    work_pending_ = true;
-    if (!worker_.joinable()) {
-      worker_ = std::thread([this] { worker_loop(); });
-      worker_pid_ = ::getpid();
+    std::lock_guard lock(work.mutex);
+    work.pending = true;
+    if (!work.thread.joinable()) {
+      work.thread = std::thread([this, &work] { worker_loop(work); });
+      work.pid = ::getpid();
     }
   }
-  work_cv_.notify_all();
+  work.cv.notify_all();
 }
 
-void LogWriter::worker_loop() {
-  std::unique_lock lock(work_mutex_);
+void LogWriter::worker_loop(Maintenance& work) {
+  std::unique_lock lock(work.mutex);
   while (true) {
-    work_cv_.wait(lock, [&] { return work_pending_ || stop_; });
-    if (!work_pending_ && stop_) return;
-    work_pending_ = false;
-    work_running_ = true;
+    work.cv.wait(lock, [&] { return work.pending || work.stop; });
+    if (!work.pending && work.stop) return;
+    work.pending = false;
+    work.running = true;
     lock.unlock();
     try {
       maintain();
@@ -289,15 +322,16 @@ void LogWriter::worker_loop() {
       // Maintenance retries on the next rotation; writing never depends on it.
     }
     lock.lock();
-    work_running_ = false;
-    work_cv_.notify_all();
+    work.running = false;
+    work.cv.notify_all();
   }
 }
 
 void LogWriter::wait_idle() {
-  std::unique_lock lock(work_mutex_);
-  if (worker_pid_ != ::getpid()) return;
-  work_cv_.wait(lock, [&] { return !work_pending_ && !work_running_; });
+  Maintenance& work = *work_;
+  std::unique_lock lock(work.mutex);
+  if (work.thread.joinable() && work.pid != ::getpid()) return;  // a fork child of an unmanaged writer
+  work.cv.wait(lock, [&] { return !work.pending && !work.running; });
 }
 
 void LogWriter::maintain() {

@@ -1,12 +1,14 @@
 // The Logger API and the spdlog sink, both over ProjectLog.
+#include "agentlog/logger.hpp"
+
 #include <cxxabi.h>
+#include <pthread.h>
 
 #include <cstdlib>
 #include <map>
 #include <set>
 #include <typeinfo>
 
-#include "agentlog/logger.hpp"
 #include "agentlog/spdlog_sink.hpp"
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
@@ -20,8 +22,15 @@ namespace agentlog {
 
 namespace {
 
+// Held only to look up or add a logger, never while another lock is taken: so the fork handlers can take
+// it in any order relative to ProjectLog's.
 std::mutex& loggers_mutex() {
-  static auto* m = new std::mutex;
+  static auto* m = [] {
+    auto* mutex = new std::mutex;
+    ::pthread_atfork([] { loggers_mutex().lock(); }, [] { loggers_mutex().unlock(); },
+                     [] { loggers_mutex().unlock(); });
+    return mutex;
+  }();
   return *m;
 }
 // Leaked on purpose: a Logger& stays valid in static destructors.
@@ -80,15 +89,27 @@ void write_quietly(ProjectLog& project, LogRecord& r) {
 
 Logger& Logger::get(std::string_view source, std::string_view category) {
   std::string key = std::string(category) + '\n' + std::string(source);
-  std::unique_lock lock(loggers_mutex());
-  auto& slot = loggers()[key];
-  if (!slot) {
-    ProjectLayout layout = project_for(root_override());
-    slot = new Logger(std::string(source), std::string(category), ProjectLog::shared(layout));
-    lock.unlock();
-    register_source(layout, std::string(source), std::string(category));
+  std::filesystem::path root;
+  {
+    std::lock_guard lock(loggers_mutex());
+    if (auto it = loggers().find(key); it != loggers().end()) return *it->second;
+    root = root_override();
   }
-  return *slot;
+  ProjectLayout layout = project_for(root);
+  std::shared_ptr<ProjectLog> project = ProjectLog::shared(layout);  // (not under loggers_mutex: see there)
+  Logger* logger = nullptr;
+  bool created = false;
+  {
+    std::lock_guard lock(loggers_mutex());
+    Logger*& slot = loggers()[key];
+    if (!slot) {
+      slot = new Logger(std::string(source), std::string(category), std::move(project));
+      created = true;
+    }
+    logger = slot;
+  }
+  if (created) register_source(layout, std::string(source), std::string(category));
+  return *logger;
 }
 
 void Logger::set_project_root(const std::filesystem::path& root) {

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -18,6 +19,7 @@ constexpr std::size_t kBufferBytes = 64 << 10;     // flush when the buffer reac
 constexpr std::size_t kMaxBufferBytes = 16 << 20;  // beyond this, lines that cannot be written are dropped
 constexpr auto kFlushEvery = std::chrono::milliseconds(200);
 constexpr auto kSettingsEvery = std::chrono::milliseconds(200);
+constexpr auto kReportEvery = std::chrono::milliseconds(60'000);  // a write error on stderr
 
 std::atomic<long> g_pid{0};
 
@@ -68,28 +70,49 @@ std::vector<std::shared_ptr<ProjectLog>> all_logs() {
   return all;
 }
 
-void flush_all_quietly() {
-  try {
-    ProjectLog::flush_all();
-  } catch (...) {
-  }
+// At exit (an atexit handler) every log flushes and a rotation's compression and clean-up finish before the
+// process ends (the writers are never destroyed, so their maintenance thread would be cut off mid-file: the
+// archive left plain, a stray .gz.tmp, expired archives kept).
+//
+// The handler is registered at the first use of a log, which is usually after the constructors of global
+// objects: it then runs before their destructors, and a line they log would wait in the buffer forever. No
+// handler can be sure to run last, so the order is made not to matter: once a log has flushed at exit it
+// buffers nothing, and every later line (a static destructor's, a later atexit handler's) is written at once.
+void flush_all_at_exit() {
+  for (auto& log : all_logs()) log->flush_at_exit();
 }
 
-// At exit the lines are flushed and a rotation's compression and clean-up finish before the process ends
-// (the writers are never destroyed, so their maintenance thread would be cut off mid-file: the archive
-// left plain, a stray .gz.tmp, expired archives kept).
-void finish_all_quietly() {
-  flush_all_quietly();
-  for (auto& log : all_logs()) log->writer().wait_idle();
+// fork() while other threads log: the child gets a copy of every mutex as it was at that moment, so one
+// held by another thread (which does not exist in the child) would stay locked forever. The prepare handler
+// takes them all, in the one order every other path takes them (registry, then per log settings_mutex_,
+// buffer_mutex_, the writer's); the parent and child handlers release them.
+void lock_all_before_fork() {
+  registry_mutex().lock();
+  for (auto& [dir, log] : registry()) log->before_fork();
+}
+
+void unlock_all_in_parent() {
+  for (auto& [dir, log] : registry()) log->after_fork_in_parent();
+  registry_mutex().unlock();
+}
+
+void reset_all_in_child() {
+  g_pid.store(0);
+  forget_current_tid();  // the thread_local of the forking thread, which is the child's only thread
+  for (auto& [dir, log] : registry()) log->after_fork_in_child();
+  registry_mutex().unlock();
 }
 
 void register_process_hooks() {
   static std::once_flag once;
   std::call_once(once, [] {
-    std::atexit(finish_all_quietly);
-    // Flush before fork so the child does not write the parent's buffered lines a second time.
-    ::pthread_atfork(flush_all_quietly, nullptr, [] { g_pid.store(0); });
+    std::atexit(flush_all_at_exit);
+    ::pthread_atfork(lock_all_before_fork, unlock_all_in_parent, reset_all_in_child);
   });
+}
+
+std::size_t count_lines(std::string_view text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 }  // namespace
@@ -123,7 +146,12 @@ ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
 
 ProjectLog::~ProjectLog() {
   stop_.store(true);
-  if (flusher_.joinable()) flusher_.join();
+  std::unique_ptr<std::thread> flusher;
+  {
+    std::lock_guard lock(buffer_mutex_);
+    flusher = std::move(flusher_);
+  }
+  if (flusher && flusher->joinable()) flusher->join();
   try {
     flush();
   } catch (...) {
@@ -155,29 +183,38 @@ std::int64_t ProjectLog::write(LogRecord r, bool flush_now) {
   if (r.pid == 0) r.pid = cached_pid();
   if (r.tid == 0) r.tid = current_tid();
   const LogFormat format = current(stamp ? clock_() : r.ts_ms).format;
-  std::lock_guard lock(buffer_mutex_);
-  if (stamp) r.ts_ms = clock_();
-  if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
-    std::string line;
-    append_log_line(line, r, format);
-    write_through_locked(line);
-    return r.ts_ms;
-  }
-  const std::size_t before = buffer_.size();
-  append_log_line(buffer_, r, format);
-  if (buffer_.size() > kMaxBufferBytes) buffer_.resize(before);  // the disk has refused for a while
-  if (r.level >= 3 || buffer_.size() >= kBufferBytes) {
-    try {
-      flush_locked();
-    } catch (const std::exception& e) {
-      static std::atomic<std::int64_t> last_report{0};
-      const std::int64_t now = system_ms();
-      if (now - last_report.exchange(now) > 60'000)
-        std::fprintf(stderr, "agentlog: %s (lines kept, retrying)\n", e.what());
+  bool exiting = false;
+  {
+    std::lock_guard lock(buffer_mutex_);
+    if (stamp) r.ts_ms = clock_();
+    if (flush_now) {  // the caller learns whether its line was written; a failed line is not retried later
+      std::string line;
+      append_log_line(line, r, format);
+      write_through_locked(line);
+      return r.ts_ms;
     }
-  } else {
-    start_flusher();
+    const std::size_t before = buffer_.size();
+    append_log_line(buffer_, r, format);
+    exiting = exiting_;
+    // A line larger than the buffer goes out at once like any full buffer (the writer puts a line longer
+    // than the rotation size alone into a file); only lines the disk refuses can pile up to the limit.
+    if (r.level >= 3 || buffer_.size() >= kBufferBytes || exiting) {
+      const std::size_t added = buffer_.size() - before;
+      try {
+        flush_locked();
+      } catch (const std::exception& e) {
+        if (buffer_.size() > kMaxBufferBytes &&
+            buffer_.size() >= added) {  // the disk has refused for a while
+          buffer_.resize(buffer_.size() - added);
+          ++dropped_lines_;
+        }
+        report_locked(e.what());
+      }
+    } else {
+      start_flusher_locked();
+    }
   }
+  if (exiting) writer_.wait_idle();  // a rotation now: its compression finishes before the process does
   return r.ts_ms;
 }
 
@@ -208,18 +245,75 @@ void ProjectLog::flush_locked() {
   buffer_.clear();
 }
 
-void ProjectLog::start_flusher() {
-  std::call_once(flusher_once_, [this] {
-    flusher_ = std::thread([this] {
-      while (!stop_.load()) {
-        std::this_thread::sleep_for(kFlushEvery);
-        try {
-          flush();
-        } catch (...) {
-        }
+// Once a minute at most: a disk that refuses every 200 ms would fill stderr otherwise.
+void ProjectLog::report_locked(const char* error) {
+  const std::int64_t now = system_ms();
+  if (last_report_ms_ != 0 && now - last_report_ms_ < kReportEvery.count()) return;
+  last_report_ms_ = now;
+  const std::string dropped =
+      dropped_lines_ == 0 ? "" : ", " + std::to_string(dropped_lines_) + " dropped: more than 16 MiB waited";
+  std::fprintf(stderr, "agentlog: %s (%zu lines kept, retrying%s)\n", error, count_lines(buffer_),
+               dropped.c_str());
+}
+
+void ProjectLog::start_flusher_locked() {
+  if (flusher_) return;
+  flusher_ = std::make_unique<std::thread>([this] {
+    while (!stop_.load()) {
+      std::this_thread::sleep_for(kFlushEvery);
+      std::lock_guard lock(buffer_mutex_);
+      try {
+        flush_locked();
+      } catch (const std::exception& e) {
+        report_locked(e.what());
       }
-    });
+    }
   });
+}
+
+void ProjectLog::flush_at_exit() {
+  {
+    std::lock_guard lock(buffer_mutex_);
+    exiting_ = true;
+    std::string error;
+    try {
+      flush_locked();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    if (const std::size_t lost = count_lines(buffer_) + dropped_lines_; lost > 0)
+      std::fprintf(stderr, "agentlog: %zu log lines could not be written to %s%s%s\n", lost,
+                   writer_.latest().c_str(), error.empty() ? "" : ": ", error.c_str());
+    dropped_lines_ = 0;
+  }
+  writer_.wait_idle();
+}
+
+void ProjectLog::before_fork() {
+  settings_mutex_.lock();
+  buffer_mutex_.lock();
+  try {  // so that the child does not start with the parent's lines (it drops its copy)
+    flush_locked();
+  } catch (...) {  // kept by the parent, whose flusher retries and reports
+  }
+  writer_.before_fork();
+}
+
+void ProjectLog::after_fork_in_parent() {
+  writer_.after_fork_in_parent();
+  buffer_mutex_.unlock();
+  settings_mutex_.unlock();
+}
+
+void ProjectLog::after_fork_in_child() {
+  writer_.after_fork_in_child();
+  buffer_.clear();  // the parent writes them
+  dropped_lines_ = 0;
+  last_report_ms_ = 0;
+  static_cast<void>(
+      flusher_.release());  // leaked: its thread is not in this process; the next line starts one
+  buffer_mutex_.unlock();
+  settings_mutex_.unlock();
 }
 
 }  // namespace agentlog

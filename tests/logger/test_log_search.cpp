@@ -72,6 +72,46 @@ TEST_CASE("newest first across latest.log and archives, plain and gzip; torn lin
   CHECK(all["matches"][0]["line"] == 3);
 }
 
+TEST_CASE(
+    "a line cut short by a killed writer, left on a line of its own, is skipped and counted, never a match") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  const std::string torn =
+      R"({"ts":"2026-11-25T09:00:01.000Z","level":"info","category":"app","source":"x","msg":"TORN-PAR)";
+  agentlog::test::write_text(layout.latest_log(),
+                             line("2026-11-25T09:00:00.000Z", "info", "app", "s", "first") + torn + "\n" +
+                                 line("2026-11-25T09:00:02.000Z", "info", "app", "s", "TORN-PARTS whole"));
+  LogQuery by_level;
+  by_level.level = "info";
+  LogQuery by_text;
+  by_text.query = "TORN-PAR";
+  LogQuery by_regex;
+  by_regex.regex = "TORN-PAR";
+  LogQuery by_category;
+  by_category.category = "app";
+  for (const LogQuery& q : {LogQuery{}, by_level, by_text, by_regex, by_category}) {
+    CAPTURE(q.query);
+    CAPTURE(q.level);
+    CAPTURE(q.regex);
+    json r = agentlog::search_logs(layout, q);
+    for (const auto& m : r["matches"]) {
+      CHECK(m["level"] == "info");
+      CHECK(m["msg"] != "TORN-PAR");
+    }
+    CHECK(r["matches"][0]["msg"] == "TORN-PARTS whole");
+    CHECK(r["corruptLines"] == 1);
+    CHECK(r["tornLines"] == 0);  // (that is a last line without its newline)
+    CHECK(r["scannedLines"] == 3);
+  }
+  // The CLI says so on stderr (stdout holds the matches only).
+  fs::create_directories(layout.base());
+  auto cli = agentlog::test::run_agentlog({"logs", "search", "TORN-PAR", "--root", root.path().string()});
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out.find("TORN-PARTS whole") != std::string::npos);
+  CHECK(cli.err.find("1 line skipped: cut short (a writer killed mid-line) or not log lines") !=
+        std::string::npos);
+}
+
 TEST_CASE("every filter") {
   TempDir root;
   auto layout = make_logs(root);

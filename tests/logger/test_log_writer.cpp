@@ -409,6 +409,45 @@ TEST_CASE("ProjectLog: LOG_FORMAT=text, per-category levels, LOGGING_ENABLED, se
   CHECK(s->format == agentlog::LogFormat::kJson);
 }
 
+TEST_CASE("a logs directory removed while the writer runs is created again, with its lock file") {
+  TempDir root;
+  RotationPolicy p;
+  p.compress = false;
+  LogWriter w(root / "logs", p);
+  w.append(numbered(1));
+  fs::remove_all(root / "logs");
+  w.append(numbered(2));
+  CHECK(agentlog::test::read_text(root / "logs/latest.log") == numbered(2));
+  CHECK(fs::exists(root / "logs/.lock"));  // and it is the one locked: a new process locks against us
+  fs::remove(root / "logs/.lock");         // the lock file alone
+  w.append(numbered(3));
+  CHECK(fs::exists(root / "logs/.lock"));
+  CHECK(agentlog::test::read_text(root / "logs/latest.log") == numbered(2) + numbered(3));
+}
+
+TEST_CASE("ProjectLog: a buffered message larger than the buffer limit (16 MiB) is written whole") {
+  TempDir dir;
+  auto layout = agentlog::ProjectLayout::at(dir.path());
+  agentlog::test::write_text(layout.env_logging(), "LOG_COMPRESS_ARCHIVES=false\n");
+  agentlog::ProjectLog log(layout);
+  const std::string huge = std::string(17 << 20, 'A') + "END-OF-HUGE";
+  for (std::string_view msg :
+       {std::string_view("before"), std::string_view(huge), std::string_view("after")}) {
+    agentlog::LogRecord r;
+    r.msg = msg;
+    log.write(r, false);  // an info line: buffered
+  }
+  log.flush();
+  log.writer().wait_idle();
+  std::vector<std::string> msgs;
+  for (const auto& f : all_files(layout.logs_dir()))
+    for (const auto& l : lines_of(f.text)) msgs.push_back(json::parse(l)["msg"]);
+  REQUIRE(msgs.size() == 3);
+  CHECK(msgs[0] == "before");
+  CHECK(msgs[1] == huge);  // alone in a file: it is longer than LOG_MAX_SIZE_MB
+  CHECK(msgs[2] == "after");
+}
+
 TEST_CASE("JSON lines: escaping, invalid UTF-8 replaced, trace ids; every line parses") {
   json fields = {{"k", "v"}};
   agentlog::LogRecord r;

@@ -1,10 +1,15 @@
-// The C++ Logger API and the spdlog sink as a user program uses them (in process; the installed package is
-// tested by tests/logger/consumer).
+// The C++ Logger API and the spdlog sink as a user program uses them: in process, and through
+// logger_program.cpp where only a real process shows the behaviour (fork, exit, static destructors, stderr).
+// The installed package is tested by tests/logger/consumer.
 #include <doctest/doctest.h>
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -12,6 +17,7 @@
 
 #include "agentlog/logger.hpp"
 #include "agentlog/spdlog_sink.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 using agentlog::test::TempDir;
@@ -114,4 +120,115 @@ TEST_CASE("spdlog sink: an spdlog logger writes agentlog lines (category = logge
   CHECK(lines[0]["category"] == "api");
   CHECK(lines[0]["level"] == "info");
   CHECK(lines[1]["level"] == "fatal");
+}
+
+// ------------------------------------------------------------------ real processes: fork, exit, stderr
+
+namespace {
+
+agentlog::test::ProcessResult run_program(const fs::path& root, const std::string& scenario) {
+  return agentlog::test::run_process({LOGGER_PROGRAM, scenario}, "", root,
+                                     {{"AGENTLOG_ROOT", root.string()}});
+}
+
+int count_msg(const std::vector<json>& lines, const std::string& msg) {
+  return static_cast<int>(
+      std::count_if(lines.begin(), lines.end(), [&](const json& l) { return l["msg"] == msg; }));
+}
+
+}  // namespace
+
+TEST_CASE("Logger across fork(): a child forked while other threads log can log (no lock is left held)") {
+  TempDir root;
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.logging",
+                             "LOG_MAX_SIZE_MB=1000\n");  // one file
+  auto r = run_program(root.path(), "fork-while-logging");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);  // the number of children stuck in their first log call
+  CHECK(r.err.empty());
+  auto lines = read_lines(root.path());
+  CHECK(count_msg(lines, "child") == 100);
+  CHECK(count_msg(lines, "a new logger in the child") == 10);
+}
+
+TEST_CASE(
+    "Logger across fork(): children lock logs/.lock against their parent and each other (their own lock "
+    "file)") {
+  TempDir root;
+  agentlog::test::write_text(
+      root / ".ai-agents/logging/config/.env.logging",
+      "LOG_MAX_SIZE_MB=0.01\nLOG_COMPRESS_ARCHIVES=false\nLOG_MAX_ARCHIVES=0\nLOG_MAX_TOTAL_MB=0\n");
+  auto r = run_program(root.path(), "fork-writers");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());  // a rotation done twice at once fails ("cannot rotate")
+  const fs::path logs = root / ".ai-agents/logging/logs";
+  std::vector<fs::path> files = {logs / "latest.log"};
+  for (const auto& d : fs::directory_iterator(logs / "archive")) {
+    if (fs::exists(d.path() / "latest.log"))
+      files.push_back(d.path() / "latest.log");
+    else
+      FAIL_CHECK("an archive folder without its file (a rotation done twice): " << d.path());
+  }
+  CHECK(files.size() > 20);
+  std::map<int, std::set<int>> seen;
+  int parent = 0, lines = 0;
+  for (const auto& f : files) {
+    std::istringstream in(agentlog::test::read_text(f));
+    for (std::string l; std::getline(in, l); ++lines) {
+      json j = json::parse(l, nullptr, false);
+      REQUIRE_MESSAGE(!j.is_discarded(), "not a whole line in " << f << ": '" << l << "'");
+      if (j["msg"] == "parent") {
+        ++parent;
+        continue;
+      }
+      CHECK(seen[j["fields"]["p"].get<int>()].insert(j["fields"]["i"].get<int>()).second);  // once
+    }
+  }
+  CHECK(parent == 1);
+  CHECK(lines == 1 + 4 * 1500);
+  for (int p = 0; p < 4; ++p) CHECK(seen[p].size() == 1500);
+}
+
+TEST_CASE(
+    "Logger across fork(): a child's info line is written by its own flusher, with the child's pid and tid") {
+  TempDir root;
+  auto r = run_program(root.path(), "fork-flusher");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);  // the child's line reached the file while the child lived (it was then killed)
+  const long child = std::stol(r.out);
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["msg"] == "parent-line");
+  CHECK(lines[0]["tid"] == lines[0]["pid"]);
+  CHECK(lines[1]["msg"] == "child-line");
+  CHECK(lines[1]["pid"] == child);
+  CHECK(lines[1]["tid"] == child);  // not the parent's thread id
+}
+
+TEST_CASE("Logger at exit: lines logged by static destructors and by earlier atexit handlers are written") {
+  TempDir root;
+  auto r = run_program(root.path(), "static-destructor");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["msg"] == "service started");
+  CHECK(lines[1]["msg"] == "atexit handler ran");
+  CHECK(lines[2]["msg"] == "service stopped");
+}
+
+TEST_CASE(
+    "Logger: info lines that cannot be written are reported on stderr while running and counted at exit") {
+  TempDir root;
+  agentlog::test::write_text(root / ".ai-agents/logging/logs", "a file where the logs directory should be");
+  auto r = run_program(root.path(), "unwritable");
+  CHECK(r.exit_code == 0);
+  const std::string lock = (root / ".ai-agents/logging/logs/.lock").string();
+  // Once (a minute) by the flusher, with the lines kept for the next try; then the count at exit.
+  CHECK(r.err == "agentlog: cannot open " + lock + ": Not a directory (5 lines kept, retrying)\n" +
+                     "agentlog: 5 log lines could not be written to " +
+                     (root / ".ai-agents/logging/logs/latest.log").string() + ": cannot open " + lock +
+                     ": Not a directory\n");
 }

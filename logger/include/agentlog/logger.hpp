@@ -16,8 +16,10 @@
 // source registers it in integrations/registry.json ("loggers").
 //
 // Lines are buffered (64 KiB) and written every 200 ms, at once for warn and above, before fork() and at
-// exit; flush_all() writes them now. Logging never throws: a write error is reported once a minute on
-// stderr and the lines are kept for the next try.
+// exit (and at once from then on: static destructors log too); flush_all() writes them now. A forked child
+// logs on its own (lock file, flusher, tid), whatever other threads were doing at the fork. Logging never
+// throws: a write error is reported once a minute on stderr and the lines are kept for the next try (up to
+// 16 MiB); at exit, the lines that could not be written are counted on stderr.
 //
 // Thread-safety: Logger and Timer methods may be called from any thread; Logger& stays valid for the whole
 // process (also in static destructors).

@@ -39,5 +39,7 @@ int log_level_index(std::string_view name);
 
 // The calling thread's kernel thread id (cached).
 long current_tid();
+// Drops the calling thread's cached id: a fork child's thread has a new one (pthread_atfork child handler).
+void forget_current_tid();
 
 }  // namespace agentlog

@@ -2,7 +2,9 @@
 // streamed line by line (never read whole); a fixed string is looked for in the raw line before any JSON is
 // parsed; regular expressions use RE2 (linear time, bounded memory: a pattern from an agent cannot hang the
 // server). JSON lines and the human text form ("[14:30:25.100] INFO [api] message") are both read. A torn
-// last line (a writer killed mid-write) is skipped and counted.
+// last line (a writer killed mid-write, or writing it now) is skipped and counted (tornLines); so is a line
+// cut short by a killed writer that the next writer left on a line of its own, and any other line looked at
+// that is not a log line (corruptLines): neither is ever a match.
 //
 // Thread-safety: free functions; each call opens its own files.
 #pragma once
@@ -41,7 +43,8 @@ class LogQueryError : public std::runtime_error {
 // Merges the saved filter `name` of config/filters.json into `q` (explicit values win).
 void apply_saved_filter(const ProjectLayout& layout, const std::string& name, LogQuery& q);
 
-// {matches: [{ts, level, category, source, msg, fields, file, line}], nextCursor, scannedLines, tornLines}
+// {matches: [{ts, level, category, source, msg, fields, file, line}], nextCursor, scannedLines, tornLines,
+//  corruptLines}
 nlohmann::json search_logs(const ProjectLayout& layout, const LogQuery& q);
 
 }  // namespace agentlog

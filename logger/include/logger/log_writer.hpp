@@ -6,7 +6,9 @@
 // latest.log changed) before it writes. A failed write is truncated back, so a torn line never stays in the
 // middle of the file.
 //
-// Thread-safety: every public member may be called from any thread.
+// Thread-safety: every public member may be called from any thread. Across fork(): the owner calls
+// before_fork() in its pthread_atfork prepare handler and after_fork_in_parent() / after_fork_in_child() in
+// the others (ProjectLog does); the child then opens its own lock file and latest.log.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -78,17 +81,36 @@ class LogWriter {
 
   std::uint64_t rotations() const;  // rotations done by this writer
 
+  // fork() with no append under way: holds the writer's lock until one of the after_fork calls.
+  void before_fork();
+  void after_fork_in_parent();
+  // The child shares the parent's open files: a flock belongs to the open file description, so with the
+  // parent's logs/.lock they would hold (and release) one lock together. It opens its own on the next append,
+  // and gets its own maintenance thread (the parent's is not in this process).
+  void after_fork_in_child();
+
   const std::filesystem::path& logs_dir() const { return dir_; }
   std::filesystem::path latest() const { return dir_ / "latest.log"; }
   std::filesystem::path archive_dir() const { return dir_ / "archive"; }
 
  private:
+  // Background compression and retention. Replaced in a fork child (the parent's thread, and whatever state
+  // its mutex and condition variable were in, are not the child's), else set once.
+  struct Maintenance {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool pending = false, running = false, stop = false;
+    std::thread thread;
+    pid_t pid = 0;  // the process that started `thread`
+  };
+
+  void lock_file_locked();
   void ensure_open_locked();
   void append_locked(std::string_view lines, std::size_t& pos);
   void rotate_locked(std::int64_t now);
   bool period_ended(std::int64_t created_ms, std::int64_t now) const;
   void schedule_maintenance();
-  void worker_loop();
+  void worker_loop(Maintenance& work);
 
   const std::filesystem::path dir_;
   MsClock clock_;
@@ -102,11 +124,7 @@ class LogWriter {
   std::int64_t created_ms_ = 0;            // when the open latest.log was started (logs/.latest.meta)
   std::uint64_t rotations_ = 0;
 
-  std::mutex work_mutex_;
-  std::condition_variable work_cv_;
-  bool work_pending_ = false, work_running_ = false, stop_ = false;
-  std::thread worker_;
-  pid_t worker_pid_ = 0;  // a fork child has no worker: it waits for none
+  std::unique_ptr<Maintenance> work_ = std::make_unique<Maintenance>();
 };
 
 // Gzips `file` to `file`.gz (through a temporary and rename) and removes `file`. False when another process

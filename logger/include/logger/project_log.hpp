@@ -4,9 +4,14 @@
 //
 // Every writer in agentlog goes through it: the log_event tool, the hooks, the HTTP API, the spdlog sink
 // and the C++ Logger API. Write-through callers (the tool) flush each record before returning; the Logger
-// buffers up to 64 KiB and flushes every 200 ms, on warn and above, before fork() and at exit.
+// buffers up to 64 KiB and flushes every 200 ms, on warn and above, before fork() and at exit. A buffered
+// line that cannot be written stays buffered (up to 16 MiB) and the error is reported on stderr once a
+// minute; at exit, the lines that could not be written are counted on stderr.
 //
 // Thread-safety: all members are thread-safe. One instance per logs directory per process (shared()).
+// The shared instances are fork-safe: pthread_atfork handlers hold every lock across fork() (in the order
+// registry, settings_mutex_, buffer_mutex_, the writer's), and the child starts with an empty buffer, its
+// own lock file, flusher thread, pid and tid.
 #pragma once
 
 #include <array>
@@ -65,10 +70,20 @@ class ProjectLog {
   LogWriter& writer() { return writer_; }
   const ProjectLayout& layout() const { return layout_; }
 
+  // The process's pthread_atfork and atexit handlers (for the shared instances).
+  void before_fork();
+  void after_fork_in_parent();
+  void after_fork_in_child();
+  // The last flush: reports the lines that cannot be written; every line logged after it (by static
+  // destructors, later atexit handlers) is written at once.
+  void flush_at_exit();
+
  private:
+  // With buffer_mutex_ held:
   void flush_locked();
-  void write_through_locked(std::string_view line);  // with buffer_mutex_ held
-  void start_flusher();
+  void write_through_locked(std::string_view line);
+  void start_flusher_locked();
+  void report_locked(const char* error);
 
   ProjectLayout layout_;
   MsClock clock_;
@@ -81,11 +96,13 @@ class ProjectLog {
   std::atomic<const LogSettings*> current_{nullptr};
   std::atomic<std::int64_t> next_check_ms_{0};
 
-  std::mutex buffer_mutex_;
+  std::mutex buffer_mutex_;  // guards the members below
   std::string buffer_;
-  std::once_flag flusher_once_;
+  std::size_t dropped_lines_ = 0;         // not kept: more than 16 MiB waited for the disk
+  std::int64_t last_report_ms_ = 0;       // the last write error reported on stderr
+  bool exiting_ = false;                  // after flush_at_exit(): nothing waits in the buffer
+  std::unique_ptr<std::thread> flusher_;  // started by the first buffered line (in each process)
   std::atomic<bool> stop_{false};
-  std::thread flusher_;
 };
 
 }  // namespace agentlog
