@@ -234,6 +234,18 @@ void Server::on_message(json message) {
     start_tool_call(id, std::move(params));
     return;
   }
+  if (method == "resources/read" ||
+      method == "resources/list") {  // a trace's read or the store's search may take
+    std::lock_guard lock(mutex_);    // seconds: on a worker, as tools/call
+    queue_.push_back(
+        Job{method, [this, id, method, params = std::move(params)] { answer(id, method, params); }});
+    queue_cv_.notify_one();
+    return;
+  }
+  answer(id, method, params);
+}
+
+void Server::answer(const json& id, const std::string& method, const json& params) {
   try {
     if (!params.is_object()) throw RpcError::invalid_params("params must be an object");
     send(make_result_reply(id, dispatch(method, params)));

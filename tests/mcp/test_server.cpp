@@ -166,6 +166,14 @@ struct Fixture {
     latest.name = "latest";
     latest.read = [](const std::string& uri) { return ResourceContents{uri, "text/plain", "hello"}; };
     resources.add(latest);
+    Resource big = latest;  // a read that takes a while (a trace of 200,000 spans)
+    big.uri = "log://big";
+    big.name = "big";
+    big.read = [this](const std::string& uri) {
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      return ResourceContents{uri, "text/plain", "big"};
+    };
+    resources.add(big);
 
     ServerInfo info;
     info.version = "1.2.3";
@@ -397,6 +405,14 @@ TEST_CASE("resources list and read") {
   CHECK(list["result"]["resources"][0]["uri"] == "log://latest");
   f.transport.push(req(2, "resources/read", {{"uri", "log://latest"}}));
   CHECK(f.transport.reply(2)["result"]["contents"][0]["text"] == "hello");
+  // A slow read runs beside the rest: ping and tool calls are answered meanwhile (they waited behind it).
+  f.transport.push(req(3, "resources/read", {{"uri", "log://big"}}));
+  f.transport.push(req(4, "ping"));
+  CHECK(f.transport.reply(4, std::chrono::milliseconds(2000)).contains("result"));
+  f.transport.push(req(5, "tools/call", {{"name", "echo"}, {"arguments", json::object()}}));
+  CHECK(f.transport.reply(5, std::chrono::milliseconds(2000)).contains("result"));
+  f.release = true;
+  CHECK(f.transport.reply(3)["result"]["contents"][0]["text"] == "big");
 }
 
 TEST_CASE("input end waits for calls in flight, then serve returns") {

@@ -75,6 +75,8 @@ class Server {
   json dispatch(const std::string& method, const json& params);
   json initialize(const json& params);
   void start_tool_call(const json& id, json params);
+  // Replies to a request other than tools/call (its result, or its error).
+  void answer(const json& id, const std::string& method, const json& params);
   // `deferred`: the reply may wait in the transport for the worker's next flush (see worker_loop).
   void run_tool_call(const json& id, json params, std::shared_ptr<std::atomic<bool>> cancelled, bool deferred);
   json request_client(const std::string& method, const json& params);
