@@ -9,7 +9,6 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 #include "logger/event_writer.hpp"
@@ -63,99 +62,203 @@ bool covers_protected(const std::string& word) {
   return false;
 }
 
-// Claude Code's settings, which register this guard: the agent turning it off would not be audited.
+// Claude Code's settings, which register this guard (the agent turning it off would not be audited), or the
+// .claude folder holding them; also through a glob.
 bool claude_settings(const std::string& path) {
-  const fs::path p = fs::path(path).lexically_normal();
-  return p.parent_path().filename() == ".claude" &&
-         (p.filename() == "settings.json" || p.filename() == "settings.local.json");
+  std::vector<std::string> parts;
+  for (const auto& part : fs::path(path).lexically_normal())
+    if (!part.empty()) parts.push_back(part.string());
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    if (component_matches(parts[i], ".claude") &&
+        (i + 1 == parts.size() ||
+         (i + 2 == parts.size() && (component_matches(parts[i + 1], "settings.json") ||
+                                    component_matches(parts[i + 1], "settings.local.json")))))
+      return true;
+  return false;
 }
 
-// The word with the shell's quoting taken out (`".ai-agents"/x`, `.en\v.logging`).
-std::string unquoted(std::string word) {
-  std::erase_if(word, [](char c) { return c == '"' || c == '\'' || c == '\\'; });
-  return word;
-}
+// One command of a shell line as the shell would run it: its words with the quoting taken out (brace
+// expansions expanded), the files it redirects its output into, and whether its input is the output of the
+// command before it (`|`).
+struct ShellCommand {
+  std::vector<std::string> words;
+  std::vector<std::string> targets;
+  bool piped = false;
+};
 
-// A word of a command names a protected file or a folder holding one: as written, and relative to the
-// command's working directory (the agent's shell keeps the folder it went into).
-bool word_protected(const std::string& word, const fs::path& cwd) {
-  const std::string w = unquoted(word);
-  if (covers_protected(w) || claude_settings(w)) return true;
-  return !cwd.empty() && !w.empty() && w[0] != '/' && w[0] != '~' && covers_protected((cwd / w).string());
-}
-
-std::vector<std::string> words_of(std::string text) {
-  for (char& c : text)
-    if (std::strchr(";|&()<>`$=", c)) c = ' ';
+// `{a,b}` in a word, expanded as bash does (`.ai-agents/logging/{audit,approvals}`); at most 64 words.
+std::vector<std::string> brace_expanded(const std::string& word) {
+  const std::size_t open = word.find('{');
+  const std::size_t close = open == std::string::npos ? open : word.find('}', open);
+  if (close == std::string::npos || word.find(',', open) > close) return {word};
   std::vector<std::string> out;
-  std::stringstream split(text);
-  for (std::string w; split >> w;) out.push_back(w);
+  const std::vector<std::string> rests = brace_expanded(word.substr(close + 1));
+  std::stringstream alternatives(word.substr(open + 1, close - open - 1));
+  for (std::string alt; std::getline(alternatives, alt, ',');)
+    for (const auto& rest : rests) {
+      if (out.size() == 64) return out;
+      out.push_back(word.substr(0, open) + alt + rest);
+    }
   return out;
 }
 
-bool touches_protected(const std::string& text, const fs::path& cwd) {
-  if (names_protected(unquoted(text))) return true;
-  const auto words = words_of(text);
-  return std::any_of(words.begin(), words.end(),
-                     [&](const std::string& w) { return word_protected(w, cwd); });
-}
-
-// The parts of `text` between separators (the longer ones first: "&&" before "&").
-std::vector<std::string> split_at(const std::string& text, std::initializer_list<const char*> separators) {
-  std::vector<std::string> out(1);
-  for (std::size_t i = 0; i < text.size();) {
-    const char* hit = nullptr;
-    for (const char* sep : separators)
-      if (text.compare(i, std::strlen(sep), sep) == 0) {
-        hit = sep;
-        break;
+// Splits a shell line into its commands, at ; && || & | newlines and parentheses outside quotes. A
+// backslash keeps the next character; `$'...'` is read as a single-quoted word.
+std::vector<ShellCommand> parse_shell(const std::string& line) {
+  std::vector<ShellCommand> out(1);
+  std::string word;
+  bool in_word = false, target_next = false;
+  auto end_word = [&] {
+    if (!in_word) return;
+    if (target_next)
+      out.back().targets.push_back(word);
+    else
+      for (auto& w : brace_expanded(word)) out.back().words.push_back(w);
+    word.clear();
+    in_word = target_next = false;
+  };
+  auto next_command = [&](bool piped) {
+    end_word();
+    out.push_back({});
+    out.back().piped = piped;
+  };
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '\\' && i + 1 < line.size()) {
+      if (line[i + 1] != '\n') word += line[i + 1], in_word = true;  // (a line continuation joins)
+      ++i;
+    } else if (c == '\'' || (c == '$' && i + 1 < line.size() && line[i + 1] == '\'')) {
+      if (c == '$') ++i;
+      const std::size_t close = line.find('\'', i + 1);
+      word += line.substr(i + 1, close == std::string::npos ? std::string::npos : close - i - 1);
+      in_word = true;
+      i = close == std::string::npos ? line.size() : close;
+    } else if (c == '"') {
+      for (++i; i < line.size() && line[i] != '"'; ++i) {
+        if (line[i] == '\\' && i + 1 < line.size()) ++i;
+        word += line[i];
       }
-    if (hit) {
-      out.emplace_back();
-      i += std::strlen(hit);
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      end_word();
+    } else if (c == ';' || c == '\n' || c == '(' || c == ')') {
+      next_command(false);
+    } else if (c == '&' || c == '|') {
+      const bool doubled = i + 1 < line.size() && line[i + 1] == c;
+      if (c == '&' && i + 1 < line.size() && line[i + 1] == '>') continue;  // &> : the '>' follows
+      if (c == '|' && i > 0 && line[i - 1] == '>') continue;                // >| : a redirection
+      next_command(c == '|' && !doubled);
+      if (doubled) ++i;
+    } else if (c == '>' || c == '<') {
+      if (in_word && std::all_of(word.begin(), word.end(),
+                                 [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))
+        word.clear(), in_word = false;  // 2> : the descriptor, not a word
+      end_word();
+      while (i + 1 < line.size() && (line[i + 1] == '>' || line[i + 1] == '|')) ++i;
+      if (i + 1 < line.size() && line[i + 1] == '&') {  // >&2, 2>&1: to a descriptor
+        for (++i; i + 1 < line.size() && std::isdigit(static_cast<unsigned char>(line[i + 1]));) ++i;
+        continue;
+      }
+      target_next = c == '>';  // what `<` reads is a word like any (a read)
     } else {
-      out.back() += text[i++];
+      word += c;
+      in_word = true;
     }
   }
+  end_word();
   return out;
 }
 
-// A command that leaves the protected files as they are: every pipeline (split at ; && || & and newlines)
-// that names one, or a folder holding one, is made of reading commands only (what they read may flow on
-// through the pipe: `| xargs sed -i` is not a read), redirects nothing into a file, and no command
-// substitution could build a path.
-bool plain_read(const std::string& command, const fs::path& cwd) {
-  if (!touches_protected(command, cwd)) return true;
-  for (const char* hidden : {"`", "$(", "<(", ">(", "eval "})
-    if (command.find(hidden) != std::string::npos) return false;
-  static const char* const reads[] = {"cat",  "head", "tail", "less", "more", "grep", "wc",        "ls",
-                                      "stat", "du",   "file", "find", "jq",   "diff", "sha256sum", "cmp"};
-  for (std::string pipeline : split_at(command, {"&&", "||", ";", "&", "\n"})) {
-    if (!touches_protected(pipeline, cwd)) continue;
-    for (const char* harmless : {"2>&1", ">&2", "2>/dev/null", ">/dev/null"})
-      for (std::size_t p; (p = pipeline.find(harmless)) != std::string::npos;)
-        pipeline.erase(p, std::strlen(harmless));
-    if (pipeline.find('>') != std::string::npos) return false;
-    for (const auto& command_part : split_at(pipeline, {"|"})) {
-      std::vector<std::string> words;
-      std::stringstream split(command_part);
-      for (std::string w; split >> w;) words.push_back(unquoted(w));
-      if (words.empty()) continue;
-      if (std::find(std::begin(reads), std::end(reads), words[0]) == std::end(reads)) return false;
-      for (const auto& w : words)  // find's actions that change files
-        if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
-            w == "-fls")
-          return false;
-    }
-  }
+// A word names a protected file or a folder holding one: as written, and relative to the directory the
+// command runs in (the agent's shell keeps the folder it went into).
+bool word_protected(std::string w, const fs::path& cwd) {
+  if (names_protected(w))
+    return true;  // a path hidden in a script's text (python3 -c 'open(".env.tracing")')
+  if (const std::size_t eq = w.find('='); eq != std::string::npos && word_protected(w.substr(eq + 1), cwd))
+    return true;  // --output=PATH
+  for (const char* var : {"${CLAUDE_PROJECT_DIR}", "$CLAUDE_PROJECT_DIR"})
+    if (const char* dir = std::getenv("CLAUDE_PROJECT_DIR"); dir && w.starts_with(var))
+      w = dir + w.substr(std::strlen(var));
+  if (covers_protected(w) || claude_settings(w)) return true;
+  return !cwd.empty() && !w.empty() && w[0] != '/' && w[0] != '~' &&
+         (covers_protected((cwd / w).string()) || claude_settings((cwd / w).string()));
+}
+
+// Commands that change no file (what they print may be redirected: that target is checked on its own).
+bool reads_only(const std::vector<std::string>& words) {
+  static const char* const reads[] = {
+      "cat",  "head", "tail", "less", "more",   "grep", "rg",   "wc",       "ls",      "stat", "du",
+      "file", "find", "jq",   "diff", "cmp",    "sort", "uniq", "cut",      "tr",      "nl",   "sha256sum",
+      "tree", "test", "[",    "echo", "printf", "cd",   "pwd",  "realpath", "readlink"};
+  if (words.empty()) return false;
+  const std::string name = fs::path(words[0]).filename().string();
+  if (name == "git")  // git's reading subcommands
+    return words.size() > 1 && (words[1] == "diff" || words[1] == "log" || words[1] == "show" ||
+                                words[1] == "status" || words[1] == "blame" || words[1] == "ls-files");
+  if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
+  for (const auto& w : words)  // find's actions that change files; sort -o writes one
+    if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
+        w == "-fls" || (name == "sort" && w.starts_with("-o")))
+      return false;
   return true;
 }
 
-// The human's `agentlog approvals approve|deny`, in any quoting: any use of the approvals command but its
-// listing.
-bool runs_approvals(const std::string& command) {
-  static const std::regex decision(R"((^|[\s;&|(])approvals(\s|$)(?!\s*(list|--help|-h)\b))");
-  return std::regex_search(unquoted(command), decision);
+// A command that leaves the protected files as they are: each of its commands that names one, or a folder
+// holding one, only reads, and so does every command its output is piped into (`| xargs sed -i` is not a
+// read); nothing is redirected into one; no command substitution could build a path to one; `sh -c` and
+// `eval` are checked as the command they run.
+bool plain_read(const std::string& line, fs::path cwd, int depth = 0) {
+  if (depth > 4) return false;
+  const auto commands = parse_shell(line);
+  bool touches = false;
+  bool tainted = false;  // the pipeline's earlier command read a protected file
+  for (const auto& cmd : commands) {
+    std::vector<std::string> words = cmd.words;
+    // NAME=value before a command is its environment; alone, an assignment (of a path, maybe) is not a read.
+    bool assigned = false;
+    while (!words.empty() && words[0].find('=') != std::string::npos && words[0][0] != '=' &&
+           words[0][0] != '-') {
+      assigned = assigned || word_protected(words[0].substr(words[0].find('=') + 1), cwd);
+      words.erase(words.begin());
+    }
+    for (const auto& t : cmd.targets)
+      if (word_protected(t, cwd)) return false;
+    if (!words.empty()) {
+      const std::string name = fs::path(words[0]).filename().string();
+      if ((name == "sh" || name == "bash" || name == "zsh") && words.size() > 2 && words[1] == "-c" &&
+          !plain_read(words[2], cwd, depth + 1))
+        return false;
+      if (name == "eval" && words.size() > 1 && !plain_read(words[1], cwd, depth + 1)) return false;
+    }
+    const bool names = assigned || std::any_of(words.begin(), words.end(),
+                                               [&](const std::string& w) { return word_protected(w, cwd); });
+    touches = touches || names;
+    if (!cmd.piped) tainted = false;
+    if ((names || tainted) && !reads_only(words)) return false;
+    tainted = tainted || names;
+    if (!words.empty() && words[0] == "cd" && words.size() > 1)  // later commands run there
+      cwd = (fs::path(words[1]).is_absolute() ? fs::path(words[1]) : cwd / words[1]).lexically_normal();
+  }
+  for (const char* hidden : {"`", "$(", "<(", ">("})
+    if (touches && line.find(hidden) != std::string::npos) return false;
+  return true;
+}
+
+// The human's `agentlog approvals approve|deny`: agentlog's approvals command, in any quoting, with anything
+// but its listing after it, or agentlog given a word the hook cannot read (`agentlog $a ...`).
+bool runs_approvals(const std::string& line) {
+  for (const auto& cmd : parse_shell(line)) {
+    const auto& w = cmd.words;
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      if (fs::path(w[i]).filename() != "agentlog") continue;
+      if (i + 1 == w.size()) return cmd.piped;  // its arguments from the pipe (xargs)
+      const std::string& sub = w[i + 1];
+      if (sub.find_first_of("$`") != std::string::npos) return true;
+      if (sub == "approvals")
+        return !(i + 2 < w.size() && (w[i + 2] == "list" || w[i + 2] == "--help" || w[i + 2] == "-h"));
+    }
+  }
+  return false;
 }
 
 // The project whose guard this is: --root, else the one Claude Code runs in ($CLAUDE_PROJECT_DIR), else the
@@ -251,11 +354,10 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
     if (!plain_read(command, cwd))
       return "the command names a protected file (.env files, the audit log, approvals, Claude Code's "
              "settings) or "
-             "a folder holding one, and is not a plain read (cat, head, tail, less, more, grep, wc, ls, "
-             "stat, du, "
-             "file, jq, diff, find without -delete or -exec, nothing redirected into a file or piped on to "
-             "another "
-             "command); only the human may change these files";
+             "a folder holding one, and is not a plain read (cat, head, tail, grep, rg, jq, ls, find without "
+             "-delete or -exec, git diff/log/show/status and the like, piped into reads only, nothing "
+             "redirected "
+             "into such a file); only the human may change these files";
     if (runs_approvals(command))
       return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; ask "
              "the "

@@ -376,16 +376,23 @@ TEST_CASE(
   CHECK_FALSE(fs::exists(root / "sub/.ai-agents/logging"));
 
   // Writing commands, however the path is spelt or passed on.
-  for (const char* cmd :
+  for (const std::string cmd :
        {"find .ai-agents/logging/config -name .env.tracing | xargs sed --in-place s/true/false/",
         "ls .ai-agents/logging/config/.env.tracing | xargs -I{} cp /tmp/evil {}",
         "grep -l x .ai-agents/logging/config/.env.tracing | xargs rm",
-        "cp /tmp/evil .ai-agent?/logging/conf*/.env.l*", "rm -rf .[a]i-agents", "cd .ai-age*/logging/config",
-        "echo X >> .ai-agents/logging/config/.en\\v.logging", "rm -rf .??*",
-        "rm -r \".ai-agents\"/logging/audit", "F=.ai-agents/logging/config/.env.tracing; echo x > $F",
+        "cp /tmp/evil .ai-agent?/logging/conf*/.env.l*", "rm -rf .[a]i-agents",
+        "cd .ai-age*/logging && rm -rf conf*", "echo X >> .ai-agents/logging/config/.en\\v.logging",
+        "rm -rf .??*", "rm -r \".ai-agents\"/logging/audit",
+        "F=.ai-agents/logging/config/.env.tracing; echo x > $F",
         "cat .ai-agents/logging/config/.env.tracing > /tmp/copy && cp /tmp/copy "
         "/x/.ai-agents-old/p/.ai-agents/logging/config/.env.tracing",
-        "echo '{\"disableAllHooks\":true}' > .claude/settings.local.json"}) {
+        "echo '{\"disableAllHooks\":true}' > .claude/settings.local.json",
+        // A second review's: braces, a cd earlier in the line, quoted separators, sh -c, the .claude folder.
+        "rm -rf .ai-agents/logging/{audit,approvals}", "cd .ai-agents/logging/logs && rm -rf ../audit",
+        "sed -i -e 's/true/false/' -e '#;cat' .ai-agents/logging/config/.env.tracing",
+        "sh -c 'rm -rf .ai-agents'", "bash -c \"echo x > .ai-agents/logging/config/.env.tracing\"",
+        "rm -rf .claude", "mv .claude .claude.off", "cp x .claude/settings*.json",
+        "cp x --target-directory=.ai-agents/logging/audit"}) {
     CAPTURE(cmd);
     CHECK(bash(cmd) == 2);
   }
@@ -396,10 +403,12 @@ TEST_CASE(
   CHECK(bash("cat config/.env.tracing", inside) == 0);
   CHECK(bash("rm -rf traces", inside) == 0);
   // The approvals, in any quoting.
-  for (const char* cmd :
+  for (const std::string cmd :
        {"agentlog approvals 'approve' apr-1", "agentlog approvals \"approve\" apr-1",
         "agentlog approvals appro\\ve apr-1", "X=approve; agentlog approvals $X apr-1",
-        "echo approve apr-1 | xargs agentlog approvals", "USER=alice agentlog approvals deny apr-1"}) {
+        "echo approve apr-1 | xargs agentlog approvals", "USER=alice agentlog approvals deny apr-1",
+        "agentlog {approvals,approve} apr-1", "agentlog appr$'o'vals approve apr-1",
+        "a=approvals; agentlog $a approve apr-1"}) {
     CAPTURE(cmd);
     CHECK(bash(cmd) == 2);
   }
@@ -409,11 +418,21 @@ TEST_CASE(
         2);
   // The user's own files and ordinary commands pass (they were blocked by a name's substring, or by a '>'
   // anywhere in a command that also listed the tree).
-  for (const char* cmd : {"cp .env.example config/.env", "vim app/config/.env.production",
-                          "mkdir -p src/logging/audit && touch src/logging/audit/mod.rs",
-                          "ls .ai-agents && echo done > notes.txt",
-                          "cat .ai-agents/logging/config/.env.tracing 2>/dev/null | grep LEVEL",
-                          "agentlog approvals list", "cat .claude/settings.json", "cat docs/approvals.md"}) {
+  for (const std::string cmd :
+       {"cp .env.example config/.env", "vim app/config/.env.production",
+        "mkdir -p src/logging/audit && touch src/logging/audit/mod.rs",
+        "ls .ai-agents && echo done > notes.txt",
+        "cat .ai-agents/logging/config/.env.tracing 2>/dev/null | grep LEVEL", "agentlog approvals list",
+        "cat .claude/settings.json", "cat docs/approvals.md",
+        // Ordinary work a text match blocked: a quoted '|', the word approvals, reads piped
+        // on, ignoring the tree, a cd earlier in the line.
+        "grep -E 'LEVEL|ENABLED' .ai-agents/logging/config/.env.tracing",
+        "jq '.records | length' .ai-agents/logging/audit/head.json", "grep -rn approvals src/",
+        "git commit -am \"Add approvals page\"",
+        "cut -d= -f1 .ai-agents/logging/config/.env.tracing | sort | uniq",
+        "LC_ALL=C grep -c . .ai-agents/logging/audit/actions.jsonl 2> /dev/null",
+        "echo '.ai-agents/' >> .gitignore", "git diff .ai-agents/logging/config",
+        "cd .ai-agents/logging && cat config/.env.tracing"}) {
     CAPTURE(cmd);
     CHECK(bash(cmd) == 0);
   }
