@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <map>
@@ -17,6 +18,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "logger/event_writer.hpp"
 #include "logger/files.hpp"
 
 namespace agentlog::policy {
@@ -366,6 +368,63 @@ std::vector<json> AuditLog::list(const AuditFilter& f) const {
   std::reverse(out.begin(), out.end());
   if (out.size() > f.limit) out.resize(f.limit);
   return out;
+}
+
+namespace {
+
+std::optional<fs::path> witness_path(const fs::path& root) {
+  fs::path state;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
+    state = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home == '/')
+    state = fs::path(home) / ".local" / "state";
+  else
+    return std::nullopt;
+  return state / "agentlog" / "projects" / (sha256_hex(root.string()).substr(0, 32) + ".json");
+}
+
+}  // namespace
+
+std::optional<AuditWitness> read_witness(const fs::path& root) {
+  auto path = witness_path(root);
+  if (!path) return std::nullopt;
+  std::ifstream in(*path);
+  if (!in) return std::nullopt;
+  json j = json::parse(in, nullptr, false);
+  if (!j.is_object() || j.value("root", "") != root.string()) return std::nullopt;
+  return AuditWitness{j.value("records", std::int64_t(0)), j.value("lastHash", ""), j.value("time", "")};
+}
+
+void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
+  try {
+    auto path = witness_path(root);
+    const Head head = read_head(log.head_path());
+    if (!path || head.count <= 0) return;
+    if (auto seen = read_witness(root); !replace && seen && seen->records > head.count) return;
+    std::error_code ec;
+    fs::create_directories(path->parent_path(), ec);
+    const json j = {{"root", root.string()},
+                    {"records", head.count},
+                    {"lastHash", head.last_hash},
+                    {"time", iso8601_now_ms()}};
+    write_file_atomic(*path, j.dump() + "\n", 0600);
+  } catch (const std::exception&) {  // a witness that cannot be written is no reason to stop
+  }
+}
+
+std::string witness_problem(const fs::path& root, const AuditLog& log) {
+  auto seen = read_witness(root);
+  if (!seen || seen->records <= 0) return "";
+  std::error_code ec;
+  const Head head = fs::exists(log.head_path(), ec) ? read_head(log.head_path()) : Head{};
+  const std::string had =
+      "the audit log had " + std::to_string(seen->records) + " records when agentlog saw it at " + seen->time;
+  if (head.count <= 0) return had + "; it is gone";
+  if (head.count < seen->records)
+    return had + "; it has " + std::to_string(head.count) + ": records were removed from its end";
+  if (head.count == seen->records && head.last_hash != seen->last_hash)
+    return had + "; record " + std::to_string(seen->records) + " is not the one it saw: the log was replaced";
+  return "";
 }
 
 }  // namespace agentlog::policy
