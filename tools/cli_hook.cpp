@@ -148,7 +148,7 @@ std::vector<ShellCommand> parse_shell(const std::string& line) {
       if (c == '&' && i + 1 < line.size() && line[i + 1] == '>') continue;  // &> : the '>' follows
       if (c == '|' && i > 0 && line[i - 1] == '>') continue;                // >| : a redirection
       next_command(c == '|' && !doubled);
-      if (doubled) ++i;
+      if (doubled || (c == '|' && i + 1 < line.size() && line[i + 1] == '&')) ++i;  // || && |&
     } else if (c == '>' || c == '<') {
       if (in_word && std::all_of(word.begin(), word.end(),
                                  [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))

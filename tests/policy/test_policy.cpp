@@ -380,6 +380,7 @@ TEST_CASE(
        {"find .ai-agents/logging/config -name .env.tracing | xargs sed --in-place s/true/false/",
         "ls .ai-agents/logging/config/.env.tracing | xargs -I{} cp /tmp/evil {}",
         "grep -l x .ai-agents/logging/config/.env.tracing | xargs rm",
+        "grep -l x .ai-agents/logging/config/.env.tracing |& xargs rm",
         "cp /tmp/evil .ai-agent?/logging/conf*/.env.l*", "rm -rf .[a]i-agents",
         "cd .ai-age*/logging && rm -rf conf*", "echo X >> .ai-agents/logging/config/.en\\v.logging",
         "rm -rf .??*", "rm -r \".ai-agents\"/logging/audit",
