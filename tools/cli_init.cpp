@@ -156,6 +156,24 @@ void set_hook(nlohmann::json& settings, const char* event, const std::string& ki
   list = std::move(kept);
 }
 
+// What agentlog found wrong in the project and did about it: on stderr, and in the audit log as its own
+// record.
+void warn_and_record(const ProjectLayout& layout, const std::string& tool, const std::string& error,
+                     const std::vector<std::string>& files) {
+  std::cerr << "agentlog: warning: " << error.substr(error.find("] ") + 2) << "\n";
+  policy::AuditLog(layout.audit_dir())
+      .append({{"time", iso8601_now_ms()},
+               {"agent", {{"name", "agentlog"}, {"version", AGENTLOG_VERSION}}},
+               {"session", ""},
+               {"tool", tool},
+               {"arguments", files.empty() ? nlohmann::json::object() : nlohmann::json{{"files", files}}},
+               {"decision", "allowed"},
+               {"outcome", "error"},
+               {"error", error},
+               {"durationMs", 0},
+               {"files", files}});
+}
+
 }  // namespace
 
 InitReport install_templates(const ProjectLayout& layout) {
@@ -214,33 +232,11 @@ InitReport install_templates(const ProjectLayout& layout) {
                                   ? std::string(", but with TRACING_AI_REQUIRE_APPROVAL=true")
                                   : std::string()) +
                              "; check who removed " + (one ? "it" : "them") + " and set the values again";
-    std::cerr << "agentlog: warning: " << what << "\n";
-    policy::AuditLog(layout.audit_dir())
-        .append({{"time", iso8601_now_ms()},
-                 {"agent", {{"name", "agentlog"}, {"version", AGENTLOG_VERSION}}},
-                 {"session", ""},
-                 {"tool", "agentlog:restore_config"},
-                 {"arguments", {{"files", restored}}},
-                 {"decision", "allowed"},
-                 {"outcome", "error"},
-                 {"error", "[config.restored] " + what},
-                 {"durationMs", 0},
-                 {"files", restored}});
+    warn_and_record(layout, "agentlog:restore_config", "[config.restored] " + what, restored);
   }
   if (!audit_lost.empty()) {
     const std::string what = audit_lost + "; check who removed it (this record starts a new chain)";
-    std::cerr << "agentlog: warning: " << what << "\n";
-    policy::AuditLog(layout.audit_dir())
-        .append({{"time", iso8601_now_ms()},
-                 {"agent", {{"name", "agentlog"}, {"version", AGENTLOG_VERSION}}},
-                 {"session", ""},
-                 {"tool", "agentlog:audit_lost"},
-                 {"arguments", nlohmann::json::object()},
-                 {"decision", "allowed"},
-                 {"outcome", "error"},
-                 {"error", "[audit.lost] " + what},
-                 {"durationMs", 0},
-                 {"files", nlohmann::json::array()}});
+    warn_and_record(layout, "agentlog:audit_lost", "[audit.lost] " + what, {});
   }
   for (const fs::path& dir : {layout.logs_dir(), layout.traces_dir(), layout.audit_dir(), layout.memory_dir(),
                               layout.approvals_dir(), layout.backups_dir(), layout.hooks_dir()}) {
