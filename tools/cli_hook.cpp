@@ -38,14 +38,20 @@ bool component_matches(const std::string& pattern, const char* name) {
   return fnmatch(pattern.c_str(), name, FNM_PATHNAME | FNM_PERIOD) == 0;
 }
 
+// The names of a path's folders and file, `..` and `.` resolved as written (links not followed).
+std::vector<std::string> components(const std::string& path) {
+  std::vector<std::string> parts;
+  for (const auto& part : fs::path(path).lexically_normal())
+    if (!part.empty() && part != "/") parts.push_back(part.string());
+  return parts;
+}
+
 // A path, a shell word, that names a protected file or a folder holding one, in any project: .ai-agents,
 // .ai-agents/logging, its config/ (holding the .env files), audit/ and approvals/ and what is in them. Also
 // through a glob on any component (`.ai-agent?/logging/conf*`, `.[a]i-agents`, `.??*`), since removing or
 // moving the folder removes the files (and `serve` would then make permissive defaults again).
 bool covers_protected(const std::string& word) {
-  std::vector<std::string> parts;
-  for (const auto& part : fs::path(word).lexically_normal())
-    if (!part.empty() && part != "/") parts.push_back(part.string());
+  const std::vector<std::string> parts = components(word);
   const std::size_t n = parts.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (!component_matches(parts[i], ".ai-agents")) continue;
@@ -65,9 +71,7 @@ bool covers_protected(const std::string& word) {
 // Claude Code's settings, which register this guard (the agent turning it off would not be audited), or the
 // .claude folder holding them; also through a glob.
 bool claude_settings(const std::string& path) {
-  std::vector<std::string> parts;
-  for (const auto& part : fs::path(path).lexically_normal())
-    if (!part.empty()) parts.push_back(part.string());
+  const std::vector<std::string> parts = components(path);
   for (std::size_t i = 0; i < parts.size(); ++i)
     if (component_matches(parts[i], ".claude") &&
         (i + 1 == parts.size() ||
@@ -305,11 +309,7 @@ void audit(const ProjectLayout& layout, const json& input, const std::string& de
   const json tool_input = policy::redact(input.value("tool_input", json::object()));
   std::string args = tool_input.dump(-1, ' ', false, json::error_handler_t::replace);
   json arguments = tool_input;
-  if (args.size() > 4000) {  // cut on a character's first byte: the record must stay UTF-8
-    std::size_t cut = 4000;
-    while (cut > 0 && (static_cast<unsigned char>(args[cut]) & 0xC0) == 0x80) --cut;
-    arguments = args.substr(0, cut) + "...";
-  }
+  if (args.size() > 4000) arguments = policy::utf8_prefix(args, 4000) + "...";  // (the record stays UTF-8)
   json record = {{"time", iso8601_now_ms()},
                  {"agent", {{"name", "claude-code"}, {"version", "hook"}}},
                  {"session", input.value("session_id", "")},
@@ -353,15 +353,15 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
     const std::string command = tool_input.value("command", "");
     if (!plain_read(command, cwd))
       return "the command names a protected file (.env files, the audit log, approvals, Claude Code's "
-             "settings) or "
-             "a folder holding one, and is not a plain read (cat, head, tail, grep, rg, jq, ls, find without "
+             "settings) "
+             "or a folder holding one, and is not a plain read (cat, head, tail, grep, rg, jq, ls, find "
+             "without "
              "-delete or -exec, git diff/log/show/status and the like, piped into reads only, nothing "
              "redirected "
              "into such a file); only the human may change these files";
     if (runs_approvals(command))
-      return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; ask "
-             "the "
-             "human to run it";
+      return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; "
+             "ask the human to run it";
   }
   return "";
 }
@@ -386,14 +386,13 @@ void add_hook_commands(CLI::App& app) {
     json input = read_input(too_deep);
     if (input.is_discarded() || !input.is_object())
       block(
-          "the hook input is not a JSON object; `agentlog hook pre-tool-use` reads Claude Code's PreToolUse "
-          "JSON "
-          "on stdin (see .ai-agents/logging/integrations/hooks/)");
+          "the hook input is not a JSON object; `agentlog hook pre-tool-use` reads Claude Code's "
+          "PreToolUse JSON on stdin (see .ai-agents/logging/integrations/hooks/)");
     if (too_deep)
       block("the hook input nests deeper than " + std::to_string(mcp::kMaxNesting) +
             " levels; no tool Claude Code guards here takes such input");
     std::string reason;
-    ProjectLayout layout = common.layout();
+    ProjectLayout layout;
     try {
       layout = layout_for(common, input);
       reason = block_reason(layout, input);

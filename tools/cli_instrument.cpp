@@ -43,10 +43,7 @@ class AgentCalls {
     call.client.version = "shell";
     mcp::ToolResult r = registry_.call(call);
     if (!r.is_error) return std::move(r.structured);
-    const auto close = r.text.find(']');
-    throw mcp::ToolError(
-        r.text.starts_with('[') && close != std::string::npos ? r.text.substr(1, close - 1) : "tool.failed",
-        r.text);
+    throw mcp::ToolError(error_id(r.text), r.text);
   }
 
  private:

@@ -21,10 +21,6 @@
 
 namespace agentlog {
 
-namespace {
-
-
-// "[policy.denied.x] text" -> "policy.denied.x"
 std::string error_id(const std::string& text) {
   if (text.size() > 2 && text[0] == '[') {
     auto close = text.find(']');
@@ -32,6 +28,8 @@ std::string error_id(const std::string& text) {
   }
   return "tool.failed";
 }
+
+namespace {
 
 // The settings of one .env file, re-read when the human changes it (SettingsCheck), shared by all calls.
 class EnvCache {
@@ -154,23 +152,6 @@ ApprovalOutcome approve_call(ToolsContext& ctx, mcp::ToolCall& call, const EnvSe
 
 }  // namespace
 
-namespace {
-
-// The arguments as a record holds them: whole up to 64 KiB of JSON; beyond, their size, hash and first 4 KiB.
-// A refused 15 MiB message made a 15 MiB record, and a web page's refused requests could fill the disk.
-json bounded(const json& arguments) {
-  const std::string text = arguments.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() <= 64 * 1024) return arguments;
-  std::size_t cut = 4096;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // on a character
-  return {{"truncated", true},
-          {"bytes", text.size()},
-          {"sha256", policy::sha256_hex(text)},
-          {"head", text.substr(0, cut)}};
-}
-
-}  // namespace
-
 void audit_call(ToolsContext& ctx, const mcp::ToolCall& call, const json& arguments,
                 const std::string& decision, const mcp::ToolResult& result, double duration_ms,
                 const std::string& approval_id) {
@@ -181,7 +162,7 @@ void audit_call(ToolsContext& ctx, const mcp::ToolCall& call, const json& argume
                  {"agent", {{"name", call.client.name}, {"version", call.client.version}}},
                  {"session", call.session},
                  {"tool", call.tool},
-                 {"arguments", bounded(arguments)},
+                 {"arguments", arguments},
                  {"decision", decision},
                  {"outcome", result.is_error ? "error" : "ok"},
                  {"durationMs", duration_ms},

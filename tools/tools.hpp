@@ -32,6 +32,8 @@ void register_tools(mcp::ToolRegistry& registry, ToolsContext& ctx);
 
 // Permissions, path checks and the audit record around every call (tools/policy_guard.cpp).
 mcp::CallGuard make_policy_guard(ToolsContext& ctx);
+// The id of a tool error's text: "[policy.denied.x] ..." -> "policy.denied.x"; "tool.failed" without one.
+std::string error_id(const std::string& text);
 // The audit record of one call (arguments as given: redact them first), then OpenMemory. Never throws: says
 // on stderr when a record could not be kept. The guard writes one per call; a transport that refuses a call
 // before the guard (HTTP without write rights) writes the refusal's.

@@ -234,9 +234,10 @@ void Server::on_message(json message) {
     start_tool_call(id, std::move(params));
     return;
   }
-  if (method == "resources/read" ||
-      method == "resources/list") {  // a trace's read or the store's search may take
-    std::lock_guard lock(mutex_);    // seconds: on a worker, as tools/call
+  // A trace's read or the store's search may take seconds: on a worker, as tools/call, so that ping and
+  // cancellations are not held behind it.
+  if (method == "resources/read" || method == "resources/list") {
+    std::lock_guard lock(mutex_);
     queue_.push_back(
         Job{method, [this, id, method, params = std::move(params)] { answer(id, method, params); }});
     queue_cv_.notify_one();

@@ -283,7 +283,30 @@ AppendQueue& queue_for(const fs::path& log) {
 
 }  // namespace
 
+std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t cut = max_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
+}
+
+namespace {
+
+// The arguments as a record holds them: whole up to 64 KiB of JSON; beyond, their size, hash and first 4 KiB.
+// A refused 15 MiB message made a 15 MiB record, and a web page's refused requests could fill the disk.
+json bounded(const json& arguments) {
+  const std::string text = arguments.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() <= 64 * 1024) return arguments;
+  return {{"truncated", true},
+          {"bytes", text.size()},
+          {"sha256", sha256_hex(text)},
+          {"head", utf8_prefix(text, 4096)}};
+}
+
+}  // namespace
+
 json AuditLog::append(json record) {
+  if (auto it = record.find("arguments"); it != record.end()) *it = bounded(*it);
   AppendQueue& q = queue_for(log_path());
   AppendQueue::Waiter me{std::move(record)};
   std::unique_lock lock(q.mutex);
@@ -415,8 +438,7 @@ void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
 std::string witness_problem(const fs::path& root, const AuditLog& log) {
   auto seen = read_witness(root);
   if (!seen || seen->records <= 0) return "";
-  std::error_code ec;
-  const Head head = fs::exists(log.head_path(), ec) ? read_head(log.head_path()) : Head{};
+  const Head head = read_head(log.head_path());  // (none: count 0)
   const std::string had =
       "the audit log had " + std::to_string(seen->records) + " records when agentlog saw it at " + seen->time;
   if (head.count <= 0) return had + "; it is gone";

@@ -35,8 +35,9 @@ class AuditLog {
  public:
   explicit AuditLog(std::filesystem::path audit_dir);
 
-  // Appends `record` (seq, prevHash and hash are added) and returns it as written: it is on disk when this
-  // returns. Threads appending at once are written together (group commit). Throws on I/O errors.
+  // Appends `record` (seq, prevHash and hash are added; "arguments" over 64 KiB of JSON are kept by size,
+  // sha256 and first 4 KiB) and returns it as written: it is on disk when this returns. Threads appending at
+  // once are written together (group commit). Throws on I/O errors.
   json append(json record);
   VerifyResult verify() const;
   // Newest first.
@@ -50,6 +51,8 @@ class AuditLog {
 };
 
 std::string sha256_hex(const std::string& data);
+// The first at most `max_bytes` of UTF-8 `text`, cut before a character, never inside one.
+std::string utf8_prefix(const std::string& text, std::size_t max_bytes);
 // SHA-256 of a file's bytes; empty when it does not exist.
 std::string sha256_file(const std::filesystem::path& path);
 // A copy of `value` with secrets replaced: keys like password/token/secret/authorization/api_key, and
