@@ -182,11 +182,7 @@ InitReport install_templates(const ProjectLayout& layout) {
   // (by hand, or by an agent's command the hook did not see), and its defaults may allow what the human had
   // denied. It is made again, and that is said on stderr and recorded in the audit log.
   std::error_code in_use_ec;
-  const policy::AuditLog audit(layout.audit_dir());
-  // The log itself may be what was removed (with the whole tree): what agentlog saw of it outside the
-  // project says so.
-  const std::string audit_lost = policy::witness_problem(layout.root, audit);
-  const bool in_use = fs::exists(layout.audit_head(), in_use_ec) || !audit_lost.empty();
+  const bool in_use = fs::exists(layout.audit_head(), in_use_ec);
   std::vector<std::string> restored;
   for (const auto* bundle : {&embedded_templates(), &embedded_runtime()}) {
     for (const auto& file : *bundle) {
@@ -234,16 +230,11 @@ InitReport install_templates(const ProjectLayout& layout) {
                              "; check who removed " + (one ? "it" : "them") + " and set the values again";
     warn_and_record(layout, "agentlog:restore_config", "[config.restored] " + what, restored);
   }
-  if (!audit_lost.empty()) {
-    const std::string what = audit_lost + "; check who removed it (this record starts a new chain)";
-    warn_and_record(layout, "agentlog:audit_lost", "[audit.lost] " + what, {});
-  }
   for (const fs::path& dir : {layout.logs_dir(), layout.traces_dir(), layout.audit_dir(), layout.memory_dir(),
                               layout.approvals_dir(), layout.backups_dir(), layout.hooks_dir()}) {
     std::error_code ec;
     if (fs::create_directories(dir, ec)) report.created.push_back(layout.relative(dir) + "/");
   }
-  policy::update_witness(layout.root, audit, !audit_lost.empty());
   return report;
 }
 

@@ -31,8 +31,6 @@ pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& c
     // hooks and the human-only commands read them): a test that wants them says so in `env`.
     ::unsetenv("CLAUDECODE");
     ::unsetenv("CLAUDE_PROJECT_DIR");
-    // What agentlog keeps outside projects (the audit witnesses) goes to a folder of the tests, not $HOME.
-    ::setenv("XDG_STATE_HOME", (std::filesystem::temp_directory_path() / "agentlog-test-state").c_str(), 1);
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
