@@ -2589,18 +2589,27 @@ struct PassReturn<R, 2> {
   }
 };
 
+// How Span::params_out takes a parameter: a scalar by value, anything else by reference.
+template <class T>
+struct ParamPass {
+  typedef
+      typename std::conditional<std::is_scalar<T>::value, typename std::remove_cv<T>::type, const T&>::type
+          type;
+};
+
 }  // namespace detail
 
 // ---------------------------------------------------------------------------------------- Span
 // The scope guard written by AGENTLOG_SPAN. Not copyable; lives on the traced thread's stack.
 class Span {
  public:
-  // Disabled, the span stores nothing: the constructor and the destructor each load the state and branch
-  // (a store into the frame cost fib 0.33 ns per call here, the two checks 0.05 ns). The state never
-  // leaves 0 (off), so a span that saw 0 sees it at its end and in every method, and its members are read
-  // only when the state is not 0.
-  explicit Span(detail::Site& site) {
-    if (AGENTLOG_LIKELY(off())) return;
+  // Disabled, the span stores nothing: AGENTLOG_SPAN loads the state once for the constructor and the
+  // parameters (agentlog_on_), the destructor loads it again, and each branches (a store into the frame cost
+  // fib 0.33 ns per call here, the two checks 0.05 ns). The state never leaves 0 (off), so a span that saw
+  // 0 sees it at its end and in every method, and its members are read only when the state is not 0.
+  static bool on() { return !off(); }
+  Span(detail::Site& site, bool on) {
+    if (AGENTLOG_LIKELY(!on)) return;
     level_ = 0;
     depth_counted_ = false;
     begin(site);
@@ -2613,8 +2622,15 @@ class Span {
 
   bool capturing() const { return level() >= 2 && capture_params_; }
 
+  // Out of line, so that a function's traced path keeps no more registers than its own code does (the
+  // disabled path pays for every register the function saves), with scalars by value: a parameter whose
+  // address is taken is stored into the frame on every call, traced or not.
   template <class... T>
-  void params(int /*ceiling*/, const T&... values) {
+  AGENTLOG_INLINE void params(int ceiling, const T&... values) {
+    params_out<typename detail::ParamPass<T>::type...>(ceiling, values...);
+  }
+  template <class... T>
+  AGENTLOG_NOINLINE void params_out(int /*ceiling*/, T... values) {
     if (!capturing()) return;
     detail::SiteInfo* info = site_->info.load(std::memory_order_acquire);
     detail::CaptureScope capturing(detail::tls());
@@ -2630,8 +2646,8 @@ class Span {
   // built where the function returns it (no temporary, no copy or move) and recorded (level >= 2) on the
   // way; a reference passes through as the same reference.
   template <class F>
-  AGENTLOG_INLINE auto ret_call(F&& f) -> decltype(f()) {
-    if (level() < 2 || !capture_return_) return f();
+  AGENTLOG_INLINE auto ret_call(bool on, F&& f) -> decltype(f()) {
+    if (!on || level() < 2 || !capture_return_) return f();
     return detail::PassReturn<decltype(f())>::run(*this, f);
   }
   template <class T>
@@ -2770,7 +2786,7 @@ class Span {
   }
 
   template <class T>
-  void record_return(const T& value) {
+  AGENTLOG_NOINLINE void record_return(const T& value) {
     return_start_ = scratch().size;
     detail::CaptureScope capturing(detail::tls());
     detail::put_capture(scratch(), value, detail::tls().hot);
@@ -3626,11 +3642,16 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 #define AGENTLOG_SPAN_SITE_(line, args, ...)                                                 \
   AGENTLOG_SHADOW_OFF_                                                                       \
   static ::agentlog::detail::Site agentlog_site_(__PRETTY_FUNCTION__, __FILE__, line, args); \
-  ::agentlog::Span agentlog_span_(agentlog_site_);                                           \
+  const bool agentlog_on_ = ::agentlog::Span::on();                                          \
+  ::agentlog::Span agentlog_span_(agentlog_site_, agentlog_on_);                             \
   AGENTLOG_SHADOW_ON_                                                                        \
-  if (AGENTLOG_CEILING_(__VA_ARGS__, 0) >= 2 && agentlog_span_.capturing()) agentlog_span_.params(__VA_ARGS__)
-// A traced lambda or local class inside a traced function declares its own agentlog_span_ (its
-// AGENTLOG_RETURN must find it): -Wshadow is off for those two declarations.
+  if (AGENTLOG_CEILING_(__VA_ARGS__, 0) >= 2 && agentlog_on_ && agentlog_span_.capturing())  \
+  agentlog_span_.params(__VA_ARGS__)
+// agentlog_on_ is the state the span began with, a local of the function's own: its tests at the parameters
+// and the return value are of the same value as the constructor's, so the compiler takes them out of the
+// disabled path altogether (it threads the jumps), where each used to load the state again.
+// A traced lambda or local class inside a traced function declares its own agentlog_span_ and agentlog_on_
+// (its AGENTLOG_RETURN must find them): -Wshadow is off for those declarations.
 #if defined(__clang__)
 #define AGENTLOG_SHADOW_OFF_ \
   _Pragma("clang diagnostic push") _Pragma("clang diagnostic ignored \"-Wshadow-all\"")
@@ -3648,14 +3669,16 @@ extern "C" __attribute__((weak, used, noreturn)) void __cxa_throw(void* object, 
 // The expression goes in a lambda so that a value it makes is built in the function's return slot, as
 // without tracing (`return (x)` in the lambda: a reference for an lvalue, the value for a prvalue).
 #if __cplusplus >= 201402L
-#define AGENTLOG_RETURN(...) agentlog_span_.ret_call([&]() -> decltype(auto) { return (__VA_ARGS__); })
+#define AGENTLOG_RETURN(...) \
+  agentlog_span_.ret_call(agentlog_on_, [&]() -> decltype(auto) { return (__VA_ARGS__); })
 #else
 #define AGENTLOG_RETURN(...) \
-  agentlog_span_.ret_call([&]() -> decltype((__VA_ARGS__)) { return (__VA_ARGS__); })
+  agentlog_span_.ret_call(agentlog_on_, [&]() -> decltype((__VA_ARGS__)) { return (__VA_ARGS__); })
 #endif
 // The instrumenter writes this form where the function's type is arithmetic and the expression's is another
 // (`return c;` of a char in a function returning int): the value is recorded as the function returns it.
-#define AGENTLOG_RETURN_AS(type, ...) agentlog_span_.ret_call([&]() -> type { return (__VA_ARGS__); })
+#define AGENTLOG_RETURN_AS(type, ...) \
+  agentlog_span_.ret_call(agentlog_on_, [&]() -> type { return (__VA_ARGS__); })
 #define AGENTLOG_RETURN_VALUE(x) agentlog_span_.ret_value(x)
 #define AGENTLOG_VAR(x) agentlog_span_.var(#x, x, __LINE__)
 // A parameter pack in AGENTLOG_SPAN's parameters: recorded under its name as an array of its values.
