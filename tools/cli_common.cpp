@@ -33,8 +33,8 @@ void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new) 
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
 
 bool in_agent_shell() {
-  const char* claudecode = std::getenv("CLAUDECODE");
-  return claudecode && *claudecode;
+  // Set at all: `CLAUDECODE= agentlog ...` is the agent's shell still (the human's terminal has none).
+  return std::getenv("CLAUDECODE") != nullptr;
 }
 
 std::string printable(std::string_view text) {

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -32,11 +34,26 @@ bool names_protected(const std::string& text) {
   return false;
 }
 
-// Whether `pattern`, a path component that may be a shell glob, can stand for `name` (as bash expands it: a
-// leading '.' only by a '.').
-bool component_matches(const std::string& pattern, const char* name) {
-  return fnmatch(pattern.c_str(), name, FNM_PATHNAME | FNM_PERIOD) == 0;
+// Text that may lead to a protected file: its names, or the folders holding them. Used where a command runs
+// text as code (a script, what is piped into a shell) or where the hook cannot follow the shell.
+bool mentions_protected(const std::string& text) {
+  return names_protected(text) || text.find("ai-agents") != std::string::npos ||
+         text.find(".claude") != std::string::npos;
 }
+
+// What a shell word becomes where the hook cannot know its value: a variable, a command's output. It matches
+// any component, even one with a leading '.', except on its own at the end of a path (`rm -rf "$dir"` is
+// ordinary work; `"$dir"/logging/config` is not).
+constexpr char kUnknown = '\x01';
+
+// Whether `pattern`, a path component that may be a shell glob, can stand for `name` (as bash expands it: a
+// leading '.' only by a '.', unless the component holds a value the hook cannot know).
+bool component_matches(std::string pattern, const char* name) {
+  const bool unknown = pattern.find(kUnknown) != std::string::npos;
+  std::replace(pattern.begin(), pattern.end(), kUnknown, '*');
+  return fnmatch(pattern.c_str(), name, unknown ? FNM_PATHNAME : FNM_PATHNAME | FNM_PERIOD) == 0;
+}
+bool unknown_value(const std::string& component) { return component.find(kUnknown) != std::string::npos; }
 
 // The names of a path's folders and file, `..` and `.` resolved as written (links not followed).
 std::vector<std::string> components(const std::string& path) {
@@ -55,14 +72,21 @@ bool covers_protected(const std::string& word) {
   const std::size_t n = parts.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (!component_matches(parts[i], ".ai-agents")) continue;
-    if (i + 1 == n) return true;
-    if (!component_matches(parts[i + 1], "logging")) continue;
+    // Past a value the hook cannot know, only names written out count: `"$dir"/logging/config`, not
+    // `"$dir"/*` (ordinary work).
+    const bool guessed = unknown_value(parts[i]);
+    auto is = [&](std::size_t k, const char* name) {
+      return guessed ? parts[k] == name : component_matches(parts[k], name);
+    };
+    if (i + 1 == n) {
+      if (guessed) continue;
+      return true;
+    }
+    if (!is(i + 1, "logging")) continue;
     if (i + 2 == n) return true;
-    const std::string& folder = parts[i + 2];
-    if (component_matches(folder, "audit") || component_matches(folder, "approvals")) return true;
-    if (component_matches(folder, "config") &&
-        (i + 3 == n || component_matches(parts[i + 3], ".env.tracing") ||
-         component_matches(parts[i + 3], ".env.logging") || parts[i + 3].starts_with(".env")))
+    if (is(i + 2, "audit") || is(i + 2, "approvals")) return true;
+    if (is(i + 2, "config") && (i + 3 == n || is(i + 3, ".env.tracing") || is(i + 3, ".env.logging") ||
+                                parts[i + 3].starts_with(".env")))
       return true;
   }
   return false;
@@ -72,194 +96,636 @@ bool covers_protected(const std::string& word) {
 // .claude folder holding them; also through a glob.
 bool claude_settings(const std::string& path) {
   const std::vector<std::string> parts = components(path);
-  for (std::size_t i = 0; i < parts.size(); ++i)
-    if (component_matches(parts[i], ".claude") &&
-        (i + 1 == parts.size() ||
-         (i + 2 == parts.size() && (component_matches(parts[i + 1], "settings.json") ||
-                                    component_matches(parts[i + 1], "settings.local.json")))))
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (!component_matches(parts[i], ".claude")) continue;
+    const bool guessed = unknown_value(parts[i]);  // past it, only names written out count (as above)
+    auto is = [&](const char* name) {
+      return guessed ? parts[i + 1] == name : component_matches(parts[i + 1], name);
+    };
+    if ((i + 1 == parts.size() && !guessed) ||
+        (i + 2 == parts.size() && (is("settings.json") || is("settings.local.json"))))
       return true;
+  }
   return false;
 }
 
 // One command of a shell line as the shell would run it: its words with the quoting taken out (brace
-// expansions expanded), the files it redirects its output into, and whether its input is the output of the
-// command before it (`|`).
+// expansions expanded, a value the hook cannot know as kUnknown), the files it redirects its output into,
+// the code it runs first (`$(...)`, backquotes, `<(...)`, `>(...)`), what it reads as its input (here-docs
+// and here-strings), and whether its input is the output of the command before it (`|`).
 struct ShellCommand {
   std::vector<std::string> words;
   std::vector<std::string> targets;
+  std::vector<std::string> substitutions;
+  std::vector<std::string> inputs;
   bool piped = false;
 };
 
-// `{a,b}` in a word, expanded as bash does (`.ai-agents/logging/{audit,approvals}`); at most 64 words.
+// A shell line read as commands, and whether it holds what the hook does not follow (a function or alias
+// defined, a quote left open, `shopt`, PATH changed): such a line is not a plain read if it mentions a
+// protected path at all.
+struct ShellLine {
+  std::vector<ShellCommand> commands;
+  bool opaque = false;
+};
+
+// `{a,b}` in a word, expanded as bash does (`.ai-agents/logging/{audit,approvals}`, `{x,{y,z}}`, `{a,}`);
+// at most 64 words.
 std::vector<std::string> brace_expanded(const std::string& word) {
-  const std::size_t open = word.find('{');
-  const std::size_t close = open == std::string::npos ? open : word.find('}', open);
-  if (close == std::string::npos || word.find(',', open) > close) return {word};
-  std::vector<std::string> out;
-  const std::vector<std::string> rests = brace_expanded(word.substr(close + 1));
-  std::stringstream alternatives(word.substr(open + 1, close - open - 1));
-  for (std::string alt; std::getline(alternatives, alt, ',');)
-    for (const auto& rest : rests) {
-      if (out.size() == 64) return out;
-      out.push_back(word.substr(0, open) + alt + rest);
+  for (std::size_t open = word.find('{'); open != std::string::npos; open = word.find('{', open + 1)) {
+    int depth = 0;
+    std::vector<std::size_t> commas;
+    std::size_t close = std::string::npos;
+    for (std::size_t j = open; j < word.size() && close == std::string::npos; ++j) {
+      if (word[j] == '{') ++depth;
+      if (word[j] == ',' && depth == 1) commas.push_back(j);
+      if (word[j] == '}' && --depth == 0) close = j;
     }
-  return out;
+    if (close == std::string::npos) return {word};
+    if (commas.empty()) continue;  // `{x}` is literal
+    commas.push_back(close);
+    std::vector<std::string> out;
+    for (std::size_t from = open + 1; std::size_t comma : commas) {
+      for (auto& w :
+           brace_expanded(word.substr(0, open) + word.substr(from, comma - from) + word.substr(close + 1))) {
+        if (out.size() == 64) return out;
+        out.push_back(std::move(w));
+      }
+      from = comma + 1;
+    }
+    return out;
+  }
+  return {word};
 }
 
-// Splits a shell line into its commands, at ; && || & | newlines and parentheses outside quotes. A
-// backslash keeps the next character; `$'...'` is read as a single-quoted word.
-std::vector<ShellCommand> parse_shell(const std::string& line) {
-  std::vector<ShellCommand> out(1);
-  std::string word;
-  bool in_word = false, target_next = false;
-  auto end_word = [&] {
-    if (!in_word) return;
-    if (target_next)
-      out.back().targets.push_back(word);
-    else
-      for (auto& w : brace_expanded(word)) out.back().words.push_back(w);
-    word.clear();
-    in_word = target_next = false;
+// Reads a shell line as bash would split it: commands at ; && || & | newlines and parentheses outside quotes,
+// `#` comments, here-docs, quoting (`'...'`, `"..."`, `$'...'` with its escapes, `$"..."`, backslashes), and
+// expansions: `$(...)`, backquotes and process substitutions are read as commands of their own (their text
+// in `substitutions`); `$PWD`, `$HOME`, `$OLDPWD` and `$CLAUDE_PROJECT_DIR` stay as written (word_protected
+// knows them), any other variable becomes kUnknown.
+class ShellReader {
+ public:
+  explicit ShellReader(const std::string& text) : s_(text) {}
+
+  ShellLine read() {
+    ShellLine line;
+    read_commands(line, false);
+    return line;
+  }
+
+ private:
+  struct HereDoc {
+    std::size_t command;
+    std::string delimiter;
+    bool strip_tabs;
   };
-  auto next_command = [&](bool piped) {
-    end_word();
-    out.push_back({});
-    out.back().piped = piped;
-  };
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '\\' && i + 1 < line.size()) {
-      if (line[i + 1] != '\n') word += line[i + 1], in_word = true;  // (a line continuation joins)
-      ++i;
-    } else if (c == '\'' || (c == '$' && i + 1 < line.size() && line[i + 1] == '\'')) {
-      if (c == '$') ++i;
-      const std::size_t close = line.find('\'', i + 1);
-      word += line.substr(i + 1, close == std::string::npos ? std::string::npos : close - i - 1);
-      in_word = true;
-      i = close == std::string::npos ? line.size() : close;
-    } else if (c == '"') {
-      for (++i; i < line.size() && line[i] != '"'; ++i) {
-        if (line[i] == '\\' && i + 1 < line.size()) ++i;
-        word += line[i];
+
+  bool at(std::size_t j, char c) const { return j < s_.size() && s_[j] == c; }
+  static bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+  // Reads commands up to the end, or (nested: the text of a `$(`) up to its unmatched ')'.
+  void read_commands(ShellLine& line, bool nested) {
+    auto& out = line.commands;
+    out.emplace_back();
+    std::string word;
+    bool in_word = false, target_next = false, input_next = false;
+    std::vector<HereDoc> heredocs;
+    int parens = 0;
+    auto end_word = [&] {
+      if (!in_word) return;
+      if (target_next)
+        out.back().targets.push_back(word);
+      else if (input_next)
+        out.back().inputs.push_back(word);
+      else
+        for (auto& w : brace_expanded(word)) out.back().words.push_back(std::move(w));
+      word.clear();
+      in_word = target_next = input_next = false;
+    };
+    auto next_command = [&](bool piped) {
+      end_word();
+      out.emplace_back();
+      out.back().piped = piped;
+    };
+    for (; i_ < s_.size(); ++i_) {
+      const char c = s_[i_];
+      if (c == '\\' && i_ + 1 < s_.size()) {
+        if (s_[i_ + 1] != '\n') word += s_[i_ + 1], in_word = true;  // (a line continuation joins)
+        ++i_;
+      } else if (c == '\'') {
+        single_quoted(word, false, line);
+        in_word = true;
+      } else if (c == '"') {
+        double_quoted(word, line);
+        in_word = true;
+      } else if (c == '$' || c == '`') {
+        expansion(word, line, false);
+        in_word = true;
+      } else if (c == '#' && !in_word) {
+        while (i_ + 1 < s_.size() && s_[i_ + 1] != '\n') ++i_;
+      } else if (c == ' ' || c == '\t') {
+        end_word();
+      } else if (c == '\n') {
+        next_command(false);
+        for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+        heredocs.clear();
+      } else if (c == ';' || c == '(' || c == ')') {
+        if (c == '(' && in_word) line.opaque = true;  // `name()`: a function defined
+        if (c == '(') ++parens;
+        if (c == ')' && parens-- == 0 && nested) {
+          end_word();
+          return;
+        }
+        next_command(false);
+      } else if (c == '&' || c == '|') {
+        const bool doubled = at(i_ + 1, c);
+        if (c == '&' && at(i_ + 1, '>')) continue;              // &> : the '>' follows
+        if (c == '|' && i_ > 0 && s_[i_ - 1] == '>') continue;  // >| : a redirection
+        next_command(c == '|' && !doubled);
+        if (doubled || (c == '|' && at(i_ + 1, '&'))) ++i_;    // || && |&
+      } else if ((c == '<' || c == '>') && at(i_ + 1, '(')) {  // <(...) >(...)
+        word += kUnknown;
+        in_word = true;
+        i_ += 2;
+        substitution(line);
+      } else if (c == '<' && at(i_ + 1, '<')) {
+        end_word();
+        if (at(i_ + 2, '<')) {  // <<< word: the command's input
+          i_ += 2;
+          input_next = true;
+          continue;
+        }
+        i_ += 2;
+        const bool strip_tabs = at(i_, '-');
+        if (strip_tabs) ++i_;
+        while (at(i_, ' ') || at(i_, '\t')) ++i_;
+        std::string delimiter;
+        for (; i_ < s_.size() && !std::strchr(" \t\n;&|<>()", s_[i_]); ++i_)
+          if (s_[i_] != '\'' && s_[i_] != '"' && s_[i_] != '\\') delimiter += s_[i_];
+        --i_;
+        heredocs.push_back({out.size() - 1, delimiter, strip_tabs});
+      } else if (c == '>' || c == '<') {
+        if (in_word && std::all_of(word.begin(), word.end(),
+                                   [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))
+          word.clear(), in_word = false;  // 2> : the descriptor, not a word
+        end_word();
+        const bool read_write = c == '<' && at(i_ + 1, '>');  // <> opens the file for writing too
+        while (at(i_ + 1, '>') || at(i_ + 1, '|')) ++i_;
+        if (at(i_ + 1, '&')) {  // >&2, 2>&1, >&- : to a descriptor; >& FILE : to a file
+          std::size_t j = i_ + 2;
+          while (at(j, ' ')) ++j;
+          std::size_t k = j;
+          while (k < s_.size() && std::isdigit(static_cast<unsigned char>(s_[k]))) ++k;
+          if ((k > j || at(j, '-')) && (k == s_.size() || std::strchr(" \t\n;&|)<>", s_[k]) || at(j, '-'))) {
+            i_ = at(j, '-') ? j : k - 1;
+            continue;
+          }
+          i_ = j - 1;
+        }
+        target_next = c == '>' || read_write;  // what `<` reads is a word like any (a read)
+      } else {
+        word += c;
+        in_word = true;
       }
-      in_word = true;
-    } else if (c == ' ' || c == '\t') {
-      end_word();
-    } else if (c == ';' || c == '\n' || c == '(' || c == ')') {
-      next_command(false);
-    } else if (c == '&' || c == '|') {
-      const bool doubled = i + 1 < line.size() && line[i + 1] == c;
-      if (c == '&' && i + 1 < line.size() && line[i + 1] == '>') continue;  // &> : the '>' follows
-      if (c == '|' && i > 0 && line[i - 1] == '>') continue;                // >| : a redirection
-      next_command(c == '|' && !doubled);
-      if (doubled || (c == '|' && i + 1 < line.size() && line[i + 1] == '&')) ++i;  // || && |&
-    } else if (c == '>' || c == '<') {
-      if (in_word && std::all_of(word.begin(), word.end(),
-                                 [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))
-        word.clear(), in_word = false;  // 2> : the descriptor, not a word
-      end_word();
-      while (i + 1 < line.size() && (line[i + 1] == '>' || line[i + 1] == '|')) ++i;
-      if (i + 1 < line.size() && line[i + 1] == '&') {  // >&2, 2>&1: to a descriptor
-        for (++i; i + 1 < line.size() && std::isdigit(static_cast<unsigned char>(line[i + 1]));) ++i;
+    }
+    end_word();
+    for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+    if (nested) line.opaque = true;  // a `$(` never closed
+  }
+
+  // At a quote (or the quote of `$'`): its text into word, up to the closing quote; `$'...'`'s escapes
+  // decoded.
+  void single_quoted(std::string& word, bool ansi, ShellLine& line) {
+    for (++i_; i_ < s_.size() && s_[i_] != '\''; ++i_) {
+      if (!ansi || s_[i_] != '\\' || i_ + 1 >= s_.size()) {
+        word += s_[i_];
         continue;
       }
-      target_next = c == '>';  // what `<` reads is a word like any (a read)
+      const char e = s_[++i_];
+      int base = e == 'x' ? 16 : (e >= '0' && e <= '7') ? 8 : 0;
+      if (!base) {
+        static const std::string from = "ntrabfve", to = "\n\t\r\a\b\f\v\x1b";
+        const std::size_t k = from.find(e);
+        word += k == std::string::npos ? e : to[k];
+        continue;
+      }
+      std::size_t j = e == 'x' ? i_ + 1 : i_, end = j + (e == 'x' ? 2 : 3);
+      int value = 0;
+      for (; j < end && j < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[j])) &&
+             (base == 16 || (s_[j] >= '0' && s_[j] <= '7'));
+           ++j)
+        value = value * base + std::stoi(std::string(1, s_[j]), nullptr, 16);
+      word += static_cast<char>(value);
+      i_ = j - 1;
+    }
+    if (i_ >= s_.size()) line.opaque = true;  // a quote left open
+  }
+
+  void double_quoted(std::string& word, ShellLine& line) {
+    for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_) {
+      const char c = s_[i_];
+      if (c == '\\' && i_ + 1 < s_.size() && std::strchr("$`\"\\\n", s_[i_ + 1])) {
+        if (s_[++i_] != '\n') word += s_[i_];
+      } else if (c == '$' || c == '`') {
+        expansion(word, line, true);
+      } else {
+        word += c;
+      }
+    }
+    if (i_ >= s_.size()) line.opaque = true;
+  }
+
+  // At a '$' or a backquote: what the word gets from it (`quoted`: inside "...", where `$'` and `$"` are
+  // plain text).
+  void expansion(std::string& word, ShellLine& line, bool quoted) {
+    if (s_[i_] == '`') {
+      const std::size_t close = s_.find('`', i_ + 1);
+      substitution_text(line, s_.substr(i_ + 1, close == std::string::npos ? close : close - i_ - 1));
+      if (close == std::string::npos) line.opaque = true;
+      i_ = close == std::string::npos ? s_.size() : close;
+      word += kUnknown;
+      return;
+    }
+    const char next = i_ + 1 < s_.size() ? s_[i_ + 1] : '\0';
+    if (next == '\'' && !quoted) {
+      ++i_;
+      single_quoted(word, true, line);
+    } else if (next == '"' && !quoted) {
+      ++i_;
+      double_quoted(word, line);
+    } else if (next == '(') {
+      i_ += 2;
+      substitution(line);
+      word += kUnknown;
+    } else if (next == '{' || name_char(next) || std::strchr("?#@*!$-", next)) {
+      std::string name;
+      if (next == '{') {
+        const std::size_t close = s_.find('}', i_);
+        name = s_.substr(i_ + 2, close == std::string::npos ? close : close - i_ - 2);
+        i_ = close == std::string::npos ? s_.size() : close;
+      } else if (name_char(next)) {
+        for (++i_; i_ < s_.size() && name_char(s_[i_]); ++i_) name += s_[i_];
+        --i_;
+      } else {
+        ++i_;
+      }
+      if (name == "PATH") line.opaque = true;
+      if (name == "PWD" || name == "HOME" || name == "OLDPWD" || name == "CLAUDE_PROJECT_DIR")
+        word += "$" + name;
+      else
+        word += kUnknown;
     } else {
-      word += c;
-      in_word = true;
+      word += '$';
     }
   }
-  end_word();
-  return out;
+
+  // After `$(` or `<(`: its commands up to the matching ')', read as a line of their own.
+  void substitution(ShellLine& line) {
+    const std::size_t from = i_;
+    ShellLine inner;
+    read_commands(inner, true);
+    substitution_text(line, s_.substr(from, std::min(i_, s_.size()) - from));
+    line.opaque = line.opaque || inner.opaque;
+  }
+  void substitution_text(ShellLine& line, std::string text) {
+    if (line.commands.empty()) line.commands.emplace_back();
+    line.commands.back().substitutions.push_back(std::move(text));
+  }
+
+  // At the newline after a command with a here-doc: its body, up to the line that is its delimiter.
+  std::string heredoc_body(const HereDoc& h) {
+    std::string body;
+    while (i_ + 1 < s_.size()) {
+      const std::size_t from = i_ + 1, eol = std::min(s_.find('\n', from), s_.size());
+      std::string text = s_.substr(from, eol - from);
+      i_ = eol;
+      if (h.strip_tabs) text.erase(0, text.find_first_not_of('\t'));
+      if (text == h.delimiter) break;
+      body += text + "\n";
+    }
+    return body;
+  }
+
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+ShellLine parse_shell(const std::string& text) { return ShellReader(text).read(); }
+
+// A word as a path: `$PWD`, `$HOME` and `$CLAUDE_PROJECT_DIR` at its start replaced by their values (`$PWD`
+// is the folder the command runs in; `$OLDPWD` is not known).
+std::string expanded(std::string w, const fs::path& cwd) {
+  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
+  const char* home = std::getenv("HOME");
+  const std::pair<const char*, std::string> vars[] = {
+      {"$CLAUDE_PROJECT_DIR", project ? project : std::string(1, kUnknown)},
+      {"$PWD", cwd.empty() ? std::string(1, kUnknown) : cwd.string()},
+      {"$HOME", home ? home : std::string(1, kUnknown)},
+      {"$OLDPWD", std::string(1, kUnknown)}};
+  for (const auto& [name, value] : vars)
+    for (std::size_t at; (at = w.find(name)) != std::string::npos;) w.replace(at, std::strlen(name), value);
+  if (w.starts_with("~/") && home) w = home + w.substr(1);
+  return w;
 }
 
 // A word names a protected file or a folder holding one: as written, and relative to the directory the
-// command runs in (the agent's shell keeps the folder it went into).
+// command runs in (the agent's shell keeps the folder it went into; empty: a folder the hook cannot know,
+// where `config` or `audit` may be the protected ones).
 bool word_protected(std::string w, const fs::path& cwd) {
   if (names_protected(w))
     return true;  // a path hidden in a script's text (python3 -c 'open(".env.tracing")')
+  if (w.starts_with("--exclude") || w.starts_with("--ignore")) return false;  // keeps the folder out
   if (const std::size_t eq = w.find('='); eq != std::string::npos && word_protected(w.substr(eq + 1), cwd))
     return true;  // --output=PATH
-  for (const char* var : {"${CLAUDE_PROJECT_DIR}", "$CLAUDE_PROJECT_DIR"})
-    if (const char* dir = std::getenv("CLAUDE_PROJECT_DIR"); dir && w.starts_with(var))
-      w = dir + w.substr(std::strlen(var));
+  if (w.size() > 2 && w[0] == '-' && w[1] != '-')  // -t.claude, -o.ai-agents/...: a short option's value
+    for (std::size_t k = 2; k < w.size() && k < 5; ++k)
+      if (word_protected(w.substr(k), cwd)) return true;
+  w = expanded(std::move(w), cwd);
   if (covers_protected(w) || claude_settings(w)) return true;
-  return !cwd.empty() && !w.empty() && w[0] != '/' && w[0] != '~' &&
-         (covers_protected((cwd / w).string()) || claude_settings((cwd / w).string()));
+  if (w.empty() || w[0] == '/') {
+    const bool through_link = w.find("/../") != std::string::npos || w.ends_with("/..");
+    std::error_code ec;
+    return through_link && covers_protected(fs::weakly_canonical(w, ec).string());  // link/../config
+  }
+  if (cwd.empty()) {
+    const std::vector<std::string> parts = components(w);
+    if (parts.empty() || parts[0] == "." || parts[0] == "..") return false;
+    return covers_protected(".ai-agents/logging/" + w) || covers_protected(".ai-agents/logging/config/" + w);
+  }
+  return word_protected((cwd / w).string(), cwd);
 }
 
-// Commands that change no file (what they print may be redirected: that target is checked on its own).
+// Programs that read files and change none (what they print may be redirected: that target is checked on
+// its own), as found on PATH or in the system's folders: a program of the same name elsewhere
+// (`/tmp/ls`) may be anything.
 bool reads_only(const std::vector<std::string>& words) {
   static const char* const reads[] = {
-      "cat",  "head", "tail", "less", "more",   "grep", "rg",   "wc",       "ls",      "stat", "du",
-      "file", "find", "jq",   "diff", "cmp",    "sort", "uniq", "cut",      "tr",      "nl",   "sha256sum",
-      "tree", "test", "[",    "echo", "printf", "cd",   "pwd",  "realpath", "readlink"};
+      "cat",     "head",     "tail",     "less",      "more",    "grep",   "rg",        "wc",     "ls",
+      "stat",    "du",       "file",     "find",      "jq",      "diff",   "cmp",       "sort",   "uniq",
+      "cut",     "tr",       "nl",       "sha256sum", "sha1sum", "md5sum", "sha512sum", "b2sum",  "od",
+      "hexdump", "strings",  "column",   "tree",      "test",    "[",      "echo",      "printf", "cd",
+      "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir"};
   if (words.empty()) return false;
-  const std::string name = fs::path(words[0]).filename().string();
-  if (name == "git")  // git's reading subcommands
-    return words.size() > 1 && (words[1] == "diff" || words[1] == "log" || words[1] == "show" ||
-                                words[1] == "status" || words[1] == "blame" || words[1] == "ls-files");
-  if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
-  for (const auto& w : words)  // find's actions that change files; sort -o writes one
-    if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
-        w == "-fls" || (name == "sort" && w.starts_with("-o")))
+  const fs::path program(words[0]);
+  const std::string folder = program.parent_path().string();
+  if (!folder.empty() && folder != "/bin" && folder != "/usr/bin" && folder != "/usr/local/bin") return false;
+  const std::string name = program.filename().string();
+  for (const auto& w : words)  // options that write a file, or run a program on one
+    if (w.starts_with("--output") || w.starts_with("--pre") || w.starts_with("--log-file") ||
+        w.starts_with("--ext-diff") || w.starts_with("--textconv"))
       return false;
-  return true;
+  if (name == "git")  // git's reading subcommands
+    return words.size() > 1 &&
+           (words[1] == "diff" || words[1] == "log" || words[1] == "show" || words[1] == "status" ||
+            words[1] == "blame" || words[1] == "ls-files" || words[1] == "add" || words[1] == "grep" ||
+            words[1] == "rev-parse" || words[1] == "check-ignore");
+  if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
+  std::size_t operands = 0;
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    const bool short_options = w.size() > 1 && w[0] == '-' && w[1] != '-';
+    if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
+        w == "-fls")
+      return false;  // find's actions that change files
+    if ((name == "sort" || name == "tree") && short_options && w.find('o') != std::string::npos)
+      return false;  // sort -o FILE, sort -uo FILE
+    if ((name == "less" || name == "more") && short_options &&
+        (w.find('o') != std::string::npos || w.find('O') != std::string::npos))
+      return false;  // less -o FILE: a log of what it shows
+    operands += !w.starts_with("-");
+  }
+  return !(name == "uniq" && operands > 1);  // uniq IN OUT writes OUT
+}
+
+// The words of a command that may name files: all but a commit's message (`git commit -m "fix .env.tracing
+// parsing"`) and what a command is told to leave alone (`git clean -e .ai-agents`, `find -path X -prune`).
+std::vector<std::string> operands(const std::string& name, const std::vector<std::string>& words) {
+  const std::string sub = name == "git" && words.size() > 1 ? words[1] : "";
+  std::vector<std::string> out;
+  for (std::size_t k = 0; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    if ((sub == "commit" || sub == "tag") && (w == "-m" || w == "--message" || w == "-F" || w == "--file")) {
+      ++k;
+      continue;
+    }
+    if ((sub == "commit" || sub == "tag") && (w.starts_with("-m") || w.starts_with("--message="))) continue;
+    if (sub == "clean" && (w == "-e" || w == "--exclude")) {
+      ++k;
+      continue;
+    }
+    if (sub == "clean" && (w.starts_with("-e") || w.starts_with("--exclude="))) continue;
+    if (name == "find" && k + 2 < words.size() && words[k + 2] == "-prune") {
+      k += 1;  // -path X -prune
+      continue;
+    }
+    out.push_back(w);
+  }
+  return out;
+}
+
+// find's patterns (-name, -path and the like) that can match a protected file or folder: find then names it
+// as surely as a path would (`find . -name '*.tracing' -delete`).
+bool find_matches_protected(const std::vector<std::string>& words) {
+  static const char* const names[] = {".env.tracing", ".env.logging", "actions.jsonl", "head.json",
+                                      "config",       "audit",        "approvals",     ".ai-agents"};
+  static const char* const paths[] = {"./.ai-agents/logging/config/.env.tracing",
+                                      "./.ai-agents/logging/audit/actions.jsonl",
+                                      "./.ai-agents/logging/approvals", "./.ai-agents"};
+  for (std::size_t k = 0; k + 1 < words.size(); ++k) {
+    const std::string& option = words[k];
+    const bool fold = option.starts_with("-i");
+    const int flags = fold ? FNM_CASEFOLD : 0;
+    if (option == "-name" || option == "-iname") {
+      for (const char* n : names)
+        if (fnmatch(words[k + 1].c_str(), n, flags) == 0) return true;
+    } else if (option == "-path" || option == "-ipath" || option == "-wholename" || option == "-iwholename") {
+      for (const char* p : paths)
+        if (fnmatch(words[k + 1].c_str(), p, flags) == 0) return true;
+    } else if (option.find("regex") != std::string::npos) {
+      return true;  // a regular expression: what it matches, the hook does not work out
+    }
+  }
+  return false;
+}
+
+// `git clean -f` without `-e .ai-agents`: it removes the untracked .ai-agents tree, audit log and .env files
+// with it.
+bool cleans_project(const std::string& line) {
+  for (const auto& cmd : parse_shell(line).commands) {
+    const auto& w = cmd.words;
+    auto git = std::find_if(w.begin(), w.end(),
+                            [](const std::string& x) { return fs::path(x).filename() == "git"; });
+    if (git == w.end() || git + 1 == w.end() || *(git + 1) != "clean") continue;
+    bool force = false, kept = false;
+    for (auto k = git + 2; k != w.end(); ++k) {
+      if ((k->size() > 1 && (*k)[0] == '-' && (*k)[1] != '-' && k->find('f') != std::string::npos &&
+           !k->starts_with("-e")) ||
+          *k == "--force")
+        force = true;
+      if ((*k == "-e" || *k == "--exclude") && k + 1 != w.end() && mentions_protected(*(k + 1))) kept = true;
+      if ((k->starts_with("-e") || k->starts_with("--exclude=")) && mentions_protected(*k)) kept = true;
+    }
+    if (force && !kept) return true;
+  }
+  return false;
+}
+
+// Programs that run code they are given (a script's text, their input): what they run is what they do.
+bool runs_code(const std::string& name) {
+  static const char* const runners[] = {"sh",     "bash",    "zsh",     "dash", "ksh",   "source", ".",
+                                        "python", "python3", "python2", "perl", "ruby",  "node",   "php",
+                                        "lua",    "Rscript", "awk",     "gawk", "xargs", "env",    "exec",
+                                        "nohup",  "timeout", "watch",   "sudo", "su",    "script"};
+  return std::find(std::begin(runners), std::end(runners), name) != std::end(runners);
+}
+
+// Environment variables a read may be given without changing what it does.
+bool harmless_variable(const std::string& assignment) {
+  const std::string name = assignment.substr(0, assignment.find('='));
+  return name.starts_with("LC_") || name == "LANG" || name == "TZ" || name == "NO_COLOR" || name == "TERM" ||
+         name == "COLUMNS" || name.starts_with("GREP_");
 }
 
 // A command that leaves the protected files as they are: each of its commands that names one, or a folder
 // holding one, only reads, and so does every command its output is piped into (`| xargs sed -i` is not a
-// read); nothing is redirected into one; no command substitution could build a path to one; `sh -c` and
-// `eval` are checked as the command they run.
-bool plain_read(const std::string& line, fs::path cwd, int depth = 0) {
+// read); nothing is redirected into one; the code it runs first (`$(...)`, backquotes) and the code it gives
+// a shell (`sh -c`, `eval`, a here-doc, a pipe into `bash`) are held to the same. `touched`: whether it names
+// one (its output may then be a protected path, for the command whose word it becomes).
+bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touched = nullptr) {
   if (depth > 4) return false;
-  const auto commands = parse_shell(line);
+  const ShellLine parsed = parse_shell(line);
+  if (parsed.opaque && mentions_protected(line)) return false;
   bool touches = false;
-  bool tainted = false;  // the pipeline's earlier command read a protected file
-  for (const auto& cmd : commands) {
+  bool tainted = false;       // the pipeline's earlier command read a protected file
+  bool code_in_pipe = false;  // the pipeline's earlier command printed text that mentions one
+  for (const auto& cmd : parsed.commands) {
     std::vector<std::string> words = cmd.words;
+    bool names = false;
+    for (const auto& sub : cmd.substitutions) {  // run first; their output becomes this command's words
+      bool sub_touched = false;
+      if (!plain_read(sub, cwd, depth + 1, &sub_touched)) return false;
+      names = names || sub_touched;
+    }
     // NAME=value before a command is its environment; alone, an assignment (of a path, maybe) is not a read.
-    bool assigned = false;
+    bool assigned = false, risky_environment = false;
     while (!words.empty() && words[0].find('=') != std::string::npos && words[0][0] != '=' &&
            words[0][0] != '-') {
       assigned = assigned || word_protected(words[0].substr(words[0].find('=') + 1), cwd);
+      risky_environment = risky_environment || !harmless_variable(words[0]);
       words.erase(words.begin());
     }
+    while (!words.empty() && (words[0] == "time" || words[0] == "command" || words[0] == "builtin" ||
+                              words[0] == "!"))  // what they run is the command that follows
+      words.erase(words.begin());
     for (const auto& t : cmd.targets)
       if (word_protected(t, cwd)) return false;
-    if (!words.empty()) {
-      const std::string name = fs::path(words[0]).filename().string();
-      if ((name == "sh" || name == "bash" || name == "zsh") && words.size() > 2 && words[1] == "-c" &&
-          !plain_read(words[2], cwd, depth + 1))
+    const std::string name = words.empty() ? "" : fs::path(words[0]).filename().string();
+    const bool shell = name == "sh" || name == "bash" || name == "zsh" || name == "dash" || name == "ksh";
+    if (name == "alias" || name == "function" || name == "shopt" || name == "hash" || name == "enable") {
+      // What the line's commands then are, or what its globs match (`shopt -s dotglob`), the hook cannot
+      // know.
+      if (mentions_protected(line) || line.find("logging") != std::string::npos ||
+          line.find("config") != std::string::npos)
         return false;
-      if (name == "eval" && words.size() > 1 && !plain_read(words[1], cwd, depth + 1)) return false;
     }
-    const bool names = assigned || std::any_of(words.begin(), words.end(),
-                                               [&](const std::string& w) { return word_protected(w, cwd); });
+    if (name == "eval") {  // its words, joined, are the code it runs
+      std::string code;
+      for (std::size_t k = 1; k < words.size(); ++k) code += words[k] + " ";
+      if (!plain_read(code, cwd, depth + 1)) return false;
+    } else if (shell) {  // the code it runs: -c's text, its script file, its input
+      std::vector<std::string> code = cmd.inputs;
+      bool dash_c = false, script = false;
+      for (std::size_t k = 1; k < words.size(); ++k) {
+        const std::string& w = words[k];
+        if (w.size() > 1 && w[0] == '-' && !script) {
+          dash_c = dash_c || (w[1] != '-' && w.find('c') != std::string::npos);
+        } else if (!script) {
+          script = true;
+          if (dash_c) {
+            code.push_back(w);
+          } else if (std::ifstream in(cwd / w); in) {
+            code.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+          } else if (mentions_protected(line)) {
+            return false;  // a script the hook cannot read (not there yet), on a line about protected files
+          }
+        }
+      }
+      if (!script && cmd.piped && code_in_pipe) return false;  // `echo 'rm -rf .ai-agents' | bash`
+      for (const auto& c : code)
+        if (!plain_read(c, cwd, depth + 1)) return false;
+    } else if (runs_code(name) || name == "ln") {
+      // What python -c, awk or xargs are given, and where ln makes a link (a link into the folder reaches its
+      // files by `link/..`), is judged by its text.
+      for (const auto& t : cmd.inputs)
+        if (mentions_protected(t)) return false;
+      for (const auto& t : cmd.substitutions)  // `source <(echo ...)`: their output may be the code
+        if (mentions_protected(t)) return false;
+      if (std::any_of(words.begin(), words.end(), mentions_protected) || (cmd.piped && code_in_pipe))
+        return false;
+    }
+    const std::vector<std::string> named = operands(name, words);
+    names =
+        names || assigned || (name == "find" && find_matches_protected(named)) ||
+        std::any_of(named.begin(), named.end(), [&](const std::string& w) { return word_protected(w, cwd); });
     touches = touches || names;
-    if (!cmd.piped) tainted = false;
-    if ((names || tainted) && !reads_only(words)) return false;
+    if (!cmd.piped) tainted = code_in_pipe = false;
+    const bool tee_elsewhere = name == "tee" && !names;  // copies what it reads into files of its own
+    if ((names || tainted) && (!reads_only(words) || risky_environment) && !tee_elsewhere) return false;
     tainted = tainted || names;
-    if (!words.empty() && words[0] == "cd" && words.size() > 1)  // later commands run there
-      cwd = (fs::path(words[1]).is_absolute() ? fs::path(words[1]) : cwd / words[1]).lexically_normal();
+    code_in_pipe =
+        code_in_pipe || std::any_of(named.begin(), named.end(), [](const std::string& w) {
+          return mentions_protected(w) && !w.starts_with("--exclude") && !w.starts_with("--ignore");
+        });
+    if (name == "cd") {  // later commands run there; a folder the hook cannot know leaves it unknown
+      std::size_t k = 1;
+      while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') ++k;
+      const char* home = std::getenv("HOME");
+      const std::string to = k < words.size() ? expanded(words[k], cwd) : (home ? home : "");
+      if (to.empty() || to == "-" || to.find(kUnknown) != std::string::npos)
+        cwd.clear();
+      else
+        cwd = (fs::path(to).is_absolute() ? fs::path(to) : cwd / to).lexically_normal();
+    }
   }
-  for (const char* hidden : {"`", "$(", "<(", ">("})
-    if (touches && line.find(hidden) != std::string::npos) return false;
+  if (touched) *touched = touches;
   return true;
 }
 
-// The human's `agentlog approvals approve|deny`: agentlog's approvals command, in any quoting, with anything
-// but its listing after it, or agentlog given a word the hook cannot read (`agentlog $a ...`).
+// Words in another MCP server's tool names: one that reads (its paths may be protected files), one that runs
+// a command (held to what the Bash tool is).
+const char* const kReadingVerbs[] = {"read", "list", "get", "search", "view", "stat", "info", "find", "tree"};
+const char* const kRunningVerbs[] = {"command", "exec", "shell", "bash", "terminal", "run", "process"};
+
+// Whether a line runs the human's `agentlog approvals approve|deny`: agentlog's approvals command with
+// anything but its listing after it, wherever it appears (a later command, a `$(...)`, a script's text), or
+// agentlog given a word the hook cannot read (`agentlog $a ...`), or `approvals approve` after a program the
+// hook cannot name (`$(which agentlog) approvals approve ...`).
 bool runs_approvals(const std::string& line) {
-  for (const auto& cmd : parse_shell(line)) {
+  std::vector<std::string> tokens;  // the line's words, quoting and expansions aside
+  std::string token;
+  for (const char c : line + " ") {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/') {
+      token += c;
+    } else if (!token.empty()) {
+      tokens.push_back(fs::path(token).filename().string());
+      token.clear();
+    }
+  }
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i)
+    if (tokens[i] == "approvals" && (tokens[i + 1] == "approve" || tokens[i + 1] == "deny")) return true;
+  for (const auto& cmd : parse_shell(line).commands) {
     const auto& w = cmd.words;
     for (std::size_t i = 0; i < w.size(); ++i) {
       if (fs::path(w[i]).filename() != "agentlog") continue;
-      if (i + 1 == w.size()) return cmd.piped;  // its arguments from the pipe (xargs)
+      if (i + 1 == w.size()) {
+        if (cmd.piped) return true;  // its arguments from the pipe (xargs)
+        continue;
+      }
       const std::string& sub = w[i + 1];
-      if (sub.find_first_of("$`") != std::string::npos) return true;
-      if (sub == "approvals")
-        return !(i + 2 < w.size() && (w[i + 2] == "list" || w[i + 2] == "--help" || w[i + 2] == "-h"));
+      if (sub.find(kUnknown) != std::string::npos) return true;
+      if (sub == "approvals" &&
+          !(i + 2 < w.size() && (w[i + 2] == "list" || w[i + 2] == "--help" || w[i + 2] == "-h")))
+        return true;
     }
   }
   return false;
@@ -347,7 +813,7 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
     if (claude_settings(named.string()))
       return named.lexically_normal().string() +
              " is Claude Code's settings, where agentlog's guard is registered: ask the human to change it";
-    auto d = policy::check_path(layout, path, {});
+    auto d = policy::check_path(layout, named.string(), {});  // (relative: to the cwd, as the tool takes it)
     if (d.denial && d.denial->id == "policy.denied.protected_file") return d.denial->message;
   } else if (tool == "Bash") {
     const std::string command = tool_input.value("command", "");
@@ -359,9 +825,56 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
              "-delete or -exec, git diff/log/show/status and the like, piped into reads only, nothing "
              "redirected "
              "into such a file); only the human may change these files";
+    if (cleans_project(command))
+      return "git clean -f removes the untracked .ai-agents/ tree with the audit log and the human's .env "
+             "files: "
+             "keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
     if (runs_approvals(command))
       return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; "
              "ask the human to run it";
+  } else if (tool.starts_with("mcp__") && !tool.starts_with("mcp__openmemory-code-global__")) {
+    // Another MCP server's tool (a filesystem server's write_file, a desktop server's execute_command): its
+    // string arguments are held to what an editor's path and the shell's command are (agentlog's own
+    // server checks its arguments itself).
+    std::vector<std::string> parts(1);  // the tool's own name in words: read_file, readFile -> read, file
+    for (std::size_t k = tool.rfind("__") + 2; k < tool.size(); ++k) {
+      const auto c = static_cast<unsigned char>(tool[k]);
+      if (!std::isalnum(c) ||
+          (std::isupper(c) && k > 0 && std::islower(static_cast<unsigned char>(tool[k - 1]))))
+        parts.emplace_back();
+      if (std::isalnum(c)) parts.back() += static_cast<char>(std::tolower(c));
+    }
+    auto has = [&](const auto& verbs) {
+      return std::any_of(std::begin(verbs), std::end(verbs), [&](const char* v) {
+        return std::find(parts.begin(), parts.end(), v) != parts.end();
+      });
+    };
+    const bool reads = has(kReadingVerbs), runs = has(kRunningVerbs);
+    std::string reason;
+    // The arguments that are paths or commands by their names (a file's content may mention anything).
+    auto named_like = [](std::string key, std::initializer_list<const char*> words) {
+      std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+      return std::any_of(words.begin(), words.end(),
+                         [&](const char* w) { return key.find(w) != std::string::npos; });
+    };
+    std::function<void(const json&, const std::string&)> walk = [&](const json& v, const std::string& key) {
+      if (!reason.empty()) return;
+      if (v.is_object())
+        for (const auto& [k, item] : v.items()) walk(item, k);
+      if (v.is_array())
+        for (const auto& item : v) walk(item, key);
+      if (!v.is_string()) return;
+      const std::string text = v.get<std::string>();
+      const bool command = runs && named_like(key, {"command", "cmd", "script"});
+      const bool path =
+          named_like(key, {"path", "file", "dir", "source", "dest", "target", "src", "dst", "folder"});
+      if (command ? !plain_read(text, cwd) : (path && !reads && word_protected(text, cwd)))
+        reason = tool + " is given `" + policy::utf8_prefix(text, 200) +
+                 "`, which names a protected file (.env files, the audit log, approvals, Claude Code's "
+                 "settings) or a folder holding one; only the human may change these files";
+    };
+    walk(tool_input, "");
+    return reason;
   }
   return "";
 }

@@ -271,7 +271,7 @@ InitReport install_claude_files(const ProjectLayout& layout, const std::string& 
     add_unique(deny, std::string("Edit(/") + path + ")");
   }
   const std::string hook_cmd = shell_quoted(agentlog_path) + " hook ";
-  set_hook(settings, "PreToolUse", "pre", "Edit|Write|MultiEdit|NotebookEdit|Bash",
+  set_hook(settings, "PreToolUse", "pre", "Edit|Write|MultiEdit|NotebookEdit|Bash|mcp__.*",
            hook_cmd + "pre-tool-use");
   set_hook(settings, "PostToolUse", "post", "*", hook_cmd + "post-tool-use");
 

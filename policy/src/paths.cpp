@@ -11,10 +11,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Resolves symlinks of the longest existing prefix, then appends the rest lexically.
+// Resolves symlinks of the longest existing prefix, then appends the rest lexically. The prefix is taken as
+// written, not normalised first: `link/../config` is the config folder next to where the link points, as the
+// kernel resolves it, not ./config.
 fs::path resolve(const fs::path& p) {
   std::error_code ec;
-  fs::path normal = p.lexically_normal();
+  fs::path normal = p;
   while (!normal.empty() && normal.filename().empty() && normal != normal.root_path()) normal = normal.parent_path();
   fs::path existing = normal, rest;
   while (!existing.empty() && !fs::exists(fs::symlink_status(existing, ec))) {

@@ -268,7 +268,13 @@ TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approv
   make_project(root);
   for (const char* cmd :
        {"agentlog approvals approve apr-12345678", "./build/agentlog approvals   deny apr-1 --reason x",
-        "cd /tmp && agentlog approvals approve apr-abcdef12"}) {
+        "cd /tmp && agentlog approvals approve apr-abcdef12",
+        // After a listing, behind a program word the hook cannot name, in a comment's shadow, in a script.
+        "agentlog approvals list; CLAUDECODE= agentlog approvals approve apr-d68ff341",
+        "agentlog approvals list && agentlog approvals approve apr-d68ff341",
+        "$(which agentlog) approvals approve apr-1", "\"$(command -v agentlog)\" approvals approve apr-1",
+        "A=agentlog; $A approvals approve apr-1", "# let's ask\nCLAUDECODE= agentlog approvals approve apr-1",
+        "bash -lc 'agentlog approvals approve apr-1'"}) {
     CAPTURE(cmd);
     json input = {{"session_id", "s"},
                   {"cwd", root.path().string()},
@@ -310,6 +316,9 @@ TEST_CASE(
     refusals +=
         r["tool"] == "approvals.approve" && r["decision"] == "denied" && r["agent"]["name"] == "claude-code";
   CHECK(refusals == 1);
+  // CLAUDECODE set but empty (`CLAUDECODE= agentlog approvals approve ...`) is the agent's shell still.
+  CHECK(agentlog_in({{"CLAUDECODE", ""}}, root, {"approvals", "approve", id}).exit_code == 1);
+  CHECK(json::parse(approvals(root, {"list", "--json"}).out)[0]["status"] == "pending");
 
   // $USER and $LOGNAME are the caller's to set; the decision is the real user's.
   const passwd* pw = ::getpwuid(::getuid());

@@ -47,7 +47,7 @@ std::vector<std::string> protected_attempts(const std::string& R) {
       R + "/.ai-agents/logging/config/.env.tracing",
       R + "//.ai-agents/logging/config//.env.logging",
       R + "/./.ai-agents/./logging/config/.env.tracing",
-      ".ai-agents/logging/config/.env.local",          // any .env* in config/
+      ".ai-agents/logging/config/.env.local",  // any .env* in config/
       ".ai-agents/logging/config/.env.tracing.bak",
       ".ai-agents/logging/audit/actions.jsonl",
       ".ai-agents/logging/audit/head.json",
@@ -55,16 +55,18 @@ std::vector<std::string> protected_attempts(const std::string& R) {
       ".ai-agents/logging/audit",
       R + "/.ai-agents/logging/audit/actions.jsonl",
       ".ai-agents/logging/approvals/pending.json",
-      "link-to-config/.env.tracing",                   // a symlinked folder
-      "link-to-env",                                   // a symlink to the file
-      "nested/link-to-audit/actions.jsonl",            // a symlink to the audit folder, one level down
-      "hard-link-env.txt",                             // a hard link to .env.logging
-      "hard-link-audit.txt",                           // a hard link to the audit log
+      "link-to-config/.env.tracing",            // a symlinked folder
+      "link-to-env",                            // a symlink to the file
+      "nested/link-to-audit/actions.jsonl",     // a symlink to the audit folder, one level down
+      "link-to-traces/../config/.env.tracing",  // a link to a folder next to it, then `..`
+      "link-to-traces/../audit/actions.jsonl",
+      "hard-link-env.txt",    // a hard link to .env.logging
+      "hard-link-audit.txt",  // a hard link to the audit log
       "../outside.txt",
       "../../etc/passwd",
       "/etc/passwd",
       "/tmp",
-      "link-outside/file.txt",                         // a symlink leading out of the project
+      "link-outside/file.txt",  // a symlink leading out of the project
   };
 }
 
@@ -74,6 +76,7 @@ void make_tricks(const TempDir& root) {
   fs::create_directory_symlink(base / "config", root / "link-to-config");
   fs::create_symlink(base / "config/.env.tracing", root / "link-to-env");
   fs::create_directory_symlink(base / "audit", root / "nested/link-to-audit");
+  fs::create_directory_symlink(base / "traces", root / "link-to-traces");
   fs::create_hard_link(base / "config/.env.logging", root / "hard-link-env.txt");
   fs::create_directory_symlink("/tmp", root / "link-outside");
 }
@@ -585,4 +588,132 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   const std::size_t records = audit_records(root).size();
   CHECK(agentlog::test::run_agentlog({"serve", "--root", R}, "").err.find("missing") == std::string::npos);
   CHECK(audit_records(root).size() == records);  // present again: nothing to say
+}
+
+// What a review of the hook found getting through (each verified to change a protected file when run), and
+// everyday commands it used to block. The hook reads the shell as bash does: comments, here-docs,
+// substitutions inside double quotes, `>&`, `<>`, braces with empty or nested alternatives, `cd` options,
+// `$PWD`, nested shells and scripts, option values attached to short options, links followed by `..`.
+TEST_CASE("the hook reads shell lines as bash does: what writes a protected file is blocked, reads pass") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const std::string R = root.path().string();
+  fs::create_directory_symlink(root / ".ai-agents/logging/traces", root / "t");  // made by an earlier call
+  agentlog::test::write_text(root / "cleanup.sh", "rm -rf .ai-agents/logging/audit\n");
+  auto pre = [&](const std::string& cmd, const std::string& cwd) {
+    json input = {{"session_id", "s"},
+                  {"cwd", cwd},
+                  {"hook_event_name", "PreToolUse"},
+                  {"tool_name", "Bash"},
+                  {"tool_input", {{"command", cmd}}}};
+    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, input.dump(), {},
+                                       {{"CLAUDE_PROJECT_DIR", R}});
+  };
+  const std::string env = ".ai-agents/logging/config/.env.tracing";
+  const std::vector<std::string> blocked = {
+      // Read-listed programs with options that write or run a program.
+      "git log -1 --format=tformat:TRACING_AI_REQUIRE_APPROVAL=false --output=" + env,
+      "git diff --no-index --output=" + env + " /tmp/a /tmp/b", "uniq /tmp/evil.env " + env,
+      "sort --output=" + env + " /tmp/evil.env", "sort -uo " + env + " /tmp/evil.env", "rg --pre rm x " + env,
+      "LESSOPEN='|rm %s' less " + env, "less -o " + env + " /etc/hostname",
+      // Comments and here-docs no longer hide the lines after an apostrophe.
+      "echo cleaning up # don't worry\nrm -rf .ai-agents/logging/config # it's fine",
+      "cat > notes.txt <<EOF\ndon't\nEOF\nrm -rf .ai-agents/logging/audit\necho 'done'",
+      "bash <<'EOF'\nrm -rf .ai-agents/logging/audit\nEOF",
+      // Substitutions inside double quotes and backquotes, process substitutions.
+      "echo \"$(rm -rf .ai-agents/logging/audit)\"", "echo `rm -rf .ai-agents/logging/config`",
+      "x=\"$(rm -rf .ai-agents/logging/audit && echo ok)\"", "rm -rf $(find .ai-agents -name '*.env*')",
+      "source <(echo 'rm -rf .ai-agents/logging/audit')", "tee >(cat > " + env + ") < /tmp/x",
+      // Redirections into a file.
+      "echo TRACING_AI_REQUIRE_APPROVAL=false >& " + env, "echo TRACING_AI_REQUIRE_APPROVAL=false >&" + env,
+      "printf 'TRACING_AI_REQUIRE_APPROVAL=false\\n#' 1<> " + env,
+      // Braces, variables, $PWD, cd's options.
+      "rm -rf .ai-agents/logging/{traces,}", "rm -rf ${PWD}/.ai-agents/logging/{traces,config}",
+      "rm -rf {x,{y,.ai-agents}}", "rm -rf \"$dir\"/logging/config",
+      "cd -P .ai-agents/logging && rm -rf config", "cd -- .ai-agents/logging && rm -rf config audit",
+      "cd .ai-agents/logging && rm -rf \"$PWD/audit\"", "cd \"$somewhere\" && rm -rf config",
+      // Nested shells, scripts, interpreters, pipes into a shell.
+      "bash -lc 'rm -rf .ai-agents/logging/config'", "sh -ec 'rm -rf .ai-agents/logging/audit'",
+      "echo 'rm -rf .ai-agents/logging/config' | bash", "bash <<< 'rm -rf .ai-agents/logging/config'",
+      "python3 -c 'import shutil; shutil.rmtree(\".ai-agents/logging/audit\")'", "bash cleanup.sh",
+      "eval rm -rf .ai-agents/logging/audit",
+      // Option values attached, links, functions, programs named like readers, ANSI-C quoting.
+      "cp -t.claude /tmp/s/settings.json", "curl -so.ai-agents/logging/approvals/apr-00000001.json file:///x",
+      "ln -s .ai-agents/logging/traces u && sed -i s/true/false/ u/../config/.env.t*",
+      "sed -i s/true/false/ t/../config/.env.tracing", "rm -rf t/../audit",
+      "cat() { command rm -rf \"$@\"; }; cat .ai-agents/logging/config",
+      "/tmp/ls -rf .ai-agents/logging/config", "rm -rf $'\\x2eai-agents/logging/config'",
+      "echo $'\\'' ; rm -rf .ai-agents/logging/config ; echo ''", "rm -rf \".ai-age\\\nnts/logging/config\"",
+      "shopt -s dotglob; rm -rf */logging/config",
+      "find . -path '*ai-agents*' -name config -exec rm -rf {} +", "find . -name '*.tracing' -delete",
+      // The whole untracked tree with it.
+      "git clean -fdx", "git clean -fdxq && make"};
+  for (const auto& cmd : blocked) {
+    CAPTURE(cmd);
+    auto r = pre(cmd, R);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("agentlog: blocked: ") == 0);
+  }
+  CHECK(pre("rm -rf config", R + "/.ai-agents/logging").exit_code == 2);  // in the folder already
+  CHECK(pre("rm -rf \"$PWD/config\"", R + "/.ai-agents/logging").exit_code == 2);
+  CHECK(pre("git clean -fdx", R).err.find("-e .ai-agents") != std::string::npos);  // says what to do
+
+  const std::vector<std::string> pass = {
+      "git commit -m \"Fix parsing of .env.tracing comments\"",
+      "git commit -m \"$(cat <<'EOF'\nRead .env.tracing once; don't re-read it\n\nCo-Authored-By: "
+      "x\nEOF\n)\"",
+      "cat > docs/setup.md <<'EOF'\nEdit .ai-agents/logging/config/.env.tracing by hand.\nEOF",
+      "make build # config lives in .ai-agents/logging/config",
+      "ls .ai-agents/logging/config && echo \"checked at $(date)\"",
+      "diff <(sort " + env + ") <(sort /tmp/other.env)",
+      "grep -c . .ai-agents/logging/audit/actions.jsonl | tee /tmp/count",
+      "time cat " + env,
+      "md5sum " + env,
+      "mkdir -p .claude",
+      "git add .ai-agents",
+      "grep -rl foo . --exclude-dir=.ai-agents | xargs sed -i s/foo/bar/",
+      "find . -path ./.ai-agents -prune -o -name '*.cpp' -exec clang-format -i {} +",
+      "rsync -a --exclude=.ai-agents ./ /tmp/copy/",
+      "git clean -fdx -e .ai-agents",
+      "git clean -n",
+      "rm -rf \"$BUILD_DIR\"/*",
+      "rm -rf \"$tmp\"",
+      "cd \"$(mktemp -d)\" && git init .",
+      "LC_ALL=C grep -c x " + env,
+      "echo \"it's $HOME\" > notes.txt",
+      "bash -c 'make test'",
+      "agentlog approvals list; agentlog audit list"};
+  for (const auto& cmd : pass) {
+    CAPTURE(cmd);
+    auto r = pre(cmd, R);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+  }
+
+  // Other MCP servers' tools (the matcher `init --claude` installs takes mcp__.*): their path arguments as an
+  // editor's, their commands as the Bash tool's; reads, contents and agentlog's own server pass.
+  auto tool = [&](const std::string& name, const json& args) {
+    json input = {{"session_id", "s"},
+                  {"cwd", R},
+                  {"hook_event_name", "PreToolUse"},
+                  {"tool_name", name},
+                  {"tool_input", args}};
+    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, input.dump(), {},
+                                       {{"CLAUDE_PROJECT_DIR", R}})
+        .exit_code;
+  };
+  CHECK(tool("mcp__filesystem__write_file", {{"path", env}, {"content", "TRACING_ENABLED=false"}}) == 2);
+  CHECK(tool("mcp__filesystem__move_file",
+             {{"source", "/tmp/s.json"}, {"destination", ".claude/settings.json"}}) == 2);
+  CHECK(tool("mcp__fs__editFile",
+             {{"edits", {{{"filePath", R + "/.ai-agents/logging/audit/actions.jsonl"}}}}}) == 2);
+  CHECK(tool("mcp__desktop-commander__execute_command", {{"command", "rm -rf .ai-agents/logging/audit"}}) ==
+        2);
+  CHECK(tool("mcp__filesystem__set_target", {{"path", env}}) == 2);  // "target" is not "get"
+  CHECK(tool("mcp__filesystem__read_file", {{"path", env}}) == 0);
+  CHECK(tool("mcp__filesystem__write_file",
+             {{"path", "docs/a.md"}, {"content", "edit .env.tracing by hand"}}) == 0);
+  CHECK(tool("mcp__desktop-commander__execute_command", {{"command", "cat " + env}}) == 0);
+  CHECK(tool("mcp__openmemory-code-global__log_event",
+             {{"message", "changed .env.tracing"}, {"file", env}}) == 0);
 }

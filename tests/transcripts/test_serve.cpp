@@ -258,7 +258,7 @@ TEST_CASE("init --claude from another binary replaces agentlog's hooks and rules
         std::vector<std::string>{"mine pre", "'" + second.string() + "' hook pre-tool-use"});
   CHECK(hook_commands(settings, "PostToolUse") ==
         std::vector<std::string>{"'" + second.string() + "' hook post-tool-use"});
-  CHECK(settings["hooks"]["PreToolUse"][1]["matcher"] == "Edit|Write|MultiEdit|NotebookEdit|Bash");
+  CHECK(settings["hooks"]["PreToolUse"][1]["matcher"] == "Edit|Write|MultiEdit|NotebookEdit|Bash|mcp__.*");
   // Deny rules anchored at the project (`/path`: relative to the settings file; `path` follows the session's
   // cwd); Edit rules cover every editing tool. Those an earlier init wrote are replaced, the user's kept.
   CHECK(settings["permissions"]["deny"] == json{"Bash(rm:*)", "Edit(/.ai-agents/logging/config/.env*)",
