@@ -1,0 +1,66 @@
+// parse_shell as functions: how the hook sees a line's commands, words, targets, substitutions and inputs.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "tools/shell_line.hpp"
+
+using agentlog::brace_expanded;
+using agentlog::kUnknown;
+using agentlog::parse_shell;
+using Words = std::vector<std::string>;
+
+TEST_CASE("parse_shell splits commands and takes the quoting out") {
+  auto line = parse_shell("cd a && rm -rf 'b c' \"d\\\"e\" f\\ g; ls | wc -l");
+  REQUIRE(line.commands.size() == 4);
+  CHECK(line.commands[0].words == Words{"cd", "a"});
+  CHECK(line.commands[1].words == Words{"rm", "-rf", "b c", "d\"e", "f g"});
+  CHECK(line.commands[3].piped);
+  CHECK_FALSE(line.opaque);
+  CHECK(parse_shell("echo 'open").opaque);  // a quote left open
+  CHECK(parse_shell("cat() { rm \"$@\"; }").opaque);
+}
+
+TEST_CASE("comments and here-docs are not commands; a here-doc is its command's input") {
+  auto line = parse_shell("echo a # don't\ncat > n.txt <<'EOF'\nit's\nEOF\nrm x");
+  std::vector<Words> words;
+  for (const auto& c : line.commands)
+    if (!c.words.empty()) words.push_back(c.words);
+  CHECK(words == std::vector<Words>{{"echo", "a"}, {"cat"}, {"rm", "x"}});
+  for (const auto& c : line.commands)
+    if (!c.words.empty() && c.words[0] == "cat") {
+      CHECK(c.targets == Words{"n.txt"});
+      CHECK(c.inputs == Words{"it's\n"});
+    }
+  CHECK(parse_shell("bash <<< 'rm -rf x'").commands[0].inputs == Words{"rm -rf x"});
+  CHECK(parse_shell("cat <<-END\n\tbody\n\tEND\necho").commands[0].inputs == Words{"body\n"});
+}
+
+TEST_CASE("substitutions are read as code of their own, their value unknown") {
+  auto c = parse_shell("git commit -m \"$(cat <<'EOF'\nwon't\nEOF\n)\" && echo `date`").commands;
+  CHECK(c[0].words == Words{"git", "commit", "-m", std::string(1, kUnknown)});
+  REQUIRE(c[0].substitutions.size() == 1);
+  CHECK(c[0].substitutions[0] == "cat <<'EOF'\nwon't\nEOF\n");
+  CHECK(c[1].substitutions == Words{"date"});
+  CHECK(parse_shell("diff <(sort a) b").commands[0].substitutions == Words{"sort a"});
+  CHECK(parse_shell("rm -rf \"$dir\"/x $PWD/y ${HOME}/z").commands[0].words ==
+        Words{"rm", "-rf", std::string(1, kUnknown) + "/x", "$PWD/y", "$HOME/z"});
+  CHECK(parse_shell("echo \"a$\" $'\\x2eb\\'c'").commands[0].words == Words{"echo", "a$", ".b'c"});
+}
+
+TEST_CASE("redirections: files written, descriptors not") {
+  CHECK(parse_shell("make >& log 2>&1").commands[0].targets == Words{"log"});
+  CHECK(parse_shell("printf x 1<> f").commands[0].targets == Words{"f"});
+  CHECK(parse_shell("cmd &>> out 2>&- < in").commands[0].targets == Words{"out"});
+  CHECK(parse_shell("cmd < in").commands[0].words == Words{"cmd", "in"});
+}
+
+TEST_CASE("brace expansion as bash does it") {
+  CHECK(brace_expanded("a/{b,c}") == Words{"a/b", "a/c"});
+  CHECK(brace_expanded("a/{b,}") == Words{"a/b", "a/"});
+  CHECK(brace_expanded("{x,{y,z}}") == Words{"x", "y", "z"});
+  CHECK(brace_expanded("{x}") == Words{"{x}"});
+  CHECK(brace_expanded("{a,b}{c,d}").size() == 4);
+  CHECK(brace_expanded("{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}").size() == 64);  // bounded
+}

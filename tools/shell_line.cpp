@@ -1,0 +1,290 @@
+#include "tools/shell_line.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+
+namespace agentlog {
+
+std::vector<std::string> brace_expanded(const std::string& word) {
+  for (std::size_t open = word.find('{'); open != std::string::npos; open = word.find('{', open + 1)) {
+    int depth = 0;
+    std::vector<std::size_t> commas;
+    std::size_t close = std::string::npos;
+    for (std::size_t j = open; j < word.size() && close == std::string::npos; ++j) {
+      if (word[j] == '{') ++depth;
+      if (word[j] == ',' && depth == 1) commas.push_back(j);
+      if (word[j] == '}' && --depth == 0) close = j;
+    }
+    if (close == std::string::npos) return {word};
+    if (commas.empty()) continue;  // `{x}` is literal
+    commas.push_back(close);
+    std::vector<std::string> out;
+    for (std::size_t from = open + 1; std::size_t comma : commas) {
+      for (auto& w :
+           brace_expanded(word.substr(0, open) + word.substr(from, comma - from) + word.substr(close + 1))) {
+        if (out.size() == 64) return out;
+        out.push_back(std::move(w));
+      }
+      from = comma + 1;
+    }
+    return out;
+  }
+  return {word};
+}
+
+namespace {
+
+// parse_shell's reader: one pass over the text, nested for `$(...)`.
+class ShellReader {
+ public:
+  explicit ShellReader(const std::string& text) : s_(text) {}
+
+  ShellLine read() {
+    ShellLine line;
+    read_commands(line, false);
+    return line;
+  }
+
+ private:
+  struct HereDoc {
+    std::size_t command;
+    std::string delimiter;
+    bool strip_tabs;
+  };
+
+  bool at(std::size_t j, char c) const { return j < s_.size() && s_[j] == c; }
+  static bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+  // Reads commands up to the end, or (nested: the text of a `$(`) up to its unmatched ')'.
+  void read_commands(ShellLine& line, bool nested) {
+    auto& out = line.commands;
+    out.emplace_back();
+    std::string word;
+    bool in_word = false, target_next = false, input_next = false;
+    std::vector<HereDoc> heredocs;
+    int parens = 0;
+    auto end_word = [&] {
+      if (!in_word) return;
+      if (target_next)
+        out.back().targets.push_back(word);
+      else if (input_next)
+        out.back().inputs.push_back(word);
+      else
+        for (auto& w : brace_expanded(word)) out.back().words.push_back(std::move(w));
+      word.clear();
+      in_word = target_next = input_next = false;
+    };
+    auto next_command = [&](bool piped) {
+      end_word();
+      out.emplace_back();
+      out.back().piped = piped;
+    };
+    for (; i_ < s_.size(); ++i_) {
+      const char c = s_[i_];
+      if (c == '\\' && i_ + 1 < s_.size()) {
+        if (s_[i_ + 1] != '\n') word += s_[i_ + 1], in_word = true;  // (a line continuation joins)
+        ++i_;
+      } else if (c == '\'') {
+        single_quoted(word, false, line);
+        in_word = true;
+      } else if (c == '"') {
+        double_quoted(word, line);
+        in_word = true;
+      } else if (c == '$' || c == '`') {
+        expansion(word, line, false);
+        in_word = true;
+      } else if (c == '#' && !in_word) {
+        while (i_ + 1 < s_.size() && s_[i_ + 1] != '\n') ++i_;
+      } else if (c == ' ' || c == '\t') {
+        end_word();
+      } else if (c == '\n') {
+        next_command(false);
+        for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+        heredocs.clear();
+      } else if (c == ';' || c == '(' || c == ')') {
+        if (c == '(' && in_word) line.opaque = true;  // `name()`: a function defined
+        if (c == '(') ++parens;
+        if (c == ')' && parens-- == 0 && nested) {
+          end_word();
+          return;
+        }
+        next_command(false);
+      } else if (c == '&' || c == '|') {
+        const bool doubled = at(i_ + 1, c);
+        if (c == '&' && at(i_ + 1, '>')) continue;              // &> : the '>' follows
+        if (c == '|' && i_ > 0 && s_[i_ - 1] == '>') continue;  // >| : a redirection
+        next_command(c == '|' && !doubled);
+        if (doubled || (c == '|' && at(i_ + 1, '&'))) ++i_;    // || && |&
+      } else if ((c == '<' || c == '>') && at(i_ + 1, '(')) {  // <(...) >(...)
+        word += kUnknown;
+        in_word = true;
+        i_ += 2;
+        substitution(line);
+      } else if (c == '<' && at(i_ + 1, '<')) {
+        end_word();
+        if (at(i_ + 2, '<')) {  // <<< word: the command's input
+          i_ += 2;
+          input_next = true;
+          continue;
+        }
+        i_ += 2;
+        const bool strip_tabs = at(i_, '-');
+        if (strip_tabs) ++i_;
+        while (at(i_, ' ') || at(i_, '\t')) ++i_;
+        std::string delimiter;
+        for (; i_ < s_.size() && !std::strchr(" \t\n;&|<>()", s_[i_]); ++i_)
+          if (s_[i_] != '\'' && s_[i_] != '"' && s_[i_] != '\\') delimiter += s_[i_];
+        --i_;
+        heredocs.push_back({out.size() - 1, delimiter, strip_tabs});
+      } else if (c == '>' || c == '<') {
+        if (in_word && std::all_of(word.begin(), word.end(),
+                                   [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))
+          word.clear(), in_word = false;  // 2> : the descriptor, not a word
+        end_word();
+        const bool read_write = c == '<' && at(i_ + 1, '>');  // <> opens the file for writing too
+        while (at(i_ + 1, '>') || at(i_ + 1, '|')) ++i_;
+        if (at(i_ + 1, '&')) {  // >&2, 2>&1, >&- : to a descriptor; >& FILE : to a file
+          std::size_t j = i_ + 2;
+          while (at(j, ' ')) ++j;
+          std::size_t k = j;
+          while (k < s_.size() && std::isdigit(static_cast<unsigned char>(s_[k]))) ++k;
+          if ((k > j || at(j, '-')) && (k == s_.size() || std::strchr(" \t\n;&|)<>", s_[k]) || at(j, '-'))) {
+            i_ = at(j, '-') ? j : k - 1;
+            continue;
+          }
+          i_ = j - 1;
+        }
+        target_next = c == '>' || read_write;  // what `<` reads is a word like any (a read)
+      } else {
+        word += c;
+        in_word = true;
+      }
+    }
+    end_word();
+    for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+    if (nested) line.opaque = true;  // a `$(` never closed
+  }
+
+  // At a quote (or the quote of `$'`): its text into word, up to the closing quote; `$'...'`'s escapes
+  // decoded.
+  void single_quoted(std::string& word, bool ansi, ShellLine& line) {
+    for (++i_; i_ < s_.size() && s_[i_] != '\''; ++i_) {
+      if (!ansi || s_[i_] != '\\' || i_ + 1 >= s_.size()) {
+        word += s_[i_];
+        continue;
+      }
+      const char e = s_[++i_];
+      int base = e == 'x' ? 16 : (e >= '0' && e <= '7') ? 8 : 0;
+      if (!base) {
+        static const std::string from = "ntrabfve", to = "\n\t\r\a\b\f\v\x1b";
+        const std::size_t k = from.find(e);
+        word += k == std::string::npos ? e : to[k];
+        continue;
+      }
+      std::size_t j = e == 'x' ? i_ + 1 : i_, end = j + (e == 'x' ? 2 : 3);
+      int value = 0;
+      for (; j < end && j < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[j])) &&
+             (base == 16 || (s_[j] >= '0' && s_[j] <= '7'));
+           ++j)
+        value = value * base + std::stoi(std::string(1, s_[j]), nullptr, 16);
+      word += static_cast<char>(value);
+      i_ = j - 1;
+    }
+    if (i_ >= s_.size()) line.opaque = true;  // a quote left open
+  }
+
+  void double_quoted(std::string& word, ShellLine& line) {
+    for (++i_; i_ < s_.size() && s_[i_] != '"'; ++i_) {
+      const char c = s_[i_];
+      if (c == '\\' && i_ + 1 < s_.size() && std::strchr("$`\"\\\n", s_[i_ + 1])) {
+        if (s_[++i_] != '\n') word += s_[i_];
+      } else if (c == '$' || c == '`') {
+        expansion(word, line, true);
+      } else {
+        word += c;
+      }
+    }
+    if (i_ >= s_.size()) line.opaque = true;
+  }
+
+  // At a '$' or a backquote: what the word gets from it (`quoted`: inside "...", where `$'` and `$"` are
+  // plain text).
+  void expansion(std::string& word, ShellLine& line, bool quoted) {
+    if (s_[i_] == '`') {
+      const std::size_t close = s_.find('`', i_ + 1);
+      substitution_text(line, s_.substr(i_ + 1, close == std::string::npos ? close : close - i_ - 1));
+      if (close == std::string::npos) line.opaque = true;
+      i_ = close == std::string::npos ? s_.size() : close;
+      word += kUnknown;
+      return;
+    }
+    const char next = i_ + 1 < s_.size() ? s_[i_ + 1] : '\0';
+    if (next == '\'' && !quoted) {
+      ++i_;
+      single_quoted(word, true, line);
+    } else if (next == '"' && !quoted) {
+      ++i_;
+      double_quoted(word, line);
+    } else if (next == '(') {
+      i_ += 2;
+      substitution(line);
+      word += kUnknown;
+    } else if (next == '{' || name_char(next) || std::strchr("?#@*!$-", next)) {
+      std::string name;
+      if (next == '{') {
+        const std::size_t close = s_.find('}', i_);
+        name = s_.substr(i_ + 2, close == std::string::npos ? close : close - i_ - 2);
+        i_ = close == std::string::npos ? s_.size() : close;
+      } else if (name_char(next)) {
+        for (++i_; i_ < s_.size() && name_char(s_[i_]); ++i_) name += s_[i_];
+        --i_;
+      } else {
+        ++i_;
+      }
+      if (name == "PATH") line.opaque = true;
+      if (name == "PWD" || name == "HOME" || name == "OLDPWD" || name == "CLAUDE_PROJECT_DIR")
+        word += "$" + name;
+      else
+        word += kUnknown;
+    } else {
+      word += '$';
+    }
+  }
+
+  // After `$(` or `<(`: its commands up to the matching ')', read as a line of their own.
+  void substitution(ShellLine& line) {
+    const std::size_t from = i_;
+    ShellLine inner;
+    read_commands(inner, true);
+    substitution_text(line, s_.substr(from, std::min(i_, s_.size()) - from));
+    line.opaque = line.opaque || inner.opaque;
+  }
+  void substitution_text(ShellLine& line, std::string text) {
+    if (line.commands.empty()) line.commands.emplace_back();
+    line.commands.back().substitutions.push_back(std::move(text));
+  }
+
+  // At the newline after a command with a here-doc: its body, up to the line that is its delimiter.
+  std::string heredoc_body(const HereDoc& h) {
+    std::string body;
+    while (i_ + 1 < s_.size()) {
+      const std::size_t from = i_ + 1, eol = std::min(s_.find('\n', from), s_.size());
+      std::string text = s_.substr(from, eol - from);
+      i_ = eol;
+      if (h.strip_tabs) text.erase(0, text.find_first_not_of('\t'));
+      if (text == h.delimiter) break;
+      body += text + "\n";
+    }
+    return body;
+  }
+
+  const std::string& s_;
+  std::size_t i_ = 0;
+};
+
+}  // namespace
+
+ShellLine parse_shell(const std::string& text) { return ShellReader(text).read(); }
+
+}  // namespace agentlog

@@ -1,0 +1,48 @@
+// A shell line read as bash would split and expand it, for the Claude Code hook's checks of what a command
+// touches: its commands, their words without the quoting, redirection targets, the code they run first
+// (substitutions) and what they read as input (here-docs). Not a shell: what is known only when the line runs
+// (a variable's value, a command's output) is kUnknown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace agentlog {
+
+// What a shell word becomes where the hook cannot know its value: a variable, a command's output. It matches
+// any component, even one with a leading '.', except on its own at the end of a path (`rm -rf "$dir"` is
+// ordinary work; `"$dir"/logging/config` is not).
+constexpr char kUnknown = '\x01';
+
+// One command of a shell line as the shell would run it: its words with the quoting taken out (brace
+// expansions expanded, a value the hook cannot know as kUnknown), the files it redirects its output into,
+// the code it runs first (`$(...)`, backquotes, `<(...)`, `>(...)`), what it reads as its input (here-docs
+// and here-strings), and whether its input is the output of the command before it (`|`).
+struct ShellCommand {
+  std::vector<std::string> words;
+  std::vector<std::string> targets;
+  std::vector<std::string> substitutions;
+  std::vector<std::string> inputs;
+  bool piped = false;
+};
+
+// A shell line read as commands, and whether it holds what the hook does not follow (a function or alias
+// defined, a quote left open, `shopt`, PATH changed): such a line is not a plain read if it mentions a
+// protected path at all.
+struct ShellLine {
+  std::vector<ShellCommand> commands;
+  bool opaque = false;
+};
+
+// `{a,b}` in a word, expanded as bash does (`.ai-agents/logging/{audit,approvals}`, `{x,{y,z}}`, `{a,}`);
+// at most 64 words.
+std::vector<std::string> brace_expanded(const std::string& word);
+
+// Reads a shell line as bash would split it: commands at ; && || & | newlines and parentheses outside quotes,
+// `#` comments, here-docs, quoting (`'...'`, `"..."`, `$'...'` with its escapes, `$"..."`, backslashes), and
+// expansions: `$(...)`, backquotes and process substitutions are read as commands of their own (their text
+// in `substitutions`); `$PWD`, `$HOME`, `$OLDPWD` and `$CLAUDE_PROJECT_DIR` stay as written, any other
+// variable becomes kUnknown.
+ShellLine parse_shell(const std::string& text);
+
+}  // namespace agentlog
