@@ -56,8 +56,19 @@ mcp::Tool make_set_tracing_config(ToolsContext& ctx) {
       throw mcp::ToolError("tracing_config.nothing_to_set",
                            "Nothing to set: pass level (0-5), captureParams or captureReturn, or reset: true");
 
+    if (reset && (a.contains("level") || a.contains("captureParams") || a.contains("captureReturn")))
+      throw mcp::ToolError(
+          "tracing_config.conflicting_arguments",
+          "reset: true removes the entry, so the values passed with it would be lost; pass either "
+          "reset: true or the values to set");
+
     EnvSettings env = EnvSettings::load(ctx.layout.env_tracing(), tracing_env_keys());
     json warnings = json::array();
+    std::error_code ec;
+    if (!fs::exists(ctx.layout.root / file, ec))
+      warnings.push_back(file +
+                         " does not exist in the project: the entry is saved, but it applies only to spans "
+                         "of a file by that path (check the spelling)");
     if (a.contains("level")) {
       long long max_level = env.get_int("TRACING_MAX_LEVEL");
       if (a["level"].get<long long>() > max_level)
@@ -75,6 +86,7 @@ mcp::Tool make_set_tracing_config(ToolsContext& ctx) {
     json& table = function.empty() ? config["files"] : config["functions"];
     const std::string key = function.empty() ? file : function_key(file, function);
     json entry = nullptr;
+    const bool removed = table.contains(key);
     if (reset) {
       table.erase(key);
     } else {
@@ -89,6 +101,7 @@ mcp::Tool make_set_tracing_config(ToolsContext& ctx) {
                 {"configFile", ctx.layout.relative(path)},
                 {"warnings", warnings}};
     if (!function.empty()) out["function"] = function;
+    if (reset) out["removed"] = removed;
     return out;
   };
   return tool;

@@ -19,7 +19,10 @@ nlohmann::json load_tracing_config(const ProjectLayout& layout) {
                                "); fix or delete it");
     }
   }
-  if (!config.is_object()) config = nlohmann::json::object();
+  if (!config.is_object())
+    throw std::runtime_error(
+        layout.relative(layout.tracing_config()) + " is " + config.type_name() +
+        ", not a JSON object ({\"files\": {...}, \"functions\": {...}}); fix or delete it");
   for (const char* key : {"files", "functions"})
     if (!config.contains(key) || !config[key].is_object()) config[key] = nlohmann::json::object();
   return config;
@@ -54,14 +57,29 @@ nlohmann::json effective_tracing_config(const ProjectLayout& layout, const std::
                             {"maxCaptureSize", env_source("TRACING_MAX_CAPTURE_SIZE")},
                             {"format", env_source("TRACING_FORMAT")}};
 
-  // Most specific last: the file entry, then the function entry.
+  // Most specific last: the file entry, then the function entry. A value a traced program would not take (a
+  // level that is not a whole number 0-5, a flag that is not true or false) is left out, and said.
+  nlohmann::json warnings = nlohmann::json::array();
   auto apply = [&](const nlohmann::json& entry, const std::string& where) {
-    if (!entry.is_object()) return;
-    for (const char* key : {"level", "captureParams", "captureReturn"})
-      if (entry.contains(key)) {
-        effective[key] = entry[key];
-        sources[key] = cfg_name + " " + where;
+    if (!entry.is_object()) {
+      warnings.push_back(cfg_name + " " + where + " is " + entry.dump() +
+                         ", not an object such as {\"level\": 2}; it is ignored, by traced programs too");
+      return;
+    }
+    for (const char* key : {"level", "captureParams", "captureReturn"}) {
+      if (!entry.contains(key)) continue;
+      const nlohmann::json& v = entry[key];
+      const bool level = std::string(key) == "level";
+      if (level ? !(v.is_number_integer() && v.get<long long>() >= 0 && v.get<long long>() <= 5)
+                : !v.is_boolean()) {
+        warnings.push_back(cfg_name + " " + where + ": " + key + " " + v.dump() + " is not " +
+                           (level ? "a whole number from 0 to 5" : "true or false") +
+                           "; it is ignored, by traced programs too");
+        continue;
       }
+      effective[key] = v;
+      sources[key] = cfg_name + " " + where;
+    }
   };
   if (!file.empty()) {
     if (config["files"].contains(file)) apply(config["files"][file], "files[\"" + file + "\"]");
@@ -70,7 +88,6 @@ nlohmann::json effective_tracing_config(const ProjectLayout& layout, const std::
       if (config["functions"].contains(key)) apply(config["functions"][key], "functions[\"" + key + "\"]");
     }
   }
-  nlohmann::json warnings = nlohmann::json::array();
   long long max_level = env.get_int("TRACING_MAX_LEVEL");
   if (effective["level"].get<long long>() > max_level) {
     effective["level"] = max_level;

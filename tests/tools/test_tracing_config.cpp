@@ -92,7 +92,7 @@ TEST_CASE("the .env.tracing limits win over tracing.config.json") {
   CHECK(off.structured["effective"]["level"] == 0);
   auto set_off = p.call("set_tracing_config", {{"file", "a.cpp"}, {"level", 1}});
   REQUIRE_FALSE(set_off.is_error);
-  CHECK(set_off.structured["warnings"][0].get<std::string>().find("TRACING_ENABLED=false") != std::string::npos);
+  CHECK(set_off.structured["warnings"].dump().find("TRACING_ENABLED=false") != std::string::npos);
 }
 
 TEST_CASE("bad values in .env.tracing surface as warnings with the safe value") {
@@ -114,4 +114,45 @@ TEST_CASE("set_tracing_config errors tell the agent what to do") {
   CHECK(r.is_error);
   CHECK(r.text.find("tracing.config.json is not valid JSON") != std::string::npos);
   CHECK(read_file(p.ctx.layout.tracing_config()).value() == "{broken");  // nothing lost
+}
+
+TEST_CASE(
+    "entries a traced program would not take are reported, not applied; a config that is not an object is "
+    "refused, not replaced") {
+  Project p;
+  write_text(
+      p.ctx.layout.tracing_config(),
+      R"({"files":{"a.cpp":{"level":"1","captureParams":"yes"},"b.cpp":5},"functions":{"a.cpp::f":{"level":9}}})");
+  auto a = p.call("get_tracing_config", {{"file", "a.cpp"}, {"function", "f"}});
+  REQUIRE_FALSE(a.is_error);
+  CHECK(a.structured["effective"]["level"] == 2);  // the default: none of the entries' levels applies
+  CHECK(a.structured["effective"]["captureParams"] == true);
+  const std::string warnings = a.structured["warnings"].dump();
+  CHECK(warnings.find("files[\\\"a.cpp\\\"]: level \\\"1\\\" is not a whole number from 0 to 5") !=
+        std::string::npos);
+  CHECK(warnings.find("captureParams \\\"yes\\\" is not true or false") != std::string::npos);
+  CHECK(warnings.find("level 9 is not a whole number") != std::string::npos);
+  auto b = p.call("get_tracing_config", {{"file", "b.cpp"}});
+  CHECK(b.structured["warnings"].dump().find("is 5, not an object") != std::string::npos);
+
+  write_text(p.ctx.layout.tracing_config(), "[1,2]");
+  auto set = p.call("set_tracing_config", {{"file", "a.cpp"}, {"level", 1}});
+  CHECK(set.is_error);
+  CHECK(set.text.find("tracing.config.json is array, not a JSON object") != std::string::npos);
+  CHECK(read_file(p.ctx.layout.tracing_config()).value() == "[1,2]");  // nothing lost
+}
+
+TEST_CASE("set_tracing_config: reset with values is refused, a file that is not there is warned about") {
+  Project p;
+  auto both = p.call("set_tracing_config", {{"file", "a.cpp"}, {"reset", true}, {"level", 3}});
+  CHECK(both.text.rfind("[tracing_config.conflicting_arguments]", 0) == 0);
+  auto typo = p.call("set_tracing_config", {{"file", "src/mian.cpp"}, {"level", 3}});
+  REQUIRE_FALSE(typo.is_error);
+  CHECK(typo.structured["warnings"].dump().find("src/mian.cpp does not exist in the project") !=
+        std::string::npos);
+  write_text(p.ctx.layout.root / "a.cpp", "int a() { return 1; }\n");
+  auto real = p.call("set_tracing_config", {{"file", "a.cpp"}, {"level", 3}});
+  CHECK(real.structured["warnings"].empty());
+  CHECK(p.call("set_tracing_config", {{"file", "a.cpp"}, {"reset", true}}).structured["removed"] == true);
+  CHECK(p.call("set_tracing_config", {{"file", "a.cpp"}, {"reset", true}}).structured["removed"] == false);
 }
