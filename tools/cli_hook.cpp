@@ -105,7 +105,7 @@ bool claude_settings(const std::string& path) {
   return false;
 }
 
-// A word as a path: `$PWD`, `$HOME` and `$CLAUDE_PROJECT_DIR` at its start replaced by their values (`$PWD`
+// A word as a path: `$PWD`, `$HOME`, `$CLAUDE_PROJECT_DIR` and a leading `~` replaced by their values (`$PWD`
 // is the folder the command runs in; `$OLDPWD` is not known).
 std::string expanded(std::string w, const fs::path& cwd) {
   const char* project = std::getenv("CLAUDE_PROJECT_DIR");

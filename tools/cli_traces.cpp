@@ -1,5 +1,8 @@
 // agentlog traces search|show|slow|stats|reindex|convert|export: the trace store from the command line.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +29,18 @@ int terminal_width() {
   if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col > 20) return w.ws_col;
   if (const char* c = std::getenv("COLUMNS")) return std::max(40, std::atoi(c));
   return 120;
+}
+
+// Whether converting a binary span file would write over `jsonl` (the .jsonl of its name), which holds
+// something no converter has open: notes of the user's, or the lines of an earlier conversion. (A converter
+// locks the .jsonl it writes; a file being converted is refused as such by the conversion itself.)
+bool holds_other_lines(const std::string& jsonl) {
+  int fd = ::open(jsonl.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  const bool held = ::fstat(fd, &st) == 0 && st.st_size > 0 && ::flock(fd, LOCK_SH | LOCK_NB) == 0;
+  ::close(fd);
+  return held;
 }
 
 // Columns of UTF-8 text (one per character).
@@ -319,6 +334,12 @@ void add_traces_commands(CLI::App& app) {
           throw store::StoreError("traces.still_running", path + " is still being written by process " +
                                                               std::to_string(info.pid) +
                                                               ": convert it when the program has exited");
+        const std::string jsonl = span_file_jsonl(path);
+        if (holds_other_lines(jsonl))
+          throw store::StoreError(
+              "traces.jsonl_exists",
+              jsonl + " already exists: converting " + path +
+                  " would write over it; move it away (or delete it), then convert again");
         ConvertResult r = convert_span_file(path);
         if (!r.ok) throw store::StoreError("traces.convert_failed", r.error);
         out.push_back({{"file", path}, {"jsonl", r.jsonl}, {"spans", r.spans}, {"complete", r.complete}});

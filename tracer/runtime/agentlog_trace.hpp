@@ -940,6 +940,103 @@ struct Ring {
   }
 };
 
+// A JSON text as the runtime writes it (strings of valid UTF-8 without control characters, numbers, literals,
+// objects, arrays, no white space). The converter of binary span files checks every text it pastes into a
+// line with it (a site's fields, captured text, an exception, events): a damaged or crafted file must not put
+// half a line, a line that is not JSON, or lines of its own, into the .jsonl.
+struct JsonCheck {
+  const char* t;
+  std::size_t n;
+  std::size_t i;
+
+  // The whole text is one value (an exception, a captured item).
+  bool whole() { return value(0) && i == n; }
+  // Values apart by commas, or nothing (a span's events).
+  bool list() {
+    while (i < n)
+      if (!value(1) || (i < n && t[i++] != ',') || (i == n && t[n - 1] == ',')) return false;
+    return true;
+  }
+  // `,"key":value` repeated (a site's fields).
+  bool members() {
+    while (i < n)
+      if (t[i++] != ',' || !string() || i >= n || t[i++] != ':' || !value(0)) return false;
+    return true;
+  }
+  // `"name":` (a parameter's name).
+  bool name() { return string() && i + 1 == n && t[i] == ':'; }
+
+  bool string() {
+    if (i >= n || t[i] != '"') return false;
+    for (++i; i < n;) {
+      const unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c == '"') return ++i, true;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        const char e = i + 1 < n ? t[i + 1] : 0;
+        if (e == 'u') {
+          for (std::size_t k = i + 2; k < i + 6; ++k)
+            if (k >= n || !std::isxdigit(static_cast<unsigned char>(t[k]))) return false;
+          // The runtime escapes no surrogate, and JSON parsers refuse a lone one.
+          if ((t[i + 2] == 'd' || t[i + 2] == 'D') && std::strchr("89abAB", t[i + 3])) return false;
+          i += 6;
+        } else if (e && std::strchr("\"\\/bfnrt", e)) {
+          i += 2;
+        } else {
+          return false;
+        }
+      } else if (c < 0x80) {
+        ++i;
+      } else {
+        const std::size_t len = utf8_sequence(reinterpret_cast<const unsigned char*>(t) + i, n - i);
+        if (!len) return false;
+        i += len;
+      }
+    }
+    return false;
+  }
+  bool value(int depth) {
+    if (i >= n || depth > 32) return false;
+    const char c = t[i];
+    if (c == '"') return string();
+    if (c == '{' || c == '[') {
+      const char close = c == '{' ? '}' : ']';
+      if (++i < n && t[i] == close) return ++i, true;
+      for (;;) {
+        if (c == '{' && !(string() && i < n && t[i++] == ':')) return false;
+        if (!value(depth + 1) || i >= n) return false;
+        if (t[i] == close) return ++i, true;
+        if (t[i++] != ',') return false;
+      }
+    }
+    static const char* const words[] = {"true", "false", "null"};
+    for (std::size_t w = 0; w < 3; ++w) {
+      const std::size_t len = std::strlen(words[w]);
+      if (n - i >= len && std::memcmp(t + i, words[w], len) == 0) return i += len, true;
+    }
+    return number();
+  }
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  bool number() {
+    if (i < n && t[i] == '-') ++i;
+    if (i < n && t[i] == '0')
+      ++i;
+    else if (!digits())
+      return false;
+    if (i < n && t[i] == '.' && (++i, !digits())) return false;
+    if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+      if (++i < n && (t[i] == '+' || t[i] == '-')) ++i;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+  bool digits() {
+    const std::size_t start = i;
+    while (i < n && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > start;
+  }
+};
+
 // Captured values (level >= 2) are kept in the ring as tagged items, not as JSON text: the traced thread
 // copies a number or a string's bytes, and the writer (or the converter of a binary span file) formats and
 // escapes them. Types other than numbers, strings, pointers and null are formatted on the thread, as text.
@@ -959,8 +1056,10 @@ enum CaptureTag : unsigned char {
   kCapNull,
   kCapRedacted
 };
-// Appends the JSON of the item at p (at most n bytes); returns its size, 0 when malformed.
-std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture);
+// Appends the JSON of the item at p (at most n bytes); returns its size, 0 when malformed. `check`: JSON text
+// (kCapText) from a file, maybe damaged, is checked first (see JsonCheck).
+std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture,
+                        bool check = false);
 
 // One instrumented function as the formatter knows it.
 struct SiteFormat {
@@ -978,6 +1077,11 @@ class SpanFormatter {
   std::vector<SiteFormat> sites;   // by site id
   std::string out;
   std::uint64_t spans = 0;
+  // The converter's: the captured text, exceptions and events of its spans come from a file that may be
+  // damaged, so each is checked before it goes into a line, and a span whose text is not JSON is left out
+  // whole. (The writer's own text is whole: it made it.)
+  bool check_text = false;
+  bool damaged = false;  // a record that could not be read ended a walk (only a damaged file has one)
 
   // Ticks to nanoseconds after start_wall_ns, in segments. The writer measures the rate of the ticks again at
   // every drain (the longer the run, the closer), and each new rate starts where the last one ends, at the
@@ -1040,19 +1144,22 @@ class SpanFormatter {
       if (static_cast<std::uint64_t>(pay.params_len) + pay.events_len + pay.return_len + pay.error_len >
           size - sizeof rec - sizeof pay)
         return 0;
-      span(c, rec, level, (head >> 31) != 0, pay, p + sizeof rec + sizeof pay);
+      if (!span(c, rec, level, (head >> 31) != 0, pay, p + sizeof rec + sizeof pay)) return 0;
     }
     return size;
   }
 
   // Formats the records in [p, p + n): a ring block, or one side of a ring's wrap (no record straddles it).
   // `flush()` takes the lines out whenever a MiB is ready; false when it could not. A damaged record ends the
-  // walk, keeping what came before it.
+  // walk, keeping what came before it, and sets `damaged`.
   template <class Flush>
   bool records(TraceCursor& c, const char* p, std::size_t n, Flush flush) {
     while (n > 0) {
       std::size_t size = record(c, p, n);
-      if (!size) break;
+      if (!size) {
+        damaged = true;
+        break;
+      }
       p += size;
       n -= size;
       if (out.size() > (1u << 20) && !flush()) return false;
@@ -1069,10 +1176,12 @@ class SpanFormatter {
 
   // The parts of a span line other than the captured text are built in a buffer on the stack and appended
   // at once: at level 1, the whole line in one append (appending piece by piece was a third of the time).
-  void span(const TraceCursor& c, const SpanRecord& rec, unsigned level, bool error, const PayloadRecord& pay,
+  // False (and no line) when check_text finds a text that is not JSON.
+  bool span(const TraceCursor& c, const SpanRecord& rec, unsigned level, bool error, const PayloadRecord& pay,
             const char* payload) {
     ++spans;
     std::string& o = out;
+    const std::size_t line_start = o.size();
     char buf[640];  // every fixed part, and a site's fields up to kInlineFields
     char* p = write(buf, "{\"traceId\":\"");
     if (!c.custom_id.empty()) {
@@ -1148,19 +1257,25 @@ class SpanFormatter {
           o.append(buf, static_cast<std::size_t>(p - buf));
           o += "\":";
         }
-        used = format_item(o, payload + at, pay.params_len - at, max_capture);
+        used = format_item(o, payload + at, pay.params_len - at, max_capture, check_text);
         if (!used) {
+          if (check_text) return refuse(line_start);
           o += "null";
           break;
         }
       }
       o += "},\"returnValue\":";
-      if (!pay.has_return || !format_item(o, returned, pay.return_len, max_capture)) o += "null";
+      if (!pay.has_return || !format_item(o, returned, pay.return_len, max_capture, check_text)) {
+        if (pay.has_return && check_text) return refuse(line_start);
+        o += "null";
+      }
       p = buf;
     }
     if (error) {
       o.append(buf, static_cast<std::size_t>(p - buf));
       o += ",\"error\":";
+      if (pay.error_len && check_text && !JsonCheck{returned + pay.return_len, pay.error_len, 0}.whole())
+        return refuse(line_start);
       if (pay.error_len)
         o.append(returned + pay.return_len, pay.error_len);
       else
@@ -1174,6 +1289,7 @@ class SpanFormatter {
                    static_cast<unsigned long long>(pid));  // getpid() is never negative
     p = write_uint(write(p, ",\"level\":"), level);
     if (pay.events_len || pay.dropped_events) {
+      if (check_text && !JsonCheck{events, pay.events_len, 0}.list()) return refuse(line_start);
       o.append(buf, static_cast<std::size_t>(p - buf));
       o += ",\"events\":[";
       o.append(events, pay.events_len);
@@ -1183,6 +1299,12 @@ class SpanFormatter {
     }
     p = write(p, "}\n");
     o.append(buf, static_cast<std::size_t>(p - buf));
+    return true;
+  }
+  bool refuse(std::size_t line_start) {
+    out.resize(line_start);
+    --spans;
+    return false;
   }
   // A site's fields (function, file, line) up to this long go into the line's buffer; longer ones are
   // appended apart. The rest of the buffer: ids 66, times and durations under 120, the tail under 90.
@@ -2429,7 +2551,8 @@ void put_capture(Bytes& b, const T& v, const HotSettings& st) {
   item_impl(o, v, Rank<20>());
 }
 
-inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture) {
+inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std::size_t max_capture,
+                               bool check) {
   if (n < 1) return 0;
   std::uint64_t word = 0;
   std::uint32_t len = 0;
@@ -2470,7 +2593,7 @@ inline std::size_t format_item(std::string& o, const char* p, std::size_t n, std
     case kCapText:
       if (n < 5) return 0;
       std::memcpy(&len, p + 1, 4);
-      if (len > n - 5) return 0;
+      if (len > n - 5 || (check && !JsonCheck{p + 5, len, 0}.whole())) return 0;
       o.append(p + 5, len);
       return 5 + static_cast<std::size_t>(len);
     case kCapString: {
@@ -3262,70 +3385,6 @@ inline unsigned header_version(const char* data, std::size_t size) {
   return version;
 }
 
-// A JSON text as the runtime writes it into a site block (strings of valid UTF-8 without control characters,
-// numbers, literals, objects, arrays): a converter pastes a site's fields into every line of its spans, so a
-// damaged or crafted file must not put half a line, or lines of its own, into the .jsonl.
-struct JsonCheck {
-  const std::string& t;
-  std::size_t i;
-  bool string() {
-    if (i >= t.size() || t[i] != '"') return false;
-    for (++i; i < t.size();) {
-      const unsigned char c = static_cast<unsigned char>(t[i]);
-      if (c == '"') return ++i, true;
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        const char e = i + 1 < t.size() ? t[i + 1] : 0;
-        if (e == 'u') {
-          for (std::size_t k = i + 2; k < i + 6; ++k)
-            if (k >= t.size() || !std::isxdigit(static_cast<unsigned char>(t[k]))) return false;
-          i += 6;
-        } else if (e && std::strchr("\"\\/bfnrt", e)) {
-          i += 2;
-        } else {
-          return false;
-        }
-      } else if (c < 0x80) {
-        ++i;
-      } else {  // a UTF-8 sequence: its lead byte, then as many continuation bytes as it says
-        const std::size_t n = c >= 0xF0 && c <= 0xF4 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 0;
-        if (n == 0 || c > 0xF4) return false;
-        for (std::size_t k = 1; k <= n; ++k)
-          if (i + k >= t.size() || (static_cast<unsigned char>(t[i + k]) & 0xC0) != 0x80) return false;
-        i += n + 1;
-      }
-    }
-    return false;
-  }
-  bool value(int depth) {
-    if (i >= t.size() || depth > 32) return false;
-    const char c = t[i];
-    if (c == '"') return string();
-    if (c == '{' || c == '[') {
-      const char close = c == '{' ? '}' : ']';
-      if (++i < t.size() && t[i] == close) return ++i, true;
-      for (;;) {
-        if (c == '{' && !(string() && i < t.size() && t[i++] == ':')) return false;
-        if (!value(depth + 1) || i >= t.size()) return false;
-        if (t[i] == close) return ++i, true;
-        if (t[i++] != ',') return false;
-      }
-    }
-    for (const char* word : {"true", "false", "null"})
-      if (t.compare(i, std::strlen(word), word) == 0) return i += std::strlen(word), true;
-    const std::size_t start = i;
-    while (i < t.size() && t[i] && std::strchr("-+.eE0123456789", t[i])) ++i;
-    return i > start;
-  }
-  // `,"key":value` repeated (a site's fields), or `"name":` (a parameter's name).
-  bool members() {
-    while (i < t.size())
-      if (t[i++] != ',' || !string() || i >= t.size() || t[i++] != ':' || !value(0)) return false;
-    return true;
-  }
-  bool name() { return string() && i + 1 == t.size() && t[i] == ':'; }
-};
-
 inline bool read_header(const char* data, std::size_t size, FileHeader& header) {
   if (size < sizeof header) return false;
   std::memcpy(&header, data, sizeof header);
@@ -3406,10 +3465,18 @@ struct ConvertResult {
   bool done = false;        // the program has stopped: every span is written and the binary file removed
   bool complete = false;    // done, and the file had its end block (else its program was killed)
   bool more = false;        // the budget stopped this call: call again
+  bool damaged = false;     // not ok: the file is damaged, kept as it is with no .jsonl beside it
   std::uint64_t spans = 0;  // lines written by this call
   std::string jsonl;        // the span file written
   std::string error;
 };
+
+// The .jsonl of the same name as a binary span file: where its conversion writes.
+inline std::string span_file_jsonl(const std::string& path) {
+  std::string base = path;
+  if (base.size() > 4 && base.compare(base.size() - 4, 4, ".bin") == 0) base.resize(base.size() - 4);
+  return base + ".jsonl";
+}
 
 // Writes the span lines of a binary span file into the .jsonl of the same name: exactly the lines the runtime
 // writes itself by default. Called again while the program still writes the file, each step() appends the
@@ -3419,11 +3486,7 @@ struct ConvertResult {
 // converter of a file whose previous converter went away starts the .jsonl again.
 class SpanFileConverter {
  public:
-  explicit SpanFileConverter(std::string path) : path_(std::move(path)) {
-    std::string base = path_;
-    if (base.size() > 4 && base.compare(base.size() - 4, 4, ".bin") == 0) base.resize(base.size() - 4);
-    jsonl_ = base + ".jsonl";
-  }
+  explicit SpanFileConverter(std::string path) : path_(std::move(path)), jsonl_(span_file_jsonl(path_)) {}
   ~SpanFileConverter() {
     if (out_ >= 0) ::close(out_);
   }
@@ -3461,13 +3524,17 @@ class SpanFileConverter {
         more = true;
         return;
       }
+      block_at_ = end;
       failed = !block(h, body);
       end += sizeof h + static_cast<std::size_t>(h.size);
     });
     if (failed || !flush()) {  // the next step starts the .jsonl again
-      fail(r, damaged_.empty() ? "cannot write " + jsonl_ + ": " + std::strerror(errno)
-                               : path_ + " is damaged (" + damaged_ + "): it is kept as it is");
-      if (!damaged_.empty()) ::unlink(jsonl_.c_str());  // no half of its spans beside it      ::close(out_);
+      r.damaged = !damaged_.empty();
+      fail(r, r.damaged ? path_ + " is damaged (" + damaged_ +
+                              "): none of its spans were converted, and it is kept as it is"
+                        : "cannot write " + jsonl_ + ": " + std::strerror(errno));
+      if (r.damaged) ::unlink(jsonl_.c_str());  // no half of its spans beside it
+      ::close(out_);  // and its lock with it: else the next step, in this process too, finds the file busy
       out_ = -1;
       fmt_.out.clear();
       return r;
@@ -3511,6 +3578,12 @@ class SpanFileConverter {
     }
     out_ = fd;
     offset_ = sizeof header;
+    // From the start of the file: what an earlier step read (of a file then damaged, or not written) goes.
+    fmt_ = detail::SpanFormatter();
+    fmt_.check_text = true;
+    cursors_.clear();
+    damaged_.clear();
+    complete_ = false;
     fmt_.pid = static_cast<int>(header.pid);
     fmt_.start_wall_ns = header.start_wall_ns;
     fmt_.start_clock(header.tick0);
@@ -3518,15 +3591,24 @@ class SpanFileConverter {
     return true;
   }
 
-  // Takes one block in; the lines go out every MiB. False when they cannot be written.
+  // Takes one block in (at byte block_at_); the lines go out every MiB. False when they cannot be written, or
+  // when the block is damaged (damaged_ says how).
   bool block(const detail::BlockHeader& h, const char* body) {
     if (h.kind == detail::kBlockSite && h.size >= sizeof(detail::SiteBlock)) {
       detail::SiteBlock sb;
       std::memcpy(&sb, body, sizeof sb);
-      if (sb.len > h.size - sizeof sb || sb.id > 100000000) return true;
-      if (fmt_.sites.size() <= sb.id) fmt_.sites.resize(sb.id + 1);
+      // The writer numbers its sites 0, 1, 2... in the order of their blocks, so a number past the next one
+      // is damage (taken as it is, it would size the table: gigabytes for a number near 2^32).
+      if (sb.id > fmt_.sites.size()) {
+        damaged_ = "traced function #" + std::to_string(sb.id) + " is described where #" +
+                   std::to_string(fmt_.sites.size()) + " was next, in the block at byte " +
+                   std::to_string(block_at_);
+        return false;
+      }
+      if (sb.id == fmt_.sites.size()) fmt_.sites.emplace_back();
       detail::SiteFormat& site = fmt_.sites[sb.id];
-      std::string text(body + sizeof sb, sb.len);
+      const bool fits = sb.len <= h.size - sizeof sb;
+      std::string text(body + sizeof sb, fits ? sb.len : 0);
       std::size_t nul = text.find('\0');
       site.fields = text.substr(0, nul);
       site.names.clear();
@@ -3535,11 +3617,12 @@ class SpanFileConverter {
         site.names.push_back(text.substr(nul + 1, next == std::string::npos ? next : next - nul - 1));
         nul = next;
       }
-      bool whole = detail::JsonCheck{site.fields, 0}.members();
-      for (const std::string& name : site.names) whole = whole && detail::JsonCheck{name, 0}.name();
+      bool whole = fits && detail::JsonCheck{site.fields.data(), site.fields.size(), 0}.members();
+      for (const std::string& name : site.names)
+        whole = whole && detail::JsonCheck{name.data(), name.size(), 0}.name();
       if (!whole) {
-        damaged_ =
-            "the name, file and parameters of traced function #" + std::to_string(sb.id) + " are damaged";
+        damaged_ = "the name, file and parameters of traced function #" + std::to_string(sb.id) +
+                   " are damaged, in the block at byte " + std::to_string(block_at_);
         return false;
       }
     } else if (h.kind == detail::kBlockClock && h.size >= sizeof(detail::ClockBlock)) {
@@ -3552,8 +3635,14 @@ class SpanFileConverter {
       detail::TraceCursor& c = cursors_[h.ring];
       c.tid = rb.tid;
       c.seed = rb.seed;
-      return fmt_.records(c, body + sizeof rb, static_cast<std::size_t>(h.size) - sizeof rb,
-                          [this] { return flush(); });
+      if (!fmt_.records(c, body + sizeof rb, static_cast<std::size_t>(h.size) - sizeof rb,
+                        [this] { return flush(); }))
+        return false;
+      if (fmt_.damaged) {
+        damaged_ = "a span recorded by thread " + std::to_string(rb.tid) +
+                   " is damaged, in the block at byte " + std::to_string(block_at_);
+        return false;
+      }
     } else if (h.kind == detail::kBlockEnd) {
       complete_ = true;
     }
@@ -3569,7 +3658,8 @@ class SpanFileConverter {
   std::string path_, jsonl_;
   std::string damaged_;  // what of the file cannot be read, when that stopped the conversion
   int out_ = -1;
-  std::size_t offset_ = 0;  // the next block to read
+  std::size_t offset_ = 0;    // the next block to read
+  std::size_t block_at_ = 0;  // the block being read
   bool done_ = false, complete_ = false;
   detail::SpanFormatter fmt_;
   std::map<std::uint32_t, detail::TraceCursor> cursors_;

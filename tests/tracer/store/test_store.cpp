@@ -5,10 +5,12 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +25,10 @@
 #include "support/sqlite_count.hpp"
 #include "support/temp_dir.hpp"
 #include "tracer/store/store.hpp"
+
+// The converter of binary span files, which the store uses, tested here on its own too.
+#define AGENTLOG_NO_THROW_HOOK
+#include "agentlog_trace.hpp"
 
 using agentlog::store::StoreError;
 using agentlog::store::TraceStore;
@@ -840,12 +846,13 @@ TEST_CASE("agentlog serve goes on answering when the trace index cannot be opene
 
 namespace {
 // The binary span file a real traced program wrote with TRACING_FORMAT=binary into the project at `root`.
-fs::path binary_span_file(const TempDir& root) {
+fs::path binary_span_file(const TempDir& root, const std::string& scenario = "tree",
+                          const std::string& level = "2") {
   fs::create_directories(root / ".ai-agents/logging/config");
-  auto run = agentlog::test::run_process({TRACED_PROGRAM, "tree"}, "", root.path(),
+  auto run = agentlog::test::run_process({TRACED_PROGRAM, scenario}, "", root.path(),
                                          {{"AGENTLOG_ROOT", root.path().string()},
                                           {"TRACING_FORMAT", "binary"},
-                                          {"TRACING_DEFAULT_LEVEL", "2"}});
+                                          {"TRACING_DEFAULT_LEVEL", level}});
   REQUIRE(run.exit_code == 0);
   std::vector<fs::path> found;
   for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces"))
@@ -1083,4 +1090,231 @@ TEST_CASE("agentlog serve shows the spans of a TRACING_FORMAT=binary program whi
   }
   CHECK(last == total);  // every span once, none twice
   CHECK(binary_files() == 0);
+}
+
+namespace {
+// `bytes` with the first `find` in them replaced by `with`, of the same length (every block keeps its size).
+std::string damage(std::string bytes, const std::string& find, const std::string& with) {
+  REQUIRE(find.size() == with.size());
+  const std::size_t at = bytes.find(find);
+  REQUIRE(at != std::string::npos);
+  return bytes.replace(at, find.size(), with);
+}
+// A control character in the name of traced function #0 (its site block).
+std::string damage_function_name(const std::string& bytes) {
+  return damage(bytes, "\"function\":\"", std::string("\"function\":\x01", 12));
+}
+
+int descriptors(const std::string& proc) {
+  int n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(proc + "/fd")) ++n;
+  return n;
+}
+// The fewest descriptors a process has open over half a second: a lost one stays, one open for a moment
+// (a server's background work) does not.
+int lasting_descriptors(pid_t pid) {
+  int fewest = descriptors("/proc/" + std::to_string(pid));
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    fewest = std::min(fewest, descriptors("/proc/" + std::to_string(pid)));
+  }
+  return fewest;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a binary span file that cannot be converted: each try closes its .jsonl, lock and all") {
+  TempDir root;
+  const fs::path bin = binary_span_file(root);
+  const fs::path jsonl = fs::path(bin).replace_extension(".jsonl");
+  SUBCASE("damaged: tried again and again (agentlog serve tried 4 times a second), no descriptor is lost") {
+    const std::string damaged = damage_function_name(agentlog::test::read_text(bin));
+    agentlog::test::write_text(bin, damaged);
+    agentlog::SpanFileConverter converter(bin.string());
+    const int before = descriptors("/proc/self");
+    for (int i = 0; i < 20; ++i) {
+      agentlog::ConvertResult r = converter.step();
+      CHECK_FALSE(r.ok);
+      CHECK(r.damaged);
+    }
+    CHECK(descriptors("/proc/self") == before);
+    CHECK(agentlog::test::read_text(bin) == damaged);
+    CHECK_FALSE(fs::exists(jsonl));
+  }
+  SUBCASE("its .jsonl cannot be written (a full disk): the next try, in the same process, starts it again") {
+    // In a child, whose limit on the size of files (RLIMIT_FSIZE) stands for the full disk.
+    const int failed = agentlog::test::run_in_children(1, [&](int) {
+      std::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails (EFBIG) instead of killing the child
+      rlimit limit{};
+      ::getrlimit(RLIMIT_FSIZE, &limit);
+      rlimit small = limit;
+      small.rlim_cur = 100;
+      ::setrlimit(RLIMIT_FSIZE, &small);
+      agentlog::SpanFileConverter converter(bin.string());
+      const int before = descriptors("/proc/self");
+      agentlog::ConvertResult full = converter.step();
+      if (full.ok || full.damaged || full.error.find("cannot write " + jsonl.string()) != 0)
+        throw std::runtime_error("not a failed write: " + full.error);
+      if (descriptors("/proc/self") != before) throw std::runtime_error("the .jsonl was left open");
+      const int other = ::open(jsonl.c_str(), O_RDONLY);
+      const bool locked = ::flock(other, LOCK_EX | LOCK_NB) != 0;
+      ::close(other);
+      if (locked) throw std::runtime_error("the .jsonl is still locked");
+      ::setrlimit(RLIMIT_FSIZE, &limit);  // room again
+      agentlog::ConvertResult again = converter.step();
+      if (!again.ok || !again.done || again.spans != 9)
+        throw std::runtime_error("not converted the second time" + std::string(again.busy ? ": busy" : "") +
+                                 again.error);
+      return 0;
+    });
+    CHECK(failed == 0);
+    CHECK_FALSE(fs::exists(bin));
+    CHECK(occurrences(agentlog::test::read_text(jsonl), "\n") == 9);
+  }
+}
+
+TEST_CASE("a damaged binary span file under traces/ is kept and left out; the other files are queried") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path good = binary_span_file(root);
+  const fs::path bad = good.parent_path() / "66666-1.bin";
+  const std::string damaged = damage_function_name(agentlog::test::read_text(good));
+  agentlog::test::write_text(bad, damaged);
+
+  TraceStore store(root / ".ai-agents/logging/traces");
+  agentlog::store::IngestReport report;
+  REQUIRE_NOTHROW(report = store.ingest());  // it failed with traces.convert_failed, so did every query
+  CHECK(report.converted_files == 1);
+  CHECK(report.spans == 9);
+  CHECK(report.unreadable_files == 1);
+  CHECK(report.unreadable.find(
+            bad.string() + " is damaged (the name, file and parameters of traced function #0 are damaged") ==
+        0);
+  CHECK(report.unreadable.find("move it out of traces/") != std::string::npos);
+  CHECK(report.unreadable.find("free space") == std::string::npos);  // the advice for a write that failed
+  CHECK(store.stats("program.cpp", "fib")["count"] == 9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the store rescans at least once a second
+  CHECK(store.ingest().unreadable_files == 1);                   // still there, still left out
+  CHECK(agentlog::test::read_text(bad) == damaged);
+  CHECK_FALSE(fs::exists(fs::path(bad).replace_extension(".jsonl")));
+
+  // The command line: every query answers, and says once on stderr what it left out.
+  for (std::vector<std::string> args : {std::vector<std::string>{"traces", "search"},
+                                        {"traces", "slow"},
+                                        {"traces", "stats", "program.cpp"},
+                                        {"traces", "reindex"},
+                                        {"traces", "convert"}}) {
+    INFO(args[1]);
+    args.insert(args.end(), {"--root", root.path().string()});
+    auto run = agentlog::test::run_agentlog(args);
+    CHECK(run.exit_code == 0);
+    CHECK(occurrences(run.err, "66666-1.bin is damaged") == 1);
+  }
+  CHECK(agentlog::test::read_text(bad) == damaged);
+}
+
+TEST_CASE("agentlog serve with a damaged binary span file: no descriptor lost, said once, the rest queried") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path good = binary_span_file(root);
+  const std::string damaged = damage_function_name(agentlog::test::read_text(good));
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  auto fib_count = [&] {
+    json stats = mcp.call_tool("get_trace_stats", {{"file", "program.cpp"}, {"function", "fib"}});
+    return stats["isError"] == true ? -1 : stats["structuredContent"]["count"].get<int>();
+  };
+  CHECK(fib_count() == 9);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // what the server opens after a first call
+  const int before = lasting_descriptors(mcp.pid());
+  const fs::path bad = good.parent_path() / "66666-1.bin";
+  agentlog::test::write_text(bad, damaged);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the follower's tries: ten, when it retried
+  CHECK(lasting_descriptors(mcp.pid()) == before);
+  CHECK(fib_count() == 9);
+  CHECK(mcp.call_tool("find_slow_traces", {{"threshold", "0ms"}})["isError"] == false);
+  CHECK(agentlog::test::read_text(bad) == damaged);
+  CHECK_FALSE(fs::exists(fs::path(bad).replace_extension(".jsonl")));
+  const std::string err = mcp.stderr_text();
+  CHECK(occurrences(err, "66666-1.bin is damaged") == 1);
+  CHECK(err.find("move it out of traces/") != std::string::npos);
+}
+
+TEST_CASE("a damaged number of a traced function is refused at once, not taken for the size of its table") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  std::string bytes = agentlog::test::read_text(binary_span_file(root));
+  const std::uint32_t id = 99999999;
+  std::memcpy(&bytes[40 + 16], &id, sizeof id);  // the first site block's, after the file's and its headers
+  const fs::path file = root / "renumbered.bin";
+  agentlog::test::write_text(file, bytes);
+  // Taken as it was, the number sized a table of 5.6 GB: under a limit of 2 GB, a bare std::bad_alloc.
+  auto run = agentlog::test::run_process({"/bin/sh", "-c", "ulimit -v 2000000 && exec \"$0\" \"$@\"",
+                                          AGENTLOG_BINARY, "traces", "convert", file.string(), "--root",
+                                          root.path().string()});
+  CHECK(run.exit_code == 1);
+  CHECK(run.err.find("renumbered.bin is damaged (traced function #99999999 is described where #0 was next") !=
+        std::string::npos);
+  CHECK(agentlog::test::read_text(file) == bytes);
+  CHECK_FALSE(fs::exists(root / "renumbered.jsonl"));
+}
+
+TEST_CASE("the captured text, exceptions and events of a damaged file never reach the .jsonl unchecked") {
+  struct Case {
+    const char* scenario;
+    const char* level;
+    std::string find, with;
+  };
+  // Each file first converted whole (its text passes the check), then damaged: it was pasted into the
+  // .jsonl as it was (a line cut in two by the line break, a string ended early, an array that is not JSON).
+  for (const Case& c : {Case{"exceptions", "2", " input 42", "\ninput 42"},  // an exception's what()
+                        Case{"levels", "5", "after-x", "after\"x"},          // an event (a checkpoint)
+                        Case{"captures", "2", "[1,1,1", "[1,,,1"}}) {        // a vector, captured as text
+    INFO(c.scenario);
+    TempDir root;
+    REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+    const fs::path made = binary_span_file(root, c.scenario, c.level);
+    const std::string bytes = agentlog::test::read_text(made);
+    const fs::path whole = root / "whole.bin", damaged = root / "damaged.bin";
+    agentlog::test::write_text(whole, bytes);
+    agentlog::test::write_text(damaged, damage(bytes, c.find, c.with));
+    auto converted =
+        agentlog::test::run_agentlog({"traces", "convert", whole.string(), "--root", root.path().string()});
+    REQUIRE(converted.exit_code == 0);
+    std::ifstream lines(root / "whole.jsonl");
+    int count = 0;
+    for (std::string line; std::getline(lines, line); ++count) CHECK(json::accept(line));
+    CHECK(count > 0);
+    auto refused =
+        agentlog::test::run_agentlog({"traces", "convert", damaged.string(), "--root", root.path().string()});
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("damaged.bin is damaged (a span recorded by thread ") != std::string::npos);
+    CHECK(agentlog::test::read_text(damaged) == damage(bytes, c.find, c.with));
+    CHECK_FALSE(fs::exists(root / "damaged.jsonl"));
+  }
+}
+
+TEST_CASE("agentlog traces convert FILE writes over no .jsonl of the same name that holds anything") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path bin = root / "b.bin", jsonl = root / "b.jsonl";
+  fs::rename(binary_span_file(root), bin);
+  agentlog::test::write_text(jsonl, "my notes\n");
+  auto refused =
+      agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find(jsonl.string() + " already exists: converting " + bin.string() +
+                         " would write over it") != std::string::npos);
+  CHECK(agentlog::test::read_text(jsonl) == "my notes\n");
+  CHECK(fs::exists(bin));
+  agentlog::test::write_text(jsonl, "");  // (an empty one, as a failed conversion may leave, holds nothing)
+  auto converted =
+      agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
+  CHECK(converted.exit_code == 0);
+  CHECK(converted.out.find("(9 spans)") != std::string::npos);
 }

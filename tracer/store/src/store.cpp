@@ -16,9 +16,11 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -721,6 +723,24 @@ class ChunkReader {
   std::unordered_set<std::uint64_t> pieces_;
 };
 
+// A file's size, inode and modification time (all 0 when it cannot be read): it changed when one did.
+using FileStamp = std::tuple<std::int64_t, std::int64_t, std::int64_t>;
+FileStamp stamp_of(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {static_cast<std::int64_t>(st.st_size), static_cast<std::int64_t>(st.st_ino),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec};
+}
+
+// Said once per process on stderr (agentlog serve's log, the terminal of a command): a query's answer does
+// not carry the report of the ingest before it, and spans left out without a word would look lost.
+void warn_once(const std::string& message) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  std::lock_guard lock(mutex);
+  if (said.insert(message).second) std::fprintf(stderr, "agentlog: %s\n", message.c_str());
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------- Impl
@@ -744,6 +764,13 @@ struct TraceStore::Impl {
   // program still writes them (agentlog serve's follower), else once it has stopped.
   bool follow_running = false;
   std::map<std::string, std::unique_ptr<agentlog::SpanFileConverter>> converters;
+  // Binary span files found damaged, by path: left out (and counted) until they change, or each ingest would
+  // read them through again (agentlog serve's follower ingests four times a second).
+  struct Damaged {
+    FileStamp stamp;
+    std::string why;  // the converter's error and what to do
+  };
+  std::map<std::string, Damaged> damaged_binaries;
   std::chrono::steady_clock::time_point scanned_at, retained_at;
 
   Impl(fs::path d, int retention)
@@ -862,10 +889,16 @@ struct TraceStore::Impl {
     for (const auto& bin : binaries) {
       auto& converter = converters[bin.string()];
       if (!converter) {  // (a file followed already was looked at when its converter was made)
+        if (auto d = damaged_binaries.find(bin.string()); d != damaged_binaries.end()) {
+          if (d->second.stamp == stamp_of(bin)) {
+            leave_out(report, d->second.why);
+            continue;
+          }
+          damaged_binaries.erase(d);  // changed since: read again
+        }
         agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
         if (!info.valid) {  // not a span file, or not one this agentlog reads: not ours to touch
-          if (info.version && !report.unreadable_files++)
-            report.unreadable = agentlog::unreadable_version(bin.string(), info.version);
+          if (info.version) leave_out(report, agentlog::unreadable_version(bin.string(), info.version));
           continue;
         }
         if (info.running && !follow_running) {
@@ -877,6 +910,17 @@ struct TraceStore::Impl {
       agentlog::ConvertResult r =
           converter->step(static_cast<std::size_t>(std::max<std::int64_t>(budget, 0)));
       if (!r.ok && !fs::exists(bin)) continue;  // another store converted it meanwhile
+      // A damaged file is kept for the user to look into, and the other files are queried without it: it
+      // must not fail every query (nor a reindex, which would rebuild the index without it anyway).
+      if (r.damaged) {
+        std::string why = r.error +
+                          "; the trace queries go on without it: move it out of traces/ to look into it, or "
+                          "delete it if you do not need its spans";
+        warn_once(why);
+        leave_out(report, why);
+        damaged_binaries[bin.string()] = {stamp_of(bin), std::move(why)};
+        continue;
+      }
       if (!r.ok)
         throw StoreError("traces.convert_failed", r.error +
                                                       " (the binary span file is kept; free space or fix the "
@@ -896,6 +940,10 @@ struct TraceStore::Impl {
         files.push_back(r.jsonl);
     }
     converters.swap(kept);  // forget the finished and the vanished
+  }
+
+  static void leave_out(IngestReport& report, const std::string& why) {
+    if (!report.unreadable_files++) report.unreadable = why;
   }
 
   IngestReport ingest(std::int64_t budget = 0) {

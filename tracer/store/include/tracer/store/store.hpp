@@ -35,9 +35,10 @@ struct IngestReport {
   std::int64_t removed_files = 0;    // span files removed by retention
   std::int64_t converted_files = 0;  // binary span files (TRACING_FORMAT=binary) turned into JSONL
   std::int64_t waiting_files = 0;  // binary span files of running programs (followed, or waiting for the end)
-  std::int64_t unreadable_files = 0;  // binary span files of a format version this agentlog does not read
-  std::string unreadable;             // why the first of them is left as it is, and what to do
-  bool complete = true;               // false: a budget stopped it with more to read (call again)
+  // Binary span files left as they are: of a format version this agentlog does not read, or damaged.
+  std::int64_t unreadable_files = 0;
+  std::string unreadable;  // why the first of them is left as it is, and what to do
+  bool complete = true;    // false: a budget stopped it with more to read (call again)
   json to_json() const;
 };
 
