@@ -22,12 +22,13 @@
 // and what(); 3 + cross-thread context (current_context / ContextScope / wrap) and lambdas; 4 + AGENTLOG_VAR
 // / AGENTLOG_CHECKPOINT events; 5 + AGENTLOG_LINE statement events. The level in the file is a ceiling: the
 // span records at min(ceiling, tracing.config.json for its function, else its file, else
-// TRACING_DEFAULT_LEVEL). Parent/child links within a thread are recorded at every level.
+// TRACING_DEFAULT_LEVEL, TRACING_MAX_LEVEL). Parent/child links within a thread are recorded at every level.
 //
 // Configuration: the project is found from $AGENTLOG_ROOT or by walking up from the working directory to a
 // folder holding .ai-agents/logging (none found: nothing is recorded). .ai-agents/logging/config/.env.tracing
 // is read at start (TRACING_ENABLED, TRACING_DEFAULT_LEVEL, TRACING_SAMPLE_RATE, TRACING_MAX_DEPTH,
-// TRACING_MAX_CAPTURE_SIZE, TRACING_REDACT, TRACING_BUFFER_MB, TRACING_FULL_WAIT_MS, TRACING_FORMAT);
+// TRACING_MAX_CAPTURE_SIZE, TRACING_REDACT, TRACING_BUFFER_MB, TRACING_FULL_WAIT_MS, TRACING_FORMAT,
+// TRACING_MAX_LEVEL);
 // config/tracing.config.json is re-read within a second of a change. Environment variables of the same names
 // override the file (useful in tests).
 //
@@ -379,12 +380,15 @@ struct FnConfig {
   int capture_params = -1, capture_return = -1;
 };
 
+// The defaults and ranges are those of agentlog's own table of .env.tracing keys (logger/src/env_file.cpp),
+// which `agentlog config show` and get_tracing_config report from.
 struct Settings {
   bool enabled = true;
-  int default_level = 1;
+  int default_level = 2;
+  int max_level = 5;  // TRACING_MAX_LEVEL: no span records above it, whatever tracing.config.json says
   double sample_rate = 1.0;
-  int max_depth = 64;
-  std::size_t max_capture = 1024;
+  int max_depth = 50;
+  std::size_t max_capture = 10000;
   bool redact = true;
   std::size_t buffer_bytes = std::size_t(8) << 20;
   int full_wait_ms = 20;
@@ -495,7 +499,11 @@ class ConfigReader {
       if (!eat(':')) return false;
       ws();
       FnConfig fc;
-      if (!eat('{')) return false;
+      if (!eat('{')) {  // not an entry (`"a.cpp": 5`): left out, as get_tracing_config says; the rest apply
+        if (!skip()) return false;
+        ws();
+        continue;
+      }
       ws();
       if (!eat('}')) {
         do {
@@ -505,13 +513,13 @@ class ConfigReader {
           ws();
           if (!eat(':')) return false;
           ws();
-          if (k == "level") {
-            double v;
-            if (!num(v)) return false;
-            fc.level = static_cast<int>(v);
-          } else if (k == "captureParams" || k == "captureReturn") {
-            bool b;
-            if (!boolean(b)) return false;
+          // A value of the wrong kind (`"level": "1"`, a level that is not 0-5) is left out, the entry's
+          // other values and the file's other entries kept: get_tracing_config reports the same.
+          double v;
+          bool b;
+          if (k == "level" && num(v)) {
+            if (v >= 0 && v <= 5 && v == static_cast<int>(v)) fc.level = static_cast<int>(v);
+          } else if ((k == "captureParams" || k == "captureReturn") && boolean(b)) {
             (k == "captureParams" ? fc.capture_params : fc.capture_return) = b ? 1 : 0;
           } else if (!skip()) {
             return false;
@@ -1497,6 +1505,7 @@ class Runtime {
     if (fn == settings_.functions.end()) fn = settings_.functions.find(info->file + "::" + info->plain);
     if (fn == settings_.functions.end()) fn = settings_.functions.find(info->function);
     if (fn != settings_.functions.end()) apply(fn->second);
+    level = std::min(level, settings_.max_level);
     if (!settings_.enabled) level = 0;
     info->capture_params.store(params, std::memory_order_relaxed);
     info->capture_return.store(returns, std::memory_order_relaxed);
@@ -1539,26 +1548,34 @@ class Runtime {
       env = parse_env(text);
     static const char* const keys[] = {"TRACING_ENABLED",   "TRACING_DEFAULT_LEVEL",    "TRACING_SAMPLE_RATE",
                                        "TRACING_MAX_DEPTH", "TRACING_MAX_CAPTURE_SIZE", "TRACING_REDACT",
-                                       "TRACING_BUFFER_MB", "TRACING_FULL_WAIT_MS",     "TRACING_FORMAT"};
+                                       "TRACING_BUFFER_MB", "TRACING_FULL_WAIT_MS",     "TRACING_FORMAT",
+                                       "TRACING_MAX_LEVEL"};
     for (const char* k : keys)
       if (const char* v = std::getenv(k)) env[k] = v;
-    auto num = [&](const char* key, double fallback, double lo, double hi) {
+    // A key left out takes its default; a value that is not a number of the key's kind in its range takes the
+    // safe value, as `agentlog config show` reports it (for the levels: 0, nothing recorded).
+    auto num = [&](const char* key, double missing, double bad, double lo, double hi, bool whole) {
       auto it = env.find(key);
-      if (it == env.end()) return fallback;
+      if (it == env.end()) return missing;
+      const std::string v = trim(it->second);
       char* end = nullptr;
-      double v = std::strtod(it->second.c_str(), &end);
-      if (end == it->second.c_str() || v < lo || v > hi) return fallback;
-      return v;
+      double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(d >= lo && d <= hi) ||
+          (whole && d != static_cast<double>(static_cast<long long>(d))))
+        return bad;
+      return d;
     };
     if (env.count("TRACING_ENABLED")) s.enabled = parse_bool(env["TRACING_ENABLED"], false);
-    s.default_level = static_cast<int>(num("TRACING_DEFAULT_LEVEL", 1, 0, 5));
-    s.sample_rate = num("TRACING_SAMPLE_RATE", 1.0, 0.0, 1.0);
-    s.max_depth = static_cast<int>(num("TRACING_MAX_DEPTH", 64, 1, 100000));
-    s.max_capture = static_cast<std::size_t>(num("TRACING_MAX_CAPTURE_SIZE", 1024, 16, 1 << 24));
+    s.default_level = static_cast<int>(num("TRACING_DEFAULT_LEVEL", 2, 0, 0, 5, true));
+    s.max_level = static_cast<int>(num("TRACING_MAX_LEVEL", 5, 0, 0, 5, true));
+    s.sample_rate = num("TRACING_SAMPLE_RATE", 1.0, 1.0, 0.0, 1.0, false);
+    s.max_depth = static_cast<int>(num("TRACING_MAX_DEPTH", 50, 50, 1, 10000, true));
+    s.max_capture =
+        static_cast<std::size_t>(num("TRACING_MAX_CAPTURE_SIZE", 10000, 10000, 16, 1 << 24, true));
     if (env.count("TRACING_REDACT")) s.redact = parse_bool(env["TRACING_REDACT"], true);
     s.buffer_bytes =
-        static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 1, 1024) * 1048576.0) & ~std::size_t(7);
-    s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 100, 0, 10000));
+        static_cast<std::size_t>(num("TRACING_BUFFER_MB", 8, 8, 1, 1024, true) * 1048576.0) & ~std::size_t(7);
+    s.full_wait_ms = static_cast<int>(num("TRACING_FULL_WAIT_MS", 100, 100, 0, 10000, true));
     s.binary = trim(env["TRACING_FORMAT"]) == "binary";
     settings_ = s;
     config_path_ = s.root.empty() ? std::string() : s.root + "/.ai-agents/logging/config/tracing.config.json";

@@ -49,10 +49,13 @@ struct Run {
 std::string g_format = "jsonl";
 
 Run run(const std::string& program, const std::string& scenario, std::map<std::string, std::string> env = {},
-        const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n") {
+        const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n",
+        const std::string& tracing_config = "") {
   TempDir root("agentlog-runtime");
   fs::create_directories(root / ".ai-agents/logging/config");
   agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
+  if (!tracing_config.empty())
+    agentlog::test::write_text(root / ".ai-agents/logging/config/tracing.config.json", tracing_config);
   env["AGENTLOG_ROOT"] = root.path().string();
   env.emplace("TRACING_FORMAT", g_format);
   Run r;
@@ -612,6 +615,30 @@ TEST_CASE("TRACING_MAX_DEPTH caps the depth") {
     auto r = run(program, "depth", {}, "TRACING_MAX_DEPTH=10\n");
     CHECK(r.spans.size() == 10);
     for (const auto& s : r.spans) CHECK_FALSE(s.contains("params"));  // recurse() is written at level 1
+  });
+}
+
+// The settings as `agentlog config show` and get_tracing_config report them: TRACING_MAX_LEVEL caps every
+// level; a value out of its range takes the safe value (a level: 0); an entry of tracing.config.json of the
+// wrong kind is left out alone, the file's other entries applied.
+TEST_CASE("TRACING_MAX_LEVEL caps the levels; bad values and entries are read as the server reports them") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    auto capped = run(program, "levels", {}, "TRACING_DEFAULT_LEVEL=5\nTRACING_MAX_LEVEL=2\n",
+                      R"({"functions":{"level5":{"level":5}}})");
+    REQUIRE(capped.spans.size() == 5);
+    for (const auto& s : capped.spans) CHECK(s["level"].get<int>() <= 2);
+    auto bad = run(program, "levels", {}, "TRACING_DEFAULT_LEVEL=9\n");
+    CHECK(bad.process.exit_code == 0);
+    CHECK(bad.spans.empty());
+    auto entries = run(program, "levels", {}, "TRACING_DEFAULT_LEVEL=5\n",
+                       R"({"files":{"x.cpp":5,"y.cpp":{"level":"1","captureParams":"no"}},)"
+                       R"("functions":{"level3":{"level":1},"level4":{"level":7}}})");
+    REQUIRE(entries.spans.size() == 5);
+    for (const auto& s : entries.spans) {
+      if (s["function"] == "level3") CHECK(s["level"] == 1);  // applied, though other entries are bad
+      if (s["function"] == "level4") CHECK(s["level"] == 4);  // level 7 left out: the default 5, ceiling 4
+    }
   });
 }
 
