@@ -2,6 +2,8 @@
 // pre-tool-use blocks (exit 2, the reason on stderr) edits of protected files and shell commands that name
 // one and are not plain reads; post-tool-use records every tool use of the agent in the audit log.
 #include <fnmatch.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -124,15 +126,16 @@ std::string expanded(std::string w, const fs::path& cwd) {
 // A word names a protected file or a folder holding one: as written, and relative to the directory the
 // command runs in (the agent's shell keeps the folder it went into; empty: a folder the hook cannot know,
 // where `config` or `audit` may be the protected ones).
-bool word_protected(std::string w, const fs::path& cwd) {
+bool word_protected(std::string w, const fs::path& cwd, bool option_value = false) {
   if (names_protected(w))
     return true;  // a path hidden in a script's text (python3 -c 'open(".env.tracing")')
   if (w.starts_with("--exclude") || w.starts_with("--ignore")) return false;  // keeps the folder out
-  if (const std::size_t eq = w.find('='); eq != std::string::npos && word_protected(w.substr(eq + 1), cwd))
+  if (const std::size_t eq = w.find('=');
+      !option_value && eq != std::string::npos && word_protected(w.substr(eq + 1), cwd, true))
     return true;  // --output=PATH
   if (w.size() > 2 && w[0] == '-' && w[1] != '-')  // -t.claude, -o.ai-agents/...: a short option's value
     for (std::size_t k = 2; k < w.size() && k < 5; ++k)
-      if (word_protected(w.substr(k), cwd)) return true;
+      if (!option_value && word_protected(w.substr(k), cwd, true)) return true;  // (once: `-=-=-=...`)
   w = expanded(std::move(w), cwd);
   if (covers_protected(w) || claude_settings(w)) return true;
   if (w.empty() || w[0] == '/') {
@@ -241,26 +244,42 @@ bool find_matches_protected(const std::vector<std::string>& words) {
   return false;
 }
 
-// `git clean -f` without `-e .ai-agents`: it removes the untracked .ai-agents tree, audit log and .env files
-// with it.
-bool cleans_project(const std::string& line) {
+// Why a git command would take the untracked .ai-agents tree away (the audit log and the human's .env files
+// with it, and `serve` would then make permissive defaults), or empty: `git clean -f` without `-e
+// .ai-agents`, `git stash -u|-a` without paths.
+std::string cleans_project(const std::string& line) {
   for (const auto& cmd : parse_shell(line).commands) {
     const auto& w = cmd.words;
     auto git = std::find_if(w.begin(), w.end(),
                             [](const std::string& x) { return fs::path(x).filename() == "git"; });
-    if (git == w.end() || git + 1 == w.end() || *(git + 1) != "clean") continue;
-    bool force = false, kept = false;
+    if (git == w.end() || git + 1 == w.end()) continue;
+    const std::string sub = *(git + 1);
+    auto short_flag = [](const std::string& x, char f) {
+      return x.size() > 1 && x[0] == '-' && x[1] != '-' && x.find(f) != std::string::npos;
+    };
+    bool force = false, kept = false, untracked = false, paths = false;
     for (auto k = git + 2; k != w.end(); ++k) {
-      if ((k->size() > 1 && (*k)[0] == '-' && (*k)[1] != '-' && k->find('f') != std::string::npos &&
-           !k->starts_with("-e")) ||
-          *k == "--force")
-        force = true;
-      if ((*k == "-e" || *k == "--exclude") && k + 1 != w.end() && mentions_protected(*(k + 1))) kept = true;
-      if ((k->starts_with("-e") || k->starts_with("--exclude=")) && mentions_protected(*k)) kept = true;
+      if (sub == "clean") {
+        if ((short_flag(*k, 'f') && !k->starts_with("-e")) || *k == "--force") force = true;
+        if ((*k == "-e" || *k == "--exclude") && k + 1 != w.end() && mentions_protected(*(k + 1)))
+          kept = true;
+        if ((k->starts_with("-e") || k->starts_with("--exclude=")) && mentions_protected(*k)) kept = true;
+      } else if (sub == "stash") {
+        if (short_flag(*k, 'u') || short_flag(*k, 'a') || *k == "--include-untracked" || *k == "--all")
+          untracked = true;
+        if (*k == "--") paths = true;
+      }
     }
-    if (force && !kept) return true;
+    if (force && !kept)
+      return "git clean -f removes the untracked .ai-agents/ tree with the audit log and the human's .env "
+             "files: "
+             "keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
+    if (untracked && !paths)
+      return "git stash with untracked files takes the untracked .ai-agents/ tree away with the audit log "
+             "and the "
+             "human's .env files: name what to stash (git stash push -u -- src/), or ask the human";
   }
-  return false;
+  return "";
 }
 
 // Programs that run code they are given (a script's text, their input): what they run is what they do.
@@ -307,9 +326,13 @@ bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touc
       risky_environment = risky_environment || !harmless_variable(words[0]);
       words.erase(words.begin());
     }
-    while (!words.empty() && (words[0] == "time" || words[0] == "command" || words[0] == "builtin" ||
-                              words[0] == "!"))  // what they run is the command that follows
+    // What they run is the command that follows: the shell's keywords, `time -p`, `command -p`.
+    static const char* const lead[] = {"time", "command", "builtin", "!", "if",   "then",  "else", "elif",
+                                       "do",   "while",   "until",   "{", "exec", "nohup", "nice", "stdbuf"};
+    while (!words.empty() && std::find(std::begin(lead), std::end(lead), words[0]) != std::end(lead)) {
       words.erase(words.begin());
+      while (!words.empty() && words[0].size() > 1 && words[0][0] == '-') words.erase(words.begin());
+    }
     for (const auto& t : cmd.targets)
       if (word_protected(t, cwd)) return false;
     const std::string name = words.empty() ? "" : fs::path(words[0]).filename().string();
@@ -356,6 +379,13 @@ bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touc
       if (std::any_of(words.begin(), words.end(), mentions_protected) || (cmd.piped && code_in_pipe))
         return false;
     }
+    for (std::size_t k = 1; k + 2 < words.size(); ++k) {  // `find -exec sh -c '...'`, `xargs bash -c '...'`
+      const std::string runner = fs::path(words[k]).filename().string();
+      const bool shell_runner = runner == "sh" || runner == "bash" || runner == "zsh" || runner == "dash";
+      if (shell_runner && words[k + 1].size() > 1 && words[k + 1][0] == '-' &&
+          words[k + 1].find('c') != std::string::npos && !plain_read(words[k + 2], cwd, depth + 1))
+        return false;
+    }
     const std::vector<std::string> named = operands(name, words);
     names =
         names || assigned || (name == "find" && find_matches_protected(named)) ||
@@ -393,20 +423,20 @@ const char* const kRunningVerbs[] = {"command", "exec", "shell", "bash", "termin
 // anything but its listing after it, wherever it appears (a later command, a `$(...)`, a script's text), or
 // agentlog given a word the hook cannot read (`agentlog $a ...`), or `approvals approve` after a program the
 // hook cannot name (`$(which agentlog) approvals approve ...`).
-bool runs_approvals(const std::string& line) {
-  std::vector<std::string> tokens;  // the line's words, quoting and expansions aside
-  std::string token;
-  for (const char c : line + " ") {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/') {
-      token += c;
-    } else if (!token.empty()) {
-      tokens.push_back(fs::path(token).filename().string());
-      token.clear();
+bool runs_approvals(const std::string& line, int depth = 0) {
+  if (depth > 4) return true;
+  const ShellLine parsed = parse_shell(line);
+  std::vector<std::string> tokens;  // the line's words as the shell passes them, across its commands
+  for (const auto& cmd : parsed.commands) {
+    for (const auto& text : cmd.substitutions)
+      if (runs_approvals(text, depth + 1)) return true;
+    for (const auto& text : cmd.inputs)
+      if (runs_approvals(text, depth + 1)) return true;
+    for (const auto& w : cmd.words) {
+      if (w.find_first_of(" \t\n;&|") != std::string::npos && runs_approvals(w, depth + 1))
+        return true;  // a script's text: sh -c '...', find -exec sh -c '...'
+      tokens.push_back(fs::path(w).filename().string());
     }
-  }
-  for (std::size_t i = 0; i + 1 < tokens.size(); ++i)
-    if (tokens[i] == "approvals" && (tokens[i + 1] == "approve" || tokens[i + 1] == "deny")) return true;
-  for (const auto& cmd : parse_shell(line).commands) {
     const auto& w = cmd.words;
     for (std::size_t i = 0; i < w.size(); ++i) {
       if (fs::path(w[i]).filename() != "agentlog") continue;
@@ -421,6 +451,8 @@ bool runs_approvals(const std::string& line) {
         return true;
     }
   }
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i)
+    if (tokens[i] == "approvals" && (tokens[i + 1] == "approve" || tokens[i + 1] == "deny")) return true;
   return false;
 }
 
@@ -447,6 +479,27 @@ std::optional<ProjectLayout> owning_project(const fs::path& named) {
   std::error_code ec;
   if (owner.empty() || !fs::is_directory(ProjectLayout::at(owner).base(), ec)) return std::nullopt;
   return ProjectLayout::at(owner);
+}
+
+// A crash (a stack overflow included: the handler has a stack of its own) or 10 s without an answer exits 2
+// with a reason, as Claude Code needs to block the tool use; any other ending lets it run.
+void fail_closed_on_crash() {
+  static char stack[64 * 1024];
+  stack_t alt{};
+  alt.ss_sp = stack;
+  alt.ss_size = sizeof stack;
+  ::sigaltstack(&alt, nullptr);
+  struct sigaction action {};
+  action.sa_handler = [](int) {
+    static const char reason[] =
+        "agentlog: blocked: the hook could not decide on this input (it failed or took over 10 s); please "
+        "report it to agentlog's developers\n";
+    [[maybe_unused]] auto written = ::write(2, reason, sizeof reason - 1);
+    ::_exit(2);
+  };
+  action.sa_flags = SA_ONSTACK;
+  for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM}) ::sigaction(sig, &action, nullptr);
+  ::alarm(10);
 }
 
 // The hook's JSON; what nests deeper than an MCP message may is left out (and said), so that nothing after
@@ -518,10 +571,7 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
              "-delete or -exec, git diff/log/show/status and the like, piped into reads only, nothing "
              "redirected "
              "into such a file); only the human may change these files";
-    if (cleans_project(command))
-      return "git clean -f removes the untracked .ai-agents/ tree with the audit log and the human's .env "
-             "files: "
-             "keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
+    if (std::string why = cleans_project(command); !why.empty()) return why;
     if (runs_approvals(command))
       return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; "
              "ask the human to run it";
@@ -583,7 +633,8 @@ void add_hook_commands(CLI::App& app) {
   add_common_options(pre, common);
   pre->callback([] {
     // A guard fails closed: whatever it cannot read or decide is blocked (Claude Code runs the tool on any
-    // exit status but 2).
+    // exit status but 2), a crash or a hang too.
+    fail_closed_on_crash();
     auto block = [](const std::string& reason) {
       std::cerr << "agentlog: blocked: " << reason << "\n";
       throw CLI::RuntimeError(2);

@@ -6,7 +6,16 @@
 
 namespace agentlog {
 
+std::vector<std::string> brace_expanded(const std::string& word, std::size_t& budget);
+
 std::vector<std::string> brace_expanded(const std::string& word) {
+  std::size_t budget = 4096;  // expansions tried: `x{a,b}{a,b}...` would take 2^n
+  return brace_expanded(word, budget);
+}
+
+std::vector<std::string> brace_expanded(const std::string& word, std::size_t& budget) {
+  if (budget == 0) return {word};
+  --budget;
   for (std::size_t open = word.find('{'); open != std::string::npos; open = word.find('{', open + 1)) {
     int depth = 0;
     std::vector<std::size_t> commas;
@@ -21,8 +30,8 @@ std::vector<std::string> brace_expanded(const std::string& word) {
     commas.push_back(close);
     std::vector<std::string> out;
     for (std::size_t from = open + 1; std::size_t comma : commas) {
-      for (auto& w :
-           brace_expanded(word.substr(0, open) + word.substr(from, comma - from) + word.substr(close + 1))) {
+      for (auto& w : brace_expanded(
+               word.substr(0, open) + word.substr(from, comma - from) + word.substr(close + 1), budget)) {
         if (out.size() == 64) return out;
         out.push_back(std::move(w));
       }
@@ -255,10 +264,16 @@ class ShellReader {
   // After `$(` or `<(`: its commands up to the matching ')', read as a line of their own.
   void substitution(ShellLine& line) {
     const std::size_t from = i_;
+    if (++depth_ > 32) {  // nested past any real use: not followed (and each level costs the stack)
+      line.opaque = true;
+      i_ = s_.size();
+      return;
+    }
     ShellLine inner;
     read_commands(inner, true);
     substitution_text(line, s_.substr(from, std::min(i_, s_.size()) - from));
     line.opaque = line.opaque || inner.opaque;
+    --depth_;
   }
   void substitution_text(ShellLine& line, std::string text) {
     if (line.commands.empty()) line.commands.emplace_back();
@@ -281,6 +296,7 @@ class ShellReader {
 
   const std::string& s_;
   std::size_t i_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -274,7 +274,8 @@ TEST_CASE("the agent cannot approve itself: the Bash hook blocks agentlog approv
         "agentlog approvals list && agentlog approvals approve apr-d68ff341",
         "$(which agentlog) approvals approve apr-1", "\"$(command -v agentlog)\" approvals approve apr-1",
         "A=agentlog; $A approvals approve apr-1", "# let's ask\nCLAUDECODE= agentlog approvals approve apr-1",
-        "bash -lc 'agentlog approvals approve apr-1'"}) {
+        "bash -lc 'agentlog approvals approve apr-1'",
+        "env -u CLAUDECODE \"$(command -v agentlog)\" approvals appr\"\"ove apr-1"}) {
     CAPTURE(cmd);
     json input = {{"session_id", "s"},
                   {"cwd", root.path().string()},

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -647,7 +648,13 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "shopt -s dotglob; rm -rf */logging/config",
       "find . -path '*ai-agents*' -name config -exec rm -rf {} +", "find . -name '*.tracing' -delete",
       // The whole untracked tree with it.
-      "git clean -fdx", "git clean -fdxq && make"};
+      "git clean -fdx", "git clean -fdxq && make", "git stash -u", "git stash push --include-untracked",
+      "git stash --all",
+      // Found by a second review: keywords before the program, a script given to find -exec.
+      "if true; then bash -c \"rm -rf .ai-agents/logging/audit\"; fi",
+      "{ eval \"rm -rf .ai-agents/logging/audit\"; }",
+      "find src -name '*.cpp' -exec sh -c 'x; rm -rf .ai-agents/logging/approvals' _ {} \\;",
+      "nohup rm -rf .ai-agents/logging/config"};
   for (const auto& cmd : blocked) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -657,6 +664,20 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   CHECK(pre("rm -rf config", R + "/.ai-agents/logging").exit_code == 2);  // in the folder already
   CHECK(pre("rm -rf \"$PWD/config\"", R + "/.ai-agents/logging").exit_code == 2);
   CHECK(pre("git clean -fdx", R).err.find("-e .ai-agents") != std::string::npos);  // says what to do
+  CHECK(pre("git stash -u", R).err.find("git stash push -u -- src/") != std::string::npos);
+  // Input the hook took seconds over or crashed on (Claude Code runs the tool on any status but 2): 28 brace
+  // groups in a word, 14,000 nested $(.
+  std::string braces = "echo x", nested = "rm -rf x; echo ";
+  for (int i = 0; i < 28; ++i) braces += "{a,b}";
+  for (int i = 0; i < 14000; ++i) nested += "$(";
+  nested += std::string(14000, ')');
+  for (const std::string& odd : {braces, nested}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = pre(odd, R);
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
+    CHECK((r.exit_code == 0 || r.exit_code == 2));
+    CHECK(r.err.find("could not decide") == std::string::npos);  // decided, not by the safety net
+  }
 
   const std::vector<std::string> pass = {
       "git commit -m \"Fix parsing of .env.tracing comments\"",
@@ -676,6 +697,10 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "rsync -a --exclude=.ai-agents ./ /tmp/copy/",
       "git clean -fdx -e .ai-agents",
       "git clean -n",
+      "git stash",
+      "git stash push -u -- src/",
+      "git stash pop",
+      "echo \"-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=\"",
       "rm -rf \"$BUILD_DIR\"/*",
       "rm -rf \"$tmp\"",
       "cd \"$(mktemp -d)\" && git init .",
