@@ -7,8 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <iostream>
 #include <map>
 
@@ -168,6 +169,87 @@ void print_tree(const json& trace, const Colour& c) {
   }
 }
 
+// Whether `path` (relative to the working folder) is `folder` or lies inside it, once `.`, `..` and the links
+// of both are resolved.
+bool lies_in(const std::filesystem::path& path, const std::filesystem::path& folder) {
+  auto resolved = [](const std::filesystem::path& x) {  // (as written, when the links cannot be read)
+    std::error_code ec;
+    auto r = std::filesystem::weakly_canonical(std::filesystem::absolute(x), ec);
+    return ec ? std::filesystem::absolute(x).lexically_normal() : r;
+  };
+  const auto p = resolved(path), f = resolved(folder);
+  const auto [fi, pi] = std::mismatch(f.begin(), f.end(), p.begin(), p.end());
+  return fi == f.end() || (fi->empty() && std::next(fi) == f.end());  // (the empty name of a trailing '/')
+}
+
+// Writes `text` into `output` through a new file beside it that is then renamed over it: a write that fails
+// (a full disk) leaves the file that was there as it was, not cut short; and a link named `output` is
+// replaced, not the file it leads to. Returns what went wrong, empty when written.
+std::string write_replacing(const std::filesystem::path& output, const std::string& text) {
+  const std::filesystem::path folder = output.has_parent_path() ? output.parent_path() : ".";
+  std::string temp;
+  int fd = -1;
+  // A name with this process's id, not mkstemp: its file is for its owner alone, while the export should
+  // get the mode the umask gives, as when it was written directly.
+  for (int n = 0; fd < 0 && n < 100; ++n) {
+    temp = (folder / ("." + output.filename().string() + "." + std::to_string(::getpid()) + "-" +
+                      std::to_string(n) + ".tmp"))
+               .string();
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) return std::strerror(errno);
+  }
+  if (fd < 0) return std::strerror(EEXIST);
+  int error = 0;
+  struct stat st {};  // a file replaced keeps its mode
+  if (::stat(output.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::fchmod(fd, st.st_mode & 07777) != 0)
+    error = errno;
+  for (std::size_t at = 0; !error && at < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+    if (n < 0 && errno != EINTR) error = errno;
+    if (n > 0) at += static_cast<std::size_t>(n);
+  }
+  if (!error && ::fsync(fd) != 0) error = errno;
+  if (::close(fd) != 0 && !error) error = errno;
+  if (!error && ::rename(temp.c_str(), output.c_str()) != 0) error = errno;
+  if (error) ::unlink(temp.c_str());
+  return error ? std::strerror(error) : "";
+}
+
+// Converts one binary span file named on the command line into the .jsonl of its name, which removes the
+// binary file once every span is written (a query reads only the .jsonl). Throws StoreError with what to do.
+json convert_named(const std::string& path) {
+  if (::access(path.c_str(), R_OK) != 0)
+    throw store::StoreError("traces.not_found", "cannot read " + path + ": " + std::strerror(errno));
+  // Opening a FIFO (or a device) to read its header waits for a writer, maybe for ever.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw store::StoreError("traces.not_binary",
+                            path +
+                                " is not a regular file, so not a binary span file (TRACING_FORMAT=binary "
+                                "writes <pid>-<start>.bin under traces/); name the .bin file itself");
+  SpanFileInfo info = inspect_span_file(path);
+  if (!info.valid && info.version)
+    throw store::StoreError("traces.not_binary", unreadable_version(path, info.version));
+  if (!info.valid)
+    throw store::StoreError("traces.not_binary", path +
+                                                     " is not a binary span file (TRACING_FORMAT=binary "
+                                                     "writes <pid>-<start>.bin under traces/)");
+  if (info.running)
+    throw store::StoreError("traces.still_running", path + " is still being written by process " +
+                                                        std::to_string(info.pid) +
+                                                        ": convert it when the program has exited");
+  const std::string jsonl = span_file_jsonl(path);
+  if (holds_other_lines(jsonl))
+    throw store::StoreError("traces.jsonl_exists",
+                            jsonl + " already exists: converting " + path +
+                                " would write over it; move it away (or delete it), then convert again");
+  ConvertResult r = convert_span_file(path);
+  if (!r.ok) throw store::StoreError("traces.convert_failed", r.error);
+  const bool removed = ::access(path.c_str(), F_OK) != 0 && errno == ENOENT;
+  return {
+      {"file", path}, {"jsonl", r.jsonl}, {"spans", r.spans}, {"complete", r.complete}, {"removed", removed}};
+}
+
 // Runs a command body; store errors go to stderr, and exit 2 for a bad value given (as the usage errors and
 // `logs search` do), else 1.
 template <class F>
@@ -178,7 +260,9 @@ void run(F body) {
     std::string message = e.what();  // written for agents: the MCP tools' names become the commands'
     for (const auto& [tool, command] :
          {std::pair<std::string, std::string>{"find_slow_traces", "`agentlog traces slow`"},
-          {"search_traces", "`agentlog traces search`"}})
+          {"search_traces", "`agentlog traces search`"},
+          {"get_trace_stats", "`agentlog traces stats`"},  // (before get_trace, which it starts with)
+          {"get_trace", "`agentlog traces show`"}})
       for (std::size_t at; (at = message.find(tool)) != std::string::npos;)
         message.replace(at, tool.size(), command);
     std::cerr << "agentlog traces: " << message << "\n";
@@ -277,11 +361,15 @@ void add_traces_commands(CLI::App& app) {
     run([] {
       json s = trace_store(ToolsContext{common.layout()}).stats(file, function);
       if (common.json) return print_json(s);
-      std::printf(
-          "%s%s\n  count %lld  errors %.1f%%\n  mean %.3f  p50 %.3f  p95 %.3f  p99 %.3f  max %.3f ms\n",
-          file.c_str(), function.empty() ? "" : ("::" + function).c_str(), s["count"].get<long long>(),
-          100.0 * s["errorRate"].get<double>(), s["mean"].get<double>(), s["p50"].get<double>(),
-          s["p95"].get<double>(), s["p99"].get<double>(), s["max"].get<double>());
+      std::printf("%s%s\n  count %lld  errors %.1f%%\n", file.c_str(),
+                  function.empty() ? "" : ("::" + function).c_str(), s["count"].get<long long>(),
+                  100.0 * s["errorRate"].get<double>());
+      // In the units `show` uses: in ms alone, a function of 500 ns read "mean 0.000  p50 0.000".
+      for (const char* key : {"mean", "p50", "p95", "p99", "max"}) {
+        const std::string took = duration_text(s[key].get<double>());
+        std::cout << "  " << key << " " << took.substr(took.find_first_not_of(' '));
+      }
+      std::cout << "\n";
       for (const auto& id : s["slowestTraceIds"]) std::cout << "  slow: " << id.get<std::string>() << "\n";
     });
   });
@@ -299,11 +387,15 @@ void add_traces_commands(CLI::App& app) {
 
   auto* convert = traces->add_subcommand(
       "convert",
-      "Turn binary span files (TRACING_FORMAT=binary) into the JSONL the runtime writes by default");
+      "Turn binary span files (TRACING_FORMAT=binary) into the JSONL the runtime writes by default, in the "
+      ".jsonl of the same name; each .bin is removed once converted. With files, every one is tried, and "
+      "the exit status is 1 if any failed (--json: an array of {file, jsonl, spans, complete, removed} or "
+      "{file, error}); without, --json prints the ingest report");
   static std::vector<std::string> binaries;
   add_common_options(convert, common);
   convert->add_option("files", binaries,
-                      "Binary span files (.bin); default: every one under traces/ whose program has stopped");
+                      "Binary span files (.bin), each removed once converted; default: every one under "
+                      "traces/ whose program has stopped");
   convert->callback([] {
     run([] {
       if (binaries.empty()) {  // what every query does first
@@ -318,36 +410,30 @@ void add_traces_commands(CLI::App& app) {
                     << r["unreadable"].get<std::string>() << "\n";
         return;
       }
+      // Every file named is tried, whatever became of the ones before it: a damaged file in the middle
+      // stopped the rest, and in --json hid the files already converted (and removed).
       json out = json::array();
+      bool failed = false;
       for (const auto& path : binaries) {
-        if (::access(path.c_str(), R_OK) != 0)
-          throw store::StoreError("traces.not_found", "cannot read " + path + ": " + std::strerror(errno));
-        SpanFileInfo info = inspect_span_file(path);
-        if (!info.valid && info.version)
-          throw store::StoreError("traces.not_binary", unreadable_version(path, info.version));
-        if (!info.valid)
-          throw store::StoreError("traces.not_binary",
-                                  path +
-                                      " is not a binary span file (TRACING_FORMAT=binary "
-                                      "writes <pid>-<start>.bin under traces/)");
-        if (info.running)
-          throw store::StoreError("traces.still_running", path + " is still being written by process " +
-                                                              std::to_string(info.pid) +
-                                                              ": convert it when the program has exited");
-        const std::string jsonl = span_file_jsonl(path);
-        if (holds_other_lines(jsonl))
-          throw store::StoreError(
-              "traces.jsonl_exists",
-              jsonl + " already exists: converting " + path +
-                  " would write over it; move it away (or delete it), then convert again");
-        ConvertResult r = convert_span_file(path);
-        if (!r.ok) throw store::StoreError("traces.convert_failed", r.error);
-        out.push_back({{"file", path}, {"jsonl", r.jsonl}, {"spans", r.spans}, {"complete", r.complete}});
-        if (!common.json)
-          std::cout << path << " -> " << r.jsonl << " (" << r.spans << " spans"
-                    << (r.complete ? ")\n" : "; cut short: its program was killed)\n");
+        try {
+          json done = convert_named(path);
+          if (!common.json)
+            std::cout << path << " -> " << done["jsonl"].get<std::string>() << " (" << done["spans"]
+                      << " spans"
+                      << (done["complete"].get<bool>() ? "" : ", cut short: its program was killed")
+                      << (done["removed"].get<bool>() ? "; " + path + " removed)\n" : ")\n");
+          out.push_back(std::move(done));
+        } catch (const std::exception& e) {  // a StoreError, or memory a damaged file asked for
+          failed = true;
+          const std::string message = dynamic_cast<const store::StoreError*>(&e)
+                                          ? std::string(e.what())
+                                          : "cannot convert " + path + ": " + e.what();
+          if (!common.json) std::cerr << "agentlog traces: " << message << "\n";
+          out.push_back({{"file", path}, {"error", message}});
+        }
       }
       if (common.json) print_json(out);
+      if (failed) throw CLI::RuntimeError(1);
     });
   });
 
@@ -359,21 +445,28 @@ void add_traces_commands(CLI::App& app) {
   exp->add_option("--format", format, "chrome | otlp")
       ->check(CLI::IsMember({"chrome", "otlp"}))
       ->capture_default_str();
-  exp->add_option("-o,--output", output, "File to write (default stdout)");
+  exp->add_option("-o,--output", output,
+                  "File to write, replaced whole once written (default, or -: stdout); not under "
+                  ".ai-agents/logging/");
   exp->callback([] {
     run([] {
       ProjectLayout layout = common.layout();
+      // The span files are the source of truth: an export written over one replaced its spans.
+      if (!output.empty() && output != "-" && lies_in(output, layout.base())) {
+        std::cerr << "agentlog traces export: " << output << " is inside " << layout.base().string()
+                  << ", where agentlog keeps its span files, logs and index (writing there replaces what "
+                     "they hold): give -o a file outside it, or - (or no -o) for stdout\n";
+        throw CLI::RuntimeError(2);
+      }
       auto& st = trace_store(ToolsContext{layout});
       json out = format == "chrome" ? st.export_chrome(trace_id)
                                     : st.export_otlp(trace_id, layout.root.filename().string());
-      if (output.empty()) {
+      if (output.empty() || output == "-") {
         std::cout << out.dump() << "\n";
       } else {
-        std::ofstream file(output, std::ios::trunc);
-        file << out.dump() << "\n";
-        file.close();
-        if (!file) {
-          std::cerr << "agentlog traces export: cannot write " << output << ": " << std::strerror(errno)
+        const std::string error = write_replacing(output, out.dump() + "\n");
+        if (!error.empty()) {
+          std::cerr << "agentlog traces export: cannot write " << output << ": " << error
                     << " (give -o a file in a folder that exists and that you may write, or leave -o out for "
                        "stdout)\n";
           throw CLI::RuntimeError(1);

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -971,7 +972,7 @@ TEST_CASE(
     auto named =
         agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
     CHECK(named.exit_code == 0);
-    CHECK(named.out.find("(9 spans)") != std::string::npos);
+    CHECK(named.out.find(" (9 spans; " + bin.string() + " removed)\n") != std::string::npos);
     CHECK(fs::exists(fs::path(bin).replace_extension(".jsonl")));
     auto again =
         agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
@@ -1316,5 +1317,241 @@ TEST_CASE("agentlog traces convert FILE writes over no .jsonl of the same name t
   auto converted =
       agentlog::test::run_agentlog({"traces", "convert", bin.string(), "--root", root.path().string()});
   CHECK(converted.exit_code == 0);
-  CHECK(converted.out.find("(9 spans)") != std::string::npos);
+  CHECK(converted.out.find(" (9 spans; " + bin.string() + " removed)\n") != std::string::npos);
+}
+
+TEST_CASE("durations and times that do not fit, or are no number, or no date, are refused") {
+  using agentlog::store::parse_duration_ms;
+  using agentlog::store::parse_time_ns;
+  // Past what a span's nanoseconds hold, the filter overflowed: 1e13ms listed every trace, 1e300s none.
+  for (const json& too_long : {json("1e13ms"), json("1e300"), json("1e300s"), json(1e13), json(1e300)}) {
+    CAPTURE(too_long);
+    CHECK_THROWS_WITH_AS(parse_duration_ms(too_long), doctest::Contains("0 to 9000000000000 ms"), StoreError);
+  }
+  CHECK(parse_duration_ms(json("9000000000s")) == 9e12);  // the longest taken
+  // strtod reads "nan" and "inf": an age of NaN hours was taken, and compared as no time at all.
+  const std::int64_t now = 1000LL * 86400 * 1000000000;
+  for (const char* not_a_time : {"nand", "infh", "nanh", "inf", "-infd", "nan"}) {
+    CAPTURE(not_a_time);
+    CHECK(store_error([&] { parse_time_ns(not_a_time, now); }).first == "traces.bad_time");
+  }
+  CHECK(parse_time_ns("1e300h", now) == 0);  // before any span: 1970, not an overflow
+  // Dates that do not exist: timegm moved them to ones that do (2026-02-30 to March 2nd).
+  for (const char* no_date : {"2026-13-45", "2026-02-30", "2026-12-03T25:99:99", "2026-12-03T23:60:00",
+                              "2025-02-29", "2026-00-10", "9999-01-01", "0001-01-01T00:00:00Z"}) {
+    CAPTURE(no_date);
+    CHECK_FALSE(agentlog::store::parse_iso_ns(no_date));
+    const auto [id, message] = store_error([&] { parse_time_ns(no_date, now); });
+    CHECK(id == "traces.bad_time");
+    CHECK(message.find("a day the month has, an hour of 0-23") != std::string::npos);
+  }
+  CHECK(agentlog::store::parse_iso_ns("2024-02-29") == agentlog::store::parse_iso_ns("2024-02-29T00:00:00Z"));
+  CHECK(agentlog::store::parse_iso_ns("2026-12-03T23:59:59") ==
+        agentlog::store::parse_iso_ns("2026-12-03T23:59:59.000000Z"));
+  CHECK(agentlog::store::parse_iso_ns("2026-12-03T23:59:59.5Z").has_value());
+
+  // A query built without parse_duration_ms (the library's callers) is kept within the range too.
+  TempDir dir;
+  write_hundred(dir);
+  TraceStore store(dir.path());
+  agentlog::store::SearchQuery q;
+  q.limit = 1000;
+  q.min_ms = 1e300;
+  CHECK(store.search(q)["traces"].empty());
+  q.min_ms.reset();
+  q.max_ms = 1e300;
+  CHECK(store.search(q)["traces"].size() == 100);
+  CHECK(store.find_slow(1e13, 10)["traces"].empty());
+
+  // The command line, as the review ran it: refused as a bad value given (exit 2), with what it takes.
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  fs::create_directories(root / ".ai-agents/logging/traces" / kDay);
+  fs::copy_file(dir / (kDay + "/42-1.jsonl"), root / ".ai-agents/logging/traces" / kDay / "42-1.jsonl");
+  for (std::vector<std::string> args : {std::vector<std::string>{"slow", "--threshold", "1e13ms"},
+                                        {"search", "--min-duration", "1e300"},
+                                        {"search", "--max-duration", "1e300s"}}) {
+    CAPTURE(args[2]);
+    args.insert(args.begin(), "traces");
+    args.insert(args.end(), {"--root", r});
+    auto refused = agentlog::test::run_agentlog(args);
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.out.empty());
+    CHECK(refused.err.find("is too long: give one from 0 to 9000000000000 ms") != std::string::npos);
+  }
+  for (const char* option : {"--since", "--until"})
+    for (const char* time : {"nand", "infh", "nanh", "2026-13-45", "2026-02-30", "2026-12-03T25:99:99"}) {
+      CAPTURE(time);
+      auto refused = agentlog::test::run_agentlog({"traces", "search", option, time, "--root", r});
+      CHECK(refused.exit_code == 2);
+      CHECK(refused.out.empty());
+      CHECK(refused.err.find("Cannot read the time \"" + std::string(time) + "\"") != std::string::npos);
+    }
+  auto slowest = agentlog::test::run_agentlog({"traces", "slow", "--threshold", "99ms", "--root", r});
+  CHECK(slowest.exit_code == 0);
+  CHECK(slowest.out.find(hex(100, 32)) != std::string::npos);  // (100 ms; the 99 ms one too)
+}
+
+TEST_CASE("agentlog traces export -o: never into .ai-agents/logging/, a file replaced whole, - for stdout") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  const fs::path day = root / ".ai-agents/logging/traces" / kDay, spans = day / "43-1.jsonl";
+  // A trace whose export is some 1.2 MB, more than the file size limit below (the index's files are less).
+  std::string text;
+  for (int i = 0; i < 3; ++i)
+    text += span(hex(900, 32), 900 + i, i ? 900 : 0, "Db::load", "src/db.cpp", iso(i, 0), 2.0,
+                 {{"sql", std::string(400000, 'q')}})
+                .dump() +
+            "\n";
+  append(spans, text);
+  const std::string id = hex(900, 32);
+  auto exported = [&](const std::string& output) {
+    return agentlog::test::run_agentlog({"traces", "export", id, "-o", output, "--root", r});
+  };
+
+  const fs::path outside = root / "out";
+  fs::create_directories(outside);
+  fs::create_directory_symlink(day, outside / "days");
+
+  // -o - is stdout (it wrote a file named "-").
+  auto to_stdout =
+      agentlog::test::run_process({AGENTLOG_BINARY, "traces", "export", id, "-o", "-"}, "", root.path());
+  CHECK(to_stdout.exit_code == 0);
+  CHECK(json::parse(to_stdout.out)["traceEvents"].size() == 3);
+  CHECK_FALSE(fs::exists(root / "-"));
+
+  // A file there is replaced whole, keeping its mode, with nothing left beside it.
+  const fs::path file = outside / "trace.json";
+  agentlog::test::write_text(file, std::string(50000, 'x'));
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  REQUIRE(exported(file.string()).exit_code == 0);
+  const std::string whole = agentlog::test::read_text(file);
+  CHECK(json::parse(whole)["traceEvents"].size() == 3);
+  CHECK(whole.size() > 1200000);
+  CHECK(fs::status(file).permissions() ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+  // A write that fails (here past a file size limit of 1024 blocks, as a full disk would) leaves the file
+  // as it was: it was cut to the first 512 kB of the export.
+  agentlog::test::write_text(file, "the last export\n");
+  auto failed = agentlog::test::run_process(
+      {"/bin/sh", "-c", "trap '' XFSZ; ulimit -f 1024 && exec \"$0\" \"$@\"", AGENTLOG_BINARY, "traces",
+       "export", id, "-o", file.string(), "--root", r});
+  CHECK(failed.exit_code == 1);
+  CHECK(failed.err.find("cannot write " + file.string() + ": File too large") != std::string::npos);
+  CHECK(failed.err.find("wrote") == std::string::npos);
+  CHECK(agentlog::test::read_text(file) == "the last export\n");
+  std::vector<fs::path> left;
+  for (const auto& e : fs::directory_iterator(outside)) left.push_back(e.path().filename());
+  CHECK(left.size() == 2);  // trace.json and the link: no temporary file
+
+  // It wrote Chrome JSON over the span file, the source of truth, and the trace was gone.
+  for (const fs::path& inside :
+       {spans, day / "new.json", root / ".ai-agents/logging/index.json",
+        outside / "../.ai-agents/logging/x.json", outside / "days/43-1.jsonl", root / ".ai-agents/logging"}) {
+    CAPTURE(inside);
+    auto refused = exported(inside.string());
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.err.find(inside.string() + " is inside ") != std::string::npos);
+    CHECK(refused.err.find("give -o a file outside it") != std::string::npos);
+  }
+  // (relative to the working folder, as a shell gives it)
+  auto relative = agentlog::test::run_process(
+      {AGENTLOG_BINARY, "traces", "export", id, "-o", ".ai-agents/logging/traces/" + kDay + "/43-1.jsonl"},
+      "", root.path());
+  CHECK(relative.exit_code == 2);
+  CHECK(agentlog::test::read_text(spans) == text);
+  CHECK_FALSE(fs::exists(day / "new.json"));
+  CHECK_FALSE(fs::exists(root / ".ai-agents/logging/index.json"));
+  CHECK(agentlog::test::run_agentlog({"traces", "show", id, "--root", r}).exit_code == 0);
+}
+
+TEST_CASE("agentlog traces convert FILE...: every file tried, each failure said, the removal said") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  const std::string bytes = agentlog::test::read_text(binary_span_file(root));
+  fs::remove_all(root / ".ai-agents/logging/traces");
+  const fs::path g1 = root / "g1.bin", bad = root / "bad.bin", missing = root / "missing.bin",
+                 g2 = root / "g2.bin", fifo = root / "fifo.bin";
+  auto lay_out = [&] {
+    agentlog::test::write_text(g1, bytes);
+    agentlog::test::write_text(bad, damage_function_name(bytes));
+    agentlog::test::write_text(g2, bytes);
+    for (const fs::path& f : {root / "g1.jsonl", root / "g2.jsonl"}) fs::remove(f);
+  };
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+
+  // --json: a damaged file in the middle failed the command with nothing on stdout, while g1.bin was
+  // already converted and removed, and g2.bin never tried.
+  lay_out();
+  auto listed =
+      agentlog::test::run_process({AGENTLOG_BINARY, "traces", "convert", g1.string(), bad.string(),
+                                   missing.string(), fifo.string(), g2.string(), "--json", "--root", r},
+                                  "", {}, {}, std::chrono::seconds(20));
+  CHECK(listed.exit_code == 1);
+  json out = json::parse(listed.out);
+  REQUIRE(out.size() == 5);
+  for (int i : {0, 4}) {
+    CAPTURE(i);
+    CHECK(out[i]["spans"] == 9);
+    CHECK(out[i]["removed"] == true);
+    CHECK(out[i]["complete"] == true);
+    CHECK_FALSE(out[i].contains("error"));
+  }
+  CHECK(out[0]["file"] == g1.string());
+  CHECK(out[0]["jsonl"] == (root / "g1.jsonl").string());
+  CHECK(out[4]["file"] == g2.string());
+  CHECK(out[1] == json({{"file", bad.string()}, {"error", out[1]["error"]}}));
+  CHECK(out[1]["error"].get<std::string>().find(bad.string() + " is damaged") == 0);
+  CHECK(out[2]["file"] == missing.string());
+  CHECK(out[2]["error"].get<std::string>().find("cannot read " + missing.string()) == 0);
+  // A FIFO: opening it to read a header waited for a writer for ever.
+  CHECK(out[3]["file"] == fifo.string());
+  CHECK(out[3]["error"].get<std::string>().find(fifo.string() + " is not a regular file") == 0);
+  CHECK_FALSE(fs::exists(g1));
+  CHECK_FALSE(fs::exists(g2));
+  CHECK(fs::exists(root / "g2.jsonl"));
+  CHECK(agentlog::test::read_text(bad) == damage_function_name(bytes));
+
+  // In text: a line for each file, what it became and that it was removed on stdout, each failure on stderr.
+  lay_out();
+  auto told = agentlog::test::run_process({AGENTLOG_BINARY, "traces", "convert", g1.string(), bad.string(),
+                                           missing.string(), fifo.string(), g2.string(), "--root", r},
+                                          "", {}, {}, std::chrono::seconds(20));
+  CHECK(told.exit_code == 1);
+  CHECK(told.out == g1.string() + " -> " + (root / "g1.jsonl").string() + " (9 spans; " + g1.string() +
+                        " removed)\n" + g2.string() + " -> " + (root / "g2.jsonl").string() + " (9 spans; " +
+                        g2.string() + " removed)\n");
+  CHECK(occurrences(told.err, "\n") == 3);
+  CHECK(told.err.find("agentlog traces: " + bad.string() + " is damaged") != std::string::npos);
+  CHECK(told.err.find("agentlog traces: cannot read " + missing.string()) != std::string::npos);
+  CHECK(told.err.find("agentlog traces: " + fifo.string() + " is not a regular file") != std::string::npos);
+  CHECK_FALSE(fs::exists(g2));
+
+  // The help says the .bin goes.
+  auto help = agentlog::test::run_agentlog({"traces", "convert", "--help"});
+  CHECK(help.out.find("each .bin is removed once converted") != std::string::npos);
+}
+
+TEST_CASE("agentlog traces stats in the units show uses, and errors that name the commands") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  std::string text;
+  for (int i = 0; i < 4; ++i)  // 500 ns, 500 ns, 500 ns and 2.5 us
+    text +=
+        span(hex(700 + i, 32), 700 + i, 0, "tiny", "src/t.cpp", iso(i, 0), i == 3 ? 0.0025 : 0.0005).dump() +
+        "\n";
+  append(root / ".ai-agents/logging/traces" / kDay / "44-1.jsonl", text);
+  auto stats = agentlog::test::run_agentlog({"traces", "stats", "src/t.cpp", "tiny", "--root", r});
+  CHECK(stats.exit_code == 0);
+  // It printed "mean 0.001  p50 0.001  p95 0.003  p99 0.003  max 0.003 ms".
+  CHECK(stats.out.find("\n  mean 1.000 us  p50 500 ns  p95 2.500 us  p99 2.500 us  max 2.500 us\n") !=
+        std::string::npos);
+  auto unnamed = agentlog::test::run_agentlog({"traces", "stats", "", "--root", r});
+  CHECK(unnamed.exit_code == 2);
+  CHECK(unnamed.err.find("for `agentlog traces stats`") != std::string::npos);
+  CHECK(unnamed.err.find("get_trace_stats") == std::string::npos);
 }

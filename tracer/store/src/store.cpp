@@ -302,6 +302,19 @@ std::optional<std::int64_t> fraction_ns(std::string_view t) {
   return sub;
 }
 
+// Nanoseconds since the epoch of a UTC date and time, or nullopt when it is no real one (2026-02-30, 25:99)
+// or lies outside the years that 64-bit nanoseconds hold (1678-2261): timegm would move an impossible date
+// to a real one, and the multiplication by 1e9 would overflow.
+std::optional<std::int64_t> epoch_ns(int y, int mo, int d, int h, int mi, int s, std::int64_t sub) {
+  using namespace std::chrono;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;  // (month and day take them modulo 256)
+  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  if (!ymd.ok() || y < 1678 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
+    return std::nullopt;
+  const std::int64_t secs = sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
+  return secs * 1000000000LL + sub;
+}
+
 // The runtime's own layout, 2026-11-25T10:01:39.999000Z, read without sscanf (a span line's start time).
 std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   auto num = [&](std::size_t at, std::size_t n, int& out) {
@@ -317,18 +330,14 @@ std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
       t[10] != 'T' || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' || !num(17, 2, s))
     return std::nullopt;
   const auto sub = fraction_ns(t.substr(19));
-  using namespace std::chrono;
-  const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
-  if (!sub || !ymd.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
-  const std::int64_t secs = sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
-  return secs * 1000000000LL + *sub;
+  if (!sub) return std::nullopt;
+  return epoch_ns(y, mo, d, h, mi, s, *sub);
 }
 
 // Other ISO-8601 UTC forms ("2026-11-25T1:2:3", a date alone).
 std::optional<std::int64_t> parse_iso_loose(const std::string& text) {
   int y, mo, d, h = 0, mi = 0, s = 0;
   int n = 0;
-  struct tm tm = {};
   std::int64_t sub = 0;
   if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6) {
     const auto fraction = fraction_ns(std::string_view(text).substr(static_cast<std::size_t>(n)));
@@ -338,13 +347,7 @@ std::optional<std::int64_t> parse_iso_loose(const std::string& text) {
              static_cast<std::size_t>(n) != text.size()) {
     return std::nullopt;
   }
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000000000 + sub;
+  return epoch_ns(y, mo, d, h, mi, s, sub);
 }
 
 std::optional<std::int64_t> iso_ns(std::string_view text) {
@@ -355,11 +358,26 @@ std::optional<std::int64_t> iso_ns(std::string_view text) {
 
 std::optional<std::int64_t> parse_iso_ns(const std::string& text) { return iso_ns(text); }
 
+namespace {
+// The longest duration a filter takes: 9e12 ms (about 285 years) is a round number below the longest that a
+// span's 64-bit nanoseconds hold (9,223,372,036,854 ms). Converted beyond it, the filter overflowed: 1e13ms
+// listed every trace, and a --max-duration of 1e300 none.
+constexpr double kMaxDurationMs = 9e12;
+const char* const kDurationRange = "0 to 9000000000000 ms (about 285 years)";
+
+// A filter's ms as the index's nanoseconds. Kept within the range, for a query built without
+// parse_duration_ms: past it, the conversion to an integer is undefined.
+std::int64_t duration_ns_of(double ms) {
+  return static_cast<std::int64_t>(std::clamp(std::isnan(ms) ? 0.0 : ms, 0.0, kMaxDurationMs) * 1e6);
+}
+}  // namespace
+
 double parse_duration_ms(const json& value) {
   if (value.is_number()) {
     double v = value.get<double>();
-    if (v < 0 || !std::isfinite(v))
-      throw StoreError("traces.bad_duration", "A duration cannot be negative: " + value.dump());
+    if (!(v >= 0 && v <= kMaxDurationMs))  // (NaN too)
+      throw StoreError("traces.bad_duration", "A duration is a number of ms from " +
+                                                  std::string(kDurationRange) + ", not " + value.dump());
     return v;
   }
   if (!value.is_string())
@@ -377,6 +395,9 @@ double parse_duration_ms(const json& value) {
     throw StoreError("traces.bad_duration",
                      "Cannot read the duration \"" + s +
                          "\": use a number of ms or a number with ns, us, ms, s or m (\"250ms\", \"1.5s\")");
+  if (v * it->second > kMaxDurationMs)
+    throw StoreError("traces.bad_duration",
+                     "The duration \"" + s + "\" is too long: give one from " + kDurationRange);
   return v * it->second;
 }
 
@@ -388,11 +409,23 @@ std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
   static const std::map<std::string, double> units = {
       {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
   auto it = units.find(unit);
-  if (end == text.c_str() || it == units.end() || v < 0)
+  // (strtod reads "nan" and "inf": an age of NaN hours compared as no time at all.)
+  if (end == text.c_str() || it == units.end() || !(v >= 0) || !std::isfinite(v)) {
+    int y, mo, d;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d", &y, &mo, &d) == 3)  // a date, but no real one
+      throw StoreError(
+          "traces.bad_time",
+          "Cannot read the time \"" + text +
+              "\" as a date: give a date and time that exists, in ISO-8601 UTC between the years "
+              "1678 and 2261 (a month of 1-12, a day the month has, an hour of 0-23, minutes and "
+              "seconds of 0-59: 2026-11-25T14:30:00Z, 2026-11-25), or an age (30m, 1h, 2d)");
     throw StoreError("traces.bad_time",
                      "Cannot read the time \"" + text +
                          "\": use ISO-8601 UTC (2026-11-25T14:30:00Z, 2026-11-25) or an age (30m, 1h, 2d)");
-  return now - static_cast<std::int64_t>(v * it->second);
+  }
+  // No span starts before 1970, so an age that reaches further back means 1970 (and does not overflow).
+  const double age_ns = std::min(v * it->second, static_cast<double>(std::max<std::int64_t>(now, 0)));
+  return now - static_cast<std::int64_t>(age_ns);
 }
 
 // ------------------------------------------------------------------------------------- span lines
@@ -1443,8 +1476,8 @@ json TraceStore::search(const SearchQuery& q) {
   // Span conditions over the alias `s` (numbers and function ids only: written into the SQL).
   std::string cond;
   auto add = [&](const std::string& c) { cond += (cond.empty() ? "" : " AND ") + c; };
-  if (q.min_ms) add("s.duration_ns >= " + std::to_string(static_cast<std::int64_t>(*q.min_ms * 1e6)));
-  if (q.max_ms) add("s.duration_ns <= " + std::to_string(static_cast<std::int64_t>(*q.max_ms * 1e6)));
+  if (q.min_ms) add("s.duration_ns >= " + std::to_string(duration_ns_of(*q.min_ms)));
+  if (q.max_ms) add("s.duration_ns <= " + std::to_string(duration_ns_of(*q.max_ms)));
   // `+s.fn`: not by the function index (a trace's spans are found by spans_trace, then tested).
   if (!q.file.empty()) add("+s.fn IN (" + Impl::id_list(impl.resolve(q.file, "")) + ")");
   if (!q.function.empty()) add("+s.fn IN (" + Impl::id_list(impl.resolve("", q.function)) + ")");
@@ -1588,7 +1621,7 @@ json TraceStore::find_slow(double threshold_ms, int limit) {
   Stmt s(impl_->db,
          "SELECT " + kSummary + " FROM traces WHERE duration_ns >= ? ORDER BY duration_ns DESC LIMIT ?",
          &impl_->stmts);
-  s.bind(1, static_cast<std::int64_t>(threshold_ms * 1e6)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
+  s.bind(1, duration_ns_of(threshold_ms)).bind(2, std::int64_t(std::clamp(limit, 1, 1000)));
   json out = json::array();
   while (s.step()) out.push_back(summary_of(s));
   return flag_busy({{"threshold", threshold_ms}, {"traces", out}}, fresh);

@@ -89,9 +89,11 @@ class TraceStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// "250ms", "1.5s", "2m", "100us", "3000" (ms) or a JSON number of ms. Throws StoreError traces.bad_duration.
+// "250ms", "1.5s", "2m", "100us", "3000" (ms) or a JSON number of ms, from 0 to 9e12 ms (what a span's
+// nanoseconds hold). Throws StoreError traces.bad_duration.
 double parse_duration_ms(const json& value);
-// ISO-8601 UTC ("2026-11-25T14:30:25.107Z", "2026-11-25") or a relative age ("1h", "2d", "30m") -> epoch ns.
+// ISO-8601 UTC ("2026-11-25T14:30:25.107Z", "2026-11-25"; a date that exists, 1678-2261) or a relative age
+// ("1h", "2d", "30m") -> epoch ns. Throws StoreError traces.bad_time.
 std::int64_t parse_time_ns(const std::string& text, std::int64_t now_ns);
 // "2026-11-25T14:30:25.107123Z" -> epoch ns; nullopt when malformed.
 std::optional<std::int64_t> parse_iso_ns(const std::string& text);
