@@ -282,6 +282,10 @@ std::string cleans_project(const std::string& line) {
   return "";
 }
 
+bool is_shell(const std::string& name) {
+  return name == "sh" || name == "bash" || name == "zsh" || name == "dash" || name == "ksh";
+}
+
 // Programs that run code they are given (a script's text, their input): what they run is what they do.
 bool runs_code(const std::string& name) {
   static const char* const runners[] = {"sh",     "bash",    "zsh",     "dash", "ksh",   "source", ".",
@@ -336,7 +340,7 @@ bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touc
     for (const auto& t : cmd.targets)
       if (word_protected(t, cwd)) return false;
     const std::string name = words.empty() ? "" : fs::path(words[0]).filename().string();
-    const bool shell = name == "sh" || name == "bash" || name == "zsh" || name == "dash" || name == "ksh";
+    const bool shell = is_shell(name);
     if (name == "alias" || name == "function" || name == "shopt" || name == "hash" || name == "enable") {
       // What the line's commands then are, or what its globs match (`shopt -s dotglob`), the hook cannot
       // know.
@@ -380,10 +384,9 @@ bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touc
         return false;
     }
     for (std::size_t k = 1; k + 2 < words.size(); ++k) {  // `find -exec sh -c '...'`, `xargs bash -c '...'`
-      const std::string runner = fs::path(words[k]).filename().string();
-      const bool shell_runner = runner == "sh" || runner == "bash" || runner == "zsh" || runner == "dash";
-      if (shell_runner && words[k + 1].size() > 1 && words[k + 1][0] == '-' &&
-          words[k + 1].find('c') != std::string::npos && !plain_read(words[k + 2], cwd, depth + 1))
+      if (is_shell(fs::path(words[k]).filename().string()) && words[k + 1].size() > 1 &&
+          words[k + 1][0] == '-' && words[k + 1].find('c') != std::string::npos &&
+          !plain_read(words[k + 2], cwd, depth + 1))
         return false;
     }
     const std::vector<std::string> named = operands(name, words);

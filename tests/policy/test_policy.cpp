@@ -601,14 +601,17 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   const std::string R = root.path().string();
   fs::create_directory_symlink(root / ".ai-agents/logging/traces", root / "t");  // made by an earlier call
   agentlog::test::write_text(root / "cleanup.sh", "rm -rf .ai-agents/logging/audit\n");
-  auto pre = [&](const std::string& cmd, const std::string& cwd) {
+  auto hook = [&](const std::string& tool, const json& tool_input, const std::string& cwd) {
     json input = {{"session_id", "s"},
                   {"cwd", cwd},
                   {"hook_event_name", "PreToolUse"},
-                  {"tool_name", "Bash"},
-                  {"tool_input", {{"command", cmd}}}};
+                  {"tool_name", tool},
+                  {"tool_input", tool_input}};
     return agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, input.dump(), {},
                                        {{"CLAUDE_PROJECT_DIR", R}});
+  };
+  auto pre = [&](const std::string& cmd, const std::string& cwd) {
+    return hook("Bash", {{"command", cmd}}, cwd);
   };
   const std::string env = ".ai-agents/logging/config/.env.tracing";
   const std::vector<std::string> blocked = {
@@ -717,16 +720,7 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
 
   // Other MCP servers' tools (the matcher `init --claude` installs takes mcp__.*): their path arguments as an
   // editor's, their commands as the Bash tool's; reads, contents and agentlog's own server pass.
-  auto tool = [&](const std::string& name, const json& args) {
-    json input = {{"session_id", "s"},
-                  {"cwd", R},
-                  {"hook_event_name", "PreToolUse"},
-                  {"tool_name", name},
-                  {"tool_input", args}};
-    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, input.dump(), {},
-                                       {{"CLAUDE_PROJECT_DIR", R}})
-        .exit_code;
-  };
+  auto tool = [&](const std::string& name, const json& args) { return hook(name, args, R).exit_code; };
   CHECK(tool("mcp__filesystem__write_file", {{"path", env}, {"content", "TRACING_ENABLED=false"}}) == 2);
   CHECK(tool("mcp__filesystem__move_file",
              {{"source", "/tmp/s.json"}, {"destination", ".claude/settings.json"}}) == 2);
