@@ -191,6 +191,30 @@ TEST_CASE("agentlog init: creates, then keeps; --json; --claude") {
   CHECK(fs::is_regular_file(dir / ".claude/settings.json"));
 }
 
+TEST_CASE("agentlog init in a git repository: what agentlog writes and the human-only files stay untracked") {
+  TempDir dir;
+  REQUIRE(agentlog::test::run_process({"git", "init", "-q"}, "", dir.path()).exit_code == 0);
+  REQUIRE(run_agentlog({"init", "--root", dir.path().string()}).exit_code == 0);
+  {
+    McpSession mcp(dir.path());
+    mcp.initialize();
+    CHECK(mcp.call_tool("log_event", {{"message", "deployed"}})["isError"] == false);
+    mcp.close_stdin();
+    CHECK(mcp.wait() == 0);
+  }
+  // The files the check is about exist, so the status below cannot pass by their absence.
+  for (const char* p : {"audit/actions.jsonl", "config/.env.tracing", "config/.env.logging"})
+    REQUIRE_MESSAGE(fs::is_regular_file(dir / ".ai-agents/logging" / p), p);
+  REQUIRE_FALSE(fs::is_empty(dir / ".ai-agents/logging/logs"));
+  auto status =
+      agentlog::test::run_process({"git", "status", "--porcelain", "--untracked-files=all"}, "", dir.path());
+  REQUIRE(status.exit_code == 0);
+  CHECK(status.out.find("?? .ai-agents/logging/config/tracing.config.json") != std::string::npos);
+  CHECK(status.out.find("?? .ai-agents/logging/.gitignore") != std::string::npos);
+  for (const char* hidden : {"/logs/", "/audit/", "/approvals/", "/memory/", "/traces/", ".env"})
+    CHECK_MESSAGE(status.out.find(hidden) == std::string::npos, hidden, " is in git status:\n", status.out);
+}
+
 namespace {
 
 // Every hook command of `event` in a .claude/settings.json.
