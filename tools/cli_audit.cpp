@@ -58,8 +58,15 @@ void add_audit_commands(CLI::App& app) {
   auto* verify = audit->add_subcommand("verify", "Check the hash chain; exit 1 naming the first bad record");
   add_common_options(verify, common);
   verify->callback([] {
-    policy::AuditLog log(common.layout().audit_dir());
+    const ProjectLayout layout = common.layout();
+    policy::AuditLog log(layout.audit_dir());
     auto r = log.verify();
+    if (const std::string lost = r.ok ? policy::witness_problem(layout.root, log) : ""; !lost.empty()) {
+      r.ok = false;  // a valid chain, but shorter than, or other than, the one agentlog saw
+      r.first_bad = r.records + 1;
+      r.problem = lost;
+    }
+    if (r.ok) policy::update_witness(layout.root, log);
     json out = {{"ok", r.ok}, {"records", r.records}, {"firstBad", r.first_bad}, {"problem", r.problem},
                 {"file", log.log_path().string()}};
     if (common.json)

@@ -182,7 +182,11 @@ InitReport install_templates(const ProjectLayout& layout) {
   // (by hand, or by an agent's command the hook did not see), and its defaults may allow what the human had
   // denied. It is made again, and that is said on stderr and recorded in the audit log.
   std::error_code in_use_ec;
-  const bool in_use = fs::exists(layout.audit_head(), in_use_ec);
+  const policy::AuditLog audit(layout.audit_dir());
+  // The log itself may be what was removed (with the whole tree): what agentlog saw of it, kept outside the
+  // project, says so.
+  const std::string audit_lost = policy::witness_problem(layout.root, audit);
+  const bool in_use = fs::exists(layout.audit_head(), in_use_ec) || !audit_lost.empty();
   std::vector<std::string> restored;
   for (const auto* bundle : {&embedded_templates(), &embedded_runtime()}) {
     for (const auto& file : *bundle) {
@@ -216,6 +220,10 @@ InitReport install_templates(const ProjectLayout& layout) {
       if (env && in_use) restored.push_back(rel);
     }
   }
+  if (!audit_lost.empty())
+    warn_and_record(layout, "agentlog:audit_lost",
+                    "[audit.lost] " + audit_lost + "; check who removed it (this record starts a new chain)",
+                    {});
   if (!restored.empty()) {
     std::string list;
     for (const auto& r : restored) list += (list.empty() ? "" : ", ") + r;
@@ -235,6 +243,7 @@ InitReport install_templates(const ProjectLayout& layout) {
     std::error_code ec;
     if (fs::create_directories(dir, ec)) report.created.push_back(layout.relative(dir) + "/");
   }
+  policy::update_witness(layout.root, audit, !audit_lost.empty());
   return report;
 }
 

@@ -10,6 +10,7 @@
 #include "logger/env_file.hpp"
 #include "logger/files.hpp"
 #include "mcp/server.hpp"
+#include "policy/audit.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
 #include "tools/trace_follower.hpp"
@@ -105,6 +106,7 @@ int serve(const CliCommon& common, std::size_t page_size) {
   g_transport.store(nullptr);
   if (auto_instrument.joinable()) auto_instrument.join();
   ::close(out_fd);
+  policy::update_witness(layout.root, policy::AuditLog(layout.audit_dir()));  // what the session added
   return 0;
 }
 

@@ -393,4 +393,89 @@ std::vector<json> AuditLog::list(const AuditFilter& f) const {
   return out;
 }
 
+namespace {
+
+// The witness file of the project folder `root`: named after the folder's identity, not its path.
+std::optional<fs::path> witness_path(const fs::path& root) {
+  struct statx st {};
+  if (::statx(AT_FDCWD, root.c_str(), 0, STATX_INO | STATX_BTIME, &st) != 0 || !(st.stx_mask & STATX_BTIME))
+    return std::nullopt;
+  fs::path state;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
+    state = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home == '/')
+    state = fs::path(home) / ".local" / "state";
+  else
+    return std::nullopt;
+  const std::string identity = std::to_string(st.stx_dev_major) + ":" + std::to_string(st.stx_dev_minor) +
+                               ":" + std::to_string(st.stx_ino) + ":" + std::to_string(st.stx_btime.tv_sec) +
+                               "." + std::to_string(st.stx_btime.tv_nsec);
+  return state / "agentlog" / "projects" / (sha256_hex(identity).substr(0, 32) + ".json");
+}
+
+// Witnesses of folders that are gone or are other folders now: what they witnessed no longer exists.
+void prune_witnesses(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::ifstream in(it->path());
+    json j = json::parse(in, nullptr, false);
+    const std::string root = j.is_object() ? j.value("root", "") : "";
+    if (auto current = root.empty() ? std::nullopt : witness_path(root); current != it->path()) {
+      std::error_code rm;
+      fs::remove(it->path(), rm);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<AuditWitness> read_witness(const fs::path& root) {
+  auto path = witness_path(root);
+  if (!path) return std::nullopt;
+  std::ifstream in(*path);
+  if (!in) return std::nullopt;
+  json j = json::parse(in, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  return AuditWitness{j.value("records", std::int64_t(0)), j.value("lastHash", ""), j.value("time", "")};
+}
+
+void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
+  try {
+    auto path = witness_path(root);
+    std::error_code ec;
+    if (!path || !fs::exists(log.head_path(), ec)) return;
+    const Head head = read_head(log.head_path());
+    if (head.count <= 0) return;
+    const auto seen = read_witness(root);
+    if (seen && !replace &&
+        (seen->records > head.count || (seen->records == head.count && seen->last_hash == head.last_hash)))
+      return;
+    if (!seen) {  // a project agentlog has not witnessed before: the time to forget the gone ones
+      fs::create_directories(path->parent_path(), ec);
+      prune_witnesses(path->parent_path());
+    }
+    const json j = {{"root", fs::absolute(root).lexically_normal().string()},
+                    {"records", head.count},
+                    {"lastHash", head.last_hash},
+                    {"time", iso8601_now_ms()}};
+    write_file_atomic(*path, j.dump() + "\n", 0600);
+  } catch (const std::exception&) {  // a witness that cannot be written is no reason to stop
+  }
+}
+
+std::string witness_problem(const fs::path& root, const AuditLog& log) {
+  auto seen = read_witness(root);
+  if (!seen || seen->records <= 0) return "";
+  std::error_code ec;
+  const Head head = fs::exists(log.head_path(), ec) ? read_head(log.head_path()) : Head{};
+  const std::string had =
+      "the audit log had " + std::to_string(seen->records) + " records when agentlog saw it at " + seen->time;
+  if (head.count <= 0) return had + "; it is gone";
+  if (head.count < seen->records)
+    return had + "; it has " + std::to_string(head.count) + ": records were removed from its end";
+  if (head.count == seen->records && head.last_hash != seen->last_hash)
+    return had + "; record " + std::to_string(seen->records) + " is not the one it saw: the log was replaced";
+  return "";
+}
+
 }  // namespace agentlog::policy

@@ -59,4 +59,23 @@ std::string sha256_file(const std::filesystem::path& path);
 // JWT-looking strings, become "[REDACTED]".
 json redact(const json& value);
 
+// What a project's audit log held when agentlog last looked, kept outside the project ($XDG_STATE_HOME, else
+// ~/.local/state, then agentlog/projects/). The hash chain shows a record changed or taken out of the middle;
+// a log removed whole (`git clean -fdx`, `rm -rf .ai-agents`) or cut at its end with a head to match leaves a
+// valid chain, but not this witness. A witness belongs to the project folder itself (its device, inode and
+// birth time), not to its path: a folder made again at the same path (a scratch folder, a fresh clone) is
+// another project, and a project moved elsewhere keeps its witness. Where the file system gives no birth
+// time there is no witness.
+struct AuditWitness {
+  std::int64_t records = 0;
+  std::string last_hash;
+  std::string time;  // when it was taken
+};
+std::optional<AuditWitness> read_witness(const std::filesystem::path& root);
+// Takes the log's head as the witness: never fewer records than it holds already, unless `replace` (the loss
+// is recorded in the new log). Never throws.
+void update_witness(const std::filesystem::path& root, const AuditLog& log, bool replace = false);
+// Empty when the log still holds what the witness saw; else what is missing.
+std::string witness_problem(const std::filesystem::path& root, const AuditLog& log);
+
 }  // namespace agentlog::policy

@@ -1059,6 +1059,10 @@ TEST_CASE("TRACING_AUTO_INSTRUMENT=true instruments the project when the server 
     CHECK(r["isError"] == false);
     for (int i = 0; i < 300 && agentlog::test::read_text(root / "src/a.cpp").find("AGENTLOG_SPAN(1)") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The audit record follows the rewrite: the server, at end of input, waits for the instrumenter (the
+    // session's destructor would kill it at once, and on a busy machine before the record was written).
+    mcp.close_stdin();
+    CHECK(mcp.wait() == 0);
   }
   CHECK(agentlog::test::read_text(root / "src/a.cpp").find("int a() { AGENTLOG_SPAN(1); /* agentlog */") !=
         std::string::npos);

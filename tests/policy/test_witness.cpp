@@ -1,0 +1,128 @@
+// The audit witness: what a project's audit log held, kept outside the project, so that a log removed whole
+// or cut at its end is seen. Through the binary, as a human and an agent meet it.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+using agentlog::test::TempDir;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<json> records_of(const fs::path& root) {
+  std::vector<json> out;
+  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
+  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
+  return out;
+}
+
+// A session of three log_event calls: three audit records.
+std::string three_calls() {
+  std::string session =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"c","version":"1"}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"
+      "\n";
+  for (int i = 0; i < 3; ++i)
+    session += R"({"jsonrpc":"2.0","id":)" + std::to_string(i + 2) +
+               R"(,"method":"tools/call","params":{"name":"log_event","arguments":{"message":"m"}}})"
+               "\n";
+  return session;
+}
+
+struct Project {
+  TempDir state;
+  fs::path root;
+  agentlog::test::ProcessResult run(std::vector<std::string> args, const std::string& input = "") const {
+    args.insert(args.begin(), AGENTLOG_BINARY);
+    args.insert(args.end(), {"--root", root.string()});
+    return agentlog::test::run_process(args, input, root, {{"XDG_STATE_HOME", state.path().string()}});
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "an audit log cut at its end, or removed whole with the tree, is seen by verify and by the next serve") {
+  TempDir dir;
+  Project p{{}, dir.path()};
+  REQUIRE(p.run({"init"}).exit_code == 0);
+  REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
+  REQUIRE(records_of(p.root).size() == 3);
+  CHECK(p.run({"audit", "verify"}).exit_code == 0);
+
+  // Cut at its end, the head rewritten to match: the chain is valid, the witness outside the project is not.
+  const fs::path log = p.root / ".ai-agents/logging/audit/actions.jsonl";
+  std::string text = agentlog::test::read_text(log);
+  text.erase(text.rfind('\n', text.size() - 2) + 1);
+  agentlog::test::write_text(log, text);
+  const json last = json::parse(text.substr(text.rfind('\n', text.size() - 2) + 1));
+  agentlog::test::write_text(
+      p.root / ".ai-agents/logging/audit/head.json",
+      json{{"count", 2}, {"lastHash", last["hash"]}, {"size", text.size()}}.dump() + "\n");
+  auto cut = p.run({"audit", "verify"});
+  CHECK(cut.exit_code == 1);
+  CHECK(cut.out.find("the audit log had 3 records when agentlog saw it at ") != std::string::npos);
+  CHECK(cut.out.find("it has 2: records were removed from its end") != std::string::npos);
+
+  // Removed whole, with the tree: the next serve says so, records it first in a new chain, and the .env files
+  // come back failing closed.
+  fs::remove_all(p.root / ".ai-agents");
+  auto served = p.run({"serve"});
+  CHECK(served.exit_code == 0);
+  CHECK(served.err.find("the audit log had 3 records") != std::string::npos);
+  CHECK(served.err.find("it is gone; check who removed it") != std::string::npos);
+  auto records = records_of(p.root);
+  REQUIRE_FALSE(records.empty());
+  CHECK(records[0]["tool"] == "agentlog:audit_lost");
+  CHECK(agentlog::test::read_text(p.root / ".ai-agents/logging/config/.env.tracing")
+            .find("\nTRACING_AI_REQUIRE_APPROVAL=true") != std::string::npos);
+  // Said once: the new chain is what the witness holds now.
+  CHECK(p.run({"audit", "verify"}).exit_code == 0);
+  auto again = p.run({"serve"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.err.find("audit log had") == std::string::npos);
+}
+
+TEST_CASE("a project folder made again at the same path is a new project: its old witness is not applied") {
+  TempDir parent;
+  Project p{{}, parent / "project"};
+  fs::create_directories(p.root);
+  REQUIRE(p.run({"init"}).exit_code == 0);
+  REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
+  REQUIRE(records_of(p.root).size() == 3);
+  const fs::path witnesses = p.state / "agentlog/projects";
+  REQUIRE(std::distance(fs::directory_iterator(witnesses), fs::directory_iterator()) == 1);
+
+  // A fresh clone, or a test's scratch folder: removed and made again at once (the file system hands out the
+  // same inode number again; the birth time tells them apart).
+  fs::remove_all(p.root);
+  fs::create_directories(p.root);
+  auto init = p.run({"init"});
+  CHECK(init.exit_code == 0);
+  CHECK(init.err.find("audit log had") == std::string::npos);
+  CHECK(agentlog::test::read_text(p.root / ".ai-agents/logging/config/.env.tracing")
+            .find("\nTRACING_AI_REQUIRE_APPROVAL=false") != std::string::npos);
+  REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
+  CHECK(p.run({"audit", "verify"}).exit_code == 0);
+  // The old folder's witness was forgotten when the new one was first witnessed.
+  CHECK(std::distance(fs::directory_iterator(witnesses), fs::directory_iterator()) == 1);
+
+  // A project moved elsewhere keeps its witness: the folder is the same.
+  const fs::path moved = parent / "moved";
+  fs::rename(p.root, moved);
+  fs::remove_all(moved / ".ai-agents/logging/audit");
+  auto lost = agentlog::test::run_process({AGENTLOG_BINARY, "audit", "verify", "--root", moved.string()}, "",
+                                          moved, {{"XDG_STATE_HOME", p.state.path().string()}});
+  CHECK(lost.exit_code == 1);
+  CHECK(lost.out.find("the audit log had 3 records") != std::string::npos);
+}
