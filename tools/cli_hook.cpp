@@ -14,6 +14,7 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <unordered_set>
 
 #include "logger/event_writer.hpp"
 #include "mcp/json_rpc.hpp"
@@ -21,6 +22,7 @@
 #include "policy/paths.hpp"
 #include "tools/cli.hpp"
 #include "tools/context.hpp"
+#include "tools/hook_rules.hpp"
 #include "tools/shell_line.hpp"
 
 namespace agentlog {
@@ -65,7 +67,7 @@ std::vector<std::string> components(const std::string& path) {
 // .ai-agents/logging, its config/ (holding the .env files), audit/ and approvals/ and what is in them. Also
 // through a glob on any component (`.ai-agent?/logging/conf*`, `.[a]i-agents`, `.??*`), since removing or
 // moving the folder removes the files (and `serve` would then make permissive defaults again).
-bool covers_protected(const std::string& word) {
+bool covers_protected(const std::string& word, bool any_env = true) {
   const std::vector<std::string> parts = components(word);
   const std::size_t n = parts.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -84,7 +86,7 @@ bool covers_protected(const std::string& word) {
     if (i + 2 == n) return true;
     if (is(i + 2, "audit") || is(i + 2, "approvals")) return true;
     if (is(i + 2, "config") && (i + 3 == n || is(i + 3, ".env.tracing") || is(i + 3, ".env.logging") ||
-                                parts[i + 3].starts_with(".env")))
+                                (any_env && parts[i + 3].starts_with(".env"))))
       return true;
   }
   return false;
@@ -107,11 +109,27 @@ bool claude_settings(const std::string& path) {
   return false;
 }
 
-// A word as a path: `$PWD`, `$HOME`, `$CLAUDE_PROJECT_DIR` and a leading `~` replaced by their values (`$PWD`
-// is the folder the command runs in; `$OLDPWD` is not known).
+// A folder the hook does not know but that is not in the protected tree either (`cd "$(mktemp -d)"`): its
+// `config` and `audit` are the agent's. (An empty folder is one that may be anywhere, in the tree too.)
+const fs::path kElsewhere = std::string(1, kUnknown);
+
+// `$(git rev-parse --show-toplevel)`'s value in `folder`: the nearest folder holding a `.git`.
+std::string git_top_level(const fs::path& folder) {
+  std::error_code ec;
+  if (folder.is_absolute())
+    for (fs::path p = folder.lexically_normal();; p = p.parent_path()) {
+      if (fs::exists(p / ".git", ec)) return p.string();
+      if (p == p.parent_path()) break;
+    }
+  return std::string(1, kUnknown);
+}
+
+// A word as a path: `$PWD`, `$HOME`, `$CLAUDE_PROJECT_DIR`, the repository's folder and a leading `~`
+// replaced by their values (`$PWD` is the folder the command runs in; `$OLDPWD` is not known).
 std::string expanded(std::string w, const fs::path& cwd) {
   const char* project = std::getenv("CLAUDE_PROJECT_DIR");
   const char* home = std::getenv("HOME");
+  const bool known = !cwd.empty() && cwd != kElsewhere;
   const std::pair<const char*, std::string> vars[] = {
       {"$CLAUDE_PROJECT_DIR", project ? project : std::string(1, kUnknown)},
       {"$PWD", cwd.empty() ? std::string(1, kUnknown) : cwd.string()},
@@ -119,302 +137,537 @@ std::string expanded(std::string w, const fs::path& cwd) {
       {"$OLDPWD", std::string(1, kUnknown)}};
   for (const auto& [name, value] : vars)
     for (std::size_t at; (at = w.find(name)) != std::string::npos;) w.replace(at, std::strlen(name), value);
+  if (w.find(kGitTopLevel) != std::string::npos) {
+    const std::string top = known ? git_top_level(cwd) : std::string(1, kUnknown);
+    for (std::size_t at; (at = w.find(kGitTopLevel)) != std::string::npos;)
+      w.replace(at, std::strlen(kGitTopLevel), top);
+  }
   if (w.starts_with("~/") && home) w = home + w.substr(1);
   return w;
 }
 
-// A word names a protected file or a folder holding one: as written, and relative to the directory the
-// command runs in (the agent's shell keeps the folder it went into; empty: a folder the hook cannot know,
-// where `config` or `audit` may be the protected ones).
-bool word_protected(std::string w, const fs::path& cwd, bool option_value = false) {
-  if (names_protected(w))
-    return true;  // a path hidden in a script's text (python3 -c 'open(".env.tracing")')
-  if (w.starts_with("--exclude") || w.starts_with("--ignore")) return false;  // keeps the folder out
-  if (const std::size_t eq = w.find('=');
-      !option_value && eq != std::string::npos && word_protected(w.substr(eq + 1), cwd, true))
-    return true;  // --output=PATH
-  if (w.size() > 2 && w[0] == '-' && w[1] != '-')  // -t.claude, -o.ai-agents/...: a short option's value
-    for (std::size_t k = 2; k < w.size() && k < 5; ++k)
-      if (!option_value && word_protected(w.substr(k), cwd, true)) return true;  // (once: `-=-=-=...`)
+// A path names a protected file or a folder holding one: as written, and relative to the folder the command
+// runs in (the agent's shell keeps the folder it went into). In a folder the hook cannot know, `config`,
+// `audit` and `config/.env.tracing` may be the protected ones (but not any `.env`: `cp .env.example .env`).
+bool path_protected(std::string w, const fs::path& cwd) {
   w = expanded(std::move(w), cwd);
   if (covers_protected(w) || claude_settings(w)) return true;
-  if (w.empty() || w[0] == '/') {
-    const bool through_link = w.find("/../") != std::string::npos || w.ends_with("/..");
-    std::error_code ec;
-    return through_link && covers_protected(fs::weakly_canonical(w, ec).string());  // link/../config
+  if (!w.empty() && w[0] != '/') {
+    if (cwd.empty()) {
+      const std::vector<std::string> parts = components(w);
+      if (parts.empty() || parts[0] == "." || parts[0] == "..") return false;
+      return covers_protected(".ai-agents/logging/" + w, false) ||
+             covers_protected(".ai-agents/logging/config/" + w, false);
+    }
+    w = (cwd / w).string();
+    if (covers_protected(w) || claude_settings(w)) return true;
   }
-  if (cwd.empty()) {
-    const std::vector<std::string> parts = components(w);
-    if (parts.empty() || parts[0] == "." || parts[0] == "..") return false;
-    return covers_protected(".ai-agents/logging/" + w) || covers_protected(".ai-agents/logging/config/" + w);
-  }
-  return word_protected((cwd / w).string(), cwd);
+  if (w.empty() || w[0] != '/') return false;
+  const bool through_link = w.find("/../") != std::string::npos || w.ends_with("/..");
+  std::error_code ec;
+  return through_link && covers_protected(fs::weakly_canonical(w, ec).string());  // link/../config
 }
 
-// Programs that read files and change none (what they print may be redirected: that target is checked on
-// its own), as found on PATH or in the system's folders: a program of the same name elsewhere
-// (`/tmp/ls`) may be anything.
-bool reads_only(const std::vector<std::string>& words) {
-  static const char* const reads[] = {
-      "cat",     "head",     "tail",     "less",      "more",    "grep",   "rg",        "wc",     "ls",
-      "stat",    "du",       "file",     "find",      "jq",      "diff",   "cmp",       "sort",   "uniq",
-      "cut",     "tr",       "nl",       "sha256sum", "sha1sum", "md5sum", "sha512sum", "b2sum",  "od",
-      "hexdump", "strings",  "column",   "tree",      "test",    "[",      "echo",      "printf", "cd",
-      "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir"};
-  if (words.empty()) return false;
-  const fs::path program(words[0]);
-  const std::string folder = program.parent_path().string();
-  if (!folder.empty() && folder != "/bin" && folder != "/usr/bin" && folder != "/usr/local/bin") return false;
-  const std::string name = program.filename().string();
-  for (const auto& w : words)  // options that write a file, or run a program on one
-    if (w.starts_with("--output") || w.starts_with("--pre") || w.starts_with("--log-file") ||
-        w.starts_with("--ext-diff") || w.starts_with("--textconv"))
-      return false;
-  if (name == "git")  // git's reading subcommands
-    return words.size() > 1 &&
-           (words[1] == "diff" || words[1] == "log" || words[1] == "show" || words[1] == "status" ||
-            words[1] == "blame" || words[1] == "ls-files" || words[1] == "add" || words[1] == "grep" ||
-            words[1] == "rev-parse" || words[1] == "check-ignore");
-  if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
-  std::size_t operands = 0;
+// A word names a protected file or a folder holding one: as a path, or as the value of an option
+// (`--output=PATH`, `-oPATH`), or as a name in a script's text (`python3 -c 'open(".env.tracing")'`).
+bool word_protected(const std::string& w, const fs::path& cwd) {
+  if (names_protected(w)) return true;
+  if (w.starts_with("--exclude") || w.starts_with("--ignore")) return false;  // keeps the folder out
+  if (path_protected(w, cwd)) return true;
+  if (const std::size_t eq = w.find('='); eq != std::string::npos && path_protected(w.substr(eq + 1), cwd))
+    return true;
+  if (w.size() > 2 && w[0] == '-' && w[1] != '-')  // -t.claude, -o.ai-agents/...: a short option's value
+    for (std::size_t k = 2; k < w.size() && k < 5; ++k)
+      if (path_protected(w.substr(k), cwd)) return true;
+  return false;
+}
+
+// A path that lies in a .ai-agents tree, also through a glob (`.ai-age*/logging/traces`): a link made to it
+// reaches the protected files by `link/..`.
+bool in_tree(const std::string& word, const fs::path& cwd) {
+  std::string w = expanded(word, cwd);
+  if (!w.empty() && w[0] != '/' && !cwd.empty()) w = (cwd / w).string();
+  const std::vector<std::string> parts = components(w);
+  return std::any_of(parts.begin(), parts.end(), [](const std::string& part) {
+    return !unknown_value(part) && component_matches(part, ".ai-agents");
+  });
+}
+
+// Whether a folder holds a .ai-agents tree somewhere below it; a folder too big to look through may.
+bool holds_tree(const fs::path& folder) {
+  static std::size_t budget = 20000;  // entries looked at, over the whole hook
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) return false;                          // not there: nothing below it
+  if (in_tree(fs::weakly_canonical(folder, ec).string(), {})) return true;  // `find link/`: in the tree
+  for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (budget-- == 0) return true;
+    if (it->path().filename() == ".ai-agents") return true;
+  }
+  return static_cast<bool>(ec);
+}
+
+// Whether the folders find starts from may hold a .ai-agents tree: `.`, the project or a folder above it, a
+// folder in the tree, one the hook cannot know; not `src` or `build` when none lies below them.
+bool find_reaches_tree(const std::vector<std::string>& words, const fs::path& cwd) {
+  if (std::any_of(words.begin(), words.end(),
+                  [](const std::string& w) { return w == "-L" || w == "-follow"; }))
+    return true;  // it follows links
+  std::vector<std::string> starts;
   for (std::size_t k = 1; k < words.size(); ++k) {
     const std::string& w = words[k];
-    const bool short_options = w.size() > 1 && w[0] == '-' && w[1] != '-';
-    if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
-        w == "-fls")
-      return false;  // find's actions that change files
-    if ((name == "sort" || name == "tree") && short_options && w.find('o') != std::string::npos)
-      return false;  // sort -o FILE, sort -uo FILE
-    if ((name == "less" || name == "more") && short_options &&
-        (w.find('o') != std::string::npos || w.find('O') != std::string::npos))
-      return false;  // less -o FILE: a log of what it shows
-    operands += !w.starts_with("-");
-  }
-  return !(name == "uniq" && operands > 1);  // uniq IN OUT writes OUT
-}
-
-// The words of a command that may name files: all but a commit's message (`git commit -m "fix .env.tracing
-// parsing"`) and what a command is told to leave alone (`git clean -e .ai-agents`, `find -path X -prune`).
-std::vector<std::string> operands(const std::string& name, const std::vector<std::string>& words) {
-  const std::string sub = name == "git" && words.size() > 1 ? words[1] : "";
-  std::vector<std::string> out;
-  for (std::size_t k = 0; k < words.size(); ++k) {
-    const std::string& w = words[k];
-    if ((sub == "commit" || sub == "tag") && (w == "-m" || w == "--message" || w == "-F" || w == "--file")) {
+    if (w == "-H" || w == "-P" || w.starts_with("-O")) continue;
+    if (w == "-D") {
       ++k;
       continue;
     }
-    if ((sub == "commit" || sub == "tag") && (w.starts_with("-m") || w.starts_with("--message="))) continue;
-    if (sub == "clean" && (w == "-e" || w == "--exclude")) {
-      ++k;
-      continue;
-    }
-    if (sub == "clean" && (w.starts_with("-e") || w.starts_with("--exclude="))) continue;
-    if (name == "find" && k + 2 < words.size() && words[k + 2] == "-prune") {
-      k += 1;  // -path X -prune
-      continue;
-    }
-    out.push_back(w);
+    if (w.starts_with("-") || w == "(" || w == "!") break;
+    starts.push_back(w);
   }
-  return out;
+  if (starts.empty()) starts.emplace_back(".");
+  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
+  auto above = [](const fs::path& folder, const fs::path& inner) {
+    const fs::path rel = inner.lexically_relative(folder);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  for (const auto& start : starts) {
+    std::string p = expanded(start, cwd);
+    if (p.find(kUnknown) != std::string::npos || p.find_first_of("*?[") != std::string::npos ||
+        in_tree(p, fs::path()))
+      return true;
+    if (p.empty() || (p[0] != '/' && (cwd.empty() || cwd == kElsewhere))) return true;
+    const fs::path folder = (p[0] == '/' ? fs::path(p) : cwd / p).lexically_normal();
+    if (above(folder, cwd) || (project && *project && above(folder, project)) || holds_tree(folder))
+      return true;
+  }
+  return false;
 }
 
 // find's patterns (-name, -path and the like) that can match a protected file or folder: find then names it
-// as surely as a path would (`find . -name '*.tracing' -delete`).
-bool find_matches_protected(const std::vector<std::string>& words) {
+// as surely as a path would (`find . -name '*.tracing' -delete`), when it starts where it can find one.
+bool find_matches_protected(const std::vector<std::string>& words, const fs::path& cwd) {
   static const char* const names[] = {".env.tracing", ".env.logging", "actions.jsonl", "head.json",
                                       "config",       "audit",        "approvals",     ".ai-agents"};
   static const char* const paths[] = {"./.ai-agents/logging/config/.env.tracing",
                                       "./.ai-agents/logging/audit/actions.jsonl",
                                       "./.ai-agents/logging/approvals", "./.ai-agents"};
-  for (std::size_t k = 0; k + 1 < words.size(); ++k) {
+  bool matches = false;
+  for (std::size_t k = 0; k + 1 < words.size() && !matches; ++k) {
     const std::string& option = words[k];
-    const bool fold = option.starts_with("-i");
-    const int flags = fold ? FNM_CASEFOLD : 0;
+    const int flags = option.starts_with("-i") ? FNM_CASEFOLD : 0;
     if (option == "-name" || option == "-iname") {
-      for (const char* n : names)
-        if (fnmatch(words[k + 1].c_str(), n, flags) == 0) return true;
+      for (const char* n : names) matches = matches || fnmatch(words[k + 1].c_str(), n, flags) == 0;
     } else if (option == "-path" || option == "-ipath" || option == "-wholename" || option == "-iwholename") {
-      for (const char* p : paths)
-        if (fnmatch(words[k + 1].c_str(), p, flags) == 0) return true;
+      for (const char* p : paths) matches = matches || fnmatch(words[k + 1].c_str(), p, flags) == 0;
     } else if (option.find("regex") != std::string::npos) {
-      return true;  // a regular expression: what it matches, the hook does not work out
+      matches = true;  // a regular expression: what it matches, the hook does not work out
     }
   }
-  return false;
+  return matches && find_reaches_tree(words, cwd);
 }
 
 // Why a git command would take the untracked .ai-agents tree away (the audit log and the human's .env files
 // with it, and `serve` would then make permissive defaults), or empty: `git clean -f` without `-e
-// .ai-agents`, `git stash -u|-a` without paths.
-std::string cleans_project(const std::string& line) {
-  for (const auto& cmd : parse_shell(line).commands) {
+// .ai-agents`, `git stash -u|-a` without paths that leave the tree out; also in the code the line runs
+// (`bash -c '...'`, `$(...)`, a here-doc).
+std::string cleans_project(const ShellLine& line, int depth = 0) {
+  // A pattern of `git clean -e` that keeps the whole tree (`-e .ai-agents/logging/traces` keeps one folder).
+  auto keeps_tree = [](std::string p) {
+    if (p.starts_with("!")) return false;
+    while (p.starts_with("/")) p.erase(0, 1);
+    while (p.starts_with("./")) p.erase(0, 2);
+    while (p.ends_with("/")) p.pop_back();
+    return fnmatch(p.c_str(), ".ai-agents", FNM_PATHNAME) == 0 ||
+           fnmatch(p.c_str(), ".ai-agents/logging", FNM_PATHNAME) == 0;
+  };
+  // A pathspec of `git stash -- ...` that takes the tree too: the whole project, an exclusion, the tree.
+  auto takes_tree = [](std::string p) {
+    if (p.starts_with(":!") || p.starts_with(":^") || p.find("exclude") != std::string::npos) return true;
+    if (p.starts_with(":(")) p.erase(0, p.find(')') + 1);
+    if (p.starts_with(":/")) p.erase(0, 2);
+    while (p.starts_with("./")) p.erase(0, 2);
+    while (p.ends_with("/")) p.pop_back();
+    return p.empty() || p == "." || p.find("..") != std::string::npos ||
+           fnmatch(p.c_str(), ".ai-agents", 0) == 0 || covers_protected(p) || in_tree(p, fs::path());
+  };
+  for (const auto& cmd : line.commands) {
     const auto& w = cmd.words;
+    if (depth < 4) {  // (a message's or a note's text is not code: only what a shell is given)
+      std::vector<std::string> code = cmd.substitutions;
+      if (std::any_of(w.begin(), w.end(), [](const std::string& x) {
+            return is_shell(fs::path(x).filename().string()) || x == "eval";
+          })) {
+        code.insert(code.end(), cmd.inputs.begin(), cmd.inputs.end());
+        std::copy_if(w.begin(), w.end(), std::back_inserter(code),
+                     [](const std::string& x) { return x.find_first_of(" \t\n;&|") != std::string::npos; });
+      }
+      for (const auto& text : code)
+        if (std::string why = cleans_project(parse_shell(text), depth + 1); !why.empty()) return why;
+    }
     auto git = std::find_if(w.begin(), w.end(),
                             [](const std::string& x) { return fs::path(x).filename() == "git"; });
-    if (git == w.end() || git + 1 == w.end()) continue;
-    const std::string sub = *(git + 1);
+    if (git == w.end()) continue;
+    const std::size_t at = git_call(w, static_cast<std::size_t>(git - w.begin())).subcommand;
+    if (at == w.size()) continue;
+    const std::string& sub = w[at];
     auto short_flag = [](const std::string& x, char f) {
       return x.size() > 1 && x[0] == '-' && x[1] != '-' && x.find(f) != std::string::npos;
     };
-    bool force = false, kept = false, untracked = false, paths = false;
-    for (auto k = git + 2; k != w.end(); ++k) {
+    bool force = false, kept = false, untracked = false, paths = false, everything = false;
+    for (std::size_t k = at + 1; k < w.size(); ++k) {
+      const std::string& x = w[k];
       if (sub == "clean") {
-        if ((short_flag(*k, 'f') && !k->starts_with("-e")) || *k == "--force") force = true;
-        if ((*k == "-e" || *k == "--exclude") && k + 1 != w.end() && mentions_protected(*(k + 1)))
-          kept = true;
-        if ((k->starts_with("-e") || k->starts_with("--exclude=")) && mentions_protected(*k)) kept = true;
+        if ((short_flag(x, 'f') && !x.starts_with("-e")) || x == "--force") force = true;
+        if ((x == "-e" || x == "--exclude") && k + 1 < w.size() && keeps_tree(w[k + 1])) kept = true;
+        if (x.starts_with("-e") && x.size() > 2 && keeps_tree(x.substr(2))) kept = true;
+        if (x.starts_with("--exclude=") && keeps_tree(x.substr(10))) kept = true;
       } else if (sub == "stash") {
-        if (short_flag(*k, 'u') || short_flag(*k, 'a') || *k == "--include-untracked" || *k == "--all")
+        if (short_flag(x, 'u') || short_flag(x, 'a') || x == "--include-untracked" || x == "--all")
           untracked = true;
-        if (*k == "--") paths = true;
+        if (x == "--") {
+          for (std::size_t j = k + 1; j < w.size(); ++j) {
+            paths = true;
+            everything = everything || takes_tree(w[j]);
+          }
+          break;
+        }
       }
     }
     if (force && !kept)
       return "git clean -f removes the untracked .ai-agents/ tree with the audit log and the human's .env "
-             "files: "
-             "keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
-    if (untracked && !paths)
+             "files: keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
+    if (untracked && (!paths || everything))
       return "git stash with untracked files takes the untracked .ai-agents/ tree away with the audit log "
-             "and the "
-             "human's .env files: name what to stash (git stash push -u -- src/), or ask the human";
+             "and the human's .env files: name what to stash (git stash push -u -- src/), or ask the human";
   }
   return "";
 }
 
-bool is_shell(const std::string& name) {
-  return name == "sh" || name == "bash" || name == "zsh" || name == "dash" || name == "ksh";
+bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touched = nullptr);
+
+// A script a command runs from a file (`bash fix.sh`, `./fix.sh`, `source fix.sh`, `python3 fix.py`): held
+// to what its text does when the hook can read it (a shell's as a shell line, another interpreter's by the
+// paths it mentions). One that the line writes first (`cat > fix.sh <<'EOF'`) or that is not there yet is
+// not a plain read if the line mentions a protected path; a compiled program is not the hook's to read.
+bool script_plain(const std::string& word, const fs::path& cwd, bool shell, bool line_mentions_protected,
+                  const std::unordered_set<std::string>& written, int depth) {
+  static std::size_t budget = 4 << 20;  // bytes of scripts read, over the whole hook
+  const std::string w = expanded(word, cwd);
+  if (w.empty() || w.find(kUnknown) != std::string::npos ||
+      (w[0] != '/' && (cwd.empty() || cwd == kElsewhere)))
+    return !line_mentions_protected;
+  const fs::path file = (w[0] == '/' ? fs::path(w) : cwd / w).lexically_normal();
+  std::ifstream in(file, std::ios::binary);
+  if (!in || written.contains(file.string())) return !line_mentions_protected;
+  std::string text(std::min<std::size_t>(budget, 1 << 20), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  budget -= text.size();
+  if (in.peek() != EOF) return !line_mentions_protected;  // more than the hook reads
+  if (text.find('\0') != std::string::npos && !text.starts_with("#!")) return true;
+  const std::string first = text.substr(0, text.find('\n'));
+  if (shell || !first.starts_with("#!") || first.ends_with("sh") || first.find("sh ") != std::string::npos)
+    return plain_read(text, cwd, depth + 1);
+  return !mentions_protected(text);
 }
 
-// Programs that run code they are given (a script's text, their input): what they run is what they do.
-bool runs_code(const std::string& name) {
-  static const char* const runners[] = {"sh",     "bash",    "zsh",     "dash", "ksh",   "source", ".",
-                                        "python", "python3", "python2", "perl", "ruby",  "node",   "php",
-                                        "lua",    "Rscript", "awk",     "gawk", "xargs", "env",    "exec",
-                                        "nohup",  "timeout", "watch",   "sudo", "su",    "script"};
-  return std::find(std::begin(runners), std::end(runners), name) != std::end(runners);
+// What plain_read knows of a line while it reads the line's commands in order.
+struct LineReading {
+  bool line_mentions;          // the line mentions a protected path
+  bool dotglob_matters;        // what `*` would then match (`.ai-agents` too) may be what the line is about
+  bool tainted = false;        // the pipeline's earlier command read a protected file
+  bool code_in_pipe = false;   // the pipeline's earlier command printed text that mentions one
+  bool exported = false;       // a variable that may change what a reader does was set earlier in the line
+  bool all_export = false;     // `set -a`: every variable set is exported
+  bool loop_variable = false;  // a loop's variable held a protected path (and keeps the last one after it)
+  std::unordered_set<std::string> written;  // files the line writes (a script it may then run)
+};
+
+// The command's environment (NAME=value before it) taken off its words: `assigned`, whether a value names a
+// protected path (an assignment alone is not a read); `risky`, whether a value may change what a reader does.
+// False when the line changes what its globs match (GLOBIGNORE turns on dotglob).
+bool take_environment(std::vector<std::string>& words, LineReading& r, const fs::path& cwd, bool& assigned,
+                      bool& risky) {
+  auto assignment = [](const std::string& w) {
+    return w.find('=') != std::string::npos && w[0] != '=' && w[0] != '-';
+  };
+  const bool alone = std::all_of(words.begin(), words.end(), assignment);
+  while (!words.empty() && assignment(words[0])) {
+    assigned = assigned || word_protected(words[0].substr(words[0].find('=') + 1), cwd);
+    risky = risky || !harmless_variable(words[0]);
+    // Set alone, a variable reaches later commands if it was exported already (LESSOPEN, PAGER, GIT_*).
+    if (alone && (r.all_export ? !harmless_variable(words[0]) : exported_already(words[0])))
+      r.exported = true;
+    if (words[0].starts_with("GLOBIGNORE=") && r.dotglob_matters) return false;
+    words.erase(words.begin());
+  }
+  const std::string name = words.empty() ? "" : words[0];
+  if (name == "set" && std::any_of(words.begin(), words.end(), [](const std::string& w) {
+        return w == "allexport" ||
+               (w.size() > 1 && w[0] == '-' && w[1] != '-' && w.find('a') != std::string::npos);
+      }))
+    r.all_export = true;
+  if (name == "export" || name == "declare" || name == "typeset" || name == "readonly" || name == "local") {
+    for (const auto& w : words) {
+      if (w.find('=') != std::string::npos && !harmless_variable(w)) r.exported = true;
+      if (w.starts_with("GLOBIGNORE=") && r.dotglob_matters) return false;
+    }
+  }
+  return true;
 }
 
-// Environment variables a read may be given without changing what it does.
-bool harmless_variable(const std::string& assignment) {
-  const std::string name = assignment.substr(0, assignment.find('='));
-  return name.starts_with("LC_") || name == "LANG" || name == "TZ" || name == "NO_COLOR" || name == "TERM" ||
-         name == "COLUMNS" || name.starts_with("GREP_");
+// The words before the program that only say how it runs: the shell's keywords, `time -p`, `command -p`.
+void take_keywords(std::vector<std::string>& words) {
+  static const char* const lead[] = {"time", "command", "builtin", "!", "if",   "then",  "else", "elif",
+                                     "do",   "while",   "until",   "{", "exec", "nohup", "nice", "stdbuf"};
+  while (!words.empty() && std::find(std::begin(lead), std::end(lead), words[0]) != std::end(lead)) {
+    words.erase(words.begin());
+    while (!words.empty() && words[0].size() > 1 && words[0][0] == '-') words.erase(words.begin());
+  }
+}
+
+// The word a command of a loop starts with, past the keywords before it (`do for f in ...`).
+std::string loop_word(const ShellCommand& cmd) {
+  for (const auto& w : cmd.words)
+    if (w != "do" && w != "then" && w != "else" && w != "{" && w != "!" && w != "time") return w;
+  return "";
+}
+
+// Whether the body of the loop whose `for` (or `done`) is command `at` only reads: its variable holds a
+// protected path (`for f in .ai-agents/logging/config/.env.*; do cat "$f"; done`), or its input a protected
+// file's lines (`while read -r l; do ...; done < .env.tracing`), which a command that writes (`rm "$f"`) or
+// runs code (`$(rm "$f")`) would take as its own.
+bool loop_reads(const ShellLine& parsed, std::size_t at) {
+  const bool forward = loop_word(parsed.commands[at]) != "done";
+  std::size_t first = at, last = at;
+  int depth = 0;
+  // (past 1000 commands a loop is not followed: each would cost the length of the line)
+  for (std::size_t j = at, n = 0; j < parsed.commands.size() && n < 1000; j = forward ? j + 1 : j - 1, ++n) {
+    const std::string w = loop_word(parsed.commands[j]);
+    const bool starts = w == "for" || w == "while" || w == "until" || w == "select";
+    depth += forward ? (starts ? 1 : w == "done" ? -1 : 0) : (w == "done" ? 1 : starts ? -1 : 0);
+    (forward ? last : first) = j;
+    if (depth == 0) break;
+  }
+  if (depth != 0) return false;  // not closed
+  for (std::size_t j = first + 1; j < last; ++j) {
+    const ShellCommand& cmd = parsed.commands[j];
+    std::vector<std::string> words = cmd.words;
+    while (!words.empty() && words[0].find('=') != std::string::npos) words.erase(words.begin());
+    take_keywords(words);
+    const std::string name = words.empty() ? "" : words[0];
+    const bool loop_syntax = name.empty() || name == "read" || name == "done" || name == "for" ||
+                             name == "continue" || name == "break" || name == ":";
+    if ((!loop_syntax && !reads_only(words)) ||
+        std::any_of(cmd.substitutions.begin(), cmd.substitutions.end(),
+                    [](const std::string& s) { return s.find_first_of("$`") != std::string::npos; }) ||
+        std::any_of(cmd.targets.begin(), cmd.targets.end(),
+                    [](const std::string& t) { return t.find(kUnknown) != std::string::npos; }))
+      return false;
+  }
+  return true;
+}
+
+// A word as the file it names, for remembering what the line writes (not known: empty).
+std::string file_named(const std::string& word, const fs::path& cwd) {
+  const std::string e = expanded(word, cwd);
+  if (e.empty() || e.starts_with("-") || (e[0] != '/' && cwd.empty())) return "";
+  return (e[0] == '/' ? fs::path(e) : cwd / e).lexically_normal().string();
+}
+
+// The code a command runs, held to what the line is: eval's words, a shell's -c text, script and input, an
+// interpreter's code and script, what is piped into them, where ln makes a link, `find -exec sh -c '...'`.
+// `words` and `name`: the command as it runs (past its environment and keywords; what xargs runs).
+bool code_plain(const ShellCommand& cmd, const std::vector<std::string>& words, const std::string& name,
+                bool from_input, const fs::path& cwd, const LineReading& r, int depth) {
+  const bool shell = is_shell(name);
+  if (name == "eval") {  // its words, joined, are the code it runs
+    std::string code;
+    for (std::size_t k = 1; k < words.size(); ++k) code += words[k] + " ";
+    if (!plain_read(code, cwd, depth + 1)) return false;
+  } else if (shell || name == "source" || name == ".") {  // -c's text, its script, its input
+    std::vector<std::string> code = from_input ? std::vector<std::string>{} : cmd.inputs;
+    bool dash_c = false, script = false;
+    for (std::size_t k = 1; k < words.size(); ++k) {
+      const std::string& w = words[k];
+      if (w.size() > 1 && w[0] == '-' && !script && shell) {
+        dash_c = dash_c || (w[1] != '-' && w.find('c') != std::string::npos);
+      } else if (!script) {
+        script = true;
+        if (dash_c)
+          code.push_back(w);
+        else if (!script_plain(w, cwd, true, r.line_mentions, r.written, depth))
+          return false;
+      }
+    }
+    if (!script && cmd.piped && r.code_in_pipe) return false;  // `echo 'rm -rf .ai-agents' | bash`
+    for (const auto& c : code)
+      if (!plain_read(c, cwd, depth + 1)) return false;
+  } else if ((runs_code(name) && !reads_only(words)) || name == "ln") {
+    // What python -c, awk or xargs are given, and where ln makes a link (a link into the folder reaches its
+    // files by `link/..`), is judged by its text.
+    for (const auto& t : cmd.inputs)
+      if (mentions_protected(t)) return false;
+    for (const auto& t : cmd.substitutions)  // `source <(echo ...)`: their output may be the code
+      if (mentions_protected(t)) return false;
+    if (std::any_of(words.begin(), words.end(), mentions_protected) || (cmd.piped && r.code_in_pipe))
+      return false;
+    if (name == "ln" &&
+        std::any_of(words.begin() + 1, words.end(), [&](const std::string& w) { return in_tree(w, cwd); }))
+      return false;
+    if (interpreter(name)) {  // its script file: the first operand, unless -c, -e or -m gave the code
+      for (std::size_t k = 1; k < words.size(); ++k) {
+        const std::string& w = words[k];
+        if (w == "-c" || w == "-e" || w == "-E" || w == "-m" || w == "-p" || w == "-") break;
+        if (w.starts_with("-")) continue;
+        if (!script_plain(w, cwd, false, r.line_mentions, r.written, depth)) return false;
+        break;
+      }
+    }
+  } else if (!words.empty() && words[0].find('/') != std::string::npos && !reads_only(words) &&
+             !script_plain(words[0], cwd, false, r.line_mentions, r.written, depth)) {
+    return false;  // `./fix.sh`: the script it is
+  }
+  for (std::size_t k = 1; k + 2 < words.size(); ++k) {  // `find -exec sh -c '...'`, `xargs bash -c '...'`
+    if (is_shell(fs::path(words[k]).filename().string()) && words[k + 1].size() > 1 &&
+        words[k + 1][0] == '-' && words[k + 1].find('c') != std::string::npos &&
+        !plain_read(words[k + 2], cwd, depth + 1))
+      return false;
+  }
+  return true;
+}
+
+// Whether a substitution makes a new temporary folder (`cd "$(mktemp -d)"`), which is not in the tree.
+bool new_temporary_folder(const std::string& command) {
+  const std::size_t from = command.find_first_not_of(" \t\n");
+  return from != std::string::npos && command.compare(from, 7, "mktemp ") == 0 &&
+         command.find_first_of("/$`") == std::string::npos && command.find("-p") == std::string::npos &&
+         command.find("--tmpdir") == std::string::npos && !mentions_protected(command);
+}
+
+// The folder the commands after `cd` run in: a folder the hook cannot know (a variable's value) as empty, a
+// new temporary folder as kElsewhere.
+fs::path after_cd(const std::vector<std::string>& words, const ShellCommand& cmd, fs::path cwd) {
+  std::size_t k = 1;
+  while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') ++k;
+  const char* home = std::getenv("HOME");
+  const std::string to = k < words.size() ? expanded(words[k], cwd) : (home ? home : "");
+  if (k < words.size() && words[k] == std::string(1, kUnknown) && cmd.substitutions.size() == 1 &&
+      new_temporary_folder(cmd.substitutions[0]))
+    return kElsewhere;
+  if (to.empty() || to == "-" || to.find(kUnknown) != std::string::npos) return {};
+  if (fs::path(to).is_absolute())
+    cwd = fs::path(to).lexically_normal();
+  else if (!cwd.empty())  // (below a folder the hook cannot know is one it cannot know either)
+    cwd = (cwd / to).lexically_normal();
+  if (cwd.is_relative() && !cwd.empty() && *cwd.begin() != kElsewhere) return {};  // above the temporary one
+  if (cwd.native().size() > 1024) return {};  // deeper than real folders: `cd a; cd a; ...` would cost n^2
+  return cwd;
 }
 
 // A command that leaves the protected files as they are: each of its commands that names one, or a folder
 // holding one, only reads, and so does every command its output is piped into (`| xargs sed -i` is not a
 // read); nothing is redirected into one; the code it runs first (`$(...)`, backquotes) and the code it gives
-// a shell (`sh -c`, `eval`, a here-doc, a pipe into `bash`) are held to the same. `touched`: whether it names
-// one (its output may then be a protected path, for the command whose word it becomes).
-bool plain_read(const std::string& line, fs::path cwd, int depth = 0, bool* touched = nullptr) {
+// a shell (`sh -c`, `eval`, a here-doc, a pipe into `bash`, a script file) are held to the same. `touched`:
+// whether it names one (its output may then be a protected path, for the command whose word it becomes).
+bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, int depth = 0,
+                bool* touched = nullptr) {
   if (depth > 4) return false;
-  const ShellLine parsed = parse_shell(line);
-  if (parsed.opaque && mentions_protected(line)) return false;
+  LineReading r{.line_mentions = mentions_protected(line)};
+  r.dotglob_matters = r.line_mentions || line.find("logging") != std::string::npos ||
+                      line.find("config") != std::string::npos;
+  if (parsed.opaque && r.line_mentions) return false;
   bool touches = false;
-  bool tainted = false;       // the pipeline's earlier command read a protected file
-  bool code_in_pipe = false;  // the pipeline's earlier command printed text that mentions one
-  for (const auto& cmd : parsed.commands) {
-    std::vector<std::string> words = cmd.words;
+  std::vector<fs::path> outer;  // the folders the `( ... )` subshells around this command started in
+  for (std::size_t i = 0; i < parsed.commands.size(); ++i) {
+    const ShellCommand& cmd = parsed.commands[i];
+    // A `cd` in a subshell ends with it.
+    while (static_cast<int>(outer.size()) < cmd.subshell) outer.push_back(cwd);
+    while (static_cast<int>(outer.size()) > cmd.subshell) cwd = outer.back(), outer.pop_back();
     bool names = false;
     for (const auto& sub : cmd.substitutions) {  // run first; their output becomes this command's words
       bool sub_touched = false;
       if (!plain_read(sub, cwd, depth + 1, &sub_touched)) return false;
       names = names || sub_touched;
     }
-    // NAME=value before a command is its environment; alone, an assignment (of a path, maybe) is not a read.
-    bool assigned = false, risky_environment = false;
-    while (!words.empty() && words[0].find('=') != std::string::npos && words[0][0] != '=' &&
-           words[0][0] != '-') {
-      assigned = assigned || word_protected(words[0].substr(words[0].find('=') + 1), cwd);
-      risky_environment = risky_environment || !harmless_variable(words[0]);
-      words.erase(words.begin());
+    auto unknown = [](const std::string& w) { return w.find(kUnknown) != std::string::npos; };
+    if (r.loop_variable &&
+        std::any_of(cmd.substitutions.begin(), cmd.substitutions.end(), [](const std::string& s) {
+          return s.find_first_of("$`") != std::string::npos;  // `$(rm "$f")`
+        }))
+      return false;
+    std::vector<std::string> words = cmd.words;
+    bool assigned = false, risky_environment = r.exported;
+    if (!take_environment(words, r, cwd, assigned, risky_environment)) return false;
+    take_keywords(words);
+    for (const auto& t : cmd.targets) {
+      if (word_protected(t, cwd) || (r.loop_variable && unknown(t))) return false;
+      if (std::string file = file_named(t, cwd); !file.empty()) r.written.insert(std::move(file));
     }
-    // What they run is the command that follows: the shell's keywords, `time -p`, `command -p`.
-    static const char* const lead[] = {"time", "command", "builtin", "!", "if",   "then",  "else", "elif",
-                                       "do",   "while",   "until",   "{", "exec", "nohup", "nice", "stdbuf"};
-    while (!words.empty() && std::find(std::begin(lead), std::end(lead), words[0]) != std::end(lead)) {
-      words.erase(words.begin());
-      while (!words.empty() && words[0].size() > 1 && words[0][0] == '-') words.erase(words.begin());
-    }
-    for (const auto& t : cmd.targets)
-      if (word_protected(t, cwd)) return false;
-    const std::string name = words.empty() ? "" : fs::path(words[0]).filename().string();
-    const bool shell = is_shell(name);
-    if (name == "alias" || name == "function" || name == "shopt" || name == "hash" || name == "enable") {
-      // What the line's commands then are, or what its globs match (`shopt -s dotglob`), the hook cannot
-      // know.
-      if (mentions_protected(line) || line.find("logging") != std::string::npos ||
-          line.find("config") != std::string::npos)
-        return false;
-    }
-    if (name == "eval") {  // its words, joined, are the code it runs
-      std::string code;
-      for (std::size_t k = 1; k < words.size(); ++k) code += words[k] + " ";
-      if (!plain_read(code, cwd, depth + 1)) return false;
-    } else if (shell) {  // the code it runs: -c's text, its script file, its input
-      std::vector<std::string> code = cmd.inputs;
-      bool dash_c = false, script = false;
-      for (std::size_t k = 1; k < words.size(); ++k) {
-        const std::string& w = words[k];
-        if (w.size() > 1 && w[0] == '-' && !script) {
-          dash_c = dash_c || (w[1] != '-' && w.find('c') != std::string::npos);
-        } else if (!script) {
-          script = true;
-          if (dash_c) {
-            code.push_back(w);
-          } else if (std::ifstream in(cwd / w); in) {
-            code.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-          } else if (mentions_protected(line)) {
-            return false;  // a script the hook cannot read (not there yet), on a line about protected files
-          }
-        }
+    std::string name = words.empty() ? "" : fs::path(words[0]).filename().string();
+    // What the line's commands then are, or what its globs match (`shopt -s dotglob`), the hook cannot know.
+    if ((name == "alias" || name == "function" || name == "shopt" || name == "hash" || name == "enable") &&
+        r.dotglob_matters)
+      return false;
+    // xargs runs a command with words from its input: held to what that command does with such words.
+    bool from_input = false;
+    if (name == "xargs") {
+      if (auto command = xargs_command(words)) {
+        words = std::move(*command);
+        name = fs::path(words[0]).filename().string();
+        from_input = true;
+        names = names || std::any_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected) ||
+                (cmd.piped && r.code_in_pipe);
       }
-      if (!script && cmd.piped && code_in_pipe) return false;  // `echo 'rm -rf .ai-agents' | bash`
-      for (const auto& c : code)
-        if (!plain_read(c, cwd, depth + 1)) return false;
-    } else if (runs_code(name) || name == "ln") {
-      // What python -c, awk or xargs are given, and where ln makes a link (a link into the folder reaches its
-      // files by `link/..`), is judged by its text.
-      for (const auto& t : cmd.inputs)
-        if (mentions_protected(t)) return false;
-      for (const auto& t : cmd.substitutions)  // `source <(echo ...)`: their output may be the code
-        if (mentions_protected(t)) return false;
-      if (std::any_of(words.begin(), words.end(), mentions_protected) || (cmd.piped && code_in_pipe))
-        return false;
     }
-    for (std::size_t k = 1; k + 2 < words.size(); ++k) {  // `find -exec sh -c '...'`, `xargs bash -c '...'`
-      if (is_shell(fs::path(words[k]).filename().string()) && words[k + 1].size() > 1 &&
-          words[k + 1][0] == '-' && words[k + 1].find('c') != std::string::npos &&
-          !plain_read(words[k + 2], cwd, depth + 1))
-        return false;
-    }
+    if (!code_plain(cmd, words, name, from_input, cwd, r, depth)) return false;
     const std::vector<std::string> named = operands(name, words);
-    names =
-        names || assigned || (name == "find" && find_matches_protected(named)) ||
-        std::any_of(named.begin(), named.end(), [&](const std::string& w) { return word_protected(w, cwd); });
+    names = names || assigned || (name == "find" && find_matches_protected(named, cwd)) ||
+            (r.loop_variable && std::any_of(words.begin(), words.end(), unknown)) ||
+            std::any_of(named.begin(), named.end(), [&](const std::string& w) {
+              // a script's text given to a program (`flock L -c '...'`, `git config alias.x '!...'`)
+              return word_protected(w, cwd) ||
+                     (w.find_first_of(" \t\n;|&()<>") != std::string::npos && mentions_protected(w));
+            });
+    // A here-doc given to a program that is not a reader may be its code (`make -f - <<EOF`, `git apply`);
+    // a message (`git commit -F - <<EOF`, `gh pr create --body-file -`) is not.
+    if (!from_input && !reads_only(words) && name != "gh" &&
+        std::any_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected)) {
+      const std::size_t sub = name == "git" ? git_call(words, 0).subcommand : words.size();
+      names = names || !(sub < words.size() &&
+                         (words[sub] == "commit" || words[sub] == "tag" || words[sub] == "notes"));
+    }
     touches = touches || names;
-    if (!cmd.piped) tainted = code_in_pipe = false;
+    if (!cmd.piped) r.tainted = r.code_in_pipe = false;
     const bool tee_elsewhere = name == "tee" && !names;  // copies what it reads into files of its own
-    if ((names || tainted) && (!reads_only(words) || risky_environment) && !tee_elsewhere) return false;
-    tainted = tainted || names;
-    code_in_pipe =
-        code_in_pipe || std::any_of(named.begin(), named.end(), [](const std::string& w) {
+    // A loop over protected paths, or over a protected file's lines, whose body only reads.
+    const bool reading_loop =
+        (names || r.tainted) &&
+        (name == "for" ||
+         (name == "done" && std::none_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected))) &&
+        loop_reads(parsed, i);
+    if ((names || r.tainted) && (!(reads_only(words) || reading_loop) || risky_environment) && !tee_elsewhere)
+      return false;
+    r.loop_variable = r.loop_variable || (name == "for" && names);
+    if (name == "tee")
+      for (std::size_t k = 1; k < words.size(); ++k)
+        if (std::string file = file_named(words[k], cwd); !file.empty()) r.written.insert(std::move(file));
+    r.tainted = r.tainted || names;
+    r.code_in_pipe =
+        r.code_in_pipe || std::any_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected) ||
+        std::any_of(named.begin(), named.end(), [](const std::string& w) {
           return mentions_protected(w) && !w.starts_with("--exclude") && !w.starts_with("--ignore");
         });
-    if (name == "cd") {  // later commands run there; a folder the hook cannot know leaves it unknown
-      std::size_t k = 1;
-      while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') ++k;
-      const char* home = std::getenv("HOME");
-      const std::string to = k < words.size() ? expanded(words[k], cwd) : (home ? home : "");
-      if (to.empty() || to == "-" || to.find(kUnknown) != std::string::npos)
-        cwd.clear();
-      else
-        cwd = (fs::path(to).is_absolute() ? fs::path(to) : cwd / to).lexically_normal();
-    }
+    // Later commands run where cd went; one in a pipeline runs in a subshell of its own.
+    const bool pipeline = cmd.piped || (i + 1 < parsed.commands.size() && parsed.commands[i + 1].piped);
+    if (name == "cd" && !pipeline) cwd = after_cd(words, cmd, cwd);
   }
   if (touched) *touched = touches;
   return true;
+}
+
+bool plain_read(const std::string& line, fs::path cwd, int depth, bool* touched) {
+  return plain_read(parse_shell(line), line, std::move(cwd), depth, touched);
 }
 
 // Words in another MCP server's tool names: one that reads (its paths may be protected files), one that runs
@@ -426,9 +679,10 @@ const char* const kRunningVerbs[] = {"command", "exec", "shell", "bash", "termin
 // anything but its listing after it, wherever it appears (a later command, a `$(...)`, a script's text), or
 // agentlog given a word the hook cannot read (`agentlog $a ...`), or `approvals approve` after a program the
 // hook cannot name (`$(which agentlog) approvals approve ...`).
-bool runs_approvals(const std::string& line, int depth = 0) {
+bool runs_approvals(const ShellLine& parsed, int depth = 0);
+bool runs_approvals(const std::string& line, int depth) { return runs_approvals(parse_shell(line), depth); }
+bool runs_approvals(const ShellLine& parsed, int depth) {
   if (depth > 4) return true;
-  const ShellLine parsed = parse_shell(line);
   std::vector<std::string> tokens;  // the line's words as the shell passes them, across its commands
   for (const auto& cmd : parsed.commands) {
     for (const auto& text : cmd.substitutions)
@@ -520,7 +774,8 @@ json read_input(bool& too_deep) {
       false);
 }
 
-void audit(const ProjectLayout& layout, const json& input, const std::string& decision, const std::string& error) {
+void audit(const ProjectLayout& layout, const json& input, const std::string& decision,
+           const std::string& error) {
   const json tool_input = policy::redact(input.value("tool_input", json::object()));
   std::string args = tool_input.dump(-1, ' ', false, json::error_handler_t::replace);
   json arguments = tool_input;
@@ -566,16 +821,21 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
     if (d.denial && d.denial->id == "policy.denied.protected_file") return d.denial->message;
   } else if (tool == "Bash") {
     const std::string command = tool_input.value("command", "");
-    if (!plain_read(command, cwd))
-      return "the command names a protected file (.env files, the audit log, approvals, Claude Code's "
-             "settings) "
-             "or a folder holding one, and is not a plain read (cat, head, tail, grep, rg, jq, ls, find "
-             "without "
-             "-delete or -exec, git diff/log/show/status and the like, piped into reads only, nothing "
-             "redirected "
-             "into such a file); only the human may change these files";
-    if (std::string why = cleans_project(command); !why.empty()) return why;
-    if (runs_approvals(command))
+    const ShellLine parsed = parse_shell(command);
+    if (!plain_read(parsed, command, cwd)) {
+      const bool heredoc = std::any_of(parsed.commands.begin(), parsed.commands.end(),
+                                       [](const ShellCommand& c) { return c.expands_heredoc; });
+      return std::string(
+                 "the command names a protected file (.env files, the audit log, approvals, Claude Code's "
+                 "settings) or a folder holding one, and is not a plain read (cat, head, tail, grep, rg, jq, "
+                 "ls, find without -delete or -exec, git diff/log/show/status and the like, piped into reads "
+                 "only, nothing redirected into such a file); only the human may change these files") +
+             (heredoc ? ". Note: bash runs the `...` and $(...) in a here-doc whose delimiter is not quoted; "
+                        "if that text is only text, quote the delimiter (<<'EOF')"
+                      : "");
+    }
+    if (std::string why = cleans_project(parsed); !why.empty()) return why;
+    if (runs_approvals(parsed))
       return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; "
              "ask the human to run it";
   } else if (tool.starts_with("mcp__") && !tool.starts_with("mcp__openmemory-code-global__")) {
@@ -628,11 +888,13 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
 }  // namespace
 
 void add_hook_commands(CLI::App& app) {
-  auto* hook = app.add_subcommand("hook", "Claude Code hooks: guard protected files, record every agent tool use");
+  auto* hook =
+      app.add_subcommand("hook", "Claude Code hooks: guard protected files, record every agent tool use");
   hook->require_subcommand(1);
   static CliCommon common{.makes_project = true};
 
-  auto* pre = hook->add_subcommand("pre-tool-use", "Reads the PreToolUse JSON on stdin; exit 2 blocks the tool use");
+  auto* pre =
+      hook->add_subcommand("pre-tool-use", "Reads the PreToolUse JSON on stdin; exit 2 blocks the tool use");
   add_common_options(pre, common);
   pre->callback([] {
     // A guard fails closed: whatever it cannot read or decide is blocked (Claude Code runs the tool on any
@@ -669,7 +931,8 @@ void add_hook_commands(CLI::App& app) {
     block(reason);
   });
 
-  auto* post = hook->add_subcommand("post-tool-use", "Reads the PostToolUse JSON on stdin; records it in the audit log");
+  auto* post = hook->add_subcommand("post-tool-use",
+                                    "Reads the PostToolUse JSON on stdin; records it in the audit log");
   add_common_options(post, common);
   post->callback([] {
     bool too_deep = false;

@@ -44,10 +44,29 @@ std::vector<std::string> brace_expanded(const std::string& word, std::size_t& bu
 
 namespace {
 
-// parse_shell's reader: one pass over the text, nested for `$(...)`.
+// Braces and commas that were quoted (or escaped) while a word is read, so that brace_expanded leaves them
+// alone (`awk '{print $1, $2}'` is one word); put back when the word is done.
+constexpr char kQuotedOpen = '\x02', kQuotedClose = '\x03', kQuotedComma = '\x04';
+
+void add_quoted(std::string& word, char c) {
+  word += c == '{' ? kQuotedOpen : c == '}' ? kQuotedClose : c == ',' ? kQuotedComma : c;
+}
+
+std::string unquoted(std::string word) {
+  for (char& c : word) c = c == kQuotedOpen ? '{' : c == kQuotedClose ? '}' : c == kQuotedComma ? ',' : c;
+  return word;
+}
+
+std::string trimmed(const std::string& text) {
+  const std::size_t from = text.find_first_not_of(" \t\n");
+  return from == std::string::npos ? "" : text.substr(from, text.find_last_not_of(" \t\n") - from + 1);
+}
+
+// parse_shell's reader: one pass over the text, nested for `$(...)` and for the body of a here-doc whose
+// delimiter is not quoted.
 class ShellReader {
  public:
-  explicit ShellReader(const std::string& text) : s_(text) {}
+  explicit ShellReader(const std::string& text, int depth = 0) : s_(text), depth_(depth) {}
 
   ShellLine read() {
     ShellLine line;
@@ -60,6 +79,7 @@ class ShellReader {
     std::size_t command;
     std::string delimiter;
     bool strip_tabs;
+    bool quoted;  // `<<'EOF'`: the body is text; `<<EOF`: bash expands its `$(...)` and backquotes
   };
 
   bool at(std::size_t j, char c) const { return j < s_.size() && s_[j] == c; }
@@ -76,11 +96,11 @@ class ShellReader {
     auto end_word = [&] {
       if (!in_word) return;
       if (target_next)
-        out.back().targets.push_back(word);
+        out.back().targets.push_back(unquoted(word));
       else if (input_next)
-        out.back().inputs.push_back(word);
+        out.back().inputs.push_back(unquoted(word));
       else
-        for (auto& w : brace_expanded(word)) out.back().words.push_back(std::move(w));
+        for (auto& w : brace_expanded(word)) out.back().words.push_back(unquoted(std::move(w)));
       word.clear();
       in_word = target_next = input_next = false;
     };
@@ -88,11 +108,12 @@ class ShellReader {
       end_word();
       out.emplace_back();
       out.back().piped = piped;
+      out.back().subshell = std::max(parens, 0);
     };
     for (; i_ < s_.size(); ++i_) {
       const char c = s_[i_];
       if (c == '\\' && i_ + 1 < s_.size()) {
-        if (s_[i_ + 1] != '\n') word += s_[i_ + 1], in_word = true;  // (a line continuation joins)
+        if (s_[i_ + 1] != '\n') add_quoted(word, s_[i_ + 1]), in_word = true;  // (a line continuation joins)
         ++i_;
       } else if (c == '\'') {
         single_quoted(word, false, line);
@@ -109,7 +130,7 @@ class ShellReader {
         end_word();
       } else if (c == '\n') {
         next_command(false);
-        for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+        for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h, out[h.command], line));
         heredocs.clear();
       } else if (c == ';' || c == '(' || c == ')') {
         if (c == '(' && in_word) line.opaque = true;  // `name()`: a function defined
@@ -142,10 +163,14 @@ class ShellReader {
         if (strip_tabs) ++i_;
         while (at(i_, ' ') || at(i_, '\t')) ++i_;
         std::string delimiter;
+        bool quoted = false;
         for (; i_ < s_.size() && !std::strchr(" \t\n;&|<>()", s_[i_]); ++i_)
-          if (s_[i_] != '\'' && s_[i_] != '"' && s_[i_] != '\\') delimiter += s_[i_];
+          if (s_[i_] != '\'' && s_[i_] != '"' && s_[i_] != '\\')
+            delimiter += s_[i_];
+          else
+            quoted = true;
         --i_;
-        heredocs.push_back({out.size() - 1, delimiter, strip_tabs});
+        heredocs.push_back({out.size() - 1, delimiter, strip_tabs, quoted});
       } else if (c == '>' || c == '<') {
         if (in_word && std::all_of(word.begin(), word.end(),
                                    [](char d) { return std::isdigit(static_cast<unsigned char>(d)); }))
@@ -171,7 +196,7 @@ class ShellReader {
       }
     }
     end_word();
-    for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h));
+    for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h, out[h.command], line));
     if (nested) line.opaque = true;  // a `$(` never closed
   }
 
@@ -180,7 +205,7 @@ class ShellReader {
   void single_quoted(std::string& word, bool ansi, ShellLine& line) {
     for (++i_; i_ < s_.size() && s_[i_] != '\''; ++i_) {
       if (!ansi || s_[i_] != '\\' || i_ + 1 >= s_.size()) {
-        word += s_[i_];
+        add_quoted(word, s_[i_]);
         continue;
       }
       const char e = s_[++i_];
@@ -188,7 +213,7 @@ class ShellReader {
       if (!base) {
         static const std::string from = "ntrabfve", to = "\n\t\r\a\b\f\v\x1b";
         const std::size_t k = from.find(e);
-        word += k == std::string::npos ? e : to[k];
+        add_quoted(word, k == std::string::npos ? e : to[k]);
         continue;
       }
       std::size_t j = e == 'x' ? i_ + 1 : i_, end = j + (e == 'x' ? 2 : 3);
@@ -197,7 +222,7 @@ class ShellReader {
              (base == 16 || (s_[j] >= '0' && s_[j] <= '7'));
            ++j)
         value = value * base + std::stoi(std::string(1, s_[j]), nullptr, 16);
-      word += static_cast<char>(value);
+      add_quoted(word, static_cast<char>(value));
       i_ = j - 1;
     }
     if (i_ >= s_.size()) line.opaque = true;  // a quote left open
@@ -211,7 +236,7 @@ class ShellReader {
       } else if (c == '$' || c == '`') {
         expansion(word, line, true);
       } else {
-        word += c;
+        add_quoted(word, c);
       }
     }
     if (i_ >= s_.size()) line.opaque = true;
@@ -222,10 +247,11 @@ class ShellReader {
   void expansion(std::string& word, ShellLine& line, bool quoted) {
     if (s_[i_] == '`') {
       const std::size_t close = s_.find('`', i_ + 1);
-      substitution_text(line, s_.substr(i_ + 1, close == std::string::npos ? close : close - i_ - 1));
+      const std::string text = s_.substr(i_ + 1, close == std::string::npos ? close : close - i_ - 1);
+      substitution_text(line, text);
       if (close == std::string::npos) line.opaque = true;
       i_ = close == std::string::npos ? s_.size() : close;
-      word += kUnknown;
+      word += known_output(text);
       return;
     }
     const char next = i_ + 1 < s_.size() ? s_[i_ + 1] : '\0';
@@ -237,8 +263,7 @@ class ShellReader {
       double_quoted(word, line);
     } else if (next == '(') {
       i_ += 2;
-      substitution(line);
-      word += kUnknown;
+      word += known_output(substitution(line));
     } else if (next == '{' || name_char(next) || std::strchr("?#@*!$-", next)) {
       std::string name;
       if (next == '{') {
@@ -261,27 +286,39 @@ class ShellReader {
     }
   }
 
-  // After `$(` or `<(`: its commands up to the matching ')', read as a line of their own.
-  void substitution(ShellLine& line) {
+  // What a word gets from a substitution with this text: the folder it names when the hook can know it.
+  static std::string known_output(const std::string& text) {
+    const std::string command = trimmed(text);
+    if (command == "pwd" || command == "pwd -L" || command == "pwd -P") return "$PWD";
+    if (command == "git rev-parse --show-toplevel") return kGitTopLevel;
+    return std::string(1, kUnknown);
+  }
+
+  // After `$(` or `<(`: its commands up to the matching ')', read as a line of their own; its text.
+  std::string substitution(ShellLine& line) {
     const std::size_t from = i_;
     if (++depth_ > 32) {  // nested past any real use: not followed (and each level costs the stack)
       line.opaque = true;
       i_ = s_.size();
-      return;
+      return "";
     }
     ShellLine inner;
     read_commands(inner, true);
-    substitution_text(line, s_.substr(from, std::min(i_, s_.size()) - from));
+    std::string text = s_.substr(from, std::min(i_, s_.size()) - from);
+    substitution_text(line, text);
     line.opaque = line.opaque || inner.opaque;
     --depth_;
+    return text;
   }
   void substitution_text(ShellLine& line, std::string text) {
     if (line.commands.empty()) line.commands.emplace_back();
     line.commands.back().substitutions.push_back(std::move(text));
   }
 
-  // At the newline after a command with a here-doc: its body, up to the line that is its delimiter.
-  std::string heredoc_body(const HereDoc& h) {
+  // At the newline after a command with a here-doc: its body, up to the line that is its delimiter. Unless
+  // the delimiter is quoted, the body's substitutions are code that `cmd` runs first (bash expands them as in
+  // "...": a Markdown note with `rm -rf x` in backquotes runs it).
+  std::string heredoc_body(const HereDoc& h, ShellCommand& cmd, ShellLine& line) {
     std::string body;
     while (i_ + 1 < s_.size()) {
       const std::size_t from = i_ + 1, eol = std::min(s_.find('\n', from), s_.size());
@@ -291,12 +328,31 @@ class ShellReader {
       if (text == h.delimiter) break;
       body += text + "\n";
     }
+    if (!h.quoted && body.find_first_of("$`") != std::string::npos) {
+      ShellLine expanded;
+      ShellReader(body, depth_).expansions(expanded);
+      for (auto& c : expanded.commands)
+        for (auto& text : c.substitutions)
+          cmd.substitutions.push_back(std::move(text)), cmd.expands_heredoc = true;
+      line.opaque = line.opaque || expanded.opaque;
+    }
     return body;
+  }
+
+  // The expansions of a text read as the body of a here-doc (quotes are plain text there).
+  void expansions(ShellLine& line) {
+    std::string ignored;
+    for (; i_ < s_.size(); ++i_) {
+      if (s_[i_] == '\\')
+        ++i_;  // \$ \` \\ are literal
+      else if (s_[i_] == '$' || s_[i_] == '`')
+        expansion(ignored, line, true);
+    }
   }
 
   const std::string& s_;
   std::size_t i_ = 0;
-  int depth_ = 0;
+  int depth_;
 };
 
 }  // namespace

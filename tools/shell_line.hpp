@@ -14,16 +14,23 @@ namespace agentlog {
 // ordinary work; `"$dir"/logging/config` is not).
 constexpr char kUnknown = '\x01';
 
+// What `$(git rev-parse --show-toplevel)` becomes in a word: the folder holding the repository of the folder
+// the command runs in, which the hook can find (agents go to the project's root this way).
+constexpr const char* kGitTopLevel = "\x05git-top-level\x05";
+
 // One command of a shell line as the shell would run it: its words with the quoting taken out (brace
 // expansions expanded, a value the hook cannot know as kUnknown), the files it redirects its output into,
-// the code it runs first (`$(...)`, backquotes, `<(...)`, `>(...)`), what it reads as its input (here-docs
-// and here-strings), and whether its input is the output of the command before it (`|`).
+// the code it runs first (`$(...)`, backquotes, `<(...)`, `>(...)`, and those in a here-doc whose delimiter
+// is not quoted), what it reads as its input (here-docs and here-strings), whether its input is the output
+// of the command before it (`|`), and how many `( ... )` subshells it runs in (a `cd` there ends with them).
 struct ShellCommand {
   std::vector<std::string> words;
   std::vector<std::string> targets;
   std::vector<std::string> substitutions;
   std::vector<std::string> inputs;
   bool piped = false;
+  int subshell = 0;
+  bool expands_heredoc = false;  // a here-doc's body had substitutions bash runs (`<<EOF`, not `<<'EOF'`)
 };
 
 // A shell line read as commands, and whether it holds what the hook does not follow (a function or alias
@@ -41,8 +48,9 @@ std::vector<std::string> brace_expanded(const std::string& word);
 // Reads a shell line as bash would split it: commands at ; && || & | newlines and parentheses outside quotes,
 // `#` comments, here-docs, quoting (`'...'`, `"..."`, `$'...'` with its escapes, `$"..."`, backslashes), and
 // expansions: `$(...)`, backquotes and process substitutions are read as commands of their own (their text
-// in `substitutions`); `$PWD`, `$HOME`, `$OLDPWD` and `$CLAUDE_PROJECT_DIR` stay as written, any other
-// variable becomes kUnknown.
+// in `substitutions`); `$PWD`, `$HOME`, `$OLDPWD` and `$CLAUDE_PROJECT_DIR` stay as written, and so do
+// `$(pwd)` (as `$PWD`) and `$(git rev-parse --show-toplevel)` (as kGitTopLevel); any other variable or
+// substitution becomes kUnknown. Braces and commas that are quoted are not expanded.
 ShellLine parse_shell(const std::string& text);
 
 }  // namespace agentlog

@@ -601,6 +601,10 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   const std::string R = root.path().string();
   fs::create_directory_symlink(root / ".ai-agents/logging/traces", root / "t");  // made by an earlier call
   agentlog::test::write_text(root / "cleanup.sh", "rm -rf .ai-agents/logging/audit\n");
+  fs::create_directory(root / ".git");  // a repository: `$(git rev-parse --show-toplevel)` is the project
+  agentlog::test::write_text(root / "src/a.json", "{}");
+  fs::create_directories(root / "vendor/lib/.ai-agents/logging/config");  // another project's tree
+  fs::create_directory_symlink(root / ".ai-agents/logging", root / "src/logs");
   auto hook = [&](const std::string& tool, const json& tool_input, const std::string& cwd) {
     json input = {{"session_id", "s"},
                   {"cwd", cwd},
@@ -657,7 +661,51 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "if true; then bash -c \"rm -rf .ai-agents/logging/audit\"; fi",
       "{ eval \"rm -rf .ai-agents/logging/audit\"; }",
       "find src -name '*.cpp' -exec sh -c 'x; rm -rf .ai-agents/logging/approvals' _ {} \\;",
-      "nohup rm -rf .ai-agents/logging/config"};
+      "nohup rm -rf .ai-agents/logging/config",
+      // Found by a third look: the tree reached through the folders the hook now knows ($(pwd), the
+      // repository's), find starting above a tree, sed and awk scripts that write or run a command.
+      "cd \"$(git rev-parse --show-toplevel)\"/.ai-agents/logging && rm -rf audit",
+      "cd \"$(pwd)/.ai-agents/logging\" && rm -rf config", "cd \"$(mktemp -d)\" && cd .. && rm -rf config",
+      "find vendor -name config -exec rm -rf {} +", "find src/logs/ -name config -exec rm -rf {} +",
+      "find -L src -name config -delete", "sed -n 's/a/b/w " + env + "' /etc/hostname",
+      "sed 's/a/b/e' " + env, "sed -n '1e rm -rf .ai-agents/logging/audit' /etc/hostname",
+      "sed -i -n p " + env, "awk '{system(\"rm \" FILENAME)}' " + env,
+      "awk '{print $1, $2 > \"" + env + "\"}' /etc/hostname",
+      // git's options that run a program; a script's text given to a program that is not a shell.
+      "git -c core.pager='rm -rf .ai-agents/logging/audit' log -p " + env, "git --exec-path=/tmp log " + env,
+      "flock /tmp/l -c 'rm -rf .ai-agents/logging/audit'",
+      "python3.11 -c \"import shutil; shutil.rmtree('.ai-agents/logging/audit')\"",
+      "git config alias.wipe '!rm -rf .ai-agents/logging/audit' && git wipe",
+      "tar -xf t.tar --to-command='rm -rf .ai-agents/logging/audit'",
+      "make -f - <<EOF\nall:\n\trm -rf .ai-agents/logging/audit\nEOF",
+      // A script written by a here-doc, then run; backquotes and $(...) in an unquoted here-doc run.
+      "cat <<'EOF' | bash\nrm -rf .ai-agents/logging/audit\nEOF",
+      "cat > fix.sh <<'EOF'\nrm -rf .ai-agents/logging/audit\nEOF\nchmod +x fix.sh && ./fix.sh",
+      "cat > fix.sh <<'EOF'\nrm -rf .ai-agents/logging/approvals\nEOF\nsource fix.sh",
+      "cat > fix.sh <<'EOF'\nrm -rf .ai-agents/logging/approvals\nEOF\n. ./fix.sh",
+      "cat > /tmp/fix.py <<'EOF'\nimport shutil\nshutil.rmtree('.ai-agents/logging/audit')\nEOF\n"
+      "python3 /tmp/fix.py",
+      "./cleanup.sh", "source cleanup.sh",
+      "cat > docs/notes.md <<EOF\nTo reset: `rm -rf .ai-agents/logging/audit`\nEOF",
+      "cat > docs/notes.md <<EOF\nreset: $(rm -rf .ai-agents/logging/config)\nEOF",
+      // git clean and stash past git's own options, keeping a subfolder only, stashing everything.
+      "git -C \"$CLAUDE_PROJECT_DIR\" clean -fdx", "git --no-pager clean -fd",
+      "git clean -fdxq -e .ai-agents/logging/traces", "git stash -u -- .", "git stash push --all -- ':/'",
+      "bash -c 'git clean -fdx'", "echo \"$(git stash -u)\"",
+      // A cd in a subshell or a pipeline stays there; a link made through a glob; a pager, an
+      // abbreviated --output, GLOBIGNORE (which makes * take dotfiles).
+      "cd .ai-agents/logging && (cd traces && ls) && rm -rf audit",
+      "cd .ai-agents/logging && cd traces | true && rm -rf audit",
+      "ln -s .ai-age*/logging/traces T && rm -rf T/../audit", "export LESSOPEN='|rm %s'; less " + env,
+      "LESSOPEN='|rm %s'; less " + env,  // (set alone: less sees it when it was exported already)
+      "sort --out=" + env + " /etc/hostname", "git grep --no-index -Orm TRACING -- " + env,
+      "GLOBIGNORE=x; rm -rf */logging/audit",
+      // Loops over protected paths or a protected file's lines, whose body (or what follows) writes.
+      "for f in .ai-agents/logging/config/.env.*; do sed -i s/true/false/ \"$f\"; done",
+      "for f in .ai-agents/logging/config/.env.*; do echo x > \"$f\"; done",
+      "for d in .ai-agents/logging/audit; do :; done; rm -rf \"$d\"",
+      "for d in .ai-agents/logging/audit; do :; done; echo $(rm -rf \"$d\")",
+      "while read -r l; do rm -rf \"$l\"; done <<< .ai-agents/logging/audit"};
   for (const auto& cmd : blocked) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -668,6 +716,12 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   CHECK(pre("rm -rf \"$PWD/config\"", R + "/.ai-agents/logging").exit_code == 2);
   CHECK(pre("git clean -fdx", R).err.find("-e .ai-agents") != std::string::npos);  // says what to do
   CHECK(pre("git stash -u", R).err.find("git stash push -u -- src/") != std::string::npos);
+  CHECK(pre("cat > notes.md <<EOF\nrun `rm -rf .ai-agents/logging/audit`\nEOF", R).err.find("(<<'EOF')") !=
+        std::string::npos);  // says why text in a here-doc is code
+  // The repository's folder from a subfolder: the project, where the tree is and where `.env` is the agent's.
+  CHECK(pre("cd \"$(git rev-parse --show-toplevel)\" && rm -rf .ai-agents/logging/audit", R + "/src")
+            .exit_code == 2);
+  CHECK(pre("cd \"$(git rev-parse --show-toplevel)\" && cp .env.example .env", R + "/src").exit_code == 0);
   // Input the hook took seconds over or crashed on (Claude Code runs the tool on any status but 2): 28 brace
   // groups in a word, 14,000 nested $(.
   std::string braces = "echo x", nested = "rm -rf x; echo ";
@@ -690,27 +744,44 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "make build # config lives in .ai-agents/logging/config",
       "ls .ai-agents/logging/config && echo \"checked at $(date)\"",
       "diff <(sort " + env + ") <(sort /tmp/other.env)",
-      "grep -c . .ai-agents/logging/audit/actions.jsonl | tee /tmp/count",
-      "time cat " + env,
-      "md5sum " + env,
-      "mkdir -p .claude",
-      "git add .ai-agents",
+      "grep -c . .ai-agents/logging/audit/actions.jsonl | tee /tmp/count", "time cat " + env, "md5sum " + env,
+      "mkdir -p .claude", "git add .ai-agents",
       "grep -rl foo . --exclude-dir=.ai-agents | xargs sed -i s/foo/bar/",
       "find . -path ./.ai-agents -prune -o -name '*.cpp' -exec clang-format -i {} +",
-      "rsync -a --exclude=.ai-agents ./ /tmp/copy/",
-      "git clean -fdx -e .ai-agents",
-      "git clean -n",
-      "git stash",
-      "git stash push -u -- src/",
-      "git stash pop",
-      "echo \"-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=\"",
-      "rm -rf \"$BUILD_DIR\"/*",
-      "rm -rf \"$tmp\"",
-      "cd \"$(mktemp -d)\" && git init .",
-      "LC_ALL=C grep -c x " + env,
-      "echo \"it's $HOME\" > notes.txt",
-      "bash -c 'make test'",
-      "agentlog approvals list; agentlog audit list"};
+      "rsync -a --exclude=.ai-agents ./ /tmp/copy/", "git clean -fdx -e .ai-agents", "git clean -n",
+      "git stash", "git stash push -u -- src/", "git stash pop", "echo \"-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=\"",
+      "rm -rf \"$BUILD_DIR\"/*", "rm -rf \"$tmp\"", "cd \"$(mktemp -d)\" && git init .",
+      "LC_ALL=C grep -c x " + env, "echo \"it's $HOME\" > notes.txt", "bash -c 'make test'",
+      "agentlog approvals list; agentlog audit list",
+      // Found by a third look: everyday commands that were blocked. A cd the hook follows (to the
+      // repository's folder) or that cannot lead into the tree; its config and .env are the agent's.
+      "cd \"$(git rev-parse --show-toplevel)\" && cp .env.example .env && rm -rf config audit",
+      "cd \"$(mktemp -d)\" && git init -q && echo \"{}\" > config",
+      "cd \"$REPO_DIR\" && cp .env.example .env", "cd \"$(pwd)\" && rm -rf build",
+      // find starting where no tree lies; messages; git's own options; xargs running a reader.
+      "find src -name '*.json' -exec jq . {} +", "find build -name '*.json' -delete",
+      "find tests -type d -name config -exec rm -rf {} +", "find src -regex '.*\\.json' -delete",
+      "gh pr create --title \"Fix .env.tracing parsing\" --body \"Fixes #12\"",
+      "gh issue create -t \"Document .env.logging\" -b \"see .ai-agents/logging/README.md\"",
+      "git stash push -m \"tweak .env.tracing handling\"",
+      "git merge --no-ff feature -m \"Merge: .env.tracing defaults\"",
+      "git commit -am \"Fix .env.tracing parsing\"", "X=1; grep -c x " + env,
+      "git commit -m \"Say to run git clean -fdx -e .ai-agents, not git clean -fdx\"",
+      "git notes add -m \"reads .env.tracing\"", "git commit -F - <<'EOF'\nRead .env.tracing once\nEOF",
+      "git --no-pager diff " + env, "git -C .ai-agents log --oneline", "git -c color.ui=always log -p " + env,
+      "ls .ai-agents/logging/config | xargs -I{} echo {}",
+      "ls .ai-agents/logging/config | xargs -n1 basename",
+      // sed and awk scripts that only print.
+      "sed -n 'p' " + env, "sed -n '/LEVEL/p' " + env, "sed -n '2,5p' " + env, "sed 's/=.*//' " + env,
+      "awk '{print}' " + env, "awk -F= '{print $1, $2}' " + env, "awk 'NR==1' " + env,
+      "grep --text LEVEL " + env,
+      // Scripts and here-docs that do not touch the tree; a cd in a subshell ends with it.
+      "cat > t.sh <<'EOF'\nmake test\nEOF\nchmod +x t.sh && ./t.sh", "./configure && make",
+      "cat > docs/notes.md <<EOF\nBuilt on $(date) by `whoami`\nEOF",
+      "(cd .ai-agents/logging && ls) && rm -rf config",
+      // Loops that only read.
+      "for f in .ai-agents/logging/config/.env.*; do echo \"== $f\"; cat \"$f\"; done",
+      "while read -r line; do echo \"$line\"; done < " + env};
   for (const auto& cmd : pass) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);

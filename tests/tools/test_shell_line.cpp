@@ -7,6 +7,7 @@
 #include "tools/shell_line.hpp"
 
 using agentlog::brace_expanded;
+using agentlog::kGitTopLevel;
 using agentlog::kUnknown;
 using agentlog::parse_shell;
 using Words = std::vector<std::string>;
@@ -49,6 +50,24 @@ TEST_CASE("substitutions are read as code of their own, their value unknown") {
   CHECK(parse_shell("echo \"a$\" $'\\x2eb\\'c'").commands[0].words == Words{"echo", "a$", ".b'c"});
 }
 
+TEST_CASE("an unquoted here-doc's substitutions run first, a quoted one's are text") {
+  auto notes = parse_shell("cat > n.md <<EOF\nrun `make` or $(date)\nEOF").commands[0];
+  CHECK(notes.substitutions == Words{"make", "date"});
+  CHECK(notes.inputs == Words{"run `make` or $(date)\n"});
+  CHECK(parse_shell("cat > n.md <<'EOF'\nrun `make`\nEOF").commands[0].substitutions.empty());
+  CHECK(parse_shell("cat <<\\EOF\n$(x)\nEOF").commands[0].substitutions.empty());
+  CHECK(parse_shell("cat <<EOF\n\\$(x) \\`y\\`\nEOF").commands[0].substitutions.empty());  // escaped
+}
+
+TEST_CASE("the folders $(pwd) and the repository's stay known; subshells are counted") {
+  CHECK(parse_shell("cd \"$(git rev-parse --show-toplevel)\"/src $(pwd) `pwd`").commands[0].words ==
+        Words{"cd", std::string(kGitTopLevel) + "/src", "$PWD", "$PWD"});
+  std::vector<int> depths;
+  for (const auto& c : parse_shell("cd a && (cd b && (ls)) && rm x").commands)
+    if (!c.words.empty()) depths.push_back(c.subshell);
+  CHECK(depths == std::vector<int>{0, 1, 2, 0});
+}
+
 TEST_CASE("redirections: files written, descriptors not") {
   CHECK(parse_shell("make >& log 2>&1").commands[0].targets == Words{"log"});
   CHECK(parse_shell("printf x 1<> f").commands[0].targets == Words{"f"});
@@ -63,4 +82,8 @@ TEST_CASE("brace expansion as bash does it") {
   CHECK(brace_expanded("{x}") == Words{"{x}"});
   CHECK(brace_expanded("{a,b}{c,d}").size() == 4);
   CHECK(brace_expanded("{a,b}{c,d}{e,f}{g,h}{i,j}{k,l}{m,n}").size() == 64);  // bounded
+  // Quoted or escaped, braces are text (an awk program is one word).
+  CHECK(parse_shell("awk '{print $1, $2}' f").commands[0].words == Words{"awk", "{print $1, $2}", "f"});
+  CHECK(parse_shell("echo \"{a,b}\" \\{c,d\\} {e,f}").commands[0].words ==
+        Words{"echo", "{a,b}", "{c,d}", "e", "f"});
 }
