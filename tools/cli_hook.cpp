@@ -31,7 +31,7 @@ namespace {
 
 // File names that are agentlog's own wherever they appear in a command (a path hidden in a script's text).
 const char* const kProtectedNames[] = {".env.tracing", ".env.logging", "audit/actions.jsonl",
-                                       "audit/head.json"};
+                                       "state/agentlog", "audit/head.json"};
 
 bool names_protected(const std::string& text) {
   for (const char* m : kProtectedNames)
@@ -109,6 +109,23 @@ bool claude_settings(const std::string& path) {
   return false;
 }
 
+// agentlog's audit witnesses, kept outside every project (policy::update_witness): $XDG_STATE_HOME/agentlog,
+// else ~/.local/state/agentlog, what is in it, and the state folder holding it. `path` is absolute.
+bool witness_store(const std::string& path) {
+  std::string state;
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
+    state = xdg;
+  else if (const char* home = std::getenv("HOME"); home && *home == '/')
+    state = std::string(home) + "/.local/state";
+  else
+    return false;
+  const std::vector<std::string> want = components(state), parts = components(path);
+  if (parts.size() < want.size()) return false;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if (!component_matches(parts[i], want[i].c_str())) return false;
+  return parts.size() == want.size() || component_matches(parts[want.size()], "agentlog");
+}
+
 // A folder the hook does not know but that is not in the protected tree either (`cd "$(mktemp -d)"`): its
 // `config` and `audit` are the agent's. (An empty folder is one that may be anywhere, in the tree too.)
 const fs::path kElsewhere = std::string(1, kUnknown);
@@ -151,7 +168,7 @@ std::string expanded(std::string w, const fs::path& cwd) {
 // `audit` and `config/.env.tracing` may be the protected ones (but not any `.env`: `cp .env.example .env`).
 bool path_protected(std::string w, const fs::path& cwd) {
   w = expanded(std::move(w), cwd);
-  if (covers_protected(w) || claude_settings(w)) return true;
+  if (covers_protected(w) || claude_settings(w) || (w.starts_with('/') && witness_store(w))) return true;
   if (!w.empty() && w[0] != '/') {
     if (cwd.empty()) {
       const std::vector<std::string> parts = components(w);
@@ -160,7 +177,7 @@ bool path_protected(std::string w, const fs::path& cwd) {
              covers_protected(".ai-agents/logging/config/" + w, false);
     }
     w = (cwd / w).string();
-    if (covers_protected(w) || claude_settings(w)) return true;
+    if (covers_protected(w) || claude_settings(w) || witness_store(w)) return true;
   }
   if (w.empty() || w[0] != '/') return false;
   const bool through_link = w.find("/../") != std::string::npos || w.ends_with("/..");
@@ -814,6 +831,10 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
              " is one of agentlog's human-only files (.env files, the audit log, approvals): only the human "
              "may change it";
     }
+    if (witness_store(named.lexically_normal().string()))
+      return named.lexically_normal().string() +
+             " is agentlog's record of what the audit log held, kept outside the project: only the human may "
+             "change it";
     if (claude_settings(named.string()))
       return named.lexically_normal().string() +
              " is Claude Code's settings, where agentlog's guard is registered: ask the human to change it";

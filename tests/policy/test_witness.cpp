@@ -126,3 +126,36 @@ TEST_CASE("a project folder made again at the same path is a new project: its ol
   CHECK(lost.exit_code == 1);
   CHECK(lost.out.find("the audit log had 3 records") != std::string::npos);
 }
+
+TEST_CASE(
+    "the hook keeps the agent away from the witnesses: removing or writing them is blocked, reading passes") {
+  TempDir dir, home;
+  Project p{{}, dir.path()};
+  REQUIRE(p.run({"init"}).exit_code == 0);
+  const std::string state = (home / ".local/state/agentlog/projects").string();
+  auto hook = [&](const std::string& tool, const json& tool_input) {
+    const json input = {{"session_id", "s-1"},
+                        {"cwd", p.root.string()},
+                        {"hook_event_name", "PreToolUse"},
+                        {"tool_name", tool},
+                        {"tool_input", tool_input}};
+    // No XDG_STATE_HOME: the witnesses are in ~/.local/state/agentlog.
+    return agentlog::test::run_process({AGENTLOG_BINARY, "hook", "pre-tool-use"}, input.dump(), p.root,
+                                       {{"HOME", home.path().string()}, {"XDG_STATE_HOME", ""}});
+  };
+  for (const std::string& cmd :
+       {std::string("rm -rf ~/.local/state/agentlog"),
+        std::string("rm -rf $HOME/.local/state/agentlog/projects/*"), std::string("rm -rf ~/.local/state"),
+        "echo {} > " + state + "/x.json", std::string("cd ~/.local/state && rm -rf agent*"),
+        std::string("python3 -c \"import shutil, os; "
+                    "shutil.rmtree(os.path.expanduser('~/.local/state/agentlog'))\"")}) {
+    auto r = hook("Bash", {{"command", cmd}});
+    CHECK_MESSAGE(r.exit_code == 2, cmd);
+  }
+  CHECK(hook("Write", {{"file_path", state + "/x.json"}, {"content", "{}"}}).exit_code == 2);
+  for (const std::string& cmd : {std::string("ls ~/.local/state/agentlog/projects"),
+                                 "cat " + state + "/x.json", std::string("rm -rf ~/.local/state/other-tool")})
+    CHECK_MESSAGE(hook("Bash", {{"command", cmd}}).exit_code == 0, cmd);
+  CHECK(hook("Write", {{"file_path", (home / ".local/state/other/x.json").string()}, {"content", "{}"}})
+            .exit_code == 0);
+}
