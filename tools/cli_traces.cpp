@@ -59,9 +59,23 @@ std::string fit(std::string s, std::size_t width) {
   return s.substr(0, at) + "…";
 }
 
+// A value as JSON, strings quoted: "back\\fifthword" and a real form feed "back\fifthword" differ, and a
+// string holding ", b=2" reads as one argument. printable() then escapes what JSON leaves as it is (DEL, the
+// C1 controls): a traced program's strings reach a terminal.
 std::string compact(const json& v) {
-  if (v.is_string()) return printable(v.get<std::string>());  // a traced program's strings reach a terminal
-  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return printable(v.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// At most `width` columns of the end of `s`, with "…" for what is cut before it.
+std::string fit_end(const std::string& s, std::size_t width) {
+  const std::size_t cols = columns(s);
+  if (cols <= width) return s;
+  std::size_t at = 0;  // the start of the first character kept: `cut` characters in
+  for (std::size_t cut = cols - (width > 1 ? width - 1 : 0); cut > 0; --cut) {
+    ++at;
+    while (at < s.size() && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) ++at;
+  }
+  return "…" + s.substr(at);
 }
 
 struct Colour {
@@ -128,28 +142,35 @@ void print_tree(const json& trace, const Colour& c) {
       std::snprintf(head, sizeof head, "%s %5.1f%%  ", took.c_str(), 100.0 * ms / parent_ms);
     else
       std::snprintf(head, sizeof head, "%s %6s  ", took.c_str(), "");
-    const std::string name = s["function"].get<std::string>();
+    const std::string name = printable(s["function"].get<std::string>());
     std::string args;
     if (s["params"].is_object()) {
       json order = s.value("paramOrder", json::array());  // the signature's
       if (order.empty())
         for (const auto& [k, v] : s["params"].items()) order.push_back(k);
       for (const auto& k : order)
-        args += (args.empty() ? "" : ", ") + k.get<std::string>() + "=" +
+        args += (args.empty() ? "" : ", ") + printable(k.get<std::string>()) + "=" +
                 compact(s["params"].value(k.get<std::string>(), json()));
     }
-    // Too long for the terminal: the arguments are cut first, then the result, so that the file stays.
-    const std::string where = "  " + s["file"].get<std::string>() + ":" + std::to_string(s.value("line", 0));
     std::string result = s["returnValue"].is_null() ? "" : " -> " + compact(s["returnValue"]);
     std::string indent(static_cast<std::size_t>(std::min(depth, 40)) * 2, ' ');
     std::size_t room = static_cast<std::size_t>(std::max(20, width - 22 - static_cast<int>(indent.size())));
+    // Too long for the terminal: the arguments are cut first, then the result, then the call, so that the
+    // file stays; with too little room even for it (deep in a tree), the start of its path, never its name.
+    constexpr std::size_t kCallMin = 8;
+    const std::string file = printable(s["file"].get<std::string>()),
+                      at_line = ":" + std::to_string(s.value("line", 0));
+    const std::size_t name_cols = columns(file.substr(file.rfind('/') + 1) + at_line) + 1;
+    const std::string where =
+        "  " + fit_end(file + at_line, std::max(room > kCallMin + 2 ? room - kCallMin - 2 : 0, name_cols));
     const std::size_t fixed = columns(name) + 2 + columns(where);
     if (fixed + columns(result) + columns(args) > room) {
       result = fit(result, std::max<std::size_t>(room > fixed ? (room - fixed) / 2 : 0, 12));
       const std::size_t used = fixed + columns(result);
       args = fit(args, room > used ? std::max<std::size_t>(room - used, 4) : 4);
     }
-    std::string line = fit(name + "(" + args + ")" + result + where, room);
+    const std::size_t call_room = room > columns(where) + kCallMin ? room - columns(where) : kCallMin;
+    std::string line = fit(name + "(" + args + ")" + result, call_room) + where;
     bool slow = parent_ms > 0 && ms / parent_ms > 0.5;
     std::cout << c(slow ? "33" : "2", head) << indent << c(s["error"].is_null() ? "0" : "31", line) << "\n";
     if (!s["error"].is_null())
@@ -158,10 +179,9 @@ void print_tree(const json& trace, const Colour& c) {
     for (const auto& e : s.value("events", json::array())) {
       const std::string kind = e.value("kind", "");
       const json value = e.value("value", json());
-      std::string text =
-          kind == "var" ? e.value("name", "") + " = " + (value.is_string() ? value.dump() : compact(value))
-          : kind == "checkpoint" ? "checkpoint " + e.value("name", "")
-                                 : kind + " " + compact(e.value("line", json()));
+      std::string text = kind == "var"          ? printable(e.value("name", "")) + " = " + compact(value)
+                         : kind == "checkpoint" ? "checkpoint " + printable(e.value("name", ""))
+                                                : kind + " " + compact(e.value("line", json()));
       if (kind != "line" && e.contains("line")) text += " (line " + compact(e["line"]) + ")";
       std::cout << duration_text(e.value("offsetNs", 0.0) / 1e6) << "      +  " << indent << "  "
                 << c("2", fit(". " + text, room)) << "\n";
@@ -284,7 +304,9 @@ void add_traces_commands(CLI::App& app) {
   static bool errors_only = false;
   static int limit = 20;
   add_common_options(search, common);
-  search->add_option("query", words, "Words in function, file, parameters or return values (all must match)");
+  search->add_option("query", words,
+                     "Words in function, file, parameters, return values or errors (all must be in one span; "
+                     "case and accents are ignored, punctuation and symbols separate words)");
   search->add_option("--min-duration", min_d, "e.g. 10ms, 1.5s");
   search->add_option("--max-duration", max_d);
   search->add_option("--file", file);

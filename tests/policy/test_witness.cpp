@@ -40,6 +40,7 @@ std::string three_calls() {
 }
 
 struct Project {
+  explicit Project(fs::path at) : root(std::move(at)) {}
   TempDir state;
   fs::path root;
   agentlog::test::ProcessResult run(std::vector<std::string> args, const std::string& input = "") const {
@@ -54,7 +55,7 @@ struct Project {
 TEST_CASE(
     "an audit log cut at its end, or removed whole with the tree, is seen by verify and by the next serve") {
   TempDir dir;
-  Project p{{}, dir.path()};
+  Project p(dir.path());
   REQUIRE(p.run({"init"}).exit_code == 0);
   REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
   REQUIRE(records_of(p.root).size() == 3);
@@ -95,7 +96,7 @@ TEST_CASE(
 
 TEST_CASE("a project folder made again at the same path is a new project: its old witness is not applied") {
   TempDir parent;
-  Project p{{}, parent / "project"};
+  Project p(parent / "project");
   fs::create_directories(p.root);
   REQUIRE(p.run({"init"}).exit_code == 0);
   REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
@@ -130,7 +131,7 @@ TEST_CASE("a project folder made again at the same path is a new project: its ol
 TEST_CASE(
     "the hook keeps the agent away from the witnesses: removing or writing them is blocked, reading passes") {
   TempDir dir, home;
-  Project p{{}, dir.path()};
+  Project p(dir.path());
   REQUIRE(p.run({"init"}).exit_code == 0);
   const std::string state = (home / ".local/state/agentlog/projects").string();
   auto hook = [&](const std::string& tool, const json& tool_input) {

@@ -364,6 +364,40 @@ TEST_CASE("agentlog config show reports values, sources and bad values (exit 1)"
   CHECK(bad.err.find("TRACING_SAMPLE_RATE: bad value '2'; accepted: a number from 0 to 1") != std::string::npos);
 }
 
+TEST_CASE("agentlog config show reports the TRACING_* variables that override .env.tracing, and says so") {
+  TempDir dir;
+  run_agentlog({"init", "--root", dir.path().string()});
+  auto show = [&](const std::map<std::string, std::string>& env, bool as_json) {
+    std::vector<std::string> argv = {AGENTLOG_BINARY, "config", "show", "--root", dir.path().string()};
+    if (as_json) argv.push_back("--json");
+    return agentlog::test::run_process(argv, "", {}, env);
+  };
+  // A traced program started from this shell records level 4 and writes binary span files: the file's 2
+  // and jsonl were listed as what applies.
+  auto r = show({{"TRACING_DEFAULT_LEVEL", "4"}, {"TRACING_FORMAT", "binary"}}, true);
+  CHECK(r.exit_code == 0);
+  const json settings = json::parse(r.out)[".env.tracing"]["settings"];
+  CHECK(settings["TRACING_DEFAULT_LEVEL"]["value"] == "4");
+  CHECK(settings["TRACING_DEFAULT_LEVEL"]["source"] == "environment");
+  CHECK(settings["TRACING_DEFAULT_LEVEL"]["overrides"]["value"] == "2");
+  CHECK(settings["TRACING_DEFAULT_LEVEL"]["overrides"]["source"].get<std::string>().find(".env.tracing:") !=
+        std::string::npos);
+  CHECK(settings["TRACING_FORMAT"]["value"] == "binary");
+  CHECK_FALSE(settings["TRACING_SAMPLE_RATE"].contains("overrides"));
+  auto text = show({{"TRACING_DEFAULT_LEVEL", "4"}}, false);
+  CHECK(text.out.find("TRACING_DEFAULT_LEVEL=4   (environment; overrides 2 from .ai-agents/logging/config/"
+                      ".env.tracing:") != std::string::npos);
+  // A bad value in the environment is an error as in the file: the program takes the safe value.
+  auto bad = show({{"TRACING_MAX_LEVEL", "9"}}, false);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("environment: error: TRACING_MAX_LEVEL: bad value '9'") != std::string::npos);
+  CHECK(bad.out.find("TRACING_MAX_LEVEL=0   (environment (bad value, safe default used)") !=
+        std::string::npos);
+  // The exit status is in the help.
+  CHECK(run_agentlog({"config", "show", "--help"}).out.find("Exits 1 when a value is wrong") !=
+        std::string::npos);
+}
+
 TEST_CASE("agentlog config show hides secrets and reports API token entries it cannot use") {
   TempDir dir;
   run_agentlog({"init", "--root", dir.path().string()});

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -465,12 +466,12 @@ TEST_CASE("agentlog traces search and slow say why nothing is listed") {
   child_line.replace(child_line.find("\"params\":{}"), 11, R"("params":{"zone":"eu","id":3})");
   append(root / ".ai-agents/logging/traces" / kDay / "43-1.jsonl", loaded.dump() + "\n" + child_line + "\n");
   const std::string shown = cli({"traces", "show", hex(900, 32)});
-  CHECK(shown.find("Db::load(sql=qqq") != std::string::npos);
-  CHECK(shown.find(") -> rows=12  src/db.cpp:10\n") != std::string::npos);
+  CHECK(shown.find("Db::load(sql=\"qqq") != std::string::npos);
+  CHECK(shown.find(") -> \"rows=12\"  src/db.cpp:10\n") != std::string::npos);
   CHECK(shown.find("     500 ns") != std::string::npos);  // sub-microsecond, not "0.000 ms"
   CHECK(shown.find(". line 12\n") != std::string::npos);  // level 4/5 events under their span
   CHECK(shown.find(". id = \"x7\"\n") != std::string::npos);
-  CHECK(shown.find("Db::row(zone=eu, id=3)") != std::string::npos);
+  CHECK(shown.find("Db::row(zone=\"eu\", id=3)") != std::string::npos);
   json shown_json = TraceStore(root / ".ai-agents/logging/traces").get_trace(hex(900, 32));
   CHECK(shown_json["spans"][1]["paramOrder"] == json::array({"zone", "id"}));
   CHECK(shown_json["spans"][0]["paramOrder"] == json::array({"sql"}));
@@ -1554,4 +1555,179 @@ TEST_CASE("agentlog traces stats in the units show uses, and errors that name th
   CHECK(unnamed.exit_code == 2);
   CHECK(unnamed.err.find("for `agentlog traces stats`") != std::string::npos);
   CHECK(unnamed.err.find("get_trace_stats") == std::string::npos);
+}
+
+TEST_CASE("full text reads the strings decoded: words after escapes and colours, any script's case") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  // Trace i holds values[i] as its parameter and its return value.
+  const std::vector<std::string> values = {"first\nsecondword",
+                                           "tab\tthirdword",
+                                           "\x1b[31mred\x1b[0m plain",
+                                           "HELLO Wörld",
+                                           "badFFFDutf8",
+                                           "\x01"
+                                           "ctl"};
+  std::string text;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    std::string line = span(hex(800 + i, 32), 800 + i, 0, "echo", "src/esc.cpp", iso(static_cast<int>(i), 0),
+                            1.0, {{"s", values[i]}}, values[i])
+                           .dump();
+    // The runtime writes a byte that is no UTF-8 as \ufffd.
+    for (std::size_t at; (at = line.find("FFFD")) != std::string::npos;) line.replace(at, 4, "\\ufffd");
+    text += line + "\n";
+  }
+  append(root / ".ai-agents/logging/traces" / kDay / "45-1.jsonl", text);
+  auto found = [&](const std::string& words) {
+    auto result = agentlog::test::run_agentlog({"traces", "search", words, "--json", "--root", r});
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    const json page = json::parse(result.out);
+    std::vector<std::string> ids;
+    for (const auto& t : page["traces"]) ids.push_back(t["traceId"]);
+    return ids;
+  };
+  // Each was tokenised from the raw JSON: nsecondword, tthirdword, u001b, 31mred, 0m, ufffdutf8, u0001ctl.
+  CHECK(found("secondword") == std::vector<std::string>{hex(800, 32)});
+  CHECK(found("thirdword") == std::vector<std::string>{hex(801, 32)});
+  CHECK(found("red plain") == std::vector<std::string>{hex(802, 32)});
+  CHECK(found("utf8") == std::vector<std::string>{hex(804, 32)});
+  CHECK(found("ctl") == std::vector<std::string>{hex(805, 32)});
+  CHECK(found("nsecondword").empty());
+  CHECK(found("31mred").empty());
+  // Case folded beyond ASCII, as the full-text table folds it: the table found the trace and the check of
+  // its spans, which folded ASCII only, passed it over.
+  CHECK(found("WÖRLD") == std::vector<std::string>{hex(803, 32)});
+  CHECK(found("wörld hello") == std::vector<std::string>{hex(803, 32)});
+  CHECK(found("world") == std::vector<std::string>{hex(803, 32)});  // accents too, as the table does
+  // A word of no letters or digits is in no full text: said, not an empty list or every trace.
+  auto symbols = agentlog::test::run_agentlog({"traces", "search", "🎉 ->", "--root", r});
+  CHECK(symbols.exit_code == 2);
+  CHECK(symbols.err.find("Search for a word next to it") != std::string::npos);
+
+  // An index the earlier layout made holds the raw JSON's words: it is made again, not left stale.
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((root / ".ai-agents/logging/traces/index.sqlite").c_str(), &db) == SQLITE_OK);
+    // Layout 4's text of this trace, as its ingest wrote it.
+    const std::string sql =
+        "INSERT INTO trace_text(trace_text) VALUES('delete-all'); INSERT INTO trace_text(rowid, text) SELECT "
+        "tid << 24, 'echo src/esc.cpp "
+        "{\"s\":\"first\\nsecondword\"}' FROM traces WHERE trace_id = '" +
+        hex(800, 32) + "'; PRAGMA user_version = 4;";
+    REQUIRE(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  CHECK(found("secondword") == std::vector<std::string>{hex(800, 32)});
+  CHECK(found("thirdword") == std::vector<std::string>{hex(801, 32)});
+}
+
+TEST_CASE("span lines with no span's duration or time are corrupt; a cycle of parents is shown from a root") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  auto line = [&](std::uint64_t trace, std::uint64_t id, std::uint64_t parent, const char* fn) {
+    return span(hex(trace, 32), id, parent, fn, "src/x.cpp", iso(0, 0), 1.0);
+  };
+  std::vector<json> bad;
+  for (const json& duration_ns : {json(-5000000), json(1.5), json("abc"), json(nullptr)}) {
+    bad.push_back(line(1, 1, 0, "badNs"));
+    bad.back()["durationNs"] = duration_ns;
+  }
+  for (const json& duration : {json(-5), json(1e300), json("abc")}) {
+    bad.push_back(line(2, 1, 0, "badMs"));
+    bad.back()["duration"] = duration;
+    bad.back().erase("durationNs");
+  }
+  bad.push_back(line(3, 1, 0, "wraps"));  // ends past 2262: the trace's end wrapped to 1677
+  bad.back()["durationNs"] = std::numeric_limits<std::int64_t>::max();
+  bad.push_back(line(4, 1, 0, "before1970"));
+  bad.back()["startTime"] = "1969-12-31T23:59:59.000000Z";
+  bad.push_back(line(5, 1, 0, "far"));
+  bad.back()["startTime"] = "9999-12-31T23:59:59.999999Z";
+  std::string text;
+  for (const json& b : bad) text += b.dump() + "\n";
+  text += line(6, 1, 0, "fine").dump() + "\n";
+  text += line(7, 1, 1, "selfParent").dump() + "\n";
+  text += line(8, 1, 2, "cycA").dump() + "\n" + line(8, 2, 1, "cycB").dump() + "\n" +
+          line(8, 3, 2, "underB").dump() + "\n";
+  append(root / ".ai-agents/logging/traces" / kDay / "46-1.jsonl", text);
+
+  auto reindexed = agentlog::test::run_agentlog({"traces", "reindex", "--json", "--root", r});
+  REQUIRE_MESSAGE(reindexed.exit_code == 0, reindexed.err);
+  CHECK(json::parse(reindexed.out)["corruptLines"] == bad.size());
+  CHECK(json::parse(reindexed.out)["spans"] == 5);
+  auto listed = agentlog::test::run_agentlog({"traces", "search", "--json", "--root", r});
+  REQUIRE(listed.exit_code == 0);
+  std::set<std::string> ids;
+  const json page = json::parse(listed.out);
+  for (const auto& t : page["traces"]) {
+    ids.insert(t["traceId"].get<std::string>());
+    CHECK(t["duration"].get<double>() >= 0);
+  }
+  CHECK(ids == std::set<std::string>{hex(6, 32), hex(7, 32), hex(8, 32)});
+
+  // Search counts their spans; get_trace and show listed none (0 spans): each cycle is cut once.
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  const json self = mcp.call_tool("get_trace", {{"traceId", hex(7, 32)}})["structuredContent"];
+  REQUIRE(self["spans"].size() == 1);
+  CHECK(self["spanCount"] == 1);
+  CHECK(self["spans"][0]["children"] == json::array());
+  const json cycle = mcp.call_tool("get_trace", {{"traceId", hex(8, 32)}})["structuredContent"];
+  REQUIRE(cycle["spans"].size() == 3);
+  CHECK(cycle["spanCount"] == 3);
+  std::multiset<std::string> functions;
+  for (const auto& s : cycle["spans"]) functions.insert(s["function"].get<std::string>());
+  CHECK(functions == std::multiset<std::string>{"cycA", "cycB", "underB"});
+  auto shown = agentlog::test::run_agentlog({"traces", "show", hex(8, 32), "--root", r});
+  CHECK(shown.out.find("3 spans") != std::string::npos);
+  CHECK(shown.out.find("underB()") != std::string::npos);
+}
+
+TEST_CASE("agentlog traces show quotes strings, and deep in a tree keeps the file") {
+  TempDir root;
+  const std::string r = root.path().string();
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", r}).exit_code == 0);
+  std::string text;
+  // A backslash and an f, a form feed, a string that looks like two arguments.
+  const std::vector<std::string> values = {"back\\fifthword", "real\ffeed", "a, b=2"};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    text += span(hex(820, 32), 820 + i, i ? 820 : 0, "echo", "src/esc.cpp", iso(static_cast<int>(i), 0), 1.0,
+                 {{"s", values[i]}}, values[i])
+                .dump() +
+            "\n";
+  for (int d = 0; d < 36; ++d)  // deep(d=0) calls deep(d=1) ... deep(d=35)
+    text += span(hex(821, 32), 900 + d, d ? 900 + d - 1 : 0, "deep", "src/deep.cpp", iso(d, 0), 36.0 - d,
+                 {{"d", d}}, d)
+                .dump() +
+            "\n";
+  append(root / ".ai-agents/logging/traces" / kDay / "47-1.jsonl", text);
+  auto show = [&](const std::string& id, const std::string& columns = "120") {
+    auto result = agentlog::test::run_process({AGENTLOG_BINARY, "traces", "show", id, "--root", r}, "", {},
+                                              {{"COLUMNS", columns}});
+    REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+    return result.out;
+  };
+  const std::string quoted = show(hex(820, 32));
+  CHECK(quoted.find(R"(echo(s="back\\fifthword") -> "back\\fifthword"  src/esc.cpp:10)") !=
+        std::string::npos);
+  CHECK(quoted.find(R"(echo(s="real\ffeed") -> "real\ffeed"  src/esc.cpp:10)") != std::string::npos);
+  CHECK(quoted.find(R"(echo(s="a, b=2") -> "a, b=2"  src/esc.cpp:10)") != std::string::npos);
+  // At depth 34 the line was "deep(d=34) -> 34  src/deep.cp…": the file went first. With less room still,
+  // the start of its path goes, never the file's name.
+  for (const auto& [columns, file] :
+       {std::pair{"120", "  src/deep.cpp:10"}, std::pair{"60", "deep.cpp:10"}}) {
+    const std::string deep = show(hex(821, 32), columns);
+    std::size_t lines = 0;
+    for (std::size_t at = 0, nl; (nl = deep.find('\n', at)) != std::string::npos; at = nl + 1) {
+      const std::string l = deep.substr(at, nl - at);
+      if (l.find("deep(") == std::string::npos) continue;
+      ++lines;
+      CAPTURE(l);
+      CHECK(l.size() >= std::strlen(file));
+      CHECK(l.substr(l.size() - std::strlen(file)) == file);
+    }
+    CHECK(lines == 36);
+  }
 }

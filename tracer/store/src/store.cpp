@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -169,8 +170,10 @@ void exec(sqlite3* db, const char* sql) {
 
 // The layout of the index (PRAGMA user_version): an index of another layout is removed and rebuilt from the
 // span files. This one keeps no span JSON: a span row says where its line is (src, pos, len) in the span
-// files, the source of truth, and holds what queries filter and sort on as integers.
-constexpr int kLayout = 4;
+// files, the source of truth, and holds what queries filter and sort on as integers. Layout 5: the full
+// text holds the strings decoded (layout 4's held "first\nsecond" as the words first, nsecond), and lines
+// with a duration or time no span has are left out as corrupt; an index of layout 4 would stay stale.
+constexpr int kLayout = 5;
 
 // The journal mode is set by open(): WAL for the index in use, none while a reindex builds a new one.
 const char* kSchema = R"sql(
@@ -434,11 +437,13 @@ namespace {
 namespace od = simdjson::ondemand;
 constexpr std::size_t kPadding = simdjson::SIMDJSON_PADDING;
 
-// What the index reads of one span line. Strings are copies (reused from line to line); the raw JSON of
-// params, returnValue and error points into the line.
+// What the index reads of one span line. Strings are copies (reused from line to line). The text of params,
+// returnValue and error is what full-text search reads of them (see searchable_text): the raw JSON in the
+// line, or its strings decoded into the *_decoded copies.
 struct SpanFields {
   std::string trace, function, file;
-  std::string_view params, returned, error_json;  // empty when absent or null
+  std::string_view params, returned, error_text;  // empty when absent or null
+  std::string params_decoded, returned_decoded, error_decoded;
   std::int64_t start_ns = 0, duration_ns = 0;
   bool root = true, error = false;
 };
@@ -464,6 +469,85 @@ bool raw_json_of(od::value value, std::string_view& out) {
       while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.remove_suffix(1);
       return true;
   }
+}
+
+// Appends a string value as full-text search reads it: a terminal's escape sequences (colours: ESC [ 31 m)
+// become a space, so that "\u001b[31mred" holds the word "red", not "31mred".
+void append_words(std::string_view s, std::string& out) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\x1b') {
+      out += s[i];
+      continue;
+    }
+    out += ' ';
+    if (i + 1 >= s.size()) break;
+    const char kind = s[++i];
+    if (kind == '[') {  // CSI: parameter and intermediate bytes (0x20-0x3F), then a final byte (0x40-0x7E)
+      while (i + 1 < s.size() && s[i + 1] >= 0x20 && s[i + 1] <= 0x3F) ++i;
+      if (i + 1 < s.size() && s[i + 1] >= 0x40 && s[i + 1] <= 0x7E) ++i;
+    } else if (kind == ']') {  // OSC (a title, a link): up to BEL or ESC backslash
+      while (i + 1 < s.size() && s[i + 1] != '\a' && s[i + 1] != '\x1b') ++i;
+      if (i + 1 < s.size() && s[i + 1] == '\a') ++i;
+    }  // else a two-byte sequence: the byte after ESC is dropped with it
+  }
+  out += ' ';
+}
+
+// The keys and values of a JSON value, strings decoded, separated by spaces; false when it cannot be read.
+bool append_decoded(od::value value, std::string& out) {
+  od::json_type type;
+  if (value.type().get(type)) return false;
+  switch (type) {
+    case od::json_type::object: {
+      od::object o;
+      if (value.get_object().get(o)) return false;
+      for (auto field_result : o) {
+        od::field field;
+        std::string_view key;
+        if (std::move(field_result).get(field) || field.unescaped_key().get(key)) return false;
+        append_words(key, out);
+        if (!append_decoded(field.value(), out)) return false;
+      }
+      return true;
+    }
+    case od::json_type::array: {
+      od::array a;
+      if (value.get_array().get(a)) return false;
+      for (auto element : a) {
+        od::value v;
+        if (element.get(v) || !append_decoded(v, out)) return false;
+      }
+      return true;
+    }
+    case od::json_type::string: {
+      std::string_view v;
+      if (value.get_string().get(v)) return false;
+      append_words(v, out);
+      return true;
+    }
+    default: {
+      std::string_view token = value.raw_json_token();
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.remove_suffix(1);
+      out.append(token) += ' ';
+      return true;
+    }
+  }
+}
+
+// What full-text search reads of a value's raw JSON: its keys and values with the strings decoded, so that a
+// word after an escape is a word ("first\nsecond" holds "second", not "nsecond"). Without a backslash the
+// raw JSON is that text already as the tokenizer sees it (quotes, braces, colons and commas separate words),
+// and is taken as it is: no copy for almost every value.
+std::string_view searchable_text(std::string_view raw, std::string& decoded) {
+  if (raw.find('\\') == std::string_view::npos) return raw;
+  thread_local od::parser parser;
+  decoded.clear();
+  const simdjson::padded_string padded("[" + std::string(raw) + "]");
+  od::document doc;
+  od::value value;
+  if (parser.iterate(padded).get(doc) || doc.get_value().get(value) || !append_decoded(value, decoded))
+    return raw;  // (a value the line's parse skipped over unread, and malformed: its words as they are)
+  return decoded;
 }
 
 // The names in the line's params object, in the line's order (empty when it cannot be read).
@@ -492,10 +576,11 @@ bool read_span(od::parser& parser, std::string_view line, std::size_t capacity, 
   f.trace.clear();
   f.function.assign("?");
   f.file.clear();
-  f.params = f.returned = f.error_json = {};
+  f.params = f.returned = f.error_text = {};
   f.start_ns = f.duration_ns = 0;
   f.root = true;
   bool has_span = false, has_start = false, has_duration_ns = false;
+  std::optional<std::int64_t> duration_ms_ns;  // "duration" (ms), used without "durationNs"
   for (auto field_result : obj) {
     od::field field;
     std::string_view key;
@@ -525,69 +610,125 @@ bool read_span(od::parser& parser, std::string_view line, std::size_t capacity, 
       std::string_view v;
       if (value.get_string().get(v)) return false;
       const auto ns = iso_ns(v);
-      if (!ns) return false;
+      if (!ns || *ns < 0) return false;  // no span started before 1970
       f.start_ns = *ns;
       has_start = true;
     } else if (key == "durationNs") {
+      // A duration that is no whole number of ns from 0 up is no span's: a damaged or foreign line (a
+      // negative one made a trace of -5 ms, INT64_MAX one of -9223372036854 ms).
       std::int64_t v;
-      if (!value.get_int64().get(v)) {
-        f.duration_ns = v;
-        has_duration_ns = true;
-      }
+      if (value.get_int64().get(v) || v < 0) return false;
+      f.duration_ns = v;
+      has_duration_ns = true;
     } else if (key == "duration") {
       double v;
-      if (!has_duration_ns && !value.get_double().get(v)) f.duration_ns = static_cast<std::int64_t>(v * 1e6);
+      if (value.get_double().get(v) || !(v >= 0 && v < 9.2e12)) return false;
+      duration_ms_ns = static_cast<std::int64_t>(v * 1e6);
     } else if (key == "params") {
       if (!raw_json_of(value, f.params)) return false;
     } else if (key == "returnValue") {
       if (!raw_json_of(value, f.returned)) return false;
     } else if (key == "error") {
-      if (!raw_json_of(value, f.error_json)) return false;
+      if (!raw_json_of(value, f.error_text)) return false;
     }
   }
-  f.error = !f.error_json.empty();
-  return has_span && has_start && !f.trace.empty();
+  if (!has_duration_ns && duration_ms_ns) f.duration_ns = *duration_ms_ns;
+  // A span ends before 2262, the end of 64-bit nanoseconds (the trace's end would wrap to 1677).
+  std::int64_t end_ns;
+  if (__builtin_add_overflow(f.start_ns, f.duration_ns, &end_ns)) return false;
+  f.error = !f.error_text.empty();
+  if (!has_span || !has_start || f.trace.empty()) return false;
+  f.params = searchable_text(f.params, f.params_decoded);
+  f.returned = searchable_text(f.returned, f.returned_decoded);
+  f.error_text = searchable_text(f.error_text, f.error_decoded);
+  return true;
 }
 
 // What full-text search sees of a span: these pieces, each tokenised.
 template <class F>
 void for_each_piece(const SpanFields& f, F fn) {
   for (std::string_view piece :
-       {std::string_view(f.function), std::string_view(f.file), f.params, f.returned, f.error_json})
+       {std::string_view(f.function), std::string_view(f.file), f.params, f.returned, f.error_text})
     if (!piece.empty()) fn(piece);
 }
 
-// Tokens as FTS5's unicode61 tokenizer sees them: runs of ASCII letters and digits and of non-ASCII bytes;
-// ASCII folded to lower case.
-std::vector<std::string> tokens_of(std::string_view text) {
-  std::vector<std::string> out;
-  std::string token;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || u >= 0x80) {
-      token += static_cast<char>(std::tolower(u));
-    } else if (!token.empty()) {
-      out.push_back(std::move(token));
-      token.clear();
+// The words of a text as the full-text table reads them: FTS5's own unicode61 tokenizer (the table's, with
+// its default options), so that the spans the table finds and the span-by-span check below agree on every
+// text: case folded for every script (WÖRLD is wörld), diacritics removed (and so world), runs of letters
+// and digits only (punctuation, symbols and emoji separate words). ASCII text, almost all of it, is split
+// here by the tokenizer's own rule for ASCII (letters and digits, lower-cased), without a call per word.
+// One per connection; not thread-safe (as the connection).
+class Words {
+ public:
+  explicit Words(sqlite3* db) {
+    fts5_api* api = nullptr;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, nullptr) == SQLITE_OK) {
+      sqlite3_bind_pointer(st, 1, &api, "fts5_api_ptr", nullptr);
+      sqlite3_step(st);
     }
+    sqlite3_finalize(st);
+    void* user = nullptr;
+    if (!api || api->xFindTokenizer(api, "unicode61", &user, &tokenizer_) != SQLITE_OK ||
+        tokenizer_.xCreate(user, nullptr, 0, &instance_) != SQLITE_OK)
+      throw SqliteError(
+          SQLITE_ERROR,
+          "this SQLite has no FTS5 unicode61 tokenizer (link agentlog with an SQLite built with "
+          "FTS5)");
   }
-  if (!token.empty()) out.push_back(std::move(token));
-  return out;
-}
+  ~Words() { tokenizer_.xDelete(instance_); }
+  Words(const Words&) = delete;
+  Words& operator=(const Words&) = delete;
+
+  std::vector<std::string> of(std::string_view text) const {
+    std::vector<std::string> out;
+    if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+      std::string token;
+      for (char c : text) {
+        if (std::isalnum(static_cast<unsigned char>(c))) {
+          token += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        } else if (!token.empty()) {
+          out.push_back(std::move(token));
+          token.clear();
+        }
+      }
+      if (!token.empty()) out.push_back(std::move(token));
+      return out;
+    }
+    tokenizer_.xTokenize(instance_, &out, FTS5_TOKENIZE_DOCUMENT, text.data(), static_cast<int>(text.size()),
+                         [](void* ctx, int, const char* token, int n, int, int) {
+                           static_cast<std::vector<std::string>*>(ctx)->emplace_back(
+                               token, static_cast<std::size_t>(n));
+                           return SQLITE_OK;
+                         });
+    return out;
+  }
+
+ private:
+  fts5_tokenizer tokenizer_{};
+  Fts5Tokenizer* instance_ = nullptr;
+};
 
 // A search text: each whitespace-separated word is a phrase (its tokens in order) that must appear.
+// A word of no letters or digits (an emoji, "->") is in no full text: it is refused when it is all the text
+// (it listed every trace, or none), passed over among others.
 using Phrases = std::vector<std::vector<std::string>>;
-Phrases phrases_of(const std::string& query) {
+Phrases phrases_of(const std::string& query, const Words& words) {
   Phrases out;
   std::size_t i = 0;
   while (i < query.size()) {
     while (i < query.size() && std::isspace(static_cast<unsigned char>(query[i]))) ++i;
     std::size_t j = i;
     while (j < query.size() && !std::isspace(static_cast<unsigned char>(query[j]))) ++j;
-    if (auto tokens = tokens_of(std::string_view(query).substr(i, j - i)); !tokens.empty())
+    if (auto tokens = words.of(std::string_view(query).substr(i, j - i)); !tokens.empty())
       out.push_back(std::move(tokens));
     i = j;
   }
+  if (out.empty() && query.find_first_not_of(" \t\n\r\f\v") != std::string::npos)
+    throw StoreError("traces.bad_query",
+                     "Nothing in \"" + query +
+                         "\" can be searched: the full text holds words of letters and digits, and "
+                         "punctuation, symbols and emoji only separate them. Search for a word next to it");
   return out;
 }
 
@@ -599,9 +740,9 @@ std::string fts_phrase(const std::vector<std::string>& tokens) {
 }
 
 // Whether one span has every phrase, each within one of its pieces.
-bool has_every_phrase(const SpanFields& f, const Phrases& phrases) {
+bool has_every_phrase(const SpanFields& f, const Phrases& phrases, const Words& words) {
   std::vector<std::vector<std::string>> pieces;
-  for_each_piece(f, [&](std::string_view p) { pieces.push_back(tokens_of(p)); });
+  for_each_piece(f, [&](std::string_view p) { pieces.push_back(words.of(p)); });
   return std::all_of(phrases.begin(), phrases.end(), [&](const std::vector<std::string>& phrase) {
     return std::any_of(pieces.begin(), pieces.end(), [&](const std::vector<std::string>& tokens) {
       return std::search(tokens.begin(), tokens.end(), phrase.begin(), phrase.end()) != tokens.end();
@@ -804,6 +945,7 @@ struct TraceStore::Impl {
     std::string why;  // the converter's error and what to do
   };
   std::map<std::string, Damaged> damaged_binaries;
+  std::unique_ptr<Words> words;  // full-text search's tokenizer, of db
   std::chrono::steady_clock::time_point scanned_at, retained_at;
 
   Impl(fs::path d, int retention)
@@ -815,6 +957,7 @@ struct TraceStore::Impl {
   ~Impl() { close(); }
 
   void close() {
+    words.reset();
     stmts.clear();
     function_ids.clear();
     readers.clear();
@@ -1489,7 +1632,9 @@ json TraceStore::search(const SearchQuery& q) {
   if (q.since_ns) trace_cond += " AND t.start_ns >= " + std::to_string(*q.since_ns);
   if (q.until_ns) trace_cond += " AND t.start_ns <= " + std::to_string(*q.until_ns);
   if (q.errors_only) trace_cond += " AND t.error = 1";
-  const Phrases phrases = phrases_of(q.query);
+  if (!impl.words) impl.words = std::make_unique<Words>(impl.db);
+  const Words& words = *impl.words;
+  const Phrases phrases = phrases_of(q.query, words);
   for (std::size_t i = 0; i < phrases.size(); ++i)
     trace_cond += " AND t.tid IN (SELECT rowid >> " + std::to_string(kDocBits) +
                   " FROM trace_text WHERE trace_text MATCH ?" + std::to_string(i + 1) + ")";
@@ -1526,7 +1671,7 @@ json TraceStore::search(const SearchQuery& q) {
                                                       locs.begin() + static_cast<std::ptrdiff_t>(to)})) {
         if (found.size() == 5) break;
         if (verify &&
-            !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases)))
+            !(read_span(parser, line, line.capacity(), fields) && has_every_phrase(fields, phrases, words)))
           continue;
         if (json span = span_view(line); span.is_object()) found.push_back(std::move(span));
       }
@@ -1586,25 +1731,45 @@ json TraceStore::get_trace(const std::string& trace_id) {
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < spans.size(); ++i) index[spans[i]["spanId"].get<std::string>()] = i;
   std::vector<std::vector<std::size_t>> children(spans.size());
-  std::vector<std::size_t> roots;
+  std::vector<std::size_t> parent(spans.size(), spans.size()), roots;
   for (std::size_t i = 0; i < spans.size(); ++i) {
     const json& p = spans[i]["parentSpanId"];
     auto it = p.is_string() ? index.find(p.get<std::string>()) : index.end();
-    if (it == index.end())
+    if (it == index.end()) {
       roots.push_back(i);  // a root, or a child whose parent is in another process/file not seen
-    else
+    } else {
       children[it->second].push_back(i);
+      parent[i] = it->second;
+    }
   }
   json ordered = json::array();
-  std::vector<std::size_t> stack(roots.rbegin(), roots.rend());
-  while (!stack.empty()) {
-    std::size_t i = stack.back();
-    stack.pop_back();
-    json ids = json::array();
-    for (std::size_t c : children[i]) ids.push_back(spans[c]["spanId"]);
-    spans[i]["children"] = std::move(ids);
-    ordered.push_back(std::move(spans[i]));
-    for (auto c = children[i].rbegin(); c != children[i].rend(); ++c) stack.push_back(*c);
+  std::vector<bool> listed(spans.size());
+  auto list_tree = [&](std::size_t root) {
+    std::vector<std::size_t> stack{root};
+    while (!stack.empty()) {
+      std::size_t i = stack.back();
+      stack.pop_back();
+      listed[i] = true;
+      json ids = json::array();
+      for (std::size_t c : children[i]) ids.push_back(spans[c]["spanId"]);
+      spans[i]["children"] = std::move(ids);
+      ordered.push_back(std::move(spans[i]));
+      for (auto c = children[i].rbegin(); c != children[i].rend(); ++c) stack.push_back(*c);
+    }
+  };
+  for (std::size_t r : roots) list_tree(r);
+  // Spans no root leads to: up their parents is a cycle (a span its own parent, two each other's), which
+  // only a damaged or foreign file holds. The cycle is cut above the span where the walk up meets it again,
+  // and that span shown as a root with all below it, as a span whose parent is missing is: search counted
+  // these spans, and show listed none of them.
+  std::vector<std::size_t> walked_from(spans.size(), spans.size());
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (listed[i]) continue;
+    std::size_t x = i;
+    for (; walked_from[x] != i; x = parent[x]) walked_from[x] = i;
+    auto& siblings = children[parent[x]];
+    siblings.erase(std::find(siblings.begin(), siblings.end(), x));
+    list_tree(x);
   }
   return flag_busy({{"traceId", trace_id},
                     {"rootFunction", summary["rootFunction"]},
