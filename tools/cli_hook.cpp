@@ -179,10 +179,15 @@ bool path_protected(std::string w, const fs::path& cwd) {
     w = (cwd / w).string();
     if (covers_protected(w) || claude_settings(w) || witness_store(w)) return true;
   }
-  if (w.empty() || w[0] != '/') return false;
-  const bool through_link = w.find("/../") != std::string::npos || w.ends_with("/..");
+  if (w.empty() || w[0] != '/' || unknown_value(w)) return false;
+  // Through a link on the way (`src/logs/audit` with src/logs -> .ai-agents/logging, `link/../config`): where
+  // the path leads on disk now. A few system calls per word, so a budget per hook run (a line of thousands of
+  // paths is no agent's).
+  static int budget = 4096;
+  if (--budget < 0) return false;
   std::error_code ec;
-  return through_link && covers_protected(fs::weakly_canonical(w, ec).string());  // link/../config
+  const std::string real = fs::weakly_canonical(w, ec).string();
+  return !ec && (covers_protected(real) || claude_settings(real) || witness_store(real));
 }
 
 // A word names a protected file or a folder holding one: as a path, or as the value of an option
@@ -307,7 +312,8 @@ std::string cleans_project(const ShellLine& line, int depth = 0) {
     return p.empty() || p == "." || p.find("..") != std::string::npos ||
            fnmatch(p.c_str(), ".ai-agents", 0) == 0 || covers_protected(p) || in_tree(p, fs::path());
   };
-  for (const auto& cmd : line.commands) {
+  for (std::size_t c = 0; c < line.commands.size(); ++c) {
+    const ShellCommand& cmd = line.commands[c];
     const auto& w = cmd.words;
     if (depth < 4) {  // (a message's or a note's text is not code: only what a shell is given)
       std::vector<std::string> code = cmd.substitutions;
@@ -317,6 +323,13 @@ std::string cleans_project(const ShellLine& line, int depth = 0) {
         code.insert(code.end(), cmd.inputs.begin(), cmd.inputs.end());
         std::copy_if(w.begin(), w.end(), std::back_inserter(code),
                      [](const std::string& x) { return x.find_first_of(" \t\n;&|") != std::string::npos; });
+        if (cmd.piped && c > 0) {  // `echo 'git clean -fdx' | bash`: what the command before prints
+          const ShellCommand& before = line.commands[c - 1];
+          std::string printed;
+          for (std::size_t k = 1; k < before.words.size(); ++k) printed += before.words[k] + "\n";
+          code.push_back(printed);
+          code.insert(code.end(), before.inputs.begin(), before.inputs.end());
+        }
       }
       for (const auto& text : code)
         if (std::string why = cleans_project(parse_shell(text), depth + 1); !why.empty()) return why;

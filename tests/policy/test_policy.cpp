@@ -705,7 +705,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "for f in .ai-agents/logging/config/.env.*; do echo x > \"$f\"; done",
       "for d in .ai-agents/logging/audit; do :; done; rm -rf \"$d\"",
       "for d in .ai-agents/logging/audit; do :; done; echo $(rm -rf \"$d\")",
-      "while read -r l; do rm -rf \"$l\"; done <<< .ai-agents/logging/audit"};
+      "while read -r l; do rm -rf \"$l\"; done <<< .ai-agents/logging/audit",
+      // Through links already on disk (src/logs -> .ai-agents/logging), and code piped into a shell.
+      "rm -rf src/logs/audit", "echo x > src/logs/config/.env.tracing", "cd src/logs && rm -rf approvals",
+      "mv src/logs/config /tmp/c", "echo 'git clean -fdx' | bash", "printf 'git stash -u\\n' | sh",
+      "cat <<'EOF' | bash\ngit clean -fdxq\nEOF"};
   for (const auto& cmd : blocked) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -781,7 +785,8 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "(cd .ai-agents/logging && ls) && rm -rf config",
       // Loops that only read.
       "for f in .ai-agents/logging/config/.env.*; do echo \"== $f\"; cat \"$f\"; done",
-      "while read -r line; do echo \"$line\"; done < " + env};
+      "while read -r line; do echo \"$line\"; done < " + env, "rm -rf src/logs/traces/2026-01-01",
+      "echo 'git status' | bash", "echo 'git clean -fdx' > notes.txt"};
   for (const auto& cmd : pass) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
