@@ -27,7 +27,8 @@ void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new =
 bool stdout_is_tty();
 
 // True when this runs in the AI agent's shell: Claude Code sets CLAUDECODE=1 in the environment of the
-// commands its Bash tool runs. What is the human's there (approving) is refused, and what changes tracing
+// commands its Bash tool runs (looked for here, and in the environments the parent processes and the session
+// leader started with). What is the human's there (approving) is refused, and what changes tracing
 // (instrument, uninstrument) passes the policy the agent's MCP calls pass.
 bool in_agent_shell();
 

@@ -2,7 +2,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "logger/env_file.hpp"
 #include "policy/memory.hpp"
@@ -32,9 +35,43 @@ void add_common_options(CLI::App* sub, CliCommon& common, bool root_may_be_new) 
 
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
 
+namespace {
+
+// Whether the environment process `pid` started with holds CLAUDECODE (/proc/PID/environ: what it was given,
+// whatever it changed since).
+bool started_in_agent_shell(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  const std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return env.starts_with("CLAUDECODE=") || env.find(std::string("\0CLAUDECODE=", 12)) != std::string::npos;
+}
+
+// The parent of process `pid`, from /proc/PID/stat (the field after the state, past the name in parentheses,
+// which may hold anything); 0 when it cannot be read.
+pid_t parent_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t end = stat.rfind(')');
+  if (end == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(end + 1));
+  char state = 0;
+  pid_t parent = 0;
+  rest >> state >> parent;
+  return parent;
+}
+
+}  // namespace
+
 bool in_agent_shell() {
   // Set at all: `CLAUDECODE= agentlog ...` is the agent's shell still (the human's terminal has none).
-  return std::getenv("CLAUDECODE") != nullptr;
+  if (std::getenv("CLAUDECODE") != nullptr) return true;
+  // Taken out on the way (`env -u CLAUDECODE agentlog ...`, a script that clears its environment): the shell
+  // Claude Code started still has it, as does the session it leads. Only a process that leaves both its
+  // parents and its session (setsid -f) escapes this; the hook refuses `approvals approve` in any command.
+  pid_t pid = ::getppid();
+  for (int hops = 0; pid > 1 && hops < 64; ++hops, pid = parent_of(pid))
+    if (started_in_agent_shell(pid)) return true;
+  const pid_t session = ::getsid(0);
+  return session > 1 && started_in_agent_shell(session);
 }
 
 std::string printable(std::string_view text) {

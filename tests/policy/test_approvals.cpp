@@ -320,6 +320,17 @@ TEST_CASE(
   // CLAUDECODE set but empty (`CLAUDECODE= agentlog approvals approve ...`) is the agent's shell still.
   CHECK(agentlog_in({{"CLAUDECODE", ""}}, root, {"approvals", "approve", id}).exit_code == 1);
   CHECK(json::parse(approvals(root, {"list", "--json"}).out)[0]["status"] == "pending");
+  // Taken out of the environment on the way (Claude Code's shell runs the command and more after it, so the
+  // shell stays its parent): the shell still started with it.
+  for (const char* clear : {"env -u CLAUDECODE", "env -i PATH=/usr/bin:/bin"}) {
+    auto r = agentlog::test::run_process(
+        {"/bin/sh", "-c", std::string(clear) + " \"$0\" approvals approve \"$1\" --root \"$2\"; exit $?",
+         AGENTLOG_BINARY, id, root.path().string()},
+        "", {}, {{"CLAUDECODE", "1"}});
+    CHECK_MESSAGE(r.exit_code == 1, clear);
+    CHECK_MESSAGE(r.err.find("approvals are the human's") != std::string::npos, clear, ": ", r.err);
+  }
+  CHECK(json::parse(approvals(root, {"list", "--json"}).out)[0]["status"] == "pending");
 
   // $USER and $LOGNAME are the caller's to set; the decision is the real user's.
   const passwd* pw = ::getpwuid(::getuid());
