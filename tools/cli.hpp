@@ -42,7 +42,8 @@ void print_json(const nlohmann::json& value);
 // An action a command recorded in the audit log (`written`, as AuditLog::append returned it), also into
 // OpenMemory: the embedded store indexes it from the audit log; for a server it goes to the outbox and is
 // sent now (2 s at most; a server that is down gets it later from the outbox). Never throws: says on stderr,
-// prefixed with `who`, when the record could not be kept.
+// prefixed with `who`, when the record could not be kept. The audit witness (policy::update_witness) takes
+// the log's new head.
 void remember_action(const ProjectLayout& layout, const nlohmann::json& written, const std::string& who);
 
 // Each adds its subcommands to the app. Exit codes: 0 ok, 1 failure/verify mismatch, 2 usage.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "logger/env_file.hpp"
+#include "policy/audit.hpp"
 #include "policy/memory.hpp"
 #include "tools/cli.hpp"
 
@@ -107,6 +108,9 @@ void print_json(const nlohmann::json& value) {
 }
 
 void remember_action(const ProjectLayout& layout, const nlohmann::json& written, const std::string& who) {
+  // The witness follows every record the hooks and the CLI write (a log restored from a backup is then
+  // shorter than, or other than, what it saw), not only serve's.
+  policy::update_witness(layout.root, policy::AuditLog(layout.audit_dir()));
   try {
     auto config =
         policy::MemoryConfig::from_env(EnvSettings::load(layout.env_logging(), logging_env_keys()), layout);

@@ -458,7 +458,7 @@ void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
                     {"records", head.count},
                     {"lastHash", head.last_hash},
                     {"time", iso8601_now_ms()}};
-    write_file_atomic(*path, j.dump() + "\n", 0600);
+    write_file_atomic(*path, j.dump() + "\n", 0600, /*durable=*/false);  // (lost in a power cut: only older)
   } catch (const std::exception&) {  // a witness that cannot be written is no reason to stop
   }
 }

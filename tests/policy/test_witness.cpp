@@ -160,3 +160,31 @@ TEST_CASE(
   CHECK(hook("Write", {{"file_path", (home / ".local/state/other/x.json").string()}, {"content", "{}"}})
             .exit_code == 0);
 }
+
+TEST_CASE(
+    "the records the hooks write move the witness: an audit log restored from an older backup is seen") {
+  TempDir dir, backup;
+  Project p(dir.path());
+  REQUIRE(p.run({"init"}).exit_code == 0);
+  REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
+  const fs::path audit = p.root / ".ai-agents/logging/audit";
+  fs::copy(audit, backup / "audit", fs::copy_options::recursive);
+  for (const char* command : {"ls", "make"}) {
+    const json input = {{"session_id", "s-1"},
+                        {"cwd", p.root.string()},
+                        {"hook_event_name", "PostToolUse"},
+                        {"tool_name", "Bash"},
+                        {"tool_input", {{"command", command}}},
+                        {"tool_response", "done"}};
+    REQUIRE(agentlog::test::run_process({AGENTLOG_BINARY, "hook", "post-tool-use"}, input.dump(), p.root,
+                                        {{"XDG_STATE_HOME", p.state.path().string()}})
+                .exit_code == 0);
+  }
+  REQUIRE(records_of(p.root).size() == 5);
+  fs::remove_all(audit);
+  fs::copy(backup / "audit", audit, fs::copy_options::recursive);
+  auto restored = p.run({"audit", "verify"});
+  CHECK(restored.exit_code == 1);
+  CHECK(restored.out.find("the audit log had 5 records") != std::string::npos);
+  CHECK(restored.out.find("it has 3: records were removed from its end") != std::string::npos);
+}
