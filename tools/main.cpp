@@ -1,9 +1,13 @@
 // agentlog: the MCP server and the human's command line.
+#include <csignal>
 #include <iostream>
 
 #include "tools/cli.hpp"
 
 int main(int argc, char** argv) {
+  // Past a file size limit (ulimit -f) a write fails with EFBIG, which each writer reports and takes back,
+  // instead of SIGXFSZ ending the server between two calls with a torn line.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"agentlog: logging, runtime tracing and accountability for AI coding agents"};
   app.require_subcommand(1);
   app.set_version_flag("--version", AGENTLOG_VERSION);

@@ -229,12 +229,20 @@ std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::
       text.pop_back();
       lines += text + (text.size() > 1 ? "," : "") + "\"hash\":\"" + head.last_hash + "\"}\n";
     }
+    // A batch is written whole or not at all: a write cut short (disk full, a file size limit) is taken back,
+    // so that the log never ends in a torn record, which verify could not tell from an edit.
+    auto take_back = [&](const std::string& what) {
+      const std::string why = std::strerror(errno);
+      if (::ftruncate(fd, st.st_size) != 0)
+        throw std::runtime_error(what + ": " + why + "; and the part written could not be taken back (" +
+                                 std::strerror(errno) + "): agentlog audit verify will point at it");
+      throw std::runtime_error(what + ": " + why + "; nothing of it was kept");
+    };
     std::size_t done = 0;
     while (done < lines.size()) {
       ssize_t n = ::write(fd, lines.data() + done, lines.size() - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw std::runtime_error("cannot write the audit log: " + std::string(std::strerror(errno)));
+      if (n <= 0) take_back("cannot write the audit log");
       done += static_cast<std::size_t>(n);
     }
     json h = {{"count", head.count},
@@ -244,7 +252,7 @@ std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::
     text.resize(255, ' ');  // fixed width: a shorter head never leaves old bytes behind
     text += '\n';
     if (::pwrite(files.head, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
-      throw std::runtime_error("cannot write " + log.head_path().string() + ": " + std::strerror(errno));
+      take_back("cannot write " + log.head_path().string());
     head.size = static_cast<std::int64_t>(st.st_size + done);
     files.written = head;
   } catch (...) {
