@@ -141,6 +141,11 @@ std::string git_top_level(const fs::path& folder) {
   return std::string(1, kUnknown);
 }
 
+// Whether the line makes a repository (`git init`) before a command that asks for the repository's folder:
+// that folder is then not the one on disk now (`cd .ai-agents/logging && git init && cd "$(git rev-parse
+// --show-toplevel)"`). Set by plain_read as it reads the line's commands in order.
+bool line_runs_git_init = false;
+
 // A word as a path: `$PWD`, `$HOME`, `$CLAUDE_PROJECT_DIR`, the repository's folder and a leading `~`
 // replaced by their values (`$PWD` is the folder the command runs in; `$OLDPWD` is not known).
 std::string expanded(std::string w, const fs::path& cwd) {
@@ -155,13 +160,16 @@ std::string expanded(std::string w, const fs::path& cwd) {
   for (const auto& [name, value] : vars)
     for (std::size_t at; (at = w.find(name)) != std::string::npos;) w.replace(at, std::strlen(name), value);
   if (w.find(kGitTopLevel) != std::string::npos) {
-    const std::string top = known ? git_top_level(cwd) : std::string(1, kUnknown);
+    const std::string top = known && !line_runs_git_init ? git_top_level(cwd) : std::string(1, kUnknown);
     for (std::size_t at; (at = w.find(kGitTopLevel)) != std::string::npos;)
       w.replace(at, std::strlen(kGitTopLevel), top);
   }
   if (w.starts_with("~/") && home) w = home + w.substr(1);
   return w;
 }
+
+// Set when a line names more paths than the hook looks up on disk: it is blocked for that, and says so.
+bool g_lookups_ran_out = false;
 
 // A path names a protected file or a folder holding one: as written, and relative to the folder the command
 // runs in (the agent's shell keeps the folder it went into). In a folder the hook cannot know, `config`,
@@ -184,7 +192,10 @@ bool path_protected(std::string w, const fs::path& cwd) {
   // the path leads on disk now. A few system calls per word, so a budget per hook run (a line of thousands of
   // paths is no agent's).
   static int budget = 4096;
-  if (--budget < 0) return false;
+  if (--budget < 0) {  // (fails closed: where the words lead is not known)
+    g_lookups_ran_out = true;
+    return true;
+  }
   std::error_code ec;
   const std::string real = fs::weakly_canonical(w, ec).string();
   return !ec && (covers_protected(real) || claude_settings(real) || witness_store(real));
@@ -229,8 +240,24 @@ bool holds_tree(const fs::path& folder) {
   return static_cast<bool>(ec);
 }
 
-// Whether the folders find starts from may hold a .ai-agents tree: `.`, the project or a folder above it, a
+// Whether a folder a command starts from may hold a .ai-agents tree: `.`, the project or a folder above it, a
 // folder in the tree, one the hook cannot know; not `src` or `build` when none lies below them.
+bool start_reaches_tree(const std::string& start, const fs::path& cwd) {
+  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
+  auto above = [](const fs::path& folder, const fs::path& inner) {
+    const fs::path rel = inner.lexically_relative(folder);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  std::string p = expanded(start == "~+" || start.starts_with("~+/") ? "$PWD" + start.substr(2) : start, cwd);
+  if (p.find(kUnknown) != std::string::npos || p.find_first_of("*?[") != std::string::npos ||
+      in_tree(p, fs::path()))
+    return true;
+  if (p.empty() || (p[0] != '/' && (cwd.empty() || cwd == kElsewhere))) return true;
+  const fs::path folder = (p[0] == '/' ? fs::path(p) : cwd / p).lexically_normal();
+  return above(folder, cwd) || (project && *project && above(folder, project)) || holds_tree(folder);
+}
+
+// Whether the folders find starts from may hold a .ai-agents tree (start_reaches_tree).
 bool find_reaches_tree(const std::vector<std::string>& words, const fs::path& cwd) {
   if (std::any_of(words.begin(), words.end(),
                   [](const std::string& w) { return w == "-L" || w == "-follow"; }))
@@ -247,32 +274,19 @@ bool find_reaches_tree(const std::vector<std::string>& words, const fs::path& cw
     starts.push_back(w);
   }
   if (starts.empty()) starts.emplace_back(".");
-  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
-  auto above = [](const fs::path& folder, const fs::path& inner) {
-    const fs::path rel = inner.lexically_relative(folder);
-    return !rel.empty() && *rel.begin() != "..";
-  };
-  for (const auto& start : starts) {
-    std::string p = expanded(start, cwd);
-    if (p.find(kUnknown) != std::string::npos || p.find_first_of("*?[") != std::string::npos ||
-        in_tree(p, fs::path()))
-      return true;
-    if (p.empty() || (p[0] != '/' && (cwd.empty() || cwd == kElsewhere))) return true;
-    const fs::path folder = (p[0] == '/' ? fs::path(p) : cwd / p).lexically_normal();
-    if (above(folder, cwd) || (project && *project && above(folder, project)) || holds_tree(folder))
-      return true;
-  }
-  return false;
+  return std::any_of(starts.begin(), starts.end(),
+                     [&](const std::string& start) { return start_reaches_tree(start, cwd); });
 }
 
 // find's patterns (-name, -path and the like) that can match a protected file or folder: find then names it
 // as surely as a path would (`find . -name '*.tracing' -delete`), when it starts where it can find one.
 bool find_matches_protected(const std::vector<std::string>& words, const fs::path& cwd) {
-  static const char* const names[] = {".env.tracing", ".env.logging", "actions.jsonl", "head.json",
-                                      "config",       "audit",        "approvals",     ".ai-agents"};
-  static const char* const paths[] = {"./.ai-agents/logging/config/.env.tracing",
-                                      "./.ai-agents/logging/audit/actions.jsonl",
-                                      "./.ai-agents/logging/approvals", "./.ai-agents"};
+  static const char* const names[] = {
+      ".env.tracing", ".env.logging", "actions.jsonl",     "head.json",     "config",  "audit",
+      "approvals",    ".ai-agents",   "apr-00000001.json", "settings.json", "logging", ".claude"};
+  static const char* const paths[] = {
+      "./.ai-agents/logging/config/.env.tracing", "./.ai-agents/logging/audit/actions.jsonl",
+      "./.ai-agents/logging/approvals/apr-00000001.json", "./.claude/settings.json", "./.ai-agents"};
   bool matches = false;
   for (std::size_t k = 0; k + 1 < words.size() && !matches; ++k) {
     const std::string& option = words[k];
@@ -288,11 +302,191 @@ bool find_matches_protected(const std::vector<std::string>& words, const fs::pat
   return matches && find_reaches_tree(words, cwd);
 }
 
+// Whether find leaves the .ai-agents tree out of what it finds: `-path ./.ai-agents -prune -o ...`, `-name
+// .ai-agents -prune -o ...`, `-not -path './.ai-agents/*'`, or tests that only its name patterns pass
+// (`-name '*.cpp'`) and that no `-o` or `!` turns around.
+bool find_leaves_tree_out(const std::vector<std::string>& words) {
+  auto path_test = [](const std::string& w) {
+    return w == "-path" || w == "-ipath" || w == "-wholename" || w == "-iwholename";
+  };
+  auto names_tree = [&](const std::string& test, const std::string& pattern, const char* inside) {
+    const int flags = test.starts_with("-i") ? FNM_CASEFOLD : 0;
+    if (test == "-name" || test == "-iname") return fnmatch(pattern.c_str(), ".ai-agents", flags) == 0;
+    if (!path_test(test)) return false;
+    for (const char* start : {".", ""}) {  // (`find .` prints ./.ai-agents; `find` with no start too)
+      const std::string tree = std::string(start) + (*start ? "/" : "") + ".ai-agents" + inside;
+      if (fnmatch(pattern.c_str(), tree.c_str(), flags) == 0) return true;
+    }
+    return false;
+  };
+  bool turned = false, restricted = false;
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    if (k + 3 < words.size() && words[k + 2] == "-prune" && (words[k + 3] == "-o" || words[k + 3] == "-or") &&
+        names_tree(w, words[k + 1], ""))
+      return true;
+    if ((w == "!" || w == "-not") && k + 2 < words.size() &&
+        names_tree(words[k + 1], words[k + 2], "/logging/audit/actions.jsonl") &&
+        names_tree(words[k + 1], words[k + 2], "/logging/config/.env.tracing"))
+      return true;
+    if (w == "-o" || w == "-or" || w == "!" || w == "-not" || w == ",") turned = true;
+    if ((w == "-name" || w == "-iname" || path_test(w)) && k + 1 < words.size()) restricted = true;
+  }
+  return restricted && !turned && !find_matches_protected(words, {});
+}
+
+// Whether grep -r leaves the tree out: `--exclude-dir=.ai-agents` (or a pattern matching it, `.*`).
+bool grep_leaves_tree_out(const std::vector<std::string>& words) {
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    std::string pattern;
+    if (words[k].starts_with("--exclude-dir=")) pattern = words[k].substr(14);
+    if (words[k] == "--exclude-dir" && k + 1 < words.size()) pattern = words[k + 1];
+    if (!pattern.empty() && fnmatch(pattern.c_str(), ".ai-agents", 0) == 0) return true;
+  }
+  return false;
+}
+
+// Whether a command goes through the folders below where it starts, the .ai-agents tree too, listing what it
+// finds or changing it: grep -r (its file names; the audit log holds every command's text, so any word the
+// agent searched for is in it), rg --hidden, find without a prune of the tree, ls -R, `git ls-files -o` (it
+// lists ignored files), chmod/chown/chgrp/setfacl -R. What it lists piped into xargs, or as the words of
+// `$(...)`, reaches the protected files as surely as their names would. Empty, or how to leave the tree out.
+std::string lists_tree(const std::string& name, const std::vector<std::string>& words, const fs::path& cwd) {
+  auto starts_reach = [&](std::size_t skip_first) {  // the operands past the first `skip_first`, or `.`
+    std::vector<std::string> starts;
+    bool options = true;
+    for (std::size_t k = 1; k < words.size(); ++k) {
+      const std::string& w = words[k];
+      if (options && w == "--") {
+        options = false;
+      } else if (options && w.size() > 1 && w[0] == '-') {
+        if (w.size() == 2 && std::strchr("efABCmdDt", w[1]) && k + 1 < words.size()) ++k;  // its value
+      } else if (skip_first > 0) {
+        --skip_first;
+      } else {
+        starts.push_back(w);
+      }
+    }
+    if (starts.empty()) starts.emplace_back(".");
+    return std::any_of(starts.begin(), starts.end(),
+                       [&](const std::string& s) { return start_reaches_tree(s, cwd); });
+  };
+  auto short_flag = [&](char f) {
+    return std::any_of(words.begin() + 1, words.end(), [&](const std::string& w) {
+      return w.size() > 1 && w[0] == '-' && w[1] != '-' && w.find(f) != std::string::npos;
+    });
+  };
+  auto has = [&](const char* option) { return std::find(words.begin(), words.end(), option) != words.end(); };
+  if (name == "grep" || name == "egrep" || name == "fgrep") {
+    const bool recursive = short_flag('r') || short_flag('R') || has("--recursive") ||
+                           has("--dereference-recursive") || has("--directories=recurse");
+    const bool pattern_given = short_flag('e') || short_flag('f') ||
+                               std::any_of(words.begin(), words.end(), [](const std::string& w) {
+                                 return w.starts_with("--regexp") || w.starts_with("--file");
+                               });
+    if (recursive && !grep_leaves_tree_out(words) && starts_reach(pattern_given ? 0 : 1))
+      return "grep -r goes through the .ai-agents tree too (the audit log holds every command's text, so it "
+             "matches any word searched for): leave it out with --exclude-dir=.ai-agents, or use git grep "
+             "-l, "
+             "which leaves out what .gitignore keeps out";
+  } else if (name == "rg") {
+    const bool hidden = has("--hidden") || has("--unrestricted") || short_flag('.') ||
+                        std::any_of(words.begin(), words.end(), [](const std::string& w) {
+                          return w.starts_with("-") && w.find("uu") != std::string::npos;
+                        });
+    if (hidden &&
+        !std::any_of(words.begin(), words.end(),
+                     [](const std::string& w) { return w.find("!.ai-agents") != std::string::npos; }) &&
+        starts_reach(has("--files") ? 0 : 1))
+      return "rg --hidden goes through the .ai-agents tree too: leave it out with -g '!.ai-agents', or use "
+             "git grep -l";
+  } else if (name == "find") {
+    if (find_reaches_tree(words, cwd) && !find_leaves_tree_out(words))
+      return "find starting here goes through the .ai-agents tree too: leave it out with "
+             "find . -path ./.ai-agents -prune -o ... -print (or name what to find: -name '*.cpp')";
+  } else if (name == "ls") {
+    if ((short_flag('R') || has("--recursive")) && (short_flag('a') || short_flag('A')) && starts_reach(0))
+      return "ls -R goes through the .ai-agents tree too: list the folders you mean";
+  } else if (name == "git") {
+    const GitCall call = git_call(words, 0);
+    if (call.subcommand < words.size()) {
+      const std::string& sub = words[call.subcommand];
+      const bool others = short_flag('o') || has("--others"),
+                 ignored = short_flag('i') || has("--ignored") || !has("--exclude-standard");
+      if ((sub == "ls-files" && others && ignored) || (sub == "grep" && has("--no-index")))
+        return "git " + sub +
+               " lists what .gitignore keeps out, the .ai-agents tree too: use git ls-files -o "
+               "--exclude-standard, or git grep -l";
+    }
+  } else if (name == "chmod" || name == "chown" || name == "chgrp" || name == "setfacl") {
+    if ((short_flag('R') || has("--recursive")) && starts_reach(0))
+      return name +
+             " -R from here changes the .ai-agents tree too (the .env files and the audit log are "
+             "kept 600): name the folders you mean (" +
+             name +
+             " -R ... src/), or use find . -path "
+             "./.ai-agents -prune -o -type f -exec " +
+             name + " ... {} +";
+  }
+  return "";
+}
+
 // Why a git command would take the untracked .ai-agents tree away (the audit log and the human's .env files
 // with it, and `serve` would then make permissive defaults), or empty: `git clean -f` without `-e
 // .ai-agents`, `git stash -u|-a` without paths that leave the tree out; also in the code the line runs
 // (`bash -c '...'`, `$(...)`, a here-doc).
-std::string cleans_project(const ShellLine& line, int depth = 0) {
+// Whether a pathspec of `git clean`, run in `cwd`, can reach the protected files: the project or a folder
+// above the tree (`.`, `:/`), the tree, a glob that matches into it (`*.json`: git's `*` matches `/` too);
+// not `build/` nor `.ai-agents/logging/traces`. What the hook cannot place (a variable, `..`, `:(magic)`)
+// can.
+bool clean_pathspec_reaches(const std::string& spec, const fs::path& cwd) {
+  if (spec.empty() || spec.starts_with(":") || spec.find("..") != std::string::npos ||
+      spec.find(kUnknown) != std::string::npos || cwd.empty() || cwd == kElsewhere)
+    return true;
+  const std::string e = expanded(spec, cwd);
+  const fs::path path = (e.starts_with('/') ? fs::path(e) : cwd / e).lexically_normal();
+  if (in_tree(path.string(), {}))
+    return covers_protected(path.string()) || path.filename() == "logging" ||
+           e.find_first_of("*?[") != std::string::npos;
+  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
+  const fs::path root = project && *project ? fs::path(project) : fs::path(git_top_level(cwd));
+  if (root.string().find(kUnknown) != std::string::npos) return true;
+  const fs::path tree = (root / ".ai-agents").lexically_normal();
+  auto holds = [](const fs::path& folder, const fs::path& inner) {  // folder is inner or above it
+    const fs::path rel = inner.lexically_relative(folder);
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  const std::string text = path.string();
+  const std::size_t glob = text.find_first_of("*?[");
+  if (glob == std::string::npos) return holds(path, tree);
+  const fs::path literal = fs::path(text.substr(0, text.rfind('/', glob) + 1)).lexically_normal();
+  if (!holds(literal, tree)) return false;
+  for (const char* file : {"", "/logging", "/logging/config/.env.tracing", "/logging/audit/actions.jsonl",
+                           "/logging/audit/head.json", "/logging/approvals/apr-00000001.json"})
+    if (fnmatch(text.c_str(), (tree.string() + file).c_str(), 0) == 0) return true;
+  return false;
+}
+
+// Whether a `git clean` exclusion pathspec (`:!.ai-agents`, `:^X`, `:(exclude)X`) keeps the whole tree out.
+bool clean_pathspec_keeps_tree(const std::string& spec, const fs::path& cwd) {
+  std::string p;
+  if (spec.starts_with(":!") || spec.starts_with(":^"))
+    p = spec.substr(2);
+  else if (spec.starts_with(":(") && spec.find(')') != std::string::npos &&
+           spec.substr(0, spec.find(')')).find("exclude") != std::string::npos)
+    p = spec.substr(spec.find(')') + 1);
+  if (p.empty() || p.find(kUnknown) != std::string::npos || cwd.empty() || cwd == kElsewhere) return false;
+  const char* project = std::getenv("CLAUDE_PROJECT_DIR");
+  const fs::path root = project && *project ? fs::path(project) : fs::path(git_top_level(cwd));
+  const std::string e = expanded(p, cwd);
+  const fs::path path = (e.starts_with('/') ? fs::path(e) : cwd / e).lexically_normal();
+  const fs::path logging = (root / ".ai-agents/logging").lexically_normal();
+  const fs::path rel = logging.lexically_relative(path);
+  return (!rel.empty() && *rel.begin() != "..") ||
+         fnmatch(path.string().c_str(), (root / ".ai-agents").lexically_normal().c_str(), 0) == 0;
+}
+
+std::string cleans_project(const ShellLine& line, const fs::path& cwd, int depth = 0) {
   // A pattern of `git clean -e` that keeps the whole tree (`-e .ai-agents/logging/traces` keeps one folder).
   auto keeps_tree = [](std::string p) {
     if (p.starts_with("!")) return false;
@@ -312,9 +506,12 @@ std::string cleans_project(const ShellLine& line, int depth = 0) {
     return p.empty() || p == "." || p.find("..") != std::string::npos ||
            fnmatch(p.c_str(), ".ai-agents", 0) == 0 || covers_protected(p) || in_tree(p, fs::path());
   };
+  bool moved = false;  // a cd earlier in the line: where the pathspecs lead, the hook does not follow here
   for (std::size_t c = 0; c < line.commands.size(); ++c) {
     const ShellCommand& cmd = line.commands[c];
     const auto& w = cmd.words;
+    if (std::any_of(w.begin(), w.end(), [](const std::string& x) { return x == "cd" || x == "pushd"; }))
+      moved = true;
     if (depth < 4) {  // (a message's or a note's text is not code: only what a shell is given)
       std::vector<std::string> code = cmd.substitutions;
       if (std::any_of(w.begin(), w.end(), [](const std::string& x) {
@@ -331,8 +528,20 @@ std::string cleans_project(const ShellLine& line, int depth = 0) {
           code.insert(code.end(), before.inputs.begin(), before.inputs.end());
         }
       }
+      // A git alias defined or given (`git config alias.nuke 'clean -fdx'`, `git -c alias.x='!...'`): its
+      // value is a git command, or with `!` a shell's.
+      for (std::size_t k = 0; k < w.size(); ++k) {
+        std::string value;
+        if (w[k].starts_with("alias.") && w[k].find('=') != std::string::npos)
+          value = w[k].substr(w[k].find('=') + 1);
+        else if (w[k].starts_with("alias.") && k + 1 < w.size())
+          value = w[k + 1];
+        if (!value.empty()) code.push_back(value.starts_with("!") ? value.substr(1) : "git " + value);
+      }
       for (const auto& text : code)
-        if (std::string why = cleans_project(parse_shell(text), depth + 1); !why.empty()) return why;
+        if (std::string why = cleans_project(parse_shell(text), moved ? fs::path() : cwd, depth + 1);
+            !why.empty())
+          return why;
     }
     auto git = std::find_if(w.begin(), w.end(),
                             [](const std::string& x) { return fs::path(x).filename() == "git"; });
@@ -340,32 +549,73 @@ std::string cleans_project(const ShellLine& line, int depth = 0) {
     const std::size_t at = git_call(w, static_cast<std::size_t>(git - w.begin())).subcommand;
     if (at == w.size()) continue;
     const std::string& sub = w[at];
+    const bool configured = git_call(w, static_cast<std::size_t>(git - w.begin())).configured;
     auto short_flag = [](const std::string& x, char f) {
       return x.size() > 1 && x[0] == '-' && x[1] != '-' && x.find(f) != std::string::npos;
     };
-    bool force = false, kept = false, untracked = false, paths = false, everything = false;
+    // git clean: -f (or -i, or `-c clean.requireForce=false`) removes; -x also what .gitignore keeps out (an
+    // -e pattern still keeps its files), -X only that, and there an -e pattern adds to what is removed.
+    bool force = sub == "clean" && configured, kept = false, untracked = false, paths = false,
+         everything = false, ignored_only = false, plus_ignored = false, pathspec_reaches = false,
+         pathspec_keeps = false, pathspecs = false, options = true;
     for (std::size_t k = at + 1; k < w.size(); ++k) {
       const std::string& x = w[k];
       if (sub == "clean") {
-        if ((short_flag(x, 'f') && !x.starts_with("-e")) || x == "--force") force = true;
-        if ((x == "-e" || x == "--exclude") && k + 1 < w.size() && keeps_tree(w[k + 1])) kept = true;
-        if (x.starts_with("-e") && x.size() > 2 && keeps_tree(x.substr(2))) kept = true;
-        if (x.starts_with("--exclude=") && keeps_tree(x.substr(10))) kept = true;
+        const bool option = options && x.size() > 1 && x[0] == '-';
+        if (options && x == "--") {
+          options = false;
+          continue;
+        }
+        std::string pattern;
+        if ((x == "-e" || x == "--exclude") && k + 1 < w.size()) pattern = w[++k];
+        if (x.starts_with("-e") && x.size() > 2) pattern = x.substr(2);
+        if (x.starts_with("--exclude=")) pattern = x.substr(10);
+        if (option && pattern.empty() && !x.starts_with("-e") && !x.starts_with("--exclude")) {
+          if (short_flag(x, 'f') || short_flag(x, 'i') || x == "--force" || x == "--interactive")
+            force = true;
+          if (short_flag(x, 'X')) ignored_only = true;
+          if (short_flag(x, 'x')) plus_ignored = true;
+        }
+        if (!pattern.empty()) kept = keeps_tree(pattern) || (kept && !pattern.starts_with("!"));
+        if (!option) {
+          pathspecs = true;
+          const bool exclusion = x.starts_with(":!") || x.starts_with(":^") ||
+                                 (x.starts_with(":(") && x.find("exclude") < x.find(')'));
+          if (exclusion)
+            pathspec_keeps = pathspec_keeps || clean_pathspec_keeps_tree(x, moved ? fs::path() : cwd);
+          else
+            pathspec_reaches = pathspec_reaches || clean_pathspec_reaches(x, moved ? fs::path() : cwd);
+        }
       } else if (sub == "stash") {
         if (short_flag(x, 'u') || short_flag(x, 'a') || x == "--include-untracked" || x == "--all")
           untracked = true;
         if (x == "--") {
           for (std::size_t j = k + 1; j < w.size(); ++j) {
             paths = true;
-            everything = everything || takes_tree(w[j]);
+            everything = everything || takes_tree(w[j]) ||  // ("$CLAUDE_PROJECT_DIR", :(icase)...)
+                         clean_pathspec_reaches(w[j], moved ? fs::path() : cwd);
           }
           break;
         }
       }
     }
-    if (force && !kept)
-      return "git clean -f removes the untracked .ai-agents/ tree with the audit log and the human's .env "
-             "files: keep it out with -e .ai-agents (git clean -fdx -e .ai-agents), or ask the human";
+    // No pathspec but exclusions is the whole folder but those.
+    if (!pathspecs || (pathspec_keeps && !pathspec_reaches))
+      pathspec_reaches = pathspec_reaches || clean_pathspec_reaches(".", moved ? fs::path() : cwd);
+    const bool spared = !pathspec_reaches || pathspec_keeps;
+    if (force && ignored_only && !spared)
+      return "git clean -X removes what .gitignore keeps out, and .ai-agents/logging/.gitignore keeps out "
+             "the "
+             "audit log, approvals and the human's .env files (an -e pattern adds to what -X removes, it "
+             "does "
+             "not keep anything): name what to clean (git clean -fdX build/), or leave the tree out with a "
+             "pathspec (git clean -fdX -- . ':!.ai-agents'), or ask the human";
+    if (force && !ignored_only && !kept && !spared)
+      return std::string("git clean -f") + (plus_ignored ? " -x" : "") +
+             " removes the untracked .ai-agents/ tree with the audit log and the human's .env files: keep it "
+             "out with -e .ai-agents (git clean -fd" +
+             (plus_ignored ? "x" : "") +
+             " -e .ai-agents), or name what to clean (git clean -fdx build/), or ask the human";
     if (untracked && (!paths || everything))
       return "git stash with untracked files takes the untracked .ai-agents/ tree away with the audit log "
              "and the human's .env files: name what to stash (git stash push -u -- src/), or ask the human";
@@ -409,7 +659,8 @@ struct LineReading {
   bool code_in_pipe = false;   // the pipeline's earlier command printed text that mentions one
   bool exported = false;       // a variable that may change what a reader does was set earlier in the line
   bool all_export = false;     // `set -a`: every variable set is exported
-  bool loop_variable = false;  // a loop's variable held a protected path (and keeps the last one after it)
+  bool loop_variable = false;  // a variable held a protected path or text: a loop's (it keeps the last one
+                               // after it), or one assigned alone (`LEVEL=$(grep ... .env.tracing)`)
   std::unordered_set<std::string> written;  // files the line writes (a script it may then run)
 };
 
@@ -422,15 +673,19 @@ bool take_environment(std::vector<std::string>& words, LineReading& r, const fs:
     return w.find('=') != std::string::npos && w[0] != '=' && w[0] != '-';
   };
   const bool alone = std::all_of(words.begin(), words.end(), assignment);
-  while (!words.empty() && assignment(words[0])) {
-    assigned = assigned || word_protected(words[0].substr(words[0].find('=') + 1), cwd);
-    risky = risky || !harmless_variable(words[0]);
+  std::size_t k = 0;  // (the assignments are taken off at once: one at a time from the front costs n^2)
+  for (; k < words.size() && assignment(words[k]); ++k) {
+    const std::string value = words[k].substr(words[k].find('=') + 1);
+    // A command's text held for later (`c='rm -rf .ai-agents/logging/audit'; $c`) mentions the tree.
+    assigned = assigned || word_protected(value, cwd) ||
+               (value.find_first_of(" \t\n;|&()<>") != std::string::npos && mentions_protected(value));
+    risky = risky || !harmless_variable(words[k]);
     // Set alone, a variable reaches later commands if it was exported already (LESSOPEN, PAGER, GIT_*).
-    if (alone && (r.all_export ? !harmless_variable(words[0]) : exported_already(words[0])))
+    if (alone && (r.all_export ? !harmless_variable(words[k]) : exported_already(words[k])))
       r.exported = true;
-    if (words[0].starts_with("GLOBIGNORE=") && r.dotglob_matters) return false;
-    words.erase(words.begin());
+    if (words[k].starts_with("GLOBIGNORE=") && r.dotglob_matters) return false;
   }
+  words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(k));
   const std::string name = words.empty() ? "" : words[0];
   if (name == "set" && std::any_of(words.begin(), words.end(), [](const std::string& w) {
         return w == "allexport" ||
@@ -450,10 +705,12 @@ bool take_environment(std::vector<std::string>& words, LineReading& r, const fs:
 void take_keywords(std::vector<std::string>& words) {
   static const char* const lead[] = {"time", "command", "builtin", "!", "if",   "then",  "else", "elif",
                                      "do",   "while",   "until",   "{", "exec", "nohup", "nice", "stdbuf"};
-  while (!words.empty() && std::find(std::begin(lead), std::end(lead), words[0]) != std::end(lead)) {
-    words.erase(words.begin());
-    while (!words.empty() && words[0].size() > 1 && words[0][0] == '-') words.erase(words.begin());
+  std::size_t k = 0;  // (taken off at once: one at a time from the front costs n^2 for `{ { { ...`)
+  while (k < words.size() && std::find(std::begin(lead), std::end(lead), words[k]) != std::end(lead)) {
+    ++k;
+    while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') ++k;
   }
+  words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(k));
 }
 
 // The word a command of a loop starts with, past the keywords before it (`do for f in ...`).
@@ -483,7 +740,9 @@ bool loop_reads(const ShellLine& parsed, std::size_t at) {
   for (std::size_t j = first + 1; j < last; ++j) {
     const ShellCommand& cmd = parsed.commands[j];
     std::vector<std::string> words = cmd.words;
-    while (!words.empty() && words[0].find('=') != std::string::npos) words.erase(words.begin());
+    words.erase(words.begin(), std::find_if(words.begin(), words.end(), [](const std::string& w) {
+                  return w.find('=') == std::string::npos;
+                }));
     take_keywords(words);
     const std::string name = words.empty() ? "" : words[0];
     const bool loop_syntax = name.empty() || name == "read" || name == "done" || name == "for" ||
@@ -577,22 +836,69 @@ bool new_temporary_folder(const std::string& command) {
 
 // The folder the commands after `cd` run in: a folder the hook cannot know (a variable's value) as empty, a
 // new temporary folder as kElsewhere.
-fs::path after_cd(const std::vector<std::string>& words, const ShellCommand& cmd, fs::path cwd) {
+// `cdpath`: CDPATH may be set (a relative folder is then looked for along it).
+fs::path after_cd(const std::vector<std::string>& words, const ShellCommand& cmd, fs::path cwd, bool cdpath) {
   std::size_t k = 1;
   while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') ++k;
   const char* home = std::getenv("HOME");
-  const std::string to = k < words.size() ? expanded(words[k], cwd) : (home ? home : "");
+  std::string word = k < words.size() ? words[k] : "~";
+  if (word == "~" || word.starts_with("~+"))  // the home folder; the folder it is in (~+ is $PWD)
+    word = (word == "~" ? std::string("$HOME") : "$PWD") + word.substr(word == "~" ? 1 : 2);
+  else if (word.starts_with("~") && !word.starts_with("~/"))
+    return {};  // ~- (the folder before), ~user
+  if (cdpath && !word.starts_with("/") && !word.starts_with("$") && !word.starts_with(".")) return {};
+  const std::string to = k < words.size() || home ? expanded(word, cwd) : "";
   if (k < words.size() && words[k] == std::string(1, kUnknown) && cmd.substitutions.size() == 1 &&
       new_temporary_folder(cmd.substitutions[0]))
     return kElsewhere;
   if (to.empty() || to == "-" || to.find(kUnknown) != std::string::npos) return {};
-  if (fs::path(to).is_absolute())
+  // `cd -P` goes where the links on the way lead (`cd -P src/logs/..` with src/logs -> .ai-agents/logging).
+  const bool physical = std::any_of(words.begin() + 1, words.begin() + static_cast<std::ptrdiff_t>(k),
+                                    [](const std::string& o) { return o.find('P') != std::string::npos; });
+  if (physical && (fs::path(to).is_absolute() || !cwd.empty())) {
+    std::error_code ec;
+    cwd = fs::weakly_canonical(fs::path(to).is_absolute() ? fs::path(to) : cwd / to, ec);
+    if (ec || cwd.is_relative()) return {};
+  } else if (fs::path(to).is_absolute()) {
     cwd = fs::path(to).lexically_normal();
-  else if (!cwd.empty())  // (below a folder the hook cannot know is one it cannot know either)
+  } else if (!cwd.empty()) {  // (below a folder the hook cannot know is one it cannot know either)
     cwd = (cwd / to).lexically_normal();
+  }
   if (cwd.is_relative() && !cwd.empty() && *cwd.begin() != kElsewhere) return {};  // above the temporary one
   if (cwd.native().size() > 1024) return {};  // deeper than real folders: `cd a; cd a; ...` would cost n^2
   return cwd;
+}
+
+// How a line that went through the .ai-agents tree (grep -r, find, chmod -R) can leave it out, for the reason
+// the hook gives when it blocks the line (lists_tree's last answer).
+std::string tree_listing_advice;
+
+// `cp` copying out of the tree (`cp .ai-agents/logging/config/.env.tracing /tmp/env.bak`): a read of the
+// sources when the destination is no protected path nor one the hook cannot know, and cp makes no link to
+// them (-l, -s: writing the link would write the file).
+bool copies_out(const std::vector<std::string>& words, const fs::path& cwd) {
+  if (words.empty() || fs::path(words[0]).filename() != "cp") return false;
+  std::string target;
+  std::vector<std::string> files;
+  bool options = true;
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    if (options && w == "--") {
+      options = false;
+    } else if (options && w.starts_with("--")) {
+      if (w.starts_with("--link") || w.starts_with("--symbolic") || w.starts_with("--target-directory") ||
+          w.starts_with("--suffix") || w.starts_with("--backup") || w.starts_with("--reflink=never") ||
+          w.starts_with("--attributes"))
+        return false;  // (a target or a backup name given apart: not worth following)
+    } else if (options && w.size() > 1 && w[0] == '-') {
+      if (w.find_first_of("lsSbt") != std::string::npos) return false;
+    } else {
+      files.push_back(w);
+    }
+  }
+  if (files.size() < 2) return false;
+  target = files.back();
+  return target.find(kUnknown) == std::string::npos && !word_protected(target, cwd) && !in_tree(target, cwd);
 }
 
 // A command that leaves the protected files as they are: each of its commands that names one, or a folder
@@ -609,8 +915,42 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
   if (parsed.opaque && r.line_mentions) return false;
   bool touches = false;
   std::vector<fs::path> outer;  // the folders the `( ... )` subshells around this command started in
+  const bool cdpath = line.find("CDPATH") != std::string::npos || std::getenv("CDPATH");
+  // What the groups open around a command printed (`( ... )`, `{ ...; }`, a loop, an if), and what the
+  // groups just closed did: a `|` after a group is fed by all its commands (`{ ls ...; echo; } | xargs rm`).
+  struct Printed {
+    bool tainted = false, code = false;
+  };
+  std::vector<Printed> groups;
+  Printed closed;
   for (std::size_t i = 0; i < parsed.commands.size(); ++i) {
     const ShellCommand& cmd = parsed.commands[i];
+    {
+      int opens = std::max(0, cmd.subshell - static_cast<int>(outer.size()));
+      int closes = std::max(0, static_cast<int>(outer.size()) - cmd.subshell);
+      std::size_t w = 0;
+      for (; w < cmd.words.size(); ++w) {
+        const std::string& x = cmd.words[w];
+        if (x == "{")
+          ++opens;
+        else if (x == "}" || x == "done" || x == "fi" || x == "esac")
+          ++closes;
+        else if (x != "!" && x != "then" && x != "do" && x != "else" && x != "elif" && x != "time")
+          break;
+      }
+      if (w < cmd.words.size() &&
+          (cmd.words[w] == "for" || cmd.words[w] == "while" || cmd.words[w] == "until" ||
+           cmd.words[w] == "select" || cmd.words[w] == "if" || cmd.words[w] == "case"))
+        ++opens;
+      if (closes == 0 && !cmd.piped) closed = {};
+      for (; closes > 0 && !groups.empty(); --closes) {
+        closed.tainted = closed.tainted || groups.back().tainted;
+        closed.code = closed.code || groups.back().code;
+        groups.pop_back();
+      }
+      if (cmd.piped) r.tainted = r.tainted || closed.tainted, r.code_in_pipe = r.code_in_pipe || closed.code;
+      groups.resize(groups.size() + static_cast<std::size_t>(opens));
+    }
     // A `cd` in a subshell ends with it.
     while (static_cast<int>(outer.size()) < cmd.subshell) outer.push_back(cwd);
     while (static_cast<int>(outer.size()) > cmd.subshell) cwd = outer.back(), outer.pop_back();
@@ -623,12 +963,17 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
     auto unknown = [](const std::string& w) { return w.find(kUnknown) != std::string::npos; };
     if (r.loop_variable &&
         std::any_of(cmd.substitutions.begin(), cmd.substitutions.end(), [](const std::string& s) {
-          return s.find_first_of("$`") != std::string::npos;  // `$(rm "$f")`
+          // `$(rm "$f")`, `$((x))` (arithmetic runs what is in an array's subscript: x='a[$(rm ...)]')
+          return s.find_first_of("$`") != std::string::npos || s.starts_with("(");
         }))
       return false;
     std::vector<std::string> words = cmd.words;
     bool assigned = false, risky_environment = r.exported;
     if (!take_environment(words, r, cwd, assigned, risky_environment)) return false;
+    // PWD set (`PWD=$OLDPWD`): what `$PWD` holds after it is not followed.
+    const bool sets_pwd =
+        words.empty() && std::any_of(cmd.words.begin(), cmd.words.end(),
+                                     [](const std::string& w) { return w.starts_with("PWD="); });
     take_keywords(words);
     for (const auto& t : cmd.targets) {
       if (word_protected(t, cwd) || (r.loop_variable && unknown(t))) return false;
@@ -652,6 +997,15 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
     }
     if (!code_plain(cmd, words, name, from_input, cwd, r, depth)) return false;
     const std::vector<std::string> named = operands(name, words);
+    // A reader xargs runs must stay one whatever words its input adds (`echo -i ... | xargs sed s/a/b/`); a
+    // command of assignments only (`LEVEL=$(grep ... .env.tracing)`) reads, and its variable is remembered.
+    const bool assignments_only = words.empty() && !cmd.words.empty() && cmd.targets.empty();
+    // `source FILE` whose text code_plain found to be a plain read (the human's .env.tracing: assignments).
+    const bool sources_plain = (name == "source" || name == ".") && !from_input && words.size() == 2;
+    const bool reads = (reads_only(words) && (!from_input || given_anything(words))) ||
+                       (!from_input && copies_out(words, cwd)) || assignments_only || sources_plain;
+    const std::string listing = lists_tree(name, words, cwd);
+    if (!listing.empty()) tree_listing_advice = listing;
     names = names || assigned || (name == "find" && find_matches_protected(named, cwd)) ||
             (r.loop_variable && std::any_of(words.begin(), words.end(), unknown)) ||
             std::any_of(named.begin(), named.end(), [&](const std::string& w) {
@@ -667,7 +1021,7 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
       names = names || !(sub < words.size() &&
                          (words[sub] == "commit" || words[sub] == "tag" || words[sub] == "notes"));
     }
-    touches = touches || names;
+    touches = touches || names || !listing.empty();
     if (!cmd.piped) r.tainted = r.code_in_pipe = false;
     const bool tee_elsewhere = name == "tee" && !names;  // copies what it reads into files of its own
     // A loop over protected paths, or over a protected file's lines, whose body only reads.
@@ -676,21 +1030,36 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
         (name == "for" ||
          (name == "done" && std::none_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected))) &&
         loop_reads(parsed, i);
-    if ((names || r.tainted) && (!(reads_only(words) || reading_loop) || risky_environment) && !tee_elsewhere)
+    // (Assignments alone run nothing, unless they set what a reader later runs: GIT_PAGER, LESSOPEN.)
+    if ((names || r.tainted) &&
+        (!(reads || reading_loop) || (assignments_only ? r.exported : risky_environment)) && !tee_elsewhere)
       return false;
-    r.loop_variable = r.loop_variable || (name == "for" && names);
+    if (!listing.empty() && !reads) return false;  // find . -delete, chmod -R . (what it goes through)
+    r.loop_variable = r.loop_variable || ((name == "for" || assignments_only) && names);
     if (name == "tee")
       for (std::size_t k = 1; k < words.size(); ++k)
         if (std::string file = file_named(words[k], cwd); !file.empty()) r.written.insert(std::move(file));
-    r.tainted = r.tainted || names;
+    r.tainted = r.tainted || names || !listing.empty();
     r.code_in_pipe =
         r.code_in_pipe || std::any_of(cmd.inputs.begin(), cmd.inputs.end(), mentions_protected) ||
         std::any_of(named.begin(), named.end(), [](const std::string& w) {
           return mentions_protected(w) && !w.starts_with("--exclude") && !w.starts_with("--ignore");
         });
+    for (auto& g : groups) g.tainted = g.tainted || r.tainted, g.code = g.code || r.code_in_pipe;
     // Later commands run where cd went; one in a pipeline runs in a subshell of its own.
     const bool pipeline = cmd.piped || (i + 1 < parsed.commands.size() && parsed.commands[i + 1].piped);
-    if (name == "cd" && !pipeline) cwd = after_cd(words, cmd, cwd);
+    if (name == "cd" && !pipeline) cwd = after_cd(words, cmd, cwd, cdpath);
+    // pushd DIR goes where cd would; popd, and pushd's other forms (+N, none: a swap), to a folder of the
+    // stack, which the hook does not keep.
+    if (name == "pushd" && !pipeline)
+      cwd = words.size() == 2 && words[1][0] != '+' && words[1][0] != '-' ? after_cd(words, cmd, cwd, cdpath)
+                                                                          : fs::path();
+    if (name == "popd" && !pipeline) cwd = fs::path();
+    if (sets_pwd && !pipeline) cwd = fs::path();
+    if (name == "git") {
+      const std::size_t sub = git_call(words, 0).subcommand;
+      line_runs_git_init = line_runs_git_init || (sub < words.size() && words[sub] == "init");
+    }
   }
   if (touched) *touched = touches;
   return true;
@@ -703,7 +1072,8 @@ bool plain_read(const std::string& line, fs::path cwd, int depth, bool* touched)
 // Words in another MCP server's tool names: one that reads (its paths may be protected files), one that runs
 // a command (held to what the Bash tool is).
 const char* const kReadingVerbs[] = {"read", "list", "get", "search", "view", "stat", "info", "find", "tree"};
-const char* const kRunningVerbs[] = {"command", "exec", "shell", "bash", "terminal", "run", "process"};
+const char* const kRunningVerbs[] = {"command", "exec",     "execute", "eval",   "shell",
+                                     "bash",    "terminal", "run",     "process"};
 
 // Whether a line runs the human's `agentlog approvals approve|deny`: agentlog's approvals command with
 // anything but its listing after it, wherever it appears (a later command, a `$(...)`, a script's text), or
@@ -857,6 +1227,14 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
     const std::string command = tool_input.value("command", "");
     const ShellLine parsed = parse_shell(command);
     if (!plain_read(parsed, command, cwd)) {
+      if (g_lookups_ran_out)
+        return "the command names more than 4096 paths, more than the hook follows on disk (links into the "
+               ".ai-agents tree): run it in parts, or pass the list through a file (xargs -a FILE rm -f)";
+      if (!tree_listing_advice.empty() &&
+          !mentions_protected(command))  // (what it went through is the cause)
+        return tree_listing_advice +
+               "; only the human may change the protected files there (.env files, the "
+               "audit log, approvals)";
       const bool heredoc = std::any_of(parsed.commands.begin(), parsed.commands.end(),
                                        [](const ShellCommand& c) { return c.expands_heredoc; });
       return std::string(
@@ -866,9 +1244,10 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
                  "only, nothing redirected into such a file); only the human may change these files") +
              (heredoc ? ". Note: bash runs the `...` and $(...) in a here-doc whose delimiter is not quoted; "
                         "if that text is only text, quote the delimiter (<<'EOF')"
-                      : "");
+                      : "") +
+             (tree_listing_advice.empty() ? "" : ". Note: " + tree_listing_advice);
     }
-    if (std::string why = cleans_project(parsed); !why.empty()) return why;
+    if (std::string why = cleans_project(parsed, cwd); !why.empty()) return why;
     if (runs_approvals(parsed))
       return "only the human approves or denies: `agentlog approvals approve|deny` is not for the agent; "
              "ask the human to run it";
@@ -905,10 +1284,14 @@ std::string block_reason(ProjectLayout& layout, const json& input) {
         for (const auto& item : v) walk(item, key);
       if (!v.is_string()) return;
       const std::string text = v.get<std::string>();
+      // (Code of another language, `code` or a process's `input`, is held to what it mentions.)
       const bool command = runs && named_like(key, {"command", "cmd", "script"});
+      const bool code = runs && named_like(key, {"code", "input"});
       const bool path =
-          named_like(key, {"path", "file", "dir", "source", "dest", "target", "src", "dst", "folder"});
-      if (command ? !plain_read(text, cwd) : (path && !reads && word_protected(text, cwd)))
+          named_like(key, {"path", "file", "dir", "source", "dest", "target", "src", "dst", "folder", "arg"});
+      if (command ? !plain_read(text, cwd)
+          : code  ? !plain_read(text, cwd) || mentions_protected(text)
+                  : (path && !reads && word_protected(text, cwd)))
         reason = tool + " is given `" + policy::utf8_prefix(text, 200) +
                  "`, which names a protected file (.env files, the audit log, approvals, Claude Code's "
                  "settings) or a folder holding one; only the human may change these files";

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <iterator>
 
+#include "tools/shell_line.hpp"
+
 namespace agentlog {
 
 namespace {
@@ -134,18 +136,105 @@ bool sed_reads(const std::vector<std::string>& words) {
   return !scripts.empty() && std::all_of(scripts.begin(), scripts.end(), sed_script_prints);
 }
 
-// An awk program that only prints: no output redirected (`>`), no pipe to or from a command (`|`), no
-// `system()`, no gawk extension (`@load`). Every operand is held to it, since `-v` values and `var=value`
-// operands are code too.
-bool awk_reads(const std::vector<std::string>& words) {
-  for (std::size_t k = 1; k < words.size(); ++k) {
-    const std::string& w = words[k];
-    if (w.find_first_of(">|@") != std::string::npos || w.find("system") != std::string::npos) return false;
-    if (w.starts_with("-") && w != "--" && w != "-" && !w.starts_with("-F") && !w.starts_with("-v") &&
-        !w.starts_with("--field-separator=") && !w.starts_with("--assign="))
-      return false;  // -f FILE, -i inplace, -l, -e (gawk) ...
+// An awk program that only prints: no output redirected (`print > "file"`, `printf ... >>`), no pipe to or
+// from a command (`print | "sh"`, `"cmd" | getline`), no `system()`, no gawk extension (`@load`). Read as awk
+// reads it: `>` outside a print statement compares (`NR>1`, `length > 200`), `||` is a logical or, and what
+// is in a string or a regular expression (`/LEVEL|ENABLED/`) is neither. A `>` anywhere in a print statement
+// counts, even in parentheses (`print (a > b)` is rare; a redirection is not).
+bool awk_program_prints(const std::string& s) {
+  if (s.find(kUnknown) != std::string::npos) return false;  // a program the hook cannot know (`awk "$P"`)
+  if (s.find('@') != std::string::npos || s.find("system") != std::string::npos) return false;
+  bool in_print = false;
+  char last = '\0';  // the last character that was not blank, outside strings and regular expressions
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == ' ' || c == '\t') continue;
+    if (c == '#') {  // a comment
+      while (i < s.size() && s[i] != '\n') ++i;
+      in_print = false, last = '\n';
+      continue;
+    }
+    if (c == '"' || (c == '/' && (last == '\0' || std::strchr("(,{;!~&|=\n}?:", last)))) {
+      for (++i; i < s.size() && s[i] != c; ++i)  // a string, or a regular expression (not a division)
+        if (s[i] == '\\') ++i;
+      if (i >= s.size()) return false;  // not closed: not awk the hook can read
+      last = 'x';
+      continue;
+    }
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      std::size_t j = i;
+      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+      const std::string word = s.substr(i, j - i);
+      if (word == "print" || word == "printf") in_print = true;
+      i = j - 1, last = 'x';
+      continue;
+    }
+    if (c == '|') {
+      if (i + 1 < s.size() && s[i + 1] == '|') {
+        ++i, last = '|';
+        continue;
+      }
+      return false;  // a pipe: `print | "sh"`, `"cmd" | getline`, `|&`
+    }
+    if (c == '>' && in_print) return false;  // print > "file", print >> "file"
+    if (c == ';' || c == '\n' || c == '}' || c == '{') in_print = false;
+    last = c;
   }
   return true;
+}
+
+// An awk command that only prints: its program (the first operand) as awk_program_prints reads it; no option
+// but -F and -v (`-f FILE`, `-i inplace`, `-l`, gawk's `-e` are code), and no `system` or `@` in a value.
+bool awk_reads(const std::vector<std::string>& words) {
+  bool program = false;
+  for (std::size_t k = 1; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    if (!program && (w == "-F" || w == "-v") && k + 1 < words.size()) {
+      ++k;  // its value, checked as any other
+      if (words[k].find('@') != std::string::npos || words[k].find("system") != std::string::npos)
+        return false;
+      continue;
+    }
+    if (!program && w == "--" && k + 1 < words.size()) {
+      program = true;
+      if (!awk_program_prints(words[++k])) return false;
+      continue;
+    }
+    if (!program && w.starts_with("-") && w != "-") {
+      if (!w.starts_with("-F") && !w.starts_with("-v") && !w.starts_with("--field-separator=") &&
+          !w.starts_with("--assign="))
+        return false;  // -f FILE, -i inplace, -l, -e (gawk) ...
+      if (w.find('@') != std::string::npos || w.find("system") != std::string::npos) return false;
+      continue;
+    }
+    if (!program) {
+      program = true;
+      if (!awk_program_prints(w)) return false;
+    } else if (w.find('@') != std::string::npos || w.find("system") != std::string::npos) {
+      return false;  // a var=value operand
+    }
+  }
+  return program;
+}
+
+// `python3 -m json.tool [FILE]`: prints a JSON file indented. With a second operand it writes that file.
+bool json_tool_reads(const std::vector<std::string>& words) {
+  if (words.size() < 3 || words[1] != "-m" || words[2] != "json.tool") return false;
+  std::size_t operands = 0;
+  for (std::size_t k = 3; k < words.size(); ++k) {
+    const std::string& w = words[k];
+    if (w == "--indent") {
+      ++k;
+    } else if (w.starts_with("-")) {
+      if (!one_of(
+              w, {"--sort-keys", "--compact", "--no-ensure-ascii", "--json-lines", "--tab", "--no-indent"}) &&
+          !w.starts_with("--indent="))
+        return false;
+    } else {
+      ++operands;
+    }
+  }
+  return operands <= 1;
 }
 
 }  // namespace
@@ -202,13 +291,25 @@ std::optional<std::vector<std::string>> xargs_command(const std::vector<std::str
   return std::vector<std::string>(words.begin() + static_cast<std::ptrdiff_t>(k), words.end());
 }
 
+bool given_anything(const std::vector<std::string>& words) {
+  static const char* const names[] = {
+      "cat",      "head",      "tail",     "wc",       "ls",        "stat",  "du",      "grep",
+      "jq",       "diff",      "cmp",      "cut",      "nl",        "od",    "hexdump", "strings",
+      "column",   "sha256sum", "sha1sum",  "md5sum",   "sha512sum", "b2sum", "echo",    "printf",
+      "basename", "dirname",   "realpath", "readlink", "test",      "[",     "true",    "false"};
+  if (words.empty() || !reads_only(words)) return false;
+  const std::string name = std::filesystem::path(words[0]).filename().string();
+  return std::find(std::begin(names), std::end(names), name) != std::end(names);
+}
+
 bool reads_only(const std::vector<std::string>& words) {
   static const char* const reads[] = {
       "cat",     "head",     "tail",     "less",      "more",    "grep",   "rg",        "wc",     "ls",
       "stat",    "du",       "file",     "find",      "jq",      "diff",   "cmp",       "sort",   "uniq",
       "cut",     "tr",       "nl",       "sha256sum", "sha1sum", "md5sum", "sha512sum", "b2sum",  "od",
       "hexdump", "strings",  "column",   "tree",      "test",    "[",      "echo",      "printf", "cd",
-      "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir"};
+      "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir",  "[[",
+      "base64",  "pushd",    "popd",     "xxd"};
   if (words.empty()) return false;
   const std::filesystem::path program(words[0]);
   const std::string folder = program.parent_path().string();
@@ -223,15 +324,39 @@ bool reads_only(const std::vector<std::string>& words) {
           return short_options(w) && w.find('O') != std::string::npos;  // -O<pager>: runs it on the files
         }))
       return false;
+    // `git add -f` adds what .gitignore keeps out (the .env files, the audit log): once tracked, a `git
+    // stash` or `git checkout` can put back an older copy of them.
+    if (sub == "add" && std::any_of(words.begin() + static_cast<std::ptrdiff_t>(call.subcommand), words.end(),
+                                    [](const std::string& w) {
+                                      return w == "--force" ||
+                                             (short_options(w) && w.find('f') != std::string::npos);
+                                    }))
+      return false;
     return one_of(sub, {"diff", "log", "show", "status", "blame", "ls-files", "add", "grep", "rev-parse",
-                        "check-ignore"});
+                        "check-ignore", "ls-tree", "shortlog", "rev-list", "cat-file"});
   }
   if (name == "sed") return sed_reads(words);
+  if (interpreter(name)) return json_tool_reads(words);
   if (name == "awk" || name == "gawk" || name == "mawk") return awk_reads(words);
   if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
   std::size_t operands = 0;
   for (std::size_t k = 1; k < words.size(); ++k) {
     const std::string& w = words[k];
+    if (name == "find" && (w == "-exec" || w == "-execdir" || w == "-ok" || w == "-okdir")) {
+      // A reader find runs on what it finds (`-exec jq empty {} +`); with `+` it is given many files at once
+      // (uniq IN OUT).
+      std::size_t end = k + 1;
+      while (end < words.size() && words[end] != ";" && words[end] != "+") ++end;
+      if (end == words.size() || end == k + 1) return false;
+      const std::vector<std::string> run(words.begin() + static_cast<std::ptrdiff_t>(k + 1),
+                                         words.begin() + static_cast<std::ptrdiff_t>(end));
+      if (!reads_only(run) || runs_code(std::filesystem::path(run[0]).filename().string()) ||
+          (words[end] == "+" && !given_anything(run)))
+        return false;
+      k = end;
+      continue;
+    }
+    if (name == "find" && w.find(kUnknown) != std::string::npos) return false;  // `$(echo -delete)`
     if (w == "-delete" || w.starts_with("-exec") || w.starts_with("-ok") || w.starts_with("-fprint") ||
         w == "-fls")
       return false;  // find's actions that change files
@@ -242,7 +367,11 @@ bool reads_only(const std::vector<std::string>& words) {
       return false;  // less -o FILE: a log of what it shows
     operands += !w.starts_with("-");
   }
-  return !(name == "uniq" && operands > 1);  // uniq IN OUT writes OUT
+  if (name == "xxd" && std::any_of(words.begin(), words.end(), [](const std::string& w) {
+        return short_options(w) && w.find('r') != std::string::npos;
+      }))
+    return false;                                               // xxd -r: a dump turned back into a file
+  return !((name == "uniq" || name == "xxd") && operands > 1);  // uniq IN OUT, xxd IN OUT write OUT
 }
 
 std::vector<std::string> operands(const std::string& name, const std::vector<std::string>& words) {
@@ -272,8 +401,9 @@ std::vector<std::string> operands(const std::string& name, const std::vector<std
       continue;
     }
     if (sub == "clean" && (w.starts_with("-e") || w.starts_with("--exclude="))) continue;
-    if (name == "find" && k + 2 < words.size() && words[k + 2] == "-prune") {
-      k += 1;  // -path X -prune
+    if (name == "find" && w.starts_with("-") && k + 3 < words.size() && words[k + 2] == "-prune" &&
+        (words[k + 3] == "-o" || words[k + 3] == "-or")) {
+      k += 1;  // -path X -prune -o ...: what find leaves out (not the start folder, nor `X -prune -exec`)
       continue;
     }
     out.push_back(w);

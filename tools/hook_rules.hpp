@@ -28,6 +28,10 @@ std::optional<std::vector<std::string>> xargs_command(const std::vector<std::str
 // may be anything. sed and awk count when their script only prints.
 bool reads_only(const std::vector<std::string>& words);
 
+// A reader that stays one whatever words are added to it (`xargs cat`, `find -exec grep -l X {} +`): not sed
+// (`-i`), sort (`-o FILE`), uniq (IN OUT), find (`-delete`), rg (`--pre CMD`), less, tree, git, awk.
+bool given_anything(const std::vector<std::string>& words);
+
 // The words of a command that may name files: all but a message (`git commit -m "fix .env.tracing parsing"`,
 // `gh pr create --title ...`) and what a command is told to leave alone (`git clean -e .ai-agents`, `find
 // -path X -prune`).

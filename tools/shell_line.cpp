@@ -99,8 +99,11 @@ class ShellReader {
         out.back().targets.push_back(unquoted(word));
       else if (input_next)
         out.back().inputs.push_back(unquoted(word));
-      else
+      else {
+        if (word == "case" && out.back().words.empty())
+          line.opaque = true;  // its patterns' `)` close no subshell: where a later `cd` ends is not followed
         for (auto& w : brace_expanded(word)) out.back().words.push_back(unquoted(std::move(w)));
+      }
       word.clear();
       in_word = target_next = input_next = false;
     };
@@ -129,16 +132,20 @@ class ShellReader {
       } else if (c == ' ' || c == '\t') {
         end_word();
       } else if (c == '\n') {
-        next_command(false);
+        // After `|`, `&&` or `;` the next line's command is the one already begun (`cat <<'EOF' |`, the
+        // here-doc's body, then `bash`: piped).
+        if (in_word || !out.back().words.empty() || !out.back().targets.empty() || !out.back().inputs.empty())
+          next_command(false);
         for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h, out[h.command], line));
         heredocs.clear();
       } else if (c == ';' || c == '(' || c == ')') {
         if (c == '(' && in_word) line.opaque = true;  // `name()`: a function defined
         if (c == '(') ++parens;
-        if (c == ')' && parens-- == 0 && nested) {
+        if (c == ')' && parens == 0 && nested) {
           end_word();
           return;
         }
+        if (c == ')') parens = std::max(parens - 1, 0);  // (a `case` pattern's is not one: see end_word)
         next_command(false);
       } else if (c == '&' || c == '|') {
         const bool doubled = at(i_ + 1, c);
@@ -164,11 +171,19 @@ class ShellReader {
         while (at(i_, ' ') || at(i_, '\t')) ++i_;
         std::string delimiter;
         bool quoted = false;
-        for (; i_ < s_.size() && !std::strchr(" \t\n;&|<>()", s_[i_]); ++i_)
-          if (s_[i_] != '\'' && s_[i_] != '"' && s_[i_] != '\\')
-            delimiter += s_[i_];
-          else
+        // A word, its quotes taken out (`<<"E F"` ends at the line `E F`, `<<E\ F` too).
+        for (char open = '\0'; i_ < s_.size() && (open || !std::strchr(" \t\n;&|<>()", s_[i_])); ++i_) {
+          const char d = s_[i_];
+          if (open ? d == open : (d == '\'' || d == '"')) {
+            open = open ? '\0' : d;
             quoted = true;
+          } else if (d == '\\' && open != '\'' && i_ + 1 < s_.size()) {
+            delimiter += s_[++i_];
+            quoted = true;
+          } else {
+            delimiter += d;
+          }
+        }
         --i_;
         heredocs.push_back({out.size() - 1, delimiter, strip_tabs, quoted});
       } else if (c == '>' || c == '<') {
@@ -266,10 +281,22 @@ class ShellReader {
       word += known_output(substitution(line));
     } else if (next == '{' || name_char(next) || std::strchr("?#@*!$-", next)) {
       std::string name;
-      if (next == '{') {
-        const std::size_t close = s_.find('}', i_);
-        name = s_.substr(i_ + 2, close == std::string::npos ? close : close - i_ - 2);
-        i_ = close == std::string::npos ? s_.size() : close;
+      if (next == '{') {  // up to its '}', past the expansions in it (`${x:-$(rm ...)}` runs the rm)
+        std::string ignored;
+        for (i_ += 2; i_ < s_.size() && s_[i_] != '}'; ++i_) {
+          const char d = s_[i_];
+          if (d == '\\')
+            ++i_;
+          else if (d == '$' || d == '`')
+            expansion(ignored, line, true);
+          else if (d == '"')
+            double_quoted(ignored, line);
+          else if (d == '\'' && !quoted)
+            single_quoted(ignored, false, line);
+          else
+            name += d;
+        }
+        if (i_ >= s_.size()) line.opaque = true;  // never closed
       } else if (name_char(next)) {
         for (++i_; i_ < s_.size() && name_char(s_[i_]); ++i_) name += s_[i_];
         --i_;

@@ -709,7 +709,57 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       // Through links already on disk (src/logs -> .ai-agents/logging), and code piped into a shell.
       "rm -rf src/logs/audit", "echo x > src/logs/config/.env.tracing", "cd src/logs && rm -rf approvals",
       "mv src/logs/config /tmp/c", "echo 'git clean -fdx' | bash", "printf 'git stash -u\\n' | sh",
-      "cat <<'EOF' | bash\ngit clean -fdxq\nEOF"};
+      "cat <<'EOF' | bash\ngit clean -fdxq\nEOF",
+      // Found by a third review: git clean -X removes what .gitignore keeps out (the protected files), and an
+      // -e pattern adds to that; a pattern negated after; clean.requireForce off; a glob reaching the tree.
+      "git clean -fdX", "git clean -fdX -e .ai-agents", "git clean -fdx -e .ai-agents -e '!.ai-agents'",
+      "git -c clean.requireForce=false clean -dX", "git clean -fdx '*.json'",
+      "git clean -fdX -- src .ai-agents",
+      // Recursive listings into a writer (the audit log holds every word searched for), recursive writers
+      // from a folder holding the tree, words xargs adds that make a reader write, find -prune with an
+      // action.
+      "grep -rl OldWidget . | xargs sed -i s/OldWidget/NewWidget/g", "sed -i s/a/b/ $(grep -rl OldWidget .)",
+      "grep -rn OldWidget . | cut -d: -f1 | xargs sed -i s/a/b/", "rg --hidden -l foo | xargs sed -i s/a/b/",
+      "git ls-files -o | xargs rm -f", "find . -type f -exec chmod 644 {} +", "chmod -R a+rX .",
+      "chown -R nobody \"$CLAUDE_PROJECT_DIR\"", "find . -type d -empty -delete",
+      "find . -type f -newer CMakeLists.txt -delete", "echo '-i " + env + "' | xargs sed s/true/false/",
+      "echo " + env + " | xargs uniq /etc/hostname", "echo -delete | xargs find .ai-agents/logging/audit",
+      "echo '-o" + env + "' | xargs sort /etc/hostname",
+      "find .ai-agents/logging/audit -prune -exec rm -rf {} +",
+      "find . -name .ai-agents -prune -exec rm -rf {} +", "find . -name logging -type d -exec rm -rf {} +",
+      "find . -name 'apr-*' -delete", "find . -name '*.json' -exec uniq {} +",
+      // git add -f tracks what .gitignore keeps out (a git stash can then put back an older copy); copying
+      // into the tree, a hard link out of it; a command kept in a variable; awk's output redirections.
+      "git add -f .ai-agents/logging/config/", "git add --force " + env, "cp /tmp/env.bak " + env,
+      "cp -l " + env + " /tmp/x", "c='rm -rf .ai-agents/logging/audit'; $c",
+      "c='rm -rf .ai-agents/logging/audit'; eval \"$c\"",
+      "GIT_PAGER='rm -rf .ai-agents/logging/audit'; git log",
+      "d=$(ls -d .ai-agents/logging/audit); rm -rf \"$d\"", "awk '{print $1 > \"x\"}' " + env,
+      "awk '{print | \"sh\"}' " + env, "awk 'NR>1 {print > $1}' " + env,
+      // What the parser missed: a substitution in ${...}, a pipe at the end of a here-doc's line, a quoted
+      // delimiter, a case pattern's `)`, a group's output piped on, cd ~- and CDPATH.
+      "echo ${x:-$(rm -rf .ai-agents/logging/audit)}", "echo \"${x:-`rm -rf .ai-agents/logging/audit`}\"",
+      "cat <<'EOF' |\nrm -rf .ai-agents/logging/audit\nEOF\nbash",
+      "cat <<'EOF' |\ngit clean -fdxq\nEOF\nbash", "cat <<\"E F\"\nx\"\nE F\nrm -rf .ai-agents/logging/audit",
+      "cat <<E\\ F\nx\"\nE F\nrm -rf .ai-agents/logging/audit",
+      "cd .ai-agents/logging; case y in y) true;; esac; (cd /tmp); rm -rf audit",
+      "{ ls .ai-agents/logging/config/.env.*; } | xargs rm -f",
+      "(ls .ai-agents/logging/config/.env.*) | xargs rm -f",
+      "for f in .ai-agents/logging/config/.env.*; do echo \"$f\"; done | xargs rm -f",
+      "{ echo 'rm -rf .ai-agents/logging/audit'; } | bash",
+      "{ ls .ai-agents/logging/config; echo; } | xargs rm -rf",
+      "cd .ai-agents/logging && cd /tmp && cd ~- && rm -rf audit",
+      "CDPATH=.:.ai-agents/logging cd audit && rm -f ./*", "pushd .ai-agents/logging && rm -rf audit",
+      "pushd .ai-agents/logging && pushd /tmp && popd && rm -rf config", "xxd -r /tmp/hex " + env,
+      // git aliases, stash pathspecs the hook now places, find given an action it cannot read.
+      "git config alias.nuke 'clean -fdx' && git nuke", "git -c alias.x='!git clean -fdx' x",
+      "git stash -a -- \"$CLAUDE_PROJECT_DIR\"", "git stash --all -- ':(icase).AI-AGENTS'",
+      "find .ai-agents/logging/audit -type f $(echo -delete)",
+      // Where the line goes: PWD set, a repository made on the way, links followed by cd -P; arithmetic
+      // runs what an array's subscript holds.
+      "cd .ai-agents/logging && cd /tmp && PWD=$OLDPWD && rm -rf \"$PWD/audit\"",
+      "cd .ai-agents/logging && git init -q && cd \"$(git rev-parse --show-toplevel)\" && rm -rf audit",
+      "cd -P src/logs/.. && rm -rf logging/audit", "x='a[$(rm -rf .ai-agents/logging/audit)]'; echo $((x))"};
   for (const auto& cmd : blocked) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -720,6 +770,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   CHECK(pre("rm -rf \"$PWD/config\"", R + "/.ai-agents/logging").exit_code == 2);
   CHECK(pre("git clean -fdx", R).err.find("-e .ai-agents") != std::string::npos);  // says what to do
   CHECK(pre("git stash -u", R).err.find("git stash push -u -- src/") != std::string::npos);
+  CHECK(pre("git clean -fdX", R).err.find("':!.ai-agents'") != std::string::npos);  // -e would not keep it
+  CHECK(pre("git clean -fdX", R).err.find("-e .ai-agents") == std::string::npos);
+  CHECK(pre("grep -rl x . | xargs sed -i s/x/y/", R).err.find("--exclude-dir=.ai-agents") !=
+        std::string::npos);
+  CHECK(pre("find . -type d -empty -delete", R).err.find("-path ./.ai-agents -prune") != std::string::npos);
   CHECK(pre("cat > notes.md <<EOF\nrun `rm -rf .ai-agents/logging/audit`\nEOF", R).err.find("(<<'EOF')") !=
         std::string::npos);  // says why text in a here-doc is code
   // The repository's folder from a subfolder: the project, where the tree is and where `.env` is the agent's.
@@ -732,7 +787,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   for (int i = 0; i < 28; ++i) braces += "{a,b}";
   for (int i = 0; i < 14000; ++i) nested += "$(";
   nested += std::string(14000, ')');
-  for (const std::string& odd : {braces, nested}) {
+  // (and 100,000 `{ ` or `x=1 ` before a program: they were taken off the front one at a time)
+  std::string keywords, assignments;
+  for (int i = 0; i < 100000; ++i) keywords += "{ ", assignments += "x=1 ";
+  keywords += "ls", assignments += "ls";
+  for (const std::string& odd : {braces, nested, keywords, assignments}) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = pre(odd, R);
     CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
@@ -786,7 +845,29 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       // Loops that only read.
       "for f in .ai-agents/logging/config/.env.*; do echo \"== $f\"; cat \"$f\"; done",
       "while read -r line; do echo \"$line\"; done < " + env, "rm -rf src/logs/traces/2026-01-01",
-      "echo 'git status' | bash", "echo 'git clean -fdx' > notes.txt"};
+      "echo 'git status' | bash", "echo 'git clean -fdx' > notes.txt",
+      // Found by a third review: git clean that cannot reach the tree; recursive work that leaves it out.
+      "git clean -fdx build/", "git clean -fdX -- . ':!.ai-agents'", "git clean -fdX build",
+      "git clean -fdx -- src tests", "git clean -fdx .ai-agents/logging/traces",
+      "git grep -l OldWidget | xargs sed -i s/OldWidget/NewWidget/g", "grep -rn OldWidget .",
+      "grep -rl foo src | xargs sed -i s/foo/bar/",
+      "find . -path ./.ai-agents -prune -o -type d -empty -delete",
+      "find . -path ./.ai-agents -prune -o -type f -exec chmod 644 {} +", "chmod -R a+rX src",
+      "find . -name '*.cpp' -exec clang-format -i {} +", "ls .ai-agents/logging/config | xargs cat",
+      // Everyday reads that were blocked: a variable set from a read, [[ ]], json.tool, awk's comparisons,
+      // find -exec running a reader, a copy out of the tree, git's plumbing.
+      "LEVEL=$(grep -o 'LEVEL=.*' " + env + " | cut -d= -f2); echo \"$LEVEL\"",
+      "count=$(wc -l < .ai-agents/logging/audit/actions.jsonl); echo \"$count records\"",
+      "[[ -f " + env + " ]] && echo present", "python3 -m json.tool .ai-agents/logging/audit/head.json",
+      "awk 'NR>1' .ai-agents/logging/audit/actions.jsonl", "awk -F= '$2 > 0 {print $1}' " + env,
+      "awk '/LEVEL|ENABLED/' " + env, "awk 'length > 200 || NR == 1' .ai-agents/logging/audit/actions.jsonl",
+      "find . -name '*.json' -not -path './node_modules/*' -exec jq empty {} +",
+      "cp " + env + " /tmp/env.bak", "git ls-tree HEAD .ai-agents/",
+      "git rev-list --count HEAD -- .ai-agents", "if [ -f " + env + " ]; then make build; fi",
+      "{ ls .ai-agents/logging/config; } | wc -l", "echo \"${x:-default}\" ${HOME}/x", "cd ~ && ls",
+      "cat <<'EOF' |\nmake test\nEOF\nbash", "set -a; source " + env + "; set +a",
+      "pushd .ai-agents/logging >/dev/null && ls && popd >/dev/null",
+      "xxd .ai-agents/logging/audit/actions.jsonl | head", "echo $((1 + 2))", "cd -P src && ls"};
   for (const auto& cmd : pass) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -806,6 +887,12 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
         2);
   CHECK(tool("mcp__filesystem__set_target", {{"path", env}}) == 2);  // "target" is not "get"
   CHECK(tool("mcp__filesystem__read_file", {{"path", env}}) == 0);
+  // Code in another language, a process's input, a command's arguments given apart.
+  const std::string audit = ".ai-agents/logging/audit";
+  CHECK(tool("mcp__ide__executeCode", {{"code", "import shutil; shutil.rmtree('" + audit + "')"}}) == 2);
+  CHECK(tool("mcp__desktop-commander__interact_with_process", {{"input", "rm -rf " + audit}}) == 2);
+  CHECK(tool("mcp__shell__run_command", {{"command", "rm"}, {"args", {"-rf", audit}}}) == 2);
+  CHECK(tool("mcp__jupyter__execute_code", {{"code", "print(1 + 1)"}}) == 0);
   CHECK(tool("mcp__filesystem__write_file",
              {{"path", "docs/a.md"}, {"content", "edit .env.tracing by hand"}}) == 0);
   CHECK(tool("mcp__desktop-commander__execute_command", {{"command", "cat " + env}}) == 0);

@@ -87,3 +87,22 @@ TEST_CASE("brace expansion as bash does it") {
   CHECK(parse_shell("echo \"{a,b}\" \\{c,d\\} {e,f}").commands[0].words ==
         Words{"echo", "{a,b}", "{c,d}", "e", "f"});
 }
+
+TEST_CASE("what a third review found the parser missed") {
+  // A substitution inside ${...} runs; the word is still one value the hook cannot know.
+  auto c = parse_shell("echo ${x:-$(rm y)} ${z:-`rm w`}").commands;
+  CHECK(c[0].substitutions == Words{"rm y", "rm w"});
+  CHECK(c[0].words == Words{"echo", std::string(1, kUnknown), std::string(1, kUnknown)});
+  // A line ending in `|` before a here-doc's body: the command after the body is the piped one.
+  std::vector<Words> piped;
+  for (const auto& cmd : parse_shell("cat <<'EOF' |\nrm x\nEOF\nbash").commands)
+    if (cmd.piped) piped.push_back(cmd.words);
+  CHECK(piped == std::vector<Words>{{"bash"}});
+  // A quoted delimiter with a blank in it ends at its own line.
+  auto q = parse_shell("cat <<\"E F\"\nx\"\nE F\nrm y").commands;
+  CHECK(q[0].inputs == Words{"x\"\n"});
+  CHECK(q.back().words == Words{"rm", "y"});
+  CHECK_FALSE(parse_shell("cat <<\"E F\"\nx\"\nE F\nrm y").opaque);
+  // A case pattern's `)` closes no subshell: the line is one the hook does not follow.
+  CHECK(parse_shell("case y in y) true;; esac; (cd /tmp); rm x").opaque);
+}
