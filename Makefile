@@ -11,7 +11,7 @@ SDK_DIR := tests/sdk
 
 APT_PACKAGES := build-essential cmake pkg-config git nlohmann-json3-dev libclang-dev clang libspdlog-dev \
   libcli11-dev doctest-dev libsqlite3-dev libsimdjson-dev libvalijson-dev libre2-dev libssl-dev zlib1g-dev \
-  libcurl4-openssl-dev libcpp-httplib-dev libjemalloc-dev libbenchmark-dev ripgrep hyperfine wrk uftrace chromium valgrind
+  libcurl4-openssl-dev libcpp-httplib-dev libjemalloc-dev libbenchmark-dev ripgrep hyperfine wrk uftrace chromium valgrind strace
 
 .PHONY: all build deps configure run test bench clean sdk-deps
 

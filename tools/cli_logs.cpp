@@ -1,18 +1,19 @@
 // agentlog logs search|tail: the logs from the command line.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include <algorithm>
 #include <deque>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <set>
 #include <sstream>
-#include <fstream>
-#include <iostream>
 #include <thread>
+#include <vector>
 
 #include "logger/log_writer.hpp"
 #include "tools/cli.hpp"
@@ -22,15 +23,26 @@ namespace agentlog {
 
 namespace {
 
+// A line's value as text: tail prints lines of other programs too (a number or null where agentlog writes a
+// string must not stop it).
+std::string text_of(const json& m, const char* key) {
+  auto it = m.find(key);
+  if (it == m.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string human(const json& m, bool colour) {
-  std::string level = m.value("level", "");
+  std::string level = text_of(m, "level");
   std::string upper = level;
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const char* code = level == "error" || level == "fatal" ? "31" : level == "warn" ? "33" : level == "debug" || level == "trace" ? "2" : "0";
+  const char* code = level == "error" || level == "fatal"   ? "31"
+                     : level == "warn"                      ? "33"
+                     : level == "debug" || level == "trace" ? "2"
+                                                            : "0";
   std::string lvl = colour ? std::string("\033[") + code + "m" + upper + "\033[0m" : upper;
-  std::string out = printable(m.value("ts", "")) + " " + lvl + " [" + printable(m.value("category", "")) +
-                    "] " + printable(m.value("msg", ""));
-  if (m.contains("fields") && !m["fields"].empty())
+  std::string out = printable(text_of(m, "ts")) + " " + lvl + " [" + printable(text_of(m, "category")) +
+                    "] " + printable(text_of(m, "msg"));
+  if (m.contains("fields") && m["fields"].is_object() && !m["fields"].empty())
     out += " " + m["fields"].dump(-1, ' ', false, json::error_handler_t::replace);  // (JSON escapes controls)
   return out;
 }
@@ -56,7 +68,7 @@ void add_logs_commands(CLI::App& app) {
   static int limit = 50;
   add_common_options(search, common);
   search->add_option("query", query, "Fixed string");
-  search->add_option("--regex", regex, "RE2 regular expression");
+  search->add_option("--regex", regex, "RE2 regular expression over the message");
   search->add_option("--level", level, "Minimum level");
   search->add_option("--category", category);
   search->add_option("--source", source, "Glob over the source");
@@ -70,8 +82,15 @@ void add_logs_commands(CLI::App& app) {
   search->add_option("--cursor", cursor);
   search->callback([] {
     json a = json::object();
-    for (auto [k, v] : {std::pair{"query", &query}, {"regex", &regex}, {"level", &level}, {"category", &category},
-                        {"source", &source}, {"since", &since}, {"until", &until}, {"filter", &filter}, {"cursor", &cursor}})
+    for (auto [k, v] : {std::pair{"query", &query},
+                        {"regex", &regex},
+                        {"level", &level},
+                        {"category", &category},
+                        {"source", &source},
+                        {"since", &since},
+                        {"until", &until},
+                        {"filter", &filter},
+                        {"cursor", &cursor}})
       if (!v->empty()) a[k] = *v;
     for (const auto& f : fields) {
       auto eq = f.find('=');
@@ -91,7 +110,8 @@ void add_logs_commands(CLI::App& app) {
     if (out["matches"].empty())
       std::cout << "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n";
     for (const auto& m : out["matches"]) std::cout << human(m, colour) << "\n";
-    if (out["nextCursor"].is_string()) std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
+    if (out["nextCursor"].is_string())
+      std::cout << "more: --cursor " << out["nextCursor"].get<std::string>() << "\n";
     const long long skipped = out.value("corruptLines", 0LL) + out.value("tornLines", 0LL);
     if (skipped > 0)  // (on stderr: the matches stay what stdout holds)
       std::cerr << skipped << " line" << (skipped == 1 ? "" : "s")
@@ -116,25 +136,35 @@ void add_logs_commands(CLI::App& app) {
       else
         std::cout << (common.json ? std::string(line) : printable(line)) << "\n";
     };
-    // Archive folders seen so far: after a rotation, the new ones are the file being read (found by its
-    // inode while it is not compressed, else the oldest new one) and files rotated out before this process
-    // looked again, printed whole.
+    // Archive folders seen so far. After a rotation, the new ones are, in the order of their names (a
+    // rotation names its folder after every existing one), the file being read and the files rotated out
+    // before this process looked again, printed whole.
     auto archive_names = [] {
       std::set<std::string, bool (*)(const std::string&, const std::string&)> names(archive_name_less);
       std::error_code ec;
-      for (const auto& d : fs::directory_iterator(common.layout().archive_dir(), ec)) names.insert(d.path().filename().string());
+      for (const auto& d : fs::directory_iterator(common.layout().archive_dir(), ec))
+        names.insert(d.path().filename().string());
       return names;
     };
+    decltype(archive_names()) known(archive_name_less);
     int fd = -1;
     ino_t inode = 0;
+    // Opens latest.log and lists the archives as one step: writers rotate holding logs/.lock, so holding it
+    // (shared, for a directory listing) means no rotation falls between the two and every new folder is
+    // known to be newer than the file opened.
     auto open_latest = [&] {
       if (fd >= 0) ::close(fd);
+      const int lock = ::open((common.layout().logs_dir() / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+      if (lock >= 0)
+        while (::flock(lock, LOCK_SH) != 0 && errno == EINTR) {
+        }
       fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       struct stat st {};
       inode = fd >= 0 && ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+      known = archive_names();
+      if (lock >= 0) ::close(lock);  // (releases the lock)
     };
     open_latest();
-    auto known = archive_names();
     std::string pending;  // read but not yet a whole line
     auto read_lines = [&](const std::function<void(std::string_view)>& each) {
       char buf[65536];
@@ -146,18 +176,25 @@ void add_logs_commands(CLI::App& app) {
     // The last `lines` lines, read backwards from the end in blocks (a log of gigabytes starts at once).
     struct stat st0 {};
     const off_t size = fd >= 0 && ::fstat(fd, &st0) == 0 ? st0.st_size : 0;
-    std::string tail_text;
+    // Blocks are counted as read and joined once (prepending each to the text read so far was quadratic).
+    std::vector<std::string> blocks;  // last block first
+    long long newlines = 0;
     off_t from = size;
-    while (from > 0 && std::count(tail_text.begin(), tail_text.end(), '\n') <= lines) {
+    while (from > 0 && newlines <= lines) {
       const off_t start = std::max<off_t>(0, from - (1 << 16));
       std::string block(static_cast<std::size_t>(from - start), '\0');
       const ssize_t n = ::pread(fd, block.data(), block.size(), start);
       if (n <= 0) break;
       block.resize(static_cast<std::size_t>(n));
-      tail_text = block + tail_text;
+      newlines += std::count(block.begin(), block.end(), '\n');
+      blocks.push_back(std::move(block));
       from = start;
     }
-    if (from > 0 && tail_text.find('\n') != std::string::npos) tail_text.erase(0, tail_text.find('\n') + 1);  // cut line
+    std::string tail_text;
+    for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) tail_text += *it;
+    blocks.clear();
+    if (from > 0 && tail_text.find('\n') != std::string::npos)
+      tail_text.erase(0, tail_text.find('\n') + 1);  // cut line
     std::deque<std::string_view> last;
     pending = tail_text.substr(for_each_line(tail_text, [&](std::string_view l) {
       last.push_back(l);
@@ -183,20 +220,26 @@ void add_logs_commands(CLI::App& app) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       struct stat st {};
       if (::stat(path.c_str(), &st) != 0 || st.st_ino == inode) continue;
-      read_lines(print);  // rotated: the old file's last lines first
+      read_lines(print);  // rotated: the old file's last lines first (it is complete: it was renamed)
       pending.clear();
-      auto now = archive_names();
+      const bool had_file = fd >= 0;
+      const ino_t read_inode = inode;
+      const auto before = known;
+      open_latest();  // first: rotations from here on are seen at the next look
       std::vector<std::string> fresh;
-      for (const auto& name : now)
-        if (!known.count(name)) fresh.push_back(name);
-      std::size_t mine = 0;  // which fresh archive is the file just read
-      for (std::size_t i = 0; i < fresh.size(); ++i) {
+      for (const auto& name : known)
+        if (!before.count(name)) fresh.push_back(name);
+      // The file just read is the oldest new folder (found by its inode while it is not compressed); with
+      // no file open (latest.log did not exist yet), every new folder is unread.
+      std::size_t first_unread = had_file && !fresh.empty() ? 1 : 0;
+      for (std::size_t i = 0; had_file && i < fresh.size(); ++i) {
         struct stat a {};
-        if (::stat((common.layout().archive_dir() / fresh[i] / "latest.log").c_str(), &a) == 0 && a.st_ino == inode) mine = i;
+        if (::stat((common.layout().archive_dir() / fresh[i] / "latest.log").c_str(), &a) == 0 &&
+            a.st_ino == read_inode)
+          first_unread = i + 1;
       }
-      for (std::size_t i = mine + 1; i < fresh.size(); ++i) print_archive(common.layout().archive_dir() / fresh[i]);
-      known = std::move(now);
-      open_latest();
+      for (std::size_t i = first_unread; i < fresh.size(); ++i)
+        print_archive(common.layout().archive_dir() / fresh[i]);
     }
   });
 }

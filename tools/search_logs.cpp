@@ -2,6 +2,7 @@
 // and every archive, newest first.
 #include <chrono>
 
+#include "logger/log_record.hpp"
 #include "logger/log_search.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
@@ -34,7 +35,23 @@ json run_log_search(const ToolsContext& ctx, const json& a) {
   q.limit = arg_or<int>(a, "limit", 50);
   q.cursor = arg_or<std::string>(a, "cursor", "");
   try {
-    if (a.contains("filter")) apply_saved_filter(ctx.layout, a["filter"].get<std::string>(), q);
+    if (a.contains("filter")) {
+      const std::string name = a["filter"].get<std::string>();
+      const bool own_since = !q.since.empty(), own_until = !q.until.empty(), own_level = !q.level.empty();
+      apply_saved_filter(ctx.layout, name, q);
+      // A filter's times are ages or ISO-8601 as the arguments are: resolved the same way (they were
+      // compared as raw text: "1h" matched everything).
+      const std::string where = " (in saved filter '" + name + "' of config/filters.json)";
+      try {
+        if (!own_since && !q.since.empty()) q.since = resolve_time(q.since);
+        if (!own_until && !q.until.empty()) q.until = resolve_time(q.until);
+      } catch (const mcp::ToolError& e) {
+        throw mcp::ToolError(e.id(), e.what() + where);
+      }
+      if (!own_level && !q.level.empty() && log_level_index(q.level) < 0)
+        throw mcp::ToolError("logs.unknown_level", "Unknown level '" + q.level + "'" + where +
+                                                       "; use one of trace, debug, info, warn, error, fatal");
+    }
     return search_logs(ctx.layout, q);
   } catch (const LogQueryError& e) {
     throw mcp::ToolError(e.id(), e.what());
@@ -47,10 +64,15 @@ mcp::Tool make_search_logs(ToolsContext& ctx) {
   tool.title = "Search logs";
   tool.description =
       "Search latest.log and every archive (compressed or not), newest first. All filters are optional and "
-      "combine: query (fixed string), regex (RE2), level (minimum: trace..fatal), category, source (glob), "
+      "combine: query (fixed string, anywhere in the line), regex (RE2, over the message only), level "
+      "(minimum: trace..fatal), category, source (glob), "
       "since/until (ISO-8601 or an age like \"1h\"), fields (equalities, e.g. {\"reqId\": \"req-abc-123\"}), "
-      "filter (a saved filter of config/filters.json). Each match carries file and line; pass nextCursor back for "
-      "more. A match written inside a traced span carries traceId: open it with get_trace.";
+      "filter (a saved filter of config/filters.json). Each match carries file and line; pass nextCursor "
+      "back for "
+      "more. A page is at most about 512 KB (pageFull: fewer matches than limit) and a message over 8 KB or "
+      "a "
+      "long field is cut (truncated: true; the whole line is at file:line). A match written inside a traced "
+      "span carries traceId: open it with get_trace.";
   tool.input_schema = tool_schema("search_logs.input");
   tool.output_schema = tool_schema("search_logs.output");
   tool.annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false};

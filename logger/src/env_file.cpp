@@ -20,7 +20,8 @@ std::string_view trim(std::string_view s) {
 
 bool valid_key(std::string_view k) {
   if (k.empty() || std::isdigit(static_cast<unsigned char>(k[0]))) return false;
-  return std::all_of(k.begin(), k.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(k.begin(), k.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 std::string lower(std::string s) {
@@ -98,7 +99,8 @@ EnvParse parse_env(std::string_view text, const std::string& file_name) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     ++line_no;
     line = trim(line);
@@ -115,7 +117,8 @@ EnvParse parse_env(std::string_view text, const std::string& file_name) {
     }
     std::string key(trim(line.substr(0, eq)));
     if (!valid_key(key)) {
-      warn(key, "not a valid key (letters, digits and '_'); the line is ignored", EnvDiagnostic::Severity::kError);
+      warn(key, "not a valid key (letters, digits and '_'); the line is ignored",
+           EnvDiagnostic::Severity::kError);
       continue;
     }
     std::string_view rest = trim(line.substr(eq + 1));
@@ -138,7 +141,8 @@ EnvParse parse_env(std::string_view text, const std::string& file_name) {
         }
       }
       if (!closed) {
-        warn(key, std::string("unterminated quote; add the closing ") + quote, EnvDiagnostic::Severity::kError);
+        warn(key, std::string("unterminated quote; add the closing ") + quote,
+             EnvDiagnostic::Severity::kError);
         continue;
       }
       std::string_view after = trim(rest.substr(i + 1));
@@ -226,7 +230,9 @@ bool EnvSettings::get_bool(const std::string& key) const { return parse_bool(raw
 long long EnvSettings::get_int(const std::string& key) const {
   return static_cast<long long>(parse_number(raw(key), true).value_or(0));
 }
-double EnvSettings::get_double(const std::string& key) const { return parse_number(raw(key), false).value_or(0); }
+double EnvSettings::get_double(const std::string& key) const {
+  return parse_number(raw(key), false).value_or(0);
+}
 const std::string& EnvSettings::get_string(const std::string& key) const { return raw(key); }
 std::vector<std::string> EnvSettings::get_list(const std::string& key) const {
   std::vector<std::string> out;
@@ -318,6 +324,7 @@ const std::vector<EnvKeySpec>& logging_env_keys() {
       {"LOGGING_ENABLED", EnvType::kBool, "true", "true", 0, 0, "", "master switch"},
       {"LOG_LEVEL", EnvType::kEnum, "debug", "info", 0, 0, "trace|debug|info|warn|error|fatal", "ceiling"},
       {"LOG_FORMAT", EnvType::kEnum, "json", "json", 0, 0, "json|text", "line format of latest.log"},
+      {"LOG_REDACT", EnvType::kBool, "true", "true", 0, 0, "", "redact secret-looking values"},
       {"LOG_MAX_SIZE_MB", EnvType::kDouble, "10", "10", 0.001, 1048576, "", "rotate at this size"},
       {"LOG_ROTATE_INTERVAL", EnvType::kEnum, "daily", "daily", 0, 0, "hourly|daily|weekly|none",
        "rotate by time"},

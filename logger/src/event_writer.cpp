@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "logger/project_log.hpp"
+#include "logger/redact.hpp"
 
 namespace agentlog {
 
@@ -44,14 +45,16 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
   EventResult result;
   const int level = log_level_index(event.level);
   if (level < 0)
-    throw std::invalid_argument("Unknown level '" + event.level + "'; use one of trace, debug, info, warn, error, fatal");
+    throw std::invalid_argument("Unknown level '" + event.level +
+                                "'; use one of trace, debug, info, warn, error, fatal");
   if (!settings->enabled) {
     result.reason = "LOGGING_ENABLED=false in .env.logging";
     return result;
   }
   if (const int min = settings->min_level(event.category); level < min) {
-    result.reason = "level " + event.level + " is below the minimum " + log_level_names()[static_cast<std::size_t>(min)] +
-                    " for category '" + event.category + "' (LOG_LEVEL in .env.logging, logging.config.json)";
+    result.reason = "level " + event.level + " is below the minimum " +
+                    log_level_names()[static_cast<std::size_t>(min)] + " for category '" + event.category +
+                    "' (LOG_LEVEL in .env.logging, logging.config.json)";
     return result;
   }
   LogRecord r;
@@ -64,6 +67,10 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
   r.tid = current_tid();
   r.trace_id = event.trace_id;
   r.span_id = event.span_id;
+  // Redacted here too: the record returned to the agent is the line written (write() redacts its copy).
+  std::string redacted_msg;
+  nlohmann::json redacted_fields;
+  if (settings->redact) redact_record(r, redacted_msg, redacted_fields);
   r.ts_ms = log->write(r, true);  // the time is taken under the log's lock
   result.written = true;
   result.record = log_record_json(r);

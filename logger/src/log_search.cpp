@@ -2,9 +2,10 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <string.h>
-#include <unistd.h>
 #include <re2/re2.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -13,10 +14,10 @@
 #include <fstream>
 
 #include "logger/event_writer.hpp"
+#include "logger/files.hpp"
 #include "logger/log_record.hpp"
 #include "logger/log_writer.hpp"
 #include "logger/text_scan.hpp"
-#include "logger/files.hpp"
 
 namespace agentlog {
 
@@ -122,8 +123,13 @@ std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) 
   auto space = line.find(' ', p);
   if (space == std::string_view::npos) return std::nullopt;
   std::string level(line.substr(p, space - p));
-  std::transform(level.begin(), level.end(), level.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  json r = {{"ts", date + "T" + time + "Z"}, {"level", level}, {"category", ""}, {"source", ""}, {"fields", json::object()}};
+  std::transform(level.begin(), level.end(), level.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  json r = {{"ts", date + "T" + time + "Z"},
+            {"level", level},
+            {"category", ""},
+            {"source", ""},
+            {"fields", json::object()}};
   std::size_t m = space + 1;
   if (m < line.size() && line[m] == '[') {
     auto cat_end = line.find(']', m);
@@ -165,6 +171,110 @@ int own_level(const char* p, std::size_t n) {
     if (n >= len && std::memcmp(p, words[l], len) == 0) return l;
   }
   return -1;
+}
+
+// The fields of a line read leniently: lines of other programs (pino, bunyan, a hand edit) may hold a
+// number, null or an object where agentlog writes a string. Such a line is searched and returned with its
+// values as text; one line must never make every search fail.
+std::string text_field(const json& r, const char* key) {
+  auto it = r.find(key);
+  if (it == r.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A numeric level is pino's and bunyan's (10 trace .. 60 fatal).
+std::string level_field(const json& r) {
+  auto it = r.find("level");
+  if (it != r.end() && it->is_number()) {
+    const double v = it->get<double>();
+    const int index = v >= 60 ? 5 : v >= 50 ? 4 : v >= 40 ? 3 : v >= 30 ? 2 : v >= 20 ? 1 : 0;
+    return log_level_names()[static_cast<std::size_t>(index)];
+  }
+  return text_field(r, "level");
+}
+
+// A numeric time is epoch milliseconds (pino writes it as "time").
+std::string ts_field(const json& r) {
+  for (const char* key : {"ts", "time"}) {
+    auto it = r.find(key);
+    if (it == r.end()) continue;
+    if (it->is_number()) {
+      const double ms = it->get<double>();
+      if (ms >= 0 && ms < 1e14) return iso8601_ms(static_cast<std::int64_t>(ms));  // (up to year 5138)
+      return it->dump();
+    }
+    if (it->is_string()) return it->get<std::string>();
+  }
+  return "";
+}
+
+// Bounds of one page of results: an agent's context and an MCP client's message limit, not the log, decide
+// what fits. A longer message or string field is cut (the match says so, and file:line has it whole); a page
+// stops early at the byte budget, with nextCursor at the first match left out.
+constexpr std::size_t kMaxMsgBytes = 8 << 10, kMaxFieldStringBytes = 2 << 10, kMaxFieldsBytes = 16 << 10;
+constexpr std::size_t kPageBytes = 512 << 10;
+
+// `s` cut to at most `max` bytes at a UTF-8 character boundary, with how much was left out.
+bool cut_text(std::string& s, std::size_t max) {
+  if (s.size() <= max) return false;
+  std::size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  const std::size_t left = s.size() - end;
+  s.resize(end);
+  s += "... [" + std::to_string(left) + " bytes cut: the whole line is at file:line]";
+  return true;
+}
+
+bool cut_strings(json& v) {
+  bool cut = false;
+  if (v.is_string()) return cut_text(v.get_ref<std::string&>(), kMaxFieldStringBytes);
+  if (v.is_structured())
+    for (auto& item : v) cut = cut_strings(item) || cut;
+  return cut;
+}
+
+// Cuts an oversized message or fields of a match; whether anything was cut.
+bool cut_match(json& m) {
+  bool cut = cut_text(m["msg"].get_ref<std::string&>(), kMaxMsgBytes);
+  json& fields = m["fields"];
+  if (fields.dump().size() > kMaxFieldsBytes) {
+    cut = cut_strings(fields) || cut;
+    if (std::string text = fields.dump(-1, ' ', false, json::error_handler_t::replace);
+        text.size() > kMaxFieldsBytes) {
+      cut_text(text, kMaxFieldsBytes);
+      fields = json{{"truncatedFields", text}};  // too many to keep as they are: their JSON text, cut
+      cut = true;
+    }
+  }
+  if (cut) m["truncated"] = true;
+  return cut;
+}
+
+// Literals of which a line matching the first field equality holds one: the value as JSON writes it (a
+// string equality also matches a number or boolean written bare, "3" a field 3), else the quoted key. Not
+// "key":value: lines of other programs may have spaces around the colon.
+std::vector<std::string> field_literals(const json& fields) {
+  if (!fields.is_object() || fields.empty()) return {};
+  const auto first = fields.begin();
+  std::string key = "\"";
+  append_json_escaped(key, first.key());
+  key += '"';
+  const json& value = first.value();
+  std::vector<std::string> out;
+  if (value.is_string()) {
+    out.emplace_back();
+    append_json_escaped(out.back(), value.get<std::string>());
+    const json bare = json::parse(value.get<std::string>(), nullptr, false);
+    if (!bare.is_discarded() && bare.is_primitive() && !bare.is_string())
+      out.push_back(value.get<std::string>());
+  } else if (value.is_primitive() && !value.is_number_float()) {  // (3.0 may be written 3: no sure literal)
+    out.push_back(value.dump());
+  }
+  const bool short_literal =
+      std::any_of(out.begin(), out.end(), [](const std::string& l) { return l.size() < 3; });
+  if (out.empty() || short_literal) return {key};
+  return out;
 }
 
 struct LogFile {
@@ -210,8 +320,9 @@ void apply_saved_filter(const ProjectLayout& layout, const std::string& name, Lo
     std::string known;
     if (filters.is_object())
       for (const auto& [k, v] : filters.items()) known += (known.empty() ? "" : ", ") + k;
-    throw LogQueryError("logs.unknown_filter", "No saved filter '" + name + "' in config/filters.json; saved filters: " +
-                                                   (known.empty() ? "none" : known));
+    throw LogQueryError("logs.unknown_filter",
+                        "No saved filter '" + name +
+                            "' in config/filters.json; saved filters: " + (known.empty() ? "none" : known));
   }
   const json& f = filters[name];
   auto take = [&](const char* key, std::string& into) {
@@ -234,7 +345,8 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   if (!q.level.empty()) {
     min_level = log_level_index(q.level);
     if (min_level < 0)
-      throw LogQueryError("logs.unknown_level", "Unknown level '" + q.level + "'; use one of trace, debug, info, warn, error, fatal");
+      throw LogQueryError("logs.unknown_level", "Unknown level '" + q.level +
+                                                    "'; use one of trace, debug, info, warn, error, fatal");
   }
   std::unique_ptr<RE2> re;
   if (!q.regex.empty()) {
@@ -248,8 +360,10 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   }
   std::size_t skip = 0;
   if (!q.cursor.empty()) {
-    if (q.cursor.rfind("m:", 0) != 0 || q.cursor.size() == 2 || q.cursor.find_first_not_of("0123456789", 2) != std::string::npos)
-      throw LogQueryError("logs.bad_cursor", "The cursor '" + q.cursor + "' was not returned by search_logs; omit it to start over");
+    if (q.cursor.rfind("m:", 0) != 0 || q.cursor.size() == 2 ||
+        q.cursor.find_first_not_of("0123456789", 2) != std::string::npos)
+      throw LogQueryError("logs.bad_cursor", "The cursor '" + q.cursor +
+                                                 "' was not returned by search_logs; omit it to start over");
     skip = std::stoull(q.cursor.substr(2));
   }
   const std::size_t limit = static_cast<std::size_t>(std::clamp(q.limit, 1, 1000));
@@ -291,7 +405,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     }
     // Cheap looks at agentlog's own layout before any parsing; `decided` when they settle every filter but
     // source and fields.
-    bool decided = false;
+    bool decided = false, source_decided = false;
     if (line.rfind("{\"ts\":\"", 0) == 0 && line.size() > 31) {
       decided = true;
       if (min_level >= 0) {
@@ -307,35 +421,47 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       std::string_view ts = line.substr(7, 24);
       if (!q.since.empty() && ts < q.since) return false;
       if (!q.until.empty() && ts > q.until) return false;
-    }
-    if (re && !RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re)) {
-      // Else the decoded message (escapes, the text form) may match.
-      std::optional<std::string_view> msg = line.rfind("{\"ts\":\"", 0) == 0 ? quick_string(line, "\"msg\":\"") : std::nullopt;
-      if (msg) {  // no escapes: the message is in the line as it is (anchors apply to it)
-        if (!RE2::PartialMatch(re2::StringPiece(msg->data(), msg->size()), *re)) return false;
-      } else {
-        rec = parse(line, end_ms);
-        if (!rec || !RE2::PartialMatch(rec->value("msg", ""), *re)) return false;
+      if (!q.source.empty()) {  // (a parse per line made --source 40x slower than grep)
+        auto src = quick_string(line, "\"source\":\"");
+        if (src && fnmatch(q.source.c_str(), std::string(*src).c_str(), 0) != 0) return false;
+        source_decided = src.has_value();
       }
     }
-    if (!needs_record || (decided && q.source.empty() && q.fields.empty())) return true;
+    if (re) {  // over the message only, as documented (not the keys, level, time or fields of the line)
+      std::optional<std::string_view> msg =
+          line.rfind("{\"ts\":\"", 0) == 0 ? quick_string(line, "\"msg\":\"") : std::nullopt;
+      if (msg) {  // no escapes: the message is in the line as it is (anchors apply to it)
+        if (!RE2::PartialMatch(re2::StringPiece(msg->data(), msg->size()), *re)) return false;
+      } else {  // decoded (escapes, the text form)
+        rec = parse(line, end_ms);
+        if (!rec) {
+          ++corrupt;
+          return false;
+        }
+        if (!RE2::PartialMatch(text_field(*rec, "msg"), *re)) return false;
+      }
+    }
+    if (!needs_record || (decided && (q.source.empty() || source_decided) && q.fields.empty())) return true;
     if (!rec) rec = parse(line, end_ms);
     if (!rec) {
       ++corrupt;
       return false;
     }
     const json& r = *rec;
-    if (min_level >= 0 && log_level_index(r.value("level", "")) < min_level) return false;
-    if (!q.category.empty() && r.value("category", "") != q.category) return false;
-    if (!q.source.empty() && fnmatch(q.source.c_str(), r.value("source", "").c_str(), 0) != 0) return false;
-    const std::string ts = r.value("ts", "");
+    if (min_level >= 0 && log_level_index(level_field(r)) < min_level) return false;
+    if (!q.category.empty() && text_field(r, "category") != q.category) return false;
+    if (!q.source.empty() && fnmatch(q.source.c_str(), text_field(r, "source").c_str(), 0) != 0) return false;
+    const std::string ts = ts_field(r);
     if (!q.since.empty() && ts < q.since) return false;
     if (!q.until.empty() && ts > q.until) return false;
     for (const auto& [k, v] : q.fields.items()) {
-      const json* have = r.contains("fields") && r["fields"].is_object() && r["fields"].contains(k) ? &r["fields"][k] : nullptr;
+      const json* have = r.contains("fields") && r["fields"].is_object() && r["fields"].contains(k)
+                             ? &r["fields"][k]
+                             : nullptr;
       if (!have) return false;
       const bool equal = *have == v || (have->is_primitive() && v.is_string() &&
-                                        (have->is_string() ? have->get<std::string>() : have->dump()) == v.get<std::string>());
+                                        (have->is_string() ? have->get<std::string>() : have->dump()) ==
+                                            v.get<std::string>());
       if (!equal) return false;
     }
     return true;
@@ -351,13 +477,19 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     // A message with escapes (\" \\ \n ...) is stored differently from how the regex sees it: lines with a
     // backslash are always looked at too.
     any_of = {lit, "\\"};
+  } else if (std::vector<std::string> lits = field_literals(q.fields); !lits.empty()) {
+    any_of = std::move(lits);
+  } else if (std::string prefix = q.source.substr(0, q.source.find_first_of("*?[\\")); prefix.size() >= 3) {
+    any_of = {""};  // the glob's literal start, as JSON stores it (json and text forms alike)
+    append_json_escaped(any_of.back(), prefix);
   } else if (!re && !q.category.empty() && min_level < 3) {  // (with a high level, the level scan is faster)
     std::string escaped;
     append_json_escaped(escaped, q.category);
     any_of = {"\"category\":\"" + escaped + "\"", "[" + escaped + "]"};
   }
   const bool regex_blocks = re && any_of.empty() && q.regex.find_first_of("^$") == std::string::npos &&
-                            q.regex.find("\\A") == std::string::npos && q.regex.find("\\z") == std::string::npos;
+                            q.regex.find("\\A") == std::string::npos &&
+                            q.regex.find("\\z") == std::string::npos;
   std::vector<std::size_t> starts;
   // A minimum level alone: every line is looked at, but agentlog's own lines are judged by the level word at
   // its fixed place ({"ts":"<24 chars>","level":"...), without a search or a parse.
@@ -370,13 +502,39 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     long long number;
   };
   json matches_out = json::array();
-  std::size_t total = 0;
+  std::size_t total = 0, page_bytes = 0;
+  std::optional<std::size_t> page_full_at;  // the first match left out for the byte budget
+  long long truncated = 0;
   long long scanned = 0, torn_lines = 0;
-  for (const auto& file : log_files(layout)) {
+  // latest.log is opened and the archives are listed holding logs/.lock (shared, for a directory listing):
+  // writers rotate holding it, so no rotation falls between the two and leaves a file unlisted.
+  std::vector<LogFile> files;
+  std::unique_ptr<BlockReader> latest_reader;
+  {
+    const int lock = ::open((layout.logs_dir() / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock >= 0)
+      while (::flock(lock, LOCK_SH) != 0 && errno == EINTR) {
+      }
+    files = log_files(layout);
+    if (!files.empty() && files.front().path == layout.latest_log())
+      latest_reader = std::make_unique<BlockReader>(files.front().path);
+    if (lock >= 0) ::close(lock);  // (releases the lock)
+  }
+  for (const auto& file : files) {
     if (total >= want) break;
-    if (!q.since.empty() && file.path != layout.latest_log() && iso8601_ms(file.end_ms) < q.since) break;  // older still
-    BlockReader reader(file.path);
-    if (!reader.ok()) continue;
+    if (!q.since.empty() && file.path != layout.latest_log() && iso8601_ms(file.end_ms) < q.since)
+      break;  // older still
+    std::unique_ptr<BlockReader> opened = file.path == layout.latest_log() && latest_reader
+                                              ? std::move(latest_reader)
+                                              : std::make_unique<BlockReader>(file.path);
+    // An archive compressed since it was listed: its .gz holds the same lines.
+    fs::path read_path = file.path;
+    if (!opened->ok() && file.path.extension() == ".log") {
+      read_path += ".gz";
+      opened = std::make_unique<BlockReader>(read_path);
+    }
+    if (!opened->ok()) continue;  // removed by retention since it was listed
+    BlockReader& reader = *opened;
     std::deque<Found> found;  // newest first within a file: its last `want - total` matches
     long long line_no = 0;    // lines before the current position
     std::string_view block, torn;
@@ -404,7 +562,8 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
         return nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - base) + 1 : 0;
       };
       auto line_end = [&](std::size_t from) {
-        return static_cast<std::size_t>(static_cast<const char*>(std::memchr(base + from, '\n', size - from)) - base);
+        return static_cast<std::size_t>(
+            static_cast<const char*>(std::memchr(base + from, '\n', size - from)) - base);
       };
       // The lines holding `lit`, into `starts`; then every collected line once, in file order.
       auto collect = [&](std::string_view lit) {
@@ -429,7 +588,8 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       } else if (regex_blocks) {  // the regex over the block, and every line with escapes (see above)
         re2::StringPiece match;
         while (pos < size && re->Match(re2::StringPiece(base, size), pos, size, RE2::UNANCHORED, &match, 1)) {
-          const std::size_t hit = std::min<std::size_t>(static_cast<std::size_t>(match.data() - base), size - 1);
+          const std::size_t hit =
+              std::min<std::size_t>(static_cast<std::size_t>(match.data() - base), size - 1);
           starts.push_back(std::max(pos, line_start(hit)));
           pos = line_end(hit) + 1;
         }
@@ -459,7 +619,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     }
     scanned += line_no;
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
-      if (total >= skip && matches_out.size() < limit) {
+      if (total >= skip && matches_out.size() < limit && !page_full_at) {
         if (!it->rec) it->rec = parse(it->line, file.end_ms);
         if (!it->rec) {  // looked whole but does not parse (cut right after a '}'): skipped, its place kept
           ++corrupt;
@@ -467,26 +627,42 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
           continue;
         }
         const json& rec = *it->rec;
-        json m = {{"ts", rec.value("ts", "")},
-                  {"level", rec.value("level", "")},
-                  {"category", rec.value("category", "")},
-                  {"source", rec.value("source", "")},
-                  {"msg", rec.value("msg", "")},
-                  {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
-                  {"file", layout.relative(file.path)},
-                  {"line", it->number}};
-        for (const char* k : {"traceId", "spanId"})
-          if (rec.contains(k)) m[k] = rec[k];
+        json m = {
+            {"ts", ts_field(rec)},
+            {"level", level_field(rec)},
+            {"category", text_field(rec, "category")},
+            {"source", text_field(rec, "source")},
+            {"msg", text_field(rec, "msg")},
+            {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
+            {"file", layout.relative(read_path)},
+            {"line", it->number}};
+        for (const char* k : {"traceId", "spanId"})  // strings in the output schema
+          if (std::string id = text_field(rec, k); !id.empty()) m[k] = id;
+        const bool cut = cut_match(m);
+        const std::size_t bytes = m.dump(-1, ' ', false, json::error_handler_t::replace).size();
+        if (!matches_out.empty() && page_bytes + bytes > kPageBytes) {
+          page_full_at = total;
+          ++total;
+          continue;
+        }
+        page_bytes += bytes;
+        truncated += cut;
         matches_out.push_back(std::move(m));
       }
       ++total;
     }
   }
-  return {{"matches", matches_out},
-          {"nextCursor", total > skip + limit ? json("m:" + std::to_string(skip + limit)) : json(nullptr)},
-          {"scannedLines", scanned},
-          {"tornLines", torn_lines},
-          {"corruptLines", corrupt}};
+  json next = page_full_at           ? json("m:" + std::to_string(*page_full_at))
+              : total > skip + limit ? json("m:" + std::to_string(skip + limit))
+                                     : json(nullptr);
+  json out = {{"matches", matches_out},
+              {"nextCursor", std::move(next)},
+              {"scannedLines", scanned},
+              {"tornLines", torn_lines},
+              {"corruptLines", corrupt}};
+  if (page_full_at) out["pageFull"] = true;  // fewer than `limit` matches: the page reached its byte budget
+  if (truncated > 0) out["truncatedMatches"] = truncated;
+  return out;
 }
 
 }  // namespace agentlog

@@ -1,6 +1,8 @@
 #include "logger/log_writer.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,10 +28,12 @@ namespace {
 constexpr std::int64_t kHourMs = 3'600'000, kDayMs = 86'400'000;
 
 std::runtime_error io_error(const std::string& what, const fs::path& path, int err) {
-  std::string hint = err == ENOSPC ? " (the disk is full: free space; nothing written before is lost)"
-                     : err == EACCES || err == EPERM || err == EROFS
-                         ? " (make the directory writable for this user)"
-                         : "";
+  std::string hint =
+      err == ENOSPC ? " (the disk is full: free space; nothing written before is lost)"
+      : err == EACCES || err == EPERM || err == EROFS ? " (make the directory writable for this user)"
+      : err == EFBIG ? " (the process's file size limit, ulimit -f, is reached: raise it, or lower "
+                       "LOG_MAX_SIZE_MB below it; nothing written before is lost)"
+                     : "";
   return std::runtime_error("cannot " + what + " " + path.string() + ": " + std::strerror(err) + hint);
 }
 
@@ -170,19 +174,43 @@ void LogWriter::ensure_open_locked() {
   write_file_atomic(meta, std::to_string(inode_) + " " + std::to_string(created_ms_) + "\n");
 }
 
+// The archive folder of a rotation at `now`: its second, with a suffix one greater than any folder of that
+// second ("-2", "-3"...). Never a lower free suffix: retention removes the oldest first, so a reused
+// "base" would name the newest archive as the oldest, and the next pass would delete it. Never earlier than
+// the newest folder either (a clock stepped back): the order of the names is the order of the files.
+std::string LogWriter::next_archive_name_locked(std::int64_t now) const {
+  std::string newest;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(archive_dir(), ec)) {
+    std::string name = entry.path().filename().string();
+    if (archive_time(name) < 0) continue;
+    if (newest.empty() || archive_name_less(newest, name)) newest = std::move(name);
+  }
+  const std::string base = archive_name(now);
+  if (newest.empty() || newest.substr(0, 17) < base) return base;
+  const std::size_t dash = newest.size() > 17 ? newest.find('-', 17) : std::string::npos;
+  const long suffix = dash == std::string::npos ? 1 : std::strtol(newest.c_str() + dash + 1, nullptr, 10);
+  return newest.substr(0, 17) + "-" + std::to_string(std::max(suffix, 1L) + 1);
+}
+
 void LogWriter::rotate_locked(std::int64_t now) {
   const fs::path archives = archive_dir();
   std::error_code ec;
   fs::create_directories(archives, ec);
-  const std::string base = archive_name(now);
-  fs::path target;
-  for (int n = 1;; ++n) {
-    target = archives / (n == 1 ? base : base + "-" + std::to_string(n));
-    if (::mkdir(target.c_str(), 0755) == 0) break;
-    if (errno != EEXIST) throw io_error("create", target, errno);
+  // Another process's retention (it does not hold the lock file) may remove the new, still empty folder
+  // before the rename: then the next name is taken.
+  for (int attempt = 1;; ++attempt) {
+    fs::path target = archives / next_archive_name_locked(now);
+    if (::mkdir(target.c_str(), 0755) != 0) {
+      if (errno != EEXIST || attempt == 20) throw io_error("create", target, errno);
+      continue;  // made by a writer of an older version (it took the first free name)
+    }
+    if (::rename(latest().c_str(), (target / "latest.log").c_str()) == 0) break;
+    const int err = errno;
+    struct stat st {};
+    if (err != ENOENT || attempt == 20 || ::stat(latest().c_str(), &st) != 0)
+      throw io_error("rotate", latest(), err);
   }
-  if (::rename(latest().c_str(), (target / "latest.log").c_str()) != 0)
-    throw io_error("rotate", latest(), errno);
   ::close(fd_);
   fd_ = -1;
   ++rotations_;
@@ -190,9 +218,41 @@ void LogWriter::rotate_locked(std::int64_t now) {
   schedule_maintenance();
 }
 
+namespace {
+
+// A file-size limit (ulimit -f, RLIMIT_FSIZE) makes write() raise SIGXFSZ, whose default action kills the
+// program that only wanted to log. Blocked while this thread writes, write() fails with EFBIG instead and
+// the error path runs (the file is cut back: no torn line); the signal it left pending is taken off.
+class SigxfszBlocked {
+ public:
+  SigxfszBlocked() {
+    sigemptyset(&xfsz_);
+    sigaddset(&xfsz_, SIGXFSZ);
+    pthread_sigmask(SIG_BLOCK, &xfsz_, &old_);
+  }
+  ~SigxfszBlocked() {
+    if (sigismember(&old_, SIGXFSZ)) return;  // the program blocks it itself: its business
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
+      const timespec now{};
+      while (sigtimedwait(&xfsz_, nullptr, &now) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigxfszBlocked(const SigxfszBlocked&) = delete;
+  SigxfszBlocked& operator=(const SigxfszBlocked&) = delete;
+
+ private:
+  sigset_t xfsz_, old_;
+};
+
+}  // namespace
+
 void LogWriter::append(std::string_view lines) {
   if (lines.empty()) return;
   std::lock_guard lock(mutex_);
+  SigxfszBlocked no_sigxfsz;
   std::size_t pos = 0;
   try {
     lock_file_locked();

@@ -10,6 +10,7 @@
 
 #include "logger/env_file.hpp"
 #include "logger/files.hpp"
+#include "logger/redact.hpp"
 
 namespace agentlog {
 
@@ -45,6 +46,7 @@ std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
   s->enabled = env.get_bool("LOGGING_ENABLED");
   s->ceiling = std::max(0, log_level_index(env.get_string("LOG_LEVEL")));
   s->format = env.get_string("LOG_FORMAT") == "text" ? LogFormat::kText : LogFormat::kJson;
+  s->redact = env.get_bool("LOG_REDACT");
   s->rotation = RotationPolicy::from_env(env);
   // logging.config.json is the agent's file: a broken one means the defaults, never a crash.
   if (auto text = read_file(layout.logging_config())) {
@@ -133,7 +135,18 @@ std::shared_ptr<ProjectLog> ProjectLog::shared(const ProjectLayout& layout) {
 }
 
 void ProjectLog::flush_all() {
-  for (auto& log : all_logs()) log->flush();
+  for (auto& log : all_logs()) log->flush_reporting();
+}
+
+// The user's program asked for its lines now: one the disk refuses (full, a file size limit) must not end
+// it with an exception it never expected. The lines stay buffered and are retried; the error is on stderr.
+void ProjectLog::flush_reporting() {
+  std::lock_guard lock(buffer_mutex_);
+  try {
+    flush_locked();
+  } catch (const std::exception& e) {
+    report_locked(e.what());
+  }
 }
 
 ProjectLog::ProjectLog(ProjectLayout layout, MsClock clock)
@@ -182,7 +195,12 @@ std::int64_t ProjectLog::write(LogRecord r, bool flush_now) {
   const bool stamp = r.ts_ms == 0;
   if (r.pid == 0) r.pid = cached_pid();
   if (r.tid == 0) r.tid = current_tid();
-  const LogFormat format = current(stamp ? clock_() : r.ts_ms).format;
+  const LogSettings& settings = current(stamp ? clock_() : r.ts_ms);
+  const LogFormat format = settings.format;
+  // Secrets never reach the file, as the audit log never holds them (LOG_REDACT).
+  std::string redacted_msg;
+  nlohmann::json redacted_fields;
+  if (settings.redact) redact_record(r, redacted_msg, redacted_fields);
   bool exiting = false;
   {
     std::lock_guard lock(buffer_mutex_);

@@ -3,6 +3,7 @@
 //   logger_program <scenario>   (the project is AGENTLOG_ROOT)
 // and exits 0 when the scenario ran; the test then reads latest.log and stderr.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,6 +116,20 @@ int unwritable() {
   return 0;
 }
 
+// A file-size limit (ulimit -f) smaller than what is logged: the program goes on (SIGXFSZ would kill it)
+// and latest.log holds whole lines only.
+int file_size_limit() {
+  struct rlimit limit {
+    20 << 10, 20 << 10
+  };
+  if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) return 3;
+  auto& log = agentlog::Logger::get("src/limited.cpp");
+  for (int i = 0; i < 400; ++i) log.warn("line " + std::to_string(i) + " " + std::string(100, 'x'));
+  agentlog::Logger::flush_all();
+  std::printf("still running\n");
+  return 0;
+}
+
 void log_from_atexit() { agentlog::Logger::get("src/service.cpp").info("atexit handler ran"); }
 
 }  // namespace
@@ -127,6 +142,7 @@ int main(int argc, char** argv) {
   if (scenario == "fork-writers") return fork_writers();
   if (scenario == "fork-flusher") return fork_flusher();
   if (scenario == "unwritable") return unwritable();
+  if (scenario == "file-size-limit") return file_size_limit();
   if (scenario == "static-destructor") {
     std::atexit(log_from_atexit);  // registered before the library's: runs after it
     agentlog::Logger::get("src/service.cpp").info("service started");

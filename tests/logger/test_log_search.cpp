@@ -1,13 +1,17 @@
 // Log search over latest.log and archives (plain and gzip), newest first, with every filter, pagination,
 // torn lines and bad input; and search_logs through the real binary.
 #include <doctest/doctest.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "logger/log_search.hpp"
+#include "logger/log_writer.hpp"
 #include "logger/text_scan.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -20,10 +24,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string line(const std::string& ts, const std::string& level, const std::string& category, const std::string& source,
-                 const std::string& msg, json fields = json::object()) {
-  return json{{"ts", ts}, {"level", level}, {"category", category}, {"source", source}, {"msg", msg}, {"fields", fields},
-              {"pid", 1}, {"tid", 1}}.dump() + "\n";
+std::string line(const std::string& ts, const std::string& level, const std::string& category,
+                 const std::string& source, const std::string& msg, json fields = json::object()) {
+  return json{{"ts", ts},         {"level", level}, {"category", category},
+              {"source", source}, {"msg", msg},     {"fields", fields},
+              {"pid", 1},         {"tid", 1}}
+             .dump() +
+         "\n";
 }
 
 // Archive 2026-11-24 (gzip) older than archive 2026-11-25-080000 (plain) older than latest.log.
@@ -32,18 +39,24 @@ agentlog::ProjectLayout make_logs(const TempDir& root) {
   fs::create_directories(layout.archive_dir() / "2026-11-24-000000");
   fs::create_directories(layout.archive_dir() / "2026-11-25-080000");
   std::string old;
-  for (int i = 0; i < 5; ++i) old += line("2026-11-24T10:00:0" + std::to_string(i) + ".000Z", "info", "db", "src/db.cpp", "old query " + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    old += line("2026-11-24T10:00:0" + std::to_string(i) + ".000Z", "info", "db", "src/db.cpp",
+                "old query " + std::to_string(i));
   gzFile gz = gzopen((layout.archive_dir() / "2026-11-24-000000/latest.log.gz").c_str(), "wb");
   gzwrite(gz, old.data(), static_cast<unsigned>(old.size()));
   gzclose(gz);
-  agentlog::test::write_text(layout.archive_dir() / "2026-11-25-080000/latest.log",
-                             line("2026-11-25T08:00:00.000Z", "warn", "api", "src/api/users.cpp", "slow request (1500ms)", {{"reqId", "req-abc-123"}}) +
-                                 line("2026-11-25T08:00:01.000Z", "debug", "api", "src/api/users.cpp", "cache miss"));
-  agentlog::test::write_text(layout.latest_log(),
-                             line("2026-11-25T09:00:00.000Z", "error", "api", "src/api/orders.cpp", "failed to connect", {{"reqId", "req-x"}, {"attempt", 3}}) +
-                                 "[09:00:01.500] INFO [auth] user logged in\n" +
-                                 line("2026-11-25T09:00:02.000Z", "info", "ai-agent", "claude", "instrumented src/a.cpp") +
-                                 "{\"ts\":\"2026-11-25T09:00:03.000Z\",\"level\":\"err");  // torn: a writer was killed
+  agentlog::test::write_text(
+      layout.archive_dir() / "2026-11-25-080000/latest.log",
+      line("2026-11-25T08:00:00.000Z", "warn", "api", "src/api/users.cpp", "slow request (1500ms)",
+           {{"reqId", "req-abc-123"}}) +
+          line("2026-11-25T08:00:01.000Z", "debug", "api", "src/api/users.cpp", "cache miss"));
+  agentlog::test::write_text(
+      layout.latest_log(),
+      line("2026-11-25T09:00:00.000Z", "error", "api", "src/api/orders.cpp", "failed to connect",
+           {{"reqId", "req-x"}, {"attempt", 3}}) +
+          "[09:00:01.500] INFO [auth] user logged in\n" +
+          line("2026-11-25T09:00:02.000Z", "info", "ai-agent", "claude", "instrumented src/a.cpp") +
+          "{\"ts\":\"2026-11-25T09:00:03.000Z\",\"level\":\"err");  // torn: a writer was killed
   agentlog::test::write_text(layout.filters(), R"({"ai-actions": {"category": "ai-agent"}})");
   return layout;
 }
@@ -123,7 +136,8 @@ TEST_CASE("every filter") {
   CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"slow request (1500ms)"});
   q = {};
   q.level = "warn";
-  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect", "slow request (1500ms)"});
+  CHECK(msgs(agentlog::search_logs(layout, q)) ==
+        std::vector<std::string>{"failed to connect", "slow request (1500ms)"});
   q = {};
   q.category = "api";
   CHECK(agentlog::search_logs(layout, q)["matches"].size() == 3);
@@ -133,7 +147,8 @@ TEST_CASE("every filter") {
   q = {};
   q.since = "2026-11-25T08:00:00.500Z";
   q.until = "2026-11-25T09:00:00.000Z";
-  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect", "cache miss"});
+  CHECK(msgs(agentlog::search_logs(layout, q)) ==
+        std::vector<std::string>{"failed to connect", "cache miss"});
   q = {};
   q.fields = {{"reqId", "req-abc-123"}};
   CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"slow request (1500ms)"});
@@ -168,11 +183,13 @@ TEST_CASE("bad input names the value and what is accepted") {
   CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("(unclosed"), LogQueryError);
   q = {};
   q.level = "loud";
-  CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("trace, debug, info"), LogQueryError);
+  CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("trace, debug, info"),
+                       LogQueryError);
   q = {};
   q.cursor = "page-2";
   CHECK_THROWS_AS(agentlog::search_logs(layout, q), LogQueryError);
-  CHECK_THROWS_WITH_AS(agentlog::apply_saved_filter(layout, "nope", q), doctest::Contains("nope"), LogQueryError);
+  CHECK_THROWS_WITH_AS(agentlog::apply_saved_filter(layout, "nope", q), doctest::Contains("nope"),
+                       LogQueryError);
 }
 
 TEST_CASE("search_logs through the binary") {
@@ -181,7 +198,9 @@ TEST_CASE("search_logs through the binary") {
   agentlog::test::McpSession mcp(root.path());
   mcp.initialize();
   for (int i = 0; i < 3; ++i)
-    mcp.call_tool("log_event", {{"level", i == 1 ? "error" : "info"}, {"category", "api"}, {"message", "request " + std::to_string(i)},
+    mcp.call_tool("log_event", {{"level", i == 1 ? "error" : "info"},
+                                {"category", "api"},
+                                {"message", "request " + std::to_string(i)},
                                 {"fields", {{"reqId", "req-" + std::to_string(i)}}}});
   json r = mcp.call_tool("search_logs", {{"level", "error"}});
   REQUIRE(r["isError"] == false);
@@ -192,8 +211,10 @@ TEST_CASE("search_logs through the binary") {
   json bad = mcp.call_tool("search_logs", {{"regex", "a{1,99999}"}});
   CHECK(bad["isError"] == true);
   CHECK(bad["content"][0]["text"].get<std::string>().rfind("[logs.bad_regex]", 0) == 0);
-  CHECK(mcp.call_tool("search_logs", {{"since", "yesterday"}})["content"][0]["text"].get<std::string>().rfind("[logs.bad_time]", 0) == 0);
-  CHECK(mcp.call_tool("search_logs", {{"filter", "nope"}})["content"][0]["text"].get<std::string>().rfind("[logs.unknown_filter]", 0) == 0);
+  CHECK(mcp.call_tool("search_logs", {{"since", "yesterday"}})["content"][0]["text"].get<std::string>().rfind(
+            "[logs.bad_time]", 0) == 0);
+  CHECK(mcp.call_tool("search_logs", {{"filter", "nope"}})["content"][0]["text"].get<std::string>().rfind(
+            "[logs.unknown_filter]", 0) == 0);
   CHECK(mcp.call_tool("search_logs", {{"level", "loud"}})["isError"] == true);  // the schema's enum
 
   // A message with a quote, a backslash and a tab is found by its own text, as a regex finds it (the text
@@ -209,7 +230,8 @@ TEST_CASE("search_logs through the binary") {
     CHECK(json::parse(cli.out)["matches"].size() == 1);
   }
   CHECK(mcp.call_tool("search_logs", {{"query", "say \\\"hi"}})["structuredContent"]["matches"].size() == 1);
-  auto none = agentlog::test::run_agentlog({"logs", "search", "no such words", "--root", root.path().string()});
+  auto none =
+      agentlog::test::run_agentlog({"logs", "search", "no such words", "--root", root.path().string()});
   CHECK(none.exit_code == 0);
   CHECK(none.out == "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n");
 }
@@ -217,9 +239,10 @@ TEST_CASE("search_logs through the binary") {
 TEST_CASE("the text form (LOG_FORMAT=text) is searched with its fields, source and a date") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());
-  agentlog::test::write_text(layout.latest_log(),
-                             "[00:00:01.000] WARN [api] GET /a - 500\\tx\t{\"source\":\"src/a.cpp\",\"fields\":{\"reqId\":\"r1\"}}\n"
-                             "[00:00:02.000] INFO [db] plain\n");
+  agentlog::test::write_text(
+      layout.latest_log(),
+      "[00:00:01.000] WARN [api] GET /a - 500\\tx\t{\"source\":\"src/a.cpp\",\"fields\":{\"reqId\":\"r1\"}}\n"
+      "[00:00:02.000] INFO [db] plain\n");
   LogQuery q;
   q.fields = {{"reqId", "r1"}};
   json r = agentlog::search_logs(layout, q);
@@ -252,10 +275,13 @@ TEST_CASE("archives: a finished .gz wins over its plain file, temporaries are sk
   put("2026-11-25-080000-2", "latest.log", "second", false);
   put("2026-11-25-080000-2", "latest.log.gz.tmp", "partial", false);
   put("2026-11-25-080000-10", "latest.log", "tenth", false);
-  CHECK(msgs(agentlog::search_logs(layout, LogQuery{})) == std::vector<std::string>{"tenth", "second", "first"});
+  CHECK(msgs(agentlog::search_logs(layout, LogQuery{})) ==
+        std::vector<std::string>{"tenth", "second", "first"});
 }
 
-TEST_CASE("large files: line numbers across blocks, every path (fixed string, regex, filters), corrupt lines counted") {
+TEST_CASE(
+    "large files: line numbers across blocks, every path (fixed string, regex, filters), corrupt lines "
+    "counted") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());
   std::string text;
@@ -290,7 +316,8 @@ TEST_CASE("large files: line numbers across blocks, every path (fixed string, re
   {  // a regex whose literal is stored escaped ("quoted" -> \"quoted\") still finds its line
     TempDir other;
     auto l2 = agentlog::ProjectLayout::at(other.path());
-    agentlog::test::write_text(l2.latest_log(), line("2026-11-25T09:00:00.000Z", "info", "c", "s", "say \"hello\" twice"));
+    agentlog::test::write_text(l2.latest_log(),
+                               line("2026-11-25T09:00:00.000Z", "info", "c", "s", "say \"hello\" twice"));
     LogQuery rq;
     rq.regex = R"(say "hello" tw)";  // a required literal with a quote
     CHECK(agentlog::search_logs(l2, rq)["matches"].size() == 1);
@@ -305,7 +332,9 @@ TEST_CASE("large files: line numbers across blocks, every path (fixed string, re
   CHECK(r["matches"][20]["line"] == 19000);
 }
 
-TEST_CASE("text scans: find_literal at every alignment and at the ends; newline counts; a regex's required literal") {
+TEST_CASE(
+    "text scans: find_literal at every alignment and at the ends; newline counts; a regex's required "
+    "literal") {
   std::string hay(300, 'a');
   for (std::size_t at : {0ul, 1ul, 15ul, 16ul, 31ul, 32ul, 33ul, 100ul, 290ul, 293ul}) {
     std::string h = hay;
@@ -331,23 +360,29 @@ TEST_CASE("text scans: find_literal at every alignment and at the ends; newline 
   CHECK(agentlog::required_literal("a+bc") == "abc");
 }
 
-TEST_CASE("log_event through the binary: levels and LOGGING_ENABLED from .env, rotation, traceId, search finds every line") {
+TEST_CASE(
+    "log_event through the binary: levels and LOGGING_ENABLED from .env, rotation, traceId, search finds "
+    "every line") {
   TempDir root;
   REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
   const fs::path env = root / ".ai-agents/logging/config/.env.logging";
-  agentlog::test::write_text(env, "LOG_LEVEL=info\nLOG_MAX_SIZE_MB=0.002\nLOG_COMPRESS_ARCHIVES=true\nLOG_MAX_ARCHIVES=0\n");
+  agentlog::test::write_text(
+      env, "LOG_LEVEL=info\nLOG_MAX_SIZE_MB=0.002\nLOG_COMPRESS_ARCHIVES=true\nLOG_MAX_ARCHIVES=0\n");
   agentlog::test::McpSession mcp(root.path());
   mcp.initialize();
   json below = mcp.call_tool("log_event", {{"level", "debug"}, {"message", "too low"}});
   CHECK(below["structuredContent"]["written"] == false);
   CHECK(below["structuredContent"]["reason"].get<std::string>().find("LOG_LEVEL") != std::string::npos);
   for (int i = 0; i < 60; ++i) {
-    json r = mcp.call_tool("log_event", {{"message", "event " + std::to_string(i)}, {"category", "api"},
-                                         {"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"}, {"spanId", "00f067aa0ba902b7"}});
+    json r = mcp.call_tool("log_event", {{"message", "event " + std::to_string(i)},
+                                         {"category", "api"},
+                                         {"traceId", "4bf92f3577b34da6a3ce929d0e0e4736"},
+                                         {"spanId", "00f067aa0ba902b7"}});
     REQUIRE(r["structuredContent"]["written"] == true);
   }
   int archives = 0;
-  for (const auto& d : fs::directory_iterator(root / ".ai-agents/logging/logs/archive")) archives += d.is_directory();
+  for (const auto& d : fs::directory_iterator(root / ".ai-agents/logging/logs/archive"))
+    archives += d.is_directory();
   CHECK(archives >= 3);  // 60 lines of ~300 bytes in files of 2 KB
   LogQuery q;
   q.category = "api";
@@ -372,4 +407,247 @@ TEST_CASE("log_event through the binary: levels and LOGGING_ENABLED from .env, r
   json off = mcp.call_tool("log_event", {{"message", "after"}});
   CHECK(off["isError"] == true);
   CHECK(off["content"][0]["text"].get<std::string>().find("LOGGING_ENABLED") != std::string::npos);
+}
+
+TEST_CASE(
+    "foreign lines (numeric msg or level, null or numeric ids, pino's time) are read leniently: search never "
+    "fails") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  mcp.call_tool("log_event", {{"level", "error"}, {"message", "own line"}});
+  const fs::path latest = root / ".ai-agents/logging/logs/latest.log";
+  agentlog::test::write_text(
+      latest,
+      agentlog::test::read_text(latest) +
+          R"({"level":50,"time":1764770000000,"pid":1,"hostname":"h","msg":"pino line"})"
+          "\n"
+          R"({"ts":"2026-12-03T13:50:00.000Z","level":"info","category":"x","source":"s","msg":42,"fields":{}})"
+          "\n"
+          R"({"ts":"2026-12-03T13:50:01.000Z","level":"info","category":7,"source":null,"msg":"odd ids","fields":[1],"traceId":12345,"spanId":null})"
+          "\n");
+  for (const json& args :
+       {json::object(), json{{"level", "error"}}, json{{"query", "pino"}}, json{{"regex", "^42$"}},
+        json{{"source", "s*"}}, json{{"since", "2020-01-01T00:00:00Z"}}}) {
+    CAPTURE(args.dump());
+    json r = mcp.call_tool("search_logs", args);  // (outputs are checked against the schema in tests)
+    REQUIRE(r["isError"] == false);
+    CHECK(!r["structuredContent"]["matches"].empty());
+  }
+  json all = mcp.call_tool("search_logs", json::object())["structuredContent"]["matches"];
+  REQUIRE(all.size() == 4);
+  CHECK(all[0]["msg"] == "odd ids");
+  CHECK(all[0]["category"] == "7");
+  CHECK(all[0]["traceId"] == "12345");
+  CHECK(!all[0].contains("spanId"));
+  CHECK(all[1]["msg"] == "42");
+  CHECK(all[2]["level"] == "error");  // pino's 50
+  CHECK(all[2]["ts"] == "2025-12-03T13:53:20.000Z");
+  json errors = mcp.call_tool("search_logs", {{"level", "error"}})["structuredContent"]["matches"];
+  CHECK(errors.size() == 2);
+  auto cli = agentlog::test::run_agentlog({"logs", "search", "--root", root.path().string(), "pino"});
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out.find("pino line") != std::string::npos);
+}
+
+TEST_CASE(
+    "secrets in log_event and Logger lines are written redacted, as the audit log has them (LOG_REDACT)") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const fs::path env = root / ".ai-agents/logging/config/.env.logging";
+  CHECK(agentlog::test::read_text(env).find("LOG_REDACT=true") != std::string::npos);
+  const std::string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl";
+  {
+    agentlog::test::McpSession mcp(root.path());
+    mcp.initialize();
+    json r = mcp.call_tool(
+        "log_event", {{"message", "login with password=hunter2 and Authorization: Bearer " + jwt + " done"},
+                      {"fields",
+                       {{"password", "hunter2"},
+                        {"api_key", "sk-live-ABCDEF1234567890"},
+                        {"Authorization", "Bearer " + jwt},
+                        {"nested", {{"token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"}, {"user", "ann"}}},
+                        {"session", jwt}}}});
+    REQUIRE(r["isError"] == false);
+    const json& rec = r["structuredContent"]["record"];
+    CHECK(rec["msg"] == "login with password=[REDACTED] and Authorization: Bearer [REDACTED] done");
+    CHECK(rec["fields"]["password"] == "[REDACTED]");
+    CHECK(rec["fields"]["nested"]["token"] == "[REDACTED]");
+    CHECK(rec["fields"]["nested"]["user"] == "ann");
+    CHECK(rec["fields"]["session"] == "[REDACTED]");
+    CHECK(mcp.call_tool("search_logs", {{"query", "hunter2"}})["structuredContent"]["matches"].empty());
+    json found = mcp.call_tool("search_logs", {{"query", "login with"}})["structuredContent"]["matches"];
+    REQUIRE(found.size() == 1);
+    CHECK(found[0]["fields"]["api_key"] == "[REDACTED]");
+  }
+  const std::string text = agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log");
+  for (const std::string& secret :
+       {std::string("hunter2"), std::string("sk-live"), std::string("ghp_"), jwt}) {
+    CAPTURE(secret);
+    CHECK(text.find(secret) == std::string::npos);
+  }
+  // A human who wants them in clear says so.
+  agentlog::test::write_text(env, agentlog::test::read_text(env) + "\nLOG_REDACT=false\n");
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json clear = mcp.call_tool("log_event", {{"message", "password=hunter3"}, {"fields", {{"token", "t0k"}}}});
+  CHECK(clear["structuredContent"]["record"]["msg"] == "password=hunter3");
+  CHECK(clear["structuredContent"]["record"]["fields"]["token"] == "t0k");
+}
+
+TEST_CASE(
+    "saved filters: since/until ages and ISO times resolve as the arguments do; a bad value names "
+    "filters.json") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  mcp.call_tool("log_event", {{"message", "just now"}});
+  const fs::path latest = root / ".ai-agents/logging/logs/latest.log";
+  agentlog::test::write_text(latest, line("2020-01-01T09:00:00.000Z", "info", "x", "", "long ago") +
+                                         agentlog::test::read_text(latest));
+  agentlog::test::write_text(
+      root / ".ai-agents/logging/config/filters.json",
+      R"({"recent": {"since": "1h"}, "old": {"until": "1h"}, "iso": {"since": "2020-01-01T09:00:00Z"},
+                                 "badtime": {"since": "soon"}, "badlevel": {"level": "critical"}})");
+  auto found = [&](const json& args) {
+    json r = mcp.call_tool("search_logs", args);
+    REQUIRE(r["isError"] == false);
+    return msgs(r["structuredContent"]);
+  };
+  CHECK(found({{"filter", "recent"}}) == std::vector<std::string>{"just now"});
+  CHECK(found({{"filter", "recent"}}) == found({{"since", "1h"}}));
+  CHECK(found({{"filter", "old"}}) == std::vector<std::string>{"long ago"});
+  CHECK(found({{"filter", "iso"}}).size() == 2);  // ...09:00:00Z is not after ...09:00:00.000Z
+  for (const char* bad : {"badtime", "badlevel"}) {
+    json r = mcp.call_tool("search_logs", {{"filter", bad}});
+    CHECK(r["isError"] == true);
+    CHECK(r["content"][0]["text"].get<std::string>().find("filters.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("regex matches the message only, as documented: not keys, level, time, pid or fields") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::test::write_text(
+      layout.latest_log(),
+      line("2026-11-25T10:00:00.000Z", "warn", "api", "src/a.cpp", "hello world", {{"user", "bob"}}) +
+          line("2026-11-25T10:00:01.000Z", "info", "api", "src/a.cpp", "say \"warn\" now") +
+          "[10:00:02.000] ERROR [db] pid table full\n");
+  auto cli = [&](const std::string& re) {
+    auto r = agentlog::test::run_agentlog(
+        {"logs", "search", "--json", "--root", root.path().string(), "--regex", re});
+    REQUIRE(r.exit_code == 0);
+    return msgs(json::parse(r.out));
+  };
+  CHECK(cli("warn") == std::vector<std::string>{"say \"warn\" now"});
+  CHECK(cli("pid") == std::vector<std::string>{"pid table full"});
+  CHECK(cli("T10:|bob|src/a|level|api").empty());
+  CHECK(cli("^hello").size() == 1);
+  CHECK(cli("^(pid|say)").size() == 2);
+}
+
+TEST_CASE(
+    "search_logs pages are bounded: long messages and fields are cut (flagged), a full page gives a cursor") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::string text;
+  json fields = json::object();
+  for (int k = 0; k < 20; ++k) fields["k" + std::to_string(k)] = std::string(1500, 'f');
+  for (int i = 0; i < 60; ++i)
+    text += line("2026-11-25T10:00:00.000Z", "info", "x", "",
+                 "huge " + std::to_string(i) + " " + std::string(65'000, 'm'), fields);
+  agentlog::test::write_text(layout.latest_log(), text);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  std::set<std::string> seen;
+  json cursor = nullptr;
+  int pages = 0;
+  do {
+    json args = {{"query", "huge"}, {"limit", 1000}};
+    if (cursor.is_string()) args["cursor"] = cursor;
+    json r = mcp.call_tool("search_logs", args);
+    REQUIRE(r["isError"] == false);
+    const json& page = r["structuredContent"];
+    CHECK(page.dump().size() < (600 << 10));
+    for (const auto& m : page["matches"]) {
+      CHECK(m["truncated"] == true);
+      CHECK(m["msg"].get<std::string>().size() < (9 << 10));
+      CHECK(m["msg"].get<std::string>().find("bytes cut") != std::string::npos);
+      CHECK(seen.insert(m["msg"].get<std::string>().substr(0, 8)).second);
+    }
+    cursor = page["nextCursor"];
+    if (cursor.is_string()) CHECK(page["pageFull"] == true);
+    ++pages;
+  } while (cursor.is_string() && pages < 20);
+  CHECK(pages > 1);
+  CHECK(seen.size() == 60);
+}
+
+TEST_CASE("a search while an archive is compressed under it still reads that archive (its .gz)") {
+  // The race is widened with strace's syscall delay (the Makefile installs strace).
+  REQUIRE_MESSAGE(::access("/usr/bin/strace", X_OK) == 0, "install strace (make deps)");
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  const fs::path archive = layout.archive_dir() / "2026-12-03-120000";
+  fs::create_directories(archive);
+  agentlog::test::write_text(archive / "latest.log",
+                             line("2026-12-03T11:59:00.000Z", "error", "x", "", "archived NEEDLE-RACE"));
+  std::thread search_thread;
+  agentlog::test::ProcessResult result;
+  search_thread = std::thread([&] {
+    // Listing sees the plain file; opening it waits 1.5 s, while the writer below compresses it.
+    result = agentlog::test::run_process({"/usr/bin/strace", "-f", "-o", "/dev/null", "-P",
+                                          (archive / "latest.log").string(), "-e", "trace=openat", "-e",
+                                          "inject=openat:delay_enter=1500000", AGENTLOG_BINARY, "logs",
+                                          "search", "--json", "--root", root.path().string(), "NEEDLE-RACE"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  agentlog::RotationPolicy p;
+  p.max_bytes = 100;
+  p.compress = true;
+  p.max_archives = 0;
+  agentlog::LogWriter w(layout.logs_dir(), p);
+  w.append(std::string(150, 'a') + "\n");
+  w.append("b\n");  // a rotation: maintenance compresses every plain archive
+  w.wait_idle();
+  search_thread.join();
+  REQUIRE(fs::exists(archive / "latest.log.gz"));
+  REQUIRE_MESSAGE(result.exit_code == 0, result.err);
+  json r = json::parse(result.out);
+  REQUIRE(r["matches"].size() == 1);
+  CHECK(r["matches"][0]["file"] == ".ai-agents/logging/logs/archive/2026-12-03-120000/latest.log.gz");
+}
+
+TEST_CASE("field and source filters are looked for as literals first and still find every equal value") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::test::write_text(
+      layout.latest_log(),
+      line("2026-11-25T10:00:00.000Z", "info", "api", "src/api/a.cpp", "n3",
+           {{"n", 3}, {"ok", true}, {"q", "say \"hi\""}}) +
+          line("2026-11-25T10:00:01.000Z", "info", "api", "lib\\win.cpp", "str3",
+               {{"n", "3"}, {"ok", "true"}, {"none", nullptr}}) +
+          "[10:00:02.000] INFO [db] text form\t{\"source\":\"src/db.cpp\",\"fields\":{\"n\":3}}\n" +
+          R"({"ts": "2026-11-25T10:00:03.000Z", "level": "info", "source": "src/api/spaced.cpp", "msg": "spaced", "fields": {"n": 4}})"
+          "\n");
+  auto found = [&](json fields, std::string source = "") {
+    LogQuery q;
+    q.fields = std::move(fields);
+    q.source = std::move(source);
+    return msgs(agentlog::search_logs(layout, q));
+  };
+  CHECK(found({{"n", 3}}) == std::vector<std::string>{"text form", "n3"});
+  CHECK(found({{"n", "3"}}) == std::vector<std::string>{"text form", "str3", "n3"});
+  CHECK(found({{"ok", true}}) == std::vector<std::string>{"n3"});
+  CHECK(found({{"ok", "true"}}) == std::vector<std::string>{"str3", "n3"});
+  CHECK(found({{"q", "say \"hi\""}}) == std::vector<std::string>{"n3"});
+  CHECK(found({{"none", nullptr}}) == std::vector<std::string>{"str3"});
+  CHECK(found({{"n", 3.0}}) == std::vector<std::string>{"text form", "n3"});
+  CHECK(found(json::object(), "src/api/*") == std::vector<std::string>{"spaced", "n3"});
+  CHECK(found(json::object(), "src/db*") == std::vector<std::string>{"text form"});
+  CHECK(found(json::object(), "lib\\\\win.cpp") == std::vector<std::string>{"str3"});
 }

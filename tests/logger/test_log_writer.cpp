@@ -281,6 +281,54 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("retention with many rotations in one second keeps the newest archives: a name is never reused") {
+  TempDir dir;
+  RotationPolicy p;
+  p.max_bytes = 1000;
+  p.compress = false;
+  p.interval = RotationPolicy::Interval::kNone;
+  p.retention_days = 0;
+  p.max_archives = 3;
+  LogWriter w(dir.path(), p, [] { return kT0; });  // every rotation in the same second
+  for (int i = 0; i < 200; ++i) {
+    w.append(numbered(i));
+    w.wait_idle();  // retention after each rotation, as a slow burst gets it
+  }
+  auto files = all_files(dir.path());
+  CHECK(files.size() == 4);
+  std::vector<int> seen;
+  for (const auto& f : files)
+    for (const auto& l : lines_of(f.text)) seen.push_back(json::parse(l)["n"].get<int>());
+  REQUIRE(!seen.empty());
+  CHECK(seen.back() == 199);
+  for (std::size_t i = 1; i < seen.size(); ++i)
+    REQUIRE_MESSAGE(seen[i] == seen[i - 1] + 1,
+                    "kept archives are not the newest: " << seen[i - 1] << " then " << seen[i]);
+}
+
+TEST_CASE(
+    "the next archive of a second takes a suffix above the largest one there, and never names an earlier "
+    "time") {
+  TempDir dir;
+  const std::string base = agentlog::archive_name(kT0);
+  for (const std::string& n : {base, base + "-2", base + "-5"})
+    fs::create_directories(dir.path() / "archive" / n);
+  RotationPolicy p;
+  p.max_bytes = 100;  // one line a file
+  p.compress = false;
+  p.interval = RotationPolicy::Interval::kNone;
+  p.max_archives = 0;
+  p.retention_days = 0;
+  std::int64_t now = kT0;
+  LogWriter w(dir.path(), p, [&] { return now; });
+  w.append(numbered(0));
+  w.append(numbered(1));
+  CHECK(fs::exists(dir.path() / "archive" / (base + "-6") / "latest.log"));
+  now = kT0 - kDay;  // the clock stepped back a day
+  w.append(numbered(2));
+  CHECK(fs::exists(dir.path() / "archive" / (base + "-7") / "latest.log"));
+}
+
 TEST_CASE("torn-line recovery: a line cut by a killed writer stays alone; the next line starts on its own") {
   TempDir dir;
   agentlog::test::write_text(dir.path() / "latest.log", numbered(1) + "{\"n\":2,\"pad\":\"xx");
@@ -522,6 +570,58 @@ TEST_CASE("agentlog logs tail -f follows latest.log across rotations: every line
     REQUIRE_MESSAGE(line, "line " << i << " never came");
     CHECK((*line)["n"] == i);
   }
+  tail.kill(SIGTERM);
+}
+
+TEST_CASE("agentlog logs tail -f in a new project: archives rotated before its first look are printed too") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  fs::create_directories(layout.logs_dir());  // no latest.log yet
+  agentlog::test::McpSession tail(agentlog::test::McpSession::Command{
+      {"logs", "tail", "-f", "--json", "-n", "0", "--root", root.path().string()}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // tail is looking for latest.log
+  RotationPolicy p;
+  p.max_bytes = 600;
+  p.compress = false;
+  LogWriter w(layout.logs_dir(), p);
+  for (int i = 0; i < 40; ++i) w.append(numbered(i));  // several rotations within one of tail's looks
+  CHECK(w.rotations() >= 4);
+  for (int i = 0; i < 40; ++i) {
+    auto line = tail.read(std::chrono::seconds(5));
+    REQUIRE_MESSAGE(line, "line " << i << " never came");
+    REQUIRE((*line)["n"] == i);
+  }
+  tail.kill(SIGTERM);
+}
+
+TEST_CASE("agentlog logs tail -f while a writer rotates and compresses nonstop: every line once, in order") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  RotationPolicy p;
+  p.max_bytes = 20'000;
+  p.compress = true;  // tail reads archives compressed behind its back
+  LogWriter w(layout.logs_dir(), p);
+  w.append(numbered(0, 100));
+  agentlog::test::McpSession tail(agentlog::test::McpSession::Command{
+      {"logs", "tail", "-f", "--json", "-n", "1", "--root", root.path().string()}});
+  auto first = tail.read();
+  REQUIRE(first);
+  constexpr int kLines = 20'000;
+  std::thread writer([&] {
+    for (int i = 1; i < kLines; ++i) {
+      w.append(numbered(i, 100));
+      if (i % 500 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  int expected = 1;
+  for (; expected < kLines; ++expected) {
+    auto line = tail.read(std::chrono::seconds(10));
+    if (!line) break;
+    if ((*line)["n"] != expected) break;
+  }
+  writer.join();
+  CHECK_MESSAGE(expected == kLines, "line " << expected << " missing or out of order");
+  CHECK(w.rotations() >= 50);
   tail.kill(SIGTERM);
 }
 

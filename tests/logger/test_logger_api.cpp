@@ -83,7 +83,8 @@ TEST_CASE("Logger: info with fields, error with an exception, timers, registry, 
   CHECK(lines[3]["msg"] == "kept");
   CHECK(lines[3]["category"] == "noisy");
 
-  json registry = json::parse(agentlog::test::read_text(root / ".ai-agents/logging/integrations/registry.json"));
+  json registry =
+      json::parse(agentlog::test::read_text(root / ".ai-agents/logging/integrations/registry.json"));
   CHECK(registry["loggers"]["src/myfile.cpp"]["category"] == "app");
   CHECK(registry["loggers"].contains("src/noisy.cpp"));
 
@@ -231,4 +232,32 @@ TEST_CASE(
                      "agentlog: 5 log lines could not be written to " +
                      (root / ".ai-agents/logging/logs/latest.log").string() + ": cannot open " + lock +
                      ": Not a directory\n");
+}
+
+TEST_CASE("Logger: secrets in messages and fields are written as [REDACTED] (LOG_REDACT, on by default)") {
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::Logger::set_project_root(root.path());
+  auto& log = agentlog::Logger::get("src/secret.cpp");
+  log.warn("connecting with api_key=sk-live-ABCDEF1234567890", {{"password", "hunter2"}, {"user", "ann"}});
+  agentlog::Logger::flush_all();
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["msg"] == "connecting with api_key=[REDACTED]");
+  CHECK(lines[0]["fields"]["password"] == "[REDACTED]");
+  CHECK(lines[0]["fields"]["user"] == "ann");
+}
+
+TEST_CASE("Logger under a file-size limit (ulimit -f): the program is not killed by SIGXFSZ; no torn line") {
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging/logs");
+  auto r = run_program(root.path(), "file-size-limit");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out == "still running\n");
+  CHECK(r.err.find("File too large") != std::string::npos);
+  const std::string text = agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log");
+  REQUIRE(!text.empty());
+  CHECK(text.back() == '\n');
+  CHECK(text.size() <= (20 << 10));
+  for (const auto& l : read_lines(root.path())) CHECK(l["msg"].get<std::string>().rfind("line ", 0) == 0);
 }

@@ -49,7 +49,8 @@ class Logger {
   static Logger& get(std::string_view source, std::string_view category = "app");
   // Uses `root` as the project for loggers created from now on (else AGENTLOG_ROOT / discovery).
   static void set_project_root(const std::filesystem::path& root);
-  // Writes every buffered line now.
+  // Writes every buffered line now. Lines the disk refuses (full, a file size limit) stay buffered and are
+  // retried; the error is on stderr, never thrown.
   static void flush_all();
 
   void trace(std::string_view msg, const Fields& fields = Fields()) { log(Level::kTrace, msg, fields); }

@@ -108,6 +108,7 @@ class LogWriter {
   void ensure_open_locked();
   void append_locked(std::string_view lines, std::size_t& pos);
   void rotate_locked(std::int64_t now);
+  std::string next_archive_name_locked(std::int64_t now) const;
   bool period_ended(std::int64_t created_ms, std::int64_t now) const;
   void schedule_maintenance();
   void worker_loop(Maintenance& work);

@@ -35,6 +35,7 @@ struct LogSettings {
   bool enabled = true;
   int ceiling = 1;  // LOG_LEVEL: nothing below is written
   LogFormat format = LogFormat::kJson;
+  bool redact = true;  // LOG_REDACT: secrets in messages and fields are written as [REDACTED]
   RotationPolicy rotation;
   int default_level = 2;                            // logging.config.json defaultLevel
   std::unordered_map<std::string, int> categories;  // logging.config.json categories
@@ -47,7 +48,7 @@ class ProjectLog {
  public:
   // The process-wide instance for the project's logs directory.
   static std::shared_ptr<ProjectLog> shared(const ProjectLayout& layout);
-  // Flushes every instance (atexit, before fork).
+  // Flushes every instance (Logger::flush_all); write errors are reported on stderr, not thrown.
   static void flush_all();
 
   ProjectLog(ProjectLayout layout, MsClock clock = system_ms);
@@ -66,6 +67,7 @@ class ProjectLog {
   // lines that cannot be written stay buffered and are retried. Returns the record's time.
   std::int64_t write(LogRecord record, bool flush);
   void flush();
+  void flush_reporting();  // flush(), reporting a write error on stderr instead of throwing it
 
   LogWriter& writer() { return writer_; }
   const ProjectLayout& layout() const { return layout_; }
