@@ -20,6 +20,7 @@
 
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
+#include "logger/redact.hpp"
 
 namespace agentlog::policy {
 
@@ -70,22 +71,6 @@ std::string sha256_file(const fs::path& path) {
 
 namespace {
 
-bool secret_key(std::string key) {
-  std::transform(key.begin(), key.end(), key.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* w :
-       {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey", "credential"})
-    if (key.find(w) != std::string::npos) return true;
-  return false;
-}
-
-bool jwt_like(const std::string& s) {
-  if (s.size() < 20 || s.rfind("eyJ", 0) != 0 || std::count(s.begin(), s.end(), '.') != 2) return false;
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '=';
-  });
-}
-
 // The hash of a record covers everything but the hash itself (nlohmann orders keys, so the text is stable).
 std::string record_hash(json record) {
   record.erase("hash");
@@ -134,21 +119,7 @@ std::optional<json> last_record(const fs::path& path) {
 
 }  // namespace
 
-json redact(const json& value) {
-  if (value.is_object()) {
-    json out = json::object();
-    for (const auto& [k, v] : value.items())
-      out[k] = secret_key(k) && !v.is_null() ? json("[REDACTED]") : redact(v);
-    return out;
-  }
-  if (value.is_array()) {
-    json out = json::array();
-    for (const auto& v : value) out.push_back(redact(v));
-    return out;
-  }
-  if (value.is_string() && jwt_like(value.get<std::string>())) return "[REDACTED]";
-  return value;
-}
+json redact(const json& value) { return redact_secrets(value); }  // (the log writer's rule too)
 
 AuditLog::AuditLog(fs::path audit_dir) : dir_(std::move(audit_dir)) {}
 

@@ -56,7 +56,7 @@ std::string utf8_prefix(const std::string& text, std::size_t max_bytes);
 // SHA-256 of a file's bytes; empty when it does not exist.
 std::string sha256_file(const std::filesystem::path& path);
 // A copy of `value` with secrets replaced: keys like password/token/secret/authorization/api_key, and
-// JWT-looking strings, become "[REDACTED]".
+// JWT-looking strings, become "[REDACTED]" (agentlog::redact_secrets, the rule the log writer applies too).
 json redact(const json& value);
 
 // What a project's audit log held when agentlog last looked, kept outside the project ($XDG_STATE_HOME, else
