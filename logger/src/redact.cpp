@@ -31,13 +31,23 @@ bool starts_with_nocase(std::string_view s, std::size_t at, std::string_view wor
   return true;
 }
 
+// "token" that counts or splits text, not one that grants access: tokens, max_tokens, input_tokens,
+// token_count, tokenizer (an AI agent logs these all the time; redacted, its usage figures were lost).
+bool counts_tokens(std::string_view key, std::size_t after) {
+  for (std::string_view tail : {"s", "_count", "count", "ize", "_usage", "usage", "_limit", "limit"})
+    if (starts_with_nocase(key, after, tail)) return true;
+  return false;
+}
+
 }  // namespace
 
 // No copy, no allocation: the Logger runs this for every key of every line's fields.
 bool secret_key_name(std::string_view key) {
   for (std::string_view w : kSecretWords)
     for (std::size_t i = 0; i + w.size() <= key.size(); ++i)
-      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w)) return true;
+      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w) &&
+          !(w == "token" && counts_tokens(key, i + w.size())))
+        return true;
   return false;
 }
 

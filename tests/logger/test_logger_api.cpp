@@ -246,6 +246,17 @@ TEST_CASE("Logger: secrets in messages and fields are written as [REDACTED] (LOG
   CHECK(lines[0]["msg"] == "connecting with api_key=[REDACTED]");
   CHECK(lines[0]["fields"]["password"] == "[REDACTED]");
   CHECK(lines[0]["fields"]["user"] == "ann");
+  // Token counts are no secrets (an agent logs its usage): only a token that grants access is.
+  log.info("used tokens=512 of max_tokens: 4096 with token=abc123",
+           {{"max_tokens", 4096}, {"input_tokens", 77}, {"tokenizer", "bpe"}, {"access_token", "xyz"}});
+  agentlog::Logger::flush_all();
+  lines = read_lines(root.path());
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1]["msg"] == "used tokens=512 of max_tokens: 4096 with token=[REDACTED]");
+  CHECK(lines[1]["fields"]["max_tokens"] == 4096);
+  CHECK(lines[1]["fields"]["input_tokens"] == 77);
+  CHECK(lines[1]["fields"]["tokenizer"] == "bpe");
+  CHECK(lines[1]["fields"]["access_token"] == "[REDACTED]");
 }
 
 TEST_CASE("Logger under a file-size limit (ulimit -f): the program is not killed by SIGXFSZ; no torn line") {
