@@ -112,14 +112,9 @@ bool claude_settings(const std::string& path) {
 // agentlog's audit witnesses, kept outside every project (policy::update_witness): $XDG_STATE_HOME/agentlog,
 // else ~/.local/state/agentlog, what is in it, and the state folder holding it. `path` is absolute.
 bool witness_store(const std::string& path) {
-  std::string state;
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
-    state = xdg;
-  else if (const char* home = std::getenv("HOME"); home && *home == '/')
-    state = std::string(home) + "/.local/state";
-  else
-    return false;
-  const std::vector<std::string> want = components(state), parts = components(path);
+  const auto state = policy::state_home();
+  if (!state) return false;
+  const std::vector<std::string> want = components(state->string()), parts = components(path);
   if (parts.size() < want.size()) return false;
   for (std::size_t i = 0; i < want.size(); ++i)
     if (!component_matches(parts[i], want[i].c_str())) return false;

@@ -379,17 +379,12 @@ std::optional<fs::path> witness_path(const fs::path& root) {
   struct statx st {};
   if (::statx(AT_FDCWD, root.c_str(), 0, STATX_INO | STATX_BTIME, &st) != 0 || !(st.stx_mask & STATX_BTIME))
     return std::nullopt;
-  fs::path state;
-  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/')
-    state = xdg;
-  else if (const char* home = std::getenv("HOME"); home && *home == '/')
-    state = fs::path(home) / ".local" / "state";
-  else
-    return std::nullopt;
+  const auto state = state_home();
+  if (!state) return std::nullopt;
   const std::string identity = std::to_string(st.stx_dev_major) + ":" + std::to_string(st.stx_dev_minor) +
                                ":" + std::to_string(st.stx_ino) + ":" + std::to_string(st.stx_btime.tv_sec) +
                                "." + std::to_string(st.stx_btime.tv_nsec);
-  return state / "agentlog" / "projects" / (sha256_hex(identity).substr(0, 32) + ".json");
+  return *state / "agentlog" / "projects" / (sha256_hex(identity).substr(0, 32) + ".json");
 }
 
 // Witnesses of folders that are gone or are other folders now: what they witnessed no longer exists.
@@ -406,10 +401,7 @@ void prune_witnesses(const fs::path& dir) {
   }
 }
 
-}  // namespace
-
-std::optional<AuditWitness> read_witness(const fs::path& root) {
-  auto path = witness_path(root);
+std::optional<AuditWitness> read_witness_at(const std::optional<fs::path>& path) {
   if (!path) return std::nullopt;
   std::ifstream in(*path);
   if (!in) return std::nullopt;
@@ -418,6 +410,17 @@ std::optional<AuditWitness> read_witness(const fs::path& root) {
   return AuditWitness{j.value("records", std::int64_t(0)), j.value("lastHash", ""), j.value("time", "")};
 }
 
+}  // namespace
+
+std::optional<fs::path> state_home() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg == '/') return fs::path(xdg);
+  if (const char* home = std::getenv("HOME"); home && *home == '/')
+    return fs::path(home) / ".local" / "state";
+  return std::nullopt;
+}
+
+std::optional<AuditWitness> read_witness(const fs::path& root) { return read_witness_at(witness_path(root)); }
+
 void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
   try {
     auto path = witness_path(root);
@@ -425,7 +428,7 @@ void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
     if (!path || !fs::exists(log.head_path(), ec)) return;
     const Head head = read_head(log.head_path());
     if (head.count <= 0) return;
-    const auto seen = read_witness(root);
+    const auto seen = read_witness_at(path);
     if (seen && !replace &&
         (seen->records > head.count || (seen->records == head.count && seen->last_hash == head.last_hash)))
       return;

@@ -71,6 +71,9 @@ struct AuditWitness {
   std::string last_hash;
   std::string time;  // when it was taken
 };
+// The folder agentlog keeps its own state in, outside every project: $XDG_STATE_HOME, else ~/.local/state;
+// nothing when neither is known. The witnesses are in its agentlog/projects/.
+std::optional<std::filesystem::path> state_home();
 std::optional<AuditWitness> read_witness(const std::filesystem::path& root);
 // Takes the log's head as the witness: never fewer records than it holds already, unless `replace` (the loss
 // is recorded in the new log). Never throws.
