@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <sstream>
 
 #include "tools/shell_line.hpp"
 
@@ -237,6 +238,74 @@ bool json_tool_reads(const std::vector<std::string>& words) {
   return operands <= 1;
 }
 
+// `python3 -c CODE` that only prints what it reads from its input (`tail -n 5 actions.jsonl | python3 -c
+// 'import sys, json; ...'`): given no file or other word, its code ASCII (Python folds `ｏｐｅｎ` into open),
+// importing only modules that reach no file or program, and naming nothing that opens, runs or reaches one:
+// no open, exec, eval, getattr, sys.modules, no name starting with `_` (`__import__`, `__builtins__`), no
+// hook (sys.breakpointhook starts pdb, which would take commands from the input).
+bool python_code_reads(const std::vector<std::string>& words) {
+  static const char* const modules[] = {"sys",       "json",      "re",        "collections", "statistics",
+                                        "math",      "itertools", "functools", "datetime",    "textwrap",
+                                        "pprint",    "heapq",     "bisect",    "csv",         "decimal",
+                                        "fractions", "time",      "base64",    "hashlib",     "unicodedata"};
+  static const char* const anywhere[] = {"open",         "modules", "system",    "popen",     "attrgetter",
+                                         "methodcaller", "codecs",  "get_field", "Formatter", "breakpoint",
+                                         "subprocess",   "os",      "shutil",    "pathlib",   "io"};
+  static const char* const builtins[] = {"exec",    "eval",   "compile", "getattr", "setattr", "delattr",
+                                         "globals", "locals", "vars",    "help",    "input",   "memoryview"};
+  const std::string name = std::filesystem::path(words[0]).filename().string();
+  std::size_t k = 1;
+  while (k < words.size() && one_of(words[k], {"-I", "-S", "-E", "-B", "-u", "-s", "-q", "-O", "-OO"})) ++k;
+  if (!name.starts_with("python") || k + 2 != words.size() || words[k] != "-c") return false;
+  const std::string& code = words[k + 1];
+  if (std::any_of(code.begin(), code.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }) ||
+      code.find(kUnknown) != std::string::npos)
+    return false;
+  std::vector<std::pair<std::string, bool>> names;  // identifiers, and whether a '.' is before them
+  for (std::size_t i = 0; i < code.size();) {
+    const auto c = static_cast<unsigned char>(code[i]);
+    if (std::isdigit(c)) {  // a number (`0x1f`, `1e5`): not a name
+      while (i < code.size() && (std::isalnum(static_cast<unsigned char>(code[i])) || code[i] == '.')) ++i;
+      continue;
+    }
+    if (!std::isalpha(c) && c != '_') {
+      ++i;
+      continue;
+    }
+    const std::size_t from = i;
+    while (i < code.size() && (std::isalnum(static_cast<unsigned char>(code[i])) || code[i] == '_')) ++i;
+    std::size_t before = from;
+    while (before > 0 && (code[before - 1] == ' ' || code[before - 1] == '\t')) --before;
+    names.emplace_back(code.substr(from, i - from), before > 0 && code[before - 1] == '.');
+  }
+  auto in = [](const std::string& n, const auto& list) {
+    return std::find(std::begin(list), std::end(list), n) != std::end(list);
+  };
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto& [n, attribute] = names[i];
+    if ((n.starts_with("_") && n != "_") || in(n, anywhere) || n.find("hook") != std::string::npos ||
+        (!attribute && in(n, builtins)))
+      return false;
+    if (n == "from" && (i + 1 == names.size() || !in(names[i + 1].first, modules))) return false;
+  }
+  // `import a, b as c`: every module named (after `from M`, what `import` takes are M's names).
+  for (std::size_t at = code.find("import"); at != std::string::npos; at = code.find("import", at + 6)) {
+    const std::size_t end = code.find_first_of(";\n", at);
+    const std::string list = code.substr(at + 6, end == std::string::npos ? end : end - at - 6);
+    const std::size_t from_at = code.rfind("from", at);
+    const bool after_from = from_at != std::string::npos && code.find_first_of(";\n", from_at) > at;
+    if (after_from) continue;
+    std::istringstream parts(list);
+    for (std::string part; std::getline(parts, part, ',');) {
+      std::istringstream module(part);
+      std::string m;
+      module >> m;
+      if (!m.empty() && !in(m, modules)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 GitCall git_call(const std::vector<std::string>& words, std::size_t git) {
@@ -274,21 +343,37 @@ std::optional<std::vector<std::string>> xargs_command(const std::vector<std::str
       if (one_of(w, {"--null", "--no-run-if-empty", "--verbose", "--exit", "--interactive", "--open-tty"}) ||
           w.starts_with("--max-args=") || w.starts_with("--max-lines=") || w.starts_with("--max-procs=") ||
           w.starts_with("--max-chars=") || w.starts_with("--delimiter=") || w.starts_with("--replace") ||
-          w.starts_with("--eof"))
+          w.starts_with("--eof") || w.starts_with("--arg-file="))
         continue;
-      return std::nullopt;  // --arg-file, what this does not know
+      if (w == "--arg-file") {
+        ++k;
+        continue;
+      }
+      return std::nullopt;  // what this does not know
     }
     const char option = w.size() > 1 ? w[1] : '\0';
     if (std::strchr("0rtxpo", option) && w.size() == 2) continue;
-    if (std::strchr("ILnPsdE", option)) {  // their value attached, or the next word
+    if (std::strchr("ILnPsdEa", option)) {  // their value attached, or the next word (-a FILE)
       if (w.size() == 2) ++k;
       continue;
     }
     if (option == 'i' || option == 'e' || option == 'l') continue;  // an optional value, attached
-    return std::nullopt;                                            // -a FILE, what this does not know
+    return std::nullopt;                                            // what this does not know
   }
   if (k >= words.size()) return std::vector<std::string>{"echo"};
   return std::vector<std::string>(words.begin() + static_cast<std::ptrdiff_t>(k), words.end());
+}
+
+std::vector<std::string> xargs_arg_files(const std::vector<std::string>& words) {
+  std::vector<std::string> files;
+  for (std::size_t k = 1; k < words.size() && words[k].starts_with("-") && words[k] != "--"; ++k) {
+    const std::string& w = words[k];
+    if (w.starts_with("--arg-file=")) files.push_back(w.substr(11));
+    if ((w == "--arg-file" || w == "-a") && k + 1 < words.size()) files.push_back(words[++k]);
+    if (w.size() > 2 && w.starts_with("-a")) files.push_back(w.substr(2));
+    if (w.size() == 2 && std::strchr("ILnPsdE", w[1])) ++k;  // (their value)
+  }
+  return files;
 }
 
 bool given_anything(const std::vector<std::string>& words) {
@@ -309,7 +394,7 @@ bool reads_only(const std::vector<std::string>& words) {
       "cut",     "tr",       "nl",       "sha256sum", "sha1sum", "md5sum", "sha512sum", "b2sum",  "od",
       "hexdump", "strings",  "column",   "tree",      "test",    "[",      "echo",      "printf", "cd",
       "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir",  "[[",
-      "base64",  "pushd",    "popd",     "xxd"};
+      "base64",  "pushd",    "popd",     "xxd",       "read",    "(("};
   if (words.empty()) return false;
   const std::filesystem::path program(words[0]);
   const std::string folder = program.parent_path().string();
@@ -336,7 +421,7 @@ bool reads_only(const std::vector<std::string>& words) {
                         "check-ignore", "ls-tree", "shortlog", "rev-list", "cat-file"});
   }
   if (name == "sed") return sed_reads(words);
-  if (interpreter(name)) return json_tool_reads(words);
+  if (interpreter(name)) return json_tool_reads(words) || python_code_reads(words);
   if (name == "awk" || name == "gawk" || name == "mawk") return awk_reads(words);
   if (std::find(std::begin(reads), std::end(reads), name) == std::end(reads)) return false;
   std::size_t operands = 0;

@@ -19,9 +19,11 @@ struct GitCall {
 GitCall git_call(const std::vector<std::string>& words, std::size_t git);
 
 // The command xargs runs, with the options of xargs taken off (`xargs -I{} echo {}` runs `echo {}`; bare
-// `xargs` runs echo), or nothing when xargs reads its arguments from a file (-a) or takes an option the hook
-// does not know.
+// `xargs` runs echo), or nothing when xargs takes an option the hook does not know.
 std::optional<std::vector<std::string>> xargs_command(const std::vector<std::string>& words);
+
+// The files xargs reads its arguments from instead of its input (`-a FILE`, `--arg-file=FILE`).
+std::vector<std::string> xargs_arg_files(const std::vector<std::string>& words);
 
 // Programs that read files and change none (what they print may be redirected: that target is checked on
 // its own), as found on PATH or in the system's folders: a program of the same name elsewhere (`/tmp/ls`)

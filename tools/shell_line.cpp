@@ -83,6 +83,12 @@ class ShellReader {
   };
 
   bool at(std::size_t j, char c) const { return j < s_.size() && s_[j] == c; }
+  static bool only_keywords(const std::vector<std::string>& words) {
+    return std::all_of(words.begin(), words.end(), [](const std::string& w) {
+      return w == "if" || w == "elif" || w == "while" || w == "until" || w == "!" || w == "then" ||
+             w == "do" || w == "else" || w == "time";
+    });
+  }
   static bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
   // Reads commands up to the end, or (nested: the text of a `$(`) up to its unmatched ')'.
@@ -90,7 +96,7 @@ class ShellReader {
     auto& out = line.commands;
     out.emplace_back();
     std::string word;
-    bool in_word = false, target_next = false, input_next = false;
+    bool in_word = false, target_next = false, input_next = false, source_next = false;
     std::vector<HereDoc> heredocs;
     int parens = 0;
     auto end_word = [&] {
@@ -100,12 +106,13 @@ class ShellReader {
       else if (input_next)
         out.back().inputs.push_back(unquoted(word));
       else {
+        if (source_next) out.back().sources.push_back(unquoted(word));
         if (word == "case" && out.back().words.empty())
           line.opaque = true;  // its patterns' `)` close no subshell: where a later `cd` ends is not followed
         for (auto& w : brace_expanded(word)) out.back().words.push_back(unquoted(std::move(w)));
       }
       word.clear();
-      in_word = target_next = input_next = false;
+      in_word = target_next = input_next = source_next = false;
     };
     auto next_command = [&](bool piped) {
       end_word();
@@ -138,6 +145,9 @@ class ShellReader {
           next_command(false);
         for (const auto& h : heredocs) out[h.command].inputs.push_back(heredoc_body(h, out[h.command], line));
         heredocs.clear();
+      } else if (c == '(' && at(i_ + 1, '(') && !in_word && only_keywords(out.back().words) &&
+                 arithmetic(line, 2)) {  // `(( n > 3 ))`, `if (( n > 3 ))`: a command of its own
+        out.back().words.emplace_back("((");
       } else if (c == ';' || c == '(' || c == ')') {
         if (c == '(' && in_word) line.opaque = true;  // `name()`: a function defined
         if (c == '(') ++parens;
@@ -205,6 +215,7 @@ class ShellReader {
           i_ = j - 1;
         }
         target_next = c == '>' || read_write;  // what `<` reads is a word like any (a read)
+        source_next = !target_next;
       } else {
         word += c;
         in_word = true;
@@ -276,6 +287,8 @@ class ShellReader {
     } else if (next == '"' && !quoted) {
       ++i_;
       double_quoted(word, line);
+    } else if (next == '(' && at(i_ + 2, '(') && arithmetic(line)) {
+      word += kUnknown;
     } else if (next == '(') {
       i_ += 2;
       word += known_output(substitution(line));
@@ -311,6 +324,62 @@ class ShellReader {
     } else {
       word += '$';
     }
+  }
+
+  // At `$((` (`opener` 3) or a command's `((` (2): arithmetic when it closes with `))` (bash reads `$((cd x;
+  // ls) )` as a command's output, `((cd x; ls) )` as subshells); false, with nothing read, when it is not.
+  // Its `$(...)`, backquotes and `${...}` run first: they become the command's substitutions. The rest is an
+  // expression, not commands: `<` and `>` there compare (`$(( $(wc -l < f) + 1 ))`).
+  bool arithmetic(ShellLine& line, std::size_t opener = 3) {
+    if (depth_ >= 32) return false;  // (then read as `$(`, which stops there)
+    const std::size_t close = arithmetic_end(i_ + opener);
+    if (close == std::string::npos) return false;
+    ++depth_;
+    if (line.commands.empty()) line.commands.emplace_back();
+    const std::size_t first = line.commands.back().substitutions.size();
+    std::string ignored;
+    for (i_ += opener; i_ < close; ++i_) {
+      if (s_[i_] == '$' || s_[i_] == '`')
+        expansion(ignored, line, true);
+      else if (s_[i_] == '"')
+        double_quoted(ignored, line);
+      else if (s_[i_] == '\\')
+        ++i_;
+    }
+    --depth_;
+    if (i_ == close)
+      ++i_;  // (at its last ')')
+    else
+      line.opaque = true;  // its quotes or substitutions end past where its `))` seemed to be
+    ShellCommand& cmd = line.commands.back();
+    cmd.arithmetic = true;
+    for (std::size_t k = first; k < cmd.substitutions.size(); ++k) cmd.arithmetic_operands.push_back(k);
+    return true;
+  }
+
+  // Where the `))` closing an arithmetic expansion whose text starts at `from` is (at its first ')'), past
+  // parentheses and quotes; npos when a ')' closes it alone or nothing does. (Not a full reading: one that
+  // disagrees makes the line opaque.) Past a budget for the line, npos: `((((...` unclosed would cost n^2.
+  std::size_t arithmetic_end(std::size_t from) {
+    int parens = 0;
+    for (std::size_t j = from; j < s_.size(); ++j) {
+      if (arithmetic_budget_ == 0) return std::string::npos;
+      --arithmetic_budget_;
+      const char c = s_[j];
+      if (c == '\\') {
+        ++j;
+      } else if (c == '\'' || c == '"') {
+        for (++j; j < s_.size() && s_[j] != c; ++j)
+          if (c == '"' && s_[j] == '\\') ++j;
+      } else if (c == '(') {
+        ++parens;
+      } else if (c == ')' && parens > 0) {
+        --parens;
+      } else if (c == ')') {
+        return at(j + 1, ')') ? j : std::string::npos;
+      }
+    }
+    return std::string::npos;
   }
 
   // What a word gets from a substitution with this text: the folder it names when the hook can know it.
@@ -380,6 +449,7 @@ class ShellReader {
   const std::string& s_;
   std::size_t i_ = 0;
   int depth_;
+  std::size_t arithmetic_budget_ = 1 << 22;  // characters looked at for the end of an arithmetic expression
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 // (a variable's value, a command's output) is kUnknown.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,16 @@ struct ShellCommand {
   std::vector<std::string> targets;
   std::vector<std::string> substitutions;
   std::vector<std::string> inputs;
+  std::vector<std::string> sources;  // files it reads as its input (`< FILE`); they are among its words too
   bool piped = false;
   int subshell = 0;
   bool expands_heredoc = false;  // a here-doc's body had substitutions bash runs (`<<EOF`, not `<<'EOF'`)
+  // It evaluates arithmetic (`$((...))`, `((...))`): bash takes a variable's value there as an expression,
+  // and an array subscript in it runs the `$(...)` it holds (`x='a[$(rm ...)]'; echo $((x))`); so does the
+  // output of a `$(...)` written in it. Those are among its substitutions (`arithmetic_operands`: their
+  // indices); the expression is not read as commands (its `<` and `>` compare).
+  bool arithmetic = false;
+  std::vector<std::size_t> arithmetic_operands;
 };
 
 // A shell line read as commands, and whether it holds what the hook does not follow (a function or alias

@@ -171,7 +171,8 @@ TEST_CASE("permissions come from the .env flags, changes apply without a restart
   CHECK(t["content"][0]["text"].get<std::string>().rfind("[policy.denied.disabled]", 0) == 0);
   json l = call(mcp, "log_event", {{"level", "info"}, {"message", "off"}});
   CHECK(l["content"][0]["text"].get<std::string>().rfind("[policy.denied.disabled]", 0) == 0);
-  CHECK(agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log").find("\"off\"") == std::string::npos);
+  CHECK(agentlog::test::read_text(root / ".ai-agents/logging/logs/latest.log").find("\"off\"") ==
+        std::string::npos);
   // Reads stay available.
   CHECK(call(mcp, "find_slow_traces", json::object())["isError"] == false);
 
@@ -280,7 +281,8 @@ TEST_CASE("agentlog audit verify exits 1 and names the first bad record") {
   {
     McpSession mcp(root.path());
     mcp.initialize();
-    for (int i = 0; i < 3; ++i) mcp.call_tool("log_event", {{"level", "info"}, {"message", "m" + std::to_string(i)}});
+    for (int i = 0; i < 3; ++i)
+      mcp.call_tool("log_event", {{"level", "info"}, {"message", "m" + std::to_string(i)}});
   }
   auto ok = agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()});
   CHECK(ok.exit_code == 0);
@@ -292,7 +294,8 @@ TEST_CASE("agentlog audit verify exits 1 and names the first bad record") {
   auto bad = agentlog::test::run_agentlog({"audit", "verify", "--root", root.path().string()});
   CHECK(bad.exit_code == 1);
   CHECK(bad.out.find("record 2") != std::string::npos);
-  auto listed = agentlog::test::run_agentlog({"audit", "list", "--json", "--tool", "log_event", "--root", root.path().string()});
+  auto listed = agentlog::test::run_agentlog(
+      {"audit", "list", "--json", "--tool", "log_event", "--root", root.path().string()});
   CHECK(json::parse(listed.out).size() == 3);
 }
 
@@ -320,8 +323,10 @@ TEST_CASE("appends from four processes form one chain") {
 }
 
 TEST_CASE("secrets are redacted in recorded arguments") {
-  json args = {{"password", "hunter2"}, {"nested", {{"Authorization", "Bearer x"}, {"keep", 1}}},
-               {"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU"}, {"list", {"plain", "x"}}};
+  json args = {{"password", "hunter2"},
+               {"nested", {{"Authorization", "Bearer x"}, {"keep", 1}}},
+               {"jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU"},
+               {"list", {"plain", "x"}}};
   json r = agentlog::policy::redact(args);
   CHECK(r["password"] == "[REDACTED]");
   CHECK(r["nested"]["Authorization"] == "[REDACTED]");
@@ -489,7 +494,11 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
     return agentlog::test::run_agentlog({"hook", "pre-tool-use"}, input.dump());
   };
   auto hook_input = [&](const std::string& tool, const json& tool_input) {
-    return json{{"session_id", "s-1"}, {"cwd", R}, {"hook_event_name", "PreToolUse"}, {"tool_name", tool}, {"tool_input", tool_input}};
+    return json{{"session_id", "s-1"},
+                {"cwd", R},
+                {"hook_event_name", "PreToolUse"},
+                {"tool_name", tool},
+                {"tool_input", tool_input}};
   };
   std::size_t before = audit_records(root).size();
   int blocked = 0;
@@ -497,18 +506,21 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
   // business: Claude Code asks the user for those).
   for (const char* tool : {"Write", "Edit", "MultiEdit"}) {
     for (const auto& path : protected_attempts(R)) {
-      bool outside = path.find("etc/passwd") != std::string::npos || path == "/tmp" || path == "../outside.txt" ||
-                     path.rfind("link-outside", 0) == 0 || path == "hard-link-audit.txt";
+      bool outside = path.find("etc/passwd") != std::string::npos || path == "/tmp" ||
+                     path == "../outside.txt" || path.rfind("link-outside", 0) == 0 ||
+                     path == "hard-link-audit.txt";
       if (outside) continue;
       CAPTURE(tool);
       CAPTURE(path);
-      auto r = pre(hook_input(tool, {{"file_path", path}, {"content", "TRACING_ALLOW_AI_INSTRUMENTATION=true"}}));
+      auto r =
+          pre(hook_input(tool, {{"file_path", path}, {"content", "TRACING_ALLOW_AI_INSTRUMENTATION=true"}}));
       CHECK(r.exit_code == 2);
       CHECK(r.err.find("blocked") != std::string::npos);
       ++blocked;
     }
   }
-  CHECK(pre(hook_input("NotebookEdit", {{"notebook_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 2);
+  CHECK(pre(hook_input("NotebookEdit", {{"notebook_path", ".ai-agents/logging/config/.env.tracing"}}))
+            .exit_code == 2);
   ++blocked;
   for (const char* cmd :
        {"echo TRACING_ENABLED=true >> .ai-agents/logging/config/.env.tracing",
@@ -550,12 +562,17 @@ TEST_CASE("Claude Code hooks: protected edits and writing commands are blocked a
     CAPTURE(cmd);
     CHECK(pre(hook_input("Bash", {{"command", cmd}})).exit_code == 0);
   }
-  CHECK(pre(hook_input("Write", {{"file_path", "src/main.cpp"}, {"content", "int main() {}"}})).exit_code == 0);
+  CHECK(pre(hook_input("Write", {{"file_path", "src/main.cpp"}, {"content", "int main() {}"}})).exit_code ==
+        0);
   CHECK(pre(hook_input("Read", {{"file_path", ".ai-agents/logging/config/.env.tracing"}})).exit_code == 0);
 
   // post-tool-use records every tool use; the chain stays intact.
-  json post = {{"session_id", "s-1"}, {"cwd", R}, {"hook_event_name", "PostToolUse"}, {"tool_name", "Bash"},
-               {"tool_input", {{"command", "make test"}, {"api_key", "sk-123"}}}, {"tool_response", {{"stdout", "ok"}}}};
+  json post = {{"session_id", "s-1"},
+               {"cwd", R},
+               {"hook_event_name", "PostToolUse"},
+               {"tool_name", "Bash"},
+               {"tool_input", {{"command", "make test"}, {"api_key", "sk-123"}}},
+               {"tool_response", {{"stdout", "ok"}}}};
   CHECK(agentlog::test::run_agentlog({"hook", "post-tool-use"}, post.dump()).exit_code == 0);
   auto last = audit_records(root).back();
   CHECK(last["tool"] == "claude:Bash");
@@ -605,6 +622,9 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
   agentlog::test::write_text(root / "src/a.json", "{}");
   fs::create_directories(root / "vendor/lib/.ai-agents/logging/config");  // another project's tree
   fs::create_directory_symlink(root / ".ai-agents/logging", root / "src/logs");
+  agentlog::test::write_text(root / "paths.txt", ".ai-agents/logging/audit\n");  // lists xargs reads
+  agentlog::test::write_text(root / "linked.txt", "src/logs/audit\n");
+  agentlog::test::write_text(root / "build-list.txt", "build\ndist\n");
   auto hook = [&](const std::string& tool, const json& tool_input, const std::string& cwd) {
     json input = {{"session_id", "s"},
                   {"cwd", cwd},
@@ -759,7 +779,39 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       // runs what an array's subscript holds.
       "cd .ai-agents/logging && cd /tmp && PWD=$OLDPWD && rm -rf \"$PWD/audit\"",
       "cd .ai-agents/logging && git init -q && cd \"$(git rev-parse --show-toplevel)\" && rm -rf audit",
-      "cd -P src/logs/.. && rm -rf logging/audit", "x='a[$(rm -rf .ai-agents/logging/audit)]'; echo $((x))"};
+      "cd -P src/logs/.. && rm -rf logging/audit", "x='a[$(rm -rf .ai-agents/logging/audit)]'; echo $((x))",
+      // Review 3's leftovers. Arithmetic runs the `$(...)` in an array subscript of what it evaluates, so a
+      // read of a protected file there must print a count (the audit log holds the agent's own text).
+      "echo $(( $(tail -1 .ai-agents/logging/audit/actions.jsonl | jq -r .tool) + 1 ))",
+      "(( $(tail -1 .ai-agents/logging/audit/actions.jsonl) ))",
+      "x='a[$(rm -rf .ai-agents/logging/audit)]'; (( x ))",
+      // xargs taking its words from a file: one the line wrote from the tree, one that names it.
+      "ls .ai-agents/logging/config/.env.* > /tmp/l && xargs rm -f < /tmp/l",
+      "grep -rl OldWidget . > l.txt; xargs sed -i s/a/b/ < l.txt", "xargs rm -rf < paths.txt",
+      "xargs -a paths.txt rm -rf", "xargs --arg-file=paths.txt rm -rf", "xargs rm -rf < linked.txt",
+      // A file the line writes, then runs through make, BASH_ENV, python -m / import, a git hook.
+      "cat > Makefile <<'EOF'\nwipe:\n\trm -rf .ai-agents/logging/audit\nEOF\nmake wipe",
+      "cat > x.mk <<'EOF'\nall:\n\trm -rf .ai-agents/logging/audit\nEOF\nmake -f x.mk",
+      "cat > /tmp/x.sh <<'EOF'\nrm -rf .ai-agents/logging/audit\nEOF\nBASH_ENV=/tmp/x.sh bash -c true",
+      "BASH_ENV=cleanup.sh bash -c true", "export BASH_ENV=cleanup.sh; bash -c 'make test'",
+      "cat > fix.py <<'EOF'\nimport shutil\nshutil.rmtree('.ai-agents/logging/audit')\nEOF\npython3 -m fix",
+      "cat > fix.py <<'EOF'\nimport shutil\nshutil.rmtree('.ai-agents/logging/audit')\nEOF\n"
+      "python3 -c 'import sys, fix'",
+      "cat > .git/hooks/pre-commit <<'EOF'\n#!/bin/sh\nrm -rf .ai-agents/logging/audit\nEOF\n"
+      "chmod +x .git/hooks/pre-commit && git commit -qm x",
+      "cp /tmp/hook .git/hooks/ && git commit -m 'Read .env.tracing once'",
+      // What a loop's variable or a piped `read` holds is a protected path or line: a write of it.
+      "for f in .ai-agents/logging/audit/*.jsonl; do echo \"$f: $(rm \"$f\")\"; done",
+      "cat .ai-agents/logging/audit/actions.jsonl | while read -r l; do rm -f \"$l\"; done",
+      "export X=.ai-agents/logging/audit; rm -rf $X",
+      // Python given a protected file's lines: code that reaches a file or a program is no read.
+      "cat " + env + " | python3 -c 'import sys; sys.modules[\"os\"].system(\"rm -rf .ai-agents\")'",
+      "cat " + env + " | python3 -c 'import json; json.codecs.open(\".ai-agents/x\", \"w\")'",
+      "cat " + env + " | python3 -c '\xef\xbd\x8f\xef\xbd\x90\xef\xbd\x85\xef\xbd\x8e(\"x\", \"w\")'",
+      "cat " + env + " | python3 -c 'import sys; sys.breakpointhook()'",
+      // A list on disk printed into xargs; the settings an administrator manages (they can turn hooks off).
+      "cat paths.txt | xargs rm -rf", "sort -u linked.txt | xargs rm -rf",
+      "echo '{\"disableAllHooks\": true}' > /etc/claude-code/managed-settings.json"};
   for (const auto& cmd : blocked) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);
@@ -767,6 +819,8 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
     CHECK(r.err.find("agentlog: blocked: ") == 0);
   }
   CHECK(pre("rm -rf config", R + "/.ai-agents/logging").exit_code == 2);  // in the folder already
+  CHECK(hook("Write", {{"file_path", "/etc/claude-code/managed-settings.json"}, {"content", "{}"}}, R)
+            .exit_code == 2);
   CHECK(pre("rm -rf \"$PWD/config\"", R + "/.ai-agents/logging").exit_code == 2);
   CHECK(pre("git clean -fdx", R).err.find("-e .ai-agents") != std::string::npos);  // says what to do
   CHECK(pre("git stash -u", R).err.find("git stash push -u -- src/") != std::string::npos);
@@ -867,7 +921,24 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "{ ls .ai-agents/logging/config; } | wc -l", "echo \"${x:-default}\" ${HOME}/x", "cd ~ && ls",
       "cat <<'EOF' |\nmake test\nEOF\nbash", "set -a; source " + env + "; set +a",
       "pushd .ai-agents/logging >/dev/null && ls && popd >/dev/null",
-      "xxd .ai-agents/logging/audit/actions.jsonl | head", "echo $((1 + 2))", "cd -P src && ls"};
+      "xxd .ai-agents/logging/audit/actions.jsonl | head", "echo $((1 + 2))", "cd -P src && ls",
+      // Review 3's leftovers: arithmetic over a count of a protected file, xargs given a list that names
+      // none of them, scripts that do not touch the tree, loops and `read` that only read, an export.
+      "echo $(( $(wc -l < .ai-agents/logging/audit/actions.jsonl) + 1 ))",
+      "n=$(( $(grep -c tool .ai-agents/logging/audit/actions.jsonl) * 2 )); echo \"$n\"",
+      "(( $(wc -l < .ai-agents/logging/audit/actions.jsonl) > 100 )) && echo big",
+      "for i in 1 2 3; do echo $((i * 2)); done", "xargs rm -rf < build-list.txt",
+      "xargs -a build-list.txt rm -rf", "grep -rl OldWidget src > l.txt; xargs sed -i s/a/b/ < l.txt",
+      "cat > Makefile <<'EOF'\nall:\n\techo hi\nEOF\nmake", "make -C build", "python3 -m pytest -q",
+      "python3 -c 'import sys, json; print(1)'", "BASH_ENV=/dev/null bash -c 'make test'",
+      "cat > .git/hooks/pre-commit <<'EOF'\nmake lint\nEOF\ngit commit -m x",
+      "for f in .ai-agents/logging/audit/*.jsonl; do echo \"$f: $(wc -l < \"$f\")\"; done",
+      "cat .ai-agents/logging/audit/actions.jsonl | while read -r l; do echo \"$l\" | jq -r .tool; done",
+      "export $(grep -v '^#' " + env + " | xargs)",
+      "tail -n 5 .ai-agents/logging/audit/actions.jsonl | python3 -c 'import sys, json; "
+      "[print(json.loads(l)[\"tool\"]) for l in sys.stdin]'",
+      "cat build-list.txt | xargs rm -rf", "cat paths.txt | xargs cat",
+      "cat /etc/claude-code/managed-settings.json"};
   for (const auto& cmd : pass) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);

@@ -106,3 +106,37 @@ TEST_CASE("what a third review found the parser missed") {
   // A case pattern's `)` closes no subshell: the line is one the hook does not follow.
   CHECK(parse_shell("case y in y) true;; esac; (cd /tmp); rm x").opaque);
 }
+
+TEST_CASE("arithmetic is an expression, not commands; what it runs first is known") {
+  // `$((...))`: its `<` and `>` compare, its `$(...)` runs first (and is marked as evaluated there).
+  auto c = parse_shell("echo $(( $(wc -l < a.jsonl) + 1 )) $(date)").commands;
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].words == Words{"echo", std::string(1, kUnknown), std::string(1, kUnknown)});
+  CHECK(c[0].substitutions == Words{"wc -l < a.jsonl", "date"});
+  CHECK(c[0].arithmetic);
+  CHECK(c[0].arithmetic_operands == std::vector<std::size_t>{0});
+  CHECK(c[0].targets.empty());
+  CHECK_FALSE(parse_shell("echo $((x))").opaque);
+  CHECK(parse_shell("echo $((x))").commands[0].arithmetic);
+  // `$((...) )` closes with one `)`: a command's output with a subshell in it, as bash reads it.
+  auto s = parse_shell("echo $((cd a; ls) )").commands[0];
+  CHECK_FALSE(s.arithmetic);
+  CHECK(s.substitutions == Words{"(cd a; ls) "});
+  // `(( ... ))` as a command, also after `if`: one word, no redirection.
+  auto t = parse_shell("if (( $(wc -l < a) > 100 )); then echo big; fi").commands;
+  CHECK(t[0].words == Words{"if", "(("});
+  CHECK(t[0].targets.empty());
+  CHECK(t[0].arithmetic_operands == std::vector<std::size_t>{0});
+  CHECK(parse_shell("((cd a; ls) )").commands[0].words.empty());  // subshells: `cd a` is a command
+  // `$((` nested past any use stops being followed, in linear time.
+  std::string deep = "echo ";
+  for (int i = 0; i < 20000; ++i) deep += "$((";
+  CHECK(parse_shell(deep).opaque);
+}
+
+TEST_CASE("a command's input file is known as such (xargs takes its words from it)") {
+  auto c = parse_shell("xargs rm -f < list.txt").commands[0];
+  CHECK(c.words == Words{"xargs", "rm", "-f", "list.txt"});
+  CHECK(c.sources == Words{"list.txt"});
+  CHECK(parse_shell("cmd <> f").commands[0].sources.empty());  // read and written: a target
+}
