@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "logger/env_file.hpp"
+#include "logger/event_writer.hpp"
+#include "logger/project_log.hpp"
 #include "tools/cli.hpp"
 
 namespace agentlog {
@@ -87,6 +89,21 @@ void add_config_commands(CLI::App& app) {
       if (keys == &tracing_env_keys()) errors |= add_environment(section);
       out[name] = section;
     }
+    // logging.config.json is the agent's: a mistake in it (JSON that does not parse, a level that is not one)
+    // is shown with its position, as the .env files' are.
+    LoggingConfig levels = load_logging_config(layout.logging_config());
+    nlohmann::json section = {{"file", layout.relative(layout.logging_config())},
+                              {"settings", nlohmann::json::object()},
+                              {"diagnostics", nlohmann::json::array()}};
+    section["settings"]["defaultLevel"] = {
+        {"value", log_level_names()[static_cast<std::size_t>(levels.default_level)]},
+        {"source", levels.default_set ? "logging.config.json" : "default"}};
+    for (const auto& [category, level] : levels.categories)
+      section["settings"]["categories." + category] = {
+          {"value", log_level_names()[static_cast<std::size_t>(level)]}, {"source", "logging.config.json"}};
+    for (const auto& problem : levels.problems) section["diagnostics"].push_back(problem);
+    errors |= !levels.problems.empty();
+    out["logging.config.json"] = section;
     if (common.json) {
       print_json(out);
     } else {

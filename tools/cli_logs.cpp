@@ -116,6 +116,12 @@ void add_logs_commands(CLI::App& app) {
     if (skipped > 0)  // (on stderr: the matches stay what stdout holds)
       std::cerr << skipped << " line" << (skipped == 1 ? "" : "s")
                 << " skipped: cut short (a writer killed mid-line) or not log lines\n";
+    for (const auto& d : out.value("damagedFiles", json::array()))
+      std::cerr
+          << "agentlog logs: the archive " << d.value("file", "") << " is damaged: " << d.value("problem", "")
+          << "; only its first " << d.value("linesRead", 0LL)
+          << " lines were searched. Restore it from a backup, or delete its folder if its lines are not "
+             "needed\n";
   });
 
   auto* tail = logs->add_subcommand("tail", "Print the end of latest.log; -f follows it across rotations");

@@ -9,6 +9,7 @@
 
 #include "logger/env_file.hpp"
 #include "logger/files.hpp"
+#include "logger/project_log.hpp"
 #include "mcp/server.hpp"
 #include "policy/audit.hpp"
 #include "tools/cli.hpp"
@@ -55,6 +56,9 @@ int serve(const CliCommon& common, std::size_t page_size) {
   // that nothing else (a library's printf, a stray std::cout) can corrupt the stream.
   int out_fd = ::dup(STDOUT_FILENO);
   ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  // A mistake in .env.logging or logging.config.json is said on stderr now, when the server starts, not at
+  // the first log_event (and again only when the files change).
+  ProjectLog::shared(layout);
 
   ToolsContext ctx{layout};
   mcp::ToolRegistry registry;

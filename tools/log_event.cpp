@@ -11,7 +11,9 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
   tool.description =
       "Write one structured event (level, category, source, message, fields) to the project's log "
       "(.ai-agents/logging/logs/latest.log). Use it for every significant action you take and for what you "
-      "observe; search it later with search_logs.";
+      "observe; search it later with search_logs. A level below the project's minimum is not written "
+      "(written: false, with the reason); while the human has switched logging off (LOGGING_ENABLED=false) "
+      "the call is refused as an error, [policy.denied.disabled].";
   tool.input_schema = tool_schema("log_event.input");
   tool.output_schema = tool_schema("log_event.output");
   tool.annotations = {.read_only = false, .destructive = false, .idempotent = false, .open_world = false};
@@ -27,6 +29,9 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
     event.trace_id = arg_or<std::string>(a, "traceId", "");
     event.span_id = arg_or<std::string>(a, "spanId", "");
     EventResult r = write_event(ctx.layout, event);
+    // Switched off between the policy's check and the write: the same refusal as the policy's, so an agent
+    // sees one answer for LOGGING_ENABLED=false however the timing falls.
+    if (r.disabled) throw mcp::ToolError("policy.denied.disabled", r.reason);
     if (!r.written) return {{"written", false}, {"reason", r.reason}};
     return {{"written", true}, {"file", file}, {"record", r.record}};
   };

@@ -65,14 +65,15 @@ mcp::Tool make_search_logs(ToolsContext& ctx) {
   tool.description =
       "Search latest.log and every archive (compressed or not), newest first. All filters are optional and "
       "combine: query (fixed string, anywhere in the line), regex (RE2, over the message only), level "
-      "(minimum: trace..fatal), category, source (glob), "
-      "since/until (ISO-8601 or an age like \"1h\"), fields (equalities, e.g. {\"reqId\": \"req-abc-123\"}), "
-      "filter (a saved filter of config/filters.json). Each match carries file and line; pass nextCursor "
-      "back for "
-      "more. A page is at most about 512 KB (pageFull: fewer matches than limit) and a message over 8 KB or "
-      "a "
-      "long field is cut (truncated: true; the whole line is at file:line). A match written inside a traced "
-      "span carries traceId: open it with get_trace.";
+      "(minimum: trace..fatal), category, source (a glob over the whole source path: * and ? match '/' "
+      "too, so src/* is everything under src/), since/until (ISO-8601, UTC or with an offset like "
+      "+01:00, or an age like \"1h\"), fields (equalities, e.g. {\"reqId\": \"req-abc-123\"}; a dotted name "
+      "like \"user.id\" also reaches nested objects), filter (a saved filter of config/filters.json). Each "
+      "match carries file and line; pass nextCursor back for more (lines logged meanwhile do not shift the "
+      "pages: search again for them). A page is at most about 512 KB (pageFull: fewer matches than limit) "
+      "and a message over 8 KB or a long field is cut (truncated: true; the whole line is at file:line). "
+      "damagedFiles names a compressed archive that could not be read to its end. A match written inside "
+      "a traced span carries traceId: open it with get_trace.";
   tool.input_schema = tool_schema("search_logs.input");
   tool.output_schema = tool_schema("search_logs.output");
   tool.annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false};

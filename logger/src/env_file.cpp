@@ -50,10 +50,16 @@ std::optional<double> parse_number(const std::string& v, bool integer) {
   return out;
 }
 
+// As written in the file: 1048576 and 0.001, never 1.04858e+06.
+std::string plain_number(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
 std::string format_range(const EnvKeySpec& spec) {
-  std::ostringstream s;
-  s << (spec.type == EnvType::kInt ? "an integer" : "a number") << " from " << spec.min << " to " << spec.max;
-  return s.str();
+  return std::string(spec.type == EnvType::kInt ? "an integer" : "a number") + " from " +
+         plain_number(spec.min) + " to " + plain_number(spec.max);
 }
 
 // Why `value` is not acceptable for `spec`, or empty.

@@ -48,13 +48,15 @@ EventResult write_event(const ProjectLayout& layout, const LogEvent& event) {
     throw std::invalid_argument("Unknown level '" + event.level +
                                 "'; use one of trace, debug, info, warn, error, fatal");
   if (!settings->enabled) {
-    result.reason = "LOGGING_ENABLED=false in .env.logging";
+    result.disabled = true;
+    result.reason = "Logging is switched off (LOGGING_ENABLED=false in .env.logging); the human turns it on";
     return result;
   }
   if (const int min = settings->min_level(event.category); level < min) {
     result.reason = "level " + event.level + " is below the minimum " +
                     log_level_names()[static_cast<std::size_t>(min)] + " for category '" + event.category +
                     "' (LOG_LEVEL in .env.logging, logging.config.json)";
+    if (!settings->level_note.empty()) result.reason += "; note: " + settings->level_note;
     return result;
   }
   LogRecord r;

@@ -164,6 +164,20 @@ void append_json_escaped(std::string& out, std::string_view s) {
   out.append(s.data() + run, s.size() - run);
 }
 
+void append_text_category(std::string& out, std::string_view category) {
+  if (category.find(']') == std::string_view::npos) return append_json_escaped(out, category);
+  // A ']' as it is would end the category early when the line is read back ("we[ir]d" read as "we[ir"):
+  // written as the JSON escape \u005d, which the reader decodes (and a line written before has no escape).
+  std::string escaped;
+  append_json_escaped(escaped, category);
+  for (char c : escaped) {
+    if (c == ']')
+      out += "\\u005d";
+    else
+      out += c;
+  }
+}
+
 void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
   const int level = r.level < 0 || r.level > 5 ? 2 : r.level;
   if (format == LogFormat::kText) {
@@ -173,7 +187,7 @@ void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
     out += "] ";
     out += kUpper[static_cast<std::size_t>(level)];
     out += " [";
-    append_json_escaped(out, r.category);
+    append_text_category(out, r.category);
     out += "] ";
     append_json_escaped(out, r.msg);  // one line: newlines and tabs become \n and \t
     if (!r.source.empty() || has_fields(r) || !r.trace_id.empty()) {
@@ -186,7 +200,7 @@ void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
       }
       if (!r.trace_id.empty()) {
         append_string_field(out, "traceId", r.trace_id);
-        append_string_field(out, "spanId", r.span_id);
+        if (!r.span_id.empty()) append_string_field(out, "spanId", r.span_id);  // (log_event: traceId alone)
       }
       out += '}';
     }
@@ -213,7 +227,7 @@ void append_log_line(std::string& out, const LogRecord& r, LogFormat format) {
   append_integer(out, r.tid);
   if (!r.trace_id.empty()) {
     append_string_field(out, "traceId", r.trace_id);
-    append_string_field(out, "spanId", r.span_id);
+    if (!r.span_id.empty()) append_string_field(out, "spanId", r.span_id);
   }
   out += "}\n";
 }
@@ -253,7 +267,7 @@ nlohmann::json log_record_json(const LogRecord& r) {
       {"pid", r.pid},           {"tid", r.tid}};
   if (!r.trace_id.empty()) {
     j["traceId"] = r.trace_id;
-    j["spanId"] = r.span_id;
+    if (!r.span_id.empty()) j["spanId"] = r.span_id;
   }
   return j;
 }

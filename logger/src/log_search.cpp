@@ -5,13 +5,16 @@
 #include <re2/re2.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
@@ -36,6 +39,9 @@ class BlockReader {
       gz_ = gzopen(path.c_str(), "rb");
       if (gz_) gzbuffer(gz_, 1 << 18);
       ok_ = gz_ != nullptr;
+      // zlib reads a file without the gzip header as it is: lines may still be there, but the archive is
+      // not what its name says (copied over, or overwritten).
+      if (ok_ && gzdirect(gz_) == 1) damage_ = "it is not gzip data (read as plain text)";
     } else {
       fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       ok_ = fd_ >= 0;
@@ -48,6 +54,11 @@ class BlockReader {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ok() const { return ok_; }
+  // What is wrong with a .gz file that could not be read to its end ("" when nothing): the lines before the
+  // damage were returned, the rest is lost to this reader.
+  const std::string& damage() const { return damage_; }
+  // The file's last change as of the latest read (a plain file; else 0): no line returned so far is newer.
+  std::int64_t mtime_ms() const { return mtime_ms_; }
 
   // The next block of whole lines (each ending in '\n'); false at the end. `torn` is the last line of the
   // file when it has no newline (returned alone, after every block).
@@ -81,16 +92,41 @@ class BlockReader {
  private:
   static constexpr std::size_t kBlock = 1 << 20, kMaxCarry = 1 << 16;
   long read_some(char* into, std::size_t n) {
-    if (gz_) return gzread(gz_, into, static_cast<unsigned>(n));
+    if (gz_) {
+      // In steps of 64 KiB: a read that meets damage returns nothing of what it inflated, so a smaller step
+      // keeps more of the lines before the damage.
+      std::size_t got = 0;
+      while (got < n) {
+        const auto step = static_cast<unsigned>(std::min<std::size_t>(n - got, 1 << 16));
+        const int r = gzread(gz_, into + got, step);
+        if (r > 0) got += static_cast<std::size_t>(r);
+        if (r == static_cast<int>(step)) continue;  // (a short read is the end of the data, or damage)
+        int err = Z_OK;
+        const char* message = gzerror(gz_, &err);
+        if (err != Z_OK && err != Z_STREAM_END && damage_.empty()) {
+          std::string why = message ? message : "error";  // ("<path>: <what>")
+          if (auto colon = why.rfind(": "); colon != std::string::npos) why = why.substr(colon + 2);
+          damage_ = std::string(err == Z_BUF_ERROR ? "it is cut short" : "its compressed data is corrupt") +
+                    " (zlib: " + why + ")";
+        }
+        break;
+      }
+      return got > 0 ? static_cast<long>(got) : 0;
+    }
     while (true) {
       ssize_t r = ::read(fd_, into, n);
       if (r < 0 && errno == EINTR) continue;
+      // (After the read: a line read was written before this time. One fstat per block of 1 MiB.)
+      if (struct stat st{}; ::fstat(fd_, &st) == 0)
+        mtime_ms_ = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
       return static_cast<long>(r);
     }
   }
   gzFile gz_ = nullptr;
   int fd_ = -1;
   bool ok_ = false, done_ = false;
+  std::string damage_;
+  std::int64_t mtime_ms_ = 0;
   std::vector<char> buf_;
   std::size_t carry_ = 0, carry_start_ = 0;
 };
@@ -109,8 +145,10 @@ std::optional<std::string_view> quick_string(std::string_view line, std::string_
 }
 
 // "[14:30:25.100] INFO [api] GET /x - 200 OK (61ms)\t{"source":...,"fields":{...}}" -> a record. The text
-// form has no date: it is the date of `end_ms` (when the file was rotated, or now), the day before when the
-// time of day is later than end_ms's.
+// form has no date: a line's is the last date at which its time of day is not after `end_ms`, the newest a
+// line of its file can be (for latest.log, the file's last change when the line was read; for an archive,
+// its rotation). A file that spans more than a day (LOG_ROTATE_INTERVAL=weekly or none) gives its older
+// lines a date too late: only the time of day is in the line.
 std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) {
   if (line.size() < 16 || line[0] != '[') return std::nullopt;
   auto close = line.find(']');
@@ -132,9 +170,15 @@ std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) 
             {"fields", json::object()}};
   std::size_t m = space + 1;
   if (m < line.size() && line[m] == '[') {
+    // The first ']' ends the category: the writer escapes one inside it (\u005d, see append_text_category).
+    // A line written before that escape was not in use reads as it did.
     auto cat_end = line.find(']', m);
     if (cat_end != std::string_view::npos) {
-      r["category"] = std::string(line.substr(m + 1, cat_end - m - 1));
+      std::string_view category = line.substr(m + 1, cat_end - m - 1);
+      json decoded = category.find('\\') == std::string_view::npos
+                         ? json()
+                         : json::parse("\"" + std::string(category) + "\"", nullptr, false);
+      r["category"] = decoded.is_string() ? decoded.get<std::string>() : std::string(category);
       m = cat_end + 2;
     }
   }
@@ -251,20 +295,40 @@ bool cut_match(json& m) {
   return cut;
 }
 
+// The value a field filter's name `name` gives in `fields`: the key `name` itself, else, for a dotted name,
+// nested objects walked ("user.id" is fields.user.id; a key holding a dot, {"user": {"x.y": 1}}, is found
+// as "user.x.y" too). nullptr when there is none.
+const json* field_at(const json& fields, std::string_view name) {
+  if (!fields.is_object()) return nullptr;
+  if (auto it = fields.find(name); it != fields.end()) return &*it;
+  for (std::size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
+    auto it = fields.find(name.substr(0, dot));
+    if (it == fields.end() || !it->is_object()) continue;
+    if (const json* found = field_at(*it, name.substr(dot + 1))) return found;
+  }
+  return nullptr;
+}
+
 // Literals of which a line matching the first field equality holds one: the value as JSON writes it (a
-// string equality also matches a number or boolean written bare, "3" a field 3), else the quoted key. Not
-// "key":value: lines of other programs may have spaces around the colon.
+// string equality also matches a number or boolean written bare, "3" a field 3), else the quoted key, or
+// for a dotted name, which may be nested objects, its last part and closing quote (every key a nested walk
+// can end at ends so). Not "key":value: lines of other programs may have spaces around the colon.
 std::vector<std::string> field_literals(const json& fields) {
   if (!fields.is_object() || fields.empty()) return {};
   const auto first = fields.begin();
-  std::string key = "\"";
-  append_json_escaped(key, first.key());
+  const std::string& name = first.key();
+  std::string key = name.find('.') == std::string::npos ? "\"" : "";
+  append_json_escaped(key, name.substr(name.find('.') == std::string::npos ? 0 : name.rfind('.') + 1));
   key += '"';
   const json& value = first.value();
   std::vector<std::string> out;
   if (value.is_string()) {
     out.emplace_back();
     append_json_escaped(out.back(), value.get<std::string>());
+    // A nested value is written by nlohmann, whose escapes differ for \b and \f.
+    if (std::string nested = json(value).dump(-1, ' ', false, json::error_handler_t::replace);
+        nested.substr(1, nested.size() - 2) != out.back())
+      out.push_back(nested.substr(1, nested.size() - 2));
     const json bare = json::parse(value.get<std::string>(), nullptr, false);
     if (!bare.is_discarded() && bare.is_primitive() && !bare.is_string())
       out.push_back(value.get<std::string>());
@@ -279,14 +343,15 @@ std::vector<std::string> field_literals(const json& fields) {
 
 struct LogFile {
   fs::path path;
-  std::int64_t end_ms;  // lines are not newer than this
+  std::string archive;  // its archive folder's name; "" for latest.log
+  std::int64_t end_ms;  // lines are not newer than this (for latest.log, see BlockReader::mtime_ms)
 };
 
 // The files to search, newest first: latest.log, then archives by folder name (a timestamp) descending. In
 // an archive being compressed, the finished .gz wins over the plain file; temporary files are skipped.
 std::vector<LogFile> log_files(const ProjectLayout& layout) {
   std::vector<LogFile> out;
-  if (fs::exists(layout.latest_log())) out.push_back({layout.latest_log(), system_ms()});
+  if (fs::exists(layout.latest_log())) out.push_back({layout.latest_log(), "", system_ms()});
   std::vector<std::pair<std::string, fs::path>> archives;
   std::error_code ec;
   for (const auto& dir : fs::directory_iterator(layout.archive_dir(), ec)) {
@@ -303,23 +368,92 @@ std::vector<LogFile> log_files(const ProjectLayout& layout) {
             [](const auto& a, const auto& b) { return archive_name_less(b.first, a.first); });
   for (auto& [name, path] : archives) {
     std::tm tm{};
-    std::int64_t end = system_ms();
+    std::int64_t end = -1;
     if (name.size() >= 17 && strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm))
       end = static_cast<std::int64_t>(timegm(&tm)) * 1000 + 999;
-    out.push_back({path, end});
+    if (struct stat st{}; end < 0 && ::stat(path.c_str(), &st) == 0)  // (a folder not named by agentlog)
+      end = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+    out.push_back({path, name, end < 0 ? system_ms() : end});
   }
   return out;
+}
+
+// A file's last change as the newest time a text-form line read from it can have: file times come from the
+// kernel's coarse clock (up to a tick behind the clock a writer stamps its lines with), hence the margin.
+constexpr std::int64_t kMtimeMarginMs = 1000;
+
+// Where the next page starts: the first match not returned yet, by file and line. A file is named by its
+// archive folder, or, for latest.log, by the newest archive folder there was then: when latest.log has
+// rotated since, it is the oldest archive newer than that one. Lines written after the first page (in
+// latest.log or in files rotated out since) are after the cursor and never shift a page, as a count of
+// matches to skip did ("m:N" repeated the last line of a page after one new line).
+//   L:<line>:<newest archive or "">    A:<line>:<archive>
+struct Cursor {
+  bool latest = false;
+  std::string archive;
+  long long line = 0;
+};
+
+Cursor parse_cursor(const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return LogQueryError("logs.bad_cursor", "The cursor '" + text + "' " + why +
+                                                ": pass nextCursor of the previous page as it is, or omit "
+                                                "cursor to start from the newest match");
+  };
+  if (text.rfind("m:", 0) == 0) throw bad("is from an earlier agentlog (it counted matches)");
+  const std::size_t c1 = text.find(':'), c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
+  if (c2 == std::string::npos || (text.substr(0, c1) != "L" && text.substr(0, c1) != "A"))
+    throw bad("was not returned by search_logs");
+  Cursor c;
+  c.latest = text[0] == 'L';
+  const std::string_view number(text.data() + c1 + 1, c2 - c1 - 1);
+  const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), c.line);
+  if (number.empty() || number[0] == '-' || number[0] == '+' || ec != std::errc() ||
+      end != number.data() + number.size() || c.line < 1)
+    throw bad("has no valid line number (a whole number from 1 to " +
+              std::to_string(std::numeric_limits<long long>::max()) + ")");
+  c.archive = text.substr(c2 + 1);
+  const bool name_ok =
+      c.archive.size() <= 128 && std::all_of(c.archive.begin(), c.archive.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+      });
+  if (!name_ok || (!c.latest && c.archive.empty())) throw bad("names no archive folder");
+  return c;
+}
+
+std::string cursor_text(const LogFile& file, long long line, const std::string& newest_archive) {
+  return (file.archive.empty() ? "L:" : "A:") + std::to_string(line) + ":" +
+         (file.archive.empty() ? newest_archive : file.archive);
 }
 
 }  // namespace
 
 void apply_saved_filter(const ProjectLayout& layout, const std::string& name, LogQuery& q) {
   auto text = read_file(layout.filters());
-  json filters = text ? json::parse(*text, nullptr, false) : json::object();
-  if (!filters.is_object() || !filters.contains(name)) {
+  json filters = json::object();
+  if (text) {
+    // The agent edits this file: a mistake in it is named, with where the parser stopped (it read as "no
+    // saved filter 'errors'", which sent the agent looking for a name it had spelled right).
+    try {
+      filters = json::parse(*text);
+    } catch (const json::parse_error& e) {
+      std::string why = e.what();
+      if (auto at = why.find("parse error"); at != std::string::npos) why = why.substr(at);
+      throw LogQueryError("logs.bad_filters_file",
+                          "config/filters.json is not valid JSON (" + why + ", byte " +
+                              std::to_string(e.byte) +
+                              "): fix it there (a trailing comma, a missing quote or brace?), or search "
+                              "with the filter's values as arguments meanwhile");
+    }
+    if (!filters.is_object())
+      throw LogQueryError("logs.bad_filters_file",
+                          "config/filters.json holds " + std::string(filters.type_name()) +
+                              ", not an object of saved filters: write it as {\"errors\": {\"level\": "
+                              "\"error\"}, ...}");
+  }
+  if (!filters.contains(name)) {
     std::string known;
-    if (filters.is_object())
-      for (const auto& [k, v] : filters.items()) known += (known.empty() ? "" : ", ") + k;
+    for (const auto& [k, v] : filters.items()) known += (known.empty() ? "" : ", ") + k;
     throw LogQueryError("logs.unknown_filter",
                         "No saved filter '" + name +
                             "' in config/filters.json; saved filters: " + (known.empty() ? "none" : known));
@@ -358,16 +492,10 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       throw LogQueryError("logs.bad_regex", "Invalid regular expression '" + q.regex + "': " + re->error() +
                                                 " (RE2 syntax: no backreferences or lookaround)");
   }
-  std::size_t skip = 0;
-  if (!q.cursor.empty()) {
-    if (q.cursor.rfind("m:", 0) != 0 || q.cursor.size() == 2 ||
-        q.cursor.find_first_not_of("0123456789", 2) != std::string::npos)
-      throw LogQueryError("logs.bad_cursor", "The cursor '" + q.cursor +
-                                                 "' was not returned by search_logs; omit it to start over");
-    skip = std::stoull(q.cursor.substr(2));
-  }
+  const std::optional<Cursor> cursor =
+      q.cursor.empty() ? std::nullopt : std::optional(parse_cursor(q.cursor));
   const std::size_t limit = static_cast<std::size_t>(std::clamp(q.limit, 1, 1000));
-  const std::size_t want = skip + limit + 1;  // one more tells whether there is a next page
+  const std::size_t want = limit + 1;  // one more tells whether there is a next page, and where it starts
 
   // The text as a line holds it: the writer escapes " \ and control characters (a tab, a newline) in JSON
   // strings and in the text form's message. A line holding either form matches.
@@ -455,9 +583,8 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     if (!q.since.empty() && ts < q.since) return false;
     if (!q.until.empty() && ts > q.until) return false;
     for (const auto& [k, v] : q.fields.items()) {
-      const json* have = r.contains("fields") && r["fields"].is_object() && r["fields"].contains(k)
-                             ? &r["fields"][k]
-                             : nullptr;
+      auto fields = r.find("fields");
+      const json* have = fields != r.end() ? field_at(*fields, k) : nullptr;
       if (!have) return false;
       const bool equal = *have == v || (have->is_primitive() && v.is_string() &&
                                         (have->is_string() ? have->get<std::string>() : have->dump()) ==
@@ -483,9 +610,10 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     any_of = {""};  // the glob's literal start, as JSON stores it (json and text forms alike)
     append_json_escaped(any_of.back(), prefix);
   } else if (!re && !q.category.empty() && min_level < 3) {  // (with a high level, the level scan is faster)
-    std::string escaped;
+    std::string escaped, text_form = "[";
     append_json_escaped(escaped, q.category);
-    any_of = {"\"category\":\"" + escaped + "\"", "[" + escaped + "]"};
+    append_text_category(text_form, q.category);  // (a ']' in it is escaped there)
+    any_of = {"\"category\":\"" + escaped + "\"", text_form + "]"};
   }
   const bool regex_blocks = re && any_of.empty() && q.regex.find_first_of("^$") == std::string::npos &&
                             q.regex.find("\\A") == std::string::npos &&
@@ -500,12 +628,15 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     std::string line;
     std::optional<json> rec;
     long long number;
+    std::int64_t end_ms;  // the newest its file's lines could be when it was read (see parse_text_line)
   };
   json matches_out = json::array();
-  std::size_t total = 0, page_bytes = 0;
-  std::optional<std::size_t> page_full_at;  // the first match left out for the byte budget
+  std::size_t total = 0, page_bytes = 0;  // matches of this page looked at (returned, or not parsing)
+  json next_cursor = nullptr;             // the first match left out: for `limit`, or for the byte budget
+  bool page_full = false;
   long long truncated = 0;
   long long scanned = 0, torn_lines = 0;
+  json damaged = json::array();
   // latest.log is opened and the archives are listed holding logs/.lock (shared, for a directory listing):
   // writers rotate holding it, so no rotation falls between the two and leaves a file unlisted.
   std::vector<LogFile> files;
@@ -516,15 +647,37 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       while (::flock(lock, LOCK_SH) != 0 && errno == EINTR) {
       }
     files = log_files(layout);
-    if (!files.empty() && files.front().path == layout.latest_log())
+    if (!files.empty() && files.front().archive.empty())
       latest_reader = std::make_unique<BlockReader>(files.front().path);
     if (lock >= 0) ::close(lock);  // (releases the lock)
   }
-  for (const auto& file : files) {
-    if (total >= want) break;
-    if (!q.since.empty() && file.path != layout.latest_log() && iso8601_ms(file.end_ms) < q.since)
-      break;  // older still
-    std::unique_ptr<BlockReader> opened = file.path == layout.latest_log() && latest_reader
+  std::string newest_archive;
+  for (const auto& f : files)
+    if (!f.archive.empty()) {
+      newest_archive = f.archive;
+      break;
+    }
+  // With a cursor: files newer than the cursor's are passed over (their lines came after the first page),
+  // the cursor's file is read up to its line, older files whole.
+  std::size_t first_file = 0, bounded_file = files.size();
+  if (cursor && !cursor->latest) {
+    while (first_file < files.size() && (files[first_file].archive.empty() ||
+                                         archive_name_less(cursor->archive, files[first_file].archive)))
+      ++first_file;
+    if (first_file < files.size() && files[first_file].archive == cursor->archive) bounded_file = first_file;
+  } else if (cursor) {  // latest.log then: now the oldest archive newer than the newest one then, if any
+    std::size_t newer = 0;
+    while (newer < files.size() &&
+           (files[newer].archive.empty() || archive_name_less(cursor->archive, files[newer].archive)))
+      ++newer;
+    if (newer > 0) bounded_file = first_file = newer - 1;  // (latest.log itself when it has not rotated)
+  }
+  for (std::size_t index = first_file; index < files.size() && next_cursor.is_null(); ++index) {
+    const LogFile& file = files[index];
+    const long long bound =
+        index == bounded_file ? cursor->line : std::numeric_limits<long long>::max();  // the last line read
+    if (!q.since.empty() && !file.archive.empty() && iso8601_ms(file.end_ms) < q.since) break;  // older still
+    std::unique_ptr<BlockReader> opened = file.archive.empty() && latest_reader
                                               ? std::move(latest_reader)
                                               : std::make_unique<BlockReader>(file.path);
     // An archive compressed since it was listed: its .gz holds the same lines.
@@ -538,22 +691,28 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     std::deque<Found> found;  // newest first within a file: its last `want - total` matches
     long long line_no = 0;    // lines before the current position
     std::string_view block, torn;
-    while (reader.next(block, torn)) {
-      if (!torn.empty()) {  // a writer was killed mid-line, or is writing it now
-        ++line_no;
-        ++torn_lines;
+    while (line_no < bound && reader.next(block, torn)) {
+      if (!torn.empty()) {  // a writer was killed mid-line, or is writing it now (or a damaged archive)
+        if (reader.damage().empty()) {
+          ++line_no;
+          ++torn_lines;
+        }
         break;
       }
       const char* base = block.data();
       const std::size_t size = block.size();
+      // latest.log grows while it is read: its lines are dated by its last change as of this block.
+      const std::int64_t end_ms =
+          file.archive.empty() && reader.mtime_ms() > 0 ? reader.mtime_ms() + kMtimeMarginMs : file.end_ms;
       std::size_t counted = 0;  // newlines before `counted` are in line_no
       auto consider = [&](std::size_t start, std::size_t end) {
         line_no += static_cast<long long>(count_newlines(base + counted, start - counted));
         counted = start;
+        if (line_no >= bound) return;
         std::string_view line(base + start, end - start);
         std::optional<json> rec;
-        if (!matches(line, file.end_ms, rec)) return;
-        found.push_back({std::string(line), std::move(rec), line_no + 1});
+        if (!matches(line, end_ms, rec)) return;
+        found.push_back({std::string(line), std::move(rec), line_no + 1, end_ms});
         if (found.size() > want - total) found.pop_front();
       };
       // Candidate lines: where a required literal or the regex occurs, else every line.
@@ -618,50 +777,53 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       line_no += static_cast<long long>(count_newlines(base + counted, size - counted));
     }
     scanned += line_no;
+    if (!reader.damage().empty())
+      damaged.push_back(
+          {{"file", layout.relative(read_path)}, {"problem", reader.damage()}, {"linesRead", line_no}});
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
-      if (total >= skip && matches_out.size() < limit && !page_full_at) {
-        if (!it->rec) it->rec = parse(it->line, file.end_ms);
-        if (!it->rec) {  // looked whole but does not parse (cut right after a '}'): skipped, its place kept
-          ++corrupt;
-          ++total;
-          continue;
-        }
-        const json& rec = *it->rec;
-        json m = {
-            {"ts", ts_field(rec)},
-            {"level", level_field(rec)},
-            {"category", text_field(rec, "category")},
-            {"source", text_field(rec, "source")},
-            {"msg", text_field(rec, "msg")},
-            {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
-            {"file", layout.relative(read_path)},
-            {"line", it->number}};
-        for (const char* k : {"traceId", "spanId"})  // strings in the output schema
-          if (std::string id = text_field(rec, k); !id.empty()) m[k] = id;
-        const bool cut = cut_match(m);
-        const std::size_t bytes = m.dump(-1, ' ', false, json::error_handler_t::replace).size();
-        if (!matches_out.empty() && page_bytes + bytes > kPageBytes) {
-          page_full_at = total;
-          ++total;
-          continue;
-        }
-        page_bytes += bytes;
-        truncated += cut;
-        matches_out.push_back(std::move(m));
+      if (total == limit) {
+        next_cursor = cursor_text(file, it->number, newest_archive);
+        break;
       }
+      if (!it->rec) it->rec = parse(it->line, it->end_ms);
+      if (!it->rec) {  // looked whole but does not parse (cut right after a '}'): skipped, its place kept
+        ++corrupt;
+        ++total;
+        continue;
+      }
+      const json& rec = *it->rec;
+      json m = {
+          {"ts", ts_field(rec)},
+          {"level", level_field(rec)},
+          {"category", text_field(rec, "category")},
+          {"source", text_field(rec, "source")},
+          {"msg", text_field(rec, "msg")},
+          {"fields", rec.contains("fields") && rec["fields"].is_object() ? rec["fields"] : json::object()},
+          {"file", layout.relative(read_path)},
+          {"line", it->number}};
+      for (const char* k : {"traceId", "spanId"})  // strings in the output schema
+        if (std::string id = text_field(rec, k); !id.empty()) m[k] = id;
+      const bool cut = cut_match(m);
+      const std::size_t bytes = m.dump(-1, ' ', false, json::error_handler_t::replace).size();
+      if (!matches_out.empty() && page_bytes + bytes > kPageBytes) {
+        next_cursor = cursor_text(file, it->number, newest_archive);
+        page_full = true;
+        break;
+      }
+      page_bytes += bytes;
+      truncated += cut;
+      matches_out.push_back(std::move(m));
       ++total;
     }
   }
-  json next = page_full_at           ? json("m:" + std::to_string(*page_full_at))
-              : total > skip + limit ? json("m:" + std::to_string(skip + limit))
-                                     : json(nullptr);
   json out = {{"matches", matches_out},
-              {"nextCursor", std::move(next)},
+              {"nextCursor", std::move(next_cursor)},
               {"scannedLines", scanned},
               {"tornLines", torn_lines},
               {"corruptLines", corrupt}};
-  if (page_full_at) out["pageFull"] = true;  // fewer than `limit` matches: the page reached its byte budget
+  if (page_full) out["pageFull"] = true;  // fewer than `limit` matches: the page reached its byte budget
   if (truncated > 0) out["truncatedMatches"] = truncated;
+  if (!damaged.empty()) out["damagedFiles"] = std::move(damaged);  // (a .gz archive not readable to its end)
   return out;
 }
 

@@ -16,14 +16,19 @@ fs::path absolute_clean(const fs::path& p) {
 
 ProjectLayout ProjectLayout::at(const fs::path& root) { return ProjectLayout{absolute_clean(root)}; }
 
-ProjectLayout ProjectLayout::discover(const fs::path& start) {
+std::optional<ProjectLayout> ProjectLayout::find(const fs::path& start) {
   fs::path dir = absolute_clean(start);
   for (fs::path p = dir; !p.empty(); p = p.parent_path()) {
     std::error_code ec;
     if (fs::is_directory(p / ".ai-agents", ec)) return ProjectLayout{p};
     if (p == p.parent_path()) break;
   }
-  return ProjectLayout{dir};
+  return std::nullopt;
+}
+
+ProjectLayout ProjectLayout::discover(const fs::path& start) {
+  if (auto found = find(start)) return *found;
+  return ProjectLayout{absolute_clean(start)};
 }
 
 std::string ProjectLayout::relative(const fs::path& p) const {

@@ -48,20 +48,19 @@ std::shared_ptr<const LogSettings> load_settings(const ProjectLayout& layout) {
   s->format = env.get_string("LOG_FORMAT") == "text" ? LogFormat::kText : LogFormat::kJson;
   s->redact = env.get_bool("LOG_REDACT");
   s->rotation = RotationPolicy::from_env(env);
-  // logging.config.json is the agent's file: a broken one means the defaults, never a crash.
-  if (auto text = read_file(layout.logging_config())) {
-    auto config = nlohmann::json::parse(*text, nullptr, false);
-    if (config.is_object()) {
-      if (config.contains("defaultLevel") && config["defaultLevel"].is_string()) {
-        int l = log_level_index(config["defaultLevel"].get<std::string>());
-        if (l >= 0) s->default_level = l;
-      }
-      if (config.contains("categories") && config["categories"].is_object())
-        for (const auto& [name, level] : config["categories"].items())
-          if (level.is_string() && log_level_index(level.get<std::string>()) >= 0)
-            s->categories[name] = log_level_index(level.get<std::string>());
-    }
+  // A mistake in the human's file falls back to a safe value: said once on stderr (ProjectLog::settings),
+  // and LOG_LEVEL's in log_event's answer, so neither the human nor the agent is left guessing.
+  for (const auto& d : env.diagnostics()) {
+    s->problems.push_back(d.to_string());
+    if (d.key == "LOG_LEVEL" && d.severity == EnvDiagnostic::Severity::kError)
+      s->level_note = "LOG_LEVEL in .env.logging is wrong (" + d.message +
+                      "): the human fixes it there, `agentlog config show` says where";
   }
+  LoggingConfig config = load_logging_config(layout.logging_config());
+  s->default_level = config.default_level;
+  s->categories = std::move(config.categories);
+  s->problems.insert(s->problems.end(), config.problems.begin(), config.problems.end());
+  if (!config.level_note.empty()) s->level_note += (s->level_note.empty() ? "" : "; ") + config.level_note;
   return s;
 }
 
@@ -118,6 +117,60 @@ std::size_t count_lines(std::string_view text) {
 }
 
 }  // namespace
+
+// logging.config.json is the agent's file: a broken one means the defaults, never a crash, and it is said
+// with the position of the mistake (nlohmann's "line 1, column 27: ...").
+LoggingConfig load_logging_config(const std::filesystem::path& file) {
+  LoggingConfig out;
+  auto text = read_file(file);
+  if (!text) return out;
+  const std::string name = file.filename().string();
+  nlohmann::json config;
+  try {
+    config = nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string where = e.what();
+    if (auto at = where.find("parse error at "); at != std::string::npos) where = where.substr(at + 15);
+    out.problems.push_back(file.string() + ": error: not valid JSON (" + where +
+                           "); its levels are not used (defaultLevel info, no per-category level) until the "
+                           "JSON is fixed");
+    out.level_note = name + " is not valid JSON (" + where + "), so its levels are not used: fix the file";
+    return out;
+  }
+  if (!config.is_object()) {
+    out.problems.push_back(file.string() +
+                           ": error: not a JSON object ({\"defaultLevel\": ..., \"categories\": {...}}); its "
+                           "levels are not used");
+    out.level_note = name + " is not a JSON object, so its levels are not used: fix the file";
+    return out;
+  }
+  const std::string accepted = "use one of trace, debug, info, warn, error, fatal";
+  auto level_of = [&](const nlohmann::json& v, const std::string& what) {
+    const int l = v.is_string() ? log_level_index(v.get<std::string>()) : -1;
+    if (l < 0) {
+      out.problems.push_back(file.string() + ": error: " + what + " is " + v.dump() + ", not a level (" +
+                             accepted + "); it is ignored");
+      out.level_note += (out.level_note.empty() ? "" : "; ") + what + " in " + name + " is " + v.dump() +
+                        ", not a level, and is ignored";
+    }
+    return l;
+  };
+  if (config.contains("defaultLevel"))
+    if (int l = level_of(config["defaultLevel"], "defaultLevel"); l >= 0) {
+      out.default_level = l;
+      out.default_set = true;
+    }
+  if (config.contains("categories")) {
+    if (!config["categories"].is_object()) {
+      out.problems.push_back(file.string() +
+                             ": error: categories is not an object ({\"api\": \"debug\"}); it is ignored");
+    } else {
+      for (const auto& [category, level] : config["categories"].items())
+        if (int l = level_of(level, "categories." + category); l >= 0) out.categories[category] = l;
+    }
+  }
+  return out;
+}
 
 int LogSettings::min_level(std::string_view category) const {
   auto it = categories.find(std::string(category));
@@ -177,8 +230,23 @@ std::shared_ptr<const LogSettings> ProjectLog::settings() {
     history_.push_back(load_settings(layout_));
     writer_.set_policy(history_.back()->rotation);
     current_.store(history_.back().get(), std::memory_order_release);
+    report_problems_locked(*history_.back());
   }
   return history_.back();
+}
+
+// Once per mistake: a server or program that re-reads the files every 200 ms says what is wrong when it
+// starts and when the files change, not on every read (stderr: the server's stdout is JSON-RPC only).
+void ProjectLog::report_problems_locked(const LogSettings& settings) {
+  std::string text;
+  for (const auto& p : settings.problems) text += "agentlog: " + p + "\n";
+  if (text == reported_problems_) return;
+  reported_problems_ = text;
+  if (text.empty()) return;
+  text +=
+      "agentlog: the safe values are used until the file is fixed; `agentlog config show` lists every "
+      "setting\n";
+  std::fputs(text.c_str(), stderr);
 }
 
 const LogSettings& ProjectLog::current(std::int64_t now_ms) {

@@ -8,7 +8,9 @@ json make_error_reply(const json& id, ErrorCode code, const std::string& message
   json error = {{"code", static_cast<int>(code)}, {"message", message}};
   if (!data.is_null()) error["data"] = data;
   json reply = {{"jsonrpc", "2.0"}, {"error", std::move(error)}};
-  if (!id.is_null()) reply["id"] = id;  // an id that could not be read is left out (2025-11-25), not null
+  if (!id.is_null())
+    reply["id"] = id;  // an id that could not be read is left out (MCP 2025-11-25): see
+                       // Server, which gives earlier protocols JSON-RPC's null
   return reply;
 }
 

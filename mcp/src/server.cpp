@@ -34,6 +34,17 @@ std::string random_hex(std::size_t bytes) {
 
 bool valid_id(const json& id) { return id.is_string() || id.is_number_integer() || id.is_number_unsigned(); }
 
+// The reply to a message that may have no readable id (not JSON, not a request). JSON-RPC 2.0 wants
+// "id": null there; MCP 2025-11-25 leaves the id out instead, and its schema (RequestId: string or number)
+// and the official SDK refuse a null one. So a session on an earlier protocol, whose schema says nothing
+// of it, gets JSON-RPC's null; one on 2025-11-25 or later (and one not yet initialized) gets no id.
+json message_error_reply(const std::string& protocol_version, const json& id, ErrorCode code,
+                         const std::string& message) {
+  json reply = make_error_reply(id, code, message);
+  if (id.is_null() && protocol_version < "2025-11-25") reply["id"] = nullptr;  // (dates compare as text)
+  return reply;
+}
+
 const json* get_param(const json& params, const char* key) {
   if (!params.is_object()) return nullptr;
   auto it = params.find(key);
@@ -88,9 +99,9 @@ void Server::serve(Transport& transport) {
   Transport::Handler handler;
   handler.on_line = [this](std::string_view line) { on_line(line); };
   handler.on_line_too_long = [this](std::size_t bytes) {
-    send(make_error_reply(nullptr, ErrorCode::kInvalidRequest,
-                          "Message of " + std::to_string(bytes) +
-                              " bytes refused: the limit is 16 MiB per line. Send smaller requests."));
+    send(message_error_reply(protocol_version_, nullptr, ErrorCode::kInvalidRequest,
+                             "Message of " + std::to_string(bytes) +
+                                 " bytes refused: the limit is 16 MiB per line. Send smaller requests."));
   };
   transport.run(handler);
 
@@ -161,28 +172,31 @@ void Server::on_line(std::string_view line) {
   try {
     message = json::parse(line);
   } catch (const json::parse_error& e) {
-    send(make_error_reply(nullptr, ErrorCode::kParseError,
-                          std::string("Parse error: the line is not JSON (") + e.what() + ")"));
+    send(message_error_reply(protocol_version_, nullptr, ErrorCode::kParseError,
+                             std::string("Parse error: the line is not JSON (") + e.what() + ")"));
     return;
   }
   if (json_nesting(line) > kMaxNesting) {  // (parsing and freeing deep values is safe; walking them is not)
     const json* id = get_param(message, "id");
-    send(make_error_reply(id && valid_id(*id) ? *id : json(), ErrorCode::kInvalidRequest,
-                          "Invalid Request: arrays and objects nest more than " +
-                              std::to_string(kMaxNesting) + " deep; send flatter arguments"));
+    send(message_error_reply(protocol_version_, id && valid_id(*id) ? *id : json(),
+                             ErrorCode::kInvalidRequest,
+                             "Invalid Request: arrays and objects nest more than " +
+                                 std::to_string(kMaxNesting) + " deep; send flatter arguments"));
     return;
   }
   try {
     on_message(std::move(message));
   } catch (const std::exception& e) {  // a message of unexpected shape must not end the server
-    send(make_error_reply(nullptr, ErrorCode::kInvalidRequest, std::string("Invalid Request: ") + e.what()));
+    send(message_error_reply(protocol_version_, nullptr, ErrorCode::kInvalidRequest,
+                             std::string("Invalid Request: ") + e.what()));
   }
 }
 
 void Server::on_message(json message) {
   if (message.is_array()) {
-    send(make_error_reply(nullptr, ErrorCode::kInvalidRequest,
-                          "Invalid Request: JSON-RPC batches are not supported; send one message per line"));
+    send(message_error_reply(
+        protocol_version_, nullptr, ErrorCode::kInvalidRequest,
+        "Invalid Request: JSON-RPC batches are not supported; send one message per line"));
     return;
   }
   json id = message.is_object() && message.contains("id") ? message["id"] : json();
@@ -195,20 +209,20 @@ void Server::on_message(json message) {
     return;
   }
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0" || (has_id && !valid_id(id))) {
-    send(
-        make_error_reply(valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
-                         "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\":\"2.0\", a string "
-                         "\"method\" and a string or integer \"id\""));
+    send(message_error_reply(
+        protocol_version_, valid_id(id) ? id : json(), ErrorCode::kInvalidRequest,
+        "Invalid Request: expected a JSON-RPC 2.0 object with \"jsonrpc\":\"2.0\", a string "
+        "\"method\" and a string or integer \"id\""));
     return;
   }
   if (!message.contains("method")) {
-    send(
-        make_error_reply(has_id ? id : json(), ErrorCode::kInvalidRequest, "Invalid Request: no \"method\""));
+    send(message_error_reply(protocol_version_, has_id ? id : json(), ErrorCode::kInvalidRequest,
+                             "Invalid Request: no \"method\""));
     return;
   }
   if (!message["method"].is_string()) {
-    send(make_error_reply(has_id ? id : json(), ErrorCode::kInvalidRequest,
-                          "Invalid Request: \"method\" must be a string"));
+    send(message_error_reply(protocol_version_, has_id ? id : json(), ErrorCode::kInvalidRequest,
+                             "Invalid Request: \"method\" must be a string"));
     return;
   }
   const std::string method = message["method"];

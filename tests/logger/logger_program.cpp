@@ -1,6 +1,6 @@
 // A user program of the installed Logger API (linked to the shared library, as users do) for what only a
 // real process shows: fork(), exit, static destructors, stderr. Run by test_logger_api.cpp as
-//   logger_program <scenario>   (the project is AGENTLOG_ROOT)
+//   logger_program <scenario>   (the project is AGENTLOG_ROOT, or none: log-lines)
 // and exits 0 when the scenario ran; the test then reads latest.log and stderr.
 #include <signal.h>
 #include <sys/resource.h>
@@ -130,6 +130,17 @@ int file_size_limit() {
   return 0;
 }
 
+// Two info lines 300 ms apart (the settings are looked at again in between) and a debug line: what goes
+// where, and what is said on stderr, with or without a project and with mistakes in its config.
+int log_lines() {
+  auto& log = agentlog::Logger::get("src/app.cpp");
+  log.info("line one");
+  log.debug("a debug line");
+  std::this_thread::sleep_for(300ms);
+  log.info("line two");
+  return 0;
+}
+
 void log_from_atexit() { agentlog::Logger::get("src/service.cpp").info("atexit handler ran"); }
 
 }  // namespace
@@ -143,6 +154,7 @@ int main(int argc, char** argv) {
   if (scenario == "fork-flusher") return fork_flusher();
   if (scenario == "unwritable") return unwritable();
   if (scenario == "file-size-limit") return file_size_limit();
+  if (scenario == "log-lines") return log_lines();
   if (scenario == "static-destructor") {
     std::atexit(log_from_atexit);  // registered before the library's: runs after it
     agentlog::Logger::get("src/service.cpp").info("service started");

@@ -45,9 +45,10 @@ TEST_CASE("parse_env: malformed lines are diagnosed with file and line") {
 }
 
 TEST_CASE("EnvSettings: defaults, typed values, sources") {
-  EnvSettings s = EnvSettings::from_text("TRACING_SAMPLE_RATE=0.25  # 0.0-1.0\nTRACING_ENABLED=FALSE\n"
-                                         "TRACING_EXCLUDE_FILES= a.cpp , b/*.cc,,\n",
-                                         ".env.tracing", tracing_env_keys());
+  EnvSettings s = EnvSettings::from_text(
+      "TRACING_SAMPLE_RATE=0.25  # 0.0-1.0\nTRACING_ENABLED=FALSE\n"
+      "TRACING_EXCLUDE_FILES= a.cpp , b/*.cc,,\n",
+      ".env.tracing", tracing_env_keys());
   CHECK(s.diagnostics().empty());
   CHECK(s.get_double("TRACING_SAMPLE_RATE") == doctest::Approx(0.25));
   CHECK(s.get_bool("TRACING_ENABLED") == false);
@@ -57,20 +58,35 @@ TEST_CASE("EnvSettings: defaults, typed values, sources") {
   CHECK(s.get_list("TRACING_EXCLUDE_FILES") == std::vector<std::string>{"a.cpp", "b/*.cc"});
 }
 
-TEST_CASE("EnvSettings: a bad value is an error naming file, line, key and what is accepted; the safe value is used") {
-  EnvSettings s = EnvSettings::from_text("TRACING_ALLOW_AI_INSTRUMENTATION=maybe\nTRACING_DEFAULT_LEVEL=9\n"
-                                         "TRACING_SAMPLE_RATE=lots\nTRACING_TYPO=1\n",
-                                         ".env.tracing", tracing_env_keys());
+TEST_CASE(
+    "EnvSettings: a bad value is an error naming file, line, key and what is accepted; the safe value is "
+    "used") {
+  EnvSettings s = EnvSettings::from_text(
+      "TRACING_ALLOW_AI_INSTRUMENTATION=maybe\nTRACING_DEFAULT_LEVEL=9\n"
+      "TRACING_SAMPLE_RATE=lots\nTRACING_TYPO=1\n",
+      ".env.tracing", tracing_env_keys());
   REQUIRE(s.diagnostics().size() == 4);
-  CHECK(s.diagnostics()[0].to_string() ==
-        ".env.tracing:1: error: TRACING_ALLOW_AI_INSTRUMENTATION: bad value 'maybe'; accepted: true or false; "
-        "using the safe value 'false'");
+  CHECK(
+      s.diagnostics()[0].to_string() ==
+      ".env.tracing:1: error: TRACING_ALLOW_AI_INSTRUMENTATION: bad value 'maybe'; accepted: true or false; "
+      "using the safe value 'false'");
   CHECK(s.get_bool("TRACING_ALLOW_AI_INSTRUMENTATION") == false);  // a permission that cannot be read denies
   CHECK(s.diagnostics()[1].message.find("an integer from 0 to 5") != std::string::npos);
   CHECK(s.get_int("TRACING_DEFAULT_LEVEL") == 0);
   CHECK(s.get_double("TRACING_SAMPLE_RATE") == doctest::Approx(1.0));
   CHECK(s.diagnostics()[3].severity == EnvDiagnostic::Severity::kWarning);
   CHECK(s.diagnostics()[3].key == "TRACING_TYPO");
+}
+
+TEST_CASE("EnvSettings: ranges are written as plain numbers, as in the file (never 1.04858e+06)") {
+  EnvSettings s = EnvSettings::from_text("LOG_MAX_SIZE_MB=10MB\nLOG_RETENTION_DAYS=-1\n", ".env.logging",
+                                         logging_env_keys());
+  REQUIRE(s.diagnostics().size() == 2);
+  CHECK(s.diagnostics()[0].to_string() ==
+        ".env.logging:1: error: LOG_MAX_SIZE_MB: bad value '10MB'; accepted: a number from 0.001 to 1048576; "
+        "using the safe value '10'");
+  CHECK(s.diagnostics()[1].message ==
+        "bad value '-1'; accepted: an integer from 0 to 36500; using the safe value '30'");
 }
 
 TEST_CASE("EnvSettings: enum values and a missing file") {

@@ -1,15 +1,20 @@
 // Log search over latest.log and archives (plain and gzip), newest first, with every filter, pagination,
 // torn lines and bad input; and search_logs through the real binary.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "logger/event_writer.hpp"
 #include "logger/log_search.hpp"
 #include "logger/log_writer.hpp"
 #include "logger/text_scan.hpp"
@@ -650,4 +655,274 @@ TEST_CASE("field and source filters are looked for as literals first and still f
   CHECK(found(json::object(), "src/api/*") == std::vector<std::string>{"spaced", "n3"});
   CHECK(found(json::object(), "src/db*") == std::vector<std::string>{"text form"});
   CHECK(found(json::object(), "lib\\\\win.cpp") == std::vector<std::string>{"str3"});
+}
+
+// ------------------------------------------------------------------ review findings on search (L1-L14)
+
+TEST_CASE(
+    "text form: a category holding ']' is written escaped and read back whole; older lines still read") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  const fs::path env = root.path() / ".ai-agents/logging/config/.env.logging";
+  std::string settings = agentlog::test::read_text(env);
+  REQUIRE(settings.find("LOG_FORMAT=json") != std::string::npos);
+  settings.replace(settings.find("LOG_FORMAT=json"), 15, "LOG_FORMAT=text");
+  agentlog::test::write_text(env, settings);
+  // A line written before ']' was escaped, with escapes in its category and message.
+  agentlog::test::write_text(layout.latest_log(), "[00:00:01.000] INFO [old \\\"q\\\"] older line\n");
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  REQUIRE(mcp.call_tool("log_event", {{"category", "we[ir]d"}, {"message", "has ] bracket"}})["isError"] ==
+          false);
+  CHECK(agentlog::test::read_text(layout.latest_log()).find("[we[ir\\u005dd] has ] bracket") !=
+        std::string::npos);
+  json r = mcp.call_tool("search_logs", {{"category", "we[ir]d"}});
+  REQUIRE(r["structuredContent"]["matches"].size() == 1);
+  CHECK(r["structuredContent"]["matches"][0]["category"] == "we[ir]d");
+  CHECK(r["structuredContent"]["matches"][0]["msg"] == "has ] bracket");
+  json old = mcp.call_tool("search_logs", {{"query", "older line"}});
+  REQUIRE(old["structuredContent"]["matches"].size() == 1);
+  CHECK(old["structuredContent"]["matches"][0]["category"] == "old \"q\"");
+  CHECK(old["structuredContent"]["matches"][0]["msg"] == "older line");
+  CHECK(mcp.call_tool("search_logs", {{"category", "old \"q\""}})["structuredContent"]["matches"].size() ==
+        1);
+}
+
+TEST_CASE("text form: a line's date comes from latest.log's last change and from an archive's rotation") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  // A line written three days ago, latest.log not rotated since (no write in between).
+  const auto written = std::chrono::system_clock::now() - std::chrono::hours(72);
+  const std::int64_t written_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(written.time_since_epoch()).count() / 1000 * 1000;
+  const std::string iso = agentlog::iso8601_ms(written_ms);  // 2026-11-30T13:47:26.000Z
+  agentlog::test::write_text(layout.latest_log(), "[" + iso.substr(11, 12) + "] WARN [api] three days old\n");
+  const timespec mtime[2] = {{static_cast<time_t>(written_ms / 1000 + 5), 0},
+                             {static_cast<time_t>(written_ms / 1000 + 5), 0}};
+  REQUIRE(::utimensat(AT_FDCWD, layout.latest_log().c_str(), mtime, 0) == 0);
+  fs::create_directories(layout.archive_dir() / "2026-11-20-120000");
+  agentlog::test::write_text(layout.archive_dir() / "2026-11-20-120000/latest.log",
+                             "[13:00:00.000] INFO [api] the day before its rotation\n"
+                             "[11:00:00.000] INFO [api] the day of its rotation\n");
+  json all = agentlog::search_logs(layout, LogQuery{});
+  REQUIRE(all["matches"].size() == 3);
+  CHECK(all["matches"][0]["ts"] == iso);  // (it was dated today: "now" stood for the file's end)
+  CHECK(all["matches"][1]["ts"] == "2026-11-20T11:00:00.000Z");
+  CHECK(all["matches"][2]["ts"] == "2026-11-19T13:00:00.000Z");
+  auto recent = agentlog::test::run_agentlog(
+      {"logs", "search", "--since", "1h", "--json", "--root", root.path().string()});
+  CHECK(recent.exit_code == 0);
+  CHECK(json::parse(recent.out)["matches"].empty());
+}
+
+TEST_CASE("cursors: lines appended and rotations between pages neither repeat nor skip a line") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  auto ts = [](int i) {
+    return "2026-11-25T10:00:" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ".000Z";
+  };
+  fs::create_directories(layout.archive_dir() / "2026-11-25-000000");
+  std::string archived, latest;
+  for (int i = 0; i < 4; ++i) archived += line(ts(i), "info", "x", "", "first " + std::to_string(i));
+  for (int i = 4; i < 9; ++i) latest += line(ts(i), "info", "x", "", "first " + std::to_string(i));
+  agentlog::test::write_text(layout.archive_dir() / "2026-11-25-000000/latest.log", archived);
+  agentlog::test::write_text(layout.latest_log(), latest);
+  const std::vector<std::string> expected = msgs(agentlog::search_logs(layout, LogQuery{}));
+  REQUIRE(expected.size() == 9);
+
+  LogQuery q;
+  q.limit = 2;
+  std::vector<std::string> seen;
+  for (int page = 0; page < 20; ++page) {
+    json r = agentlog::search_logs(layout, q);
+    for (const auto& m : msgs(r)) seen.push_back(m);
+    if (r["nextCursor"].is_null()) break;
+    q.cursor = r["nextCursor"];
+    if (page == 0) {  // one new line (it repeated the last line of page 1)
+      std::ofstream(layout.latest_log(), std::ios::app) << line(ts(20), "info", "x", "", "later 1");
+    } else if (page == 1) {  // latest.log rotates, is compressed, and a new one gets lines
+      const fs::path dir = layout.archive_dir() / "2026-11-25-100100";
+      fs::create_directories(dir);
+      fs::rename(layout.latest_log(), dir / "latest.log");
+      const std::string text = agentlog::test::read_text(dir / "latest.log");
+      gzFile gz = gzopen((dir / "latest.log.gz").c_str(), "wb");
+      gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+      gzclose(gz);
+      fs::remove(dir / "latest.log");
+      agentlog::test::write_text(layout.latest_log(), line(ts(30), "info", "x", "", "later 2"));
+    }
+  }
+  CHECK(seen == expected);
+  // A cursor in an archive stays there when newer files come.
+  q = {};
+  q.limit = 7;
+  json first = agentlog::search_logs(layout, q);
+  REQUIRE(first["nextCursor"].is_string());
+  CHECK(first["nextCursor"].get<std::string>().rfind("A:", 0) == 0);
+  std::ofstream(layout.latest_log(), std::ios::app) << line(ts(31), "info", "x", "", "later 3");
+  q.cursor = first["nextCursor"];
+  CHECK(msgs(agentlog::search_logs(layout, q)) ==
+        std::vector<std::string>{"first 3", "first 2", "first 1", "first 0"});
+}
+
+TEST_CASE("cursors that search_logs did not return are logs.bad_cursor, never an overflow or a crash") {
+  TempDir root;
+  auto layout = make_logs(root);
+  for (const char* text : {"m:2", "m:18446744073709551615", "L:99999999999999999999999:", "L:abc:", "L:0:",
+                           "L:-1:", "A:1:", "A:1:../../etc", "X:1:a", "L:5"}) {
+    CAPTURE(text);
+    LogQuery q;
+    q.cursor = text;
+    try {
+      agentlog::search_logs(layout, q);
+      FAIL("accepted");
+    } catch (const LogQueryError& e) {
+      CHECK(e.id() == "logs.bad_cursor");
+      CHECK(std::string(e.what()).find("omit cursor") != std::string::npos);
+    }
+  }
+  LogQuery huge;  // a line number past any file: the whole file
+  huge.cursor = "L:9223372036854775807:2026-11-25-080000";
+  CHECK(agentlog::search_logs(layout, huge)["matches"].size() ==
+        agentlog::search_logs(layout, {})["matches"].size());
+  auto cli = agentlog::test::run_agentlog(
+      {"logs", "search", "--cursor", "m:99999999999999999999999", "--root", root.path().string()});
+  CHECK(cli.exit_code != 0);
+  CHECK(cli.err.find("[logs.bad_cursor]") != std::string::npos);
+  CHECK(cli.err.find("stoull") == std::string::npos);
+}
+
+TEST_CASE("field filters: a dotted name walks nested objects, and the flat key of that name still matches") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::test::write_text(
+      layout.latest_log(),
+      line("2026-11-25T10:00:00.000Z", "info", "x", "", "nested 7", {{"user", {{"id", 7}}}}) +
+          line("2026-11-25T10:00:01.000Z", "info", "x", "", "flat 7", {{"user.id", 7}}) +
+          line("2026-11-25T10:00:02.000Z", "info", "x", "", "nested 8", {{"user", {{"id", 8}}}}) +
+          line("2026-11-25T10:00:03.000Z", "info", "x", "", "deep",
+               {{"a", {{"b", {{"c.d", "req-abc-123"}}}}}}) +
+          line("2026-11-25T10:00:04.000Z", "info", "x", "", "no user", {{"id", 7}}) +
+          "[10:00:05.000] INFO [x] text nested\t{\"source\":\"\",\"fields\":{\"user\":{\"id\":7}}}\n");
+  LogQuery q;
+  q.fields = {{"user.id", 7}};
+  CHECK(msgs(agentlog::search_logs(layout, q)) ==
+        std::vector<std::string>{"text nested", "flat 7", "nested 7"});
+  q.fields = {{"user.id", "7"}};  // (the CLI's --field gives strings)
+  CHECK(msgs(agentlog::search_logs(layout, q)).size() == 3);
+  q.fields = {{"a.b.c.d", "req-abc-123"}};
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"deep"});
+  q.fields = {{"user", {{"id", 8}}}};  // an object value still compares whole
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"nested 8"});
+  auto cli = agentlog::test::run_agentlog(
+      {"logs", "search", "--field", "user.id=7", "--json", "--root", root.path().string()});
+  CHECK(json::parse(cli.out)["matches"].size() == 3);
+}
+
+TEST_CASE("source globs: * matches '/' too (documented in the tool, its schema and README)") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = make_logs(root);
+  LogQuery q;
+  q.source = "src/*s.cpp";  // src/api/users.cpp (2 lines), src/api/orders.cpp; not src/db.cpp
+  CHECK(msgs(agentlog::search_logs(layout, q)).size() == 3);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json tools = mcp.request("tools/list")["result"]["tools"];
+  for (const auto& tool : tools)
+    if (tool["name"] == "search_logs") {
+      CHECK(tool["description"].get<std::string>().find("match '/' too") != std::string::npos);
+      CHECK(tool["inputSchema"]["properties"]["source"]["description"].get<std::string>().find(
+                "match / too") != std::string::npos);
+    }
+}
+
+TEST_CASE(
+    "a damaged .gz archive is named as damaged (not a killed writer), and the lines before it are searched") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  std::string text;
+  for (int i = 0; i < 20000; ++i)
+    text += line("2026-11-24T10:00:00.000Z", "info", "x", "", "archived line " + std::to_string(i));
+  const fs::path cut_dir = layout.archive_dir() / "2026-11-24-000000",
+                 plain_dir = layout.archive_dir() / "2026-11-25-000000";
+  fs::create_directories(cut_dir);
+  fs::create_directories(plain_dir);
+  gzFile gz = gzopen((cut_dir / "latest.log.gz").c_str(), "wb");
+  gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+  gzclose(gz);
+  const std::string whole = agentlog::test::read_text(cut_dir / "latest.log.gz");
+  agentlog::test::write_text(cut_dir / "latest.log.gz", whole.substr(0, whole.size() / 2));  // cut short
+  agentlog::test::write_text(plain_dir / "latest.log.gz",
+                             line("2026-11-25T10:00:00.000Z", "info", "x", "", "archived plain text"));
+  json r = agentlog::search_logs(layout, LogQuery{.query = "archived", .limit = 1000});
+  CHECK(r["tornLines"] == 0);
+  REQUIRE(r["damagedFiles"].size() == 2);
+  CHECK(r["damagedFiles"][0]["file"] == ".ai-agents/logging/logs/archive/2026-11-25-000000/latest.log.gz");
+  CHECK(r["damagedFiles"][0]["problem"].get<std::string>().find("not gzip") != std::string::npos);
+  CHECK(r["damagedFiles"][1]["file"] == ".ai-agents/logging/logs/archive/2026-11-24-000000/latest.log.gz");
+  CHECK(r["damagedFiles"][1]["problem"].get<std::string>().find("cut short") != std::string::npos);
+  const long long read = r["damagedFiles"][1]["linesRead"];
+  CHECK(read > 1000);
+  CHECK(read < 20000);
+  CHECK(r["matches"][0]["msg"] == "archived plain text");  // read as it is
+  CHECK(r["matches"].size() == 1000);
+  auto cli = agentlog::test::run_agentlog({"logs", "search", "archived", "--root", root.path().string()});
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.err.find("2026-11-24-000000/latest.log.gz is damaged: it is cut short") != std::string::npos);
+  CHECK(cli.err.find("writer killed") == std::string::npos);
+}
+
+TEST_CASE("times with an offset or a space for the T are read as UTC; a bad one names the accepted forms") {
+  TempDir root;
+  auto layout = make_logs(root);
+  auto count = [&](const std::string& since) {
+    auto r = agentlog::test::run_agentlog(
+        {"logs", "search", "--since", since, "--json", "--root", root.path().string()});
+    INFO(since << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out)["matches"].size();
+  };
+  CHECK(count("2026-11-25T09:00:01Z") == 2);
+  CHECK(count("2026-11-25T10:00:01+01:00") == 2);
+  CHECK(count("2026-11-25T04:00:01.000-05:00") == 2);
+  CHECK(count("2026-11-25T10:00:01+0100") == 2);
+  CHECK(count("2026-11-25 09:00:01") == 2);
+  CHECK(count("2026-11-25 09:00") == 3);
+  for (const char* bad : {"yesterday", "2026-11-25T10:00:01+25:00", "2026-02-30 10:00:00"}) {
+    auto r = agentlog::test::run_agentlog({"logs", "search", "--since", bad, "--root", root.path().string()});
+    CAPTURE(bad);
+    CHECK(r.exit_code != 0);
+    CHECK(r.err.find("[logs.bad_time]") != std::string::npos);
+    CHECK(r.err.find("2026-11-25T15:30:00+01:00") != std::string::npos);
+    CHECK(r.err.find("2026-11-25 14:30:00") != std::string::npos);
+  }
+}
+
+TEST_CASE("a filters.json that is not valid JSON is reported as such, with where the parser stopped") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = make_logs(root);
+  agentlog::test::write_text(layout.filters(), "{\"errors\": {\"level\": \"error\"},}\n");
+  LogQuery q;
+  try {
+    agentlog::apply_saved_filter(layout, "errors", q);
+    FAIL("accepted");
+  } catch (const LogQueryError& e) {
+    CHECK(e.id() == "logs.bad_filters_file");
+    CHECK(std::string(e.what()).find("config/filters.json is not valid JSON") != std::string::npos);
+    CHECK(std::string(e.what()).find("line 1, column 31") != std::string::npos);
+    CHECK(std::string(e.what()).find("No saved filter") == std::string::npos);
+  }
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json r = mcp.call_tool("search_logs", {{"filter", "errors"}});
+  CHECK(r["isError"] == true);
+  CHECK(r["content"][0]["text"].get<std::string>().rfind(
+            "[logs.bad_filters_file] config/filters.json is not valid", 0) == 0);
+  agentlog::test::write_text(layout.filters(), "[1, 2]");
+  CHECK_THROWS_WITH_AS(agentlog::apply_saved_filter(layout, "errors", q), doctest::Contains("not an object"),
+                       LogQueryError);
 }

@@ -785,3 +785,20 @@ TEST_CASE("a process that rotates and exits at once finishes the archives' compr
   }
   CHECK(archives == 1);
 }
+
+TEST_CASE("text form: a ']' in the category is written as \\u005d, so the first ']' ends the category") {
+  const nlohmann::json fields = nlohmann::json::object();
+  agentlog::LogRecord record;
+  record.ts_ms = 1'764'000'000'123;
+  record.level = 3;
+  record.category = "we[ir]d \"q\"";
+  record.msg = "has ] bracket";
+  record.fields = &fields;
+  std::string text;
+  agentlog::append_log_line(text, record, agentlog::LogFormat::kText);
+  CHECK(text.substr(14) == " WARN [we[ir\\u005dd \\\"q\\\"] has ] bracket\n");
+  record.category = "api";  // no ']': as before
+  text.clear();
+  agentlog::append_log_line(text, record, agentlog::LogFormat::kText);
+  CHECK(text.substr(14) == " WARN [api] has ] bracket\n");
+}

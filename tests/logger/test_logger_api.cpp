@@ -17,6 +17,7 @@
 
 #include "agentlog/logger.hpp"
 #include "agentlog/spdlog_sink.hpp"
+#include "logger/event_writer.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -123,6 +124,81 @@ TEST_CASE("spdlog sink: an spdlog logger writes agentlog lines (category = logge
   CHECK(lines[1]["level"] == "fatal");
 }
 
+TEST_CASE(
+    "spdlog sink: the source is the file as the Logger API writes it (line in fields.line), registered") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto sink = std::make_shared<agentlog::latest_archive_sink_mt>(root.path());
+  spdlog::logger api("api", sink);
+  api.set_level(spdlog::level::trace);
+  // As a file compiled by a relative name gives it, and by an absolute name inside the project.
+  api.log(spdlog::source_loc{"src/api/users.cpp", 42, "get_user"}, spdlog::level::warn, "user {} found", 7);
+  const std::string db = (root / "src/db.cpp").string();
+  api.log(spdlog::source_loc{db.c_str(), 7, "query"}, spdlog::level::err, "query failed");
+  api.info("no location");
+  api.flush();
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["source"] == "src/api/users.cpp");  // was "src/api/users.cpp:42"
+  CHECK(lines[0]["fields"]["line"] == 42);
+  CHECK(lines[0]["msg"] == "user 7 found");
+  CHECK(lines[1]["source"] == "src/db.cpp");
+  CHECK(lines[1]["fields"]["line"] == 7);
+  CHECK(lines[2]["source"] == "");
+  CHECK(lines[2]["fields"] == json::object());
+
+  json registry =
+      json::parse(agentlog::test::read_text(root / ".ai-agents/logging/integrations/registry.json"));
+  CHECK(registry["loggers"]["src/api/users.cpp"]["category"] == "api");
+  CHECK(registry["loggers"]["src/api/users.cpp"]["via"] == "spdlog");
+  CHECK(registry["loggers"].contains("src/db.cpp"));
+  CHECK(registry["loggers"].size() == 2);
+
+  // What `--source` is for: a file name or a glob over paths, as for the Logger API's lines.
+  for (const char* glob : {"src/api/users.cpp", "src/api/*"}) {
+    auto r = agentlog::test::run_agentlog(
+        {"logs", "search", "--root", root.path().string(), "--source", glob, "--json"});
+    INFO(glob, " ", r.out, r.err);
+    REQUIRE(r.exit_code == 0);
+    json found = json::parse(r.out);
+    REQUIRE(found["matches"].size() == 1);
+    CHECK(found["matches"][0]["msg"] == "user 7 found");
+  }
+}
+
+TEST_CASE("write_event while LOGGING_ENABLED=false: not written and marked disabled (log_event refuses it)") {
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.logging", "LOGGING_ENABLED=false\n");
+  agentlog::LogEvent event;
+  event.message = "while off";
+  auto r = agentlog::write_event(agentlog::ProjectLayout::at(root.path()), event);
+  CHECK_FALSE(r.written);
+  CHECK(r.disabled);  // log_event turns it into [policy.denied.disabled], as the policy's own check does
+  CHECK(r.reason == "Logging is switched off (LOGGING_ENABLED=false in .env.logging); the human turns it on");
+  event.level = "trace";  // below the minimum is another matter: written: false, not an error
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.logging", "LOG_LEVEL=info\n");
+  r = agentlog::write_event(agentlog::ProjectLayout::at(root.path()), event);
+  CHECK_FALSE(r.written);
+  CHECK_FALSE(r.disabled);
+}
+
+TEST_CASE("Logger: a source name with invalid UTF-8 is registered with U+FFFD, as the line holds it") {
+  TempDir root;
+  fs::create_directories(root / ".ai-agents/logging");
+  agentlog::Logger::set_project_root(root.path());
+  agentlog::Logger::get("src/bad\xff-name.cpp", "utf\xfe").warn("from a badly named file");
+  agentlog::Logger::flush_all();
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 1);
+  const std::string name = "src/bad\xEF\xBF\xBD-name.cpp";
+  CHECK(lines[0]["source"] == name);
+  json registry =
+      json::parse(agentlog::test::read_text(root / ".ai-agents/logging/integrations/registry.json"));
+  REQUIRE(registry["loggers"].contains(name));  // the update failed: "invalid UTF-8 byte" on stderr
+  CHECK(registry["loggers"][name]["category"] == "utf\xEF\xBF\xBD");
+}
+
 // ------------------------------------------------------------------ real processes: fork, exit, stderr
 
 namespace {
@@ -205,6 +281,64 @@ TEST_CASE(
   CHECK(lines[1]["msg"] == "child-line");
   CHECK(lines[1]["pid"] == child);
   CHECK(lines[1]["tid"] == child);  // not the parent's thread id
+}
+
+TEST_CASE(
+    "Logger: mistakes in .env.logging and logging.config.json are said once on stderr; safe values used") {
+  TempDir root;
+  const fs::path config = root / ".ai-agents/logging/config";
+  fs::create_directories(config);
+  agentlog::test::write_text(config / ".env.logging",
+                             "LOG_LEVEL=verbose\nLOG_MAX_SIZE_MB=10MB\nLOG_ROTATE_INTERVAL=monthly\n"
+                             "LOG_RETENTION_DAYS=-1\nLOG_COMPRESS_ARCHIVES=gzip\n");
+  agentlog::test::write_text(config / "logging.config.json", "{\"defaultLevel\": \"debug\", }");
+  auto r = run_program(root.path(), "log-lines");
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  const std::string env = (config / ".env.logging").string();
+  for (const std::string& expected :
+       {env +
+            ":1: error: LOG_LEVEL: bad value 'verbose'; accepted: one of trace,debug,info,warn,error,fatal; "
+            "using the safe value 'info'",
+        env + ":2: error: LOG_MAX_SIZE_MB: bad value '10MB'; accepted: a number from 0.001 to 1048576",
+        env + ":3: error: LOG_ROTATE_INTERVAL: bad value 'monthly'",
+        env + ":4: error: LOG_RETENTION_DAYS: bad value '-1'; accepted: an integer from 0 to 36500",
+        env + ":5: error: LOG_COMPRESS_ARCHIVES: bad value 'gzip'; accepted: true or false",
+        (config / "logging.config.json").string() + ": error: not valid JSON (line 1, column 27: ",
+        std::string("`agentlog config show` lists every setting")}) {
+    INFO(expected);
+    const std::size_t at = r.err.find(expected);
+    CHECK(at != std::string::npos);
+    CHECK(r.err.find(expected, at + 1) == std::string::npos);  // once, though the files were read again
+  }
+  CHECK(r.err.find("e+") == std::string::npos);
+  // LOG_LEVEL's safe value (info) and the defaults of the broken logging.config.json: no debug line.
+  auto lines = read_lines(root.path());
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["msg"] == "line one");
+  CHECK(lines[1]["msg"] == "line two");
+}
+
+TEST_CASE("Logger without a project: lines go to stderr after one warning saying how to set one up") {
+  TempDir dir;  // under /tmp: no .ai-agents/ upwards
+  fs::create_directories(dir / "work");
+  auto r =
+      agentlog::test::run_process({LOGGER_PROGRAM, "log-lines"}, "", dir / "work", {{"AGENTLOG_ROOT", ""}});
+  CHECK(r.exit_code == 0);
+  CHECK_FALSE(fs::exists(dir / "work/.ai-agents"));  // no project made up in the working directory
+  CHECK_FALSE(fs::exists(dir / ".ai-agents"));
+  const std::string warning =
+      "agentlog: no project to log to: AGENTLOG_ROOT is not set and no directory from " +
+      (dir / "work").string() +
+      " upwards holds .ai-agents/, so log lines go to stderr only. Run `agentlog init` "
+      "in the project's root, or set AGENTLOG_ROOT to it.\n";
+  REQUIRE(r.err.rfind(warning, 0) == 0);
+  CHECK(r.err.find("no project", warning.size()) == std::string::npos);  // once
+  const std::string rest = r.err.substr(warning.size());
+  CHECK(rest.find("] INFO [app] line one\t{\"source\":\"src/app.cpp\"}\n") != std::string::npos);
+  CHECK(rest.find("] INFO [app] line two") != std::string::npos);
+  CHECK(rest.find("a debug line") == std::string::npos);  // the default levels: info and above
+  CHECK(r.out.empty());
 }
 
 TEST_CASE("Logger at exit: lines logged by static destructors and by earlier atexit handlers are written") {

@@ -18,6 +18,17 @@ TEST_CASE("discover finds the nearest parent holding .ai-agents/, else the start
   CHECK(ProjectLayout::at(dir / "proj/src").root == dir / "proj/src");
 }
 
+TEST_CASE("find: the nearest parent holding .ai-agents/, or nothing (no project is made up)") {
+  TempDir dir;
+  fs::create_directories(dir / "proj/.ai-agents");
+  fs::create_directories(dir / "proj/src/deep");
+  fs::create_directories(dir / "other");
+  auto found = ProjectLayout::find(dir / "proj/src/deep");
+  REQUIRE(found);
+  CHECK(found->root == dir / "proj");
+  CHECK_FALSE(ProjectLayout::find(dir / "other"));  // (TempDir is under /tmp, which holds no .ai-agents/)
+}
+
 TEST_CASE("relative paths") {
   ProjectLayout l{"/p/root"};
   CHECK(l.relative("/p/root/src/a.cpp") == "src/a.cpp");

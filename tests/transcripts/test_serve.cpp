@@ -99,7 +99,8 @@ TEST_CASE("a line over 16 MiB is refused with an error and the server keeps serv
   TempDir dir;
   McpSession s(dir.path());
   s.initialize();
-  std::string huge = R"({"jsonrpc":"2.0","id":99,"method":"ping","params":{"pad":")" + std::string(17u << 20, 'a') + "\"}}";
+  std::string huge =
+      R"({"jsonrpc":"2.0","id":99,"method":"ping","params":{"pad":")" + std::string(17u << 20, 'a') + "\"}}";
   s.send_line(huge);
   auto err = s.read(std::chrono::seconds(30));
   REQUIRE(err);
@@ -146,6 +147,133 @@ TEST_CASE("messages of unexpected shape get errors and the server keeps serving"
                          {"fields", {{"k", json::parse(std::string(200, '[') + std::string(200, ']'))}}}});
   CHECK(ok["isError"] == false);
   CHECK(s.request("ping")["result"] == json::object());
+}
+
+TEST_CASE(
+    "a parse error's reply has no id on 2025-11-25 (MCP) and JSON-RPC's \"id\": null on earlier protocols") {
+  TempDir dir;
+  for (const char* version : {"2025-11-25", "2025-06-18", "2024-11-05"}) {
+    McpSession s(dir.path());
+    REQUIRE(s.initialize(version)["result"]["protocolVersion"] == version);
+    for (const char* line :
+         {"this is not json", R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"s":"\ud800"}})",
+          R"([{"jsonrpc":"2.0","id":2,"method":"ping"}])"}) {
+      s.send_line(line);
+      auto reply = s.read(std::chrono::seconds(30));
+      REQUIRE(reply);
+      INFO(version, " ", line, " ", reply->dump());
+      CHECK((*reply)["error"]["code"].get<int>() < 0);
+      if (std::string(version) == "2025-11-25") {
+        // MCP 2025-11-25: "id?: RequestId" (string or number), so null is refused by its schema and SDK.
+        CHECK_FALSE(reply->contains("id"));
+      } else {
+        REQUIRE(reply->contains("id"));  // JSON-RPC 2.0: the id member is required, null when unreadable
+        CHECK((*reply)["id"].is_null());
+      }
+    }
+    CHECK(s.request("ping")["result"] == json::object());
+  }
+}
+
+TEST_CASE(
+    "serve: mistakes in .env.logging and logging.config.json are said once on stderr, never on stdout") {
+  TempDir dir;
+  REQUIRE(run_agentlog({"init", "--root", dir.path().string()}).exit_code == 0);
+  const fs::path config = dir / ".ai-agents/logging/config";
+  write_text(config / ".env.logging", "LOG_LEVEL=verbose\nLOG_MAX_SIZE_MB=10MB\n");
+  write_text(config / "logging.config.json", R"({"defaultLevel": "debug", })");
+  std::string input =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"
+      "\n";
+  for (int id : {2, 3})
+    input +=
+        R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+        R"(,"method":"tools/call","params":{"name":"log_event","arguments":{"level":"debug","message":"dbg"}}})"
+        "\n";
+  input +=
+      R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"log_event","arguments":{"message":"info line"}}})"
+      "\n";
+  auto r = run_agentlog({"serve", "--root", dir.path().string()}, input);
+  CHECK(r.exit_code == 0);
+  std::map<int, json> replies;
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto nl = r.out.find('\n', pos);
+    REQUIRE(nl != std::string::npos);
+    json msg = json::parse(r.out.substr(pos, nl - pos));  // only JSON-RPC on stdout
+    replies[msg["id"].get<int>()] = msg;
+    pos = nl + 1;
+  }
+  REQUIRE(replies.size() == 4);
+  for (const std::string& expected :
+       {std::string(".env.logging:1: error: LOG_LEVEL: bad value 'verbose'"),
+        std::string(
+            ".env.logging:2: error: LOG_MAX_SIZE_MB: bad value '10MB'; accepted: a number from 0.001 to "
+            "1048576; using the safe value '10'"),
+        std::string("logging.config.json: error: not valid JSON (line 1, column 27: ")}) {
+    INFO(expected, "\n", r.err);
+    const auto at = r.err.find(expected);
+    CHECK(at != std::string::npos);
+    CHECK(r.err.find(expected, at + 1) == std::string::npos);  // once, not at every log_event
+  }
+  // The agent learns why its debug line is below the minimum, and what is wrong.
+  const json below = replies[2]["result"]["structuredContent"];
+  CHECK(below["written"] == false);
+  const std::string reason = below["reason"];
+  CHECK(reason.find("level debug is below the minimum info") == 0);
+  CHECK(reason.find("LOG_LEVEL in .env.logging is wrong (bad value 'verbose'") != std::string::npos);
+  CHECK(reason.find("logging.config.json is not valid JSON (line 1, column 27") != std::string::npos);
+  CHECK(replies[3]["result"]["structuredContent"]["reason"] == reason);
+  CHECK(replies[4]["result"]["structuredContent"]["written"] == true);
+}
+
+TEST_CASE(
+    "log_event while LOGGING_ENABLED=false is refused as [policy.denied.disabled], as its description says") {
+  TempDir dir;
+  REQUIRE(run_agentlog({"init", "--root", dir.path().string()}).exit_code == 0);
+  const fs::path env = dir / ".ai-agents/logging/config/.env.logging";
+  write_text(env, "LOGGING_ENABLED=false\n");
+  McpSession s(dir.path());
+  s.initialize();
+  json tool;
+  const json tools = s.request("tools/list")["result"]["tools"];
+  for (const auto& t : tools)
+    if (t["name"] == "log_event") tool = t;
+  REQUIRE(tool.is_object());
+  const std::string description = tool["description"];
+  CHECK(description.find("LOGGING_ENABLED=false") != std::string::npos);
+  CHECK(description.find("[policy.denied.disabled]") != std::string::npos);
+  // written: false is for a level below the minimum only; the schema no longer promises it for this.
+  const std::string written = tool["outputSchema"]["properties"]["written"]["description"];
+  CHECK(written.find("below") != std::string::npos);
+  CHECK(written.find("policy.denied.disabled") != std::string::npos);
+
+  json r = s.call_tool("log_event", {{"message", "while off"}});
+  CHECK(r["isError"] == true);
+  const std::string text = r["content"][0]["text"];
+  CHECK(text.find("[policy.denied.disabled]") != std::string::npos);
+  CHECK(text.find("LOGGING_ENABLED=false in .env.logging") != std::string::npos);
+  CHECK_FALSE(r.contains("structuredContent"));
+  CHECK_FALSE(fs::exists(dir / ".ai-agents/logging/logs/latest.log"));  // nothing written
+}
+
+TEST_CASE("log_event with traceId and no spanId leaves spanId out of the line and the record") {
+  TempDir dir;
+  McpSession s(dir.path());
+  s.initialize();
+  json alone = s.call_tool("log_event", {{"message", "trace only"}, {"traceId", "t-123"}});
+  REQUIRE(alone["isError"] == false);
+  CHECK(alone["structuredContent"]["record"]["traceId"] == "t-123");
+  CHECK_FALSE(alone["structuredContent"]["record"].contains("spanId"));  // was "spanId": ""
+  json both = s.call_tool(
+      "log_event", {{"message", "trace and span"}, {"traceId", "t-123"}, {"spanId", "00f067aa0ba902b7"}});
+  CHECK(both["structuredContent"]["record"]["spanId"] == "00f067aa0ba902b7");
+  const std::string log = read_text(dir / ".ai-agents/logging/logs/latest.log");
+  const std::string first = log.substr(0, log.find('\n'));
+  CHECK(json::parse(first)["traceId"] == "t-123");
+  CHECK(first.find("spanId") == std::string::npos);
+  CHECK(json::parse(log.substr(first.size() + 1, log.find('\n', first.size() + 1) - first.size() -
+                                                     1))["spanId"] == "00f067aa0ba902b7");
 }
 
 TEST_CASE("SIGTERM ends the server cleanly; so does stdin EOF") {
@@ -356,12 +484,43 @@ TEST_CASE("agentlog config show reports values, sources and bad values (exit 1)"
   CHECK(ok.exit_code == 0);
   json cfg = json::parse(ok.out);
   CHECK(cfg[".env.tracing"]["settings"]["TRACING_SAMPLE_RATE"]["value"] == "1.0");
-  CHECK(cfg[".env.tracing"]["settings"]["TRACING_SAMPLE_RATE"]["source"].get<std::string>().find(".env.tracing:") !=
-        std::string::npos);
+  CHECK(cfg[".env.tracing"]["settings"]["TRACING_SAMPLE_RATE"]["source"].get<std::string>().find(
+            ".env.tracing:") != std::string::npos);
   write_text(dir / ".ai-agents/logging/config/.env.tracing", "TRACING_SAMPLE_RATE=2\n");
   auto bad = run_agentlog({"config", "show", "--root", dir.path().string()});
   CHECK(bad.exit_code == 1);
-  CHECK(bad.err.find("TRACING_SAMPLE_RATE: bad value '2'; accepted: a number from 0 to 1") != std::string::npos);
+  CHECK(bad.err.find("TRACING_SAMPLE_RATE: bad value '2'; accepted: a number from 0 to 1") !=
+        std::string::npos);
+}
+
+TEST_CASE(
+    "agentlog config show reports logging.config.json that is not valid JSON, with the position (exit 1)") {
+  TempDir dir;
+  run_agentlog({"init", "--root", dir.path().string()});
+  const fs::path file = dir / ".ai-agents/logging/config/logging.config.json";
+  write_text(file, R"({"defaultLevel": "warn", "categories": {"api": "debug"}})");
+  auto ok = run_agentlog({"config", "show", "--root", dir.path().string(), "--json"});
+  CHECK(ok.exit_code == 0);
+  json section = json::parse(ok.out)["logging.config.json"];
+  CHECK(section["settings"]["defaultLevel"]["value"] == "warn");
+  CHECK(section["settings"]["categories.api"]["value"] == "debug");
+  CHECK(section["diagnostics"].empty());
+
+  write_text(file, "{\"defaultLevel\": \"debug\",\n }");
+  auto bad = run_agentlog({"config", "show", "--root", dir.path().string()});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find(file.string() + ": error: not valid JSON (line 2, column 2: syntax error") !=
+        std::string::npos);
+  CHECK(bad.out.find("defaultLevel=info   (default)") != std::string::npos);  // what applies meanwhile
+
+  write_text(file, R"({"defaultLevel": "verbose", "categories": {"db": 3}})");
+  auto levels = run_agentlog({"config", "show", "--root", dir.path().string(), "--json"});
+  CHECK(levels.exit_code == 1);
+  const json diagnostics = json::parse(levels.out)["logging.config.json"]["diagnostics"];
+  REQUIRE(diagnostics.size() == 2);
+  CHECK(diagnostics[0].get<std::string>().find("defaultLevel is \"verbose\", not a level") !=
+        std::string::npos);
+  CHECK(diagnostics[1].get<std::string>().find("categories.db is 3, not a level") != std::string::npos);
 }
 
 TEST_CASE("agentlog config show reports the TRACING_* variables that override .env.tracing, and says so") {

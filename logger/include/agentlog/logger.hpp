@@ -8,12 +8,15 @@
 //   ...
 //   t.done({{"message", "Work completed"}});
 //
-// Lines go to <project>/.ai-agents/logging/logs/latest.log (the project is AGENTLOG_ROOT, else the nearest
-// directory upwards from the working directory holding .ai-agents/, else the working directory), in the
+// Lines go to <project>/.ai-agents/logging/logs/latest.log (the project is set_project_root()'s, else
+// AGENTLOG_ROOT, else the nearest directory upwards from the working directory holding .ai-agents/), in the
 // format, rotation and retention set by the human in config/.env.logging, at the levels of
 // config/logging.config.json (per category) under the .env ceiling LOG_LEVEL; LOGGING_ENABLED=false writes
-// nothing. Inside a span of agentlog's tracing runtime a line carries traceId and spanId. The first use of a
-// source registers it in integrations/registry.json ("loggers").
+// nothing. A mistake in either file is said once on stderr, and its safe value is used. Without a project
+// nothing is created: the lines go to stderr only (text format, info and above), after one warning that says
+// how to set one up (`agentlog init` in the project's root, or AGENTLOG_ROOT). Inside a span of agentlog's
+// tracing runtime a line carries traceId and spanId. The first use of a source registers it in
+// integrations/registry.json ("loggers"; invalid UTF-8 in its name becomes U+FFFD, as in the line).
 //
 // Lines are buffered (64 KiB) and written every 200 ms, at once for warn and above, before fork() and at
 // exit (and at once from then on: static destructors log too); flush_all() writes them now. A forked child
@@ -79,6 +82,7 @@ class Logger {
 
  private:
   int min_level(std::int64_t now_ms) const;
+  std::int64_t now_ms() const;
 
   std::string source_, category_;
   std::shared_ptr<ProjectLog> project_;

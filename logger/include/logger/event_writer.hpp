@@ -23,6 +23,7 @@ struct LogEvent {
 
 struct EventResult {
   bool written = false;
+  bool disabled = false;  // not written because LOGGING_ENABLED=false (else: below the minimum level)
   std::string reason;     // why not, when not written
   nlohmann::json record;  // the record as written
 };

@@ -3,6 +3,8 @@
 //          "fields":{...},"pid":1,"tid":2,"traceId":"...","spanId":"..."}   (traceId/spanId inside a span)
 //   text: [14:30:25.100] INFO [api] GET /api/users/123 - 200 OK (61ms)
 //         followed, when there is more to say, by a tab and {"source":...,"fields":{...},"traceId":...}
+//         The category and the message are JSON-escaped (without quotes); a ']' in the category is \u005d,
+//         so the first ']' after the level ends the category. The line has no date (see log_search.hpp).
 // Formatting is hand-written for speed (the Logger's hot path); strings are escaped as JSON and invalid
 // UTF-8 becomes U+FFFD, so every line parses.
 #pragma once
@@ -27,6 +29,9 @@ struct LogRecord {
 
 // Appends the record as one line ending in '\n'.
 void append_log_line(std::string& out, const LogRecord& record, LogFormat format);
+
+// Appends a category as the text form writes it between '[' and ']': JSON-escaped, and ']' as \u005d.
+void append_text_category(std::string& out, std::string_view category);
 
 // The record as the JSON object a json line holds (what log_event returns).
 nlohmann::json log_record_json(const LogRecord& record);

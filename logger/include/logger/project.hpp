@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 namespace agentlog {
 
@@ -38,6 +39,8 @@ struct ProjectLayout {
 
   // `start` itself when it holds .ai-agents/, else the nearest parent that does, else `start`.
   static ProjectLayout discover(const fs::path& start);
+  // The same without the fallback: nothing when no directory from `start` upwards holds .ai-agents/.
+  static std::optional<ProjectLayout> find(const fs::path& start);
   // Exactly `root` (made absolute), no search.
   static ProjectLayout at(const fs::path& root);
 

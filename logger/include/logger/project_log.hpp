@@ -1,6 +1,7 @@
 // The log of one project as a process sees it: the settings of .env.logging (LOGGING_ENABLED, LOG_LEVEL,
 // LOG_FORMAT, rotation and retention) and of logging.config.json (per-category levels), re-read when the
-// human or the agent changes them, a LogWriter for latest.log/archive, and a line buffer.
+// human or the agent changes them, a LogWriter for latest.log/archive, and a line buffer. A mistake in either
+// file (a bad value, JSON that does not parse) is written to stderr once, when it is first read.
 //
 // Every writer in agentlog goes through it: the log_event tool, the hooks, the HTTP API, the spdlog sink
 // and the C++ Logger API. Write-through callers (the tool) flush each record before returning; the Logger
@@ -39,10 +40,27 @@ struct LogSettings {
   RotationPolicy rotation;
   int default_level = 2;                            // logging.config.json defaultLevel
   std::unordered_map<std::string, int> categories;  // logging.config.json categories
+  // What is wrong in .env.logging and logging.config.json, one message each ("file:line: error: KEY: ...");
+  // the safe values and defaults are used instead. ProjectLog reports them on stderr once.
+  std::vector<std::string> problems;
+  // Why the minimum level may not be the one meant (LOG_LEVEL unreadable, logging.config.json not JSON or
+  // naming no level), for log_event's "below the minimum"; empty when the levels are as written.
+  std::string level_note;
 
   // The lowest level written for a category: the stricter of the .env ceiling and the config.
   int min_level(std::string_view category) const;
 };
+
+// logging.config.json (the agent's file): the default and per-category levels. A file that is not JSON or
+// a level that is not a level name is a problem, never an exception: the defaults are used instead.
+struct LoggingConfig {
+  int default_level = 2;
+  bool default_set = false;  // defaultLevel came from the file
+  std::unordered_map<std::string, int> categories;
+  std::vector<std::string> problems;  // "<file>: not valid JSON (line 1, column 27: ...); ..."
+  std::string level_note;             // the same, shorter, for log_event's "below the minimum"
+};
+LoggingConfig load_logging_config(const std::filesystem::path& file);
 
 class ProjectLog {
  public:
@@ -81,6 +99,8 @@ class ProjectLog {
   void flush_at_exit();
 
  private:
+  void report_problems_locked(const LogSettings& settings);  // with settings_mutex_ held
+
   // With buffer_mutex_ held:
   void flush_locked();
   void write_through_locked(std::string_view line);
@@ -97,6 +117,7 @@ class ProjectLog {
       history_;  // every settings object current_ was; back() is now
   std::atomic<const LogSettings*> current_{nullptr};
   std::atomic<std::int64_t> next_check_ms_{0};
+  std::string reported_problems_;  // the settings' problems last written to stderr (each set once)
 
   std::mutex buffer_mutex_;  // guards the members below
   std::string buffer_;

@@ -290,8 +290,9 @@ json IngestReport::to_json() const {
 }
 
 namespace {
-// What follows the seconds: an optional fraction (".999000", any number of digits, ns kept) and an optional
-// 'Z'. Its nanoseconds, or nullopt when anything else follows.
+// What follows the seconds: an optional fraction (".999000", any number of digits, ns kept), then 'Z', an
+// offset from UTC (+01:00, -0500, +01) or nothing (UTC). The nanoseconds to add to the time read so far, or
+// nullopt when anything else follows.
 std::optional<std::int64_t> fraction_ns(std::string_view t) {
   std::size_t i = 0;
   std::int64_t sub = 0;
@@ -301,8 +302,23 @@ std::optional<std::int64_t> fraction_ns(std::string_view t) {
       if (digits < 9) sub = sub * 10 + (t[i] - '0'), ++digits;
     for (; digits < 9; ++digits) sub *= 10;
   }
-  if (i < t.size() && t[i] != 'Z') return std::nullopt;
-  return sub;
+  const std::string_view zone = t.substr(i);
+  if (zone.empty() || zone == "Z" || zone == "z") return sub;
+  auto two = [&](std::size_t at) {
+    return at + 2 <= zone.size() && std::isdigit(static_cast<unsigned char>(zone[at])) &&
+                   std::isdigit(static_cast<unsigned char>(zone[at + 1]))
+               ? (zone[at] - '0') * 10 + (zone[at + 1] - '0')
+               : -1;
+  };
+  if (zone[0] != '+' && zone[0] != '-') return std::nullopt;
+  const int hours = two(1);
+  const std::size_t minutes_at = zone.size() > 3 && zone[3] == ':' ? 4 : 3;
+  const int minutes = zone.size() == 3 ? 0 : two(minutes_at);
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 ||
+      (zone.size() != 3 && zone.size() != minutes_at + 2))
+    return std::nullopt;
+  const std::int64_t offset_ns = (hours * 3600LL + minutes * 60LL) * 1000000000LL;
+  return zone[0] == '+' ? sub - offset_ns : sub + offset_ns;
 }
 
 // Nanoseconds since the epoch of a UTC date and time, or nullopt when it is no real one (2026-02-30, 25:99)
@@ -318,7 +334,8 @@ std::optional<std::int64_t> epoch_ns(int y, int mo, int d, int h, int mi, int s,
   return secs * 1000000000LL + sub;
 }
 
-// The runtime's own layout, 2026-11-25T10:01:39.999000Z, read without sscanf (a span line's start time).
+// The runtime's own layout, 2026-11-25T10:01:39.999000Z, read without sscanf (a span line's start time); a
+// space for the 'T' and an offset from UTC are read too.
 std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   auto num = [&](std::size_t at, std::size_t n, int& out) {
     out = 0;
@@ -330,19 +347,28 @@ std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   };
   int y, mo, d, h, mi, s;
   if (t.size() < 19 || !num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
-      t[10] != 'T' || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' || !num(17, 2, s))
+      (t[10] != 'T' && t[10] != ' ') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' ||
+      !num(17, 2, s))
     return std::nullopt;
   const auto sub = fraction_ns(t.substr(19));
   if (!sub) return std::nullopt;
   return epoch_ns(y, mo, d, h, mi, s, *sub);
 }
 
-// Other ISO-8601 UTC forms ("2026-11-25T1:2:3", a date alone).
+// Other ISO-8601 forms ("2026-11-25T1:2:3", no seconds, a date alone).
 std::optional<std::int64_t> parse_iso_loose(const std::string& text) {
   int y, mo, d, h = 0, mi = 0, s = 0;
   int n = 0;
   std::int64_t sub = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s, &n) == 6) {
+  const bool space = text.size() > 10 && text[10] == ' ';
+  bool timed = std::sscanf(text.c_str(), space ? "%4d-%2d-%2d %2d:%2d:%2d%n" : "%4d-%2d-%2dT%2d:%2d:%2d%n",
+                           &y, &mo, &d, &h, &mi, &s, &n) == 6;
+  if (!timed) {  // no seconds
+    s = n = 0;
+    timed = std::sscanf(text.c_str(), space ? "%4d-%2d-%2d %2d:%2d%n" : "%4d-%2d-%2dT%2d:%2d%n", &y, &mo, &d,
+                        &h, &mi, &n) == 5;
+  }
+  if (timed) {
     const auto fraction = fraction_ns(std::string_view(text).substr(static_cast<std::size_t>(n)));
     if (!fraction) return std::nullopt;
     sub = *fraction;
@@ -404,6 +430,10 @@ double parse_duration_ms(const json& value) {
   return v * it->second;
 }
 
+const char* const kTimeForms =
+    "2026-11-25T14:30:00Z, 2026-11-25T15:30:00+01:00, 2026-11-25 14:30:00 (UTC), 2026-11-25T14:30, "
+    "2026-11-25";
+
 std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
   if (auto iso = parse_iso_ns(text)) return *iso;
   char* end = nullptr;
@@ -419,12 +449,12 @@ std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
       throw StoreError(
           "traces.bad_time",
           "Cannot read the time \"" + text +
-              "\" as a date: give a date and time that exists, in ISO-8601 UTC between the years "
+              "\" as a date: give a date and time that exists, in ISO-8601 between the years "
               "1678 and 2261 (a month of 1-12, a day the month has, an hour of 0-23, minutes and "
-              "seconds of 0-59: 2026-11-25T14:30:00Z, 2026-11-25), or an age (30m, 1h, 2d)");
-    throw StoreError("traces.bad_time",
-                     "Cannot read the time \"" + text +
-                         "\": use ISO-8601 UTC (2026-11-25T14:30:00Z, 2026-11-25) or an age (30m, 1h, 2d)");
+              "seconds of 0-59, an offset from UTC within 23:59: " +
+              kTimeForms + "), or an age (30m, 1h, 2d)");
+    throw StoreError("traces.bad_time", "Cannot read the time \"" + text + "\": use ISO-8601 (" + kTimeForms +
+                                            ") or an age (30s, 30m, 1h, 2d, 1w)");
   }
   // No span starts before 1970, so an age that reaches further back means 1970 (and does not overflow).
   const double age_ns = std::min(v * it->second, static_cast<double>(std::max<std::int64_t>(now, 0)));
