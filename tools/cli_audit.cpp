@@ -11,10 +11,11 @@
 namespace agentlog {
 
 std::string resolve_time_iso(const std::string& text) {
-  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
   return iso8601_ms(store::parse_time_ns(text, now) / 1000000);
 }
-
 
 void add_audit_commands(CLI::App& app) {
   auto* audit = app.add_subcommand("audit", "The tamper-evident record of every AI action");
@@ -40,17 +41,20 @@ void add_audit_commands(CLI::App& app) {
       throw CLI::RuntimeError(2);
     }
     json records = json::array();
-    for (auto& r : policy::AuditLog(common.layout().audit_dir()).list(filter)) records.push_back(std::move(r));
+    for (auto& r : policy::AuditLog(common.layout().audit_dir()).list(filter))
+      records.push_back(std::move(r));
     if (common.json) return print_json(records);
     bool tty = stdout_is_tty();
     for (const auto& r : records) {
       bool allowed = r.value("decision", "") == "allowed";
       std::string mark = allowed ? (r.value("outcome", "") == "ok" ? "ok    " : "error ")
-                                 : r.value("decision", "") == "parked" ? "PARKED" : "DENIED";
+                         : r.value("decision", "") == "parked" ? "PARKED"
+                                                               : "DENIED";
       if (tty && !allowed) mark = "\033[31m" + mark + "\033[0m";
       std::cout << r.value("time", "") << "  " << mark << "  " << r["agent"].value("name", "?") << "  "
                 << r.value("tool", "") << "  " << r["arguments"].dump()
-                << (r.contains("approvalId") ? "  (approval " + r["approvalId"].get<std::string>() + ")" : "") << "\n";
+                << (r.contains("approvalId") ? "  (approval " + r["approvalId"].get<std::string>() + ")" : "")
+                << "\n";
       if (r.contains("error")) std::cout << "      " << r["error"].get<std::string>() << "\n";
     }
   });
@@ -67,14 +71,18 @@ void add_audit_commands(CLI::App& app) {
       r.problem = lost;
     }
     if (r.ok) policy::update_witness(layout.root, log);
-    json out = {{"ok", r.ok}, {"records", r.records}, {"firstBad", r.first_bad}, {"problem", r.problem},
-                {"file", log.log_path().string()}};
+    const std::string file = (r.file.empty() ? log.log_path() : r.file).string();
+    json out = {{"ok", r.ok},           {"records", r.records}, {"firstBad", r.first_bad},
+                {"problem", r.problem}, {"file", file},         {"archives", r.archives}};
+    const std::string archived =
+        r.archives ? " (" + std::to_string(r.archives) + " of them in audit/archive/)" : std::string();
     if (common.json)
       print_json(out);
     else if (r.ok)
-      std::cout << "audit log intact: " << r.records << " records, chain and head match\n";
+      std::cout << "audit log intact: " << r.records << " records, chain and head match" << archived << "\n";
     else
-      std::cout << "audit log TAMPERED at record " << r.first_bad << ": " << r.problem << "\n";
+      std::cout << "audit log TAMPERED at record " << r.first_bad << ": " << r.problem << " (" << file
+                << ")\n";
     if (!r.ok) throw CLI::RuntimeError(1);
   });
 }

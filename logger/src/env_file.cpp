@@ -339,6 +339,8 @@ const std::vector<EnvKeySpec>& logging_env_keys() {
       {"LOG_MAX_ARCHIVES", EnvType::kInt, "100", "100", 0, 1000000, "", "archives kept (0 = no limit)"},
       {"LOG_MAX_TOTAL_MB", EnvType::kDouble, "1024", "1024", 0, 1048576, "",
        "archive size cap (0 = no limit)"},
+      {"AUDIT_ROTATE_MB", EnvType::kDouble, "64", "64", 0, 1048576, "",
+       "archive and gzip audit/actions.jsonl at this size (0 = never); archives are never removed"},
       {"OPENMEMORY_URL", EnvType::kString, "", "", 0, 0, "", "OpenMemory server; empty = embedded store"},
       {"OPENMEMORY_API_KEY", EnvType::kString, "", "", 0, 0, "", "x-api-key for the server"},
       {"OPENMEMORY_MODE", EnvType::kEnum, "memory", "memory", 0, 0, "memory|ai-agents", "which API"},

@@ -429,7 +429,7 @@ void LogWriter::maintain() {
   }
 }
 
-bool gzip_file(const fs::path& file) {
+bool gzip_file(const fs::path& file, bool durable) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -466,11 +466,25 @@ bool gzip_file(const fs::path& file) {
     ::close(fd);
     throw std::runtime_error("cannot compress " + file.string() + " (the plain archive is kept)");
   }
+  if (durable) {  // on disk before the plain file goes: a power cut must not leave an empty .gz only
+    const int tmp_fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    const bool synced = tmp_fd >= 0 && ::fsync(tmp_fd) == 0;
+    if (tmp_fd >= 0) ::close(tmp_fd);
+    if (!synced) {
+      ::unlink(tmp.c_str());
+      ::close(fd);
+      throw std::runtime_error("cannot flush " + tmp.string() + " to disk (the plain archive is kept)");
+    }
+  }
   if (::rename(tmp.c_str(), gz.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
     ::close(fd);
     throw io_error("rename", tmp, err);
+  }
+  if (durable) {  // the new name too
+    const int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) ::fsync(dir), ::close(dir);
   }
   ::unlink(file.c_str());
   ::close(fd);

@@ -66,7 +66,9 @@ bool holds_secrets(const nlohmann::json& value) {
   }
   if (value.is_array())
     return std::any_of(value.begin(), value.end(), [](const auto& v) { return holds_secrets(v); });
-  return value.is_string() && jwt_like(value.get_ref<const std::string&>());
+  if (!value.is_string()) return false;
+  std::string ignored;
+  return redact_text(value.get_ref<const std::string&>(), ignored);
 }
 
 nlohmann::json redact_secrets(const nlohmann::json& value) {
@@ -81,7 +83,11 @@ nlohmann::json redact_secrets(const nlohmann::json& value) {
     for (const auto& v : value) out.push_back(redact_secrets(v));
     return out;
   }
-  if (value.is_string() && jwt_like(value.get_ref<const std::string&>())) return kRedacted;
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (jwt_like(text)) return kRedacted;
+    if (std::string out; redact_text(text, out)) return out;  // a command line, a message: "TOKEN=..."
+  }
   return value;
 }
 

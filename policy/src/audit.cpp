@@ -5,11 +5,15 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <map>
@@ -18,8 +22,10 @@
 #include <optional>
 #include <stdexcept>
 
+#include "logger/env_file.hpp"
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
+#include "logger/log_writer.hpp"
 #include "logger/redact.hpp"
 
 namespace agentlog::policy {
@@ -117,7 +123,112 @@ std::optional<json> last_record(const fs::path& path) {
   return j;
 }
 
+constexpr std::string_view kArchivePrefix = "actions-";
+
+std::string archive_name(std::int64_t first_seq) {
+  char name[48];
+  std::snprintf(name, sizeof name, "actions-%012lld.jsonl", static_cast<long long>(first_seq));
+  return name;
+}
+
+// An archive's first seq and whether it is gzipped, from its name; nothing for other files (temporaries).
+std::optional<std::pair<std::int64_t, bool>> parse_archive_name(const std::string& name) {
+  if (name.rfind(kArchivePrefix, 0) != 0) return std::nullopt;
+  std::size_t end = kArchivePrefix.size();
+  std::int64_t seq = 0;
+  while (end < name.size() && std::isdigit(static_cast<unsigned char>(name[end])) &&
+         seq < (INT64_MAX - 9) / 10)
+    seq = seq * 10 + (name[end++] - '0');
+  if (end == kArchivePrefix.size() || seq <= 0) return std::nullopt;
+  const std::string_view rest = std::string_view(name).substr(end);
+  if (rest == ".jsonl") return std::pair{seq, false};
+  if (rest == ".jsonl.gz") return std::pair{seq, true};
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::vector<AuditFile> AuditLog::files() const {
+  std::map<std::int64_t, fs::path> archived;
+  std::error_code ec;
+  for (fs::directory_iterator it(archive_dir(), ec), end; !ec && it != end; it.increment(ec)) {
+    const auto parsed = parse_archive_name(it->path().filename().string());
+    if (!parsed) continue;
+    fs::path& slot = archived[parsed->first];
+    if (slot.empty() || !parsed->second) slot = it->path();  // mid-compression: the plain file is whole
+  }
+  std::vector<AuditFile> out;
+  for (auto& [seq, path] : archived) out.push_back({path, seq});
+  if (fs::exists(log_path(), ec)) out.push_back({log_path(), 0});
+  return out;
+}
+
+std::optional<std::uint64_t> AuditLog::read_lines(const fs::path& file, std::uint64_t from,
+                                                  const std::function<void(std::string_view)>& each) {
+  gzFile gz = gzopen(file.c_str(), "rb");  // plain files are read as they are
+  if (!gz) return std::nullopt;
+  gzbuffer(gz, 1 << 17);
+  if (from > 0 && gzseek(gz, static_cast<z_off_t>(from), SEEK_SET) < 0) {
+    gzclose(gz);
+    return std::nullopt;
+  }
+  std::uint64_t done = from;
+  std::string pending;
+  std::vector<char> buf(1 << 17);
+  int n = 0;
+  while ((n = gzread(gz, buf.data(), static_cast<unsigned>(buf.size()))) > 0) {
+    pending.append(buf.data(), static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+      each(std::string_view(pending).substr(start, nl - start));
+    done += start;
+    pending.erase(0, start);
+  }
+  int error = Z_OK;
+  gzerror(gz, &error);  // a gzip stream cut short: Z_BUF_ERROR
+  gzclose(gz);
+  if (n < 0 || error != Z_OK) return std::nullopt;
+  return done;
+}
+
+namespace {
+
+// The last record of the newest archive: where the chain goes on when the live log is new and its head was
+// not written (a crash right after a rotation).
+std::optional<json> last_archived_record(const AuditLog& log) {
+  for (int attempt = 0; attempt < 10; ++attempt) {  // an archive compressed meanwhile is listed again
+    auto files = log.files();
+    if (!files.empty() && files.back().first_seq == 0) files.pop_back();
+    if (files.empty()) return std::nullopt;
+    std::string last;
+    if (!AuditLog::read_lines(files.back().path, 0, [&](std::string_view line) { last = line; })) continue;
+    json j = json::parse(last, nullptr, false);
+    if (j.is_object()) return j;
+  }
+  return std::nullopt;
+}
+
+void sync_folder(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) ::fsync(fd), ::close(fd);
+}
+
+}  // namespace
+
+std::int64_t AuditLog::first_seq_of(int fd) {
+  std::string line;
+  char buf[65536];
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n <= 0) return 0;
+    const char* nl = static_cast<const char*>(std::memchr(buf, '\n', static_cast<std::size_t>(n)));
+    line.append(buf, nl ? static_cast<std::size_t>(nl - buf) : static_cast<std::size_t>(n));
+    if (nl) break;
+    at += n;
+  }
+  const json j = json::parse(line, nullptr, false);
+  return j.is_object() ? j.value("seq", std::int64_t(0)) : 0;
+}
 
 json redact(const json& value) { return redact_secrets(value); }  // (the log writer's rule too)
 
@@ -135,6 +246,9 @@ struct AuditFiles {
   // other processes make it longer).
   std::optional<Head> written;
   std::uint64_t generation = 0;  // the audit folder's FolderWatch generation when the files were checked
+  std::optional<SettingsCheck> settings;  // .env.logging, for AUDIT_ROTATE_MB
+  std::uint64_t rotate_bytes = 0;
+  std::chrono::steady_clock::time_point checked;
 
   static void reopen(int& fd, dev_t& dev, ino_t& ino, const fs::path& path, int flags) {
     struct stat now {};
@@ -149,89 +263,160 @@ struct AuditFiles {
   }
   void open(const fs::path& dir, const fs::path& log_path, const fs::path& head_path) {
     const std::uint64_t now = FolderWatch::instance().generation(dir.native());  // before the stats
-    if (log >= 0 && now != 0 && now == generation) return;  // no file of the folder was created, moved or removed
+    if (log >= 0 && now != 0 && now == generation)
+      return;  // no file of the folder was created, moved or removed
     generation = now;
-    if (log < 0) fs::create_directories(dir);
-    const ino_t before[2] = {log_ino, head_ino};
-    reopen(log, log_dev, log_ino, log_path, O_WRONLY | O_APPEND);
+    if (log < 0) {  // (an open log is checked under its lock: write_batch)
+      fs::create_directories(dir);
+      reopen(log, log_dev, log_ino, log_path, O_RDWR | O_APPEND);  // read: its first record names its archive
+      written.reset();
+    }
+    const ino_t head_before = head_ino;
     reopen(head, head_dev, head_ino, head_path, O_RDWR);
-    if (log_ino != before[0] || head_ino != before[1]) written.reset();  // other files: not what we wrote
+    if (head_ino != head_before) written.reset();  // another head: not the one we wrote
+  }
+  // The log at its path is another file now (rotated by another process, or by this one): open it again.
+  void forget_log() {
+    if (log >= 0) ::close(log);
+    log = -1;
+    generation = 0;
+    written.reset();
+  }
+  // Whether the live log, `size` bytes long, is due to move to the archive (AUDIT_ROTATE_MB). The setting is
+  // looked at again once a second, and before a rotation (not at every append: see bench/README.md).
+  bool rotation_due(const fs::path& dir, std::int64_t size) {
+    if (size < 1024) return false;  // the smallest setting, 0.001 MB
+    const auto now = std::chrono::steady_clock::now();
+    const bool due = rotate_bytes > 0 && static_cast<std::uint64_t>(size) >= rotate_bytes;
+    if (!settings || due || now - checked >= std::chrono::seconds(1)) {
+      checked = now;
+      if (!settings) settings.emplace(std::vector<fs::path>{dir.parent_path() / "config" / ".env.logging"});
+      if (settings->changed()) {
+        const auto env = EnvSettings::load(dir.parent_path() / "config" / ".env.logging", logging_env_keys());
+        rotate_bytes = static_cast<std::uint64_t>(env.get_double("AUDIT_ROTATE_MB") * 1024 * 1024);
+      }
+    }
+    return rotate_bytes > 0 && static_cast<std::uint64_t>(size) >= rotate_bytes;
   }
 };
 
-// Appends the records, chained in order, under one flock and in one write, then rewrites the head.
+// Moves the live log (open as `fd`, locked) to the archive folder, named after its first record. Nothing when
+// it cannot (a first line that is not a record, a name taken): the log goes on growing and verify says why.
+std::optional<fs::path> archive_live_log(const AuditLog& log, int fd) {
+  const std::int64_t seq = AuditLog::first_seq_of(fd);
+  if (seq <= 0) return std::nullopt;
+  const fs::path dest = log.archive_dir() / archive_name(seq);
+  std::error_code ec;
+  fs::create_directories(log.archive_dir(), ec);
+  if (fs::exists(dest, ec) || fs::exists(dest.string() + ".gz", ec)) return std::nullopt;
+  if (::rename(log.log_path().c_str(), dest.c_str()) != 0) return std::nullopt;
+  sync_folder(log.archive_dir());  // the move survives a power cut before the new log's first record
+  sync_folder(log.log_path().parent_path());
+  return dest;
+}
+
+// Writes the head: the count, the last hash and the size of the live log they go with. Fixed width, in
+// place: a shorter head never leaves old bytes behind.
+bool write_head(int fd, const Head& head) {
+  std::string text = json{{"count", head.count}, {"lastHash", head.last_hash}, {"size", head.size}}.dump();
+  text.resize(255, ' ');
+  text += '\n';
+  return ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size());
+}
+
+// Appends the records, chained in order, under one flock and in one write, then rewrites the head. When the
+// live log is due to rotate it is archived first (`rotated` says where, for the caller to compress).
 std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::path& dir,
-                              std::vector<json> records) {
-  files.open(dir, log.log_path(), log.head_path());
-  const int fd = files.log;
-  ::flock(fd, LOCK_EX);
-  try {
-    // The chain continues from the log's last record. The head says where it is when the log has not grown
-    // since the head was written (the common case); otherwise (a crash between the two writes) read the tail.
-    // The head is rewritten in place (one pwrite of a fixed-size line) under the same lock.
-    struct stat st {};
-    ::fstat(fd, &st);
-    Head head;
-    if (files.written && files.written->size == static_cast<std::int64_t>(st.st_size)) {
-      head = *files.written;
-    } else {
-      char head_buf[512] = {0};
-      ssize_t got = ::pread(files.head, head_buf, sizeof head_buf - 1, 0);
-      head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
+                              std::vector<json> records, std::optional<fs::path>& rotated) {
+  for (int attempt = 0;; ++attempt) {
+    files.open(dir, log.log_path(), log.head_path());
+    const int fd = files.log;
+    ::flock(fd, LOCK_EX);
+    // The lock is the file's: one rotated by another process while this one waited is not the log any more.
+    struct stat at_path {};
+    if (attempt < 1000 && (::stat(log.log_path().c_str(), &at_path) != 0 || at_path.st_ino != files.log_ino ||
+                           at_path.st_dev != files.log_dev)) {
+      ::flock(fd, LOCK_UN);
+      files.forget_log();
+      continue;
     }
-    files.written.reset();
-    if (head.size != static_cast<std::int64_t>(st.st_size)) {
-      head = Head{};
-      if (auto last = last_record(log.log_path())) {
-        head.count = last->value("seq", std::int64_t(0));
-        head.last_hash = last->value("hash", "");
+    try {
+      // The chain continues from the log's last record. The head says where it is when the log has not grown
+      // since the head was written (the common case); otherwise (a crash between the two writes) read the
+      // tail. The head is rewritten in place (one pwrite of a fixed-size line) under the same lock.
+      struct stat st {};
+      ::fstat(fd, &st);
+      Head head;
+      if (files.written && files.written->size == static_cast<std::int64_t>(st.st_size)) {
+        head = *files.written;
+      } else {
+        char head_buf[512] = {0};
+        ssize_t got = ::pread(files.head, head_buf, sizeof head_buf - 1, 0);
+        head = parse_head(std::string(head_buf, got > 0 ? static_cast<std::size_t>(got) : 0));
       }
+      files.written.reset();
+      if (head.size != static_cast<std::int64_t>(st.st_size)) {
+        head = Head{};
+        auto last = last_record(log.log_path());
+        if (!last && st.st_size == 0) last = last_archived_record(log);
+        if (last) {
+          head.count = last->value("seq", std::int64_t(0));
+          head.last_hash = last->value("hash", "");
+        }
+      }
+      if (!rotated && files.rotation_due(dir, st.st_size)) {
+        // The head first, with the size of the new live log (0): a process that makes that log before this
+        // one moves the old away goes on from the head. Should the move fail, the head is the log's again.
+        const Head old = head;
+        head.size = 0;
+        if (!write_head(files.head, head))
+          throw std::runtime_error("cannot write " + log.head_path().string());
+        if ((rotated = archive_live_log(log, fd))) {
+          ::flock(fd, LOCK_UN);
+          files.forget_log();
+          continue;
+        }
+        head = old;
+      }
+      std::string lines;  // every record of the batch, chained, in one write
+      for (auto& record : records) {
+        record["seq"] = ++head.count;
+        record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
+        record.erase("hash");
+        // The hash covers the record without it (as verify recomputes it); the line is that same text with
+        // the hash added as its last member.
+        std::string text = record.dump();
+        head.last_hash = sha256_hex(text);
+        record["hash"] = head.last_hash;
+        text.pop_back();
+        lines += text + (text.size() > 1 ? "," : "") + "\"hash\":\"" + head.last_hash + "\"}\n";
+      }
+      // A batch is written whole or not at all: a write cut short (disk full, a file size limit) is taken
+      // back, so that the log never ends in a torn record, which verify could not tell from an edit.
+      auto take_back = [&](const std::string& what) {
+        const std::string why = std::strerror(errno);
+        if (::ftruncate(fd, st.st_size) != 0)
+          throw std::runtime_error(what + ": " + why + "; and the part written could not be taken back (" +
+                                   std::strerror(errno) + "): agentlog audit verify will point at it");
+        throw std::runtime_error(what + ": " + why + "; nothing of it was kept");
+      };
+      std::size_t done = 0;
+      while (done < lines.size()) {
+        ssize_t n = ::write(fd, lines.data() + done, lines.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) take_back("cannot write the audit log");
+        done += static_cast<std::size_t>(n);
+      }
+      head.size = static_cast<std::int64_t>(st.st_size + done);
+      if (!write_head(files.head, head)) take_back("cannot write " + log.head_path().string());
+      files.written = head;
+    } catch (...) {
+      ::flock(fd, LOCK_UN);
+      throw;
     }
-    std::string lines;  // every record of the batch, chained, in one write
-    for (auto& record : records) {
-      record["seq"] = ++head.count;
-      record["prevHash"] = head.last_hash.empty() ? json(nullptr) : json(head.last_hash);
-      record.erase("hash");
-      // The hash covers the record without it (as verify recomputes it); the line is that same text with the
-      // hash added as its last member.
-      std::string text = record.dump();
-      head.last_hash = sha256_hex(text);
-      record["hash"] = head.last_hash;
-      text.pop_back();
-      lines += text + (text.size() > 1 ? "," : "") + "\"hash\":\"" + head.last_hash + "\"}\n";
-    }
-    // A batch is written whole or not at all: a write cut short (disk full, a file size limit) is taken back,
-    // so that the log never ends in a torn record, which verify could not tell from an edit.
-    auto take_back = [&](const std::string& what) {
-      const std::string why = std::strerror(errno);
-      if (::ftruncate(fd, st.st_size) != 0)
-        throw std::runtime_error(what + ": " + why + "; and the part written could not be taken back (" +
-                                 std::strerror(errno) + "): agentlog audit verify will point at it");
-      throw std::runtime_error(what + ": " + why + "; nothing of it was kept");
-    };
-    std::size_t done = 0;
-    while (done < lines.size()) {
-      ssize_t n = ::write(fd, lines.data() + done, lines.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) take_back("cannot write the audit log");
-      done += static_cast<std::size_t>(n);
-    }
-    json h = {{"count", head.count},
-              {"lastHash", head.last_hash},
-              {"size", static_cast<std::int64_t>(st.st_size + done)}};
-    std::string text = h.dump();
-    text.resize(255, ' ');  // fixed width: a shorter head never leaves old bytes behind
-    text += '\n';
-    if (::pwrite(files.head, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
-      take_back("cannot write " + log.head_path().string());
-    head.size = static_cast<std::int64_t>(st.st_size + done);
-    files.written = head;
-  } catch (...) {
     ::flock(fd, LOCK_UN);
-    throw;
+    return records;
   }
-  ::flock(fd, LOCK_UN);
-  return records;
 }
 
 // Group commit: threads of one process appending at once hand their records to one of them, which writes
@@ -288,6 +473,7 @@ json AuditLog::append(json record) {
   if (auto it = record.find("arguments"); it != record.end()) *it = bounded(*it);
   AppendQueue& q = queue_for(log_path());
   AppendQueue::Waiter me{std::move(record)};
+  std::optional<fs::path> rotated;
   std::unique_lock lock(q.mutex);
   q.waiting.push_back(&me);
   while (!me.done) {
@@ -303,7 +489,7 @@ json AuditLog::append(json record) {
     records.reserve(batch.size());
     for (auto* w : batch) records.push_back(std::move(w->record));
     try {
-      std::vector<json> written = write_batch(q.files, *this, dir_, std::move(records));
+      std::vector<json> written = write_batch(q.files, *this, dir_, std::move(records), rotated);
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->written = std::move(written[i]);
     } catch (...) {
       for (auto* w : batch) w->error = std::current_exception();
@@ -313,62 +499,117 @@ json AuditLog::append(json record) {
     q.writing = false;
     q.cv.notify_all();
   }
+  lock.unlock();
+  if (rotated) {  // after the lock: appends go on meanwhile; a failure leaves the plain archive, read as well
+    try {
+      gzip_file(*rotated, /*durable=*/true);
+    } catch (const std::exception&) {
+    }
+  }
   if (me.error) std::rethrow_exception(me.error);
   return std::move(me.written);
 }
 
 VerifyResult AuditLog::verify() const {
+  // A rotation or a compression while the files are read changes them under the reader (a directory listing
+  // may even miss a file renamed meanwhile): a problem is only reported when the files stayed what they were.
   VerifyResult r;
-  std::ifstream in(log_path());
-  std::string line, prev;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const auto before = files();
+    r = verify_files(before);
+    if (r.ok || files() == before) break;
+  }
+  return r;
+}
+
+VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
+  VerifyResult r;
+  std::string prev;
   std::int64_t n = 0;
-  auto fail = [&](std::int64_t at, std::string what) {
+  auto fail = [&](std::int64_t at, const fs::path& file, std::string what) {
     r.ok = false;
     r.first_bad = at;
+    r.file = file;
     r.problem = std::move(what);
     return r;
   };
-  while (std::getline(in, line)) {
-    ++n;
-    json rec = json::parse(line, nullptr, false);
-    if (rec.is_discarded() || !rec.is_object()) return fail(n, "not a JSON record (edited or truncated)");
-    if (rec.value("seq", std::int64_t(-1)) != n)
-      return fail(n, "sequence number " + rec.value("seq", json(nullptr)).dump() + " where " +
-                         std::to_string(n) + " was expected (a record was removed or reordered)");
-    json expected_prev = prev.empty() ? json(nullptr) : json(prev);
-    if (rec.value("prevHash", json(nullptr)) != expected_prev)
-      return fail(n,
-                  "prevHash does not match the previous record (a record was removed, reordered or edited)");
-    std::string hash = rec.value("hash", "");
-    if (record_hash(rec) != hash) return fail(n, "the record's content does not match its hash (edited)");
-    prev = hash;
+  for (const AuditFile& f : all) {
+    if (f.first_seq != 0) ++r.archives;
+    if (f.first_seq != 0 && f.first_seq != n + 1) {
+      if (f.first_seq > n + 1)
+        return fail(n + 1, f.path,
+                    "records " + std::to_string(n + 1) + "-" + std::to_string(f.first_seq - 1) +
+                        " are missing: the archive holding them was removed (the next archive starts at " +
+                        std::to_string(f.first_seq) + ")");
+      return fail(n + 1, f.path,
+                  "an archive named for record " + std::to_string(f.first_seq) + " where record " +
+                      std::to_string(n + 1) + " was expected (renamed, or a copy of another)");
+    }
+    const std::int64_t before = n;
+    bool bad = false;
+    auto check = [&](std::string_view line) {
+      if (bad) return;
+      ++n;
+      json rec = json::parse(line, nullptr, false);
+      if (rec.is_discarded() || !rec.is_object())
+        return void((bad = true, fail(n, f.path, "not a JSON record (edited or truncated)")));
+      if (rec.value("seq", std::int64_t(-1)) != n)
+        return void(
+            (bad = true, fail(n, f.path,
+                              "sequence number " + rec.value("seq", json(nullptr)).dump() + " where " +
+                                  std::to_string(n) + " was expected (a record was removed or reordered)")));
+      json expected_prev = prev.empty() ? json(nullptr) : json(prev);
+      if (rec.value("prevHash", json(nullptr)) != expected_prev)
+        return void((bad = true, fail(n, f.path,
+                                      "prevHash does not match the previous record (a record was removed, "
+                                      "reordered or edited)")));
+      std::string hash = rec.value("hash", "");
+      if (record_hash(rec) != hash)
+        return void((bad = true, fail(n, f.path, "the record's content does not match its hash (edited)")));
+      prev = hash;
+    };
+    const auto read = read_lines(f.path, 0, check);
+    if (bad) return r;
+    if (!read)
+      return fail(n + 1, f.path,
+                  f.first_seq != 0 ? "the archive cannot be read whole (cut short, or not gzip): damaged"
+                                   : "the log cannot be read");
+    std::error_code ec;
+    if (f.first_seq == 0 && *read != fs::file_size(f.path, ec) && !ec) {
+      check(std::string_view());  // a last line without its newline: a torn or edited record
+      if (bad) return r;
+    }
+    if (f.first_seq != 0 && n == before) return fail(n + 1, f.path, "the archive holds no record");
   }
   r.records = n;
   Head head = read_head(head_path());
   if (head.count != n || head.last_hash != prev) {
     if (head.count > n)
-      return fail(n + 1, "head.json records " + std::to_string(head.count) + " actions but the log has " +
-                             std::to_string(n) + " (records were removed from the end)");
-    return fail(n, "head.json does not match the last record (the log or its head was edited)");
+      return fail(n + 1, log_path(),
+                  "head.json records " + std::to_string(head.count) + " actions but the log has " +
+                      std::to_string(n) + " (records were removed from the end)");
+    return fail(n, log_path(), "head.json does not match the last record (the log or its head was edited)");
   }
   return r;
 }
 
 std::vector<json> AuditLog::list(const AuditFilter& f) const {
-  std::vector<json> out;
-  std::ifstream in(log_path());
-  std::string line;
-  while (std::getline(in, line)) {
-    json rec = json::parse(line, nullptr, false);
-    if (rec.is_discarded()) continue;
-    if (!f.agent.empty() && rec["agent"].value("name", "") != f.agent) continue;
-    if (!f.tool.empty() && rec.value("tool", "") != f.tool) continue;
-    if (f.denied_only && rec.value("decision", "") == "allowed") continue;
-    if (f.since && rec.value("time", "") < *f.since) continue;
-    out.push_back(std::move(rec));
+  std::vector<json> out;  // newest first: the live log, then the archives from the newest
+  const auto all = files();
+  for (auto file = all.rbegin(); file != all.rend() && out.size() < f.limit; ++file) {
+    std::vector<json> matched;
+    read_lines(file->path, 0, [&](std::string_view line) {
+      json rec = json::parse(line, nullptr, false);
+      if (!rec.is_object()) return;
+      if (!f.agent.empty() && (!rec.contains("agent") || rec["agent"].value("name", "") != f.agent)) return;
+      if (!f.tool.empty() && rec.value("tool", "") != f.tool) return;
+      if (f.denied_only && rec.value("decision", "") == "allowed") return;
+      if (f.since && rec.value("time", "") < *f.since) return;
+      matched.push_back(std::move(rec));
+    });
+    for (auto rec = matched.rbegin(); rec != matched.rend() && out.size() < f.limit; ++rec)
+      out.push_back(std::move(*rec));
   }
-  std::reverse(out.begin(), out.end());
-  if (out.size() > f.limit) out.resize(f.limit);
   return out;
 }
 

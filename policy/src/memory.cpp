@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 #include "logger/event_writer.hpp"
 #include "logger/files.hpp"
@@ -388,9 +389,25 @@ void Memory::ingest_journal(Db& db) const {
 void Memory::ingest_actions(Db& db, const fs::path& audit) const {
   db.exec(
       "CREATE TABLE IF NOT EXISTS audit_state(id INTEGER PRIMARY KEY CHECK (id = 1), offset INTEGER NOT "
-      "NULL)");
-  auto stored = [&] { return state_row(db, "SELECT offset, 0 FROM audit_state WHERE id = 1"); };
+      "NULL, first_seq INTEGER NOT NULL DEFAULT 1)");
+  // Stores of older versions have no first_seq: their offset is in the first file the log ever had.
+  sqlite3_exec(db.get(), "ALTER TABLE audit_state ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 1", nullptr,
+               nullptr, nullptr);
+  // Where ingestion stands: an offset in the audit file whose first record is first_seq (the live
+  // actions.jsonl, or an archive it has become since).
+  auto stored = [&] { return state_row(db, "SELECT offset, first_seq FROM audit_state WHERE id = 1"); };
+  auto store_state = [&](long long offset, long long first_seq) {
+    db.exec(("INSERT OR REPLACE INTO audit_state(id, offset, first_seq) VALUES (1, " +
+             std::to_string(offset) + ", " + std::to_string(first_seq) + ")")
+                .c_str());
+  };
   const MemoryConfig c = config();
+  auto remember = [&](MemoryInsert& insert, const json& audit_record) {
+    if (!c.url.empty() || !audit_record.is_object()) return;  // not a record: `audit verify` reports it
+    const Entry e = action_entry(audit_record, c);
+    insert.add(e.kind, e.content, e.tags, e.metadata);
+  };
+  const AuditLog log(audit.parent_path());
   constexpr std::size_t kBatch = 8 << 20;
   for (int attempt = 0; attempt < 50; ++attempt) {
     // The stored offset before the log's size: read the other way round, another process could commit an
@@ -401,16 +418,66 @@ void Memory::ingest_actions(Db& db, const fs::path& audit) const {
     if (fd < 0) return;
     struct stat st {};
     ::fstat(fd, &st);
+    long long live_first = AuditLog::first_seq_of(fd);
+    // A log just rotated waits for its first record, which says which file it follows; a first line that is
+    // no record is taken for the same file as before.
+    if (live_first == 0 && st.st_size == 0) {
+      ::close(fd);
+      return;
+    }
+    if (live_first == 0) live_first = seen ? seen->second : 1;
     long long from = 0;
+    if (seen && seen->second < live_first) {
+      // The file the offset is in was archived since: the rest of it and the archives after it, then the
+      // live log from its start. (Stored whole, in one transaction: an archive is AUDIT_ROTATE_MB at most.)
+      // The files must follow each other up to the live log: a listing made while an archive was being
+      // compressed can miss it. Read again then; archives a human removed are passed by after a few tries.
+      ::close(fd);
+      std::vector<json> records;
+      for (int look = 0; look < 5; ++look) {
+        records.clear();
+        std::int64_t next = 0;  // the seq the next file must start at, once a record was read
+        bool first = true, whole = true;
+        for (const AuditFile& f : log.files()) {
+          if (f.first_seq == 0 || f.first_seq < seen->second || f.first_seq >= live_first) continue;
+          whole = whole && (first ? f.first_seq == seen->second : next == 0 || f.first_seq == next);
+          first = false;
+          whole = AuditLog::read_lines(f.path, f.first_seq == seen->second ? seen->first : 0,
+                                       [&](std::string_view line) {
+                                         json r = json::parse(line, nullptr, false);
+                                         if (!r.is_object()) return;
+                                         next = r.value("seq", std::int64_t(0)) + 1;
+                                         records.push_back(std::move(r));
+                                       }) &&
+                  whole;
+        }
+        if (!first && whole && (next == 0 || next == live_first)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      commit_if_unchanged(db, seen, stored, [&] {
+        MemoryInsert insert(db);
+        for (const json& r : records) remember(insert, r);
+        store_state(0, live_first);
+      });
+      continue;
+    }
     if (seen) {
-      from = std::min<long long>(seen->first, st.st_size);  // a shorter log (replaced or cut): from its end
+      // A shorter log (replaced or cut), or another file than the stored one: from its end.
+      from = seen->second == live_first ? std::min<long long>(seen->first, st.st_size) : st.st_size;
     } else {
       // First time. A store that already holds actions got them through the journal (an older version):
-      // start at the end. A new store takes every action the log has.
+      // start at the end. A new store takes every action the log has, the archives' too.
       sqlite3_stmt* q = nullptr;
       sqlite3_prepare_v2(db.get(), "SELECT 1 FROM memories WHERE kind = 'action' LIMIT 1", -1, &q, nullptr);
-      if (sqlite3_step(q) == SQLITE_ROW) from = st.st_size;
+      const bool has_actions = sqlite3_step(q) == SQLITE_ROW;
       sqlite3_finalize(q);
+      if (has_actions) {
+        from = st.st_size;
+      } else if (live_first > 1) {
+        ::close(fd);
+        commit_if_unchanged(db, seen, stored, [&] { store_state(0, 1); });  // then the catch-up above
+        continue;
+      }
     }
     std::string text(static_cast<std::size_t>(std::min<long long>(st.st_size - from, kBatch)), '\0');
     ssize_t n = text.empty() ? 0 : ::pread(fd, text.data(), text.size(), from);
@@ -422,22 +489,16 @@ void Memory::ingest_actions(Db& db, const fs::path& audit) const {
     }
     ::close(fd);
     const std::size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-    if (complete == 0 && seen && seen->first == from) return;  // nothing new, or a record still being written
+    if (complete == 0 && seen && seen->first == from && seen->second == live_first)
+      return;  // nothing new, or a record still being written
     const bool done = commit_if_unchanged(db, seen, stored, [&] {
-      if (c.url.empty()) {
-        MemoryInsert insert(db);
-        for (std::size_t start = 0; start < complete;) {
-          const std::size_t nl = text.find('\n', start);
-          json audit_record = json::parse(text.data() + start, text.data() + nl, nullptr, false);
-          start = nl + 1;
-          if (!audit_record.is_object()) continue;  // not a record: `agentlog audit verify` reports it
-          const Entry e = action_entry(audit_record, c);
-          insert.add(e.kind, e.content, e.tags, e.metadata);
-        }
+      MemoryInsert insert(db);
+      for (std::size_t start = 0; c.url.empty() && start < complete;) {  // (a server's went to its outbox)
+        const std::size_t nl = text.find('\n', start);
+        remember(insert, json::parse(text.data() + start, text.data() + nl, nullptr, false));
+        start = nl + 1;
       }
-      db.exec(("INSERT OR REPLACE INTO audit_state(id, offset) VALUES (1, " +
-               std::to_string(from + static_cast<long long>(complete)) + ")")
-                  .c_str());
+      store_state(from + static_cast<long long>(complete), live_first);
     });
     if (done && from + static_cast<long long>(complete) >= st.st_size) return;
   }

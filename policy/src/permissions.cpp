@@ -9,32 +9,47 @@ bool allowed(const EnvSettings& env, const std::string& key) {
   return env.get_bool(key) && env.source(key).find("bad value") == std::string::npos;
 }
 
-Denial flag_denial(const std::string& key, const std::string& what) {
-  return {"policy.denied.permission", what + " is not allowed: " + key +
-                                          " is false in .ai-agents/logging/config/.env.tracing (only the human can "
-                                          "change it; ask them, or work without it)"};
+// A flag written so that it cannot be read denies too (the safe value): the message says so, not "false".
+std::string unreadable(const EnvSettings& env, const std::string& key, const std::string& file) {
+  return env.source(key).find("bad value") == std::string::npos
+             ? ""
+             : key + " in " + file + " is neither true nor false: off until the human writes one";
+}
+
+Denial flag_denial(const EnvSettings& tracing, const std::string& key, const std::string& what) {
+  const std::string file = ".ai-agents/logging/config/.env.tracing", bad = unreadable(tracing, key, file);
+  return {"policy.denied.permission",
+          what + " is not allowed: " + (bad.empty() ? key + " is false in " + file : bad) +
+              " (only the human can change it; ask them, or work without it)"};
+}
+
+Denial switched_off(const EnvSettings& env, const std::string& key, const std::string& what,
+                    const std::string& file) {
+  const std::string bad = unreadable(env, key, file);
+  return {"policy.denied.disabled", what + " is switched off (" +
+                                        (bad.empty() ? key + "=false in " + file : bad) +
+                                        "); the human turns it on"};
 }
 
 }  // namespace
 
-std::optional<Denial> check_permissions(const std::vector<std::string>& permissions, const nlohmann::json& arguments,
-                                        const EnvSettings& tracing, const EnvSettings& logging) {
+std::optional<Denial> check_permissions(const std::vector<std::string>& permissions,
+                                        const nlohmann::json& arguments, const EnvSettings& tracing,
+                                        const EnvSettings& logging) {
   for (const auto& p : permissions) {
     if (p.rfind("tracing.", 0) == 0 && !allowed(tracing, "TRACING_ENABLED"))
-      return Denial{"policy.denied.disabled",
-                    "Tracing is switched off (TRACING_ENABLED=false in .env.tracing); the human turns it on"};
+      return switched_off(tracing, "TRACING_ENABLED", "Tracing", ".env.tracing");
     if (p == "logging.write" && !allowed(logging, "LOGGING_ENABLED"))
-      return Denial{"policy.denied.disabled",
-                    "Logging is switched off (LOGGING_ENABLED=false in .env.logging); the human turns it on"};
+      return switched_off(logging, "LOGGING_ENABLED", "Logging", ".env.logging");
     bool names_functions = arguments.contains("functions") && arguments["functions"].is_array() &&
                            !arguments["functions"].empty();
     if (p == "tracing.instrument" && !allowed(tracing, "TRACING_ALLOW_AI_INSTRUMENTATION"))
-      return flag_denial("TRACING_ALLOW_AI_INSTRUMENTATION", "Instrumenting files");
+      return flag_denial(tracing, "TRACING_ALLOW_AI_INSTRUMENTATION", "Instrumenting files");
     if ((p == "tracing.wrap" || (p == "tracing.instrument" && names_functions)) &&
         !allowed(tracing, "TRACING_ALLOW_AI_WRAP"))
-      return flag_denial("TRACING_ALLOW_AI_WRAP", "Instrumenting named functions");
+      return flag_denial(tracing, "TRACING_ALLOW_AI_WRAP", "Instrumenting named functions");
     if (p == "tracing.unwrap" && !allowed(tracing, "TRACING_ALLOW_AI_UNWRAP"))
-      return flag_denial("TRACING_ALLOW_AI_UNWRAP", "Removing instrumentation");
+      return flag_denial(tracing, "TRACING_ALLOW_AI_UNWRAP", "Removing instrumentation");
   }
   return std::nullopt;
 }

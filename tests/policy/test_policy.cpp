@@ -176,9 +176,20 @@ TEST_CASE("permissions come from the .env flags, changes apply without a restart
   // Reads stay available.
   CHECK(call(mcp, "find_slow_traces", json::object())["isError"] == false);
 
-  // A permission flag that cannot be read means "deny".
+  // A permission flag that cannot be read means "deny", and the refusal says so (not "=false").
+  CHECK(l["content"][0]["text"].get<std::string>().find("LOGGING_ENABLED=false in .env.logging") !=
+        std::string::npos);
   agentlog::test::write_text(env_t, "TRACING_ENABLED=maybe\n");
-  CHECK(call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}})["isError"] == true);
+  agentlog::test::write_text(env_l, "LOGGING_ENABLED=maybe\n");
+  json bad_t = call(mcp, "set_tracing_config", {{"file", "a.cpp"}, {"level", 2}});
+  CHECK(bad_t["isError"] == true);
+  CHECK(bad_t["content"][0]["text"].get<std::string>().find(
+            "TRACING_ENABLED in .env.tracing is neither true nor "
+            "false") != std::string::npos);
+  json bad_l = call(mcp, "log_event", {{"level", "info"}, {"message", "maybe"}});
+  CHECK(bad_l["content"][0]["text"].get<std::string>().rfind("[policy.denied.disabled]", 0) == 0);
+  CHECK(bad_l["content"][0]["text"].get<std::string>().find("LOGGING_ENABLED in .env.logging is neither true "
+                                                            "nor false") != std::string::npos);
 }
 
 TEST_CASE("every edit of a .env file applies to the next call, even one a stat cannot tell from the last") {

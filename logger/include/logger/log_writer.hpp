@@ -129,7 +129,8 @@ class LogWriter {
 };
 
 // Gzips `file` to `file`.gz (through a temporary and rename) and removes `file`. False when another process
-// is compressing it (it holds the file's flock) or it is gone. Throws on I/O errors.
-bool gzip_file(const std::filesystem::path& file);
+// is compressing it (it holds the file's flock) or it is gone. Throws on I/O errors. `durable`: the .gz is
+// flushed to disk before the plain file is removed (the audit log's archives).
+bool gzip_file(const std::filesystem::path& file, bool durable = false);
 
 }  // namespace agentlog

@@ -3,8 +3,9 @@
 //   - a value under a key naming a secret (password, passwd, token, secret, authorization, api_key, apikey,
 //     credential; any case, anywhere in the key) becomes "[REDACTED]", at any depth;
 //   - a string that looks like a JWT (eyJ... with two dots) becomes "[REDACTED]";
-//   - in free text (a log message): "<secret key>=value", "<secret key>: value", "Bearer value" and
-//     JWT-looking words have the value replaced by [REDACTED].
+//   - in free text (a log message, and every other string value: a shell command an agent ran, an argument):
+//     "<secret key>=value", "<secret key>: value", "Bearer value" and JWT-looking words have the value
+//     replaced by [REDACTED].
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -1,16 +1,22 @@
-// The audit log: audit/actions.jsonl, one JSON record per AI action, each carrying the SHA-256 of the previous
-// record (prevHash) and its own (hash, over the record without it); audit/head.json keeps the count and the
-// last hash so that removing records from the end is detected too. Appends from several processes (the
-// server, hooks, the HTTP API) form one chain: they hold an exclusive flock on the log while appending.
+// The audit log: audit/actions.jsonl, one JSON record per AI action, each carrying the SHA-256 of the
+// previous record (prevHash) and its own (hash, over the record without it); audit/head.json keeps the count
+// and the last hash so that removing records from the end is detected too. Appends from several processes
+// (the server, hooks, the HTTP API) form one chain: they hold an exclusive flock on the log while appending.
+// When actions.jsonl reaches AUDIT_ROTATE_MB (.env.logging, default 64; 0 = never) it moves to
+// audit/archive/actions-<its first seq, 12 digits>.jsonl and is gzipped there; the chain goes on in a new
+// actions.jsonl (seq and prevHash continue), and verify, list and the memory read every file in order.
+// Nothing removes archives: the human decides when an audit trail may go.
 //
 // Thread-safety: AuditLog methods may be called from any thread and process.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace agentlog::policy {
@@ -20,8 +26,17 @@ using json = nlohmann::json;
 struct VerifyResult {
   bool ok = true;
   std::int64_t records = 0;
-  std::int64_t first_bad = 0;  // 1-based record number (line) of the first problem; 0 when ok
+  std::int64_t first_bad = 0;  // 1-based record number (seq) of the first problem; 0 when ok
   std::string problem;         // what is wrong there
+  std::filesystem::path file;  // the file holding it (an archive or actions.jsonl)
+  std::size_t archives = 0;    // archived files read
+};
+
+// One file of the audit log: an archive, or the live actions.jsonl.
+struct AuditFile {
+  std::filesystem::path path;
+  std::int64_t first_seq = 0;  // an archive's, from its name; 0 for actions.jsonl
+  bool operator==(const AuditFile&) const = default;
 };
 
 struct AuditFilter {
@@ -45,8 +60,20 @@ class AuditLog {
 
   std::filesystem::path log_path() const { return dir_ / "actions.jsonl"; }
   std::filesystem::path head_path() const { return dir_ / "head.json"; }
+  std::filesystem::path archive_dir() const { return dir_ / "archive"; }
+  // Oldest first: the archives in seq order, then actions.jsonl (listed when it exists). An archive being
+  // compressed (its .jsonl and .jsonl.gz both there) is listed once, as the plain file.
+  std::vector<AuditFile> files() const;
+  // Calls `each` with every complete line (without its newline) of an audit file, plain or gzip, from
+  // uncompressed byte `from` on. Returns the offset after the last complete line; nullopt when the file
+  // cannot be read (gone, or a damaged archive: then `each` has seen the lines before the damage).
+  // The seq of the first record of the file open as `fd` (the live log); 0 when it has none.
+  static std::int64_t first_seq_of(int fd);
+  static std::optional<std::uint64_t> read_lines(const std::filesystem::path& file, std::uint64_t from,
+                                                 const std::function<void(std::string_view)>& each);
 
  private:
+  VerifyResult verify_files(const std::vector<AuditFile>& files) const;
   std::filesystem::path dir_;
 };
 
