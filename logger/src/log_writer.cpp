@@ -415,7 +415,17 @@ void LogWriter::maintain() {
             [](const Archive& a, const Archive& b) { return archive_name_less(a.name, b.name); });
   std::uint64_t total = 0;
   for (const auto& a : archives) total += a.bytes;
-  const std::int64_t oldest_kept = clock_() - static_cast<std::int64_t>(p.retention_days) * kDayMs;
+  // Age counts from now, unless the newest archive is more than the whole retention newer than the one before
+  // it: a clock far ahead for one write (or a long idle gap) would make every other archive expire at once.
+  // Age then counts from the one before, until the next rotation shows where the clock stands.
+  const std::int64_t retention_ms = static_cast<std::int64_t>(p.retention_days) * kDayMs;
+  std::int64_t reference = clock_();
+  if (archives.size() >= 2) {
+    const std::int64_t newest = archive_time(archives.back().name);
+    const std::int64_t before = archive_time(archives[archives.size() - 2].name);
+    if (newest >= 0 && before >= 0 && newest - before > retention_ms) reference = std::min(reference, before);
+  }
+  const std::int64_t oldest_kept = reference - retention_ms;
   std::size_t count = archives.size();
   for (const auto& a : archives) {  // oldest first
     const std::int64_t t = archive_time(a.name);

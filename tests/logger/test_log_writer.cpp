@@ -268,6 +268,32 @@ TEST_CASE(
     LogWriter(dir.path(), p, [] { return kT0 - 1000; }).maintain();
     CHECK(names(dir.path()).size() == 4);
   }
+  SUBCASE("age, after one rotation with a clock far ahead: the archives before it stay") {
+    TempDir dir;
+    make_archives(dir.path(), 6, 10);  // 1..6 days old
+    const std::int64_t ahead = kT0 + 60 * kDay;
+    fs::create_directories(dir.path() / "archive" / agentlog::archive_name(ahead));
+    agentlog::test::write_text(dir.path() / "archive" / agentlog::archive_name(ahead) / "latest.log.gz", "z");
+    RotationPolicy p;
+    p.retention_days = 4;
+    auto has = [&](std::int64_t t) {
+      const auto left = names(dir.path());
+      return std::find(left.begin(), left.end(), agentlog::archive_name(t)) != left.end();
+    };
+    LogWriter(dir.path(), p, [&] { return ahead; }).maintain();  // the writer whose clock was ahead
+    // Not all 6 gone (each is more than 4 days older than its clock): age counted from the one before it.
+    CHECK(names(dir.path()).size() == 6);
+    CHECK(has(kT0 - 5 * kDay));
+    CHECK(!has(kT0 - 6 * kDay));
+    LogWriter(dir.path(), p, [] { return kT0 - 1000; }).maintain();  // the clock right again
+    CHECK(has(kT0 - 5 * kDay));
+    // A second rotation after the jump (named after it, never earlier): age counts from now again.
+    fs::create_directories(dir.path() / "archive" / (agentlog::archive_name(ahead) + "-2"));
+    LogWriter(dir.path(), p, [] { return kT0 - 1000; }).maintain();
+    CHECK(!has(kT0 - 5 * kDay));
+    CHECK(has(kT0 - 4 * kDay));
+    CHECK(has(ahead));
+  }
   SUBCASE("total size") {
     TempDir dir;
     make_archives(dir.path(), 6, 300'000);
