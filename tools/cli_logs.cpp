@@ -159,7 +159,6 @@ void add_logs_commands(CLI::App& app) {
     // (shared, for a directory listing) means no rotation falls between the two and every new folder is
     // known to be newer than the file opened.
     auto open_latest = [&] {
-      if (fd >= 0) ::close(fd);
       const int lock = ::open((common.layout().logs_dir() / ".lock").c_str(), O_RDONLY | O_CLOEXEC);
       if (lock >= 0)
         while (::flock(lock, LOCK_SH) != 0 && errno == EINTR) {
@@ -211,8 +210,10 @@ void add_logs_commands(CLI::App& app) {
     std::cout << std::flush;
     if (!follow) return;
     auto print_archive = [&](const fs::path& dir) {
-      fs::path file = fs::exists(dir / "latest.log") ? dir / "latest.log" : dir / "latest.log.gz";
-      gzFile gz = gzopen(file.c_str(), "rb");
+      // The plain file, or its .gz when the writer's compression finished meanwhile (the .gz is there before
+      // the plain file goes).
+      gzFile gz = gzopen((dir / "latest.log").c_str(), "rb");
+      if (!gz) gz = gzopen((dir / "latest.log.gz").c_str(), "rb");
       if (!gz) return;
       std::string text;
       char buf[65536];
@@ -230,6 +231,9 @@ void add_logs_commands(CLI::App& app) {
       pending.clear();
       const bool had_file = fd >= 0;
       const ino_t read_inode = inode;
+      // Kept open until its folder is found: closed, its inode could be taken by a newer file once the
+      // compression removed it, which was then taken for it and skipped (a whole file missing under load).
+      const int read_fd = fd;
       const auto before = known;
       open_latest();  // first: rotations from here on are seen at the next look
       std::vector<std::string> fresh;
@@ -244,6 +248,7 @@ void add_logs_commands(CLI::App& app) {
             a.st_ino == read_inode)
           first_unread = i + 1;
       }
+      if (read_fd >= 0) ::close(read_fd);
       for (std::size_t i = first_unread; i < fresh.size(); ++i)
         print_archive(common.layout().archive_dir() / fresh[i]);
     }

@@ -786,6 +786,12 @@ TEST_CASE("a process that rotates and exits at once finishes the archives' compr
   const fs::path expired = layout.logs_dir() / "archive" / "2025-01-01-000000";  // past LOG_RETENTION_DAYS=30
   fs::create_directories(expired);
   agentlog::test::write_text(expired / "latest.log", "{\"ts\":\"2025-01-01T00:00:00Z\",\"msg\":\"old\"}\n");
+  // And one of yesterday: the new archive follows it closely, so age counts from now (a new archive more than
+  // the retention after the one before it would make age count from that one: see the retention test).
+  const fs::path recent =
+      layout.logs_dir() / "archive" / agentlog::archive_name(agentlog::system_ms() - 86400000);
+  fs::create_directories(recent);
+  agentlog::test::write_text(recent / "latest.log", "{\"ts\":\"2025-01-01T00:00:00Z\",\"msg\":\"recent\"}\n");
   {
     agentlog::test::McpSession s(root.path());
     s.initialize();
@@ -802,6 +808,7 @@ TEST_CASE("a process that rotates and exits at once finishes the archives' compr
     CHECK(s.wait() == 0);
   }
   CHECK_FALSE(fs::exists(expired));
+  CHECK(fs::exists(recent / "latest.log.gz"));
   int archives = 0;
   for (const auto& e : fs::recursive_directory_iterator(layout.logs_dir() / "archive")) {
     if (!e.is_regular_file()) continue;
@@ -809,7 +816,7 @@ TEST_CASE("a process that rotates and exits at once finishes the archives' compr
     CHECK(e.path().filename() == "latest.log.gz");  // no plain archive, no .gz.tmp left
     ++archives;
   }
-  CHECK(archives == 1);
+  CHECK(archives == 2);
 }
 
 TEST_CASE("text form: a ']' in the category is written as \\u005d, so the first ']' ends the category") {
