@@ -81,8 +81,11 @@ void add_audit_commands(CLI::App& app) {
     else if (r.ok)
       std::cout << "audit log intact: " << r.records << " records, chain and head match" << archived << "\n";
     else
-      std::cout << "audit log TAMPERED at record " << r.first_bad << ": " << r.problem << " (" << file
-                << ")\n";
+      std::cout
+          << "audit log TAMPERED at record " << r.first_bad << ": " << r.problem << " (" << file
+          << ")\nWhat was recorded there was changed or removed outside agentlog: keep the files as they "
+             "are (they are the evidence), compare them with a backup if there is one, and find out who "
+             "had access. New records go on being chained after them.\n";
     if (!r.ok) throw CLI::RuntimeError(1);
   });
 }

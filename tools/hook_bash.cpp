@@ -24,8 +24,8 @@ namespace agentlog {
 namespace {
 
 // File names that are agentlog's own wherever they appear in a command (a path hidden in a script's text).
-const char* const kProtectedNames[] = {".env.tracing", ".env.logging", "audit/actions.jsonl",
-                                       "state/agentlog", "audit/head.json"};
+const char* const kProtectedNames[] = {".env.tracing",   ".env.logging",    "audit/actions.jsonl",
+                                       "state/agentlog", "audit/head.json", "audit/archive"};
 
 bool names_protected(const std::string& text) {
   for (const char* m : kProtectedNames)
@@ -279,12 +279,28 @@ bool find_reaches_tree(const std::vector<std::string>& words, const fs::path& cw
 // find's patterns (-name, -path and the like) that can match a protected file or folder: find then names it
 // as surely as a path would (`find . -name '*.tracing' -delete`), when it starts where it can find one.
 bool find_matches_protected(const std::vector<std::string>& words, const fs::path& cwd) {
-  static const char* const names[] = {
-      ".env.tracing", ".env.logging", "actions.jsonl",     "head.json",     "config",  "audit",
-      "approvals",    ".ai-agents",   "apr-00000001.json", "settings.json", "logging", ".claude"};
-  static const char* const paths[] = {
-      "./.ai-agents/logging/config/.env.tracing", "./.ai-agents/logging/audit/actions.jsonl",
-      "./.ai-agents/logging/approvals/apr-00000001.json", "./.claude/settings.json", "./.ai-agents"};
+  static const char* const names[] = {".env.tracing",
+                                      ".env.logging",
+                                      "actions.jsonl",
+                                      "head.json",
+                                      "config",
+                                      "audit",
+                                      "approvals",
+                                      ".ai-agents",
+                                      "apr-00000001.json",
+                                      "settings.json",
+                                      "logging",
+                                      ".claude",
+                                      "archive",
+                                      "actions-000000000001.jsonl.gz",
+                                      "actions-000000000001.jsonl"};
+  static const char* const paths[] = {"./.ai-agents/logging/config/.env.tracing",
+                                      "./.ai-agents/logging/audit/actions.jsonl",
+                                      "./.ai-agents/logging/audit/archive/actions-000000000001.jsonl.gz",
+                                      "./.ai-agents/logging/audit/archive/actions-000000000001.jsonl",
+                                      "./.ai-agents/logging/approvals/apr-00000001.json",
+                                      "./.claude/settings.json",
+                                      "./.ai-agents"};
   bool matches = false;
   for (std::size_t k = 0; k + 1 < words.size() && !matches; ++k) {
     const std::string& option = words[k];

@@ -394,7 +394,7 @@ bool reads_only(const std::vector<std::string>& words) {
       "cut",     "tr",       "nl",       "sha256sum", "sha1sum", "md5sum", "sha512sum", "b2sum",  "od",
       "hexdump", "strings",  "column",   "tree",      "test",    "[",      "echo",      "printf", "cd",
       "pwd",     "realpath", "readlink", "basename",  "dirname", "true",   "false",     "mkdir",  "[[",
-      "base64",  "pushd",    "popd",     "xxd",       "read",    "(("};
+      "base64",  "pushd",    "popd",     "xxd",       "read",    "((",     "zcat",      "zgrep"};
   if (words.empty()) return false;
   const std::filesystem::path program(words[0]);
   const std::string folder = program.parent_path().string();

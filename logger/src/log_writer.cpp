@@ -442,7 +442,10 @@ void LogWriter::maintain() {
 bool gzip_file(const fs::path& file, bool durable) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // A log archive is left to the process that holds it; an audit archive's writers hold its lock only for a
+  // moment (they find it is no longer the live log), and it must not stay plain: wait for them.
+  while (::flock(fd, durable ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EINTR) continue;
     ::close(fd);
     return false;
   }
@@ -453,10 +456,16 @@ bool gzip_file(const fs::path& file, bool durable) {
   }
   const fs::path gz = file.string() + ".gz";
   const fs::path tmp = gz.string() + ".tmp";
-  gzFile out = gzopen(tmp.c_str(), "wb6");
+  // With the plain file's permissions (the audit log's are 0600; gzopen would make 0666 less the umask).
+  const mode_t mode = st.st_mode & 0777;
+  const int out_fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (out_fd >= 0) ::fchmod(out_fd, mode);
+  gzFile out = out_fd >= 0 ? gzdopen(out_fd, "wb6") : nullptr;
   if (!out) {
+    const int err = errno;
+    if (out_fd >= 0) ::close(out_fd);
     ::close(fd);
-    throw io_error("create", tmp, errno);
+    throw io_error("create", tmp, err);
   }
   std::vector<char> buf(1 << 20);
   bool ok = true;

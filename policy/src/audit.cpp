@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <condition_variable>
@@ -140,9 +141,9 @@ std::optional<std::pair<std::int64_t, bool>> parse_archive_name(const std::strin
          seq < (INT64_MAX - 9) / 10)
     seq = seq * 10 + (name[end++] - '0');
   if (end == kArchivePrefix.size() || seq <= 0) return std::nullopt;
-  const std::string_view rest = std::string_view(name).substr(end);
-  if (rest == ".jsonl") return std::pair{seq, false};
-  if (rest == ".jsonl.gz") return std::pair{seq, true};
+  // Only the name agentlog gives (a copy as actions-1.jsonl.gz is no second archive of record 1).
+  if (name == archive_name(seq)) return std::pair{seq, false};
+  if (name == archive_name(seq) + ".gz") return std::pair{seq, true};
   return std::nullopt;
 }
 
@@ -164,8 +165,12 @@ std::vector<AuditFile> AuditLog::files() const {
 }
 
 std::optional<std::uint64_t> AuditLog::read_lines(const fs::path& file, std::uint64_t from,
-                                                  const std::function<void(std::string_view)>& each) {
+                                                  const std::function<void(std::string_view)>& each,
+                                                  std::size_t* unterminated) {
   gzFile gz = gzopen(file.c_str(), "rb");  // plain files are read as they are
+  // A plain archive compressed since it was listed: its .gz (there before the plain file goes).
+  if (!gz && errno == ENOENT && file.extension() == ".jsonl")
+    gz = gzopen((file.string() + ".gz").c_str(), "rb");
   if (!gz) return std::nullopt;
   gzbuffer(gz, 1 << 17);
   if (from > 0 && gzseek(gz, static_cast<z_off_t>(from), SEEK_SET) < 0) {
@@ -188,6 +193,7 @@ std::optional<std::uint64_t> AuditLog::read_lines(const fs::path& file, std::uin
   gzerror(gz, &error);  // a gzip stream cut short: Z_BUF_ERROR
   gzclose(gz);
   if (n < 0 || error != Z_OK) return std::nullopt;
+  if (unterminated) *unterminated = pending.size();
   return done;
 }
 
@@ -206,6 +212,13 @@ std::optional<json> last_archived_record(const AuditLog& log) {
     if (j.is_object()) return j;
   }
   return std::nullopt;
+}
+
+// Said once per process on stderr (never stdout: serve's is JSON-RPC): what keeps the audit log from its
+// archive. Not a reason to refuse the record: it is written all the same.
+void warn_once(const std::string& what) {
+  static std::atomic<bool> said{false};
+  if (!said.exchange(true)) std::fprintf(stderr, "agentlog: %s\n", what.c_str());
 }
 
 void sync_folder(const fs::path& dir) {
@@ -304,12 +317,23 @@ struct AuditFiles {
 // it cannot (a first line that is not a record, a name taken): the log goes on growing and verify says why.
 std::optional<fs::path> archive_live_log(const AuditLog& log, int fd) {
   const std::int64_t seq = AuditLog::first_seq_of(fd);
-  if (seq <= 0) return std::nullopt;
+  const std::string cannot = "the audit log is due to move to audit/archive/ (AUDIT_ROTATE_MB) but ";
+  if (seq <= 0) {
+    warn_once(cannot + "its first line is no record (run `agentlog audit verify`); it keeps growing");
+    return std::nullopt;
+  }
   const fs::path dest = log.archive_dir() / archive_name(seq);
   std::error_code ec;
   fs::create_directories(log.archive_dir(), ec);
-  if (fs::exists(dest, ec) || fs::exists(dest.string() + ".gz", ec)) return std::nullopt;
-  if (::rename(log.log_path().c_str(), dest.c_str()) != 0) return std::nullopt;
+  if (fs::exists(dest, ec) || fs::exists(dest.string() + ".gz", ec)) {
+    warn_once(cannot + dest.string() + " exists already (run `agentlog audit verify`); it keeps growing");
+    return std::nullopt;
+  }
+  if (::rename(log.log_path().c_str(), dest.c_str()) != 0) {
+    warn_once(cannot + "cannot be moved to " + dest.string() + ": " + std::strerror(errno) +
+              "; it keeps growing");
+    return std::nullopt;
+  }
   sync_folder(log.archive_dir());  // the move survives a power cut before the new log's first record
   sync_folder(log.log_path().parent_path());
   return dest;
@@ -356,9 +380,18 @@ std::vector<json> write_batch(AuditFiles& files, const AuditLog& log, const fs::
       }
       files.written.reset();
       if (head.size != static_cast<std::int64_t>(st.st_size)) {
+        // The log's last record, else (a log emptied or removed behind agentlog's back) the head's count and
+        // hash, so that the chain shows the gap instead of going on from the newest archive as if nothing had
+        // been there; the newest archive's last record when there is no head either.
+        const Head recorded = head;
         head = Head{};
         auto last = last_record(log.log_path());
-        if (!last && st.st_size == 0) last = last_archived_record(log);
+        if (!last && recorded.count > 0) {
+          head.count = recorded.count;
+          head.last_hash = recorded.last_hash;
+        } else if (!last && st.st_size == 0) {
+          last = last_archived_record(log);
+        }
         if (last) {
           head.count = last->value("seq", std::int64_t(0));
           head.last_hash = last->value("hash", "");
@@ -500,12 +533,16 @@ json AuditLog::append(json record) {
     q.cv.notify_all();
   }
   lock.unlock();
-  if (rotated) {  // after the lock: appends go on meanwhile; a failure leaves the plain archive, read as well
-    try {
-      gzip_file(*rotated, /*durable=*/true);
-    } catch (const std::exception&) {
-    }
-  }
+  // After the lock (appends go on meanwhile): the new archive, and any left plain by a process that died or
+  // found the disk full before it could compress its own.
+  if (rotated)
+    for (const AuditFile& f : files())
+      if (f.first_seq != 0 && f.path.extension() == ".jsonl") try {
+          gzip_file(f.path, /*durable=*/true);
+        } catch (const std::exception& e) {
+          warn_once("cannot compress " + f.path.string() + " (" + e.what() +
+                    "): it stays as it is, read and verified as well; free disk space");
+        }
   if (me.error) std::rethrow_exception(me.error);
   return std::move(me.written);
 }
@@ -568,15 +605,17 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
         return void((bad = true, fail(n, f.path, "the record's content does not match its hash (edited)")));
       prev = hash;
     };
-    const auto read = read_lines(f.path, 0, check);
+    std::size_t unterminated = 0;
+    const auto read = read_lines(f.path, 0, check, &unterminated);
     if (bad) return r;
+    if (!read && ::access(f.path.c_str(), R_OK) != 0 && errno != ENOENT)
+      return fail(n + 1, f.path, std::string("cannot be read: ") + std::strerror(errno));
     if (!read)
       return fail(n + 1, f.path,
                   f.first_seq != 0 ? "the archive cannot be read whole (cut short, or not gzip): damaged"
                                    : "the log cannot be read");
-    std::error_code ec;
-    if (f.first_seq == 0 && *read != fs::file_size(f.path, ec) && !ec) {
-      check(std::string_view());  // a last line without its newline: a torn or edited record
+    if (unterminated > 0) {
+      check(std::string_view());  // text after the last newline: a torn or edited record
       if (bad) return r;
     }
     if (f.first_seq != 0 && n == before) return fail(n + 1, f.path, "the archive holds no record");
@@ -648,7 +687,42 @@ std::optional<AuditWitness> read_witness_at(const std::optional<fs::path>& path)
   if (!in) return std::nullopt;
   json j = json::parse(in, nullptr, false);
   if (!j.is_object()) return std::nullopt;
-  return AuditWitness{j.value("records", std::int64_t(0)), j.value("lastHash", ""), j.value("time", "")};
+  return AuditWitness{j.value("records", std::int64_t(0)), j.value("lastHash", ""), j.value("time", ""),
+                      j.value("firstSeq", std::int64_t(0)), j.value("size", std::int64_t(0))};
+}
+
+// The live log's first record number and size now; {0, 0} when it has none.
+std::pair<std::int64_t, std::int64_t> live_extent(const AuditLog& log) {
+  const int fd = ::open(log.log_path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {0, 0};
+  struct stat st {};
+  ::fstat(fd, &st);
+  const std::int64_t first = AuditLog::first_seq_of(fd);
+  ::close(fd);
+  return {first, static_cast<std::int64_t>(st.st_size)};
+}
+
+// Whether the record a witness saw is no longer where it ended then: in the live log when it still starts
+// with the same record, else in the archive named after that record (one decompression, once per rotation).
+// A log emptied and written again, or archives removed with it, leave a chain that verifies, with as many
+// records or more, but not this record at its place. Unknown (an older witness, a log being rotated): false.
+bool witnessed_record_gone(const AuditLog& log, const AuditWitness& seen) {
+  const std::string end = "\"hash\":\"" + seen.last_hash + "\"}\n";
+  if (seen.first_seq <= 0 || seen.size < static_cast<std::int64_t>(end.size())) return false;
+  fs::path file = log.log_path();
+  if (live_extent(log).first != seen.first_seq) {
+    file = log.archive_dir() / archive_name(seen.first_seq);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) file += ".gz";
+    if (!fs::exists(file, ec)) return true;  // (agentlog never removes an archive)
+  }
+  gzFile gz = gzopen(file.c_str(), "rb");
+  if (!gz) return false;
+  std::string at(end.size(), '\0');
+  const bool placed = gzseek(gz, static_cast<z_off_t>(seen.size - end.size()), SEEK_SET) >= 0;
+  const int got = placed ? gzread(gz, at.data(), static_cast<unsigned>(at.size())) : -1;
+  gzclose(gz);
+  return got != static_cast<int>(at.size()) || at != end;
 }
 
 }  // namespace
@@ -670,17 +744,21 @@ void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
     const Head head = read_head(log.head_path());
     if (head.count <= 0) return;
     const auto seen = read_witness_at(path);
-    if (seen && !replace &&
-        (seen->records > head.count || (seen->records == head.count && seen->last_hash == head.last_hash)))
-      return;
+    // Not moved on over a loss: fewer records, a last record that is another, or the one it saw gone.
+    if (seen && !replace && (seen->records >= head.count || witnessed_record_gone(log, *seen))) return;
     if (!seen) {  // a project agentlog has not witnessed before: the time to forget the gone ones
       fs::create_directories(path->parent_path(), ec);
       prune_witnesses(path->parent_path());
     }
-    const json j = {{"root", fs::absolute(root).lexically_normal().string()},
-                    {"records", head.count},
-                    {"lastHash", head.last_hash},
-                    {"time", iso8601_now_ms()}};
+    const auto [first_seq, size] = live_extent(log);
+    json j = {{"root", fs::absolute(root).lexically_normal().string()},
+              {"records", head.count},
+              {"lastHash", head.last_hash},
+              {"time", iso8601_now_ms()}};
+    if (size == head.size && first_seq > 0) {  // (else being appended or rotated now: no place to keep)
+      j["firstSeq"] = first_seq;
+      j["size"] = size;
+    }
     write_file_atomic(*path, j.dump() + "\n", 0600, /*durable=*/false);  // (lost in a power cut: only older)
   } catch (const std::exception&) {  // a witness that cannot be written is no reason to stop
   }
@@ -698,6 +776,9 @@ std::string witness_problem(const fs::path& root, const AuditLog& log) {
     return had + "; it has " + std::to_string(head.count) + ": records were removed from its end";
   if (head.count == seen->records && head.last_hash != seen->last_hash)
     return had + "; record " + std::to_string(seen->records) + " is not the one it saw: the log was replaced";
+  if (witnessed_record_gone(log, *seen))
+    return had + "; record " + std::to_string(seen->records) +
+           " is no longer where it was: the log, or archives of it, were removed and written again";
   return "";
 }
 

@@ -285,3 +285,49 @@ TEST_CASE("secrets in free text inside recorded arguments are redacted: commands
   CHECK(r["usage"] == "max_tokens=512 input_tokens: 40");  // an agent's usage figures, not secrets
   CHECK(r["list"] == json::array({"token=[REDACTED]", "plain"}));
 }
+
+TEST_CASE(
+    "archives are owner-only like the log; one left plain is compressed at the next rotation; a plain "
+    "archive compressed while listed is read from its .gz") {
+  RotatingProject p;
+  for (int i = 1; i <= 30; ++i) p.act("t", i);
+  auto archives = p.archives();
+  REQUIRE(archives.size() >= 3);
+  for (const auto& a : archives) {
+    CAPTURE(a);
+    CHECK((fs::status(a).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  }
+  // A process died before compressing its archive: the plain file stays, read and verified as well...
+  const fs::path gz = archives.front(), plain = gz.parent_path() / gz.stem();
+  agentlog::test::write_text(plain, gunzip(gz));
+  fs::remove(gz);
+  CHECK(p.audit.verify().ok);
+  // ... and the next rotation compresses it.
+  for (int i = 31; i <= 45; ++i) p.act("t", i);
+  CHECK(!fs::exists(plain));
+  CHECK(fs::exists(gz));
+  CHECK(p.audit.verify().ok);
+  // A reader that listed the plain file before it went finds the lines in the .gz.
+  std::size_t lines = 0;
+  CHECK(AuditLog::read_lines(plain, 0, [&](std::string_view) { ++lines; }).has_value());
+  CHECK(lines > 0);
+}
+
+TEST_CASE("text after an archive's last record, or a copy of an archive under another name, is no record") {
+  RotatingProject p;
+  for (int i = 1; i <= 30; ++i) p.act("t", i);
+  const auto archives = p.archives();
+  REQUIRE(archives.size() >= 2);
+  SUBCASE("text after the last newline") {
+    gzip_to(archives[1], gunzip(archives[1]) + "{\"seq\":");
+    const auto v = p.audit.verify();
+    CHECK(!v.ok);
+    CHECK(v.file == archives[1]);
+    CHECK(v.problem.find("not a JSON record") != std::string::npos);
+  }
+  SUBCASE("a copy named otherwise is not read as an archive") {
+    fs::copy_file(archives[0], archives[0].parent_path() / "actions-1.jsonl.gz");
+    CHECK(p.audit.files().size() == archives.size() + 1);  // the archives and the live log only
+    CHECK(p.audit.verify().ok);
+  }
+}

@@ -685,6 +685,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "echo $'\\'' ; rm -rf .ai-agents/logging/config ; echo ''", "rm -rf \".ai-age\\\nnts/logging/config\"",
       "shopt -s dotglob; rm -rf */logging/config",
       "find . -path '*ai-agents*' -name config -exec rm -rf {} +", "find . -name '*.tracing' -delete",
+      // The audit log's archives (an adversarial review of the rotation): by name, by path, in Python.
+      "find . -name 'actions-*' -delete", "find . -name '*.jsonl.gz' -delete", "find . -name '*.gz' -delete",
+      "find . -path '*audit/arch*' -delete",
+      "python3 -c \"import shutil; shutil.rmtree('.ai-agents/logging/audit/archive/')\"",
+      "rm .ai-agents/logging/audit/archive/actions-000000000001.jsonl.gz",
       // The whole untracked tree with it.
       "git clean -fdx", "git clean -fdxq && make", "git stash -u", "git stash push --include-untracked",
       "git stash --all",
@@ -949,7 +954,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "tail -n 5 .ai-agents/logging/audit/actions.jsonl | python3 -c 'import sys, json; "
       "[print(json.loads(l)[\"tool\"]) for l in sys.stdin]'",
       "cat build-list.txt | xargs rm -rf", "cat paths.txt | xargs cat",
-      "cat /etc/claude-code/managed-settings.json"};
+      "cat /etc/claude-code/managed-settings.json",
+      // The audit log's archives are read as the log is.
+      "ls -la .ai-agents/logging/audit/archive",
+      "zcat .ai-agents/logging/audit/archive/actions-000000000001.jsonl.gz | tail -n 3",
+      "find . -name '*.gz' -newer CMakeLists.txt"};
   for (const auto& cmd : pass) {
     CAPTURE(cmd);
     auto r = pre(cmd, R);

@@ -2,6 +2,7 @@
 // or cut at its end is seen. Through the binary, as a human and an agent meet it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -187,4 +188,49 @@ TEST_CASE(
   CHECK(restored.exit_code == 1);
   CHECK(restored.out.find("the audit log had 5 records") != std::string::npos);
   CHECK(restored.out.find("it has 3: records were removed from its end") != std::string::npos);
+}
+
+TEST_CASE(
+    "the audit log emptied, or removed with its head and newest archives, then written again is seen by "
+    "verify, however many records follow") {
+  TempDir dir;
+  Project p(dir.path());
+  REQUIRE(p.run({"init"}).exit_code == 0);
+  const fs::path audit = p.root / ".ai-agents/logging/audit";
+  auto hook = [&](int n) {
+    const json input = {{"session_id", "s-1"},
+                        {"cwd", p.root.string()},
+                        {"hook_event_name", "PostToolUse"},
+                        {"tool_name", "Read"},
+                        {"tool_input", {{"file_path", "src/f" + std::to_string(n) + ".cpp"}}},
+                        {"tool_response", {{"success", true}}}};
+    REQUIRE(p.run({"hook", "post-tool-use"}, input.dump()).exit_code == 0);
+  };
+  SUBCASE("the live log removed, its head kept: the chain goes on from the head and shows the gap") {
+    REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
+    fs::remove(audit / "actions.jsonl");
+    for (int i = 0; i < 5; ++i) hook(i);
+    auto r = p.run({"audit", "verify"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("TAMPERED at record 1: sequence number 4 where 1 was expected") != std::string::npos);
+  }
+  SUBCASE("rotating: the live log, its head and the newest archives removed, more records written after") {
+    std::string env = agentlog::test::read_text(p.root / ".ai-agents/logging/config/.env.logging");
+    env.replace(env.find("AUDIT_ROTATE_MB=64"), 18, "AUDIT_ROTATE_MB=0.002");
+    agentlog::test::write_text(p.root / ".ai-agents/logging/config/.env.logging", env);
+    for (int i = 0; i < 30; ++i) hook(i);
+    REQUIRE(p.run({"audit", "verify"}).exit_code == 0);
+    std::vector<fs::path> archives;
+    for (const auto& f : fs::directory_iterator(audit / "archive")) archives.push_back(f.path());
+    std::sort(archives.begin(), archives.end());
+    REQUIRE(archives.size() >= 4);
+    fs::remove(audit / "actions.jsonl");
+    fs::remove(audit / "head.json");
+    fs::remove(archives.back());
+    fs::remove(archives[archives.size() - 2]);
+    for (int i = 30; i < 60; ++i) hook(i);  // as many records again as were removed, and more
+    auto r = p.run({"audit", "verify"});
+    CHECK(r.exit_code == 1);
+    CHECK(r.out.find("is no longer where it was") != std::string::npos);
+  }
 }

@@ -129,8 +129,9 @@ class LogWriter {
 };
 
 // Gzips `file` to `file`.gz (through a temporary and rename) and removes `file`. False when another process
-// is compressing it (it holds the file's flock) or it is gone. Throws on I/O errors. `durable`: the .gz is
-// flushed to disk before the plain file is removed (the audit log's archives).
+// is compressing it (it holds the file's flock) or it is gone. The .gz has the plain file's permissions.
+// Throws on I/O errors. `durable` (the audit log's archives): waits for the file's lock instead of leaving
+// the file to its holder, and flushes the .gz to disk before the plain file is removed.
 bool gzip_file(const std::filesystem::path& file, bool durable = false);
 
 }  // namespace agentlog

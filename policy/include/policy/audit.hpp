@@ -64,13 +64,15 @@ class AuditLog {
   // Oldest first: the archives in seq order, then actions.jsonl (listed when it exists). An archive being
   // compressed (its .jsonl and .jsonl.gz both there) is listed once, as the plain file.
   std::vector<AuditFile> files() const;
-  // Calls `each` with every complete line (without its newline) of an audit file, plain or gzip, from
-  // uncompressed byte `from` on. Returns the offset after the last complete line; nullopt when the file
-  // cannot be read (gone, or a damaged archive: then `each` has seen the lines before the damage).
+  // Calls `each` with every complete line (without its newline) of an audit file, plain or gzip (a plain
+  // archive compressed meanwhile is read from its .gz), from uncompressed byte `from` on. Returns the offset
+  // after the last complete line; nullopt when the file cannot be read (gone, or a damaged archive: then
+  // `each` has seen the lines before the damage). `unterminated`: the bytes after the last newline.
   // The seq of the first record of the file open as `fd` (the live log); 0 when it has none.
   static std::int64_t first_seq_of(int fd);
   static std::optional<std::uint64_t> read_lines(const std::filesystem::path& file, std::uint64_t from,
-                                                 const std::function<void(std::string_view)>& each);
+                                                 const std::function<void(std::string_view)>& each,
+                                                 std::size_t* unterminated = nullptr);
 
  private:
   VerifyResult verify_files(const std::vector<AuditFile>& files) const;
@@ -97,13 +99,17 @@ struct AuditWitness {
   std::int64_t records = 0;
   std::string last_hash;
   std::string time;  // when it was taken
+  // Where that last record ended: the file whose first record was `first_seq` (the live log then, an archive
+  // since), at uncompressed byte `size`. 0 in witnesses of older versions.
+  std::int64_t first_seq = 0, size = 0;
 };
 // The folder agentlog keeps its own state in, outside every project: $XDG_STATE_HOME, else ~/.local/state;
 // nothing when neither is known. The witnesses are in its agentlog/projects/.
 std::optional<std::filesystem::path> state_home();
 std::optional<AuditWitness> read_witness(const std::filesystem::path& root);
-// Takes the log's head as the witness: never fewer records than it holds already, unless `replace` (the loss
-// is recorded in the new log). Never throws.
+// Takes the log's head as the witness: never fewer records than it holds already, nor a log in which the
+// record it saw is no longer where it was, unless `replace` (the loss is recorded in the new log). Never
+// throws.
 void update_witness(const std::filesystem::path& root, const AuditLog& log, bool replace = false);
 // Empty when the log still holds what the witness saw; else what is missing.
 std::string witness_problem(const std::filesystem::path& root, const AuditLog& log);
