@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "audit_records.hpp"
 #include "policy/approvals.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -48,12 +49,7 @@ std::string approval_id(const json& result) {
   return t.substr(at, 12);
 }
 
-std::vector<json> audit_records(const TempDir& root) {
-  std::vector<json> out;
-  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
+std::vector<json> audit_records(const TempDir& root) { return agentlog::test::audit_records(root.path()); }
 
 // Claude Code sets CLAUDECODE=1 in the commands its Bash tool runs; the human's terminal has none.
 const std::map<std::string, std::string> kHumanShell = {};

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "audit_records.hpp"
 #include "policy/audit.hpp"
 #include "policy/paths.hpp"
 #include "support/process.hpp"
@@ -25,13 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<json> audit_records(const TempDir& root) {
-  std::vector<json> out;
-  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
-  std::string line;
-  while (std::getline(in, line)) out.push_back(json::parse(line));
-  return out;
-}
+std::vector<json> audit_records(const TempDir& root) { return agentlog::test::audit_records(root.path()); }
 
 // Every way we know to name a protected file; `R` is the absolute project root.
 std::vector<std::string> protected_attempts(const std::string& R) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "audit_records.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -18,13 +19,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<json> records_of(const fs::path& root) {
-  std::vector<json> out;
-  std::ifstream in(root / ".ai-agents/logging/audit/actions.jsonl");
-  for (std::string line; std::getline(in, line);) out.push_back(json::parse(line));
-  return out;
-}
 
 // A session of three log_event calls: three audit records.
 std::string three_calls() {
@@ -59,7 +53,7 @@ TEST_CASE(
   Project p(dir.path());
   REQUIRE(p.run({"init"}).exit_code == 0);
   REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
-  REQUIRE(records_of(p.root).size() == 3);
+  REQUIRE(agentlog::test::audit_records(p.root).size() == 3);
   CHECK(p.run({"audit", "verify"}).exit_code == 0);
 
   // Cut at its end, the head rewritten to match: the chain is valid, the witness outside the project is not.
@@ -83,7 +77,7 @@ TEST_CASE(
   CHECK(served.exit_code == 0);
   CHECK(served.err.find("the audit log had 3 records") != std::string::npos);
   CHECK(served.err.find("it is gone; check who removed it") != std::string::npos);
-  auto records = records_of(p.root);
+  auto records = agentlog::test::audit_records(p.root);
   REQUIRE_FALSE(records.empty());
   CHECK(records[0]["tool"] == "agentlog:audit_lost");
   CHECK(agentlog::test::read_text(p.root / ".ai-agents/logging/config/.env.tracing")
@@ -101,7 +95,7 @@ TEST_CASE("a project folder made again at the same path is a new project: its ol
   fs::create_directories(p.root);
   REQUIRE(p.run({"init"}).exit_code == 0);
   REQUIRE(p.run({"serve"}, three_calls()).exit_code == 0);
-  REQUIRE(records_of(p.root).size() == 3);
+  REQUIRE(agentlog::test::audit_records(p.root).size() == 3);
   const fs::path witnesses = p.state / "agentlog/projects";
   REQUIRE(std::distance(fs::directory_iterator(witnesses), fs::directory_iterator()) == 1);
 
@@ -181,7 +175,7 @@ TEST_CASE(
                                         {{"XDG_STATE_HOME", p.state.path().string()}})
                 .exit_code == 0);
   }
-  REQUIRE(records_of(p.root).size() == 5);
+  REQUIRE(agentlog::test::audit_records(p.root).size() == 5);
   fs::remove_all(audit);
   fs::copy(backup / "audit", audit, fs::copy_options::recursive);
   auto restored = p.run({"audit", "verify"});
