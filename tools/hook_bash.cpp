@@ -1147,10 +1147,12 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
     while (static_cast<int>(outer.size()) < cmd.subshell) outer.push_back(cwd);
     while (static_cast<int>(outer.size()) > cmd.subshell) cwd = outer.back(), outer.pop_back();
     bool names = false;
+    bool counted_only = true;  // every substitution that read a protected file printed a count
     for (std::size_t k = 0; k < cmd.substitutions.size(); ++k) {  // run first; their output: its words
       const std::string& sub = cmd.substitutions[k];
       bool sub_touched = false;
       if (!plain_read(sub, cwd, depth + 1, &sub_touched, r.loop_variable)) return false;
+      counted_only = counted_only && !(sub_touched && !prints_count(sub));
       // Arithmetic runs the `$(...)` in an array subscript of what it evaluates, so what a read of a
       // protected file prints there (the audit log holds the agent's own text) may be code: only a count is a
       // number.
@@ -1258,7 +1260,10 @@ bool plain_read(const ShellLine& parsed, const std::string& line, fs::path cwd, 
       return false;
     if (!listing.empty() && !reads) return false;  // find . -delete, chmod -R . (what it goes through)
     // (`read` after a pipe that read a protected file holds a line of it: `cat F | while read -r l; do`.)
-    r.loop_variable = r.loop_variable || ((name == "for" || assignments_only || exports_only) && names) ||
+    // (`n=$(wc -l < actions.jsonl)` holds a number: arithmetic over it later runs nothing.)
+    const bool holds_count = assignments_only && !assigned && counted_only;
+    r.loop_variable = r.loop_variable ||
+                      ((name == "for" || assignments_only || exports_only) && names && !holds_count) ||
                       (name == "read" && (names || r.tainted));
     if (name == "cp" || name == "mv" || name == "install" || name == "ln") remember_copies(words, cwd, r);
     if (name == "tee")

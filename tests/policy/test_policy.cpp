@@ -685,6 +685,11 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "find . -path '*audit/arch*' -delete",
       "python3 -c \"import shutil; shutil.rmtree('.ai-agents/logging/audit/archive/')\"",
       "rm .ai-agents/logging/audit/archive/actions-000000000001.jsonl.gz",
+      // A variable holding a protected file's text (the audit log holds the agent's own), evaluated by
+      // arithmetic, runs what an array subscript in it says; a count is a number.
+      "x=$(tail -n 1 .ai-agents/logging/audit/actions.jsonl); echo $((x + 1))",
+      "n=$(wc -l < .ai-agents/logging/audit/actions.jsonl) t=$(tail -n 1 .ai-agents/logging/audit/x.jsonl); "
+      "echo $((t))",
       // The whole untracked tree with it.
       "git clean -fdx", "git clean -fdxq && make", "git stash -u", "git stash push --include-untracked",
       "git stash --all",
@@ -938,6 +943,7 @@ TEST_CASE("the hook reads shell lines as bash does: what writes a protected file
       "echo $(( $(wc -l < .ai-agents/logging/audit/actions.jsonl) + 1 ))",
       "n=$(( $(grep -c tool .ai-agents/logging/audit/actions.jsonl) * 2 )); echo \"$n\"",
       "(( $(wc -l < .ai-agents/logging/audit/actions.jsonl) > 100 )) && echo big",
+      "count=$(wc -l < .ai-agents/logging/audit/actions.jsonl); echo $((count + 1))",
       "for i in 1 2 3; do echo $((i * 2)); done", "xargs rm -rf < build-list.txt",
       "xargs -a build-list.txt rm -rf", "grep -rl OldWidget src > l.txt; xargs sed -i s/a/b/ < l.txt",
       "cat > Makefile <<'EOF'\nall:\n\techo hi\nEOF\nmake", "make -C build", "python3 -m pytest -q",
