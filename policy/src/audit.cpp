@@ -570,14 +570,24 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
     r.problem = std::move(what);
     return r;
   };
+  // An archive folder that cannot be listed would look like archives removed.
+  if (std::error_code ec; fs::exists(archive_dir(), ec) && ::access(archive_dir().c_str(), R_OK | X_OK) != 0)
+    return fail(1, archive_dir(), std::string("the archive folder cannot be read: ") + std::strerror(errno));
+  fs::path previous;  // the file read before
+  // Records n+1 .. first-1 are not there: cut from the end of the file before, or a whole archive removed.
+  auto gap = [&](std::int64_t first, const fs::path& file) {
+    return fail(n + 1, file,
+                "records " + std::to_string(n + 1) + "-" + std::to_string(first - 1) + " are missing (" +
+                    file.filename().string() + " starts at record " + std::to_string(first) + "): " +
+                    (!previous.empty() ? "removed from the end of " + previous.filename().string() +
+                                             ", or an archive holding them was removed"
+                     : file == log_path() ? std::string("removed from it, or with the log that held them")
+                                          : std::string("the archive holding them was removed")));
+  };
   for (const AuditFile& f : all) {
     if (f.first_seq != 0) ++r.archives;
     if (f.first_seq != 0 && f.first_seq != n + 1) {
-      if (f.first_seq > n + 1)
-        return fail(n + 1, f.path,
-                    "records " + std::to_string(n + 1) + "-" + std::to_string(f.first_seq - 1) +
-                        " are missing: the archive holding them was removed (the next archive starts at " +
-                        std::to_string(f.first_seq) + ")");
+      if (f.first_seq > n + 1) return gap(f.first_seq, f.path);
       return fail(n + 1, f.path,
                   "an archive named for record " + std::to_string(f.first_seq) + " where record " +
                       std::to_string(n + 1) + " was expected (renamed, or a copy of another)");
@@ -590,6 +600,12 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
       json rec = json::parse(line, nullptr, false);
       if (rec.is_discarded() || !rec.is_object())
         return void((bad = true, fail(n, f.path, "not a JSON record (edited or truncated)")));
+      // The live log starting after a gap: its records are there, those before it are not.
+      if (const auto seq = rec.value("seq", std::int64_t(-1));
+          n == before + 1 && f.first_seq == 0 && seq > n) {
+        --n;
+        return void((bad = true, gap(seq, f.path)));
+      }
       if (rec.value("seq", std::int64_t(-1)) != n)
         return void(
             (bad = true, fail(n, f.path,
@@ -619,6 +635,7 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
       if (bad) return r;
     }
     if (f.first_seq != 0 && n == before) return fail(n + 1, f.path, "the archive holds no record");
+    previous = f.path;
   }
   r.records = n;
   Head head = read_head(head_path());

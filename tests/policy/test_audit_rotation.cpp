@@ -198,6 +198,15 @@ TEST_CASE("verify names a removed, damaged, renamed or edited archive") {
     const auto v = p.audit.verify();
     CHECK(!v.ok);
     CHECK(v.problem.find("are missing") != std::string::npos);
+    CHECK(v.problem.find("removed from the end of " + first.filename().string() +
+                         ", or an archive holding them was removed") != std::string::npos);
+  }
+  SUBCASE("the newest archive removed: the live log starts after the gap") {
+    fs::remove(archives.back());
+    const auto v = p.audit.verify();
+    CHECK(!v.ok);
+    CHECK(v.file == p.audit.log_path());
+    CHECK(v.problem.find("are missing (actions.jsonl starts at record ") != std::string::npos);
   }
   SUBCASE("an archive cut short") {
     agentlog::test::write_text(first, first_bytes.substr(0, first_bytes.size() / 2));
