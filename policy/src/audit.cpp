@@ -723,11 +723,12 @@ std::pair<std::int64_t, std::int64_t> live_extent(const AuditLog& log) {
 // with the same record, else in the archive named after that record (one decompression, once per rotation).
 // A log emptied and written again, or archives removed with it, leave a chain that verifies, with as many
 // records or more, but not this record at its place. Unknown (an older witness, a log being rotated): false.
-bool witnessed_record_gone(const AuditLog& log, const AuditWitness& seen) {
+// `live_first`: the live log's first record number now (live_extent).
+bool witnessed_record_gone(const AuditLog& log, const AuditWitness& seen, std::int64_t live_first) {
   const std::string end = "\"hash\":\"" + seen.last_hash + "\"}\n";
   if (seen.first_seq <= 0 || seen.size < static_cast<std::int64_t>(end.size())) return false;
   fs::path file = log.log_path();
-  if (live_extent(log).first != seen.first_seq) {
+  if (live_first != seen.first_seq) {
     file = log.archive_dir() / archive_name(seen.first_seq);
     std::error_code ec;
     if (!fs::exists(file, ec)) file += ".gz";
@@ -761,13 +762,14 @@ void update_witness(const fs::path& root, const AuditLog& log, bool replace) {
     const Head head = read_head(log.head_path());
     if (head.count <= 0) return;
     const auto seen = read_witness_at(path);
+    const auto [first_seq, size] = live_extent(log);
     // Not moved on over a loss: fewer records, a last record that is another, or the one it saw gone.
-    if (seen && !replace && (seen->records >= head.count || witnessed_record_gone(log, *seen))) return;
+    if (seen && !replace && (seen->records >= head.count || witnessed_record_gone(log, *seen, first_seq)))
+      return;
     if (!seen) {  // a project agentlog has not witnessed before: the time to forget the gone ones
       fs::create_directories(path->parent_path(), ec);
       prune_witnesses(path->parent_path());
     }
-    const auto [first_seq, size] = live_extent(log);
     json j = {{"root", fs::absolute(root).lexically_normal().string()},
               {"records", head.count},
               {"lastHash", head.last_hash},
@@ -793,7 +795,7 @@ std::string witness_problem(const fs::path& root, const AuditLog& log) {
     return had + "; it has " + std::to_string(head.count) + ": records were removed from its end";
   if (head.count == seen->records && head.last_hash != seen->last_hash)
     return had + "; record " + std::to_string(seen->records) + " is not the one it saw: the log was replaced";
-  if (witnessed_record_gone(log, *seen))
+  if (witnessed_record_gone(log, *seen, live_extent(log).first))
     return had + "; record " + std::to_string(seen->records) +
            " is no longer where it was: the log, or archives of it, were removed and written again";
   return "";

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "policy/audit.hpp"
+#include "support/temp_dir.hpp"
 
 namespace agentlog::test {
 
@@ -20,5 +21,7 @@ inline std::vector<nlohmann::json> audit_records(const std::filesystem::path& ro
         file.path, 0, [&](std::string_view line) { out.push_back(nlohmann::json::parse(line)); }));
   return out;
 }
+
+inline std::vector<nlohmann::json> audit_records(const TempDir& root) { return audit_records(root.path()); }
 
 }  // namespace agentlog::test

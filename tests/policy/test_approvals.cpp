@@ -49,8 +49,6 @@ std::string approval_id(const json& result) {
   return t.substr(at, 12);
 }
 
-std::vector<json> audit_records(const TempDir& root) { return agentlog::test::audit_records(root.path()); }
-
 // Claude Code sets CLAUDECODE=1 in the commands its Bash tool runs; the human's terminal has none.
 const std::map<std::string, std::string> kHumanShell = {};
 const std::map<std::string, std::string> kAgentShell = {{"CLAUDECODE", "1"}};

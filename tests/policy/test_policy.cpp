@@ -26,8 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<json> audit_records(const TempDir& root) { return agentlog::test::audit_records(root.path()); }
-
 // Every way we know to name a protected file; `R` is the absolute project root.
 std::vector<std::string> protected_attempts(const std::string& R) {
   return {
