@@ -295,6 +295,15 @@ const std::vector<EnvKeySpec>& tracing_env_keys() {
 
 namespace {
 
+// AUDIT_ROTATE_MB between 0 (never) and the smallest size the writer rotates at.
+std::string check_rotate_size(const EnvSettings& all, const std::string& key) {
+  const double mb = all.get_double(key);
+  return mb > 0 && mb < 0.001
+             ? "is below the smallest size, 0.001 (1 KiB), and acts as that: write 0 for never, or a size of "
+               "at least 0.001"
+             : "";
+}
+
 // AGENTLOG_API_TOKENS entries that are not name:token (the HTTP API skips them). Named by position, never
 // by text: an entry without its name may be a bare token.
 std::string check_api_tokens(const EnvSettings& all, const std::string& key) {
@@ -340,7 +349,8 @@ const std::vector<EnvKeySpec>& logging_env_keys() {
       {"LOG_MAX_TOTAL_MB", EnvType::kDouble, "1024", "1024", 0, 1048576, "",
        "archive size cap (0 = no limit)"},
       {"AUDIT_ROTATE_MB", EnvType::kDouble, "64", "64", 0, 1048576, "",
-       "archive and gzip audit/actions.jsonl at this size (0 = never); archives are never removed"},
+       "archive and gzip audit/actions.jsonl at this size (0 = never); archives are never removed",
+       check_rotate_size},
       {"OPENMEMORY_URL", EnvType::kString, "", "", 0, 0, "", "OpenMemory server; empty = embedded store"},
       {"OPENMEMORY_API_KEY", EnvType::kString, "", "", 0, 0, "", "x-api-key for the server"},
       {"OPENMEMORY_MODE", EnvType::kEnum, "memory", "memory", 0, 0, "memory|ai-agents", "which API"},

@@ -559,6 +559,36 @@ VerifyResult AuditLog::verify() const {
   return r;
 }
 
+namespace {
+
+// Whether a gzip archive holds bytes after its one compressed stream: zlib's readers pass over them unread,
+// so text hidden there (or a second stream appended) would verify. Unknown when it cannot be read: false
+// (read_lines says so).
+bool bytes_after_gzip_stream(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  z_stream z{};
+  if (!in || inflateInit2(&z, 15 + 16) != Z_OK) return false;
+  std::vector<char> input(1 << 16);
+  std::vector<unsigned char> output(1 << 16);
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    if (z.avail_in == 0) {
+      in.read(input.data(), static_cast<std::streamsize>(input.size()));
+      if (in.gcount() == 0) break;
+      z.next_in = reinterpret_cast<unsigned char*>(input.data());
+      z.avail_in = static_cast<uInt>(in.gcount());
+    }
+    z.next_out = output.data();
+    z.avail_out = static_cast<uInt>(output.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+  }
+  const bool after = rc == Z_STREAM_END && (z.avail_in > 0 || in.peek() != std::char_traits<char>::eof());
+  inflateEnd(&z);
+  return after;
+}
+
+}  // namespace
+
 VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
   VerifyResult r;
   std::string prev;
@@ -592,6 +622,8 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
                   "an archive named for record " + std::to_string(f.first_seq) + " where record " +
                       std::to_string(n + 1) + " was expected (renamed, or a copy of another)");
     }
+    if (f.path.extension() == ".gz" && bytes_after_gzip_stream(f.path))
+      return fail(n + 1, f.path, "bytes after the end of the archive's compressed records (appended to it)");
     const std::int64_t before = n;
     bool bad = false;
     auto check = [&](std::string_view line) {

@@ -99,3 +99,14 @@ TEST_CASE("EnvSettings: enum values and a missing file") {
   CHECK(missing.diagnostics().empty());
   CHECK(missing.get_bool("LOGGING_ENABLED") == true);
 }
+
+TEST_CASE("EnvSettings: AUDIT_ROTATE_MB between 0 and the smallest size is said to act as 1 KiB") {
+  EnvSettings s = EnvSettings::from_text("AUDIT_ROTATE_MB=0.0001\n", ".env.logging", logging_env_keys());
+  REQUIRE(s.diagnostics().size() == 1);
+  CHECK(s.diagnostics()[0].to_string() ==
+        ".env.logging:1: warning: AUDIT_ROTATE_MB: is below the smallest size, 0.001 (1 KiB), and acts as "
+        "that: write 0 for never, or a size of at least 0.001");
+  for (const char* fine : {"AUDIT_ROTATE_MB=0\n", "AUDIT_ROTATE_MB=0.001\n", "AUDIT_ROTATE_MB=64\n"})
+    CHECK_MESSAGE(EnvSettings::from_text(fine, ".env.logging", logging_env_keys()).diagnostics().empty(),
+                  fine);
+}

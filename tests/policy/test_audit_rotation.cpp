@@ -334,6 +334,21 @@ TEST_CASE("text after an archive's last record, or a copy of an archive under an
     CHECK(v.file == archives[1]);
     CHECK(v.problem.find("not a JSON record") != std::string::npos);
   }
+  SUBCASE("bytes after the compressed records: text, or a second gzip stream") {
+    const fs::path extra = p.root.path() / "extra.gz";
+    gzip_to(extra, "{\"seq\":999}\n");
+    const std::string original = agentlog::test::read_text(archives[0]);
+    for (const std::string& appended : {std::string("hidden text"), agentlog::test::read_text(extra)}) {
+      agentlog::test::write_text(archives[0], original);
+      std::ofstream(archives[0], std::ios::binary | std::ios::app) << appended;
+      const auto v = p.audit.verify();
+      CHECK(!v.ok);
+      CHECK(v.file == archives[0]);
+      CHECK(v.problem.find("bytes after the end of the archive's compressed records") != std::string::npos);
+    }
+    agentlog::test::write_text(archives[0], original);
+    CHECK(p.audit.verify().ok);
+  }
   SUBCASE("a copy named otherwise is not read as an archive") {
     fs::copy_file(archives[0], archives[0].parent_path() / "actions-1.jsonl.gz");
     CHECK(p.audit.files().size() == archives.size() + 1);  // the archives and the live log only
