@@ -9,11 +9,14 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <stdexcept>
+#include <string_view>
 #include <vector>
 
 #include "logger/env_file.hpp"
@@ -193,10 +196,58 @@ std::string LogWriter::next_archive_name_locked(std::int64_t now) const {
   return newest.substr(0, 17) + "-" + std::to_string(std::max(suffix, 1L) + 1);
 }
 
+namespace {
+
+// The newest "ts" of agentlog's own lines ({"ts":"<24 chars>",...) in the file open as `fd`, as epoch ms; -1
+// when it holds none. A search with `since` stops at the first archive named before it: one written before
+// the clock stepped back holds lines newer than its rotation, and is named after them.
+std::int64_t newest_line_ms(int fd) {
+  constexpr std::string_view kPrefix = "{\"ts\":\"";
+  constexpr std::size_t kHead = kPrefix.size() + 24 + 1;  // the prefix, the time, its closing quote
+  std::string newest;  // ISO 8601 UTC, all of one form: the order of the strings is that of the times
+  std::vector<char> buf(1 << 20);
+  off_t offset = 0;
+  bool mid_line = false;  // the chunk before ended inside a line
+  // (read, not mapped: a file cut short by someone else while mapped would kill the program with SIGBUS)
+  for (ssize_t n; (n = ::pread(fd, buf.data(), buf.size(), offset)) > 0;) {
+    const std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+    std::size_t i = 0, used = chunk.size();
+    if (mid_line) {
+      const std::size_t nl = chunk.find('\n');
+      mid_line = nl == std::string_view::npos;
+      i = mid_line ? chunk.size() : nl + 1;
+    }
+    while (i < chunk.size()) {
+      if (chunk.size() - i < kHead && chunk.size() == buf.size()) {  // a line starts at the chunk's end:
+        used = i;                                                    // read it again from its start
+        break;
+      }
+      if (chunk.size() - i >= kHead && chunk.compare(i, kPrefix.size(), kPrefix) == 0) {
+        const std::string_view ts = chunk.substr(i + kPrefix.size(), 25);  // 2026-11-25T14:30:25.100Z"
+        if (ts[4] == '-' && ts[10] == 'T' && ts[23] == 'Z' && ts[24] == '"' && ts.substr(0, 24) > newest)
+          newest = ts.substr(0, 24);
+      }
+      const std::size_t nl = chunk.find('\n', i);
+      mid_line = nl == std::string_view::npos;
+      i = mid_line ? chunk.size() : nl + 1;
+    }
+    offset += static_cast<off_t>(used);
+  }
+  std::tm tm{};
+  const char* rest = newest.empty() ? nullptr : strptime(newest.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest || rest[0] != '.' || !std::isdigit(static_cast<unsigned char>(rest[1]))) return -1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000 + std::atoi(rest + 1);
+}
+
+}  // namespace
+
 void LogWriter::rotate_locked(std::int64_t now) {
   const fs::path archives = archive_dir();
   std::error_code ec;
   fs::create_directories(archives, ec);
+  // Named after its newest line when that is newer than now (a clock stepped back since it was written), but
+  // not beyond a day ahead: a line with a wrong time would name every archive after it.
+  if (const std::int64_t newest = newest_line_ms(fd_); newest > now) now = std::min(newest, now + kDayMs);
   // Another process's retention (it does not hold the lock file) may remove the new, still empty folder
   // before the rename: then the next name is taken.
   for (int attempt = 1;; ++attempt) {

@@ -21,7 +21,9 @@
 
 #include "logger/event_writer.hpp"
 #include "logger/log_record.hpp"
+#include "logger/log_search.hpp"
 #include "logger/log_writer.hpp"
+#include "logger/project.hpp"
 #include "logger/project_log.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -353,6 +355,41 @@ TEST_CASE(
   now = kT0 - kDay;  // the clock stepped back a day
   w.append(numbered(2));
   CHECK(fs::exists(dir.path() / "archive" / (base + "-7") / "latest.log"));
+}
+
+TEST_CASE(
+    "an archive holding lines newer than its rotation (the clock stepped back) is named after its newest; a "
+    "search with since finds them") {
+  TempDir root;
+  const auto layout = agentlog::ProjectLayout::at(root.path());
+  RotationPolicy p;
+  p.max_bytes = 4 << 20;
+  p.compress = false;
+  p.interval = RotationPolicy::Interval::kNone;
+  std::int64_t now = kT0;
+  LogWriter w(layout.logs_dir(), p, [&] { return now; });
+  auto at = [](std::int64_t ms, const std::string& msg) {
+    return "{\"ts\":\"" + agentlog::iso8601_ms(ms) + "\",\"level\":\"info\",\"msg\":\"" + msg + "\"}\n";
+  };
+  std::string before_step;  // > 1 MiB of lines: the newest ones cross the reader's chunks
+  for (int i = 0; i < 20000; ++i) before_step += at(kT0 + i, std::string(40, 'x'));
+  w.append(before_step + at(kT0 + 90'000, "written at +90 s"));
+  now = kT0 - 3'600'000;  // the clock stepped back an hour
+  w.append(at(now, "written after the step"));
+  w.append(std::string(p.max_bytes, 'y') + "\n");  // rotates
+  CHECK(fs::exists(layout.archive_dir() / agentlog::archive_name(kT0 + 90'000) / "latest.log"));
+  agentlog::LogQuery q;
+  q.since = agentlog::iso8601_ms(kT0 + 60'000);
+  const json found = agentlog::search_logs(layout, q);
+  REQUIRE(found["matches"].size() == 1);
+  CHECK(found["matches"][0]["msg"] == "written at +90 s");
+
+  SUBCASE("a line a year ahead names the archive a day ahead at most") {
+    now = kT0;
+    w.append(at(kT0 + 365 * kDay, "a wrong time"));
+    w.append(std::string(p.max_bytes, 'y') + "\n");
+    CHECK(fs::exists(layout.archive_dir() / agentlog::archive_name(kT0 + kDay) / "latest.log"));
+  }
 }
 
 TEST_CASE("torn-line recovery: a line cut by a killed writer stays alone; the next line starts on its own") {
