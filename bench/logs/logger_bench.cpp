@@ -1,6 +1,7 @@
 // Logger write throughput on one thread: agentlog::Logger (JSON line with fields, buffered, through the
 // rotating latest.log writer) against a plain spdlog logger with basic_file_sink_mt writing the same line
-// (its pattern spells out the same JSON). Both write to files in one fresh directory under $TMPDIR.
+// (its pattern spells out the same JSON). Both write to files in one fresh directory under $TMPDIR. And the
+// append that rotates a 10 MB latest.log (the default LOG_MAX_SIZE_MB) of agentlog's lines, compression off.
 //   bench_logger [--benchmark_repetitions=5 --benchmark_report_aggregates_only=true]
 #include <benchmark/benchmark.h>
 #include <spdlog/logger.h>
@@ -9,9 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "agentlog/logger.hpp"
+#include "logger/event_writer.hpp"
+#include "logger/log_writer.hpp"
 
 namespace fs = std::filesystem;
 
@@ -50,9 +54,38 @@ void BM_spdlog_basic_file_sink_mt(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+void BM_LogWriter_rotation_10MB(benchmark::State& state) {
+  agentlog::RotationPolicy p;
+  p.max_bytes = 10u << 20;
+  p.compress = false;
+  p.interval = agentlog::RotationPolicy::Interval::kNone;
+  p.max_archives = 0;
+  p.retention_days = 0;
+  std::string lines;
+  for (std::int64_t t = agentlog::system_ms(); lines.size() < p.max_bytes - 200; ++t)
+    lines += "{\"ts\":\"" + agentlog::iso8601_ms(t) +
+             R"(","level":"info","category":"api","msg":"request handled in 12 ms","pid":1,"tid":1})"
+             "\n";
+  const std::string rotating = "{\"msg\":\"" + std::string(300, 'z') + "\"}\n";  // more than the room left
+  const fs::path dir = bench_root() / "rotation";
+  std::unique_ptr<agentlog::LogWriter> w;
+  for (auto _ : state) {
+    state.PauseTiming();
+    w.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    w = std::make_unique<agentlog::LogWriter>(dir, p);
+    w->append(lines);
+    state.ResumeTiming();
+    w->append(rotating);
+  }
+  if (w->rotations() != 1) state.SkipWithError("the append did not rotate");
+}
+
 }  // namespace
 
 BENCHMARK(BM_agentlog_Logger)->MinTime(1.0);
+BENCHMARK(BM_LogWriter_rotation_10MB)->Unit(benchmark::kMillisecond)->Iterations(20);
 BENCHMARK(BM_spdlog_basic_file_sink_mt)->MinTime(1.0);
 
 int main(int argc, char** argv) {

@@ -367,10 +367,8 @@ std::vector<LogFile> log_files(const ProjectLayout& layout) {
   std::sort(archives.begin(), archives.end(),
             [](const auto& a, const auto& b) { return archive_name_less(b.first, a.first); });
   for (auto& [name, path] : archives) {
-    std::tm tm{};
-    std::int64_t end = -1;
-    if (name.size() >= 17 && strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm))
-      end = static_cast<std::int64_t>(timegm(&tm)) * 1000 + 999;
+    std::int64_t end = archive_time(name);
+    if (end >= 0) end += 999;                                         // (the name is of a second)
     if (struct stat st{}; end < 0 && ::stat(path.c_str(), &st) == 0)  // (a folder not named by agentlog)
       end = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
     out.push_back({path, name, end < 0 ? system_ms() : end});

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -53,13 +54,6 @@ bool write_all(int fd, const char* data, std::size_t n) {
   return true;
 }
 
-// The start time of an archive from its folder name ("2026-11-25-143025[-2]"), or -1.
-std::int64_t archive_time(const std::string& name) {
-  std::tm tm{};
-  if (name.size() < 17 || !strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm)) return -1;
-  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
-}
-
 }  // namespace
 
 std::int64_t system_ms() {
@@ -75,6 +69,12 @@ std::string archive_name(std::int64_t epoch_ms) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d-%H%M%S", &tm);
   return buf;
+}
+
+std::int64_t archive_time(const std::string& name) {
+  std::tm tm{};
+  if (name.size() < 17 || !strptime(name.substr(0, 17).c_str(), "%Y-%m-%d-%H%M%S", &tm)) return -1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
 bool archive_name_less(const std::string& a, const std::string& b) {
@@ -151,8 +151,38 @@ bool LogWriter::period_ended(std::int64_t created, std::int64_t now) const {
   return false;
 }
 
+// logs/.latest.meta: "<inode of latest.log> <epoch ms it was started>", and " stepped-back" once a writer
+// found the clock earlier than the file's last change (it stepped back since): lines in it may then be newer
+// than its rotation, which looks for the newest of them.
+namespace {
+struct LatestMeta {
+  unsigned long long inode = 0;
+  long long created_ms = 0;
+  bool stepped_back = false;
+};
+std::optional<LatestMeta> read_meta(const fs::path& file) {
+  LatestMeta m;
+  char mark[16] = "";
+  const auto text = read_file(file);
+  if (!text || std::sscanf(text->c_str(), "%llu %lld %15s", &m.inode, &m.created_ms, mark) < 2)
+    return std::nullopt;
+  m.stepped_back = std::strcmp(mark, "stepped-back") == 0;
+  return m;
+}
+}  // namespace
+
+void LogWriter::write_meta_locked() const {
+  write_file_atomic(dir_ / ".latest.meta", std::to_string(inode_) + " " + std::to_string(created_ms_) +
+                                               (stepped_back_ ? " stepped-back\n" : "\n"));
+}
+
+bool LogWriter::meta_says_stepped_back_locked() const {
+  const auto meta = read_meta(dir_ / ".latest.meta");
+  return meta && meta->inode == inode_ && meta->stepped_back;
+}
+
 // Opens latest.log unless the open descriptor is still it (another process may have rotated it away), and
-// learns when it was started from logs/.latest.meta ("<inode> <epoch ms>").
+// learns when it was started from logs/.latest.meta.
 void LogWriter::ensure_open_locked() {
   const fs::path path = latest();
   struct stat st {};
@@ -163,18 +193,15 @@ void LogWriter::ensure_open_locked() {
   if (fd_ < 0) throw io_error("open", path, errno);
   ::fstat(fd_, &st);
   inode_ = st.st_ino;
-  const fs::path meta = dir_ / ".latest.meta";
-  unsigned long long meta_inode = 0;
-  long long meta_ms = 0;
-  auto text = read_file(meta);
-  if (st.st_size > 0 && text && std::sscanf(text->c_str(), "%llu %lld", &meta_inode, &meta_ms) == 2 &&
-      meta_inode == inode_) {
-    created_ms_ = meta_ms;
+  if (const auto meta = read_meta(dir_ / ".latest.meta"); st.st_size > 0 && meta && meta->inode == inode_) {
+    created_ms_ = meta->created_ms;
+    stepped_back_ = meta->stepped_back;
     return;
   }
   // A new file starts now; one without a record (an older writer made it) counts from its last change.
   created_ms_ = st.st_size == 0 ? clock_() : static_cast<std::int64_t>(st.st_mtime) * 1000;
-  write_file_atomic(meta, std::to_string(inode_) + " " + std::to_string(created_ms_) + "\n");
+  stepped_back_ = false;
+  write_meta_locked();
 }
 
 // The archive folder of a rotation at `now`: its second, with a suffix one greater than any folder of that
@@ -246,8 +273,10 @@ void LogWriter::rotate_locked(std::int64_t now) {
   std::error_code ec;
   fs::create_directories(archives, ec);
   // Named after its newest line when that is newer than now (a clock stepped back since it was written), but
-  // not beyond a day ahead: a line with a wrong time would name every archive after it.
-  if (const std::int64_t newest = newest_line_ms(fd_); newest > now) now = std::min(newest, now + kDayMs);
+  // not beyond a day ahead: a line with a wrong time would name every archive after it. Only looked for when
+  // a writer saw the step (reading 10 MB costs 2 ms).
+  if (stepped_back_ || meta_says_stepped_back_locked())
+    if (const std::int64_t newest = newest_line_ms(fd_); newest > now) now = std::min(newest, now + kDayMs);
   // Another process's retention (it does not hold the lock file) may remove the new, still empty folder
   // before the rename: then the next name is taken.
   for (int attempt = 1;; ++attempt) {
@@ -367,6 +396,13 @@ void LogWriter::append_locked(std::string_view lines, std::size_t& pos) {
     if (::fstat(fd_, &st) != 0) throw io_error("stat", latest(), errno);
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     const std::int64_t now = clock_();
+    // The file changed more than a second after now: the clock stepped back since (the margin: the kernel
+    // stamps writes with a coarser clock). Said once, for every writer of this file to see.
+    if (const std::int64_t changed_ms = st.st_mtim.tv_sec * 1000LL + st.st_mtim.tv_nsec / 1'000'000;
+        !stepped_back_ && size > 0 && now + 1000 < changed_ms) {
+      stepped_back_ = true;
+      write_meta_locked();
+    }
     if (size > 0 && period_ended(created_ms_, now)) {
       rotate_locked(now);
       continue;

@@ -366,29 +366,47 @@ TEST_CASE(
   p.max_bytes = 4 << 20;
   p.compress = false;
   p.interval = RotationPolicy::Interval::kNone;
-  std::int64_t now = kT0;
-  LogWriter w(layout.logs_dir(), p, [&] { return now; });
+  std::int64_t step = 0;  // how far the clock is behind the kernel's, which stamps the file's last change
+  LogWriter w(layout.logs_dir(), p, [&] { return agentlog::system_ms() - step; });
   auto at = [](std::int64_t ms, const std::string& msg) {
     return "{\"ts\":\"" + agentlog::iso8601_ms(ms) + "\",\"level\":\"info\",\"msg\":\"" + msg + "\"}\n";
   };
+  auto newest_archive = [&] {
+    std::string newest;
+    for (const auto& e : fs::directory_iterator(layout.archive_dir()))
+      if (const std::string n = e.path().filename().string(); agentlog::archive_name_less(newest, n))
+        newest = n;
+    return newest;
+  };
+  const std::int64_t t0 = agentlog::system_ms();
   std::string before_step;  // > 1 MiB of lines: the newest ones cross the reader's chunks
-  for (int i = 0; i < 20000; ++i) before_step += at(kT0 + i, std::string(40, 'x'));
-  w.append(before_step + at(kT0 + 90'000, "written at +90 s"));
-  now = kT0 - 3'600'000;  // the clock stepped back an hour
-  w.append(at(now, "written after the step"));
-  w.append(std::string(p.max_bytes, 'y') + "\n");  // rotates
-  CHECK(fs::exists(layout.archive_dir() / agentlog::archive_name(kT0 + 90'000) / "latest.log"));
-  agentlog::LogQuery q;
-  q.since = agentlog::iso8601_ms(kT0 + 60'000);
-  const json found = agentlog::search_logs(layout, q);
-  REQUIRE(found["matches"].size() == 1);
-  CHECK(found["matches"][0]["msg"] == "written at +90 s");
+  for (int i = 0; i < 20000; ++i) before_step += at(t0 - 120'000 + i, std::string(40, 'x'));
+  w.append(before_step + at(t0 - 30'000, "written 30 s ago"));
 
+  SUBCASE("the clock stepped back an hour") {
+    step = 3'600'000;
+    w.append(at(t0 - step, "written after the step"));
+    w.append(std::string(p.max_bytes, 'y') + "\n");  // rotates
+    CHECK(newest_archive() == agentlog::archive_name(t0 - 30'000));
+    agentlog::LogQuery q;
+    q.since = agentlog::iso8601_ms(t0 - 60'000);
+    const json found = agentlog::search_logs(layout, q);
+    REQUIRE(found["matches"].size() == 1);
+    CHECK(found["matches"][0]["msg"] == "written 30 s ago");
+  }
   SUBCASE("a line a year ahead names the archive a day ahead at most") {
-    now = kT0;
-    w.append(at(kT0 + 365 * kDay, "a wrong time"));
+    step = 3'600'000;
+    w.append(at(t0 + 365 * kDay, "a wrong time"));
     w.append(std::string(p.max_bytes, 'y') + "\n");
-    CHECK(fs::exists(layout.archive_dir() / agentlog::archive_name(kT0 + kDay) / "latest.log"));
+    const std::int64_t named = agentlog::archive_time(newest_archive());
+    CHECK(named <= agentlog::system_ms() - step + kDay);
+    CHECK(named >= t0 - step + kDay - 1000);
+  }
+  SUBCASE("a clock that did not step: the archive is named by it") {
+    w.append(std::string(p.max_bytes, 'y') + "\n");
+    const std::int64_t named = agentlog::archive_time(newest_archive());
+    CHECK(named >= t0 - 1000);
+    CHECK(named <= agentlog::system_ms());
   }
 }
 

@@ -48,6 +48,8 @@ std::int64_t system_ms();
 
 // "2026-11-25-143025" for a time in epoch ms (UTC): the name of an archive folder.
 std::string archive_name(std::int64_t epoch_ms);
+// The time an archive folder's name gives ("2026-11-25-143025[-2]"), or -1 for another name.
+std::int64_t archive_time(const std::string& name);
 // Oldest first: by time, then by the "-2", "-3"... of several rotations in one second.
 bool archive_name_less(const std::string& a, const std::string& b);
 
@@ -108,6 +110,8 @@ class LogWriter {
   void ensure_open_locked();
   void append_locked(std::string_view lines, std::size_t& pos);
   void rotate_locked(std::int64_t now);
+  void write_meta_locked() const;
+  bool meta_says_stepped_back_locked() const;
   std::string next_archive_name_locked(std::int64_t now) const;
   bool period_ended(std::int64_t created_ms, std::int64_t now) const;
   void schedule_maintenance();
@@ -123,6 +127,7 @@ class LogWriter {
   static constexpr std::uint64_t kUnknownEnd = ~std::uint64_t{0};
   std::uint64_t clean_end_ = kUnknownEnd;  // latest.log's size after our last write, which ended a line
   std::int64_t created_ms_ = 0;            // when the open latest.log was started (logs/.latest.meta)
+  bool stepped_back_ = false;              // its lines may be newer than the clock (logs/.latest.meta)
   std::uint64_t rotations_ = 0;
 
   std::unique_ptr<Maintenance> work_ = std::make_unique<Maintenance>();
