@@ -7,11 +7,13 @@ namespace agentlog {
 
 namespace {
 
-constexpr std::string_view kSecretWords[] = {"password",      "passwd",  "token",  "secret",
-                                             "authorization", "api_key", "apikey", "credential"};
+// ('_' in a word matches '-' too: api_key, x-api-key, private-key.)
+constexpr std::string_view kSecretWords[] = {"password", "passwd", "token",  "secret",      "authorization",
+                                             "api_key",  "apikey", "cookie", "private_key", "credential"};
 constexpr std::string_view kRedacted = "[REDACTED]";
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+bool is_lower(char c) { return std::islower(static_cast<unsigned char>(c)) != 0; }
 
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 
@@ -24,11 +26,36 @@ std::size_t value_end(std::string_view s, std::size_t from) {
   return i;
 }
 
+// Where a value opened by `quote` ends: at its closing quote (a backslash escapes one), or the line's end.
+std::size_t quoted_end(std::string_view s, std::size_t from, char quote) {
+  std::size_t i = from;
+  while (i < s.size() && s[i] != quote && s[i] != '\n' && s[i] != '\r') i += s[i] == '\\' ? 2 : 1;
+  return std::min(i, s.size());
+}
+
+std::size_t line_end(std::string_view s, std::size_t from) {
+  const std::size_t end = s.find_first_of("\r\n", from);
+  return end == std::string_view::npos ? s.size() : end;
+}
+
 bool starts_with_nocase(std::string_view s, std::size_t at, std::string_view word) {
   if (s.size() - at < word.size()) return false;
   for (std::size_t k = 0; k < word.size(); ++k)
-    if (lower(s[at + k]) != word[k]) return false;
+    if (lower(s[at + k]) != word[k] && !(word[k] == '_' && s[at + k] == '-')) return false;
   return true;
+}
+
+bool ends_with_nocase(std::string_view s, std::string_view word) {
+  return s.size() >= word.size() && starts_with_nocase(s, s.size() - word.size(), word);
+}
+
+// Whether a secret word found in a key ends a part of it: at the key's end, before a '_', '-', '.', digit or
+// capital (db_password, passwordHash, SECRET2), or before a plural 's' that does (credentials). Not inside a
+// longer word: secretary, passwordless, tokenizer are no secrets.
+bool ends_part(std::string_view key, std::size_t end) {
+  if (end < key.size() && lower(key[end]) == 's' && (end + 1 == key.size() || !is_lower(key[end + 1])))
+    return true;
+  return end == key.size() || !is_lower(key[end]);
 }
 
 // "token" that counts or splits text, not one that grants access: tokens, max_tokens, input_tokens,
@@ -45,7 +72,7 @@ bool counts_tokens(std::string_view key, std::size_t after) {
 bool secret_key_name(std::string_view key) {
   for (std::string_view w : kSecretWords)
     for (std::size_t i = 0; i + w.size() <= key.size(); ++i)
-      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w) &&
+      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w) && ends_part(key, i + w.size()) &&
           !(w == "token" && counts_tokens(key, i + w.size())))
         return true;
   return false;
@@ -99,13 +126,28 @@ bool redact_text(std::string_view s, std::string& out) {
   out.clear();
   bool changed = false;
   std::size_t copied = 0;
+  // The value from `from` to `to` becomes [REDACTED]; one that already is stays (the text went through here
+  // before: log_event answers with the record the writer redacts again).
   auto replace = [&](std::size_t from, std::size_t to) {
+    if (s.substr(from, to - from) == kRedacted) return;
     out.append(s.substr(copied, from - copied));
     out.append(kRedacted);
     copied = to;
     changed = true;
   };
+  auto redacted_at = [&](std::size_t at) { return s.substr(at, kRedacted.size()) == kRedacted; };
   for (std::size_t i = 0; i < s.size();) {
+    // The password of a URL's user (scheme://user:password@host).
+    if (s[i] == ':' && s.compare(i, 3, "://") == 0) {
+      std::size_t at = i + 3;
+      while (at < s.size() && std::string_view("/?#@ \t\r\n\"'").find(s[at]) == std::string_view::npos) ++at;
+      const std::size_t colon = s.substr(i + 3, at - i - 3).find(':');
+      if (at < s.size() && s[at] == '@' && colon != std::string_view::npos) {
+        replace(i + 3 + colon + 1, at);
+        i = at;
+        continue;
+      }
+    }
     const bool at_word = i == 0 || !word_char(s[i - 1]);
     if (!at_word) {
       ++i;
@@ -115,7 +157,7 @@ bool redact_text(std::string_view s, std::string& out) {
     if (starts_with_nocase(s, i, "bearer ")) {
       std::size_t v = i + 7;
       while (v < s.size() && s[v] == ' ') ++v;
-      const std::size_t end = value_end(s, v);
+      const std::size_t end = redacted_at(v) ? v + kRedacted.size() : value_end(s, v);
       if (end > v) {
         replace(v, end);
         i = end;
@@ -134,16 +176,34 @@ bool redact_text(std::string_view s, std::string& out) {
     // "<key naming a secret>=value" or ": value" (quotes around the key or the value allowed).
     std::size_t key_end = i;
     while (key_end < s.size() && word_char(s[key_end])) ++key_end;
-    if (key_end > i && secret_key_name(s.substr(i, key_end - i))) {
+    const std::string_view key = s.substr(i, key_end - i);
+    if (!key.empty() && secret_key_name(key)) {
       std::size_t p = key_end;
       if (p < s.size() && (s[p] == '"' || s[p] == '\'')) ++p;
       while (p < s.size() && s[p] == ' ') ++p;
       if (p < s.size() && (s[p] == '=' || s[p] == ':')) {
+        const bool header = s[p] == ':';
         ++p;
-        while (p < s.size() && (s[p] == ' ' || s[p] == '"' || s[p] == '\'')) ++p;
-        if (starts_with_nocase(s, p, "bearer ")) p += 7;
         while (p < s.size() && s[p] == ' ') ++p;
-        const std::size_t end = value_end(s, p);
+        const char quote = p < s.size() && (s[p] == '"' || s[p] == '\'') ? s[p] : '\0';
+        if (quote) ++p;
+        // An Authorization header's scheme stays (Basic, Digest...); what follows it goes: one word after
+        // Basic, Bearer or Token, the rest of the line after another (Digest username="...", realm=...). A
+        // cookie header is all secrets (name=value; name=value).
+        bool rest_of_line = header && ends_with_nocase(key, "cookie");
+        if (const std::size_t word = value_end(s, p);
+            ends_with_nocase(key, "authorization") && !redacted_at(p) && word < s.size() && s[word] == ' ') {
+          rest_of_line = !starts_with_nocase(s, p, "basic ") && !starts_with_nocase(s, p, "bearer ") &&
+                         !starts_with_nocase(s, p, "token ");
+          p = word;
+        } else if (starts_with_nocase(s, p, "bearer ")) {
+          p += 7;
+        }
+        while (p < s.size() && s[p] == ' ') ++p;
+        const std::size_t end = redacted_at(p) ? p + kRedacted.size()
+                                : quote        ? quoted_end(s, p, quote)
+                                : rest_of_line ? line_end(s, p)
+                                               : value_end(s, p);
         if (end > p) {
           replace(p, end);
           i = end;

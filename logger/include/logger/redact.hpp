@@ -1,11 +1,14 @@
 // Secret redaction, the rule the audit log applies (policy::redact), here so that the log writer can use it
 // too: the logger is below policy (policy links it), not the other way round.
-//   - a value under a key naming a secret (password, passwd, token, secret, authorization, api_key, apikey,
-//     credential; any case, anywhere in the key) becomes "[REDACTED]", at any depth;
+//   - a value under a key naming a secret (password, passwd, token, secret, authorization, api_key or
+//     api-key, apikey, cookie, private_key, credential; any case, a part of the key: db_password,
+//     refreshToken, X-Api-Key, credentials, but not secretary or passwordless) becomes "[REDACTED]", at any
+//     depth;
 //   - a string that looks like a JWT (eyJ... with two dots) becomes "[REDACTED]";
 //   - in free text (a log message, and every other string value: a shell command an agent ran, an argument):
-//     "<secret key>=value", "<secret key>: value", "Bearer value" and JWT-looking words have the value
-//     replaced by [REDACTED].
+//     "<secret key>=value", "<secret key>: value" (a quoted value whole), "Bearer value", the credential
+//     after an Authorization scheme, a Cookie header, a URL's user:password@ and JWT-looking words have the
+//     value replaced by [REDACTED]. Redacted text is left as it is: redacting twice changes nothing.
 #pragma once
 
 #include <nlohmann/json.hpp>
