@@ -222,6 +222,12 @@ void add_logs_commands(CLI::App& app) {
       for_each_line(text, print);
     };
     while (true) {
+      // Emptied or cut in place (`: > latest.log`): read again from its start, as tail -F does.
+      if (struct stat now {}; fd >= 0 && ::fstat(fd, &now) == 0 && now.st_size < ::lseek(fd, 0, SEEK_CUR)) {
+        std::cerr << "agentlog logs: latest.log was cut short in place; reading it again from its start\n";
+        ::lseek(fd, 0, SEEK_SET);
+        pending.clear();
+      }
       read_lines(print);
       std::cout << std::flush;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,6 +1,7 @@
 // MCP resources: log://latest (the tail of the current log) and trace://{traceId} (one trace as JSON).
 #include <fstream>
 
+#include "logger/env_file.hpp"
 #include "tools/tools.hpp"
 #include "tools/traces.hpp"
 
@@ -19,15 +20,20 @@ void register_resources(mcp::ResourceRegistry& resources, ToolsContext& ctx) {
   latest.uri = "log://latest";
   latest.name = "latest.log";
   latest.title = "Current log";
-  latest.description = "The last 256 KiB of .ai-agents/logging/logs/latest.log (JSON lines, newest last); search "
-                       "older entries with search_logs.";
+  latest.description =
+      "The last 256 KiB of .ai-agents/logging/logs/latest.log, newest last: JSON lines (text lines, as "
+      "text/plain, when LOG_FORMAT=text); search older entries with search_logs.";
   latest.mime_type = "application/x-ndjson";
   latest.read = [&ctx](const std::string& uri) {
     std::ifstream in(ctx.layout.latest_log(), std::ios::binary | std::ios::ate);
-    mcp::ResourceContents c{uri, "application/x-ndjson", ""};
+    const bool text_format =
+        EnvSettings::load(ctx.layout.env_logging(), logging_env_keys()).get_string("LOG_FORMAT") == "text";
+    mcp::ResourceContents c{uri, text_format ? "text/plain" : "application/x-ndjson", ""};
     if (!in) return c;  // no log yet: empty
     std::streamoff size = in.tellg();
-    std::streamoff from = size > static_cast<std::streamoff>(kLogTailBytes) ? size - static_cast<std::streamoff>(kLogTailBytes) : 0;
+    std::streamoff from = size > static_cast<std::streamoff>(kLogTailBytes)
+                              ? size - static_cast<std::streamoff>(kLogTailBytes)
+                              : 0;
     in.seekg(from);
     c.text.assign(std::istreambuf_iterator<char>(in), {});
     if (from > 0) c.text.erase(0, c.text.find('\n') + 1);  // start at a whole line

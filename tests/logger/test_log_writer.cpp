@@ -654,6 +654,31 @@ TEST_CASE("agentlog logs tail -f follows latest.log across rotations: every line
   tail.kill(SIGTERM);
 }
 
+TEST_CASE("agentlog logs tail -f after latest.log is emptied in place reads it again from its start") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  RotationPolicy p;
+  p.compress = false;
+  LogWriter w(layout.logs_dir(), p);
+  w.append(numbered(0, 200) + numbered(1, 200));
+  agentlog::test::McpSession tail(agentlog::test::McpSession::Command{
+      {"logs", "tail", "-f", "--json", "-n", "5", "--root", root.path().string()}});
+  for (int i = 0; i <= 1; ++i) {
+    auto line = tail.read();
+    REQUIRE(line);
+    CHECK((*line)["n"] == i);
+  }
+  std::filesystem::resize_file(layout.latest_log(), 0);  // `: > latest.log`
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 2; i <= 5; ++i) w.append(numbered(i));  // shorter, all four, than what tail had read
+  for (int i = 2; i <= 5; ++i) {
+    auto line = tail.read(std::chrono::seconds(5));
+    REQUIRE_MESSAGE(line, "line " << i << " never came");
+    CHECK((*line)["n"] == i);
+  }
+  tail.kill(SIGTERM);
+}
+
 TEST_CASE("agentlog logs tail -f in a new project: archives rotated before its first look are printed too") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -648,4 +649,24 @@ TEST_CASE(
   // init makes the folder it is given.
   CHECK(run_agentlog({"init", "--root", missing}).exit_code == 0);
   CHECK(run_agentlog({"audit", "verify", "--root", missing}).exit_code == 0);
+}
+
+TEST_CASE("log://latest is JSON lines, or text/plain when LOG_FORMAT=text") {
+  TempDir root;
+  REQUIRE(run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const auto env = root / ".ai-agents/logging/config/.env.logging";
+  McpSession mcp(root.path());
+  mcp.initialize();
+  REQUIRE(mcp.call_tool("log_event", {{"message", "as json"}})["isError"] == false);
+  json read = mcp.request("resources/read", {{"uri", "log://latest"}});
+  CHECK(read["result"]["contents"][0]["mimeType"] == "application/x-ndjson");
+  const std::string lines = read["result"]["contents"][0]["text"];
+  CHECK(json::parse(lines.substr(0, lines.find('\n')))["msg"] == "as json");
+  write_text(env, read_text(env) + "\nLOG_FORMAT=text\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // (settings are looked at once a second)
+  REQUIRE(mcp.call_tool("log_event", {{"message", "as text"}})["isError"] == false);
+  read = mcp.request("resources/read", {{"uri", "log://latest"}});
+  CHECK(read["result"]["contents"][0]["mimeType"] == "text/plain");
+  CHECK(read["result"]["contents"][0]["text"].get<std::string>().find("] INFO [ai-agent] as text") !=
+        std::string::npos);
 }
