@@ -36,6 +36,7 @@ extern "C++" {
 #define AGENTLOG_LINE(n) ((void)0)
 #else
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -350,10 +351,29 @@ static inline void agentlog_c_param_name(struct agentlog_c_span* s, const char* 
   if (s->params_len > (int)sizeof s->params) s->params_len = (int)sizeof s->params;
 }
 
+/* A secret word, in any case, that ends a part of the name (db_password, refreshToken, credentials, the C++
+ * runtime's rule): not one inside a longer word (secretary, passwordless), nor a count of tokens
+ * (max_tokens). */
 static inline int agentlog_c_secret(const char* name) {
-  static const char* const words[] = {"password", "passwd", "token", "secret", "authorization", "api_key", "apikey"};
-  for (size_t i = 0; i < sizeof words / sizeof *words; ++i)
-    if (strstr(name, words[i])) return 1;
+  static const char* const words[] = {"password", "passwd", "token",  "secret",      "authorization",
+                                      "api_key",  "apikey", "cookie", "private_key", "credential"};
+  const size_t n = strlen(name);
+  for (size_t w = 0; w < sizeof words / sizeof *words; ++w) {
+    const size_t len = strlen(words[w]);
+    for (size_t at = 0; at + len <= n; ++at) {
+      size_t k = 0;
+      while (k < len && tolower((unsigned char)name[at + k]) == words[w][k]) ++k;
+      if (k < len) continue;
+      const size_t end = at + len;
+      const int plural = end < n && tolower((unsigned char)name[end]) == 's' &&
+                         !(end + 1 < n && islower((unsigned char)name[end + 1]));
+      if (end < n && islower((unsigned char)name[end]) && !plural) continue;
+      if (w == 2 && (plural || !strncmp(name + end, "_count", 6) || !strncmp(name + end, "_usage", 6) ||
+                     !strncmp(name + end, "_limit", 6)))
+        continue;
+      return 1;
+    }
+  }
   return 0;
 }
 

@@ -2435,13 +2435,28 @@ inline void capture_string(Out& o, const char* p, std::size_t n) {
   put_string(o.s, p, n);
 }
 
+// A secret word that ends a part of the name (db_password, refreshToken, credentials, the log's rule): not
+// one inside a longer word (secretary, passwordless, tokenizer), nor a count of tokens (max_tokens,
+// token_count).
 inline bool looks_secret_name(const std::string& name) {
   std::string s;
   for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const char* const words[] = {"password",      "passwd",  "token",  "secret",
-                                      "authorization", "api_key", "apikey", "credential"};
+  static const char* const words[] = {"password", "passwd", "token",       "secret", "authorization",
+                                      "api_key",  "apikey", "private_key", "cookie", "credential"};
+  auto lower_at = [&](std::size_t i) {
+    return i < name.size() && std::islower(static_cast<unsigned char>(name[i]));
+  };
   for (const char* w : words)
-    if (s.find(w) != std::string::npos) return true;
+    for (std::size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1)) {
+      const std::size_t end = at + std::strlen(w);
+      const bool plural = end < s.size() && s[end] == 's' && !lower_at(end + 1);
+      if (lower_at(end) && !plural) continue;
+      if (std::strcmp(w, "token") == 0 &&
+          (plural || s.compare(end, 6, "_count") == 0 || s.compare(end, 6, "_usage") == 0 ||
+           s.compare(end, 6, "_limit") == 0))
+        continue;
+      return true;
+    }
   return false;
 }
 

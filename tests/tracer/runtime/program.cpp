@@ -155,8 +155,9 @@ void captures17(std::string_view sv, const std::optional<int>& some, const std::
 #endif
 
 void secrets(const std::string& password, const std::string& api_key, const std::string& jwt,
-             const std::string& plain) {
-  AGENTLOG_SPAN(2, password, api_key, jwt, plain);
+             const std::string& plain, const std::string& refreshToken, int max_tokens,
+             const std::string& secretary) {
+  AGENTLOG_SPAN(2, password, api_key, jwt, plain, refreshToken, max_tokens, secretary);
 }
 
 void long_text(const std::string& text) { AGENTLOG_SPAN(2, text); }
@@ -335,7 +336,8 @@ int main(int argc, char** argv) {
     captures17("view", 5, std::nullopt);
 #endif
   } else if (scenario == "secrets") {
-    secrets("hunter2", "k-123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "visible");
+    secrets("hunter2", "k-123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "visible",
+            "r-456", 4096, "Bob");
   } else if (scenario == "truncate") {
     long_text(std::string(5000, 'a'));
     std::string utf8(63, 'a');

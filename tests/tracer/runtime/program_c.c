@@ -28,6 +28,12 @@ static struct point shift(struct point p, union word w, _Complex double z, int a
   return AGENTLOG_RETURN(q);
 }
 
+/* Names that hold a secret word: a secret (apiKey, AuthToken) or not (max_tokens, secretary). */
+static int names(const char* apiKey, const char* AuthToken, int max_tokens, const char* secretary) {
+  AGENTLOG_SPAN(2, apiKey, AuthToken, max_tokens, secretary);
+  return max_tokens > 0 && apiKey && AuthToken && secretary ? 0 : 1;
+}
+
 static int quiet(void) {
   AGENTLOG_SPAN(1);
   return 7;
@@ -40,7 +46,7 @@ int main(void) {
   describe(NULL, 0.5, 0u, "x", &total);
   describe("a\xff\xc3\xa9z", 0.1, 1u, "y", NULL); /* not valid UTF-8: the line stays JSON */
   struct point moved = shift((struct point){1, 2}, (union word){.i = 3}, 0, 1, 2, 3, 4, 5, 6, 7, 8);
-  total += quiet() + moved.x - 37 + moved.y - 5;
+  total += quiet() + moved.x - 37 + moved.y - 5 + names("k-1", "t-2", 4096, "Bob");
   printf("%d\n", total);
   return 0;
 }

@@ -397,6 +397,9 @@ TEST_CASE("secrets are redacted unless TRACING_REDACT=false") {
     CHECK(p["api_key"] == "[REDACTED]");
     CHECK(p["jwt"] == "[REDACTED]");
     CHECK(p["plain"] == "visible");
+    CHECK(p["refreshToken"] == "[REDACTED]");
+    CHECK(p["max_tokens"] == 4096);  // a count of tokens, and a name that only holds a secret word, stay
+    CHECK(p["secretary"] == "Bob");
     auto open = run(program, "secrets", {}, "TRACING_DEFAULT_LEVEL=5\nTRACING_REDACT=false\n");
     REQUIRE(open.spans.size() == 1);
     CHECK(open.spans[0]["params"]["password"] == "hunter2");
@@ -866,7 +869,7 @@ TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
     auto r = run(program, "", {}, "TRACING_DEFAULT_LEVEL=2\n");
     REQUIRE(r.process.exit_code == 0);
     CHECK(r.process.out == "15\n");
-    REQUIRE(r.spans.size() == 11);
+    REQUIRE(r.spans.size() == 12);
     std::map<std::string, json> by_id;
     for (const auto& s : r.spans) by_id[s["spanId"]] = s;
     int describes = 0;
@@ -891,6 +894,11 @@ TEST_CASE("GNU C programs: levels 1-2 through agentlog_trace.h, across files") {
                                              "c": 3, "d": 4, "e": 5, "f": 6, "g": 7, "h": 8})"));
         CHECK(s["returnValue"] == "<struct>");
       }
+      if (fn == "names")
+        CHECK(s["params"] == json({{"apiKey", "[REDACTED]"},
+                                   {"AuthToken", "[REDACTED]"},
+                                   {"max_tokens", 4096},
+                                   {"secretary", "Bob"}}));
       if (fn == "quiet") {
         CHECK(s["level"] == 1);
         CHECK_FALSE(s.contains("params"));
