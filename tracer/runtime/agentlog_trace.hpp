@@ -71,6 +71,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -402,8 +403,38 @@ inline std::string trim(const std::string& s) {
   return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
-// Writes all `n` bytes to `fd`; false when it cannot (disk full, fd gone).
+// A file-size limit (ulimit -f) makes write() raise SIGXFSZ, whose default action kills the program that only
+// wanted its spans written. Blocked while writing, write() fails with EFBIG instead (the spans are dropped,
+// the program runs on), and the signal it left pending is taken back.
+inline sigset_t xfsz_set() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGXFSZ);
+  return set;
+}
+class XfszBlocked {
+ public:
+  XfszBlocked() : xfsz_(xfsz_set()) { pthread_sigmask(SIG_BLOCK, &xfsz_, &old_); }
+  ~XfszBlocked() {
+    if (sigismember(&old_, SIGXFSZ)) return;  // blocked already: the program's business
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
+      const timespec now = {0, 0};
+      while (sigtimedwait(&xfsz_, nullptr, &now) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  XfszBlocked(const XfszBlocked&);
+  XfszBlocked& operator=(const XfszBlocked&);
+  sigset_t xfsz_, old_;
+};
+
+// Writes all `n` bytes to `fd`; false when it cannot (disk full, a file-size limit, fd gone).
 inline bool write_fully(int fd, const void* data, std::size_t n) {
+  XfszBlocked no_sigxfsz;
   const char* p = static_cast<const char*>(data);
   while (n > 0) {
     ssize_t w = ::write(fd, p, n);
@@ -2198,6 +2229,23 @@ template <class T>
 struct is_range<T, decltype(void(std::declval<const T&>().begin() != std::declval<const T&>().end()))>
     : std::true_type {};
 
+// A range whose items are of its own type (std::filesystem::path, nlohmann::json): walked as a container, its
+// capture never ends (the stack overflowed). Written as text instead: a path by its string(), anything else
+// through operator<<.
+template <class T, class = void>
+struct is_self_range : std::false_type {};
+template <class T>
+struct is_self_range<
+    T, typename std::enable_if<std::is_same<
+           typename std::decay<decltype(*std::declval<const T&>().begin())>::type, T>::value>::type>
+    : std::true_type {};
+template <class T, class = void>
+struct has_string_member : std::false_type {};
+template <class T>
+struct has_string_member<T, typename std::enable_if<std::is_same<decltype(std::declval<const T&>().string()),
+                                                                 std::string>::value>::type>
+    : std::true_type {};
+
 template <class T, class = void>
 struct is_map : std::false_type {};
 template <class T>
@@ -2329,7 +2377,8 @@ void capture_impl(Out& o, const T& v, Rank<15>) {
   tuple_items<0>(o, v);
   o.s += ']';
 }
-template <class T, typename std::enable_if<is_map<T>::value && is_range<T>::value, int>::type = 0>
+template <class T, typename std::enable_if<is_map<T>::value && is_range<T>::value && !is_self_range<T>::value,
+                                           int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<14>) {
   const std::size_t start = o.s.size();  // the cut-off counts this value's own text
   o.s += '{';
@@ -2355,7 +2404,14 @@ void capture_impl(Out& o, const T& v, Rank<14>) {
   }
   o.s += '}';
 }
-template <class T, typename std::enable_if<is_range<T>::value && !is_map<T>::value, int>::type = 0>
+template <class T,
+          typename std::enable_if<is_self_range<T>::value && has_string_member<T>::value, int>::type = 0>
+void capture_impl(Out& o, const T& v, Rank<13>) {
+  const std::string text = v.string();
+  capture_string(o, text.data(), text.size());
+}
+template <class T, typename std::enable_if<
+                       is_range<T>::value && !is_map<T>::value && !is_self_range<T>::value, int>::type = 0>
 void capture_impl(Out& o, const T& v, Rank<13>) {
   const std::size_t start = o.s.size();  // the cut-off counts this value's own text
   o.s += '[';

@@ -1,5 +1,6 @@
 // A traced program for the runtime tests: `program <scenario>` runs one scenario in the current directory
 // (a project with .ai-agents/logging). Built in several standards, with g++ and clang++, under TSan and ASan.
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <utility>
 #include <vector>
 #if __cplusplus >= 201703L
+#include <filesystem>
 #include <optional>
 #include <string_view>
 #endif
@@ -112,6 +114,16 @@ void conversions(const Handle& handle, const Celsius& celsius, const Label& labe
   AGENTLOG_SPAN(2, handle, celsius, label, money, counter);
 }
 
+// A range of itself, as std::filesystem::path and nlohmann::json are (walked as a container, its capture
+// never ended): recorded through its operator<<.
+struct Tree {
+  int n;
+  const Tree* begin() const { return this; }
+  const Tree* end() const { return this + 1; }
+};
+std::ostream& operator<<(std::ostream& os, const Tree& t) { return os << "Tree(" << t.n << ")"; }
+void self_range(const Tree& tree) { AGENTLOG_SPAN(2, tree); }
+
 void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
 
 // Runs greet(id, name) in a child process (after writing this process's spans) and waits for it.
@@ -149,8 +161,9 @@ void captures(bool b, char c, unsigned u, long long neg, double d, Color color, 
 }
 
 #if __cplusplus >= 201703L
-void captures17(std::string_view sv, const std::optional<int>& some, const std::optional<int>& none) {
-  AGENTLOG_SPAN(2, sv, some, none);
+void captures17(std::string_view sv, const std::optional<int>& some, const std::optional<int>& none,
+                const std::filesystem::path& path) {
+  AGENTLOG_SPAN(2, sv, some, none, path);
 }
 #endif
 
@@ -331,9 +344,10 @@ int main(int argc, char** argv) {
     packed(0);
     std::atomic<int> counter(4);
     conversions(open_handle(-1), Celsius{21.5}, Label(), Money{750}, counter);
+    self_range(Tree{5});
     binary_text("a\xff\xc3\xa9\xed\xa0\x80z");  // a stray byte, e acute, a surrogate's 3 bytes
 #if __cplusplus >= 201703L
-    captures17("view", 5, std::nullopt);
+    captures17("view", 5, std::nullopt, "/tmp/a b/c.txt");
 #endif
   } else if (scenario == "secrets") {
     secrets("hunter2", "k-123", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX2hlcmU", "visible",
@@ -480,6 +494,13 @@ int main(int argc, char** argv) {
     agentlog::Stats s = agentlog::stats();
     std::printf("{\"dropped\":%llu,\"recorded\":%llu}\n", static_cast<unsigned long long>(s.dropped),
                 static_cast<unsigned long long>(s.recorded));
+  } else if (scenario == "file_limit") {
+    // Under a file-size limit (ulimit -f) the span file fills up: the program runs on (SIGXFSZ killed it).
+    const rlimit limit = {4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    for (int i = 0; i < 20000; ++i) fib(1);
+    agentlog::flush();
+    std::printf("alive\n");
   } else {
     std::fprintf(stderr, "unknown scenario %s\n", scenario.c_str());
     return 2;

@@ -48,17 +48,8 @@ struct Run {
 // then converted by convert_span_file). for_each_program runs some builds in both.
 std::string g_format = "jsonl";
 
-Run run(const std::string& program, const std::string& scenario, std::map<std::string, std::string> env = {},
-        const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n",
-        const std::string& tracing_config = "") {
-  TempDir root("agentlog-runtime");
-  fs::create_directories(root / ".ai-agents/logging/config");
-  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
-  if (!tracing_config.empty())
-    agentlog::test::write_text(root / ".ai-agents/logging/config/tracing.config.json", tracing_config);
-  env["AGENTLOG_ROOT"] = root.path().string();
-  env.emplace("TRACING_FORMAT", g_format);
-  Run r;
+// The command that runs `program` on `scenario`.
+std::vector<std::string> program_argv(const std::string& program, const std::string& scenario) {
   std::vector<std::string> argv = {program, scenario};
   if (program.find("tsan") != std::string::npos) {
     // ThreadSanitizer cannot map its shadow memory under the high ASLR entropy of some kernels: run the
@@ -70,7 +61,21 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
         agentlog::test::run_process({"setarch", u.machine, "-R", "true"}).exit_code == 0;
     if (can_setarch) argv.insert(argv.begin(), {"setarch", u.machine, "-R"});
   }
-  r.process = agentlog::test::run_process(argv, "", root.path(), env);
+  return argv;
+}
+
+Run run(const std::string& program, const std::string& scenario, std::map<std::string, std::string> env = {},
+        const std::string& env_tracing = "TRACING_DEFAULT_LEVEL=5\n",
+        const std::string& tracing_config = "") {
+  TempDir root("agentlog-runtime");
+  fs::create_directories(root / ".ai-agents/logging/config");
+  agentlog::test::write_text(root / ".ai-agents/logging/config/.env.tracing", env_tracing);
+  if (!tracing_config.empty())
+    agentlog::test::write_text(root / ".ai-agents/logging/config/tracing.config.json", tracing_config);
+  env["AGENTLOG_ROOT"] = root.path().string();
+  env.emplace("TRACING_FORMAT", g_format);
+  Run r;
+  r.process = agentlog::test::run_process(program_argv(program, scenario), "", root.path(), env);
   if (fs::exists(root / ".ai-agents/logging/traces") && env["TRACING_FORMAT"] == "binary") {
     std::vector<fs::path> binaries;
     for (const auto& e : fs::recursive_directory_iterator(root / ".ai-agents/logging/traces")) {
@@ -383,8 +388,26 @@ TEST_CASE("captures of every kind") {
       CHECK(c17["params"]["sv"] == "view");
       CHECK(c17["params"]["some"] == 5);
       CHECK(c17["params"]["none"].is_null());
+      CHECK(c17["params"]["path"] == "/tmp/a b/c.txt");  // its string, not the quoted form of operator<<
     }
+    CHECK(named(r, "self_range")[0]["params"]["tree"] == "Tree(5)");
   });
+}
+
+TEST_CASE("under a file-size limit the span file stops growing and the program runs on (no SIGXFSZ)") {
+  for (const auto& program : programs()) {
+    CAPTURE(program);
+    TempDir root("agentlog-runtime");
+    fs::create_directories(root / ".ai-agents/logging/config");
+    for (const char* format : {"jsonl", "binary"}) {
+      CAPTURE(format);
+      const auto r =
+          agentlog::test::run_process(program_argv(program, "file_limit"), "", root.path(),
+                                      {{"AGENTLOG_ROOT", root.path().string()}, {"TRACING_FORMAT", format}});
+      CHECK(r.exit_code == 0);
+      CHECK(r.out == "alive\n");
+    }
+  }
 }
 
 TEST_CASE("secrets are redacted unless TRACING_REDACT=false") {
