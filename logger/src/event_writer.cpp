@@ -14,8 +14,9 @@
 namespace agentlog {
 
 const std::vector<std::string>& log_level_names() {
-  static const std::vector<std::string> names = {"trace", "debug", "info", "warn", "error", "fatal"};
-  return names;
+  // Never destroyed: lines logged by static destructors and atexit handlers run after it would be.
+  static const auto* names = new std::vector<std::string>{"trace", "debug", "info", "warn", "error", "fatal"};
+  return *names;
 }
 
 // Calendar arithmetic, not gmtime_r: glibc takes a process-wide lock in it, and this runs on every call.

@@ -352,6 +352,11 @@ TEST_CASE("Logger at exit: lines logged by static destructors and by earlier ate
   CHECK(lines[0]["msg"] == "service started");
   CHECK(lines[1]["msg"] == "atexit handler ran");
   CHECK(lines[2]["msg"] == "service stopped");
+  // Nothing read after it was destroyed (the level names were: a freed string, in a traced build reused).
+  auto checked = agentlog::test::run_process(
+      {"valgrind", "-q", "--error-exitcode=97", "--leak-check=no", LOGGER_PROGRAM, "static-destructor"}, "",
+      root.path(), {{"AGENTLOG_ROOT", root.path().string()}});
+  CHECK_MESSAGE(checked.exit_code == 0, checked.err);
 }
 
 TEST_CASE(
