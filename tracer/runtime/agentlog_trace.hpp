@@ -1483,6 +1483,17 @@ class Runtime {
     if (writer_.joinable()) writer_.join();
     std::lock_guard<std::mutex> lock(drain_mutex_);
     drain_all();
+  }
+
+  // The last drain: after every atexit handler and static destructor (agentlog_finish_at_exit), so that the
+  // spans of calls they make are written too (stop() runs in the program's own exit, before some of them);
+  // then the binary file's end.
+  void finish() {
+    stop();
+    std::lock_guard<std::mutex> lock(drain_mutex_);
+    if (finished_) return;
+    finished_ = true;
+    drain_all();
     if (settings_.binary && fd_ >= 0) {
       EndBlock end = {recorded_.load(), stats().dropped};
       write_block(kBlockEnd, 0, &end, sizeof end);
@@ -1927,7 +1938,7 @@ class Runtime {
 
   static void on_terminate() {
     Runtime& rt = get();
-    rt.stop();
+    rt.finish();
     if (rt.previous_terminate_)
       rt.previous_terminate_();
     else
@@ -1938,7 +1949,7 @@ class Runtime {
 
   std::mutex init_mutex_, rings_mutex_, config_mutex_, drain_mutex_, wake_mutex_;
   std::condition_variable wake_;
-  bool running_ = false;
+  bool running_ = false, finished_ = false;
   std::thread writer_;
   std::vector<Ring*> rings_;
   // Buffers for new threads' rings (rings_mutex_; see spare_room): of threads that ended, and, once a
@@ -2127,7 +2138,7 @@ inline void Runtime::after_fork_child() {
   for (std::size_t i = 0; i < rt.spare_.size(); ++i) Ring::unmap(rt.spare_[i]);  // this process's copies
   rt.spare_.clear();
   rt.rings_made_ = rt.buffers_made_ = rt.reused_ = 0;  // the child's own, as its stats and file
-  rt.running_ = false;
+  rt.running_ = rt.finished_ = false;
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;
   rt.fmt_.out.clear();
@@ -3771,6 +3782,13 @@ inline ConvertResult convert_span_file(const std::string& path) {
 // The agentlog Logger (a separate library) calls this, when the program has it, to stamp log lines written
 // inside a recorded span with traceId and spanId. Writes NUL-terminated ids and returns 1, or returns 0
 // outside a span. Weak, so one definition wins however many files include this header.
+// Runs after the atexit handlers and static destructors of the program (glibc runs the destructors of the
+// program's objects last): their spans are written, then the span file ends. Every file that includes this
+// header adds a call; the first does the work.
+extern "C" __attribute__((weak, destructor)) void agentlog_finish_at_exit() {
+  if (agentlog::detail::Globals<>::state.load() == 1) agentlog::detail::Runtime::get().finish();
+}
+
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
                                                                 char* span_id, unsigned long span_cap) {
   agentlog::detail::ThreadState& t = agentlog::detail::tls();

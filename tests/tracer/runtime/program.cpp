@@ -126,6 +126,12 @@ void self_range(const Tree& tree) { AGENTLOG_SPAN(2, tree); }
 
 void binary_text(const std::string& s) { AGENTLOG_SPAN(2, s); }
 
+// Calls made while the program exits, after the runtime's own exit handler (both registered before it).
+struct GreetsWhenDestroyed {
+  ~GreetsWhenDestroyed() { greet(8, "static destructor"); }
+};
+void greet_at_exit() { greet(9, "atexit handler"); }
+
 // Runs greet(id, name) in a child process (after writing this process's spans) and waits for it.
 void greet_in_child(int id, const char* name) {
   agentlog::flush();
@@ -444,6 +450,10 @@ int main(int argc, char** argv) {
   } else if (scenario == "exit") {
     greet(1, "before-exit");
     std::exit(3);
+  } else if (scenario == "late_exit") {
+    static GreetsWhenDestroyed greets;
+    std::atexit(&greet_at_exit);
+    greet(7, "main");
   } else if (scenario == "terminate") {
     greet(1, "before-terminate");
     throw std::logic_error("out of main");

@@ -724,6 +724,12 @@ TEST_CASE("exit paths: exit(), an exception out of main") {
     CHECK(t.process.exit_code != 0);
     REQUIRE(t.spans.size() == 1);
     CHECK(t.spans[0]["params"]["name"] == "before-terminate");
+    // Calls from atexit handlers and static destructors that run after the runtime's exit handler.
+    auto late = run(program, "late_exit");
+    CHECK(late.process.exit_code == 0);
+    std::vector<std::string> names;
+    for (const auto& s : named(late, "greet")) names.push_back(s["params"]["name"]);
+    CHECK(names == std::vector<std::string>{"main", "atexit handler", "static destructor"});
   });
 }
 
