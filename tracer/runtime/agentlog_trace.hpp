@@ -405,18 +405,29 @@ inline std::string trim(const std::string& s) {
 
 // A file-size limit (ulimit -f) makes write() raise SIGXFSZ, whose default action kills the program that only
 // wanted its spans written. Blocked while writing, write() fails with EFBIG instead (the spans are dropped,
-// the program runs on), and the signal it left pending is taken back.
+// the program runs on), and the signal it left pending is taken back. The writer thread blocks it for good:
+// its many writes make no calls for it.
 inline sigset_t xfsz_set() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGXFSZ);
   return set;
 }
+inline bool& xfsz_blocked_for_good() {
+  static thread_local bool blocked = false;
+  return blocked;
+}
 class XfszBlocked {
  public:
-  XfszBlocked() : xfsz_(xfsz_set()) { pthread_sigmask(SIG_BLOCK, &xfsz_, &old_); }
+  XfszBlocked() : xfsz_(xfsz_set()) {
+    sigemptyset(&old_);
+    if (xfsz_blocked_for_good())
+      sigaddset(&old_, SIGXFSZ);
+    else
+      pthread_sigmask(SIG_BLOCK, &xfsz_, &old_);
+  }
   ~XfszBlocked() {
-    if (sigismember(&old_, SIGXFSZ)) return;  // blocked already: the program's business
+    if (sigismember(&old_, SIGXFSZ)) return;  // blocked already (the program's business, or the writer's)
     sigset_t pending;
     if (sigpending(&pending) == 0 && sigismember(&pending, SIGXFSZ)) {
       const timespec now = {0, 0};
@@ -1749,6 +1760,9 @@ class Runtime {
 
   void writer_main() {
     mark_writer_thread();
+    const sigset_t xfsz = xfsz_set();
+    pthread_sigmask(SIG_BLOCK, &xfsz, nullptr);
+    xfsz_blocked_for_good() = true;
     long long last_config_check = steady_ns();
     std::unique_lock<std::mutex> lock(wake_mutex_);
     while (running_) {
