@@ -95,7 +95,11 @@ void add_logs_commands(CLI::App& app) {
     for (const auto& f : fields) {
       auto eq = f.find('=');
       if (eq == std::string::npos) throw CLI::ValidationError("--field", "expected key=value, got " + f);
-      a["fields"][f.substr(0, eq)] = f.substr(eq + 1);
+      // The value as JSON when it is JSON (n=100, ok=true, u={"id":7}), else as text: MCP's fields are
+      // compared by one rule (a string spelling a number equals it either way).
+      const std::string text = f.substr(eq + 1);
+      json value = json::parse(text, nullptr, false);
+      a["fields"][f.substr(0, eq)] = value.is_discarded() ? json(text) : std::move(value);
     }
     a["limit"] = limit;
     json out;
@@ -107,7 +111,11 @@ void add_logs_commands(CLI::App& app) {
     }
     if (common.json) return print_json(out);
     bool colour = stdout_is_tty();
-    if (out["matches"].empty())
+    const json damaged = out.value("damagedFiles", json::array());
+    if (out["matches"].empty() && !damaged.empty())  // (the filters may not be the reason: see stderr)
+      std::cout << "No log line matches in what could be read: " << damaged.size() << " file"
+                << (damaged.size() == 1 ? "" : "s") << " could not be read whole (below).\n";
+    else if (out["matches"].empty())
       std::cout << "No log line matches. Loosen the filters (agentlog logs search --help lists them).\n";
     for (const auto& m : out["matches"]) std::cout << human(m, colour) << "\n";
     if (out["nextCursor"].is_string())
@@ -116,12 +124,22 @@ void add_logs_commands(CLI::App& app) {
     if (skipped > 0)  // (on stderr: the matches stay what stdout holds)
       std::cerr << skipped << " line" << (skipped == 1 ? "" : "s")
                 << " skipped: cut short (a writer killed mid-line) or not log lines\n";
-    for (const auto& d : out.value("damagedFiles", json::array()))
+    for (const auto& d : damaged) {
+      const std::string file = d.value("file", "");
+      if (file.find("/archive/") == std::string::npos) {  // latest.log
+        const long long read = d.value("linesRead", 0LL);
+        std::cerr << "agentlog logs: " << file << " could not be read: " << d.value("problem", "") << "; "
+                  << (read == 0 ? "none" : "only the first " + std::to_string(read))
+                  << " of its lines were searched. Make it a readable file, or move it away (agentlog starts "
+                     "a new latest.log when there is none)\n";
+        continue;
+      }
       std::cerr
-          << "agentlog logs: the archive " << d.value("file", "") << " is damaged: " << d.value("problem", "")
+          << "agentlog logs: the archive " << file << " is damaged: " << d.value("problem", "")
           << "; only its first " << d.value("linesRead", 0LL)
           << " lines were searched. Restore it from a backup, or delete its folder if its lines are not "
              "needed\n";
+    }
   });
 
   auto* tail = logs->add_subcommand("tail", "Print the end of latest.log; -f follows it across rotations");

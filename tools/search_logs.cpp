@@ -34,14 +34,17 @@ json run_log_search(const ToolsContext& ctx, const json& a) {
   q.fields = arg_or<json>(a, "fields", json::object());
   q.limit = arg_or<int>(a, "limit", 50);
   q.cursor = arg_or<std::string>(a, "cursor", "");
+  std::string where;  // " (in saved filter ...)" when a saved filter is applied
+  bool own_regex = false;
   try {
     if (a.contains("filter")) {
       const std::string name = a["filter"].get<std::string>();
       const bool own_since = !q.since.empty(), own_until = !q.until.empty(), own_level = !q.level.empty();
+      own_regex = !q.regex.empty();
       apply_saved_filter(ctx.layout, name, q);
       // A filter's times are ages or ISO-8601 as the arguments are: resolved the same way (they were
       // compared as raw text: "1h" matched everything).
-      const std::string where = " (in saved filter '" + name + "' of config/filters.json)";
+      where = " (in saved filter '" + name + "' of config/filters.json)";
       try {
         if (!own_since && !q.since.empty()) q.since = resolve_time(q.since);
         if (!own_until && !q.until.empty()) q.until = resolve_time(q.until);
@@ -54,7 +57,9 @@ json run_log_search(const ToolsContext& ctx, const json& a) {
     }
     return search_logs(ctx.layout, q);
   } catch (const LogQueryError& e) {
-    throw mcp::ToolError(e.id(), e.what());
+    // A regex the saved filter gave is named as its (the agent did not type it).
+    const bool from_filter = e.id() == "logs.bad_regex" && !where.empty() && !own_regex;
+    throw mcp::ToolError(e.id(), e.what() + (from_filter ? where : ""));
   }
 }
 
@@ -67,13 +72,15 @@ mcp::Tool make_search_logs(ToolsContext& ctx) {
       "combine: query (fixed string, anywhere in the line), regex (RE2, over the message only), level "
       "(minimum: trace..fatal), category, source (a glob over the whole source path: * and ? match '/' "
       "too, so src/* is everything under src/), since/until (ISO-8601, UTC or with an offset like "
-      "+01:00, or an age like \"1h\"), fields (equalities, e.g. {\"reqId\": \"req-abc-123\"}; a dotted name "
-      "like \"user.id\" also reaches nested objects), filter (a saved filter of config/filters.json). Each "
-      "match carries file and line; pass nextCursor back for more (lines logged meanwhile do not shift the "
-      "pages: search again for them). A page is at most about 512 KB (pageFull: fewer matches than limit) "
-      "and a message over 8 KB or a long field is cut (truncated: true; the whole line is at file:line). "
-      "damagedFiles names a compressed archive that could not be read to its end. A match written inside "
-      "a traced span carries traceId: open it with get_trace.";
+      "+01:00, or an age like \"1h\"), fields (equalities, e.g. {\"reqId\": \"req-abc-123\"}; a string "
+      "spelling a number or boolean equals it, \"100\" and 100; a dotted name like \"user.id\" also reaches "
+      "nested objects), filter (a saved filter of config/filters.json). Each match carries file and line; "
+      "pass nextCursor back for more (lines logged meanwhile do not shift the pages: search again for them; "
+      "logs.cursor_expired when retention removed the lines it points at). A page is at most about 512 KB "
+      "(pageFull: fewer matches than limit) and a message over 8 KB or a long field is cut (truncated: true; "
+      "the whole line is at file:line). damagedFiles names a file that could not be read to its end (a "
+      "damaged archive, an unreadable latest.log). A match written inside a traced span carries traceId: "
+      "open it with get_trace.";
   tool.input_schema = tool_schema("search_logs.input");
   tool.output_schema = tool_schema("search_logs.output");
   tool.annotations = {.read_only = true, .destructive = false, .idempotent = true, .open_world = false};

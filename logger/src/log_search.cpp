@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <immintrin.h>
 #include <re2/re2.h>
 #include <string.h>
 #include <sys/file.h>
@@ -10,6 +11,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <deque>
 #include <filesystem>
@@ -35,17 +37,33 @@ class BlockReader {
  public:
   explicit BlockReader(const fs::path& path) {
     const std::string name = path.filename().string();
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) {
+      // Gone (removed by retention since it was listed) is no damage; anything else is (no permission): a
+      // file that cannot be read must not read as one without a match.
+      if (errno != ENOENT) damage_ = std::string("it cannot be opened (") + std::strerror(errno) + ")";
+      return;
+    }
+    ok_ = true;
+    if (struct stat st{}; ::fstat(fd_, &st) == 0 && S_ISDIR(st.st_mode)) {
+      damage_ = "it is a directory, not a file";
+      done_ = true;
+      return;
+    }
     if (name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0) {
-      gz_ = gzopen(path.c_str(), "rb");
-      if (gz_) gzbuffer(gz_, 1 << 18);
-      ok_ = gz_ != nullptr;
+      gz_ = gzdopen(fd_, "rb");
+      if (!gz_) {
+        damage_ = "it cannot be read (zlib: out of memory)";
+        done_ = true;
+        return;
+      }
+      fd_ = -1;  // (closed by gzclose)
+      gzbuffer(gz_, 1 << 18);
       // zlib reads a file without the gzip header as it is: lines may still be there, but the archive is
       // not what its name says (copied over, or overwritten).
-      if (ok_ && gzdirect(gz_) == 1) damage_ = "it is not gzip data (read as plain text)";
+      if (gzdirect(gz_) == 1) damage_ = "it is not gzip data (read as plain text)";
     } else {
-      fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      ok_ = fd_ >= 0;
-      if (ok_) ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+      ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     buf_.resize(kBlock + kMaxCarry);
   }
@@ -53,8 +71,9 @@ class BlockReader {
     if (gz_) gzclose(gz_);
     if (fd_ >= 0) ::close(fd_);
   }
+  // Opened (a file that is not there is not, and has no damage).
   bool ok() const { return ok_; }
-  // What is wrong with a .gz file that could not be read to its end ("" when nothing): the lines before the
+  // What is wrong with a file that could not be read to its end ("" when nothing): the lines before the
   // damage were returned, the rest is lost to this reader.
   const std::string& damage() const { return damage_; }
   // The file's last change as of the latest read (a plain file; else 0): no line returned so far is newer.
@@ -116,6 +135,7 @@ class BlockReader {
     while (true) {
       ssize_t r = ::read(fd_, into, n);
       if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && damage_.empty()) damage_ = std::string("reading it failed (") + std::strerror(errno) + ")";
       // (After the read: a line read was written before this time. One fstat per block of 1 MiB.)
       if (struct stat st{}; ::fstat(fd_, &st) == 0)
         mtime_ms_ = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
@@ -259,34 +279,36 @@ std::string ts_field(const json& r) {
 constexpr std::size_t kMaxMsgBytes = 8 << 10, kMaxFieldStringBytes = 2 << 10, kMaxFieldsBytes = 16 << 10;
 constexpr std::size_t kPageBytes = 512 << 10;
 
-// `s` cut to at most `max` bytes at a UTF-8 character boundary, with how much was left out.
-bool cut_text(std::string& s, std::size_t max) {
+// `s` cut to at most `max` bytes at a UTF-8 character boundary, with how much was left out and `where`
+// (file:line) the whole line is.
+bool cut_text(std::string& s, std::size_t max, const std::string& where) {
   if (s.size() <= max) return false;
   std::size_t end = max;
   while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
   const std::size_t left = s.size() - end;
   s.resize(end);
-  s += "... [" + std::to_string(left) + " bytes cut: the whole line is at file:line]";
+  s += "... [" + std::to_string(left) + " bytes cut: the whole line is at " + where + "]";
   return true;
 }
 
-bool cut_strings(json& v) {
+bool cut_strings(json& v, const std::string& where) {
   bool cut = false;
-  if (v.is_string()) return cut_text(v.get_ref<std::string&>(), kMaxFieldStringBytes);
+  if (v.is_string()) return cut_text(v.get_ref<std::string&>(), kMaxFieldStringBytes, where);
   if (v.is_structured())
-    for (auto& item : v) cut = cut_strings(item) || cut;
+    for (auto& item : v) cut = cut_strings(item, where) || cut;
   return cut;
 }
 
-// Cuts an oversized message or fields of a match; whether anything was cut.
+// Cuts an oversized message or fields of a match (its file and line set); whether anything was cut.
 bool cut_match(json& m) {
-  bool cut = cut_text(m["msg"].get_ref<std::string&>(), kMaxMsgBytes);
+  const std::string where = m["file"].get<std::string>() + ":" + std::to_string(m["line"].get<long long>());
+  bool cut = cut_text(m["msg"].get_ref<std::string&>(), kMaxMsgBytes, where);
   json& fields = m["fields"];
   if (fields.dump().size() > kMaxFieldsBytes) {
-    cut = cut_strings(fields) || cut;
+    cut = cut_strings(fields, where) || cut;
     if (std::string text = fields.dump(-1, ' ', false, json::error_handler_t::replace);
         text.size() > kMaxFieldsBytes) {
-      cut_text(text, kMaxFieldsBytes);
+      cut_text(text, kMaxFieldsBytes, where);
       fields = json{{"truncatedFields", text}};  // too many to keep as they are: their JSON text, cut
       cut = true;
     }
@@ -295,25 +317,132 @@ bool cut_match(json& m) {
   return cut;
 }
 
-// The value a field filter's name `name` gives in `fields`: the key `name` itself, else, for a dotted name,
-// nested objects walked ("user.id" is fields.user.id; a key holding a dot, {"user": {"x.y": 1}}, is found
-// as "user.x.y" too). nullptr when there is none.
-const json* field_at(const json& fields, std::string_view name) {
-  if (!fields.is_object()) return nullptr;
-  if (auto it = fields.find(name); it != fields.end()) return &*it;
-  for (std::size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
-    auto it = fields.find(name.substr(0, dot));
-    if (it == fields.end() || !it->is_object()) continue;
-    if (const json* found = field_at(*it, name.substr(dot + 1))) return found;
-  }
-  return nullptr;
+// The number, boolean or null that a string spells as JSON ("100", "1e2", "true"; not " 100"), else nullopt.
+std::optional<json> spelled_scalar(const std::string& text) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.back())) ||
+      std::string_view("-0123456789tfn").find(text.front()) == std::string_view::npos)
+    return std::nullopt;
+  json v = json::parse(text, nullptr, false);
+  if (v.is_discarded() || v.is_string() || !v.is_primitive()) return std::nullopt;
+  return v;
 }
 
-// Literals of which a line matching the first field equality holds one: the value as JSON writes it (a
-// string equality also matches a number or boolean written bare, "3" a field 3), else the quoted key, or
-// for a dotted name, which may be nested objects, its last part and closing quote (every key a nested walk
-// can end at ends so). Not "key":value: lines of other programs may have spaces around the colon.
-std::vector<std::string> field_literals(const json& fields) {
+// Field equality, one rule for every caller (MCP's JSON, the CLI's --field read as JSON, HTTP's text, saved
+// filters): JSON equality (100, 100.0 and 1e2 are equal), and a string equals the number, boolean or null it
+// spells, either way ("100" and 100, "true" and true): a value's type is not always the logger's.
+bool field_equal(const json& have, const json& want) {
+  if (have == want) return true;
+  if (have.is_string() == want.is_string() || !have.is_primitive() || !want.is_primitive()) return false;
+  const auto spelled = spelled_scalar((have.is_string() ? have : want).get_ref<const std::string&>());
+  return spelled && *spelled == (have.is_string() ? want : have);
+}
+
+// Whether `fields` holds `name` = `want`: the key `name` itself, or else, for a dotted name, any walk of
+// nested objects ("user.id" is fields.user.id; a key holding a dot, {"user": {"x.y": 1}}, is found as
+// "user.x.y" too). A record with both a key "user.id" and {"user": {"id": ...}} matches either value.
+bool field_matches(const json& fields, std::string_view name, const json& want) {
+  if (!fields.is_object()) return false;
+  if (auto it = fields.find(name); it != fields.end() && field_equal(*it, want)) return true;
+  for (std::size_t dot = name.find('.'); dot != std::string_view::npos; dot = name.find('.', dot + 1)) {
+    auto it = fields.find(name.substr(0, dot));
+    if (it != fields.end() && it->is_object() && field_matches(*it, name.substr(dot + 1), want)) return true;
+  }
+  return false;
+}
+
+// Where a number may be spelled other than with the plain digits of its value (see number_literal): an 'e'
+// or 'E' between a digit and a digit or sign (1.45e3), a run of 8 digits (a number of 16 significant digits
+// and more has one: 1449.9999999999999999 is 1450 as a double), or a \u escape (a string may spell a digit
+// so). An offset in the first line holding one, or kNotFound.
+std::size_t find_odd_number_scalar(const char* p, std::size_t n) {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (static_cast<unsigned>(c - '0') < 10u) {
+      if (++run == 8) return i;
+      continue;
+    }
+    if ((c | 0x20) == 'e' && run > 0 && i + 1 < n &&
+        (static_cast<unsigned>(static_cast<unsigned char>(p[i + 1]) - '0') < 10u || p[i + 1] == '+' ||
+         p[i + 1] == '-'))
+      return i;
+    if (c == '\\' && i + 1 < n && p[i + 1] == 'u') return i;
+    run = 0;
+  }
+  return kNotFound;
+}
+
+// Masks of 64 bytes: digits, 'e'/'E', '+'/'-', '\\' and 'u'.
+struct NumberMasks {
+  std::uint64_t digit = 0, exp = 0, sign = 0, backslash = 0, u = 0;
+};
+__attribute__((target("avx2"))) std::uint64_t byte_mask(__m256i eq, int shift) {
+  return std::uint64_t{static_cast<std::uint32_t>(_mm256_movemask_epi8(eq))} << shift;
+}
+__attribute__((target("avx2"))) void add_number_masks(const char* at, int shift, NumberMasks& m) {
+  const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+  const __m256i d = _mm256_sub_epi8(x, _mm256_set1_epi8('0'));
+  m.digit |= byte_mask(_mm256_cmpeq_epi8(_mm256_min_epu8(d, _mm256_set1_epi8(9)), d), shift);
+  m.exp |=
+      byte_mask(_mm256_cmpeq_epi8(_mm256_or_si256(x, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('e')), shift);
+  m.sign |= byte_mask(_mm256_or_si256(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('+')),
+                                      _mm256_cmpeq_epi8(x, _mm256_set1_epi8('-'))),
+                      shift);
+  m.backslash |= byte_mask(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('\\')), shift);
+  m.u |= byte_mask(_mm256_cmpeq_epi8(x, _mm256_set1_epi8('u')), shift);
+}
+
+// The same 64 bytes at a time (a scalar pass cost a number equality 2.5x its time): a hit is reported at the
+// start of a run, at its 'e' or at its '\\', for offsets 0-56 of each window (windows overlap by 8 bytes, so
+// every offset is one of those of some window, with the 7 bytes after it and the one before it in that
+// window).
+__attribute__((target("avx2"))) std::size_t find_odd_number_avx2(const char* p, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 64 <= n; i += 56) {
+    NumberMasks m;
+    add_number_masks(p + i, 0, m);
+    add_number_masks(p + i + 32, 32, m);
+    std::uint64_t run = m.digit & m.digit >> 1;
+    run &= run >> 2;
+    run &= run >> 4;  // bit j: bytes j..j+7 are digits
+    const std::uint64_t exponent = m.exp & m.digit << 1 & (m.digit | m.sign) >> 1;
+    const std::uint64_t hits = (run | exponent | (m.backslash & m.u >> 1)) & ((std::uint64_t{1} << 57) - 1);
+    if (hits) return i + static_cast<std::size_t>(__builtin_ctzll(hits));
+  }
+  // The rest (from 8 bytes back: a run or an 'e' there was looked at whole above, so a hit is not before i).
+  const std::size_t from = i >= 8 ? i - 8 : 0;
+  const std::size_t hit = find_odd_number_scalar(p + from, n - from);
+  return hit == kNotFound ? kNotFound : from + hit;
+}
+
+const bool kOddNumberAvx2 = __builtin_cpu_supports("avx2");
+
+std::size_t find_odd_number(const char* p, std::size_t n) {
+  return kOddNumberAvx2 ? find_odd_number_avx2(p, n) : find_odd_number_scalar(p, n);
+}
+
+// Text that every spelling of the number `v` without an exponent and with at most 15 significant digits
+// holds: |v| as nlohmann writes it, without a trailing ".0" (1450 is also 1450.0 and "1450.00"; decimals of
+// up to 15 digits that are one double are one number). "" when |v| itself is written otherwise.
+std::string number_literal(const json& v) {
+  std::string text = v.dump();
+  if (!text.empty() && text[0] == '-') text.erase(0, 1);
+  if (text.find_first_of("eE") != std::string::npos) return "";
+  if (text.size() > 2 && text.ends_with(".0")) text.resize(text.size() - 2);
+  const std::size_t first = text.find_first_not_of("0.");
+  const std::size_t digits =
+      first == std::string::npos ? 0 : text.size() - first - (text.find('.', first) != std::string::npos);
+  return digits <= 15 ? text : "";
+}
+
+// Literals of which a line matching the first field equality holds one (a pre-filter: never one that
+// field_equal would match without it): a string as JSON writes it, a boolean or null bare (a string spelling
+// one, "true", is the same text), a number (or a string spelling one) by number_literal, with `odd_numbers`
+// set: lines where find_odd_number finds a place are looked at too. Else the quoted key, or for a dotted
+// name, which may be nested objects, its last part and closing quote (every key a nested walk can end at ends
+// so). Not "key":value: lines of other programs may have spaces around the colon.
+std::vector<std::string> field_literals(const json& fields, bool& odd_numbers) {
+  odd_numbers = false;
   if (!fields.is_object() || fields.empty()) return {};
   const auto first = fields.begin();
   const std::string& name = first.key();
@@ -322,22 +451,28 @@ std::vector<std::string> field_literals(const json& fields) {
   key += '"';
   const json& value = first.value();
   std::vector<std::string> out;
-  if (value.is_string()) {
+  const auto spelled = value.is_string() ? spelled_scalar(value.get<std::string>()) : std::nullopt;
+  if (const json& number = spelled ? *spelled : value; number.is_number()) {
+    if (std::string digits = number_literal(number); digits.size() >= 3) {
+      out = {digits};
+      odd_numbers = true;
+    }
+  } else if (value.is_string()) {
     out.emplace_back();
     append_json_escaped(out.back(), value.get<std::string>());
     // A nested value is written by nlohmann, whose escapes differ for \b and \f.
     if (std::string nested = json(value).dump(-1, ' ', false, json::error_handler_t::replace);
         nested.substr(1, nested.size() - 2) != out.back())
       out.push_back(nested.substr(1, nested.size() - 2));
-    const json bare = json::parse(value.get<std::string>(), nullptr, false);
-    if (!bare.is_discarded() && bare.is_primitive() && !bare.is_string())
-      out.push_back(value.get<std::string>());
-  } else if (value.is_primitive() && !value.is_number_float()) {  // (3.0 may be written 3: no sure literal)
+  } else if (value.is_boolean() || value.is_null()) {
     out.push_back(value.dump());
   }
   const bool short_literal =
       std::any_of(out.begin(), out.end(), [](const std::string& l) { return l.size() < 3; });
-  if (out.empty() || short_literal) return {key};
+  if (out.empty() || short_literal) {
+    odd_numbers = false;
+    return {key};
+  }
   return out;
 }
 
@@ -384,13 +519,25 @@ constexpr std::int64_t kMtimeMarginMs = 1000;
 // archive folder, or, for latest.log, by the newest archive folder there was then: when latest.log has
 // rotated since, it is the oldest archive newer than that one. Lines written after the first page (in
 // latest.log or in files rotated out since) are after the cursor and never shift a page, as a count of
-// matches to skip did ("m:N" repeated the last line of a page after one new line).
-//   L:<line>:<newest archive or "">    A:<line>:<archive>
+// matches to skip did ("m:N" repeated the last line of a page after one new line). latest.log's cursor also
+// holds a hash of its first line: when retention removed the archive it was rotated to, the oldest newer
+// archive is another file, whose lines came after the first page (they were returned as older ones).
+//   L:<line>:<newest archive or "">:<first line's hash>    A:<line>:<archive>
 struct Cursor {
   bool latest = false;
   std::string archive;
   long long line = 0;
+  std::string first_line;  // (L: only; "" in a cursor of an earlier agentlog: not checked)
 };
+
+// FNV-1a of latest.log's first line, as 16 hex digits: names that file after it is rotated and renamed.
+std::string first_line_hash(std::string_view line) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : line) h = (h ^ c) * 1099511628211ULL;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
 
 Cursor parse_cursor(const std::string& text) {
   auto bad = [&](const std::string& why) {
@@ -411,6 +558,12 @@ Cursor parse_cursor(const std::string& text) {
     throw bad("has no valid line number (a whole number from 1 to " +
               std::to_string(std::numeric_limits<long long>::max()) + ")");
   c.archive = text.substr(c2 + 1);
+  if (const std::size_t c3 = c.archive.find(':'); c.latest && c3 != std::string::npos) {
+    c.first_line = c.archive.substr(c3 + 1);
+    c.archive.resize(c3);
+    if (c.first_line.size() != 16 || c.first_line.find_first_not_of("0123456789abcdef") != std::string::npos)
+      throw bad("has no valid hash of latest.log's first line (16 hex digits)");
+  }
   const bool name_ok =
       c.archive.size() <= 128 && std::all_of(c.archive.begin(), c.archive.end(), [](char ch) {
         return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
@@ -419,10 +572,24 @@ Cursor parse_cursor(const std::string& text) {
   return c;
 }
 
-std::string cursor_text(const LogFile& file, long long line, const std::string& newest_archive) {
-  return (file.archive.empty() ? "L:" : "A:") + std::to_string(line) + ":" +
-         (file.archive.empty() ? newest_archive : file.archive);
+std::string cursor_text(const LogFile& file, long long line, const std::string& newest_archive,
+                        const std::string& latest_first_line) {
+  if (file.archive.empty())
+    return "L:" + std::to_string(line) + ":" + newest_archive +
+           (latest_first_line.empty() ? "" : ":" + latest_first_line);
+  return "A:" + std::to_string(line) + ":" + file.archive;
 }
+
+// The file a cursor points into is gone: the next page would be other lines (newer ones, or none at all).
+LogQueryError cursor_expired(const std::string& cursor, const std::string& what) {
+  return LogQueryError("logs.cursor_expired", "The lines the cursor '" + cursor +
+                                                  "' points at are gone: " + what +
+                                                  ". Search again without cursor (newest first); those lines "
+                                                  "cannot be read any more");
+}
+constexpr const char* kByRetention =
+    "was removed by retention (LOG_MAX_ARCHIVES, LOG_RETENTION_DAYS or LOG_MAX_TOTAL_MB) since the previous "
+    "page";
 
 }  // namespace
 
@@ -456,9 +623,44 @@ void apply_saved_filter(const ProjectLayout& layout, const std::string& name, Lo
                         "No saved filter '" + name +
                             "' in config/filters.json; saved filters: " + (known.empty() ? "none" : known));
   }
+  // A saved filter that is not what search reads is an error naming what is wrong: a misspelled key or a
+  // value of another type was passed over, and the filter then matched every line.
   const json& f = filters[name];
+  const std::string where = "saved filter '" + name + "' of config/filters.json";
+  static const char* const kStringKeys[] = {"query",  "regex", "level", "category",
+                                            "source", "since", "until", "description"};
+  const char* const accepted =
+      "query, regex, level, category, source, since, until (strings), fields (an object of equalities), "
+      "description";
+  auto shown = [](const json& value) {  // (a long value cut at a UTF-8 character boundary)
+    std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (std::size_t end = 57; text.size() > 60) {
+      while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+      text = text.substr(0, end) + "...";
+    }
+    return std::string(value.type_name()) + " " + text;
+  };
+  if (!f.is_object())
+    throw LogQueryError("logs.bad_filters_file",
+                        "The " + where + " holds " + shown(f) +
+                            ", not an object: write it as {\"level\": \"error\", \"category\": \"api\"} "
+                            "with any of " +
+                            accepted);
+  for (const auto& [key, value] : f.items()) {
+    const bool string_key =
+        std::any_of(std::begin(kStringKeys), std::end(kStringKeys), [&](const char* k) { return key == k; });
+    if (!string_key && key != "fields")
+      throw LogQueryError("logs.bad_filters_file",
+                          "Unknown key '" + key + "' in the " + where + ": use " + accepted);
+    if (string_key ? value.is_string() : value.is_object()) continue;
+    throw LogQueryError(
+        "logs.bad_filters_file",
+        "The key '" + key + "' of the " + where + " holds " + shown(value) + ", not " +
+            (string_key ? "a string: write it as \"" + key + "\": \"...\""
+                        : std::string("an object of equalities: {\"reqId\": \"req-abc-123\"}")));
+  }
   auto take = [&](const char* key, std::string& into) {
-    if (into.empty() && f.contains(key) && f[key].is_string()) into = f[key].get<std::string>();
+    if (into.empty() && f.contains(key)) into = f[key].get<std::string>();
   };
   take("query", q.query);
   take("regex", q.regex);
@@ -467,7 +669,7 @@ void apply_saved_filter(const ProjectLayout& layout, const std::string& name, Lo
   take("source", q.source);
   take("since", q.since);
   take("until", q.until);
-  if (f.contains("fields") && f["fields"].is_object())
+  if (f.contains("fields"))
     for (const auto& [k, v] : f["fields"].items())
       if (!q.fields.contains(k)) q.fields[k] = v;
 }
@@ -582,12 +784,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     if (!q.until.empty() && ts > q.until) return false;
     for (const auto& [k, v] : q.fields.items()) {
       auto fields = r.find("fields");
-      const json* have = fields != r.end() ? field_at(*fields, k) : nullptr;
-      if (!have) return false;
-      const bool equal = *have == v || (have->is_primitive() && v.is_string() &&
-                                        (have->is_string() ? have->get<std::string>() : have->dump()) ==
-                                            v.get<std::string>());
-      if (!equal) return false;
+      if (fields == r.end() || !field_matches(*fields, k, v)) return false;
     }
     return true;
   };
@@ -595,6 +792,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
   // Literals of which a matching line holds at least one, looked for first in each block (like grep). The
   // level and category literals assume agentlog's own line layout, which is what logs/ holds.
   std::vector<std::string> any_of;
+  bool odd_numbers = false;  // and the lines where find_odd_number finds a place (a number equality)
   if (!q.query.empty()) {
     any_of = {q.query};
     if (!query_escaped.empty()) any_of.push_back(query_escaped);
@@ -602,7 +800,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     // A message with escapes (\" \\ \n ...) is stored differently from how the regex sees it: lines with a
     // backslash are always looked at too.
     any_of = {lit, "\\"};
-  } else if (std::vector<std::string> lits = field_literals(q.fields); !lits.empty()) {
+  } else if (std::vector<std::string> lits = field_literals(q.fields, odd_numbers); !lits.empty()) {
     any_of = std::move(lits);
   } else if (std::string prefix = q.source.substr(0, q.source.find_first_of("*?[\\")); prefix.size() >= 3) {
     any_of = {""};  // the glob's literal start, as JSON stores it (json and text forms alike)
@@ -668,8 +866,15 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     while (newer < files.size() &&
            (files[newer].archive.empty() || archive_name_less(cursor->archive, files[newer].archive)))
       ++newer;
-    if (newer > 0) bounded_file = first_file = newer - 1;  // (latest.log itself when it has not rotated)
+    if (newer > 0)
+      bounded_file = first_file = newer - 1;  // (latest.log itself when it has not rotated)
+    else if (!cursor->first_line.empty())
+      throw cursor_expired(q.cursor,
+                           "latest.log, which held them, is not there any more and was not rotated");
   }
+  if (cursor && !cursor->latest && bounded_file == files.size())
+    throw cursor_expired(q.cursor, "the archive " + cursor->archive + " that held them " + kByRetention);
+  std::string latest_first_line;  // (for a cursor into latest.log: see Cursor)
   for (std::size_t index = first_file; index < files.size() && next_cursor.is_null(); ++index) {
     const LogFile& file = files[index];
     const long long bound =
@@ -684,12 +889,34 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       read_path += ".gz";
       opened = std::make_unique<BlockReader>(read_path);
     }
-    if (!opened->ok()) continue;  // removed by retention since it was listed
+    // A cursor into latest.log names its file by the first line (see Cursor).
+    const bool check_first_line = index == bounded_file && cursor->latest && !cursor->first_line.empty();
+    auto expired = [&] {
+      return cursor_expired(q.cursor, file.archive.empty()
+                                          ? "latest.log was emptied or replaced since the previous page"
+                                          : "the file that held them (latest.log then, rotated since) " +
+                                                std::string(kByRetention));
+    };
+    if (!opened->ok()) {
+      if (!opened->damage().empty())  // (no permission): named, as its lines were not searched
+        damaged.push_back(
+            {{"file", layout.relative(read_path)}, {"problem", opened->damage()}, {"linesRead", 0}});
+      else if (index == bounded_file)
+        throw expired();
+      continue;  // removed by retention since it was listed
+    }
     BlockReader& reader = *opened;
     std::deque<Found> found;  // newest first within a file: its last `want - total` matches
     long long line_no = 0;    // lines before the current position
     std::string_view block, torn;
+    bool first_block = true;
     while (line_no < bound && reader.next(block, torn)) {
+      if (first_block && (file.archive.empty() || check_first_line)) {
+        const std::string hash = block.empty() ? "" : first_line_hash(block.substr(0, block.find('\n')));
+        if (file.archive.empty()) latest_first_line = hash;
+        if (check_first_line && hash != cursor->first_line) throw expired();
+      }
+      first_block = false;
       if (!torn.empty()) {  // a writer was killed mid-line, or is writing it now (or a damaged archive)
         if (reader.damage().empty()) {
           ++line_no;
@@ -723,9 +950,9 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
             static_cast<const char*>(std::memchr(base + from, '\n', size - from)) - base);
       };
       // The lines holding `lit`, into `starts`; then every collected line once, in file order.
-      auto collect = [&](std::string_view lit) {
+      auto collect = [&](std::string_view lit, auto find) {
         for (std::size_t pos = 0; pos < size;) {
-          std::size_t hit = find_literal(base + pos, size - pos, lit);
+          std::size_t hit = find(base + pos, size - pos, lit);
           if (hit == kNotFound) break;
           hit += pos;
           starts.push_back(line_start(hit));
@@ -740,7 +967,9 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       std::size_t pos = 0;
       starts.clear();
       if (!any_of.empty()) {
-        for (const auto& lit : any_of) collect(lit);
+        for (const auto& lit : any_of) collect(lit, find_literal);
+        if (odd_numbers)
+          collect("", [](const char* p, std::size_t n, std::string_view) { return find_odd_number(p, n); });
         consider_collected();
       } else if (regex_blocks) {  // the regex over the block, and every line with escapes (see above)
         re2::StringPiece match;
@@ -750,7 +979,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
           starts.push_back(std::max(pos, line_start(hit)));
           pos = line_end(hit) + 1;
         }
-        collect("\\");
+        collect("\\", find_literal);
         consider_collected();
       } else if (level_scan) {
         newlines.clear();
@@ -774,13 +1003,14 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       }
       line_no += static_cast<long long>(count_newlines(base + counted, size - counted));
     }
+    if (check_first_line && first_block && reader.damage().empty()) throw expired();  // (empty now)
     scanned += line_no;
     if (!reader.damage().empty())
       damaged.push_back(
           {{"file", layout.relative(read_path)}, {"problem", reader.damage()}, {"linesRead", line_no}});
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
       if (total == limit) {
-        next_cursor = cursor_text(file, it->number, newest_archive);
+        next_cursor = cursor_text(file, it->number, newest_archive, latest_first_line);
         break;
       }
       if (!it->rec) it->rec = parse(it->line, it->end_ms);
@@ -804,7 +1034,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
       const bool cut = cut_match(m);
       const std::size_t bytes = m.dump(-1, ' ', false, json::error_handler_t::replace).size();
       if (!matches_out.empty() && page_bytes + bytes > kPageBytes) {
-        next_cursor = cursor_text(file, it->number, newest_archive);
+        next_cursor = cursor_text(file, it->number, newest_archive, latest_first_line);
         page_full = true;
         break;
       }

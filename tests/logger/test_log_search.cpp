@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 #include <string>
 #include <thread>
@@ -581,6 +582,10 @@ TEST_CASE(
       CHECK(m["truncated"] == true);
       CHECK(m["msg"].get<std::string>().size() < (9 << 10));
       CHECK(m["msg"].get<std::string>().find("bytes cut") != std::string::npos);
+      // The place is named (it said "the whole line is at file:line", literally).
+      const std::string at = m["file"].get<std::string>() + ":" + std::to_string(m["line"].get<long long>());
+      CHECK(m["msg"].get<std::string>().ends_with("bytes cut: the whole line is at " + at + "]"));
+      CHECK(m["fields"]["truncatedFields"].get<std::string>().ends_with("the whole line is at " + at + "]"));
       CHECK(seen.insert(m["msg"].get<std::string>().substr(0, 8)).second);
     }
     cursor = page["nextCursor"];
@@ -645,13 +650,14 @@ TEST_CASE("field and source filters are looked for as literals first and still f
     q.source = std::move(source);
     return msgs(agentlog::search_logs(layout, q));
   };
-  CHECK(found({{"n", 3}}) == std::vector<std::string>{"text form", "n3"});
+  // A string spelling a number or boolean and that number or boolean are equal either way (3 missed "3").
+  CHECK(found({{"n", 3}}) == std::vector<std::string>{"text form", "str3", "n3"});
   CHECK(found({{"n", "3"}}) == std::vector<std::string>{"text form", "str3", "n3"});
-  CHECK(found({{"ok", true}}) == std::vector<std::string>{"n3"});
+  CHECK(found({{"ok", true}}) == std::vector<std::string>{"str3", "n3"});
   CHECK(found({{"ok", "true"}}) == std::vector<std::string>{"str3", "n3"});
   CHECK(found({{"q", "say \"hi\""}}) == std::vector<std::string>{"n3"});
   CHECK(found({{"none", nullptr}}) == std::vector<std::string>{"str3"});
-  CHECK(found({{"n", 3.0}}) == std::vector<std::string>{"text form", "n3"});
+  CHECK(found({{"n", 3.0}}) == std::vector<std::string>{"text form", "str3", "n3"});
   CHECK(found(json::object(), "src/api/*") == std::vector<std::string>{"spaced", "n3"});
   CHECK(found(json::object(), "src/db*") == std::vector<std::string>{"text form"});
   CHECK(found(json::object(), "lib\\\\win.cpp") == std::vector<std::string>{"str3"});
@@ -925,4 +931,377 @@ TEST_CASE("a filters.json that is not valid JSON is reported as such, with where
   agentlog::test::write_text(layout.filters(), "[1, 2]");
   CHECK_THROWS_WITH_AS(agentlog::apply_saved_filter(layout, "errors", q), doctest::Contains("not an object"),
                        LogQueryError);
+}
+
+// ------------------------------------------------------------- black-box review of search (2026-12-03)
+
+TEST_CASE(
+    "D3: a saved filter with an unknown key, a value of another type or no object is an error naming it") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = make_logs(root);
+  agentlog::test::write_text(layout.filters(), R"({
+    "errs-typo": {"levl": "error"},
+    "errs-num": {"level": 4},
+    "errs-str": "level=error",
+    "cat-array": {"category": ["api"]},
+    "fields-list": {"fields": [["reqId", "req-x"]]},
+    "bad-regex": {"regex": "(", "description": "broken"},
+    "ok": {"level": "error", "description": "Errors", "fields": {"reqId": "req-x"}}
+  })");
+  auto error_of = [&](const std::string& name) {
+    LogQuery q;
+    try {
+      agentlog::apply_saved_filter(layout, name, q);
+    } catch (const LogQueryError& e) {
+      CHECK(e.id() == "logs.bad_filters_file");
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // Each of these filtered nothing: every line came back, exit 0, no word.
+  const std::string keys =
+      "query, regex, level, category, source, since, until (strings), fields (an object of equalities), "
+      "description";
+  CHECK(error_of("errs-typo") ==
+        "Unknown key 'levl' in the saved filter 'errs-typo' of config/filters.json: use " + keys);
+  CHECK(error_of("errs-num") ==
+        "The key 'level' of the saved filter 'errs-num' of config/filters.json holds number 4, not a string: "
+        "write it as \"level\": \"...\"");
+  CHECK(
+      error_of("errs-str") ==
+      "The saved filter 'errs-str' of config/filters.json holds string \"level=error\", not an object: write "
+      "it as {\"level\": \"error\", \"category\": \"api\"} with any of " +
+          keys);
+  CHECK(
+      error_of("cat-array") ==
+      "The key 'category' of the saved filter 'cat-array' of config/filters.json holds array [\"api\"], not "
+      "a string: write it as \"category\": \"...\"");
+  CHECK(error_of("fields-list") ==
+        "The key 'fields' of the saved filter 'fields-list' of config/filters.json holds array "
+        "[[\"reqId\",\"req-x\"]], not an object of equalities: {\"reqId\": \"req-abc-123\"}");
+  LogQuery q;
+  agentlog::apply_saved_filter(layout, "ok", q);  // ("description" is the saved filters' own note)
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"failed to connect"});
+
+  auto cli = agentlog::test::run_agentlog(
+      {"logs", "search", "--filter", "errs-typo", "--json", "--root", root.path().string()});
+  CHECK(cli.exit_code == 2);
+  CHECK(cli.out.empty());
+  CHECK(cli.err ==
+        "agentlog logs: [logs.bad_filters_file] Unknown key 'levl' in the saved filter 'errs-typo' "
+        "of config/filters.json: use " +
+            keys + "\n");
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json r = mcp.call_tool("search_logs", {{"filter", "errs-num"}});
+  CHECK(r["isError"] == true);
+  CHECK(r["content"][0]["text"].get<std::string>().rfind(
+            "[logs.bad_filters_file] The key 'level' of the saved filter 'errs-num'", 0) == 0);
+  // A bad regex from a saved filter names the filter, as a bad since does; one the agent typed does not.
+  r = mcp.call_tool("search_logs", {{"filter", "bad-regex"}});
+  CHECK(r["isError"] == true);
+  CHECK(r["content"][0]["text"] ==
+        "[logs.bad_regex] Invalid regular expression '(': missing ): ( (RE2 syntax: no backreferences or "
+        "lookaround) (in saved filter 'bad-regex' of config/filters.json)");
+  r = mcp.call_tool("search_logs", {{"filter", "ok"}, {"regex", "("}});
+  CHECK(r["content"][0]["text"] ==
+        "[logs.bad_regex] Invalid regular expression '(': missing ): ( (RE2 syntax: no backreferences or "
+        "lookaround)");
+  CHECK(mcp.call_tool("search_logs", {{"filter", "bad-regex"}, {"regex", "fail"}})["isError"] == false);
+}
+
+TEST_CASE(
+    "D4: field equality is one symmetric rule; a dotted name tries the literal key, then nested objects") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  agentlog::test::write_text(
+      layout.latest_log(),
+      line("2026-11-25T10:00:00.000Z", "info", "x", "", "int",
+           {{"n", 100}, {"b", true}, {"u", {{"id", 7}}}}) +
+          line("2026-11-25T10:00:01.000Z", "info", "x", "", "float", {{"n", 100.0}, {"b", false}}) +
+          line("2026-11-25T10:00:02.000Z", "info", "x", "", "string", {{"n", "100"}, {"b", "true"}}) +
+          line("2026-11-25T10:00:03.000Z", "info", "x", "", "string 1e2", {{"n", "1e2"}, {"b", "null"}}) +
+          line("2026-11-25T10:00:04.000Z", "info", "x", "", "other", {{"n", 101}, {"b", " true"}}) +
+          line("2026-11-25T10:00:05.000Z", "info", "x", "", "spaced", {{"n", " 100"}, {"b", nullptr}}) +
+          line("2026-11-25T10:00:06.000Z", "info", "x", "", "both", {{"user.id", 5}, {"user", {{"id", 6}}}}) +
+          line("2026-11-25T10:00:07.000Z", "info", "x", "", "nested only", {{"user", {{"id", "6"}}}}) +
+          // A line of another program: spaces, an exponent, upper case E.
+          "{\"ts\": \"2026-11-25T10:00:08.000Z\", \"level\": \"info\", \"msg\": \"foreign\", \"fields\": "
+          "{\"n\" : 1E2, \"b\" : true}}\n"
+          "[10:00:09.000] INFO [x] text form\t{\"source\":\"\",\"fields\":{\"n\":100.00,\"b\":\"true\"}}\n");
+  auto found = [&](json fields) {
+    LogQuery q;
+    q.fields = std::move(fields);
+    return msgs(agentlog::search_logs(layout, q));
+  };
+  // 100 missed the string "100" (the reverse was found), and the CLI's text "100.0" or "1e2" missed 100.
+  for (const json& v : {json(100), json(100.0), json(1e2)}) {
+    CAPTURE(v);
+    CHECK(found({{"n", v}}) ==
+          std::vector<std::string>{"text form", "foreign", "string 1e2", "string", "float", "int"});
+  }
+  // Two strings are equal as text.
+  CHECK(found({{"n", "100"}}) == std::vector<std::string>{"text form", "foreign", "string", "float", "int"});
+  CHECK(found({{"n", "1e2"}}) ==
+        std::vector<std::string>{"text form", "foreign", "string 1e2", "float", "int"});
+  CHECK(found({{"n", "100.0"}}) == std::vector<std::string>{"text form", "foreign", "float", "int"});
+  for (const json& v : {json(true), json("true")}) {
+    CAPTURE(v);
+    CHECK(found({{"b", v}}) == std::vector<std::string>{"text form", "foreign", "string", "int"});
+  }
+  CHECK(found({{"b", nullptr}}) == std::vector<std::string>{"spaced", "string 1e2"});
+  CHECK(found({{"b", false}}) == std::vector<std::string>{"float"});
+  CHECK(found({{"n", "100 "}}).empty());  // (text that is more than the number)
+  CHECK(found({{"u", {{"id", 7}}}}) == std::vector<std::string>{"int"});
+  CHECK(found({{"u", "{\"id\":7}"}}).empty());  // (an object is no string's spelling)
+  // The literal key "user.id" held 5 and hid the nested {"user": {"id": 6}}.
+  CHECK(found({{"user.id", 5}}) == std::vector<std::string>{"both"});
+  CHECK(found({{"user.id", 6}}) == std::vector<std::string>{"nested only", "both"});
+  CHECK(found({{"user.id", "6"}}) == std::vector<std::string>{"nested only", "both"});
+  CHECK(found({{"user.id", 7}}).empty());
+
+  // The literal looked for before a line is parsed (field_literals) never drops a line the full check
+  // matches: the same filters with a fixed string every line holds ("0", which takes the literal's place)
+  // find the same lines.
+  for (const json& fields :
+       {json{{"n", 100}}, json{{"n", "100"}}, json{{"n", 100.0}}, json{{"n", "1e2"}}, json{{"n", 1e2}},
+        json{{"b", true}}, json{{"b", "true"}}, json{{"b", nullptr}}, json{{"b", "null"}}, json{{"b", false}},
+        json{{"b", " true"}}, json{{"n", " 100"}}, json{{"user.id", 6}}, json{{"user.id", "6"}},
+        json{{"u", {{"id", 7}}}}, json{{"u.id", 7}}, json{{"u.id", "7"}}, json{{"n", 101}},
+        json{{"n", "101"}}}) {
+    CAPTURE(fields);
+    LogQuery every;
+    every.query = "0";
+    every.fields = fields;
+    const auto all = msgs(agentlog::search_logs(layout, every));
+    CHECK(found(fields) == all);
+    CHECK(!all.empty());
+  }
+}
+
+TEST_CASE(
+    "D4: a number equality's literal finds the spellings without its digits, at every offset of a block") {
+  // A number is looked for as its digits (1450), and lines with an exponent or 16 and more digits are looked
+  // at too: each such spelling, after a padding of every length (the scan reads 64 bytes at a time).
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  const std::vector<std::string> odd = {
+      "1.45e3",     "1.45E+3",     "145e1",         "14500e-1", "1449.99999999999999999",
+      "\"1.45e3\"", "\"0.145E4\"", "\"\\u0031450\""};
+  std::string text;
+  std::vector<std::size_t> per_spelling(odd.size());
+  for (int pad = 0; pad < 130; ++pad)
+    for (std::size_t k = 0; k < odd.size(); ++k) {
+      const bool other = (pad + k) % 5 == 0;  // (a different number spelled alike: not a match)
+      text += "{\"ts\":\"2026-11-25T10:00:00.000Z\",\"level\":\"info\",\"msg\":\"" + std::string(pad, 'x') +
+              "\",\"fields\":{\"n\":" + (other ? std::string("1.46e3") : odd[k]) + "}}\n";
+      per_spelling[k] += !other;
+    }
+  agentlog::test::write_text(layout.latest_log(), text);
+  auto count = [&](const json& v) {
+    LogQuery q;
+    q.limit = 1000;
+    q.fields = {{"n", v}};
+    return agentlog::search_logs(layout, q)["matches"].size();
+  };
+  const std::size_t all = std::accumulate(per_spelling.begin(), per_spelling.end(), std::size_t{0});
+  for (const json& v : {json(1450), json(1450.0), json(1.45e3)}) {
+    CAPTURE(v);
+    CHECK(count(v) == all);
+  }
+  // A string equals a string as text: "1450" is also the escaped one, not "1.45e3" or "0.145E4".
+  CHECK(count("1450") == all - per_spelling[5] - per_spelling[6]);
+}
+
+TEST_CASE("D4: the CLI's --field is read as JSON when it is JSON, and matches what MCP's fields match") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  REQUIRE(mcp.call_tool("log_event", {{"message", "rec"},
+                                      {"fields",
+                                       {{"n", 100},
+                                        {"s", "100"},
+                                        {"b", true},
+                                        {"bs", "true"},
+                                        {"u", {{"id", 7}}},
+                                        {"user.id", 5},
+                                        {"user", {{"id", 6}}},
+                                        {"code", "007"}}}})["isError"] == false);
+  REQUIRE(mcp.call_tool("log_event", {{"message", "other"}, {"fields", {{"n", 1}, {"s", "x"}}}})["isError"] ==
+          false);
+  auto cli_count = [&](const std::string& field) {
+    auto r = agentlog::test::run_agentlog(
+        {"logs", "search", "--field", field, "--json", "--root", root.path().string()});
+    INFO(field << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out)["matches"].size();
+  };
+  auto mcp_count = [&](const json& fields) {
+    json r = mcp.call_tool("search_logs", {{"fields", fields}});
+    REQUIRE(r["isError"] == false);
+    return r["structuredContent"]["matches"].size();
+  };
+  for (const char* field : {"n=100", "n=100.0", "n=1e2", "n=\"100\"", "s=100", "s=1e2", "b=true", "bs=true",
+                            "u={\"id\":7}", "user.id=5", "user.id=6", "code=007", "code=\"007\""}) {
+    CAPTURE(field);
+    CHECK(cli_count(field) == 1);
+  }
+  CHECK(cli_count("code=7") == 0);  // (007 is no JSON number: the text "007")
+  CHECK(cli_count("u=7") == 0);
+  for (const json& fields : {json{{"n", 100.0}}, json{{"n", 1e2}}, json{{"s", 100}}, json{{"bs", true}},
+                             json{{"b", "true"}}, json{{"u", {{"id", 7}}}}, json{{"user.id", 6}}}) {
+    CAPTURE(fields);
+    CHECK(mcp_count(fields) == 1);
+  }
+}
+
+TEST_CASE(
+    "D6: a cursor whose lines retention removed is logs.cursor_expired, never newer lines or no match") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  auto lines = [](const std::string& word, int from, int to) {
+    std::string text;
+    for (int i = from; i < to; ++i)
+      text += line("2026-11-25T10:00:" + std::string(i < 10 ? "0" : "") + std::to_string(i) + ".000Z", "info",
+                   "x", "", word + " " + std::to_string(i));
+    return text;
+  };
+  auto rotate = [&](const std::string& name, const std::string& next) {  // as the writer does
+    fs::create_directories(layout.archive_dir() / name);
+    fs::rename(layout.latest_log(), layout.archive_dir() / name / "latest.log");
+    agentlog::test::write_text(layout.latest_log(), next);
+  };
+  auto expired = [&](const std::string& cursor) {
+    LogQuery q;
+    q.limit = 3;
+    q.cursor = cursor;
+    try {
+      json r = agentlog::search_logs(layout, q);
+      return "answered " + json(msgs(r)).dump();
+    } catch (const LogQueryError& e) {
+      CHECK(e.id() == "logs.cursor_expired");
+      return std::string(e.what());
+    }
+  };
+  agentlog::test::write_text(layout.latest_log(), lines("old", 0, 10));
+  LogQuery q;
+  q.limit = 3;
+  const json first = agentlog::search_logs(layout, q);
+  CHECK(msgs(first) == std::vector<std::string>{"old 9", "old 8", "old 7"});
+  const std::string cursor = first["nextCursor"];
+  CHECK(cursor.rfind("L:7::", 0) == 0);  // line 7, no archive then, latest.log's first line
+  CHECK(cursor.size() == 5 + 16);
+  rotate("2026-11-25-100010", lines("new", 10, 15));
+  rotate("2026-11-25-100015", lines("new", 15, 20));
+  q.cursor = cursor;  // its file is now the archive 2026-11-25-100010
+  CHECK(msgs(agentlog::search_logs(layout, q)) == std::vector<std::string>{"old 6", "old 5", "old 4"});
+  // Retention removes that archive: the oldest archive newer than the cursor's is another file, whose lines
+  // came after the first page (new 14, 13, 12 were returned as older ones).
+  fs::remove_all(layout.archive_dir() / "2026-11-25-100010");
+  const std::string retention =
+      "removed by retention (LOG_MAX_ARCHIVES, LOG_RETENTION_DAYS or LOG_MAX_TOTAL_MB) since the previous "
+      "page. "
+      "Search again without cursor (newest first); those lines cannot be read any more";
+  CHECK(expired(cursor) == "The lines the cursor '" + cursor +
+                               "' points at are gone: the file that held them (latest.log then, rotated "
+                               "since) was " +
+                               retention);
+  auto cli = agentlog::test::run_agentlog(
+      {"logs", "search", "--limit", "3", "--cursor", cursor, "--root", root.path().string()});
+  CHECK(cli.exit_code == 2);
+  CHECK(cli.out.empty());  // (it said "No log line matches. Loosen the filters", or newer lines)
+  CHECK(cli.err.rfind("agentlog logs: [logs.cursor_expired] The lines the cursor", 0) == 0);
+
+  // An archive cursor whose archive was removed: "No log line matches. Loosen the filters".
+  q = {};
+  q.limit = 7;  // latest.log's 5 lines, then the archive's
+  const json paged = agentlog::search_logs(layout, q);
+  const std::string in_archive = paged["nextCursor"];
+  CHECK(in_archive == "A:3:2026-11-25-100015");
+  fs::remove_all(layout.archive_dir() / "2026-11-25-100015");
+  CHECK(expired(in_archive) == "The lines the cursor '" + in_archive +
+                                   "' points at are gone: the archive 2026-11-25-100015 that held them was " +
+                                   retention);
+  json r = [&] {
+    agentlog::test::McpSession mcp(root.path());
+    mcp.initialize();
+    return mcp.call_tool("search_logs", {{"cursor", in_archive}});
+  }();
+  CHECK(r["isError"] == true);
+  CHECK(r["content"][0]["text"].get<std::string>().rfind("[logs.cursor_expired]", 0) == 0);
+
+  // latest.log emptied (or replaced) and written again without a rotation.
+  q = {};
+  q.limit = 2;
+  const std::string in_latest = agentlog::search_logs(layout, q)["nextCursor"];
+  CHECK(in_latest.rfind("L:3::", 0) == 0);
+  agentlog::test::write_text(layout.latest_log(), lines("newer", 30, 40));
+  CHECK(expired(in_latest) ==
+        "The lines the cursor '" + in_latest +
+            "' points at are gone: latest.log was emptied or replaced since the previous "
+            "page. Search again without cursor (newest first); those lines cannot be "
+            "read any more");
+  // latest.log removed and not rotated (no archive at all now).
+  fs::remove(layout.latest_log());
+  CHECK(expired(cursor).find("latest.log, which held them, is not there any more") != std::string::npos);
+  // A cursor of an earlier agentlog (no first line) is read as it was; a bad hash is no cursor.
+  agentlog::test::write_text(layout.latest_log(), lines("old", 0, 10));
+  CHECK(expired("L:7:") == "answered [\"old 6\",\"old 5\",\"old 4\"]");
+  q = {};
+  q.cursor = "L:7::xyz";
+  CHECK_THROWS_WITH_AS(agentlog::search_logs(layout, q), doctest::Contains("16 hex digits"), LogQueryError);
+}
+
+TEST_CASE("D7: since/until take a lowercase t and z, refuse second 60, and name the same ages either way") {
+  TempDir root;
+  auto layout = make_logs(root);
+  auto run = [&](const std::string& since) {
+    return agentlog::test::run_agentlog(
+        {"logs", "search", "--since", since, "--json", "--root", root.path().string()});
+  };
+  for (const char* lower : {"2026-11-25t09:00:01z", "2026-11-25t09:00:01Z", "2026-11-25t10:00:01+01:00"}) {
+    auto r = run(lower);
+    INFO(lower << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(json::parse(r.out)["matches"].size() == 2);
+  }
+  auto leap = run("2026-11-25T09:00:60Z");  // was read as 09:01:00
+  CHECK(leap.exit_code == 2);
+  CHECK(leap.err.find("[logs.bad_time] Cannot read the time \"2026-11-25T09:00:60Z\" as a date") !=
+        std::string::npos);
+  CHECK(leap.err.find("minutes and seconds of 0-59") != std::string::npos);
+  for (const char* bad : {"2026-02-30", "yesterday"}) {
+    CAPTURE(bad);
+    CHECK(run(bad).err.find("or an age (30s, 30m, 1h, 2d, 1w)\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("D11: a latest.log that cannot be read is named in damagedFiles, not answered as no match") {
+  TempDir root;
+  REQUIRE(agentlog::test::run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  fs::create_directories(layout.archive_dir() / "2026-11-25-080000");
+  agentlog::test::write_text(layout.archive_dir() / "2026-11-25-080000/latest.log",
+                             line("2026-11-25T08:00:00.000Z", "info", "x", "", "archived"));
+  fs::remove(layout.latest_log());
+  fs::create_directories(layout.latest_log());  // (no permission cannot be tested as root)
+  json r = agentlog::search_logs(layout, LogQuery{});
+  CHECK(msgs(r) == std::vector<std::string>{"archived"});  // the rest is still searched
+  CHECK(r["damagedFiles"] == json::parse(R"([{"file": ".ai-agents/logging/logs/latest.log",
+                                              "problem": "it is a directory, not a file", "linesRead": 0}])"));
+  auto cli = agentlog::test::run_agentlog({"logs", "search", "nothing", "--root", root.path().string()});
+  CHECK(cli.exit_code == 0);
+  CHECK(cli.out == "No log line matches in what could be read: 1 file could not be read whole (below).\n");
+  CHECK(cli.err ==
+        "agentlog logs: .ai-agents/logging/logs/latest.log could not be read: it is a directory, not a file; "
+        "none of its lines were searched. Make it a readable file, or move it away (agentlog starts a new "
+        "latest.log when there is none)\n");
+  agentlog::test::McpSession mcp(root.path());
+  mcp.initialize();
+  json m = mcp.call_tool("search_logs", {{"query", "nothing"}});
+  CHECK(m["isError"] == false);
+  CHECK(m["structuredContent"]["damagedFiles"][0]["file"] == ".ai-agents/logging/logs/latest.log");
 }

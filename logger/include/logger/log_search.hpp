@@ -19,32 +19,38 @@
 namespace agentlog {
 
 struct LogQuery {
-  std::string query;     // fixed string, anywhere in the line
-  std::string regex;     // RE2 syntax, over the message (and the raw line)
-  std::string level;     // minimum level
-  std::string category;  // exact
-  std::string source;    // glob
-  std::string since, until;  // ISO-8601 UTC (already resolved from "1h" etc.)
+  std::string query;                                 // fixed string, anywhere in the line
+  std::string regex;                                 // RE2 syntax, over the message (and the raw line)
+  std::string level;                                 // minimum level
+  std::string category;                              // exact
+  std::string source;                                // glob
+  std::string since, until;                          // ISO-8601 UTC (already resolved from "1h" etc.)
   nlohmann::json fields = nlohmann::json::object();  // equalities
   int limit = 50;
   std::string cursor;
 };
 
-// A bad query value: `id` is stable ("logs.bad_regex", "logs.unknown_level", "logs.unknown_filter", ...).
+// A bad query value: `id` is stable ("logs.bad_regex", "logs.unknown_level", "logs.unknown_filter",
+// "logs.bad_filters_file", "logs.bad_cursor", "logs.cursor_expired" when retention removed the lines a cursor
+// points at, ...).
 class LogQueryError : public std::runtime_error {
  public:
-  LogQueryError(std::string id, const std::string& message) : std::runtime_error(message), id_(std::move(id)) {}
+  LogQueryError(std::string id, const std::string& message)
+      : std::runtime_error(message), id_(std::move(id)) {}
   const std::string& id() const { return id_; }
 
  private:
   std::string id_;
 };
 
-// Merges the saved filter `name` of config/filters.json into `q` (explicit values win).
+// Merges the saved filter `name` of config/filters.json into `q` (explicit values win). A filter that is not
+// an object of the LogQuery keys above (strings; fields an object; "description" its note) is
+// logs.bad_filters_file naming the filter and the key.
 void apply_saved_filter(const ProjectLayout& layout, const std::string& name, LogQuery& q);
 
 // {matches: [{ts, level, category, source, msg, fields, file, line}], nextCursor, scannedLines, tornLines,
-//  corruptLines}
+//  corruptLines, damagedFiles (files not readable to their end)}. A field equality compares JSON values,
+//  and a string equals the number, boolean or null it spells, either way ("100" and 100).
 nlohmann::json search_logs(const ProjectLayout& layout, const LogQuery& q);
 
 }  // namespace agentlog

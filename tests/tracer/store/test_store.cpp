@@ -1394,6 +1394,42 @@ TEST_CASE("durations and times that do not fit, or are no number, or no date, ar
   CHECK(slowest.out.find(hex(100, 32)) != std::string::npos);  // (100 ms; the 99 ms one too)
 }
 
+TEST_CASE(
+    "times: a lowercase t and z are read (RFC 3339), second 60 is refused, both messages list every age") {
+  using agentlog::store::parse_iso_ns;
+  using agentlog::store::parse_time_ns;
+  const auto utc = parse_iso_ns("2026-11-25T14:30:00Z");
+  REQUIRE(utc);
+  // "2026-11-25t14:30:00z" was refused as "a date and time that exists", while "...T14:30:00z" was read.
+  for (const char* lower :
+       {"2026-11-25t14:30:00z", "2026-11-25t14:30:00Z", "2026-11-25T14:30:00z", "2026-11-25t14:30z",
+        "2026-11-25t15:30:00+01:00", "2026-11-25t14:30:00.000000z"}) {
+    CAPTURE(lower);
+    CHECK(parse_iso_ns(lower) == utc);
+  }
+  CHECK(parse_iso_ns("2026-11-25t14:30:00.5z") == *utc + 500000000);
+  // A leap second was read as the next minute although the message says 0-59.
+  const std::int64_t now = 1000LL * 86400 * 1000000000;
+  for (const char* leap : {"2026-11-25T14:30:60Z", "2026-11-25t14:30:60.5z", "2026-11-25 14:30:60"}) {
+    CAPTURE(leap);
+    CHECK_FALSE(parse_iso_ns(leap));
+    CHECK(
+        store_error([&] { parse_time_ns(leap, now); }).second ==
+        "Cannot read the time \"" + std::string(leap) +
+            "\" as a date: give a date and time that exists, in ISO-8601 between the years 1678 and 2261 (a "
+            "month of 1-12, a day the month has, an hour of 0-23, minutes and seconds of 0-59, an offset "
+            "from "
+            "UTC within 23:59: 2026-11-25T14:30:00Z, 2026-11-25T15:30:00+01:00, 2026-11-25 14:30:00 (UTC), "
+            "2026-11-25T14:30, 2026-11-25), or an age (30s, 30m, 1h, 2d, 1w)");
+  }
+  CHECK(parse_iso_ns("2026-11-25T14:30:59Z") == *utc + 59000000000);
+  // The two messages listed different ages ("30m, 1h, 2d" against "30s, 30m, 1h, 2d, 1w").
+  CHECK(store_error([&] { parse_time_ns("yesterday", now); }).second ==
+        "Cannot read the time \"yesterday\": use ISO-8601 (2026-11-25T14:30:00Z, 2026-11-25T15:30:00+01:00, "
+        "2026-11-25 14:30:00 (UTC), 2026-11-25T14:30, 2026-11-25) or an age (30s, 30m, 1h, 2d, 1w)");
+  CHECK(parse_time_ns("1w", now) == now - 7 * 86400LL * 1000000000);
+}
+
 TEST_CASE("agentlog traces export -o: never into .ai-agents/logging/, a file replaced whole, - for stdout") {
   TempDir root;
   const std::string r = root.path().string();

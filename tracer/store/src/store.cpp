@@ -328,14 +328,15 @@ std::optional<std::int64_t> epoch_ns(int y, int mo, int d, int h, int mi, int s,
   using namespace std::chrono;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;  // (month and day take them modulo 256)
   const year_month_day ymd{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
-  if (!ymd.ok() || y < 1678 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60)
+  // (A leap second, :60, is refused as the messages say: read as the next minute, it hid what it named.)
+  if (!ymd.ok() || y < 1678 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59)
     return std::nullopt;
   const std::int64_t secs = sys_days(ymd).time_since_epoch().count() * 86400LL + h * 3600LL + mi * 60LL + s;
   return secs * 1000000000LL + sub;
 }
 
 // The runtime's own layout, 2026-11-25T10:01:39.999000Z, read without sscanf (a span line's start time); a
-// space for the 'T' and an offset from UTC are read too.
+// space or a lowercase 't' for the 'T' (RFC 3339 allows t and z) and an offset from UTC are read too.
 std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   auto num = [&](std::size_t at, std::size_t n, int& out) {
     out = 0;
@@ -347,8 +348,8 @@ std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
   };
   int y, mo, d, h, mi, s;
   if (t.size() < 19 || !num(0, 4, y) || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
-      (t[10] != 'T' && t[10] != ' ') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' ||
-      !num(17, 2, s))
+      (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) ||
+      t[16] != ':' || !num(17, 2, s))
     return std::nullopt;
   const auto sub = fraction_ns(t.substr(19));
   if (!sub) return std::nullopt;
@@ -356,10 +357,11 @@ std::optional<std::int64_t> parse_iso_fixed(std::string_view t) {
 }
 
 // Other ISO-8601 forms ("2026-11-25T1:2:3", no seconds, a date alone).
-std::optional<std::int64_t> parse_iso_loose(const std::string& text) {
+std::optional<std::int64_t> parse_iso_loose(std::string text) {
   int y, mo, d, h = 0, mi = 0, s = 0;
   int n = 0;
   std::int64_t sub = 0;
+  if (text.size() > 10 && text[10] == 't') text[10] = 'T';
   const bool space = text.size() > 10 && text[10] == ' ';
   bool timed = std::sscanf(text.c_str(), space ? "%4d-%2d-%2d %2d:%2d:%2d%n" : "%4d-%2d-%2dT%2d:%2d:%2d%n",
                            &y, &mo, &d, &h, &mi, &s, &n) == 6;
@@ -433,6 +435,7 @@ double parse_duration_ms(const json& value) {
 const char* const kTimeForms =
     "2026-11-25T14:30:00Z, 2026-11-25T15:30:00+01:00, 2026-11-25 14:30:00 (UTC), 2026-11-25T14:30, "
     "2026-11-25";
+const char* const kAgeForms = "30s, 30m, 1h, 2d, 1w";  // (both messages: ages are taken in either case)
 
 std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
   if (auto iso = parse_iso_ns(text)) return *iso;
@@ -452,9 +455,9 @@ std::int64_t parse_time_ns(const std::string& text, std::int64_t now) {
               "\" as a date: give a date and time that exists, in ISO-8601 between the years "
               "1678 and 2261 (a month of 1-12, a day the month has, an hour of 0-23, minutes and "
               "seconds of 0-59, an offset from UTC within 23:59: " +
-              kTimeForms + "), or an age (30m, 1h, 2d)");
+              kTimeForms + "), or an age (" + kAgeForms + ")");
     throw StoreError("traces.bad_time", "Cannot read the time \"" + text + "\": use ISO-8601 (" + kTimeForms +
-                                            ") or an age (30s, 30m, 1h, 2d, 1w)");
+                                            ") or an age (" + kAgeForms + ")");
   }
   // No span starts before 1970, so an age that reaches further back means 1970 (and does not overflow).
   const double age_ns = std::min(v * it->second, static_cast<double>(std::max<std::int64_t>(now, 0)));
