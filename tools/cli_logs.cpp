@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "logger/log_search.hpp"
 #include "logger/log_writer.hpp"
 #include "tools/cli.hpp"
 #include "tools/tools.hpp"
@@ -155,10 +156,14 @@ void add_logs_commands(CLI::App& app) {
     bool colour = stdout_is_tty();
     auto print = [&](std::string_view line) {
       json rec = json::parse(line, nullptr, false);
-      if (rec.is_object() && !common.json)
-        std::cout << human(rec, colour) << "\n";
-      else
-        std::cout << (common.json ? std::string(line) : printable(line)) << "\n";
+      if (common.json) {  // JSON for every line: a text-form line as the JSON one would be, else a string
+        if (rec.is_object())
+          std::cout << line << "\n";
+        else
+          std::cout << parse_text_line(line, system_ms()).value_or(json(std::string(line))).dump() << "\n";
+      } else {
+        std::cout << (rec.is_object() ? human(rec, colour) : printable(line)) << "\n";
+      }
     };
     // Archive folders seen so far. After a rotation, the new ones are, in the order of their names (a
     // rotation names its folder after every existing one), the file being read and the files rotated out
@@ -241,7 +246,7 @@ void add_logs_commands(CLI::App& app) {
     };
     while (true) {
       // Emptied or cut in place (`: > latest.log`): read again from its start, as tail -F does.
-      if (struct stat now {}; fd >= 0 && ::fstat(fd, &now) == 0 && now.st_size < ::lseek(fd, 0, SEEK_CUR)) {
+      if (struct stat now{}; fd >= 0 && ::fstat(fd, &now) == 0 && now.st_size < ::lseek(fd, 0, SEEK_CUR)) {
         std::cerr << "agentlog logs: latest.log was cut short in place; reading it again from its start\n";
         ::lseek(fd, 0, SEEK_SET);
         pending.clear();

@@ -164,6 +164,8 @@ std::optional<std::string_view> quick_string(std::string_view line, std::string_
   return v;
 }
 
+}  // namespace
+
 // "[14:30:25.100] INFO [api] GET /x - 200 OK (61ms)\t{"source":...,"fields":{...}}" -> a record. The text
 // form has no date: a line's is the last date at which its time of day is not after `end_ms`, the newest a
 // line of its file can be (for latest.log, the file's last change when the line was read; for an archive,
@@ -216,6 +218,8 @@ std::optional<json> parse_text_line(std::string_view line, std::int64_t end_ms) 
   r["msg"] = unescaped.is_string() ? unescaped : json(std::string(msg));
   return r;
 }
+
+namespace {
 
 // A cheap look that rules out most lines that are not log lines: a JSON line must end in '}' (one cut short
 // by a killed writer almost never does), a text line starts with '[' (see parse_text_line). The lines that

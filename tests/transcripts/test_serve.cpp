@@ -670,3 +670,21 @@ TEST_CASE("log://latest is JSON lines, or text/plain when LOG_FORMAT=text") {
   CHECK(read["result"]["contents"][0]["text"].get<std::string>().find("] INFO [ai-agent] as text") !=
         std::string::npos);
 }
+
+TEST_CASE("logs tail --json prints JSON records with LOG_FORMAT=text too") {
+  TempDir root;
+  REQUIRE(run_agentlog({"init", "--root", root.path().string()}).exit_code == 0);
+  const auto env = root / ".ai-agents/logging/config/.env.logging";
+  write_text(env, read_text(env) + "\nLOG_FORMAT=text\n");
+  {
+    McpSession mcp(root.path());
+    mcp.initialize();
+    REQUIRE(mcp.call_tool("log_event", {{"message", "hello"}, {"fields", {{"k", 1}}}})["isError"] == false);
+  }
+  const auto tail = run_agentlog({"logs", "tail", "-n", "1", "--json", "--root", root.path().string()});
+  REQUIRE(tail.exit_code == 0);
+  const json rec = json::parse(tail.out);
+  CHECK(rec["msg"] == "hello");
+  CHECK(rec["level"] == "info");
+  CHECK(rec["fields"] == json{{"k", 1}});
+}

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 #include "logger/project.hpp"
 
@@ -52,5 +53,9 @@ void apply_saved_filter(const ProjectLayout& layout, const std::string& name, Lo
 //  corruptLines, damagedFiles (files not readable to their end)}. A field equality compares JSON values,
 //  and a string equals the number, boolean or null it spells, either way ("100" and 100).
 nlohmann::json search_logs(const ProjectLayout& layout, const LogQuery& q);
+
+// A text-form line (LOG_FORMAT=text, "[14:30:25.100] INFO [api] msg\t{...}") as the record a JSON line holds,
+// dated by `end_ms` (the newest its file's lines can be); nullopt when it is not one.
+std::optional<nlohmann::json> parse_text_line(std::string_view line, std::int64_t end_ms);
 
 }  // namespace agentlog
