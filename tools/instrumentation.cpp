@@ -184,7 +184,11 @@ json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool res
   json entry = registry_entry(layout, file);
   fs::path backup = backup_path(layout, file);
   auto backup_text = read_file(backup);
-  if (!instrument::is_instrumented(text)) return {{"file", file}, {"outcome", "not_instrumented"}, {"changed", false}};
+  // Only a file the registry or a backup names, or that holds the runtime's include line, was instrumented:
+  // any other is left byte for byte (a code generator's or a test's text may hold the markers).
+  const std::string stripped = strip_keeping_bom(text);
+  if (stripped == text || (entry.is_null() && !backup_text && !instrument::is_instrumented(text)))
+    return {{"file", file}, {"outcome", "not_instrumented"}, {"changed", false}};
   const bool unedited = !entry.is_null() && entry.value("instrumentedSha256", "") == policy::sha256_hex(text);
   std::string result;
   std::string outcome;
@@ -193,7 +197,7 @@ json uninstrument_one(const ToolsContext& ctx, const std::string& file, bool res
     result = *backup_text;  // byte for byte
     outcome = "restored";
   } else {
-    result = strip_keeping_bom(text);  // exactly the inserted text goes; the human's or agent's edits stay
+    result = stripped;  // exactly the inserted text goes; the human's or agent's edits stay
     outcome = "stripped";
     edits_kept = true;
   }

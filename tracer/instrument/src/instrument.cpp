@@ -12,7 +12,6 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 namespace agentlog::instrument {
 
@@ -33,6 +32,7 @@ namespace {
   X(clang_disposeTranslationUnit)   \
   X(clang_getCanonicalType)         \
   X(clang_getChildDiagnostics)      \
+  X(clang_getClangVersion)          \
   X(clang_getCString)               \
   X(clang_getCursorExtent)          \
   X(clang_getCursorLocation)        \
@@ -46,6 +46,7 @@ namespace {
   X(clang_getDiagnosticSpelling)    \
   X(clang_getDiagnosticInSet)       \
   X(clang_getExpansionLocation)     \
+  X(clang_getFileLocation)          \
   X(clang_getFileName)              \
   X(clang_getNullCursor)            \
   X(clang_getNumDiagnostics)        \
@@ -118,6 +119,14 @@ struct Diag {
   std::string text() const { return line ? "line " + std::to_string(line) + ": " + message : message; }
 };
 
+// "libclang 14.0.6", as the library loaded says.
+std::string libclang_version() {
+  const std::string full = take(clang().clang_getClangVersion());  // "Ubuntu clang version 14.0.6"
+  const std::size_t at = full.find("version ");
+  return "libclang" +
+         (at == std::string::npos ? "" : " " + full.substr(at + 8, full.find(' ', at + 8) - at - 8));
+}
+
 // One parse of an in-memory text.
 class Parse {
  public:
@@ -186,6 +195,17 @@ unsigned line_of(CXSourceLocation loc) {
   unsigned line, col, off;
   clang().clang_getSpellingLocation(loc, &f, &line, &col, &off);
   return line;
+}
+
+// Whether the cursor comes from a macro's expansion: its text is the macro's (libclang 14 then places it at
+// the macro's use, and not "from the main file"), or an argument's (written elsewhere than expanded).
+bool from_macro(CXCursor c) {
+  const CXSourceLocation loc = clang().clang_getCursorLocation(c);
+  if (!clang().clang_Location_isFromMainFile(loc)) return true;
+  unsigned expanded = 0, written = 0;
+  clang().clang_getExpansionLocation(loc, nullptr, nullptr, nullptr, &expanded);
+  clang().clang_getFileLocation(loc, nullptr, nullptr, nullptr, &written);
+  return expanded != written;
 }
 
 bool in_main_file(CXCursor c) {
@@ -373,7 +393,20 @@ struct Walk {
           CXCursor expr = first_child(c);
           if (clang().clang_Cursor_isNull(expr)) return CXChildVisit_Continue;  // return;
           if (clang().clang_getCursorType(expr).kind == CXType_Void) return CXChildVisit_Continue;
-          if (expr.kind == CXCursor_InitListExpr) return CXChildVisit_Continue;  // return {a, b};
+          // `return {a, b};`, `return {};`: a braced list has no type of its own for AGENTLOG_RETURN to take
+          // (it is the function's result type that the list initialises).
+          const std::string& source = x->self->text;
+          const std::size_t at = offset_of(clang().clang_getRangeStart(clang().clang_getCursorExtent(c)));
+          const std::size_t value_at = at < source.size() && source.compare(at, 6, "return") == 0
+                                           ? source.find_first_not_of(" \t\r\n", at + 6)
+                                           : std::string::npos;
+          if (value_at < source.size() && source[value_at] == '{') {
+            x->self->skipped.push_back("the return value at line " +
+                                       std::to_string(line_of(clang().clang_getCursorLocation(c))) +
+                                       " is not recorded: a braced list (`return {...};`) is left as it is");
+            return CXChildVisit_Continue;
+          }
+          if (expr.kind == CXCursor_InitListExpr) return CXChildVisit_Continue;  // from a macro
           // The type before implicit conversions (array-to-pointer decay shows as an unexposed cast).
           CXCursor inner = expr;
           while (inner.kind == CXCursor_UnexposedExpr || inner.kind == CXCursor_ParenExpr) {
@@ -589,6 +622,9 @@ struct Walk {
               !(clang().clang_isStatement(c.kind) || clang().clang_isExpression(c.kind)) ||
               c.kind == CXCursor_CaseStmt || c.kind == CXCursor_DefaultStmt || c.kind == CXCursor_LabelStmt)
             return CXChildVisit_Recurse;
+          // Inside a macro's expansion (the block of `do { T t_ = a; ... } while (0)`): an event there would
+          // go after the macro's use, where its locals are gone.
+          if (from_macro(parent)) return CXChildVisit_Continue;
           const std::string& text = x->self->text;
           CXSourceRange r = clang().clang_getCursorExtent(c);
           std::size_t s = offset_of(clang().clang_getRangeStart(r)), e = offset_of(clang().clang_getRangeEnd(r));
@@ -598,7 +634,7 @@ struct Walk {
           if (x->level >= 5)
             x->self->add_before(
                 s, "AGENTLOG_LINE(" + std::to_string(line_of(clang().clang_getCursorLocation(c))) + ");");
-          if (c.kind == CXCursor_DeclStmt) {
+          if (c.kind == CXCursor_DeclStmt && !from_macro(c)) {  // a macro's locals may not outlive it
             std::size_t semi = text.find(';', e > 0 ? e - 1 : e);
             std::size_t eol = text.find('\n', e);
             if (semi != std::string::npos && eol != std::string::npos && semi < eol && only_space_between(text, semi + 1, eol)) {
@@ -971,113 +1007,282 @@ bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<
 
 }  // namespace
 
+namespace {
+
+bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The end of the line that starts a comment at `i` ("//"): a backslash before the line end continues it.
+std::size_t line_comment_end(const std::string& text, std::size_t i) {
+  for (; i < text.size() && text[i] != '\n'; ++i)
+    if (text[i] == '\\' && text.compare(i + 1, 1, "\n") == 0)
+      ++i;
+    else if (text[i] == '\\' && text.compare(i + 1, 2, "\r\n") == 0)
+      i += 2;
+  return i;
+}
+
+// Which bytes of `text` are code: not in a comment, a string or character literal, or a raw string (nor their
+// delimiters). strip() takes out only what it finds in code, so that the markers in a code generator's string
+// literal or in a comment's example stay as they are.
+std::vector<bool> code_bytes(const std::string& text) {
+  const std::size_t n = text.size();
+  std::vector<bool> code(n, true);
+  auto mark = [&](std::size_t from, std::size_t to) {
+    std::fill(code.begin() + static_cast<std::ptrdiff_t>(from),
+              code.begin() + static_cast<std::ptrdiff_t>(std::min(to, n)), false);
+  };
+  for (std::size_t i = 0; i < n;) {
+    const char c = text[i];
+    if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      const std::size_t end = line_comment_end(text, i);
+      mark(i, end);
+      i = end;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      const std::size_t close = text.find("*/", i + 2);
+      const std::size_t end = close == std::string::npos ? n : close + 2;
+      mark(i, end);
+      i = end;
+    } else if (c == '"' || c == '\'') {
+      // The token the quote ends: a raw string's prefix (R, u8R, LR ...), or a number (1'000: a separator).
+      std::size_t t = i;
+      while (t > 0 &&
+             (identifier_char(text[t - 1]) || (c == '\'' && (text[t - 1] == '\'' || text[t - 1] == '.'))))
+        --t;
+      const std::string prefix = text.substr(t, i - t);
+      if (c == '\'' && t < i && (std::isdigit(static_cast<unsigned char>(text[t])) || text[t] == '.')) {
+        ++i;
+        continue;
+      }
+      if (c == '"' &&
+          (prefix == "R" || prefix == "u8R" || prefix == "uR" || prefix == "UR" || prefix == "LR")) {
+        const std::size_t open = text.find('(', i);
+        const std::string delimiter =
+            open == std::string::npos ? "" : ")" + text.substr(i + 1, open - i - 1) + "\"";
+        const std::size_t close = open == std::string::npos ? std::string::npos : text.find(delimiter, open);
+        const std::size_t end = close == std::string::npos ? n : close + delimiter.size();
+        mark(i, end);
+        i = end;
+        continue;
+      }
+      std::size_t j = i + 1;
+      for (; j < n && text[j] != c && text[j] != '\n'; ++j)
+        if (text[j] == '\\') ++j;
+      const std::size_t end = std::min(j + 1, n);
+      mark(i, end);
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  return code;
+}
+
+const std::string kMarker = " // agentlog";
+const std::string kStatementMarker = " /* agentlog */";
+
+bool ends_with(const std::string& text, std::size_t from, std::size_t to, const std::string& suffix) {
+  return to - from >= suffix.size() && text.compare(to - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Whether text[from, to) (a line, without its line end) is the runtime's include line as apply() writes it
+// (`#include "…/agentlog_trace.hpp" // agentlog`), ending with `ending`.
+bool is_include_line(const std::string& text, std::size_t from, std::size_t to, const std::string& ending) {
+  const std::string open = "#include \"";
+  if (!ends_with(text, from, to, ending) || text.compare(from, open.size(), open) != 0) return false;
+  const std::size_t path_end = to - ending.size();  // at the closing quote
+  if (path_end <= from + open.size() || text[path_end - 1] != '"') return false;
+  const std::string path = text.substr(from + open.size(), path_end - 1 - from - open.size());
+  return path.find('"') == std::string::npos &&
+         (path.ends_with("agentlog_trace.hpp") || path.ends_with("agentlog_trace.h"));
+}
+
+// `#line N // agentlog`, the line apply() writes after an include that went first.
+bool is_line_directive(const std::string& text, std::size_t from, std::size_t to) {
+  const std::string open = "#line ";
+  if (!ends_with(text, from, to, kMarker) || text.compare(from, open.size(), open) != 0) return false;
+  const std::size_t digits = from + open.size(), digits_end = to - kMarker.size();
+  return digits < digits_end &&
+         std::all_of(text.begin() + static_cast<std::ptrdiff_t>(digits),
+                     text.begin() + static_cast<std::ptrdiff_t>(digits_end),
+                     [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); });
+}
+
+// The lines of a text: [start, end) without the line end ('\r' of a CRLF file included in `cr`).
+template <class F>
+void for_each_line(const std::string& text, F visit) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t eol = text.find('\n', pos);
+    std::size_t end = eol == std::string::npos ? text.size() : eol;
+    const bool cr = end > pos && text[end - 1] == '\r';
+    visit(pos, end - cr, cr, eol != std::string::npos);
+    pos = eol == std::string::npos ? text.size() : eol + 1;
+  }
+}
+
+}  // namespace
+
+// The runtime's include line, which every instrumented file holds, in code (not in a comment or a string: a
+// test's expected text, a code generator's output).
 bool is_instrumented(const std::string& text) {
-  return text.find("// agentlog\n") != std::string::npos || text.find("/* agentlog */") != std::string::npos ||
-         (text.size() >= 11 && text.compare(text.size() - 11, 11, "// agentlog") == 0);
+  if (text.find("agentlog_trace.h") == std::string::npos) return false;
+  std::vector<bool> code;
+  bool found = false;
+  for_each_line(text, [&](std::size_t from, std::size_t to, bool, bool) {
+    if (found ||
+        (!is_include_line(text, from, to, kMarker) && !is_include_line(text, from, to, kOnBlankLine)))
+      return;
+    if (code.empty()) code = code_bytes(text);
+    found = code[from];
+  });
+  return found;
 }
 
 namespace {
-// Scans a line from `from` for the ')' that brings `depth` (the '(' open before `from`) to 0, past string and
-// character literals (a quote after a digit or letter is a digit separator: 1'000) and comments. Its offset,
-// else npos with `depth` what is still open at the line's end.
-std::size_t closing_paren(const std::string& line, std::size_t from, int& depth) {
-  for (std::size_t i = from; i < line.size(); ++i) {
-    char c = line[i];
-    if (const std::size_t end = literal_end(line, i, 0, line.size()); end != std::string::npos) {
-      i = end;
-      continue;
-    }
-    if (line.compare(i, 2, "//") == 0) break;
-    if (line.compare(i, 2, "/*") == 0) {
-      i = line.find("*/", i + 2);
-      if (i == std::string::npos) break;
-      ++i;
-      continue;
-    }
-    if (c == '(') ++depth;
-    if (c == ')' && --depth == 0) return i;
+// The start of the statement apply() inserted before ` /* agentlog */` at `marker` (` AGENTLOG_X(...);`, in
+// code), else npos.
+std::size_t inserted_statement(const std::string& text, const std::vector<bool>& code, std::size_t line_start,
+                               std::size_t marker) {
+  if (marker < line_start + 3 || text[marker - 1] != ';' || text[marker - 2] != ')' || !code[marker - 2])
+    return std::string::npos;
+  int depth = 0;
+  std::size_t i = marker - 2;
+  for (;; --i) {  // back to the '(' that the ')' closes
+    if (code[i] && text[i] == ')') ++depth;
+    if (code[i] && text[i] == '(' && --depth == 0) break;
+    if (i == line_start) return std::string::npos;
   }
-  return std::string::npos;
+  std::size_t name = i;
+  while (name > line_start &&
+         (std::isupper(static_cast<unsigned char>(text[name - 1])) || text[name - 1] == '_'))
+    --name;
+  if (name == line_start || text[name - 1] != ' ' || !code[name - 1] ||
+      text.compare(name, 9, "AGENTLOG_") != 0)
+    return std::string::npos;
+  return name - 1;
 }
 }  // namespace
 
 std::string strip(const std::string& text) {
+  if (text.find("agentlog") == std::string::npos) return text;
+  const std::vector<bool> code = code_bytes(text);
   std::string out;
-  std::size_t pos = 0;
-  int open_wrap = 0;  // the parentheses a wrapped return value left open on an earlier line
-  while (pos < text.size()) {
-    std::size_t eol = text.find('\n', pos);
-    std::size_t end = eol == std::string::npos ? text.size() : eol;
-    std::string line = text.substr(pos, end - pos);
-    bool has_newline = eol != std::string::npos;
-    pos = has_newline ? eol + 1 : text.size();
-    // Inline statements: " AGENTLOG_SPAN(...); /* agentlog */"
-    for (std::size_t m; (m = line.find(" /* agentlog */")) != std::string::npos;) {
-      std::size_t start = line.rfind(" AGENTLOG_", m);
-      while (start != std::string::npos && start > 0 && line.compare(start, 15, " AGENTLOG_PACK(") == 0)
-        start = line.rfind(" AGENTLOG_", start - 1);  // a parameter pack in the span's arguments
-      if (start == std::string::npos) break;
-      line.erase(start, m + 15 - start);
+  out.reserve(text.size());
+  // The parentheses open in code since the first wrapped return value still open, innermost last: true for
+  // the '(' of an AGENTLOG_RETURN, whose ')' goes. A value may span lines, and hold a lambda whose own return
+  // value is wrapped over lines too.
+  std::vector<bool> wraps;
+  for_each_line(text, [&](std::size_t from, std::size_t to, bool cr, bool has_newline) {
+    const std::string line_end = std::string(cr ? "\r" : "") + (has_newline ? "\n" : "");
+    if (from < to && code[from]) {
+      if (is_include_line(text, from, to, kOnBlankLine)) {  // the include, in place of an empty line
+        out += line_end;
+        return;
+      }
+      if (is_include_line(text, from, to, kMarker) || is_line_directive(text, from, to))
+        return;  // an inserted line: dropped with its line end
     }
-    const std::string marker = " // agentlog";
-    const bool cr =
-        !line.empty() && line[line.size() - 1] == '\r';  // a CRLF file: the marker is before the '\r'
-    if (cr) line.erase(line.size() - 1);
-    if (line.size() >= kOnBlankLine.size() &&
-        line.compare(line.size() - kOnBlankLine.size(), kOnBlankLine.size(), kOnBlankLine) == 0)
-      line.clear();  // the include, in place of an empty line
-    // The rest of a return value wrapped over several lines: its closing ')' is on this line or a later one.
-    bool closed = false;
-    if (open_wrap > 0) {
-      const std::size_t close = closing_paren(line, 0, open_wrap);
-      if (close != std::string::npos) line.erase(close, 1), closed = true;
+    // What to take out of the line: [start, end) ranges of the text.
+    std::vector<std::pair<std::size_t, std::size_t>> cuts;
+    // Inline statements: " AGENTLOG_SPAN(...); /* agentlog */", the comment opening in code.
+    for (std::size_t m = from; (m = text.find(kStatementMarker, m)) != std::string::npos && m < to;
+         m += kStatementMarker.size()) {
+      if (!code[m]) continue;
+      const std::size_t start = inserted_statement(text, code, from, m);
+      if (start != std::string::npos) cuts.emplace_back(start, m + kStatementMarker.size());
     }
-    if (line.size() >= marker.size() && line.compare(line.size() - marker.size(), marker.size(), marker) == 0) {
-      if (!closed && line.find("AGENTLOG_RETURN(") == std::string::npos &&
-          line.find("AGENTLOG_RETURN_AS(") == std::string::npos &&
-          line.find("AGENTLOG_WRAP ") == std::string::npos)
-        continue;  // an inserted line: drop it with its newline
-      // Wrapped returns and lambdas: unwrap each AGENTLOG_RETURN(expr) and AGENTLOG_RETURN_AS(type, expr) to
-      // expr, drop each AGENTLOG_WRAP and the marker.
-      line.erase(line.size() - marker.size());
-      for (std::size_t at; (at = line.find("AGENTLOG_WRAP ")) != std::string::npos;) line.erase(at, 14);
-      for (std::size_t at = 0; (at = line.find("AGENTLOG_RETURN", at)) != std::string::npos;) {
-        std::size_t open = line.compare(at, 16, "AGENTLOG_RETURN(") == 0      ? at + 15
-                           : line.compare(at, 19, "AGENTLOG_RETURN_AS(") == 0 ? at + 18
-                                                                              : std::string::npos;
-        if (open == std::string::npos) {
-          ++at;
-          continue;
+    // Wrapped returns and lambdas, where the marker ends the line: each AGENTLOG_RETURN(expr) and
+    // AGENTLOG_RETURN_AS(type, expr) in code becomes expr, each AGENTLOG_WRAP and the marker go. The marker
+    // may follow a comment of the line (`return x;  // why` got ` // agentlog` after it).
+    const bool marked = ends_with(text, from, to, kMarker);
+    bool unwrapped = false;
+    for (std::size_t i = from; i < to; ++i) {
+      if (!code[i]) continue;
+      const bool word_start = i == from || !identifier_char(text[i - 1]);
+      if (marked && word_start && text.compare(i, 14, "AGENTLOG_WRAP ") == 0) {
+        cuts.emplace_back(i, i + 14);
+        unwrapped = true;
+        i += 13;
+        continue;
+      }
+      const bool as = text.compare(i, 19, "AGENTLOG_RETURN_AS(") == 0;
+      if (marked && word_start && (as || text.compare(i, 16, "AGENTLOG_RETURN(") == 0)) {
+        const std::size_t paren = i + (as ? 18 : 15);
+        // After the type, which has no comma.
+        const std::size_t expr = as ? text.find(", ", paren) + 2 : paren + 1;
+        if (as && (expr < paren || expr > to)) continue;
+        cuts.emplace_back(i, expr);
+        wraps.push_back(true);
+        unwrapped = true;
+        i = expr - 1;
+        continue;
+      }
+      if (wraps.empty()) continue;
+      if (text[i] == '(') wraps.push_back(false);
+      if (text[i] == ')') {
+        if (wraps.back()) {
+          cuts.emplace_back(i, i + 1);
+          unwrapped = true;
         }
-        int depth = 0;
-        const std::size_t close = closing_paren(line, open, depth);
-        std::size_t expr = open + 1;
-        if (line[open - 1] == 'S') expr = line.find(", ", open) + 2;  // after the type (no comma in it)
-        if (expr < open || expr > std::min(close, line.size())) break;
-        if (close == std::string::npos)
-          open_wrap = depth;  // it ends on a later line
-        else
-          line.erase(close, 1);
-        line.erase(at, expr - at);
+        wraps.pop_back();
       }
     }
-    if (cr) line += '\r';
-    out += line;
-    if (has_newline) out += '\n';
-  }
+    if (unwrapped && marked) cuts.emplace_back(to - kMarker.size(), to);
+    std::sort(cuts.begin(), cuts.end());
+    std::size_t pos = from;
+    for (const auto& [start, end] : cuts) {
+      if (start < pos) continue;  // inside a cut already
+      out.append(text, pos, start - pos);
+      pos = end;
+    }
+    out.append(text, pos, to - pos);
+    out += line_end;
+  });
   return out;
 }
 
 namespace {
 
+// A "command" of compile_commands.json split into its words as a POSIX shell does: CMake writes
+// `-DVERSION=\"1.0\"` and `-DNAME="a b"` for the shell to unquote, and libclang must get what the compiler
+// got.
+std::vector<std::string> shell_words(const std::string& command) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    const char c = command[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (in_word) words.push_back(std::move(word)), word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\\') {  // the next character as it is
+      if (++i < command.size()) word += command[i];
+    } else if (c == '\'') {  // all as it is, to the next '
+      const std::size_t close = command.find('\'', i + 1);
+      word.append(command, i + 1, (close == std::string::npos ? command.size() : close) - i - 1);
+      i = close == std::string::npos ? command.size() : close;
+    } else if (c == '"') {  // a backslash escapes only " \ $ `
+      for (++i; i < command.size() && command[i] != '"'; ++i) {
+        if (command[i] == '\\' && i + 1 < command.size() && std::strchr("\"\\$`", command[i + 1])) ++i;
+        word += command[i];
+      }
+    } else {
+      word += c;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
 // An entry's flags without the compiler, its file, -c and -o; relative -I made absolute.
 std::vector<std::string> entry_flags(const nlohmann::json& entry, const fs::path& file) {
   std::vector<std::string> args;
-  if (entry.contains("arguments")) {
+  if (entry.contains("arguments")) {  // already the compiler's words
     for (const auto& a : entry["arguments"]) args.push_back(a.get<std::string>());
   } else {
-    std::istringstream ss(entry.value("command", ""));
-    for (std::string a; ss >> a;) args.push_back(a);
+    args = shell_words(entry.value("command", ""));
   }
   std::vector<std::string> out;
   const std::string dir_of_entry = entry.value("directory", "");
@@ -1169,12 +1374,13 @@ Result instrument(const fs::path& path, const std::string& text, const Options& 
     return result;
   }
   const auto before = original.errors();
+  // Not blamed on the file: the compiler may accept what libclang does not (libclang 14 rejects a lambda's
+  // capture of a structured binding, valid C++20), and flags may be missing.
   if (!before.empty())
-    result.notes.push_back(
-        "libclang finds " + std::to_string(before.size()) + " error" + (before.size() == 1 ? "" : "s") +
-        " in the file before instrumenting (" + before[0].text() +
-        "): a syntax error, or flags it lacks (compile_commands.json). Instrumenting added none, "
-        "but check that the file builds");
+    result.notes.push_back(libclang_version() + " reports " + std::to_string(before.size()) + " error" +
+                           (before.size() == 1 ? "" : "s") + " in the file as it is (" + before[0].text() +
+                           "), which agentlog cannot tell from limits of libclang's parser or missing flags; "
+                           "instrumenting added none");
   // The C runtime, agentlog_trace.h, is next to the C++ one: a file parsed as C gets it, and so does a .h
   // parsed as C++ (C files may include it too): in C++ it includes the C++ runtime, and in C it takes what is
   // written here at levels 1-2.

@@ -42,9 +42,12 @@ struct Options {
 // Instruments `text` (the content of `path`, already stripped of earlier instrumentation).
 Result instrument(const std::filesystem::path& path, const std::string& text, const Options& options);
 
-// Removes every inserted line and statement; unwraps AGENTLOG_RETURN(...). Returns the text unchanged
-// when it holds no instrumentation.
+// Removes every inserted line and statement; unwraps AGENTLOG_RETURN(...). Only the exact text instrument()
+// inserts, in code: the same text in a string literal or a comment stays. Returns the text unchanged when it
+// holds no instrumentation.
 std::string strip(const std::string& text);
+// Whether the text holds the runtime's include line as instrument() writes it (in code), as every
+// instrumented file does.
 bool is_instrumented(const std::string& text);
 
 // Flags for parsing `path`: from a compile_commands.json in the file's folder or above (also in build*/
