@@ -889,7 +889,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
                                               : std::make_unique<BlockReader>(file.path);
     // An archive compressed since it was listed: its .gz holds the same lines.
     fs::path read_path = file.path;
-    if (!opened->ok() && file.path.extension() == ".log") {
+    if (!opened->ok() && opened->damage().empty() && file.path.extension() == ".log") {  // (not: unreadable)
       read_path += ".gz";
       opened = std::make_unique<BlockReader>(read_path);
     }

@@ -8,12 +8,12 @@ namespace agentlog {
 namespace {
 
 // ('_' in a word matches '-' too: api_key, x-api-key, private-key.)
-constexpr std::string_view kSecretWords[] = {"password", "passwd", "token",  "secret",      "authorization",
-                                             "api_key",  "apikey", "cookie", "private_key", "credential"};
+constexpr std::string_view kSecretWords[] = {"password",      "passwd",     "token",     "secret",
+                                             "authorization", "api_key",    "apikey",    "cookie",
+                                             "private_key",   "privatekey", "credential"};
 constexpr std::string_view kRedacted = "[REDACTED]";
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-bool is_lower(char c) { return std::islower(static_cast<unsigned char>(c)) != 0; }
 
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; }
 
@@ -33,6 +33,14 @@ std::size_t quoted_end(std::string_view s, std::size_t from, char quote) {
   return std::min(i, s.size());
 }
 
+// Whether the line holding `at` runs curl or wget before it.
+bool runs_curl_before(std::string_view s, std::size_t at) {
+  const std::size_t nl = s.rfind('\n', at);
+  const std::size_t from = nl == std::string_view::npos ? 0 : nl + 1;
+  const std::string_view before = s.substr(from, at - from);
+  return before.find("curl ") != std::string_view::npos || before.find("wget ") != std::string_view::npos;
+}
+
 std::size_t line_end(std::string_view s, std::size_t from) {
   const std::size_t end = s.find_first_of("\r\n", from);
   return end == std::string_view::npos ? s.size() : end;
@@ -49,17 +57,14 @@ bool ends_with_nocase(std::string_view s, std::string_view word) {
   return s.size() >= word.size() && starts_with_nocase(s, s.size() - word.size(), word);
 }
 
-// Whether a secret word found in a key ends a part of it: at the key's end, before a '_', '-', '.', digit or
-// capital (db_password, passwordHash, SECRET2), or before a plural 's' that does (credentials). Not inside a
-// longer word: secretary, passwordless, tokenizer are no secrets.
-bool ends_part(std::string_view key, std::size_t end) {
-  if (end < key.size() && lower(key[end]) == 's' && (end + 1 == key.size() || !is_lower(key[end + 1])))
-    return true;
-  return end == key.size() || !is_lower(key[end]);
-}
+// Words that hold a secret word but name no secret (secretary, passwordless, tokenizer): the key from the
+// secret word on starting with one of these is not a secret. Any other continuation is (secretkey,
+// passwordhash).
+constexpr std::string_view kNotSecrets[] = {"secretar", "passwordless", "tokeniz"};
 
 // "token" that counts or splits text, not one that grants access: tokens, max_tokens, input_tokens,
-// token_count, tokenizer (an AI agent logs these all the time; redacted, its usage figures were lost).
+// token_count, tokenCount, tokenizer (an AI agent logs these all the time; redacted, its usage figures were
+// lost).
 bool counts_tokens(std::string_view key, std::size_t after) {
   for (std::string_view tail : {"s", "_count", "count", "ize", "_usage", "usage", "_limit", "limit"})
     if (starts_with_nocase(key, after, tail)) return true;
@@ -72,7 +77,9 @@ bool counts_tokens(std::string_view key, std::size_t after) {
 bool secret_key_name(std::string_view key) {
   for (std::string_view w : kSecretWords)
     for (std::size_t i = 0; i + w.size() <= key.size(); ++i)
-      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w) && ends_part(key, i + w.size()) &&
+      if (lower(key[i]) == w[0] && starts_with_nocase(key, i, w) &&
+          std::none_of(std::begin(kNotSecrets), std::end(kNotSecrets),
+                       [&](std::string_view n) { return starts_with_nocase(key, i, n); }) &&
           !(w == "token" && counts_tokens(key, i + w.size())))
         return true;
   return false;
@@ -137,13 +144,16 @@ bool redact_text(std::string_view s, std::string& out) {
   };
   auto redacted_at = [&](std::size_t at) { return s.substr(at, kRedacted.size()) == kRedacted; };
   for (std::size_t i = 0; i < s.size();) {
-    // The password of a URL's user (scheme://user:password@host).
+    // The password of a URL's user (scheme://user:password@host), or an http(s) URL's user alone, which is
+    // a token there (https://ghp_...@github.com/...).
     if (s[i] == ':' && s.compare(i, 3, "://") == 0) {
       std::size_t at = i + 3;
       while (at < s.size() && std::string_view("/?#@ \t\r\n\"'").find(s[at]) == std::string_view::npos) ++at;
       const std::size_t colon = s.substr(i + 3, at - i - 3).find(':');
-      if (at < s.size() && s[at] == '@' && colon != std::string_view::npos) {
-        replace(i + 3 + colon + 1, at);
+      const bool http = (i >= 4 && starts_with_nocase(s, i - 4, "http")) ||
+                        (i >= 5 && starts_with_nocase(s, i - 5, "https"));
+      if (at < s.size() && s[at] == '@' && at > i + 3 && (colon != std::string_view::npos || http)) {
+        replace(colon != std::string_view::npos ? i + 3 + colon + 1 : i + 3, at);
         i = at;
         continue;
       }
@@ -152,6 +162,23 @@ bool redact_text(std::string_view s, std::string& out) {
     if (!at_word) {
       ++i;
       continue;
+    }
+    // curl's (and wget's) user:password (curl -u bob:secret, --user bob:secret); not docker's -u uid:gid.
+    if (const std::size_t v = starts_with_nocase(s, i, "-u ")       ? i + 3
+                              : starts_with_nocase(s, i, "--user ") ? i + 7
+                              : starts_with_nocase(s, i, "--user=") ? i + 7
+                                                                    : std::string_view::npos;
+        v != std::string_view::npos && runs_curl_before(s, i)) {
+      const std::size_t colon = s.substr(v, value_end(s, v) - v).find(':');
+      const std::size_t at = v + colon + 1;
+      const std::size_t end = colon == std::string_view::npos ? v
+                              : redacted_at(at)               ? at + kRedacted.size()
+                                                              : value_end(s, at);
+      if (colon != std::string_view::npos && at < end) {
+        replace(at, end);
+        i = end;
+        continue;
+      }
     }
     // "Bearer <value>", wherever it is.
     if (starts_with_nocase(s, i, "bearer ")) {
@@ -178,32 +205,48 @@ bool redact_text(std::string_view s, std::string& out) {
     while (key_end < s.size() && word_char(s[key_end])) ++key_end;
     const std::string_view key = s.substr(i, key_end - i);
     if (!key.empty() && secret_key_name(key)) {
-      std::size_t p = key_end;
-      if (p < s.size() && (s[p] == '"' || s[p] == '\'')) ++p;
+      // A quote, or one escaped as JSON inside a string writes it ({\"password\":\"x\"} in a command).
+      auto quote_at = [&](std::size_t at) -> std::size_t {  // its length: 0, 1 or 2
+        if (at < s.size() && (s[at] == '"' || s[at] == '\'')) return 1;
+        return at + 1 < s.size() && s[at] == '\\' && (s[at + 1] == '"' || s[at + 1] == '\'') ? 2 : 0;
+      };
+      std::size_t p = key_end + quote_at(key_end);
       while (p < s.size() && s[p] == ' ') ++p;
       if (p < s.size() && (s[p] == '=' || s[p] == ':')) {
         const bool header = s[p] == ':';
         ++p;
         while (p < s.size() && s[p] == ' ') ++p;
-        const char quote = p < s.size() && (s[p] == '"' || s[p] == '\'') ? s[p] : '\0';
-        if (quote) ++p;
-        // An Authorization header's scheme stays (Basic, Digest...); what follows it goes: one word after
-        // Basic, Bearer or Token, the rest of the line after another (Digest username="...", realm=...). A
-        // cookie header is all secrets (name=value; name=value).
+        const std::size_t quote_len = quote_at(p);
+        const std::string_view quote = s.substr(p, quote_len);
+        p += quote_len;
+        // An Authorization header's scheme stays (Basic, Digest...) and what follows it goes: one word after
+        // a scheme whose credential is a word (Basic, Bearer...), the rest of the line after another (Digest
+        // username="...", realm=...). A first word that is no scheme is the credential itself. A cookie
+        // header is all secrets (name=value; name=value).
         bool rest_of_line = header && ends_with_nocase(key, "cookie");
         if (const std::size_t word = value_end(s, p);
             ends_with_nocase(key, "authorization") && !redacted_at(p) && word < s.size() && s[word] == ' ') {
-          rest_of_line = !starts_with_nocase(s, p, "basic ") && !starts_with_nocase(s, p, "bearer ") &&
-                         !starts_with_nocase(s, p, "token ");
-          p = word;
+          const std::string_view scheme = s.substr(p, word - p);
+          auto is_one_of = [&](std::initializer_list<std::string_view> names) {
+            return std::any_of(names.begin(), names.end(), [&](std::string_view n) {
+              return scheme.size() == n.size() && starts_with_nocase(scheme, 0, n);
+            });
+          };
+          if (is_one_of({"basic", "bearer", "token", "negotiate", "ntlm"})) {
+            p = word;
+          } else if (is_one_of({"digest", "aws4-hmac-sha256", "hoba", "mutual", "vapid", "scram-sha-256"})) {
+            p = word;
+            rest_of_line = true;
+          }
         } else if (starts_with_nocase(s, p, "bearer ")) {
           p += 7;
         }
         while (p < s.size() && s[p] == ' ') ++p;
-        const std::size_t end = redacted_at(p) ? p + kRedacted.size()
-                                : quote        ? quoted_end(s, p, quote)
-                                : rest_of_line ? line_end(s, p)
-                                               : value_end(s, p);
+        const std::size_t end = redacted_at(p)   ? p + kRedacted.size()
+                                : quote_len == 1 ? quoted_end(s, p, quote[0])
+                                : quote_len == 2 ? std::min(s.find(quote, p), line_end(s, p))
+                                : rest_of_line   ? line_end(s, p)
+                                                 : value_end(s, p);
         if (end > p) {
           replace(p, end);
           i = end;

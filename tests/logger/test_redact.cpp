@@ -39,6 +39,18 @@ TEST_CASE("free text: each form of a credential loses its value, and only its va
        "git clone https://bob:[REDACTED]@example.com/r.git"},
       {"PRIVATE_KEY=-----BEGIN", "PRIVATE_KEY=[REDACTED]"},
       {"credentials: abc", "credentials: [REDACTED]"},
+      // (second review) a first word that is no scheme is the credential; curl's user:password; a token as an
+      // http URL's user; JSON escaped inside a command; a secret word run into another
+      {"authorization=sk-live-123 user=bob", "authorization=[REDACTED] user=bob"},
+      {"Authorization: sk_live_abcdef retrying request", "Authorization: [REDACTED] retrying request"},
+      {"curl -u bob:S3cret https://x", "curl -u bob:[REDACTED] https://x"},
+      {"curl --user admin:S3cretPass x", "curl --user admin:[REDACTED] x"},
+      {"docker run -u 1000:1000 img", "docker run -u 1000:1000 img"},
+      {"git clone https://ghp_abc123@github.com/o/r", "git clone https://[REDACTED]@github.com/o/r"},
+      {"ssh://git@github.com/o/r", "ssh://git@github.com/o/r"},
+      {R"(curl -d {\"password\":\"hunter2 x\"} u)", R"(curl -d {\"password\":\"[REDACTED]\"} u)"},
+      {"accesskey=AK secretkey=SK passwordhash=h",
+       "accesskey=AK secretkey=[REDACTED] passwordhash=[REDACTED]"},
   };
   for (const auto& [in, out] : cases) {
     CAPTURE(in);
@@ -50,7 +62,8 @@ TEST_CASE("redacting twice changes nothing (log_event answers with a record the 
   for (const std::string text :
        {"login password=hunter2 with Bearer abc.def and api_key=sk-1", "client_secret=\"a b\"",
         "Authorization: Basic xyz", "Authorization: Digest a=b, c=d", "https://u:p@h/", "Cookie: a=b",
-        "password=[REDACTED] already"}) {
+        "password=[REDACTED] already", "curl -u bob:x", "https://tok@github.com/",
+        "Authorization: sk_live_1 retry"}) {
     CAPTURE(text);
     const std::string once = redacted(text);
     CHECK(redacted(once) == once);
@@ -60,14 +73,18 @@ TEST_CASE("redacting twice changes nothing (log_event answers with a record the 
   CHECK_FALSE(agentlog::redact_text("password=[REDACTED] and Bearer [REDACTED]", out));
 }
 
-TEST_CASE("names: a secret word that ends a part of the name is a secret; one inside a longer word is not") {
+TEST_CASE(
+    "names: a secret word anywhere in a name is a secret, but for words that only hold one and token "
+    "counts") {
   for (const char* secret :
-       {"password", "db_password", "dbPassword", "PASSWORD", "passwd", "access_token", "refreshToken",
-        "mytoken", "apiKey", "api_key", "X-Api-Key", "api-key", "client_secret", "secretKey", "credentials",
-        "Authorization", "Set-Cookie", "private_key", "secrets"})
+       {"password",      "db_password", "dbPassword",  "PASSWORD",      "passwd",     "access_token",
+        "refreshToken",  "mytoken",     "apiKey",      "api_key",       "X-Api-Key",  "api-key",
+        "client_secret", "secretKey",   "credentials", "Authorization", "Set-Cookie", "private_key",
+        "secrets",       "secretkey",   "apikeyid",    "passwordhash"})
     CHECK_MESSAGE(agentlog::secret_key_name(secret), secret);
-  for (const char* plain : {"secretary", "passwordless", "tokenizer", "max_tokens", "input_tokens", "tokens",
-                            "token_count", "user", "authority"})
+  for (const char* plain :
+       {"secretary", "passwordless", "tokenizer", "max_tokens", "input_tokens", "tokens", "token_count",
+        "tokenCount", "tokenUsage", "MAX_TOKEN_COUNT", "user", "authority"})
     CHECK_MESSAGE(!agentlog::secret_key_name(plain), plain);
   const json r = agentlog::redact_secrets(
       {{"secretary", "Bob"}, {"passwordless", true}, {"X-Api-Key", "k-777"}, {"api-key", "k-888"}});
@@ -93,7 +110,7 @@ TEST_CASE("log_event: latest.log holds what the answer's record says, secrets re
   CHECK(line["msg"] == record["msg"]);
   CHECK(line["fields"] == record["fields"]);
   CHECK(line["fields"]["X-Api-Key"] == "[REDACTED]");
-  CHECK(line["fields"]["cmd"] == "curl -u bob:x --data password=[REDACTED]");
+  CHECK(line["fields"]["cmd"] == "curl -u bob:[REDACTED] --data password=[REDACTED]");
   for (const char* secret : {"dXNlcjpzM2NyZXQ=", "hunter2", "xyz", "k-777777"}) {
     CAPTURE(secret);
     CHECK(text.find(secret) == std::string::npos);
