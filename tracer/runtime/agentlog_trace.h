@@ -351,29 +351,28 @@ static inline void agentlog_c_param_name(struct agentlog_c_span* s, const char* 
   if (s->params_len > (int)sizeof s->params) s->params_len = (int)sizeof s->params;
 }
 
-/* A secret word, in any case, that ends a part of the name (db_password, refreshToken, credentials, the C++
- * runtime's rule): not one inside a longer word (secretary, passwordless), nor a count of tokens
- * (max_tokens). */
+/* A secret word anywhere in the name, in any case (db_password, refreshToken, secretkey; the C++ runtime's
+ * rule), but for names that only hold one (secretary, passwordless, tokenizer) and counts of tokens
+ * (max_tokens, tokenCount, TOKEN_USAGE). */
 static inline int agentlog_c_secret(const char* name) {
-  static const char* const words[] = {"password", "passwd", "token",  "secret",      "authorization",
-                                      "api_key",  "apikey", "cookie", "private_key", "credential"};
-  const size_t n = strlen(name);
-  for (size_t w = 0; w < sizeof words / sizeof *words; ++w) {
-    const size_t len = strlen(words[w]);
-    for (size_t at = 0; at + len <= n; ++at) {
-      size_t k = 0;
-      while (k < len && tolower((unsigned char)name[at + k]) == words[w][k]) ++k;
-      if (k < len) continue;
-      const size_t end = at + len;
-      const int plural = end < n && tolower((unsigned char)name[end]) == 's' &&
-                         !(end + 1 < n && islower((unsigned char)name[end + 1]));
-      if (end < n && islower((unsigned char)name[end]) && !plural) continue;
-      if (w == 2 && (plural || !strncmp(name + end, "_count", 6) || !strncmp(name + end, "_usage", 6) ||
-                     !strncmp(name + end, "_limit", 6)))
-        continue;
-      return 1;
+  static const char* const words[] = {"password",      "passwd",     "token",     "secret",
+                                      "authorization", "api_key",    "apikey",    "cookie",
+                                      "private_key",   "privatekey", "credential"};
+  static const char* const not_secrets[] = {"secretar", "passwordless", "tokeniz"};
+  static const char* const token_counts[] = {"s", "_count", "count", "_usage", "usage", "_limit", "limit"};
+  char s[256];
+  size_t n = 0;
+  for (; name[n] && n < sizeof s - 1; ++n) s[n] = (char)tolower((unsigned char)name[n]);
+  s[n] = 0;
+  for (size_t w = 0; w < sizeof words / sizeof *words; ++w)
+    for (const char* at = strstr(s, words[w]); at; at = strstr(at + 1, words[w])) {
+      int secret = 1;
+      for (size_t k = 0; k < sizeof not_secrets / sizeof *not_secrets; ++k)
+        if (!strncmp(at, not_secrets[k], strlen(not_secrets[k]))) secret = 0;
+      for (size_t k = 0; w == 2 && k < sizeof token_counts / sizeof *token_counts; ++k)
+        if (!strncmp(at + 5, token_counts[k], strlen(token_counts[k]))) secret = 0;
+      if (secret) return 1;
     }
-  }
   return 0;
 }
 

@@ -1527,6 +1527,7 @@ class Runtime {
   }
 
   std::string trace_file() const { return file_path_; }
+  bool exiting() const { return exiting_.load(); }
 
   void wake() {
     wake_requested_.store(true, std::memory_order_relaxed);
@@ -1947,6 +1948,7 @@ class Runtime {
 
   static void at_exit() {
     Runtime& rt = get();
+    rt.exiting_.store(true);
     rt.stop();
   }
 
@@ -1964,6 +1966,7 @@ class Runtime {
   std::mutex init_mutex_, rings_mutex_, config_mutex_, drain_mutex_, wake_mutex_;
   std::condition_variable wake_;
   bool running_ = false, finished_ = false;
+  std::atomic<bool> exiting_{false};  // the program's exit began (at_exit ran): see agentlog_finish_at_exit
   std::thread writer_;
   std::vector<Ring*> rings_;
   // Buffers for new threads' rings (rings_mutex_; see spare_room): of threads that ended, and, once a
@@ -2153,6 +2156,7 @@ inline void Runtime::after_fork_child() {
   rt.spare_.clear();
   rt.rings_made_ = rt.buffers_made_ = rt.reused_ = 0;  // the child's own, as its stats and file
   rt.running_ = rt.finished_ = false;
+  rt.exiting_.store(false);
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;
   rt.fmt_.out.clear();
@@ -2516,27 +2520,24 @@ inline void capture_string(Out& o, const char* p, std::size_t n) {
   put_string(o.s, p, n);
 }
 
-// A secret word that ends a part of the name (db_password, refreshToken, credentials, the log's rule): not
-// one inside a longer word (secretary, passwordless, tokenizer), nor a count of tokens (max_tokens,
-// token_count).
+// A secret word anywhere in the name, in any case (db_password, refreshToken, secretkey; the log's rule), but
+// for names that only hold one (secretary, passwordless, tokenizer) and counts of tokens (max_tokens,
+// tokenCount, token_usage).
 inline bool looks_secret_name(const std::string& name) {
   std::string s;
   for (char c : name) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  static const char* const words[] = {"password", "passwd", "token",       "secret", "authorization",
-                                      "api_key",  "apikey", "private_key", "cookie", "credential"};
-  auto lower_at = [&](std::size_t i) {
-    return i < name.size() && std::islower(static_cast<unsigned char>(name[i]));
-  };
+  static const char* const words[] = {"password",      "passwd",  "token",     "secret",
+                                      "authorization", "api_key", "apikey",    "private_key",
+                                      "privatekey",    "cookie",  "credential"};
+  static const char* const not_secrets[] = {"secretar", "passwordless", "tokeniz"};
+  static const char* const token_counts[] = {"s", "_count", "count", "_usage", "usage", "_limit", "limit"};
   for (const char* w : words)
     for (std::size_t at = s.find(w); at != std::string::npos; at = s.find(w, at + 1)) {
-      const std::size_t end = at + std::strlen(w);
-      const bool plural = end < s.size() && s[end] == 's' && !lower_at(end + 1);
-      if (lower_at(end) && !plural) continue;
-      if (std::strcmp(w, "token") == 0 &&
-          (plural || s.compare(end, 6, "_count") == 0 || s.compare(end, 6, "_usage") == 0 ||
-           s.compare(end, 6, "_limit") == 0))
-        continue;
-      return true;
+      bool secret = true;
+      for (const char* n : not_secrets) secret = secret && s.compare(at, std::strlen(n), n) != 0;
+      if (std::strcmp(w, "token") == 0)
+        for (const char* t : token_counts) secret = secret && s.compare(at + 5, std::strlen(t), t) != 0;
+      if (secret) return true;
     }
   return false;
 }
@@ -3798,9 +3799,11 @@ inline ConvertResult convert_span_file(const std::string& path) {
 // outside a span. Weak, so one definition wins however many files include this header.
 // Runs after the atexit handlers and static destructors of the program (glibc runs the destructors of the
 // program's objects last): their spans are written, then the span file ends. Every file that includes this
-// header adds a call; the first does the work.
+// header adds a call; the first does the work. Only once the program exits: a plugin's copy also runs when
+// it is unloaded (dlclose), and the process's tracing goes on then.
 extern "C" __attribute__((weak, destructor)) void agentlog_finish_at_exit() {
-  if (agentlog::detail::Globals<>::state.load() == 1) agentlog::detail::Runtime::get().finish();
+  if (agentlog::detail::Globals<>::state.load() == 1 && agentlog::detail::Runtime::get().exiting())
+    agentlog::detail::Runtime::get().finish();
 }
 
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
