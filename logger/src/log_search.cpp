@@ -901,10 +901,14 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
                                           : "the file that held them (latest.log then, rotated since) " +
                                                 std::string(kByRetention));
     };
+    // A file not read to its end: named, with the lines searched before the damage.
+    auto note_damage = [&](const BlockReader& r, long long lines_read) {
+      damaged.push_back(
+          {{"file", layout.relative(read_path)}, {"problem", r.damage()}, {"linesRead", lines_read}});
+    };
     if (!opened->ok()) {
-      if (!opened->damage().empty())  // (no permission): named, as its lines were not searched
-        damaged.push_back(
-            {{"file", layout.relative(read_path)}, {"problem", opened->damage()}, {"linesRead", 0}});
+      if (!opened->damage().empty())  // (no permission): none of its lines were searched
+        note_damage(*opened, 0);
       else if (index == bounded_file)
         throw expired();
       continue;  // removed by retention since it was listed
@@ -1009,9 +1013,7 @@ json search_logs(const ProjectLayout& layout, const LogQuery& q) {
     }
     if (check_first_line && first_block && reader.damage().empty()) throw expired();  // (empty now)
     scanned += line_no;
-    if (!reader.damage().empty())
-      damaged.push_back(
-          {{"file", layout.relative(read_path)}, {"problem", reader.damage()}, {"linesRead", line_no}});
+    if (!reader.damage().empty()) note_damage(reader, line_no);
     for (auto it = found.rbegin(); it != found.rend(); ++it) {
       if (total == limit) {
         next_cursor = cursor_text(file, it->number, newest_archive, latest_first_line);

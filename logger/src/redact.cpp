@@ -62,11 +62,11 @@ bool ends_with_nocase(std::string_view s, std::string_view word) {
 // passwordhash).
 constexpr std::string_view kNotSecrets[] = {"secretar", "passwordless", "tokeniz"};
 
-// "token" that counts or splits text, not one that grants access: tokens, max_tokens, input_tokens,
-// token_count, tokenCount, tokenizer (an AI agent logs these all the time; redacted, its usage figures were
-// lost).
+// "token" that counts text, not one that grants access: tokens, max_tokens, input_tokens, token_count,
+// tokenCount (an AI agent logs these all the time; redacted, its usage figures were lost). The same list as
+// the tracing runtime's (agentlog_trace.hpp, .h), which cannot include this file.
 bool counts_tokens(std::string_view key, std::size_t after) {
-  for (std::string_view tail : {"s", "_count", "count", "ize", "_usage", "usage", "_limit", "limit"})
+  for (std::string_view tail : {"s", "_count", "count", "_usage", "usage", "_limit", "limit"})
     if (starts_with_nocase(key, after, tail)) return true;
   return false;
 }

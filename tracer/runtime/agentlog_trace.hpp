@@ -3794,9 +3794,6 @@ inline ConvertResult convert_span_file(const std::string& path) {
 }  // namespace agentlog
 
 // ------------------------------------------------------------------------------ log correlation
-// The agentlog Logger (a separate library) calls this, when the program has it, to stamp log lines written
-// inside a recorded span with traceId and spanId. Writes NUL-terminated ids and returns 1, or returns 0
-// outside a span. Weak, so one definition wins however many files include this header.
 // Runs after the atexit handlers and static destructors of the program (glibc runs the destructors of the
 // program's objects last): their spans are written, then the span file ends. Every file that includes this
 // header adds a call; the first does the work. Only once the program exits: a plugin's copy also runs when
@@ -3806,6 +3803,9 @@ extern "C" __attribute__((weak, destructor)) void agentlog_finish_at_exit() {
     agentlog::detail::Runtime::get().finish();
 }
 
+// The agentlog Logger (a separate library) calls this, when the program has it, to stamp log lines written
+// inside a recorded span with traceId and spanId. Writes NUL-terminated ids and returns 1, or returns 0
+// outside a span. Weak, so one definition wins however many files include this header.
 extern "C" __attribute__((weak)) int agentlog_trace_current_ids(char* trace_id, unsigned long trace_cap,
                                                                 char* span_id, unsigned long span_cap) {
   agentlog::detail::ThreadState& t = agentlog::detail::tls();
