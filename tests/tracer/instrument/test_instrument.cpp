@@ -275,6 +275,9 @@ TEST_CASE("no line is added: the include takes an empty line at file scope, else
       {"in a declaration: none", "int x =\n\n  3;\n" + f, 0},
       {"after a line continuation: none", "#define M 1 \\\n\n" + f, 0},
       {"in a raw string: none", "const char* s = R\"(\n\n)\";\n" + f, 0},
+      {"after a raw string holding #if", "const char* s = R\"x(\n#if X\n)x\";\n\n" + f, 4},
+      {"after a raw string holding /*", "const char* s = R\"(/*)\";\n\n" + f, 2},
+      {"after a string holding /*", "const char* s = \"/*\";\n\n" + f, 2},
       {"after the function: none", f + "\n", 0},
   };
   for (const auto& c : cases) {

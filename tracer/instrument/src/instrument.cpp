@@ -781,16 +781,72 @@ struct Placed {
 // before and after strip(). strip() puts the empty line back.
 const std::string kOnBlankLine = " // agentlog: was an empty line";
 
-// At a quote in text[line_start, end) that opens a string or character literal (a quote after a digit or
-// letter is a digit separator: 1'000), the offset of the quote that closes it (or `end`); else npos.
-std::size_t literal_end(const std::string& text, std::size_t i, std::size_t line_start, std::size_t end) {
-  const char quote = text[i];
-  if (quote != '"' &&
-      (quote != '\'' || (i > line_start && std::isalnum(static_cast<unsigned char>(text[i - 1])))))
-    return std::string::npos;
-  for (++i; i < end && text[i] != quote; ++i)
-    if (text[i] == '\\') ++i;
-  return std::min(i, end);
+bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The end of the line that starts a comment at `i` ("//"): a backslash before the line end continues it.
+std::size_t line_comment_end(const std::string& text, std::size_t i) {
+  for (; i < text.size() && text[i] != '\n'; ++i)
+    if (text[i] == '\\' && text.compare(i + 1, 1, "\n") == 0)
+      ++i;
+    else if (text[i] == '\\' && text.compare(i + 1, 2, "\r\n") == 0)
+      i += 2;
+  return i;
+}
+
+// Which bytes of `text` are code: not in a comment, a string or character literal, or a raw string (nor their
+// delimiters). strip() takes out only what it finds in code, so that the markers in a code generator's string
+// literal or in a comment's example stay as they are.
+std::vector<bool> code_bytes(const std::string& text) {
+  const std::size_t n = text.size();
+  std::vector<bool> code(n, true);
+  auto mark = [&](std::size_t from, std::size_t to) {
+    std::fill(code.begin() + static_cast<std::ptrdiff_t>(from),
+              code.begin() + static_cast<std::ptrdiff_t>(std::min(to, n)), false);
+  };
+  for (std::size_t i = 0; i < n;) {
+    const char c = text[i];
+    if (c == '/' && i + 1 < n && text[i + 1] == '/') {
+      const std::size_t end = line_comment_end(text, i);
+      mark(i, end);
+      i = end;
+    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
+      const std::size_t close = text.find("*/", i + 2);
+      const std::size_t end = close == std::string::npos ? n : close + 2;
+      mark(i, end);
+      i = end;
+    } else if (c == '"' || c == '\'') {
+      // The token the quote ends: a raw string's prefix (R, u8R, LR ...), or a number (1'000: a separator).
+      std::size_t t = i;
+      while (t > 0 &&
+             (identifier_char(text[t - 1]) || (c == '\'' && (text[t - 1] == '\'' || text[t - 1] == '.'))))
+        --t;
+      const std::string prefix = text.substr(t, i - t);
+      if (c == '\'' && t < i && (std::isdigit(static_cast<unsigned char>(text[t])) || text[t] == '.')) {
+        ++i;
+        continue;
+      }
+      if (c == '"' &&
+          (prefix == "R" || prefix == "u8R" || prefix == "uR" || prefix == "UR" || prefix == "LR")) {
+        const std::size_t open = text.find('(', i);
+        const std::string delimiter =
+            open == std::string::npos ? "" : ")" + text.substr(i + 1, open - i - 1) + "\"";
+        const std::size_t close = open == std::string::npos ? std::string::npos : text.find(delimiter, open);
+        const std::size_t end = close == std::string::npos ? n : close + delimiter.size();
+        mark(i, end);
+        i = end;
+        continue;
+      }
+      std::size_t j = i + 1;
+      for (; j < n && text[j] != c && text[j] != '\n'; ++j)
+        if (text[j] == '\\') ++j;
+      const std::size_t end = std::min(j + 1, n);
+      mark(i, end);
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  return code;
 }
 
 // The empty line the include can take: at file scope (outside every declaration, comment and line
@@ -821,15 +877,17 @@ std::size_t blank_line_for_include(const std::string& text, CXTranslationUnit tu
     std::vector<int> branch;
   };
   std::vector<Candidate> candidates;
-  bool in_comment = false, continued = false;
+  // A line starting in a block comment or a raw string takes no include, and a `#` there is text.
+  const std::vector<bool> code = code_bytes(text);
+  bool continued = false;
   for (std::size_t at = 0; at < text.size() && at <= first_edit;) {
     std::size_t eol = text.find('\n', at);
     if (eol == std::string::npos) eol = text.size();
     const bool empty = eol == at || (eol == at + 1 && text[at] == '\r');
-    if (empty && !in_comment && !continued) candidates.push_back({at, branch});
+    if (empty && code[at] && !continued) candidates.push_back({at, branch});
     std::size_t i = at;
     while (i < eol && (text[i] == ' ' || text[i] == '\t')) ++i;
-    if (!in_comment && !continued && i < eol && text[i] == '#') {
+    if (!continued && i < eol && text[i] == '#' && code[i]) {
       std::size_t d = i + 1;
       while (d < eol && (text[d] == ' ' || text[d] == '\t')) ++d;
       std::size_t de = d;
@@ -845,20 +903,6 @@ std::size_t blank_line_for_include(const std::string& text, CXTranslationUnit tu
         branch.pop_back();
       else if (directive == "pragma" && text.substr(de, eol - de).find("once") != std::string::npos)
         candidates.clear();  // the include goes after it
-    }
-    // Comments and literals, to know whether the next line starts in a comment.
-    for (; i < eol; ++i) {
-      if (in_comment) {
-        if (text.compare(i, 2, "*/") == 0) in_comment = false, ++i;
-      } else if (text.compare(i, 2, "/*") == 0) {
-        in_comment = true, ++i;
-      } else if (text.compare(i, 2, "//") == 0) {
-        break;
-      } else if (text[i] == '"' && i > at && text[i - 1] == 'R') {
-        return std::string::npos;  // a raw string: give up
-      } else if (const std::size_t end = literal_end(text, i, at, eol); end != std::string::npos) {
-        i = end;
-      }
     }
     std::size_t last = eol;
     if (last > at && text[last - 1] == '\r') --last;
@@ -1003,78 +1047,6 @@ bool blame(const std::vector<Diag>& errors, const Walk& walk, const std::vector<
     if (!done) return false;
   }
   return out.returns.size() + out.params.size() + out.wraps.size() > known;
-}
-
-}  // namespace
-
-namespace {
-
-bool identifier_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-// The end of the line that starts a comment at `i` ("//"): a backslash before the line end continues it.
-std::size_t line_comment_end(const std::string& text, std::size_t i) {
-  for (; i < text.size() && text[i] != '\n'; ++i)
-    if (text[i] == '\\' && text.compare(i + 1, 1, "\n") == 0)
-      ++i;
-    else if (text[i] == '\\' && text.compare(i + 1, 2, "\r\n") == 0)
-      i += 2;
-  return i;
-}
-
-// Which bytes of `text` are code: not in a comment, a string or character literal, or a raw string (nor their
-// delimiters). strip() takes out only what it finds in code, so that the markers in a code generator's string
-// literal or in a comment's example stay as they are.
-std::vector<bool> code_bytes(const std::string& text) {
-  const std::size_t n = text.size();
-  std::vector<bool> code(n, true);
-  auto mark = [&](std::size_t from, std::size_t to) {
-    std::fill(code.begin() + static_cast<std::ptrdiff_t>(from),
-              code.begin() + static_cast<std::ptrdiff_t>(std::min(to, n)), false);
-  };
-  for (std::size_t i = 0; i < n;) {
-    const char c = text[i];
-    if (c == '/' && i + 1 < n && text[i + 1] == '/') {
-      const std::size_t end = line_comment_end(text, i);
-      mark(i, end);
-      i = end;
-    } else if (c == '/' && i + 1 < n && text[i + 1] == '*') {
-      const std::size_t close = text.find("*/", i + 2);
-      const std::size_t end = close == std::string::npos ? n : close + 2;
-      mark(i, end);
-      i = end;
-    } else if (c == '"' || c == '\'') {
-      // The token the quote ends: a raw string's prefix (R, u8R, LR ...), or a number (1'000: a separator).
-      std::size_t t = i;
-      while (t > 0 &&
-             (identifier_char(text[t - 1]) || (c == '\'' && (text[t - 1] == '\'' || text[t - 1] == '.'))))
-        --t;
-      const std::string prefix = text.substr(t, i - t);
-      if (c == '\'' && t < i && (std::isdigit(static_cast<unsigned char>(text[t])) || text[t] == '.')) {
-        ++i;
-        continue;
-      }
-      if (c == '"' &&
-          (prefix == "R" || prefix == "u8R" || prefix == "uR" || prefix == "UR" || prefix == "LR")) {
-        const std::size_t open = text.find('(', i);
-        const std::string delimiter =
-            open == std::string::npos ? "" : ")" + text.substr(i + 1, open - i - 1) + "\"";
-        const std::size_t close = open == std::string::npos ? std::string::npos : text.find(delimiter, open);
-        const std::size_t end = close == std::string::npos ? n : close + delimiter.size();
-        mark(i, end);
-        i = end;
-        continue;
-      }
-      std::size_t j = i + 1;
-      for (; j < n && text[j] != c && text[j] != '\n'; ++j)
-        if (text[j] == '\\') ++j;
-      const std::size_t end = std::min(j + 1, n);
-      mark(i, end);
-      i = end;
-    } else {
-      ++i;
-    }
-  }
-  return code;
 }
 
 const std::string kMarker = " // agentlog";
