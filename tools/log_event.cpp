@@ -1,8 +1,33 @@
 // log_event: write one structured event to .ai-agents/logging/logs/latest.log.
+#include <cmath>
+
 #include "logger/event_writer.hpp"
 #include "tools/tools.hpp"
 
 namespace agentlog {
+
+namespace {
+
+// JSON integers beyond 64 bits arrive as floating-point numbers (the parser has no bigger integer) and keep
+// only about 17 digits: a field value that was such an integer is then written rounded. Said in the answer,
+// with the way to keep it whole.
+void note_rounded_integers(const json& value, const std::string& path, std::vector<std::string>& notes) {
+  if (value.is_structured()) {
+    std::size_t index = 0;
+    for (auto it = value.begin(); it != value.end(); ++it, ++index)
+      note_rounded_integers(
+          *it, value.is_object() ? path + "." + it.key() : path + "[" + std::to_string(index) + "]", notes);
+    return;
+  }
+  const double v = value.is_number_float() ? value.get<double>() : 0;
+  if (std::isfinite(v) && std::trunc(v) == v && (v >= 0x1p64 || v < -0x1p63))
+    notes.push_back(
+        path + " is " + value.dump() +
+        ": an integer beyond 64 bits is kept as a floating-point number, and digits after the 17th "
+        "are lost. Send it as a string to keep every digit.");
+}
+
+}  // namespace
 
 mcp::Tool make_log_event(ToolsContext& ctx) {
   mcp::Tool tool;
@@ -33,7 +58,11 @@ mcp::Tool make_log_event(ToolsContext& ctx) {
     // sees one answer for LOGGING_ENABLED=false however the timing falls.
     if (r.disabled) throw mcp::ToolError("policy.denied.disabled", r.reason);
     if (!r.written) return {{"written", false}, {"reason", r.reason}};
-    return {{"written", true}, {"file", file}, {"record", r.record}};
+    json out = {{"written", true}, {"file", file}, {"record", r.record}};
+    std::vector<std::string> notes;
+    note_rounded_integers(event.fields, "fields", notes);
+    if (!notes.empty()) out["notes"] = notes;
+    return out;
   };
   return tool;
 }

@@ -277,6 +277,33 @@ TEST_CASE("log_event with traceId and no spanId leaves spanId out of the line an
                                                      1))["spanId"] == "00f067aa0ba902b7");
 }
 
+TEST_CASE("log_event says when an integer field beyond 64 bits was rounded, and how to keep it") {
+  TempDir dir;
+  McpSession s(dir.path());
+  s.initialize();
+  s.send_line(
+      R"({"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"log_event","arguments":)"
+      R"({"message":"order","fields":{"orderId":123456789012345678901234567890,"ok":18446744073709551615,)"
+      R"("ratio":0.5,"items":[1,-99999999999999999999]}}}})");
+  std::optional<json> reply;
+  while ((reply = s.read()) && (*reply)["id"] != "big") {
+  }
+  REQUIRE(reply);
+  const json& result = (*reply)["result"];
+  REQUIRE(result["isError"] == false);
+  const json notes = result["structuredContent"]["notes"];
+  REQUIRE(notes.size() == 2);  // not the uint64 maximum, kept exactly, nor 0.5
+  CHECK(notes[0].get<std::string>().starts_with("fields.items[1] is -1e+20: an integer beyond 64 bits"));
+  CHECK(notes[1].get<std::string>().starts_with("fields.orderId is 1.2345678901234568e+29"));
+  CHECK(notes[1].get<std::string>().find("Send it as a string") != std::string::npos);
+  // The same call with the number as a string keeps every digit, and says nothing.
+  json text = s.call_tool(
+      "log_event", {{"message", "order"}, {"fields", {{"orderId", "123456789012345678901234567890"}}}});
+  CHECK_FALSE(text["structuredContent"].contains("notes"));
+  CHECK(read_text(dir / ".ai-agents/logging/logs/latest.log")
+            .find("\"orderId\":\"123456789012345678901234567890\"") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM ends the server cleanly; so does stdin EOF") {
   TempDir dir;
   {
