@@ -178,6 +178,7 @@ void add_logs_commands(CLI::App& app) {
     decltype(archive_names()) known(archive_name_less);
     int fd = -1;
     ino_t inode = 0;
+    std::optional<std::uint64_t> rotations;  // the log's rotations when latest.log was opened (unknown: none)
     // Opens latest.log and lists the archives as one step: writers rotate holding logs/.lock, so holding it
     // (shared, for a directory listing) means no rotation falls between the two and every new folder is
     // known to be newer than the file opened.
@@ -190,6 +191,7 @@ void add_logs_commands(CLI::App& app) {
       struct stat st {};
       inode = fd >= 0 && ::fstat(fd, &st) == 0 ? st.st_ino : 0;
       known = archive_names();
+      rotations = log_rotation_count(common.layout().logs_dir());
       if (lock >= 0) ::close(lock);  // (releases the lock)
     };
     open_latest();
@@ -232,17 +234,18 @@ void add_logs_commands(CLI::App& app) {
     for (const auto& l : last) print(l);
     std::cout << std::flush;
     if (!follow) return;
-    auto print_archive = [&](const fs::path& dir) {
+    auto print_archive = [&](const fs::path& dir) -> bool {
       // The plain file, or its .gz when the writer's compression finished meanwhile (the .gz is there before
       // the plain file goes).
       gzFile gz = gzopen((dir / "latest.log").c_str(), "rb");
       if (!gz) gz = gzopen((dir / "latest.log.gz").c_str(), "rb");
-      if (!gz) return;
+      if (!gz) return false;
       std::string text;
       char buf[65536];
       for (int n; (n = gzread(gz, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
       gzclose(gz);
       for_each_line(text, print);
+      return true;
     };
     while (true) {
       // Emptied or cut in place (`: > latest.log`): read again from its start, as tail -F does.
@@ -264,13 +267,21 @@ void add_logs_commands(CLI::App& app) {
       // compression removed it, which was then taken for it and skipped (a whole file missing under load).
       const int read_fd = fd;
       const auto before = known;
+      const auto rotations_before = rotations;
       open_latest();  // first: rotations from here on are seen at the next look
       std::vector<std::string> fresh;
       for (const auto& name : known)
         if (!before.count(name)) fresh.push_back(name);
+      // Files rotated out since the last look, when the writers count them: retention removes the oldest
+      // first, so fewer new folders than that means the oldest of them are gone (the file just read first).
+      const std::optional<std::size_t> rotated =
+          rotations_before && rotations && *rotations > *rotations_before
+              ? std::optional<std::size_t>(*rotations - *rotations_before)
+              : std::nullopt;
+      const bool read_file_gone = had_file && rotated && fresh.size() < *rotated;
       // The file just read is the oldest new folder (found by its inode while it is not compressed); with
       // no file open (latest.log did not exist yet), every new folder is unread.
-      std::size_t first_unread = had_file && !fresh.empty() ? 1 : 0;
+      std::size_t first_unread = had_file && !fresh.empty() && !read_file_gone ? 1 : 0;
       for (std::size_t i = 0; had_file && i < fresh.size(); ++i) {
         struct stat a {};
         if (::stat((common.layout().archive_dir() / fresh[i] / "latest.log").c_str(), &a) == 0 &&
@@ -278,8 +289,14 @@ void add_logs_commands(CLI::App& app) {
           first_unread = i + 1;
       }
       if (read_fd >= 0) ::close(read_fd);
+      std::size_t removed =
+          rotated && *rotated > fresh.size() ? *rotated - fresh.size() - (had_file ? 1 : 0) : 0;
       for (std::size_t i = first_unread; i < fresh.size(); ++i)
-        print_archive(common.layout().archive_dir() / fresh[i]);
+        if (!print_archive(common.layout().archive_dir() / fresh[i])) ++removed;  // removed since listed
+      if (removed > 0)
+        std::cerr
+            << "agentlog logs: retention (LOG_MAX_ARCHIVES, LOG_RETENTION_DAYS or LOG_MAX_TOTAL_MB) removed "
+            << removed << " rotated file(s) before tail could read them; their lines are not shown\n";
     }
   });
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -151,29 +152,41 @@ bool LogWriter::period_ended(std::int64_t created, std::int64_t now) const {
   return false;
 }
 
-// logs/.latest.meta: "<inode of latest.log> <epoch ms it was started>", and " stepped-back" once a writer
+// logs/.latest.meta: "<inode of latest.log> <epoch ms it was started>", then " stepped-back" once a writer
 // found the clock earlier than the file's last change (it stepped back since): lines in it may then be newer
-// than its rotation, which looks for the newest of them.
+// than its rotation, which looks for the newest of them. Last, " rotations=<n>": the log's rotations by every
+// writer (a follower's count; writers before it left it out, and their readers see only the third word).
 namespace {
 struct LatestMeta {
   unsigned long long inode = 0;
   long long created_ms = 0;
   bool stepped_back = false;
+  std::optional<std::uint64_t> rotations;
 };
 std::optional<LatestMeta> read_meta(const fs::path& file) {
   LatestMeta m;
-  char mark[16] = "";
   const auto text = read_file(file);
-  if (!text || std::sscanf(text->c_str(), "%llu %lld %15s", &m.inode, &m.created_ms, mark) < 2)
-    return std::nullopt;
-  m.stepped_back = std::strcmp(mark, "stepped-back") == 0;
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  if (!(in >> m.inode >> m.created_ms)) return std::nullopt;
+  for (std::string word; in >> word;)
+    if (word == "stepped-back")
+      m.stepped_back = true;
+    else if (unsigned long long n = 0; std::sscanf(word.c_str(), "rotations=%llu", &n) == 1)
+      m.rotations = n;
   return m;
 }
 }  // namespace
 
+std::optional<std::uint64_t> log_rotation_count(const fs::path& logs_dir) {
+  const auto meta = read_meta(logs_dir / ".latest.meta");
+  return meta ? meta->rotations : std::nullopt;
+}
+
 void LogWriter::write_meta_locked() const {
   write_file_atomic(dir_ / ".latest.meta", std::to_string(inode_) + " " + std::to_string(created_ms_) +
-                                               (stepped_back_ ? " stepped-back\n" : "\n"));
+                                               (stepped_back_ ? " stepped-back" : "") +
+                                               " rotations=" + std::to_string(project_rotations_) + "\n");
 }
 
 bool LogWriter::meta_says_stepped_back_locked() const {
@@ -193,7 +206,9 @@ void LogWriter::ensure_open_locked() {
   if (fd_ < 0) throw io_error("open", path, errno);
   ::fstat(fd_, &st);
   inode_ = st.st_ino;
-  if (const auto meta = read_meta(dir_ / ".latest.meta"); st.st_size > 0 && meta && meta->inode == inode_) {
+  const auto meta = read_meta(dir_ / ".latest.meta");
+  if (meta && meta->rotations) project_rotations_ = std::max(project_rotations_, *meta->rotations);
+  if (st.st_size > 0 && meta && meta->inode == inode_) {
     created_ms_ = meta->created_ms;
     stepped_back_ = meta->stepped_back;
     return;
@@ -294,6 +309,9 @@ void LogWriter::rotate_locked(std::int64_t now) {
   ::close(fd_);
   fd_ = -1;
   ++rotations_;
+  // Counted from the record (another writer's rotations since this one looked are in it), not from ours.
+  const auto meta = read_meta(dir_ / ".latest.meta");
+  project_rotations_ = std::max(project_rotations_, meta && meta->rotations ? *meta->rotations : 0) + 1;
   ensure_open_locked();  // a new, empty latest.log: it starts now
   schedule_maintenance();
 }

@@ -700,6 +700,41 @@ TEST_CASE("agentlog logs tail -f in a new project: archives rotated before its f
   tail.kill(SIGTERM);
 }
 
+TEST_CASE("agentlog logs tail -f says how many rotated files retention removed before it could read them") {
+  TempDir root;
+  auto layout = agentlog::ProjectLayout::at(root.path());
+  RotationPolicy p;
+  p.max_bytes = 600;
+  p.compress = false;
+  p.max_archives = 1;
+  LogWriter w(layout.logs_dir(), p);
+  w.append(numbered(0));
+  agentlog::test::McpSession tail(agentlog::test::McpSession::Command{
+      {"logs", "tail", "-f", "--json", "-n", "0", "--root", root.path().string()}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // tail has opened latest.log
+  for (int i = 1; i <= 60; ++i) w.append(numbered(i));          // many rotations within one of tail's looks
+  w.wait_idle();                                                // retention done: one archive left
+  const std::uint64_t rotated = w.rotations();
+  REQUIRE(rotated >= 5);
+  std::vector<int> seen;
+  while (auto line = tail.read(std::chrono::seconds(2))) seen.push_back((*line)["n"]);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
+  CHECK(std::adjacent_find(seen.begin(), seen.end()) == seen.end());  // none twice
+  CHECK(seen.size() < 60);                                            // lines were lost to retention ...
+  tail.kill(SIGTERM);
+  tail.wait();
+  // ... and it says so, at each look: in all, at most every rotated file but the one it was reading (it keeps
+  // that open) and the one archive left (both printed); exactly that when the burst fell within one look.
+  const std::string err = tail.stderr_text();
+  INFO(err);
+  const std::string said = "retention (LOG_MAX_ARCHIVES, LOG_RETENTION_DAYS or LOG_MAX_TOTAL_MB) removed ";
+  std::uint64_t removed = 0;
+  for (std::size_t at = 0; (at = err.find(said, at)) != std::string::npos; at += said.size())
+    removed += std::stoull(err.substr(at + said.size()));
+  CHECK(removed >= 1);
+  CHECK(removed <= rotated - 2);
+}
+
 TEST_CASE("agentlog logs tail -f while a writer rotates and compresses nonstop: every line once, in order") {
   TempDir root;
   auto layout = agentlog::ProjectLayout::at(root.path());

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -60,6 +61,12 @@ class LogWriteError : public std::runtime_error {
       : std::runtime_error(message), written(written) {}
   std::size_t written;
 };
+
+// Rotations of the log in `logs_dir` by every writer so far, as logs/.latest.meta counts them (writers before
+// the count, and a missing or damaged file: nullopt). A follower compares two counts to learn how many files
+// were rotated out between its looks, and so how many retention removed before it could read them. Read it
+// holding logs/.lock (shared), as rotations hold it.
+std::optional<std::uint64_t> log_rotation_count(const std::filesystem::path& logs_dir);
 
 class LogWriter {
  public:
@@ -129,6 +136,7 @@ class LogWriter {
   std::int64_t created_ms_ = 0;            // when the open latest.log was started (logs/.latest.meta)
   bool stepped_back_ = false;              // its lines may be newer than the clock (logs/.latest.meta)
   std::uint64_t rotations_ = 0;
+  std::uint64_t project_rotations_ = 0;  // by every writer of this folder (logs/.latest.meta)
 
   std::unique_ptr<Maintenance> work_ = std::make_unique<Maintenance>();
 };
