@@ -156,6 +156,8 @@ struct Stats {
                              // ahead by the writer
 };
 
+class Span;
+
 namespace detail {
 
 // ---------------------------------------------------------------------------------------------- clock
@@ -1411,6 +1413,9 @@ struct EndBlock {  // the program stopped tracing: the file is complete
 
 inline std::size_t pad8(std::size_t n) { return (n + 7) & ~std::size_t(7); }
 
+// Ends the spans still open on this thread when std::terminate runs (defined after Span).
+inline void end_open_spans();
+
 // --------------------------------------------------------------------------------- the runtime
 class Runtime {
  public:
@@ -1954,6 +1959,7 @@ class Runtime {
 
   static void on_terminate() {
     Runtime& rt = get();
+    end_open_spans();
     rt.finish();
     if (rt.previous_terminate_)
       rt.previous_terminate_();
@@ -2052,6 +2058,7 @@ struct ThreadState {
   Bytes scratch;  // captures of open spans, stacked
   const EhGlobals* eh;  // this thread's exception globals (Itanium C++ ABI)
   HotSettings hot;
+  Span* open;  // the innermost recorded span still open (each holds the one before): ended by terminate
 };
 
 template <class U = void>
@@ -2061,7 +2068,8 @@ struct Tls {
 // clang-format off
 template <class U>
 thread_local ThreadState Tls<U>::state = {nullptr, 0, 0, 0, 0, 0, 0, true, 0, nullptr, nullptr, 0, 0,
-                                          true, false, false, {nullptr, 0, 0}, nullptr, {0, 0, 0, 0, false}};
+                                          true, false, false, {nullptr, 0, 0}, nullptr, {0, 0, 0, 0, false},
+                                          nullptr};
 // clang-format on
 
 inline ThreadState& tls() { return Tls<>::state; }
@@ -3008,6 +3016,8 @@ class Span {
     parent_ = t.current;
     span_ = new_root ? t.trace_root : ++t.seq;
     t.current = span_;
+    prev_open_ = t.open;
+    t.open = this;
     uncaught_ = uncaught(t);
     t0_ = detail::ticks();
   }
@@ -3052,6 +3062,7 @@ class Span {
     --t.depth;            // called only for a span counted in the depth
     if (!level_) return;  // counted for depth only (not sampled / too deep)
     t.current = parent_;
+    t.open = prev_open_;
     bool error = uncaught(t) > uncaught_;
     if (level_ != 1)
       end_captures(t, t1, error);
@@ -3132,7 +3143,8 @@ class Span {
 
   // Any other recorded span: level >= 2 (captured text after the record), a trace record first, a full or
   // wrapping ring.
-  AGENTLOG_NOINLINE void end_recorded(detail::ThreadState& t, std::uint64_t t1, bool error) {
+  AGENTLOG_NOINLINE void end_recorded(detail::ThreadState& t, std::uint64_t t1, bool error,
+                                      bool no_exception = false) {
     // Level >= 2: the captures (parameters, events, return value) and the error follow the record.
     std::size_t end = 0, error_len = 0, payload = 0;
     std::size_t header = sizeof(detail::SpanRecord);
@@ -3141,7 +3153,7 @@ class Span {
       end = s.size;
       if (error) {
         std::string text;
-        describe_unwinding(text);
+        describe_unwinding(text, no_exception);
         s.append(text);
         error_len = text.size();
       }
@@ -3167,6 +3179,20 @@ class Span {
     }
     if (level_ >= 2) scratch().size = scratch_start_;
     if (t.depth == 0 && !t.pinned) t.trace_hi = t.trace_lo = 0;
+  }
+
+  friend void detail::end_open_spans();
+
+  // Recorded as ended now, with an error, by the terminate handler: an exception no handler caught ends the
+  // program without unwinding, so the spans it left (the one that threw and its callers) never end
+  // otherwise. Their error is that exception, or {"type":"std::terminate"} when there is none.
+  void end_at_terminate(detail::ThreadState& t, bool exception) {
+    const std::uint64_t t1 = detail::ticks();
+    --t.depth;
+    depth_counted_ = false;  // ended: a destructor that still runs does nothing
+    t.current = parent_;
+    t.open = prev_open_;
+    end_recorded(t, t1, true, !exception);
   }
 
   // Exceptions thrown on this thread and not yet caught.
@@ -3274,7 +3300,11 @@ class Span {
   }
 
   // Type and what() of the exception leaving this span, from the thread's last throw (the __cxa_throw hook).
-  void describe_unwinding(std::string& s) {
+  static void describe_unwinding(std::string& s, bool no_exception) {
+    if (no_exception) {
+      s += "{\"type\":\"std::terminate\",\"message\":\"std::terminate was called without an exception\"}";
+      return;
+    }
     const detail::ThrownInfo& info = detail::last_thrown();
     if (!info.type[0]) return;
     s += "{\"type\":";
@@ -3294,11 +3324,29 @@ class Span {
   detail::Site* site_;
   std::uint32_t site_id_;
   std::uint64_t t0_, span_, parent_;
+  Span* prev_open_;  // the span open on the thread before this one (ThreadState::open)
   std::int64_t steady0_;
   std::size_t scratch_start_, return_start_;
   std::uint32_t params_len_, events_, dropped_events_;
   int uncaught_;
 };
+
+namespace detail {
+// The spans still open on this thread when terminate runs, innermost first (see Span::end_at_terminate).
+// Followed only while the chain looks whole: no more links than spans entered, each a recorded span still
+// counted (a coroutine that suspended inside a span and ended it elsewhere can leave a stale link).
+inline void end_open_spans() {
+  ThreadState& t = tls();
+  if (t.writer) return;
+  const bool exception = static_cast<bool>(std::current_exception());
+  for (int n = t.depth; t.open && n > 0; --n) {
+    Span* s = t.open;
+    if (s->level_ < 1 || s->level_ > 5 || !s->depth_counted_) break;
+    s->end_at_terminate(t, exception);
+  }
+  t.open = nullptr;
+}
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------- public API
 // Where the calling thread is in a trace, to carry to another thread (level 3).

@@ -41,6 +41,19 @@ std::string greet(int id, const std::string& name) {
   return AGENTLOG_RETURN(name + "#" + std::to_string(id));
 }
 
+// An exception that no handler catches ends the program in std::terminate, without unwinding: the spans it
+// leaves open are ended there, with the error. `how`: "throw", or "terminate" (std::terminate, no exception).
+void fails_deep(int code, const std::string& how) {
+  AGENTLOG_SPAN(2, code, how);
+  if (how == "terminate") std::terminate();
+  throw std::runtime_error("deep failure " + std::to_string(code));
+}
+void calls_failing(const std::string& how) {
+  AGENTLOG_SPAN(1);
+  greet(5, "done before");
+  fails_deep(42, how);
+}
+
 void level1() { AGENTLOG_SPAN(1); }
 void level2(int a) { AGENTLOG_SPAN(2, a); }
 void level3() { AGENTLOG_SPAN(3); }
@@ -457,6 +470,9 @@ int main(int argc, char** argv) {
   } else if (scenario == "terminate") {
     greet(1, "before-terminate");
     throw std::logic_error("out of main");
+  } else if (scenario == "terminate_in_spans" || scenario == "terminate_called") {
+    AGENTLOG_SPAN(3);
+    calls_failing(scenario == "terminate_called" ? "terminate" : "throw");
   } else if (scenario == "ids") {
     // What a log line written in a span carries (the logger asks the runtime): the ids of the span, in a root
     // span and in its child, and none outside a span.

@@ -724,6 +724,29 @@ TEST_CASE("exit paths: exit(), an exception out of main") {
     CHECK(t.process.exit_code != 0);
     REQUIRE(t.spans.size() == 1);
     CHECK(t.spans[0]["params"]["name"] == "before-terminate");
+    // An exception no handler catches, three spans deep: terminate ends the spans it left open, innermost
+    // first, each with the error (the one that threw with its type and message, at level 2).
+    for (const char* how : {"terminate_in_spans", "terminate_called"}) {
+      CAPTURE(how);
+      const bool called = std::string(how) == "terminate_called";
+      auto d = run(program, how);
+      CHECK(d.process.exit_code != 0);
+      REQUIRE(d.spans.size() == 4);  // greet (ended normally), fails_deep, calls_failing, the scenario's span
+      CHECK(d.spans[0]["function"] == "greet");
+      CHECK(d.spans[0]["error"].is_null());
+      const json deep = d.spans[1], caller = d.spans[2], outer = d.spans[3];
+      CHECK(deep["function"] == "fails_deep");
+      CHECK(deep["params"]["code"] == 42);
+      CHECK(deep["error"]["type"] == (called ? "std::terminate" : "std::runtime_error"));
+      CHECK(deep["error"]["message"] ==
+            (called ? "std::terminate was called without an exception" : "deep failure 42"));
+      CHECK(caller["function"] == "calls_failing");
+      CHECK(caller["error"] == json({{"type", "exception"}}));  // level 1: marked, not described
+      CHECK(outer["error"] == deep["error"]);
+      CHECK(deep["parentSpanId"] == caller["spanId"]);
+      CHECK(caller["parentSpanId"] == outer["spanId"]);
+      CHECK(outer["durationNs"].get<long long>() >= caller["durationNs"].get<long long>());
+    }
     // Calls from atexit handlers and static destructors that run after the runtime's exit handler.
     auto late = run(program, "late_exit");
     CHECK(late.process.exit_code == 0);
