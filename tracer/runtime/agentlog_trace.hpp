@@ -1448,8 +1448,10 @@ class Runtime {
       std::atexit(&Runtime::at_exit);
       previous_terminate_ = std::set_terminate(&Runtime::on_terminate);
       ::pthread_atfork(nullptr, nullptr, &Runtime::after_fork_child);
+      install_fatal_signal_handlers();
     }
     running_ = true;
+    writer_on_.store(true);
     writer_ = std::thread(&Runtime::writer_main, this);
     Globals<>::state.store(1, std::memory_order_release);
   }
@@ -1495,6 +1497,7 @@ class Runtime {
       if (!running_) return;
       running_ = false;
     }
+    writer_on_.store(false);
     wake_.notify_all();
     if (writer_.joinable()) writer_.join();
     std::lock_guard<std::mutex> lock(drain_mutex_);
@@ -1778,6 +1781,7 @@ class Runtime {
         std::lock_guard<std::mutex> drain(drain_mutex_);
         drain_all();
       }
+      drains_.fetch_add(1, std::memory_order_release);
       make_spare();
       long long now = steady_ns();
       if (now - last_config_check > 250000000LL) {
@@ -1789,6 +1793,7 @@ class Runtime {
   }
 
   static void mark_writer_thread();
+  static bool on_writer_thread();
 
   // On the writer thread: a buffer made ahead for the next new thread, when there is none spare and the
   // program starts threads (a third ring made): that thread's first span then costs no page faults. Only
@@ -1957,6 +1962,38 @@ class Runtime {
     rt.stop();
   }
 
+  // A signal that ends the program without its exit handlers (a crash, abort(), Ctrl-C, kill): the writer
+  // drains every few milliseconds, so the spans ended just before it would be lost. Where the program left
+  // the signal's action at its default, a handler waits (up to 100 ms) for two more passes of the writer, one
+  // begun after the signal, then lets the default action happen. It calls only what a signal handler may, and
+  // ends no open span (the thread may have been stopped inside the runtime).
+  static void install_fatal_signal_handlers() {
+    static const int signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (int sig : signals) {
+      struct sigaction old;
+      if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+        continue;
+      struct sigaction action;
+      std::memset(&action, 0, sizeof action);
+      action.sa_handler = &Runtime::on_fatal_signal;
+      sigemptyset(&action.sa_mask);
+      action.sa_flags = static_cast<int>(SA_RESETHAND | SA_NODEFER);  // once, then the default action
+      ::sigaction(sig, &action, nullptr);
+    }
+  }
+  static void on_fatal_signal(int sig) {
+    const int saved_errno = errno;
+    Runtime& rt = get();
+    if (rt.writer_on_.load() && !on_writer_thread()) {
+      const std::uint64_t seen = rt.drains_.load(std::memory_order_acquire);
+      const timespec ms = {0, 1000000};
+      for (int i = 0; i < 100 && rt.writer_on_.load() && rt.drains_.load() < seen + 2; ++i)
+        ::nanosleep(&ms, nullptr);
+    }
+    errno = saved_errno;
+    ::raise(sig);  // the default action now (SA_RESETHAND); a fault would also come again on return
+  }
+
   static void on_terminate() {
     Runtime& rt = get();
     end_open_spans();
@@ -1973,6 +2010,8 @@ class Runtime {
   std::condition_variable wake_;
   bool running_ = false, finished_ = false;
   std::atomic<bool> exiting_{false};  // the program's exit began (at_exit ran): see agentlog_finish_at_exit
+  std::atomic<bool> writer_on_{false};    // the writer thread drains (read by on_fatal_signal)
+  std::atomic<std::uint64_t> drains_{0};  // the writer's passes so far
   std::thread writer_;
   std::vector<Ring*> rings_;
   // Buffers for new threads' rings (rings_mutex_; see spare_room): of threads that ended, and, once a
@@ -2088,6 +2127,7 @@ inline std::uint64_t current_span_id(const ThreadState& t) {
 }
 
 inline void Runtime::mark_writer_thread() { tls().writer = true; }
+inline bool Runtime::on_writer_thread() { return tls().writer; }
 
 // Closes the thread's ring when the thread exits (constructed only on a thread's first recorded span).
 struct ThreadCloser {
@@ -2165,6 +2205,7 @@ inline void Runtime::after_fork_child() {
   rt.rings_made_ = rt.buffers_made_ = rt.reused_ = 0;  // the child's own, as its stats and file
   rt.running_ = rt.finished_ = false;
   rt.exiting_.store(false);
+  rt.writer_on_.store(false);
   if (rt.fd_ >= 0) ::close(rt.fd_);
   rt.fd_ = -1;
   rt.fmt_.out.clear();

@@ -503,6 +503,13 @@ int main(int argc, char** argv) {
       std::printf("%s\n", agentlog::format_traceparent(agentlog::current_context()).c_str());
     }
     std::printf("%s\n", agentlog::parse_traceparent("garbage").valid() ? "valid" : "invalid");
+  } else if (scenario == "signal_abort" || scenario == "signal_term" || scenario == "signal_segv") {
+    // Spans ended just before a signal ends the program without its exit handlers: on disk all the same.
+    for (int i = 0; i < 3; ++i) greet(i, "before-signal");
+    static volatile int* volatile nowhere = nullptr;
+    if (scenario == "signal_abort") std::abort();
+    if (scenario == "signal_term") std::raise(SIGTERM);
+    if (scenario == "signal_segv") *nowhere = 1;
   } else if (scenario == "killed") {
     // A span every 20 us for 200 ms, how many, then 150 ms of nothing and SIGKILL: every span is on disk.
     // (A steady rate that even the sanitizer builds' writer keeps up with: the claim is about time, not

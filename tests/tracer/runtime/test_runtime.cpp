@@ -86,7 +86,8 @@ Run run(const std::string& program, const std::string& scenario, std::map<std::s
       INFO(bin.string());
       agentlog::SpanFileInfo info = agentlog::inspect_span_file(bin.string());
       CHECK(info.valid);
-      CHECK(info.complete == (scenario != "killed"));  // ended by exit(), return from main or terminate
+      // Ended by exit(), return from main or terminate; not by a signal.
+      CHECK(info.complete == (scenario != "killed" && scenario.rfind("signal_", 0) != 0));
       CHECK_FALSE(info.running);
       agentlog::ConvertResult converted = agentlog::convert_span_file(bin.string());
       CHECK_MESSAGE(converted.ok, converted.error);
@@ -817,6 +818,23 @@ TEST_CASE("SIGKILL loses no span finished 100 ms before") {
     long before = std::atol(r.process.out.c_str());
     CHECK(before > 0);
     CHECK(static_cast<long>(r.spans.size()) >= before);
+  });
+}
+
+TEST_CASE("a signal that ends the program (abort, a crash, SIGTERM) loses no span ended before it") {
+  for_each_program([](const std::string& program, bool tsan) {
+    (void)tsan;
+    const bool sanitizer = program.find("san") != std::string::npos;
+    for (const auto& how : std::vector<std::pair<std::string, int>>{
+             {"signal_abort", SIGABRT}, {"signal_term", SIGTERM}, {"signal_segv", SIGSEGV}}) {
+      CAPTURE(how.first);
+      // The sanitizers handle SIGSEGV themselves; the runtime leaves a signal the program handles alone.
+      if (sanitizer && how.second == SIGSEGV) continue;
+      auto r = run(program, how.first);
+      CHECK(r.process.exit_code == -how.second);  // the signal's own end, after the runtime's wait
+      REQUIRE(r.spans.size() == 3);
+      for (const auto& s : r.spans) CHECK(s["params"]["name"] == "before-signal");
+    }
   });
 }
 
