@@ -561,30 +561,43 @@ VerifyResult AuditLog::verify() const {
 
 namespace {
 
-// Whether a gzip archive holds bytes after its one compressed stream: zlib's readers pass over them unread,
-// so text hidden there (or a second stream appended) would verify. Unknown when it cannot be read: false
-// (read_lines says so).
-bool bytes_after_gzip_stream(const fs::path& file) {
+// An archive's records as read_lines gives them, from its one gzip stream, and whether bytes follow that
+// stream: zlib's gz readers go on into them (a second stream) or pass over them (text), so text hidden there,
+// or a second stream appended, would verify. nullopt: it cannot be read whole (cut short, not gzip).
+struct ArchiveRead {
+  std::size_t unterminated = 0;  // the bytes after the last newline
+  bool bytes_after = false;
+};
+std::optional<ArchiveRead> read_archive(const fs::path& file,
+                                        const std::function<void(std::string_view)>& each) {
   std::ifstream in(file, std::ios::binary);
   z_stream z{};
-  if (!in || inflateInit2(&z, 15 + 16) != Z_OK) return false;
-  std::vector<char> input(1 << 16);
-  std::vector<unsigned char> output(1 << 16);
+  if (!in || inflateInit2(&z, 15 + 16) != Z_OK) return std::nullopt;
+  std::vector<char> input(1 << 17), output(1 << 17);
+  std::string pending;
   int rc = Z_OK;
   while (rc == Z_OK) {
     if (z.avail_in == 0) {
       in.read(input.data(), static_cast<std::streamsize>(input.size()));
-      if (in.gcount() == 0) break;
+      if (in.gcount() == 0) break;  // the stream is cut short
       z.next_in = reinterpret_cast<unsigned char*>(input.data());
       z.avail_in = static_cast<uInt>(in.gcount());
     }
-    z.next_out = output.data();
+    z.next_out = reinterpret_cast<unsigned char*>(output.data());
     z.avail_out = static_cast<uInt>(output.size());
     rc = inflate(&z, Z_NO_FLUSH);
+    pending.append(output.data(), output.size() - z.avail_out);
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+      each(std::string_view(pending).substr(start, nl - start));
+    pending.erase(0, start);
   }
-  const bool after = rc == Z_STREAM_END && (z.avail_in > 0 || in.peek() != std::char_traits<char>::eof());
+  ArchiveRead read;
+  read.unterminated = pending.size();
+  read.bytes_after = rc == Z_STREAM_END && (z.avail_in > 0 || in.peek() != std::char_traits<char>::eof());
   inflateEnd(&z);
-  return after;
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return read;
 }
 
 }  // namespace
@@ -622,8 +635,6 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
                   "an archive named for record " + std::to_string(f.first_seq) + " where record " +
                       std::to_string(n + 1) + " was expected (renamed, or a copy of another)");
     }
-    if (f.path.extension() == ".gz" && bytes_after_gzip_stream(f.path))
-      return fail(n + 1, f.path, "bytes after the end of the archive's compressed records (appended to it)");
     const std::int64_t before = n;
     bool bad = false;
     auto check = [&](std::string_view line) {
@@ -653,9 +664,16 @@ VerifyResult AuditLog::verify_files(const std::vector<AuditFile>& all) const {
         return void((bad = true, fail(n, f.path, "the record's content does not match its hash (edited)")));
       prev = hash;
     };
+    // An archive is read once: its records, and what follows its compressed stream.
     std::size_t unterminated = 0;
-    const auto read = read_lines(f.path, 0, check, &unterminated);
+    std::optional<ArchiveRead> archive;
+    const bool gz = f.path.extension() == ".gz";
+    const bool read = gz ? (archive = read_archive(f.path, check)).has_value()
+                         : read_lines(f.path, 0, check, &unterminated).has_value();
     if (bad) return r;
+    if (archive && archive->bytes_after)
+      return fail(n + 1, f.path, "bytes after the end of the archive's compressed records (appended to it)");
+    if (archive) unterminated = archive->unterminated;
     if (!read && ::access(f.path.c_str(), R_OK) != 0 && errno != ENOENT)
       return fail(n + 1, f.path, std::string("cannot be read: ") + std::strerror(errno));
     if (!read)
