@@ -4,16 +4,21 @@ namespace agentlog::policy {
 
 namespace {
 
+// A flag written so that it cannot be read (the settings fall back to the default and say so in its source).
+bool bad_value(const EnvSettings& env, const std::string& key) {
+  return env.source(key).find("bad value") != std::string::npos;
+}
+
 // A flag the human set to false, or wrote so badly that it could not be read, denies.
 bool allowed(const EnvSettings& env, const std::string& key) {
-  return env.get_bool(key) && env.source(key).find("bad value") == std::string::npos;
+  return env.get_bool(key) && !bad_value(env, key);
 }
 
 // A flag written so that it cannot be read denies too (the safe value): the message says so, not "false".
 std::string unreadable(const EnvSettings& env, const std::string& key, const std::string& file) {
-  return env.source(key).find("bad value") == std::string::npos
-             ? ""
-             : key + " in " + file + " is neither true nor false: off until the human writes one";
+  return bad_value(env, key)
+             ? key + " in " + file + " is neither true nor false: off until the human writes one"
+             : "";
 }
 
 Denial flag_denial(const EnvSettings& tracing, const std::string& key, const std::string& what) {
